@@ -1,0 +1,2 @@
+//! Constant folding of shape computations.
+pub fn fold_constants() {}

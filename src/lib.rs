@@ -1,0 +1,9 @@
+//! gos-opt: rewrites neural-network operators into cheaper equivalents for small devices.
+//!
+//! The pipeline (see `ARCHITECTURE.md`): [`onnx`] imports a model into a [`graph::Graph`],
+//! [`verify`] checks a rewritten model against the original with tract.
+#![warn(missing_docs)]
+
+pub mod graph;
+pub mod ops;
+pub mod tensor;

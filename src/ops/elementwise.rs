@@ -1,0 +1,432 @@
+//! Elementwise operators: unary math and activations, broadcasting binary ops, variadic
+//! Sum/Max/Min, Clip, LeakyRelu, HardSigmoid, Cast, and Softmax (a row-wise normalization).
+
+use super::parse::push;
+use super::{broadcast_shapes, input, norm_axis, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use crate::tensor::{DType, Tensor, TensorType};
+
+/// Unary elementwise functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnaryKind {
+    Abs,
+    Neg,
+    Sqrt,
+    Exp,
+    Log,
+    Erf,
+    Reciprocal,
+    Relu,
+    Sigmoid,
+    Tanh,
+    HardSwish,
+}
+
+impl UnaryKind {
+    fn from_onnx(op_type: &str) -> Option<UnaryKind> {
+        Some(match op_type {
+            "Abs" => UnaryKind::Abs,
+            "Neg" => UnaryKind::Neg,
+            "Sqrt" => UnaryKind::Sqrt,
+            "Exp" => UnaryKind::Exp,
+            "Log" => UnaryKind::Log,
+            "Erf" => UnaryKind::Erf,
+            "Reciprocal" => UnaryKind::Reciprocal,
+            "Relu" => UnaryKind::Relu,
+            "Sigmoid" => UnaryKind::Sigmoid,
+            "Tanh" => UnaryKind::Tanh,
+            "HardSwish" => UnaryKind::HardSwish,
+            _ => return None,
+        })
+    }
+
+    /// The ONNX op_type.
+    pub fn onnx_name(self) -> &'static str {
+        match self {
+            UnaryKind::Abs => "Abs",
+            UnaryKind::Neg => "Neg",
+            UnaryKind::Sqrt => "Sqrt",
+            UnaryKind::Exp => "Exp",
+            UnaryKind::Log => "Log",
+            UnaryKind::Erf => "Erf",
+            UnaryKind::Reciprocal => "Reciprocal",
+            UnaryKind::Relu => "Relu",
+            UnaryKind::Sigmoid => "Sigmoid",
+            UnaryKind::Tanh => "Tanh",
+            UnaryKind::HardSwish => "HardSwish",
+        }
+    }
+}
+
+/// A unary elementwise op.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unary {
+    /// Which function.
+    pub kind: UnaryKind,
+}
+
+impl Kernel for Unary {
+    fn parse(p: &Parser) -> OpResult<Self> {
+        let kind = UnaryKind::from_onnx(p.op_type).ok_or_else(|| OpError::Unsupported(p.op_type.into()))?;
+        Ok(Unary { kind })
+    }
+    fn onnx_name(&self) -> &str {
+        self.kind.onnx_name()
+    }
+    fn infer(&self, inputs: &[Option<&TensorType>]) -> OpResult<Vec<TensorType>> {
+        Ok(vec![input(inputs, 0)?.clone()])
+    }
+    fn attributes(&self, _opset: i64) -> Attrs {
+        Vec::new()
+    }
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Option<OpResult<Vec<Tensor>>> {
+        let x = inputs.first().copied().flatten()?;
+        let f: fn(f64) -> f64 = match self.kind {
+            UnaryKind::Abs => f64::abs,
+            UnaryKind::Neg => |v| -v,
+            UnaryKind::Relu => |v| v.max(0.0),
+            _ => return None, // transcendental: not needed for shape folding
+        };
+        let values: Vec<f64> = x.to_f64_vec()?.into_iter().map(f).collect();
+        Some(Ok(vec![Tensor::from_f64(x.dtype, x.shape.clone(), &values)?]))
+    }
+}
+
+/// Broadcasting binary ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinaryKind {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    PRelu,
+}
+
+/// A broadcasting binary op.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Binary {
+    /// Which op.
+    pub kind: BinaryKind,
+}
+
+impl Kernel for Binary {
+    fn parse(p: &Parser) -> OpResult<Self> {
+        if p.opset < 7 {
+            return Err(OpError::Unsupported(format!("{} before opset 7 (legacy broadcast attribute)", p.op_type)));
+        }
+        let kind = match p.op_type {
+            "Add" => BinaryKind::Add,
+            "Sub" => BinaryKind::Sub,
+            "Mul" => BinaryKind::Mul,
+            "Div" => BinaryKind::Div,
+            "Pow" => BinaryKind::Pow,
+            "PRelu" => BinaryKind::PRelu,
+            other => return Err(OpError::Unsupported(other.into())),
+        };
+        Ok(Binary { kind })
+    }
+    fn onnx_name(&self) -> &str {
+        match self.kind {
+            BinaryKind::Add => "Add",
+            BinaryKind::Sub => "Sub",
+            BinaryKind::Mul => "Mul",
+            BinaryKind::Div => "Div",
+            BinaryKind::Pow => "Pow",
+            BinaryKind::PRelu => "PRelu",
+        }
+    }
+    fn infer(&self, inputs: &[Option<&TensorType>]) -> OpResult<Vec<TensorType>> {
+        let (a, b) = (input(inputs, 0)?, input(inputs, 1)?);
+        let shape = broadcast_shapes(&a.shape, &b.shape)?;
+        if self.kind != BinaryKind::Pow && a.dtype != b.dtype {
+            return Err(OpError::Type(format!("operands have different types ({} and {})", a.dtype, b.dtype)));
+        }
+        Ok(vec![TensorType::new(a.dtype, shape)])
+    }
+    fn attributes(&self, _opset: i64) -> Attrs {
+        Vec::new()
+    }
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Option<OpResult<Vec<Tensor>>> {
+        let (a, b) = (inputs.first().copied().flatten()?, inputs.get(1).copied().flatten()?);
+        let shape = match broadcast_shapes(&a.shape, &b.shape) {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e)),
+        };
+        if a.dtype.is_integer() {
+            let (x, y) = (broadcast_to(&a.to_i64_vec()?, &a.shape, &shape), broadcast_to(&b.to_i64_vec()?, &b.shape, &shape));
+            let op: fn(i64, i64) -> Option<i64> = match self.kind {
+                BinaryKind::Add => |p, q| Some(p.wrapping_add(q)),
+                BinaryKind::Sub => |p, q| Some(p.wrapping_sub(q)),
+                BinaryKind::Mul => |p, q| Some(p.wrapping_mul(q)),
+                // Integer division truncates toward zero in ONNX's reference as in C.
+                BinaryKind::Div => |p, q| p.checked_div(q),
+                _ => return None,
+            };
+            let values: Option<Vec<i64>> = x.iter().zip(&y).map(|(&p, &q)| op(p, q)).collect();
+            return match values {
+                Some(v) => Some(Ok(vec![Tensor::from_i64(a.dtype, shape, &v)?])),
+                None => Some(Err(OpError::Type("integer division by zero".into()))),
+            };
+        }
+        if a.dtype != DType::F32 && a.dtype != DType::F64 {
+            return None;
+        }
+        let (x, y) = (broadcast_to(&a.to_f64_vec()?, &a.shape, &shape), broadcast_to(&b.to_f64_vec()?, &b.shape, &shape));
+        let op: fn(f64, f64) -> f64 = match self.kind {
+            BinaryKind::Add => |p, q| p + q,
+            BinaryKind::Sub => |p, q| p - q,
+            BinaryKind::Mul => |p, q| p * q,
+            BinaryKind::Div => |p, q| p / q,
+            BinaryKind::Pow => f64::powf,
+            BinaryKind::PRelu => |p, q| if p < 0.0 { p * q } else { p },
+        };
+        let values: Vec<f64> = x.iter().zip(&y).map(|(&p, &q)| op(p, q)).collect();
+        Some(Ok(vec![Tensor::from_f64(a.dtype, shape, &values)?]))
+    }
+}
+
+/// Repeats `data` of shape `from` to the broadcast shape `to`.
+pub(crate) fn broadcast_to<T: Copy>(data: &[T], from: &[usize], to: &[usize]) -> Vec<T> {
+    let rank = to.len();
+    let padded: Vec<usize> = std::iter::repeat_n(1, rank - from.len()).chain(from.iter().copied()).collect();
+    let mut strides = vec![0usize; rank];
+    let mut s = 1;
+    for i in (0..rank).rev() {
+        strides[i] = if padded[i] == 1 { 0 } else { s };
+        s *= padded[i];
+    }
+    let n: usize = to.iter().product();
+    let mut out = Vec::with_capacity(n);
+    let mut idx = vec![0usize; rank];
+    for _ in 0..n {
+        out.push(data[idx.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>()]);
+        for d in (0..rank).rev() {
+            idx[d] += 1;
+            if idx[d] < to[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    out
+}
+
+/// Variadic broadcasting ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VariadicKind {
+    Sum,
+    Max,
+    Min,
+}
+
+/// Sum, Max or Min over any number of broadcast inputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variadic {
+    /// Which op.
+    pub kind: VariadicKind,
+}
+
+impl Kernel for Variadic {
+    fn parse(p: &Parser) -> OpResult<Self> {
+        let kind = match p.op_type {
+            "Sum" => VariadicKind::Sum,
+            "Max" => VariadicKind::Max,
+            "Min" => VariadicKind::Min,
+            other => return Err(OpError::Unsupported(other.into())),
+        };
+        if p.opset < 8 {
+            return Err(OpError::Unsupported(format!("{} before opset 8 (no broadcasting)", p.op_type)));
+        }
+        Ok(Variadic { kind })
+    }
+    fn onnx_name(&self) -> &str {
+        match self.kind {
+            VariadicKind::Sum => "Sum",
+            VariadicKind::Max => "Max",
+            VariadicKind::Min => "Min",
+        }
+    }
+    fn infer(&self, inputs: &[Option<&TensorType>]) -> OpResult<Vec<TensorType>> {
+        let first = input(inputs, 0)?;
+        let mut shape = first.shape.clone();
+        for i in 1..inputs.len() {
+            shape = broadcast_shapes(&shape, &input(inputs, i)?.shape)?;
+        }
+        Ok(vec![TensorType::new(first.dtype, shape)])
+    }
+    fn attributes(&self, _opset: i64) -> Attrs {
+        Vec::new()
+    }
+}
+
+/// Clip to `[min, max]`; bounds are attributes before opset 11 and constant inputs after.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clip {
+    /// Lower bound, if any.
+    pub min: Option<f64>,
+    /// Upper bound, if any.
+    pub max: Option<f64>,
+}
+
+impl Kernel for Clip {
+    fn parse(p: &Parser) -> OpResult<Self> {
+        if p.opset < 11 {
+            let min = p.float_opt("min")?.map(f64::from);
+            let max = p.float_opt("max")?.map(f64::from);
+            return Ok(Clip { min, max });
+        }
+        let scalar = |i| -> OpResult<Option<f64>> { Ok(p.operand_floats(i)?.and_then(|v| v.first().copied())) };
+        Ok(Clip { min: scalar(1)?, max: scalar(2)? })
+    }
+    fn onnx_name(&self) -> &str {
+        "Clip"
+    }
+    fn infer(&self, inputs: &[Option<&TensorType>]) -> OpResult<Vec<TensorType>> {
+        Ok(vec![input(inputs, 0)?.clone()])
+    }
+    fn attributes(&self, opset: i64) -> Attrs {
+        let mut attrs = Vec::new();
+        if opset < 11 {
+            if let Some(min) = self.min {
+                push(&mut attrs, "min", Attr::Float(min as f32));
+            }
+            if let Some(max) = self.max {
+                push(&mut attrs, "max", Attr::Float(max as f32));
+            }
+        }
+        attrs
+    }
+}
+
+/// `x if x >= 0 else alpha * x`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeakyRelu {
+    /// Slope for negative inputs (default 0.01).
+    pub alpha: f32,
+}
+
+impl Kernel for LeakyRelu {
+    fn parse(p: &Parser) -> OpResult<Self> {
+        Ok(LeakyRelu { alpha: p.float("alpha", 0.01)? })
+    }
+    fn onnx_name(&self) -> &str {
+        "LeakyRelu"
+    }
+    fn infer(&self, inputs: &[Option<&TensorType>]) -> OpResult<Vec<TensorType>> {
+        Ok(vec![input(inputs, 0)?.clone()])
+    }
+    fn attributes(&self, _opset: i64) -> Attrs {
+        vec![("alpha".into(), Attr::Float(self.alpha))]
+    }
+}
+
+/// `max(0, min(1, alpha * x + beta))`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HardSigmoid {
+    /// Slope (default 0.2).
+    pub alpha: f32,
+    /// Offset (default 0.5).
+    pub beta: f32,
+}
+
+impl Kernel for HardSigmoid {
+    fn parse(p: &Parser) -> OpResult<Self> {
+        Ok(HardSigmoid { alpha: p.float("alpha", 0.2)?, beta: p.float("beta", 0.5)? })
+    }
+    fn onnx_name(&self) -> &str {
+        "HardSigmoid"
+    }
+    fn infer(&self, inputs: &[Option<&TensorType>]) -> OpResult<Vec<TensorType>> {
+        Ok(vec![input(inputs, 0)?.clone()])
+    }
+    fn attributes(&self, _opset: i64) -> Attrs {
+        vec![("alpha".into(), Attr::Float(self.alpha)), ("beta".into(), Attr::Float(self.beta))]
+    }
+}
+
+/// Softmax along `axis`. Before opset 13 the input is coerced to 2-D at `axis` and the
+/// normalization runs over all trailing dimensions (`flatten_trailing`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Softmax {
+    /// The axis as written (may be negative).
+    pub axis: i64,
+    /// Opset < 13 semantics: normalize over every dimension from `axis` on.
+    pub flatten_trailing: bool,
+}
+
+impl Kernel for Softmax {
+    fn parse(p: &Parser) -> OpResult<Self> {
+        let legacy = p.opset < 13;
+        Ok(Softmax { axis: p.int("axis", if legacy { 1 } else { -1 })?, flatten_trailing: legacy })
+    }
+    fn onnx_name(&self) -> &str {
+        "Softmax"
+    }
+    fn infer(&self, inputs: &[Option<&TensorType>]) -> OpResult<Vec<TensorType>> {
+        let x = input(inputs, 0)?;
+        norm_axis(self.axis, x.shape.len())?;
+        Ok(vec![x.clone()])
+    }
+    fn attributes(&self, _opset: i64) -> Attrs {
+        vec![("axis".into(), Attr::Int(self.axis))]
+    }
+}
+
+/// Conversion to another element type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cast {
+    /// Target element type.
+    pub to: DType,
+    /// `saturate` (opset 19+, float8 targets only); `None` when not written.
+    pub saturate: Option<i64>,
+}
+
+impl Kernel for Cast {
+    fn parse(p: &Parser) -> OpResult<Self> {
+        let code = p.int_opt("to")?.ok_or_else(|| OpError::MissingAttr("to".into()))?;
+        let to = DType::from_onnx(code as i32)
+            .ok_or_else(|| OpError::BadAttr { name: "to".into(), cause: format!("unknown type code {code}") })?;
+        Ok(Cast { to, saturate: p.int_opt("saturate")? })
+    }
+    fn onnx_name(&self) -> &str {
+        "Cast"
+    }
+    fn infer(&self, inputs: &[Option<&TensorType>]) -> OpResult<Vec<TensorType>> {
+        Ok(vec![TensorType::new(self.to, input(inputs, 0)?.shape.clone())])
+    }
+    fn attributes(&self, _opset: i64) -> Attrs {
+        let mut attrs = vec![("to".to_string(), Attr::Int(self.to.onnx_code() as i64))];
+        if let Some(s) = self.saturate {
+            push(&mut attrs, "saturate", Attr::Int(s));
+        }
+        attrs
+    }
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Option<OpResult<Vec<Tensor>>> {
+        let x = inputs.first().copied().flatten()?;
+        let out = if self.to.is_integer() && (x.dtype.is_integer() || x.dtype == DType::Bool) {
+            Tensor::from_i64(self.to, x.shape.clone(), &x.to_i64_vec()?)?
+        } else {
+            Tensor::from_f64(self.to, x.shape.clone(), &x.to_f64_vec()?)?
+        };
+        Some(Ok(vec![out]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_repeats_rows_and_columns() {
+        assert_eq!(broadcast_to(&[1, 2], &[2, 1], &[2, 3]), vec![1, 1, 1, 2, 2, 2]);
+        assert_eq!(broadcast_to(&[1, 2, 3], &[3], &[2, 3]), vec![1, 2, 3, 1, 2, 3]);
+    }
+
+    #[test]
+    fn integer_division_truncates() {
+        let a = Tensor::i64(vec![2], vec![7, -7]);
+        let b = Tensor::i64(vec![], vec![2]);
+        let out = Binary { kind: BinaryKind::Div }.eval(&[Some(&a), Some(&b)]).unwrap().unwrap();
+        assert_eq!(out[0].to_i64_vec().unwrap(), vec![3, -3]);
+    }
+}
