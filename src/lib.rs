@@ -5,5 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod graph;
+pub mod onnx;
 pub mod ops;
+pub mod reference;
 pub mod tensor;

@@ -1,10 +1,10 @@
 //! The typed dataflow graph: nodes are operators, values are tensors with a dtype and a static
 //! shape, weights live in a constant pool. Holds no protobuf types.
 
-mod fold;
+
 mod value;
 
-pub use fold::fold_constants;
+pub mod fold;
 pub use value::{ConstOrigin, Value, ValueId, ValueKind};
 
 use crate::ops::Op;
@@ -175,16 +175,6 @@ impl Graph {
         Ok(id)
     }
 
-    /// Connects edges whose producer was added after the consumer (import order is not
-    /// guaranteed topological). Idempotent only on a graph built with [`Graph::add_node`].
-    pub fn connect_late_edges(&mut self, pending: &[(NodeId, ValueId)]) {
-        for &(consumer, value) in pending {
-            if let ValueKind::Node { node: producer } = self.values[value.index()].kind {
-                self.dag.add_edge(producer, consumer, value);
-            }
-        }
-    }
-
     /// Removes a node; its outputs become unset.
     pub fn remove_node(&mut self, id: NodeId) -> Option<Node> {
         let node = self.dag.remove_node(id)?;
@@ -248,23 +238,5 @@ impl Graph {
     /// Number of nodes.
     pub fn node_count(&self) -> usize {
         self.dag.node_count()
-    }
-
-    /// Removes constants that no node reads and no output names (after folding).
-    pub fn prune_unused_constants(&mut self) {
-        let mut used = vec![false; self.values.len()];
-        for n in self.dag.node_indices() {
-            for v in self.dag[n].inputs.iter().flatten() {
-                used[v.index()] = true;
-            }
-        }
-        for v in &self.outputs {
-            used[v.index()] = true;
-        }
-        for (i, v) in self.values.iter_mut().enumerate() {
-            if !used[i] && matches!(v.kind, ValueKind::Const { .. }) {
-                v.kind = ValueKind::Unset;
-            }
-        }
     }
 }

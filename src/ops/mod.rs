@@ -19,7 +19,7 @@ mod reduce;
 mod resize;
 
 pub use attr::{Attr, Attrs};
-pub use conv::{Conv, ConvAttrs, ConvTranspose};
+pub use conv::{AutoPad, Conv, ConvAttrs, ConvTranspose, Window};
 pub use elementwise::{
     Binary, BinaryKind, Cast, Clip, HardSigmoid, LeakyRelu, Softmax, Unary, UnaryKind, Variadic, VariadicKind,
 };
