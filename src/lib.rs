@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod graph;
+pub mod inspect;
 pub mod onnx;
 pub mod ops;
 pub mod reference;

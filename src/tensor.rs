@@ -6,19 +6,33 @@ use std::fmt;
 /// Element type of a tensor, numbered as ONNX's `TensorProto.DataType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum DType {
+    /// ONNX `float`.
     F32,
+    /// ONNX `uint8`.
     U8,
+    /// ONNX `int8`.
     I8,
+    /// ONNX `uint16`.
     U16,
+    /// ONNX `int16`.
     I16,
+    /// ONNX `int32`.
     I32,
+    /// ONNX `int64`.
     I64,
+    /// ONNX `string`.
     Str,
+    /// ONNX `bool`.
     Bool,
+    /// ONNX `float16`.
     F16,
+    /// ONNX `double`.
     F64,
+    /// ONNX `uint32`.
     U32,
+    /// ONNX `uint64`.
     U64,
+    /// ONNX `bfloat16`.
     BF16,
     /// An ONNX element type that gos-opt carries but does not compute on
     /// (complex, float8, 4-bit and 2-bit integers); the code is ONNX's.
@@ -173,19 +187,33 @@ pub fn shape_string(shape: &[usize]) -> String {
 /// Element storage of a tensor, one variant per element type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TensorData {
+    /// `f32` elements.
     F32(Vec<f32>),
+    /// `f64` elements.
     F64(Vec<f64>),
+    /// `f16` elements.
     F16(Vec<f16>),
+    /// `bf16` elements.
     BF16(Vec<bf16>),
+    /// `i8` elements.
     I8(Vec<i8>),
+    /// `i16` elements.
     I16(Vec<i16>),
+    /// `i32` elements.
     I32(Vec<i32>),
+    /// `i64` elements.
     I64(Vec<i64>),
+    /// `u8` elements.
     U8(Vec<u8>),
+    /// `u16` elements.
     U16(Vec<u16>),
+    /// `u32` elements.
     U32(Vec<u32>),
+    /// `u64` elements.
     U64(Vec<u64>),
+    /// `bool` elements.
     Bool(Vec<bool>),
+    /// Byte-string elements.
     Str(Vec<Vec<u8>>),
     /// Packed little-endian bytes of a [`DType::Other`] type, as in ONNX `raw_data`.
     Raw(Vec<u8>),

@@ -17,6 +17,8 @@ use std::sync::Arc;
 pub type NodeId = NodeIndex;
 
 /// Errors found in a graph's structure or types.
+// Variant fields are named for what they hold and appear in the messages.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
     /// Nodes depend on each other in a loop.
@@ -43,10 +45,15 @@ pub struct ModelMeta {
     pub ir_version: i64,
     /// Operator sets as (domain, version); the default domain is `""`.
     pub opset_imports: Vec<(String, i64)>,
+    /// `ModelProto.producer_name`.
     pub producer_name: String,
+    /// `ModelProto.producer_version`.
     pub producer_version: String,
+    /// `ModelProto.domain`.
     pub domain: String,
+    /// `ModelProto.model_version`.
     pub model_version: i64,
+    /// `ModelProto.doc_string`.
     pub doc_string: String,
     /// `metadata_props` in file order.
     pub metadata_props: Vec<(String, String)>,

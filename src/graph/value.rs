@@ -25,9 +25,19 @@ impl ValueId {
 pub enum ConstOrigin {
     /// A `graph.initializer`; `also_input` when the file also lists it as a graph input
     /// (IR < 4 style), which export repeats.
-    Initializer { also_input: bool, doc_string: String },
+    Initializer {
+        /// Also listed in `graph.input`.
+        also_input: bool,
+        /// `TensorProto.doc_string`.
+        doc_string: String,
+    },
     /// The output of a `Constant` node with this name and doc string.
-    ConstantNode { node: String, doc_string: String },
+    ConstantNode {
+        /// The Constant node's name.
+        node: String,
+        /// Its doc string.
+        doc_string: String,
+    },
     /// Made by gos-opt (folding, rewriting): exported as an initializer.
     Derived,
 }

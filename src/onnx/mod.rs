@@ -25,6 +25,8 @@ pub const MIN_OPSET: i64 = 7;
 pub const MAX_OPSET: i64 = 28;
 
 /// Why a model could not be imported.
+// Variant fields are named for what they hold and appear in the messages.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The file could not be read.

@@ -6,13 +6,21 @@ use crate::tensor::Tensor;
 /// serialized protobuf bytes so that opaque nodes pass through unchanged.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Attr {
+    /// `f`.
     Float(f32),
+    /// `i`.
     Int(i64),
+    /// `s` (bytes).
     String(Vec<u8>),
+    /// `t`.
     Tensor(Tensor),
+    /// `floats`.
     Floats(Vec<f32>),
+    /// `ints`.
     Ints(Vec<i64>),
+    /// `strings`.
     Strings(Vec<Vec<u8>>),
+    /// `tensors`.
     Tensors(Vec<Tensor>),
     /// An attribute gos-opt carries unread (a graph, sparse tensor, type proto, or lists of
     /// them, or an attribute reference inside a function): the whole serialized `AttributeProto`.

@@ -8,16 +8,27 @@ use crate::tensor::{DType, Tensor, TensorType};
 /// Unary elementwise functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UnaryKind {
+    /// `|x|`.
     Abs,
+    /// `-x`.
     Neg,
+    /// `√x`.
     Sqrt,
+    /// `eˣ`.
     Exp,
+    /// `ln x`.
     Log,
+    /// The error function.
     Erf,
+    /// `1/x`.
     Reciprocal,
+    /// `max(x, 0)`.
     Relu,
+    /// `1/(1+e⁻ˣ)`.
     Sigmoid,
+    /// `tanh x`.
     Tanh,
+    /// `x·max(0, min(1, x/6 + 1/2))`.
     HardSwish,
 }
 
@@ -94,11 +105,17 @@ impl Kernel for Unary {
 /// Broadcasting binary ops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BinaryKind {
+    /// `a + b`.
     Add,
+    /// `a - b`.
     Sub,
+    /// `a · b`.
     Mul,
+    /// `a / b`.
     Div,
+    /// `aᵇ`.
     Pow,
+    /// `a` if `a ≥ 0`, else `a · b` (slope).
     PRelu,
 }
 
@@ -214,8 +231,11 @@ pub(crate) fn broadcast_to<T: Copy>(data: &[T], from: &[usize], to: &[usize]) ->
 /// Variadic broadcasting ops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum VariadicKind {
+    /// Elementwise sum.
     Sum,
+    /// Elementwise maximum.
     Max,
+    /// Elementwise minimum.
     Min,
 }
 

@@ -39,6 +39,8 @@ pub use resize::Resize;
 use crate::tensor::{Tensor, TensorType};
 
 /// Why an op could not be parsed, typed or evaluated. The graph adds the node name and op.
+// Variant fields are named for what they hold and appear in the messages.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum OpError {
     /// A required attribute is absent.
@@ -95,6 +97,7 @@ macro_rules! ops {
     ($($variant:ident($ty:ty)),* $(,)?) => {
         /// A parsed operator.
         #[derive(Clone, Debug, PartialEq)]
+        #[allow(missing_docs)] // each variant is the op of the same name
         pub enum Op { $($variant($ty)),* }
 
         impl Op {

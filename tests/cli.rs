@@ -1,0 +1,218 @@
+//! The command line as users' scripts see it: exit codes, one-line errors on bad input, atomic
+//! output that never overwrites the input, and `inspect`.
+
+use onnx_protobuf::{
+    tensor_proto::DataType, type_proto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
+};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gos-opt");
+
+fn bundled(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(rel)
+}
+
+struct Run {
+    code: i32,
+    stderr: String,
+    stdout: String,
+}
+
+fn gos_opt(args: &[&str]) -> Run {
+    let out = Command::new(BIN).args(args).output().expect("the binary runs");
+    Run {
+        code: out.status.code().expect("exited normally, not by a signal"),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    }
+}
+
+/// Asserts a clean failure: the exit code, one line of error on stderr containing `needle`.
+fn assert_error(run: &Run, code: i32, needle: &str) {
+    assert_eq!(run.code, code, "stderr: {}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "panicked: {}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line of error, got: {}", run.stderr);
+    assert!(lines[0].starts_with("error: "), "{}", lines[0]);
+    assert!(lines[0].contains(needle), "'{needle}' not in: {}", lines[0]);
+}
+
+fn tensor_type(dims: &[i64], params: &[&str]) -> TypeProto {
+    let mut t = type_proto::Tensor::new();
+    t.elem_type = DataType::FLOAT as i32;
+    let mut shape = TensorShapeProto::new();
+    for (i, &d) in dims.iter().enumerate() {
+        let mut dim = onnx_protobuf::tensor_shape_proto::Dimension::new();
+        match params.get(i) {
+            Some(p) if !p.is_empty() => dim.set_dim_param(p.to_string()),
+            _ => dim.set_dim_value(d),
+        }
+        shape.dim.push(dim);
+    }
+    t.shape = protobuf::MessageField::some(shape);
+    let mut tp = TypeProto::new();
+    tp.set_tensor_type(t);
+    tp
+}
+
+fn value(name: &str, ty: TypeProto) -> ValueInfoProto {
+    let mut v = ValueInfoProto::new();
+    v.name = name.into();
+    v.type_ = protobuf::MessageField::some(ty);
+    v
+}
+
+fn node(name: &str, op: &str, domain: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
+    let mut n = NodeProto::new();
+    n.name = name.into();
+    n.op_type = op.into();
+    n.domain = domain.into();
+    n.input = inputs.iter().map(|s| s.to_string()).collect();
+    n.output = outputs.iter().map(|s| s.to_string()).collect();
+    n
+}
+
+/// A model with input `x` (1x4 float unless `input` says otherwise), the given nodes and
+/// initializers, and output `y`.
+fn model(input: TypeProto, nodes: Vec<NodeProto>, initializers: Vec<TensorProto>) -> Vec<u8> {
+    let mut g = GraphProto::new();
+    g.name = "test".into();
+    g.input.push(value("x", input));
+    g.output.push(value("y", tensor_type(&[1, 4], &[])));
+    g.node = nodes;
+    g.initializer = initializers;
+    let mut m = ModelProto::new();
+    m.ir_version = 8;
+    let mut opset = OperatorSetIdProto::new();
+    opset.version = 17;
+    m.opset_import.push(opset);
+    m.graph = protobuf::MessageField::some(g);
+    m.write_to_bytes().expect("serializes")
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("temp file");
+    path.display().to_string()
+}
+
+#[test]
+fn bad_files_get_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnist = std::fs::read(bundled("mnist-8/model.onnx")).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.onnx", Vec::new(), "the file is empty"),
+        ("truncated.onnx", mnist[..mnist.len() / 2].to_vec(), "not a valid ONNX protobuf"),
+        ("random.onnx", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(), "not"),
+    ];
+    for (name, bytes, needle) in cases {
+        let path = write(dir.path(), name, &bytes);
+        assert_error(&gos_opt(&[&path, "--target", "rpi3"]), 1, needle);
+        assert_error(&gos_opt(&["inspect", &path]), 1, needle);
+    }
+}
+
+#[test]
+fn broken_graphs_name_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = || tensor_type(&[1, 4], &[]);
+    let cycle = model(
+        f(),
+        vec![node("a", "Add", "", &["x", "b_out"], &["a_out"]), node("b", "Relu", "", &["a_out"], &["b_out"]), node("c", "Relu", "", &["b_out"], &["y"])],
+        vec![],
+    );
+    let undefined = model(f(), vec![node("n1", "Add", "", &["x", "ghost"], &["y"])], vec![]);
+    let mut short = TensorProto::new();
+    short.name = "w".into();
+    short.data_type = DataType::FLOAT as i32;
+    short.dims = vec![1, 4];
+    short.float_data = vec![1.0, 2.0];
+    let bad_init = model(f(), vec![node("add", "Add", "", &["x", "w"], &["y"])], vec![short]);
+    let untyped = model(
+        f(),
+        vec![node("mystery", "Frobnicate", "com.example", &["x"], &["m"]), node("act", "Relu", "", &["m"], &["y"])],
+        vec![],
+    );
+    let dynamic = model(tensor_type(&[1, 4], &["batch", ""]), vec![node("r", "Relu", "", &["x"], &["y"])], vec![]);
+    let cases = [
+        ("cycle.onnx", cycle, "cycle"),
+        ("undefined.onnx", undefined, "'n1' (Add) reads tensor 'ghost'"),
+        ("bad_init.onnx", bad_init, "tensor 'w': holds 2 values but its shape [1, 4] needs 4"),
+        ("untyped.onnx", untyped, "'act' (Relu): needs the type of 'm'"),
+        ("dynamic.onnx", dynamic, "input 'x' has dynamic dimensions [batch, 4]: give its shape with --input-shape"),
+    ];
+    for (name, bytes, needle) in cases {
+        let path = write(dir.path(), name, &bytes);
+        assert_error(&gos_opt(&[&path, "--target", "rpi3"]), 1, needle);
+    }
+    // The dynamic model works once its shape is given.
+    let path = dir.path().join("dynamic.onnx").display().to_string();
+    let run = gos_opt(&[&path, "--target", "rpi3", "--input-shape", "x=1x4", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(dir.path().join("dynamic.opt.onnx").exists());
+}
+
+#[test]
+fn output_never_overwrites_the_input_and_bad_paths_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mnist.onnx");
+    std::fs::copy(bundled("mnist-8/model.onnx"), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let input_s = input.display().to_string();
+    assert_error(&gos_opt(&[&input_s, "--target", "rpi3", "-o", &input_s]), 1, "is the input model");
+    // A path under a regular file cannot be created, even by root.
+    let blocked = dir.path().join("mnist.onnx").join("out.onnx").display().to_string();
+    assert_error(&gos_opt(&[&input_s, "--target", "rpi3", "-o", &blocked]), 1, "cannot write");
+    let missing_dir = dir.path().join("no/such/dir/out.onnx").display().to_string();
+    assert_error(&gos_opt(&[&input_s, "--target", "rpi3", "-o", &missing_dir]), 1, "cannot write");
+    assert_eq!(std::fs::read(&input).unwrap(), before, "the input was modified");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 1, "temporary files left behind: {leftovers:?}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let model = bundled("mnist-8/model.onnx").display().to_string();
+    assert_eq!(gos_opt(&[&model]).code, 2, "missing --target");
+    assert_eq!(gos_opt(&[&model, "--target", "rpi3", "--mode", "fast"]).code, 2);
+    assert_error(&gos_opt(&[&model, "--target", "pdp11"]), 2, "unknown target 'pdp11'");
+    assert_error(&gos_opt(&[&model, "--target", "rpi3", "--input-shape", "x=1xq"]), 2, "is not a whole number");
+}
+
+#[test]
+fn round_trip_writes_a_verified_model_with_metadata_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("resnet8.onnx");
+    std::fs::copy(bundled("resnet8/model.onnx"), &input).unwrap();
+    let report = dir.path().join("r.json");
+    let run = gos_opt(&[&input.display().to_string(), "--target", "rpi3", "--report", &report.display().to_string()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = dir.path().join("resnet8.opt.onnx");
+    let m = ModelProto::parse_from_bytes(&std::fs::read(&out).unwrap()).unwrap();
+    let meta: Vec<(String, String)> = m.metadata_props.iter().map(|e| (e.key.clone(), e.value.clone())).collect();
+    assert!(meta.contains(&("gos-opt.target".into(), "rpi3".into())), "{meta:?}");
+    assert!(meta.iter().any(|(k, _)| k == "gos-opt.version"));
+    let original = ModelProto::parse_from_bytes(&std::fs::read(&input).unwrap()).unwrap();
+    let names = |m: &ModelProto| m.graph.node.iter().map(|n| (n.name.clone(), n.op_type.clone())).collect::<Vec<_>>();
+    assert_eq!(names(&m), names(&original), "node for node");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["verification"]["passed"], true);
+}
+
+#[test]
+fn inspect_counts_resnet8_macs() {
+    let model = bundled("resnet8/model.onnx").display().to_string();
+    let run = gos_opt(&["inspect", &model, "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let macs = json["total_macs"].as_u64().unwrap() as f64;
+    // MLPerf Tiny publishes 12.50 M MACs for ResNet-8.
+    assert!((macs / 12.50e6 - 1.0).abs() <= 0.02, "ResNet-8 MACs {macs}");
+    assert_eq!(json["nodes"].as_array().unwrap().len(), 24);
+    assert!(json["opaque_ops"].as_array().unwrap().is_empty());
+    let text = gos_opt(&["inspect", &model]);
+    assert!(text.stdout.contains("24 nodes"), "{}", text.stdout);
+}
