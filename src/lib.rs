@@ -8,5 +8,8 @@ pub mod graph;
 pub mod inspect;
 pub mod onnx;
 pub mod ops;
+pub mod pipeline;
 pub mod reference;
+pub mod report;
 pub mod tensor;
+pub mod verify;

@@ -92,7 +92,8 @@ pub(crate) fn usize_list(p: &Parser, name: &str, min: i64) -> OpResult<Option<Ve
             if v < min {
                 Err(OpError::BadAttr { name: name.into(), cause: format!("value {v} is below {min} in {values:?}") })
             } else {
-                usize::try_from(v).map_err(|_| OpError::BadAttr { name: name.into(), cause: format!("{v} is too large") })
+                usize::try_from(v)
+                    .map_err(|_| OpError::BadAttr { name: name.into(), cause: format!("{v} is too large") })
             }
         })
         .collect::<OpResult<Vec<usize>>>()
@@ -116,6 +117,7 @@ fn per_axis(values: &[usize], n: usize, default: usize, name: &str) -> OpResult<
     }
 }
 
+/// A size computation that does not fit in `usize`.
 fn overflow(what: &str) -> OpError {
     OpError::Type(format!("{what} overflows"))
 }
@@ -237,10 +239,11 @@ impl ConvAttrs {
                     }
                 }
             };
-            let padded = x.checked_add(begin).and_then(|v| v.checked_add(end)).ok_or_else(|| overflow("the padded size"))?;
+            let padded =
+                x.checked_add(begin).and_then(|v| v.checked_add(end)).ok_or_else(|| overflow("the padded size"))?;
             let room = padded.checked_sub(ek).ok_or_else(|| {
                 OpError::Type(format!(
-                    "spatial axis {i}: the dilated kernel ({ek}) is larger than the padded input ({padded}) of input {}",
+                    "spatial axis {i} of {}: the dilated kernel ({ek}) exceeds the padded input ({padded})",
                     shape_string(input)
                 ))
             })?;
@@ -282,12 +285,11 @@ impl ConvAttrs {
         let (c, m, c_per_group) = (x[1], w[0], w[1]);
         if c_per_group.checked_mul(self.group) != Some(c) || m % self.group != 0 {
             return Err(OpError::Type(format!(
-                "X {} has {c} channels but W {} with group {} expects {} input channels and an output channel count divisible by {}",
+                "X {} has {c} channels but W {} with group {g} needs {} and output channels divisible by {g}",
                 shape_string(x),
                 shape_string(w),
-                self.group,
                 c_per_group.saturating_mul(self.group),
-                self.group
+                g = self.group,
             )));
         }
         let kernel = self.kernel_from(w)?;
@@ -377,7 +379,7 @@ impl Kernel for ConvTranspose {
         let (xs, ws) = (&x.shape, &w.shape);
         if xs.len() < 3 || ws.len() != xs.len() {
             return Err(OpError::Type(format!(
-                "transposed convolution needs X of shape [N, C, spatial...] and W of the same rank, found X {} and W {}",
+                "ConvTranspose needs X of shape [N, C, spatial...] and W of the same rank, found X {} and W {}",
                 shape_string(xs),
                 shape_string(ws)
             )));
@@ -399,6 +401,7 @@ impl Kernel for ConvTranspose {
         let dilations = per_axis(&self.attrs.dilations, n, 1, "dilations")?;
         let pads = per_axis(&self.attrs.pads, 2 * n, 0, "pads")?;
         let out_pad = per_axis(&self.output_padding, n, 0, "output_padding")?;
+        check_bias(inputs.get(2).copied().flatten(), m)?;
         let mut shape = vec![xs[0], m];
         if let Some(os) = &self.output_shape {
             shape.extend(per_axis(os, n, 0, "output_shape")?);
@@ -406,27 +409,45 @@ impl Kernel for ConvTranspose {
         }
         for i in 0..n {
             let size = xs[2 + i];
+            // The unpadded output: stride * (in - 1) + output_padding + dilated kernel.
+            let full = size
+                .checked_sub(1)
+                .and_then(|v| v.checked_mul(strides[i]))
+                .and_then(|v| v.checked_add(out_pad[i]))
+                .zip(effective_kernel(kernel[i], dilations[i]).ok())
+                .and_then(|(v, ek)| v.checked_add(ek))
+                .ok_or_else(|| {
+                    OpError::Type(format!("spatial axis {i} of X {} is empty or too large", shape_string(xs)))
+                })?;
             let out = match self.attrs.auto_pad {
-                AutoPad::SameUpper | AutoPad::SameLower => size.checked_mul(strides[i]),
+                AutoPad::SameUpper | AutoPad::SameLower => {
+                    // ONNX: out = in * stride, trimming `full - out` as pads.
+                    let target = size.checked_mul(strides[i]).ok_or_else(|| overflow("the output size"))?;
+                    if full < target {
+                        return Err(OpError::Unsupported(format!(
+                            "{} on spatial axis {i}: dilated kernel + output_padding < stride {} needs negative \
+                             padding, on which runtimes disagree",
+                            self.attrs.auto_pad.onnx_name(),
+                            strides[i]
+                        )));
+                    }
+                    target
+                }
                 AutoPad::NotSet | AutoPad::Valid => {
                     let (begin, end) =
                         if self.attrs.auto_pad == AutoPad::Valid { (0, 0) } else { (pads[i], pads[n + i]) };
-                    let full = size
-                        .checked_sub(1)
-                        .and_then(|v| v.checked_mul(strides[i]))
-                        .and_then(|v| v.checked_add(out_pad[i]))
-                        .and_then(|v| v.checked_add(effective_kernel(kernel[i], dilations[i]).ok()?));
-                    let Some(full) = full else {
-                        return Err(OpError::Type(format!("spatial axis {i} of X {} is empty or too large", shape_string(xs))));
-                    };
-                    Some(full.checked_sub(begin + end).ok_or_else(|| {
-                        OpError::Type(format!("spatial axis {i}: pads {begin}+{end} exceed the full output size {full}"))
-                    })?)
+                    match full.checked_sub(begin.saturating_add(end)) {
+                        Some(out) if out > 0 => out,
+                        _ => {
+                            return Err(OpError::Type(format!(
+                                "spatial axis {i}: pads {begin}+{end} leave nothing of the full output size {full}"
+                            )))
+                        }
+                    }
                 }
             };
-            shape.push(out.ok_or_else(|| overflow("the output size"))?);
+            shape.push(out);
         }
-        check_bias(inputs.get(2).copied().flatten(), m)?;
         Ok(vec![TensorType::new(x.dtype, shape)])
     }
     fn attributes(&self, _opset: i64) -> Attrs {
@@ -446,5 +467,165 @@ impl Kernel for ConvTranspose {
             (Some(x), Some(w)) => conv_macs(&x.shape, &w.shape),
             _ => 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::DType;
+
+    fn parser<'a>(op_type: &'a str, attrs: &'a Attrs) -> Parser<'a> {
+        Parser { op_type, domain: "", opset: 13, attrs, inputs: Vec::new(), n_outputs: 1 }
+    }
+
+    fn f32(shape: &[usize]) -> TensorType {
+        TensorType::new(DType::F32, shape.to_vec())
+    }
+
+    fn ints(name: &str, v: &[i64]) -> (String, Attr) {
+        (name.to_string(), Attr::Ints(v.to_vec()))
+    }
+
+    /// Infers Conv and returns (output shape, MACs).
+    fn conv(attrs: Attrs, x: &[usize], w: &[usize]) -> OpResult<(Vec<usize>, u64)> {
+        let op = Conv::parse(&parser("Conv", &attrs))?;
+        let (x, w) = (f32(x), f32(w));
+        let out = op.infer(&[Some(&x), Some(&w), None])?;
+        let macs = op.macs(&[Some(&x), Some(&w), None], &out);
+        Ok((out[0].shape.clone(), macs))
+    }
+
+    #[test]
+    fn conv_3x3_stride_pad_dilation_group() {
+        // 32x32, k3, dilation 2 (extent 5), pads 2, stride 2: (32 + 4 - 5) / 2 + 1 = 16.
+        let attrs = vec![
+            ints("strides", &[2, 2]),
+            ints("pads", &[2, 2, 2, 2]),
+            ints("dilations", &[2, 2]),
+            ("group".into(), Attr::Int(2)),
+        ];
+        let (shape, macs) = conv(attrs, &[1, 8, 32, 32], &[16, 4, 3, 3]).unwrap();
+        assert_eq!(shape, vec![1, 16, 16, 16]);
+        assert_eq!(macs, 16 * 16 * 16 * 4 * 9);
+    }
+
+    #[test]
+    fn dscnn_first_layer_matches_mlperf() {
+        // DS-CNN KWS layer 1: 49x10 input, 10x4 kernel, asymmetric pads, stride 2.
+        let attrs = vec![ints("kernel_shape", &[10, 4]), ints("pads", &[4, 1, 5, 1]), ints("strides", &[2, 2])];
+        let (shape, macs) = conv(attrs, &[1, 1, 49, 10], &[64, 1, 10, 4]).unwrap();
+        assert_eq!(shape, vec![1, 64, 25, 5]);
+        assert_eq!(macs, 320_000);
+    }
+
+    #[test]
+    fn conv_1d_and_3d() {
+        let (shape, macs) = conv(vec![ints("pads", &[1, 1])], &[2, 3, 10], &[5, 3, 3]).unwrap();
+        assert_eq!((shape, macs), (vec![2, 5, 10], 2 * 5 * 10 * 3 * 3));
+        let (shape, _) = conv(vec![ints("strides", &[1, 2, 2])], &[1, 2, 4, 8, 8], &[4, 2, 3, 3, 3]).unwrap();
+        assert_eq!(shape, vec![1, 4, 2, 3, 3]);
+    }
+
+    #[test]
+    fn same_upper_and_lower_padding() {
+        // SAME keeps ceil(in / stride) whatever the dilation: ceil(7/2) = 4, ceil(9/2) = 5.
+        let attrs = vec![
+            ("auto_pad".into(), Attr::String(b"SAME_UPPER".to_vec())),
+            ints("strides", &[2, 2]),
+            ints("dilations", &[2, 2]),
+        ];
+        let (shape, _) = conv(attrs, &[1, 4, 7, 9], &[8, 4, 3, 3]).unwrap();
+        assert_eq!(shape, vec![1, 8, 4, 5]);
+        // Total padding 2 on a 6-wide input with a 3-wide kernel, stride 2 -> (6/2-1)*2+3-6 = 1.
+        let upper = ConvAttrs { auto_pad: AutoPad::SameUpper, strides: vec![2], ..ConvAttrs::default() };
+        assert_eq!(upper.window(&[6], &[3], false).unwrap().pads, vec![0, 1]);
+        let lower = ConvAttrs { auto_pad: AutoPad::SameLower, ..upper.clone() };
+        assert_eq!(lower.window(&[6], &[3], false).unwrap().pads, vec![1, 0]);
+        let valid = ConvAttrs { auto_pad: AutoPad::Valid, ..upper };
+        assert_eq!(valid.window(&[6], &[3], false).unwrap().output, vec![2]);
+    }
+
+    #[test]
+    fn kernel_shape_defaults_to_weight() {
+        let (shape, _) = conv(Vec::new(), &[1, 3, 5, 5], &[2, 3, 3, 3]).unwrap();
+        assert_eq!(shape, vec![1, 2, 3, 3]);
+        let err = conv(vec![ints("kernel_shape", &[5, 5])], &[1, 3, 5, 5], &[2, 3, 3, 3]).unwrap_err();
+        assert!(matches!(err, OpError::Type(m) if m.contains("kernel_shape 5x5")));
+    }
+
+    #[test]
+    fn bad_shapes_are_type_errors() {
+        // 8 channels, group 3.
+        let err = conv(vec![("group".into(), Attr::Int(3))], &[1, 8, 5, 5], &[6, 2, 3, 3]).unwrap_err();
+        assert!(matches!(err, OpError::Type(m) if m.contains("1x8x5x5") && m.contains("group 3")));
+        assert!(matches!(conv(Vec::new(), &[1, 3, 2, 2], &[2, 3, 3, 3]), Err(OpError::Type(_))));
+        assert!(matches!(conv(Vec::new(), &[1, 3, 5], &[2, 3, 3, 3]), Err(OpError::Type(_))));
+        assert!(matches!(
+            conv(vec![ints("strides", &[0, 1])], &[1, 3, 5, 5], &[2, 3, 3, 3]),
+            Err(OpError::BadAttr { .. })
+        ));
+        assert!(matches!(
+            conv(vec![ints("pads", &[1, 1, 1])], &[1, 3, 5, 5], &[2, 3, 3, 3]),
+            Err(OpError::BadAttr { .. })
+        ));
+        let both = vec![("auto_pad".into(), Attr::String(b"VALID".to_vec())), ints("pads", &[1, 1, 1, 1])];
+        assert!(matches!(conv(both, &[1, 3, 5, 5], &[2, 3, 3, 3]), Err(OpError::BadAttr { .. })));
+        let bias = f32(&[3]);
+        let op = Conv::parse(&parser("Conv", &Vec::new())).unwrap();
+        assert!(op.infer(&[Some(&f32(&[1, 3, 5, 5])), Some(&f32(&[2, 3, 3, 3])), Some(&bias)]).is_err());
+    }
+
+    #[test]
+    fn conv_transpose_sizes() {
+        let x = f32(&[1, 4, 7, 9]);
+        let w = f32(&[4, 3, 3, 3]);
+        let infer = |attrs: Attrs| {
+            let op = ConvTranspose::parse(&parser("ConvTranspose", &attrs)).unwrap();
+            let out = op.infer(&[Some(&x), Some(&w)]).unwrap();
+            (out[0].shape.clone(), op.macs(&[Some(&x), Some(&w)], &out))
+        };
+        // 3*(7-1) + 1 + (2*2+1) - 2 = 22 and 2*(9-1) + 1 + 3 - 4 = 16, 3*2 output channels.
+        let (shape, macs) = infer(vec![
+            ints("strides", &[3, 2]),
+            ints("output_padding", &[1, 1]),
+            ints("pads", &[1, 2, 1, 2]),
+            ints("dilations", &[2, 1]),
+            ("group".into(), Attr::Int(2)),
+        ]);
+        assert_eq!(shape, vec![1, 6, 22, 16]);
+        assert_eq!(macs, 4 * 7 * 9 * 3 * 9);
+        let same = infer(vec![("auto_pad".into(), Attr::String(b"SAME_UPPER".to_vec())), ints("strides", &[2, 2])]);
+        assert_eq!(same.0, vec![1, 3, 14, 18]);
+        let explicit = infer(vec![ints("output_shape", &[15, 19]), ints("strides", &[2, 2])]);
+        assert_eq!(explicit.0, vec![1, 3, 15, 19]);
+    }
+
+    #[test]
+    fn conv_transpose_rejects_oversized_pads() {
+        let attrs = vec![ints("pads", &[5, 5, 5, 5])];
+        let op = ConvTranspose::parse(&parser("ConvTranspose", &attrs)).unwrap();
+        assert!(matches!(op.infer(&[Some(&f32(&[1, 2, 3, 3])), Some(&f32(&[2, 2, 3, 3]))]), Err(OpError::Type(_))));
+    }
+
+    #[test]
+    fn attributes_round_trip() {
+        let attrs = vec![
+            ("auto_pad".into(), Attr::String(b"SAME_LOWER".to_vec())),
+            ints("kernel_shape", &[3, 3]),
+            ints("strides", &[2, 1]),
+            ints("dilations", &[1, 1]),
+            ("group".into(), Attr::Int(4)),
+            ints("output_padding", &[1, 0]),
+        ];
+        let op = ConvTranspose::parse(&parser("ConvTranspose", &attrs)).unwrap();
+        let written = op.attributes(13);
+        // Default dilations are not written back.
+        assert!(written.iter().all(|(n, _)| n != "dilations"));
+        assert_eq!(ConvTranspose::parse(&parser("ConvTranspose", &written)).unwrap(), op);
+        let conv = Conv::parse(&parser("Conv", &vec![ints("pads", &[0, 1, 0, 1]), ints("strides", &[1, 1])])).unwrap();
+        let written = conv.attributes(13);
+        assert_eq!(written, vec![ints("pads", &[0, 1, 0, 1])]);
+        assert_eq!(Conv::parse(&parser("Conv", &written)).unwrap(), conv);
     }
 }

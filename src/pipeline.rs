@@ -1,0 +1,166 @@
+//! The stages in order: import → (rewrite, by mode) → export → verify → write.
+
+use crate::graph::{Graph, GraphError};
+use crate::onnx::{self, ImportError, ImportOptions};
+use crate::verify::{self, VerifyError, VerifyReport};
+use crate::tensor::TensorType;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Targets gos-opt knows (profiles come with the cost model).
+pub const TARGETS: &[&str] = &["rpi3", "rpi4", "redmi-note-7s", "cortex-m4", "cortex-m7", "asic45", "host"];
+
+/// What the optimizer may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// No rewrites: import, export, verify, write.
+    None,
+    /// Exact rewrites only.
+    Exact,
+    /// Approximate rewrites under an accuracy budget too.
+    Approx,
+}
+
+/// Everything one optimization run needs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The model to read (never modified).
+    pub input: PathBuf,
+    /// Where to write; `MODEL.opt.onnx` beside the input when `None`.
+    pub output: Option<PathBuf>,
+    /// Target name (one of [`TARGETS`]).
+    pub target: String,
+    /// Rewrite mode.
+    pub mode: Mode,
+    /// Import options (`--input-shape`).
+    pub import: ImportOptions,
+}
+
+/// Why a run failed. [`PipelineError::Verification`] maps to exit code 3, the rest to 1.
+// Variant fields are named for what they hold and appear in the messages.
+#[allow(missing_docs)]
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The model could not be imported.
+    #[error("{path}: {cause}")]
+    Import { path: String, cause: ImportError },
+    /// The graph could not be exported.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// The output would overwrite the input.
+    #[error("output path {0} is the input model; gos-opt never overwrites its input (choose another -o)")]
+    OutputIsInput(String),
+    /// The target is unknown.
+    #[error("unknown target '{0}' (known: {known})", known = TARGETS.join(", "))]
+    UnknownTarget(String),
+    /// The mode is not available.
+    #[error("--mode {0} is not available yet (this build has --mode none)")]
+    ModeUnavailable(&'static str),
+    /// The verification could not run.
+    #[error("verification could not run: {0}")]
+    VerifyRun(#[from] VerifyError),
+    /// The rewritten model does not compute what the original computed; nothing was written.
+    #[error("verification failed, nothing written: {0}")]
+    Verification(String),
+    /// Writing the output failed.
+    #[error("cannot write {path}: {cause}")]
+    Write { path: String, cause: String },
+}
+
+/// What a successful run produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    /// The written model.
+    pub output: PathBuf,
+    /// Nodes before and after.
+    pub nodes_before: usize,
+    /// Nodes after rewriting.
+    pub nodes_after: usize,
+    /// The verification figures.
+    pub verification: VerifyReport,
+}
+
+/// `MODEL.opt.onnx` beside `MODEL.onnx`.
+pub fn default_output(input: &Path) -> PathBuf {
+    let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    input.with_file_name(format!("{stem}.opt.onnx"))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Runs the pipeline and writes the optimized model.
+pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
+    if !TARGETS.contains(&opts.target.as_str()) {
+        return Err(PipelineError::UnknownTarget(opts.target.clone()));
+    }
+    match opts.mode {
+        Mode::None => {}
+        Mode::Exact => return Err(PipelineError::ModeUnavailable("exact")),
+        Mode::Approx => return Err(PipelineError::ModeUnavailable("approx")),
+    }
+    let output = opts.output.clone().unwrap_or_else(|| default_output(&opts.input));
+    if same_file(&opts.input, &output) {
+        return Err(PipelineError::OutputIsInput(output.display().to_string()));
+    }
+    let import_err = |cause| PipelineError::Import { path: opts.input.display().to_string(), cause };
+    let original = std::fs::read(&opts.input)
+        .map_err(|e| import_err(ImportError::Io { path: opts.input.display().to_string(), cause: e.to_string() }))?;
+    let dir = opts.input.parent();
+    let mut graph: Graph = onnx::import_bytes(&original, dir, &opts.import).map_err(import_err)?;
+    let nodes_before = graph.node_count();
+    graph.meta.set_metadata("gos-opt.version", env!("CARGO_PKG_VERSION"));
+    graph.meta.set_metadata("gos-opt.target", &opts.target);
+    let bytes = onnx::export_bytes(&graph)?;
+
+    let verification = verify_against_original(&original, dir, &bytes, &graph)?;
+    if !verification.passed {
+        return Err(PipelineError::Verification(verification.summary()));
+    }
+    write_atomically(&output, &bytes)?;
+    Ok(Outcome { output, nodes_before, nodes_after: graph.node_count(), verification })
+}
+
+/// Seeded random input sets used besides the test sets found beside the model.
+const RANDOM_SETS: usize = 2;
+
+/// Runs the original and the candidate with tract on the test sets beside the model (if any)
+/// and on seeded random inputs, and compares their outputs.
+fn verify_against_original(original: &[u8], dir: Option<&Path>, candidate: &[u8], graph: &Graph) -> Result<VerifyReport, VerifyError> {
+    let types: HashMap<String, TensorType> =
+        graph.inputs.iter().filter_map(|&id| Some((graph.value(id).name.clone(), graph.ty(id)?.clone()))).collect();
+    let names: Vec<String> = graph.inputs.iter().map(|&id| graph.value(id).name.clone()).collect();
+    let mut sets = Vec::new();
+    if let Some(dir) = dir {
+        for test_set in verify::load_test_sets(dir, None)? {
+            let set = test_set.input_set(&names)?;
+            // A test set for other shapes than the ones imported cannot be used.
+            if set.iter().all(|(name, t)| types.get(name).is_some_and(|ty| ty.shape == t.shape && ty.dtype == t.dtype)) {
+                sets.push(set);
+            }
+        }
+    }
+    sets.extend(verify::random_sets(&types, &verify::RandomSpec::with_seed(0), RANDOM_SETS)?);
+    verify::verify(original, dir, candidate, dir, &sets, &types)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it into place.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
+    use std::io::Write;
+    let err = |cause: String| PipelineError::Write { path: path.display().to_string(), cause };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| err(e.to_string()))?;
+    tmp.write_all(bytes).map_err(|e| err(e.to_string()))?;
+    tmp.as_file().sync_all().map_err(|e| err(e.to_string()))?;
+    tmp.persist(path).map_err(|e| err(e.error.to_string()))?;
+    Ok(())
+}
