@@ -24,12 +24,13 @@ pub fn materialize(graph: &mut Graph, value: ValueId, touched: &mut Vec<ValueId>
         // Shape needs only the static type of its input.
         let input = node.inputs.first().copied().flatten().ok_or("Shape without input")?;
         let ty = graph.ty(input).ok_or_else(|| format!("the type of '{}' is unknown", graph.value(input).name))?;
-        vec![shape_of_pending(shape, ty)]
+        vec![shape.shape_of(ty)]
     } else {
         for input in node.inputs.iter().flatten() {
             materialize(graph, *input, touched)?;
         }
-        let args: Vec<Option<&Tensor>> = node.inputs.iter().map(|v| v.and_then(|id| graph.constant(id).map(|t| &**t))).collect();
+        let args: Vec<Option<&Tensor>> =
+            node.inputs.iter().map(|v| v.and_then(|id| graph.constant(id).map(|t| &**t))).collect();
         if args.iter().flatten().any(|t| t.numel() > MAX_FOLD_ELEMENTS) {
             return Err(format!("{label} works on tensors too large to fold"));
         }
@@ -63,14 +64,10 @@ pub fn prune_folded(graph: &mut Graph, touched: &[ValueId]) {
     }
     for &id in touched {
         let (i, v) = (id.index(), graph.value_mut(id));
-        let prunable = matches!(&v.kind, ValueKind::Const { origin: ConstOrigin::Derived | ConstOrigin::ConstantNode { .. }, .. });
+        let prunable =
+            matches!(&v.kind, ValueKind::Const { origin: ConstOrigin::Derived | ConstOrigin::ConstantNode { .. }, .. });
         if !used[i] && prunable {
             v.kind = ValueKind::Unset;
         }
     }
-}
-
-// Replaced by `Shape::shape_of` once the layout family lands.
-fn shape_of_pending(_op: &crate::ops::Shape, ty: &crate::tensor::TensorType) -> Tensor {
-    Tensor::i64(vec![ty.shape.len()], ty.shape.iter().map(|&d| d as i64).collect())
 }

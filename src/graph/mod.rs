@@ -1,7 +1,6 @@
 //! The typed dataflow graph: nodes are operators, values are tensors with a dtype and a static
 //! shape, weights live in a constant pool. Holds no protobuf types.
 
-
 mod value;
 
 pub mod fold;
@@ -71,11 +70,7 @@ pub struct ModelMeta {
 impl ModelMeta {
     /// The version of the default (`ai.onnx`) operator set.
     pub fn opset(&self) -> i64 {
-        self.opset_imports
-            .iter()
-            .find(|(d, _)| d.is_empty() || d == "ai.onnx")
-            .map(|(_, v)| *v)
-            .unwrap_or(1)
+        self.opset_imports.iter().find(|(d, _)| d.is_empty() || d == "ai.onnx").map(|(_, v)| *v).unwrap_or(1)
     }
 
     /// Sets (or adds) a metadata property.

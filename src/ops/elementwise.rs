@@ -170,7 +170,8 @@ impl Kernel for Binary {
             Err(e) => return Some(Err(e)),
         };
         if a.dtype.is_integer() {
-            let (x, y) = (broadcast_to(&a.to_i64_vec()?, &a.shape, &shape), broadcast_to(&b.to_i64_vec()?, &b.shape, &shape));
+            let (x, y) =
+                (broadcast_to(&a.to_i64_vec()?, &a.shape, &shape), broadcast_to(&b.to_i64_vec()?, &b.shape, &shape));
             let op: fn(i64, i64) -> Option<i64> = match self.kind {
                 BinaryKind::Add => |p, q| Some(p.wrapping_add(q)),
                 BinaryKind::Sub => |p, q| Some(p.wrapping_sub(q)),
@@ -188,7 +189,8 @@ impl Kernel for Binary {
         if a.dtype != DType::F32 && a.dtype != DType::F64 {
             return None;
         }
-        let (x, y) = (broadcast_to(&a.to_f64_vec()?, &a.shape, &shape), broadcast_to(&b.to_f64_vec()?, &b.shape, &shape));
+        let (x, y) =
+            (broadcast_to(&a.to_f64_vec()?, &a.shape, &shape), broadcast_to(&b.to_f64_vec()?, &b.shape, &shape));
         let op: fn(f64, f64) -> f64 = match self.kind {
             BinaryKind::Add => |p, q| p + q,
             BinaryKind::Sub => |p, q| p - q,

@@ -17,16 +17,14 @@ mod pool;
 mod quant;
 mod reduce;
 mod resize;
+mod shape;
 
 pub use attr::{Attr, Attrs};
 pub use conv::{AutoPad, Conv, ConvAttrs, ConvTranspose, Window};
 pub use elementwise::{
     Binary, BinaryKind, Cast, Clip, HardSigmoid, LeakyRelu, Softmax, Unary, UnaryKind, Variadic, VariadicKind,
 };
-pub use layout::{
-    Concat, ConstantOfShape, Dropout, Flatten, Gather, Identity, Pad, Reshape, Shape, Slice, Split, Squeeze,
-    Transpose, Unsqueeze,
-};
+pub use layout::{Concat, Gather, Pad, PadMode, Slice, Split, Transpose};
 pub use linalg::{Gemm, MatMul, MatMulInteger, QLinearMatMul};
 pub use norm::{BatchNorm, LayerNorm, Lrn};
 pub use opaque::Opaque;
@@ -34,7 +32,8 @@ pub use parse::{InputInfo, Parser};
 pub use pool::{GlobalPool, Pool, PoolKind};
 pub use quant::{ConvInteger, DequantizeLinear, QLinearConv, QuantizeLinear};
 pub use reduce::{Reduce, ReduceKind};
-pub use resize::Resize;
+pub use resize::{AspectPolicy, CoordinateMode, NearestMode, Resize, ResizeMode};
+pub use shape::{ConstantOfShape, Dropout, Flatten, Identity, Reshape, Shape, Squeeze, Unsqueeze};
 
 use crate::tensor::{Tensor, TensorType};
 
@@ -244,12 +243,65 @@ pub fn lookup(op_type: &str) -> Option<ParseFn> {
 
 /// Every op_type the registry supports (default domain), for documentation and tests.
 pub const SUPPORTED: &[&str] = &[
-    "Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Sum", "Max", "Min", "Pow", "Sqrt", "Exp",
-    "Log", "Erf", "Abs", "Neg", "Reciprocal", "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid", "HardSigmoid",
-    "HardSwish", "Tanh", "Softmax", "BatchNormalization", "LayerNormalization", "ReduceMean", "ReduceMax",
-    "ReduceSum", "MaxPool", "AveragePool", "GlobalAveragePool", "Reshape", "Flatten", "Transpose", "Concat", "Split",
-    "Slice", "Squeeze", "Unsqueeze", "Pad", "Resize", "Constant", "ConstantOfShape", "Identity", "Dropout", "Shape",
-    "Gather", "Cast", "LRN", "QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
+    "Conv",
+    "ConvTranspose",
+    "Gemm",
+    "MatMul",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Sum",
+    "Max",
+    "Min",
+    "Pow",
+    "Sqrt",
+    "Exp",
+    "Log",
+    "Erf",
+    "Abs",
+    "Neg",
+    "Reciprocal",
+    "Relu",
+    "LeakyRelu",
+    "PRelu",
+    "Clip",
+    "Sigmoid",
+    "HardSigmoid",
+    "HardSwish",
+    "Tanh",
+    "Softmax",
+    "BatchNormalization",
+    "LayerNormalization",
+    "ReduceMean",
+    "ReduceMax",
+    "ReduceSum",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "Reshape",
+    "Flatten",
+    "Transpose",
+    "Concat",
+    "Split",
+    "Slice",
+    "Squeeze",
+    "Unsqueeze",
+    "Pad",
+    "Resize",
+    "Constant",
+    "ConstantOfShape",
+    "Identity",
+    "Dropout",
+    "Shape",
+    "Gather",
+    "Cast",
+    "LRN",
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "QLinearConv",
+    "QLinearMatMul",
+    "ConvInteger",
     "MatMulInteger",
 ];
 
