@@ -84,7 +84,11 @@ pub fn inspect(graph: &Graph) -> Result<Inspection, GraphError> {
         nodes.push(NodeInfo {
             name: node.name.clone(),
             op,
-            inputs: node.inputs.iter().map(|v| v.map(|id| type_label(graph, id)).unwrap_or_else(|| "-".into())).collect(),
+            inputs: node
+                .inputs
+                .iter()
+                .map(|v| v.map(|id| type_label(graph, id)).unwrap_or_else(|| "-".into()))
+                .collect(),
             outputs: node.outputs.iter().map(|&o| type_label(graph, o)).collect(),
             params,
             macs,
@@ -109,7 +113,8 @@ impl Inspection {
         let mut s = String::new();
         let name_w = self.nodes.iter().map(|n| n.name.len()).max().unwrap_or(4).clamp(4, 40);
         let op_w = self.nodes.iter().map(|n| n.op.len()).max().unwrap_or(2).max(2);
-        let _ = writeln!(s, "{:<name_w$}  {:<op_w$}  {:>10}  {:>12}  inputs -> outputs", "node", "op", "params", "MACs");
+        let _ =
+            writeln!(s, "{:<name_w$}  {:<op_w$}  {:>10}  {:>12}  inputs -> outputs", "node", "op", "params", "MACs");
         for n in &self.nodes {
             let _ = writeln!(
                 s,

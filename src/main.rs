@@ -117,7 +117,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn inspect(model: &PathBuf, opts: &ImportOptions, json: bool) -> anyhow::Result<()> {
+fn inspect(model: &std::path::Path, opts: &ImportOptions, json: bool) -> anyhow::Result<()> {
     let graph = gos_opt::onnx::import(model, opts).with_context(|| model.display().to_string())?;
     let info = gos_opt::inspect::inspect(&graph)?;
     if json {

@@ -2,8 +2,8 @@
 
 use crate::graph::{Graph, GraphError};
 use crate::onnx::{self, ImportError, ImportOptions};
-use crate::verify::{self, VerifyError, VerifyReport};
 use crate::tensor::TensorType;
+use crate::verify::{self, VerifyError, VerifyReport};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -132,7 +132,12 @@ const RANDOM_SETS: usize = 2;
 
 /// Runs the original and the candidate with tract on the test sets beside the model (if any)
 /// and on seeded random inputs, and compares their outputs.
-fn verify_against_original(original: &[u8], dir: Option<&Path>, candidate: &[u8], graph: &Graph) -> Result<VerifyReport, VerifyError> {
+fn verify_against_original(
+    original: &[u8],
+    dir: Option<&Path>,
+    candidate: &[u8],
+    graph: &Graph,
+) -> Result<VerifyReport, VerifyError> {
     let types: HashMap<String, TensorType> =
         graph.inputs.iter().filter_map(|&id| Some((graph.value(id).name.clone(), graph.ty(id)?.clone()))).collect();
     let names: Vec<String> = graph.inputs.iter().map(|&id| graph.value(id).name.clone()).collect();
@@ -141,7 +146,8 @@ fn verify_against_original(original: &[u8], dir: Option<&Path>, candidate: &[u8]
         for test_set in verify::load_test_sets(dir, None)? {
             let set = test_set.input_set(&names)?;
             // A test set for other shapes than the ones imported cannot be used.
-            if set.iter().all(|(name, t)| types.get(name).is_some_and(|ty| ty.shape == t.shape && ty.dtype == t.dtype)) {
+            if set.iter().all(|(name, t)| types.get(name).is_some_and(|ty| ty.shape == t.shape && ty.dtype == t.dtype))
+            {
                 sets.push(set);
             }
         }

@@ -92,11 +92,11 @@ impl DType {
             DType::F64 | DType::I64 | DType::U64 => 64,
             DType::Str => return None,
             DType::Other(code) => match code {
-                14 => 64,                        // complex64
-                15 => 128,                       // complex128
-                17..=20 | 24 => 8,               // float8 variants, float8e8m0
-                21 | 22 | 23 => 4,               // uint4, int4, float4e2m1
-                25 | 26 => 2,                    // uint2, int2
+                14 => 64,          // complex64
+                15 => 128,         // complex128
+                17..=20 | 24 => 8, // float8 variants, float8e8m0
+                21..=23 => 4,      // uint4, int4, float4e2m1
+                25 | 26 => 2,      // uint2, int2
                 _ => return None,
             },
         })

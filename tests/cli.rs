@@ -120,7 +120,11 @@ fn broken_graphs_name_the_node() {
     let f = || tensor_type(&[1, 4], &[]);
     let cycle = model(
         f(),
-        vec![node("a", "Add", "", &["x", "b_out"], &["a_out"]), node("b", "Relu", "", &["a_out"], &["b_out"]), node("c", "Relu", "", &["b_out"], &["y"])],
+        vec![
+            node("a", "Add", "", &["x", "b_out"], &["a_out"]),
+            node("b", "Relu", "", &["a_out"], &["b_out"]),
+            node("c", "Relu", "", &["b_out"], &["y"]),
+        ],
         vec![],
     );
     let undefined = model(f(), vec![node("n1", "Add", "", &["x", "ghost"], &["y"])], vec![]);

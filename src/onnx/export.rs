@@ -111,7 +111,8 @@ pub fn export(graph: &Graph) -> Result<ModelProto, GraphError> {
         for &out in &node.outputs {
             let v = graph.value(out);
             let typed = v.ty.is_some() || v.onnx_type.is_some();
-            if !v.name.is_empty() && typed && !graph.outputs.contains(&out) && (v.in_value_info || node.op.is_opaque()) {
+            if !v.name.is_empty() && typed && !graph.outputs.contains(&out) && (v.in_value_info || node.op.is_opaque())
+            {
                 g.value_info.push(value_info(graph, out));
             }
         }

@@ -45,7 +45,8 @@ pub fn import_bytes(bytes: &[u8], base_dir: Option<&Path>, opts: &ImportOptions)
     if !(MIN_OPSET..=MAX_OPSET).contains(&opset) {
         return Err(ImportError::Opset(opset));
     }
-    let mut importer = Importer { graph: Graph::new(meta), base_dir, opts, bytes, tract: None, opset, folded: Vec::new() };
+    let mut importer =
+        Importer { graph: Graph::new(meta), base_dir, opts, bytes, tract: None, opset, folded: Vec::new() };
     importer.constants(graph_proto)?;
     importer.inputs(graph_proto)?;
     let value_info = value_info_types(graph_proto);
@@ -186,7 +187,12 @@ impl Importer<'_> {
                 continue;
             }
             let declared = vi.type_.as_ref().and_then(Declared::from_proto);
-            let mut value = Value { name: vi.name.clone(), kind: ValueKind::Input, doc_string: vi.doc_string.clone(), ..Value::default() };
+            let mut value = Value {
+                name: vi.name.clone(),
+                kind: ValueKind::Input,
+                doc_string: vi.doc_string.clone(),
+                ..Value::default()
+            };
             match declared {
                 None => value.onnx_type = vi.type_.as_ref().and_then(|t| t.write_to_bytes().ok()),
                 Some(d) => {
@@ -201,15 +207,21 @@ impl Importer<'_> {
     }
 
     fn input_type(&self, name: &str, d: &Declared) -> Result<TensorType, ImportError> {
-        let dtype = d.dtype.ok_or_else(|| ImportError::Tensor { name: name.into(), cause: "input has no element type".into() })?;
+        let dtype = d
+            .dtype
+            .ok_or_else(|| ImportError::Tensor { name: name.into(), cause: "input has no element type".into() })?;
         if let Some(given) = self.opts.input_shapes.get(name) {
             if let Some(dims) = &d.dims {
-                let clash = dims.len() != given.len()
-                    || dims.iter().zip(given).any(|((v, _), g)| v.is_some_and(|v| v != *g));
+                let clash =
+                    dims.len() != given.len() || dims.iter().zip(given).any(|((v, _), g)| v.is_some_and(|v| v != *g));
                 if clash {
                     return Err(ImportError::InputShape {
                         input: name.into(),
-                        cause: format!("--input-shape {} does not fit the declared {}", shape_string(given), d.describe()),
+                        cause: format!(
+                            "--input-shape {} does not fit the declared {}",
+                            shape_string(given),
+                            d.describe()
+                        ),
                     });
                 }
             }
@@ -218,7 +230,11 @@ impl Importer<'_> {
         d.static_type().ok_or_else(|| ImportError::DynamicInput { input: name.into(), dims: d.describe() })
     }
 
-    fn nodes(&mut self, g: &GraphProto, value_info: &HashMap<String, (Option<TensorType>, Vec<u8>)>) -> Result<(), ImportError> {
+    fn nodes(
+        &mut self,
+        g: &GraphProto,
+        value_info: &HashMap<String, (Option<TensorType>, Vec<u8>)>,
+    ) -> Result<(), ImportError> {
         for idx in proto_topo_order(g, &self.graph)? {
             let n = &g.node[idx];
             if (n.domain.is_empty() || n.domain == "ai.onnx") && n.op_type == "Constant" {
@@ -239,7 +255,9 @@ impl Importer<'_> {
             ("value_floats", crate::ops::Attr::Floats(v)) => Tensor::f32(vec![v.len()], v),
             ("value_int", crate::ops::Attr::Int(i)) => Tensor::i64(vec![], vec![i]),
             ("value_ints", crate::ops::Attr::Ints(v)) => Tensor::i64(vec![v.len()], v),
-            ("value_string", crate::ops::Attr::String(s)) => Tensor::new(vec![], crate::tensor::TensorData::Str(vec![s])),
+            ("value_string", crate::ops::Attr::String(s)) => {
+                Tensor::new(vec![], crate::tensor::TensorData::Str(vec![s]))
+            }
             ("value_strings", crate::ops::Attr::Strings(v)) => {
                 Tensor::new(vec![v.len()], crate::tensor::TensorData::Str(v))
             }
@@ -251,14 +269,18 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn node(&mut self, n: &NodeProto, value_info: &HashMap<String, (Option<TensorType>, Vec<u8>)>) -> Result<(), ImportError> {
-        let attrs: Attrs =
-            n.attribute.iter().map(|a| Ok((a.name.clone(), attr_from_proto(a, self.base_dir)?))).collect::<Result<_, ImportError>>()?;
-        let inputs: Vec<Option<ValueId>> = n
-            .input
+    fn node(
+        &mut self,
+        n: &NodeProto,
+        value_info: &HashMap<String, (Option<TensorType>, Vec<u8>)>,
+    ) -> Result<(), ImportError> {
+        let attrs: Attrs = n
+            .attribute
             .iter()
-            .map(|name| if name.is_empty() { None } else { self.graph.value_by_name(name) })
-            .collect();
+            .map(|a| Ok((a.name.clone(), attr_from_proto(a, self.base_dir)?)))
+            .collect::<Result<_, ImportError>>()?;
+        let inputs: Vec<Option<ValueId>> =
+            n.input.iter().map(|name| if name.is_empty() { None } else { self.graph.value_by_name(name) }).collect();
         let opset = match n.domain.as_str() {
             "" | "ai.onnx" => self.opset,
             d => self.graph.meta.opset_imports.iter().find(|(dom, _)| dom == d).map(|(_, v)| *v).unwrap_or(1),
@@ -271,11 +293,16 @@ impl Importer<'_> {
                 Some(t) => (t.clone(), None),
                 None => (None, None),
             };
-            let onnx_type = onnx_type.or_else(|| {
-                if ty.is_none() { value_info.get(name).map(|(_, b)| b.clone()) } else { None }
-            });
+            let onnx_type =
+                onnx_type.or_else(|| if ty.is_none() { value_info.get(name).map(|(_, b)| b.clone()) } else { None });
             let in_value_info = value_info.contains_key(name);
-            outputs.push(self.graph.add_value(Value { name: name.clone(), ty, onnx_type, in_value_info, ..Value::default() }));
+            outputs.push(self.graph.add_value(Value {
+                name: name.clone(),
+                ty,
+                onnx_type,
+                in_value_info,
+                ..Value::default()
+            }));
         }
         let node = Node { name: n.name.clone(), op, inputs, outputs, doc_string: n.doc_string.clone() };
         self.graph.add_node(node)?;
@@ -284,19 +311,37 @@ impl Importer<'_> {
 
     /// Parses the op; when a shape-deciding operand is computed by other nodes, folds that
     /// computation to a constant and parses again.
-    fn parse_op(&mut self, n: &NodeProto, attrs: &Attrs, inputs: &[Option<ValueId>], opset: i64) -> Result<Op, ImportError> {
-        let fail = |cause: OpError| ImportError::Node { node: node_label(n), op: n.op_type.clone(), cause: cause.to_string() };
+    fn parse_op(
+        &mut self,
+        n: &NodeProto,
+        attrs: &Attrs,
+        inputs: &[Option<ValueId>],
+        opset: i64,
+    ) -> Result<Op, ImportError> {
+        let fail =
+            |cause: OpError| ImportError::Node { node: node_label(n), op: n.op_type.clone(), cause: cause.to_string() };
         loop {
             let infos: Vec<Option<InputInfo>> = inputs
                 .iter()
                 .map(|v| {
                     v.map(|id| {
                         let value = self.graph.value(id);
-                        InputInfo { name: &value.name, ty: value.ty.as_ref(), constant: self.graph.constant(id).map(|t| &**t) }
+                        InputInfo {
+                            name: &value.name,
+                            ty: value.ty.as_ref(),
+                            constant: self.graph.constant(id).map(|t| &**t),
+                        }
                     })
                 })
                 .collect();
-            let parser = Parser { op_type: &n.op_type, domain: &n.domain, opset, attrs, inputs: infos, n_outputs: n.output.len() };
+            let parser = Parser {
+                op_type: &n.op_type,
+                domain: &n.domain,
+                opset,
+                attrs,
+                inputs: infos,
+                n_outputs: n.output.len(),
+            };
             match Op::parse(&parser) {
                 Ok(op) => return Ok(op),
                 Err(OpError::NonConstOperand { index, name }) => {
@@ -304,7 +349,11 @@ impl Importer<'_> {
                     match self.graph.value(id).kind {
                         ValueKind::Node { .. } => {}
                         ValueKind::Input => {
-                            return Err(ImportError::RuntimeOperand { node: node_label(n), op: n.op_type.clone(), input: name })
+                            return Err(ImportError::RuntimeOperand {
+                                node: node_label(n),
+                                op: n.op_type.clone(),
+                                input: name,
+                            })
                         }
                         _ => return Err(fail(OpError::NonConstOperand { index, name })),
                     }
@@ -344,9 +393,11 @@ impl Importer<'_> {
                 Some(id) => Some(self.graph.ty(*id).ok_or_else(|| self.untyped(n, &n.input[i], *id))?),
             });
         }
-        let types = op
-            .infer(&in_types)
-            .map_err(|e| ImportError::Node { node: node_label(n), op: n.op_type.clone(), cause: e.to_string() })?;
+        let types = op.infer(&in_types).map_err(|e| ImportError::Node {
+            node: node_label(n),
+            op: n.op_type.clone(),
+            cause: e.to_string(),
+        })?;
         Ok(types.into_iter().map(Some).collect())
     }
 
@@ -380,7 +431,11 @@ impl Importer<'_> {
         self.tract.as_ref().and_then(|m| m.get(name).cloned())
     }
 
-    fn outputs(&mut self, g: &GraphProto, value_info: &HashMap<String, (Option<TensorType>, Vec<u8>)>) -> Result<(), ImportError> {
+    fn outputs(
+        &mut self,
+        g: &GraphProto,
+        value_info: &HashMap<String, (Option<TensorType>, Vec<u8>)>,
+    ) -> Result<(), ImportError> {
         for vi in &g.output {
             let id = self.graph.value_by_name(&vi.name).ok_or_else(|| GraphError::UndefinedOutput(vi.name.clone()))?;
             let value = self.graph.value_mut(id);
@@ -416,7 +471,12 @@ fn proto_topo_order(g: &GraphProto, graph: &Graph) -> Result<Vec<usize>, ImportE
                 }
                 None if graph.value_by_name(input).is_some() => {}
                 None => {
-                    return Err(GraphError::Undefined { node: node_label(n), op: n.op_type.clone(), tensor: input.clone() }.into())
+                    return Err(GraphError::Undefined {
+                        node: node_label(n),
+                        op: n.op_type.clone(),
+                        tensor: input.clone(),
+                    }
+                    .into())
                 }
             }
         }

@@ -74,7 +74,8 @@ pub struct ImportOptions {
 
 /// Reads and imports a model file; external data resolves beside it.
 pub fn import(path: &Path, opts: &ImportOptions) -> Result<Graph, ImportError> {
-    let bytes = std::fs::read(path).map_err(|e| ImportError::Io { path: path.display().to_string(), cause: e.to_string() })?;
+    let bytes =
+        std::fs::read(path).map_err(|e| ImportError::Io { path: path.display().to_string(), cause: e.to_string() })?;
     import_bytes(&bytes, path.parent(), opts)
 }
 

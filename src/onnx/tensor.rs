@@ -23,9 +23,10 @@ pub fn tensor_from_proto(t: &TensorProto, base_dir: Option<&Path>) -> Result<Ten
         if d < 0 {
             return Err(bad(name, format!("negative dimension {d}")));
         }
-        numel = numel.checked_mul(d as u64).filter(|&n| n <= MAX_ELEMENTS).ok_or_else(|| {
-            bad(name, format!("shape {:?} has more than {MAX_ELEMENTS} elements", t.dims))
-        })?;
+        numel = numel
+            .checked_mul(d as u64)
+            .filter(|&n| n <= MAX_ELEMENTS)
+            .ok_or_else(|| bad(name, format!("shape {:?} has more than {MAX_ELEMENTS} elements", t.dims)))?;
         shape.push(d as usize);
     }
     let n = numel as usize;
@@ -97,18 +98,32 @@ fn read_external(t: &TensorProto, base_dir: Option<&Path>) -> Result<Vec<u8>, Im
     let location = entry("location").ok_or_else(|| bad(name, "external data without a 'location'"))?;
     let rel = Path::new(location);
     if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-        return Err(bad(name, format!("external data location '{location}' must be relative and stay beside the model")));
+        return Err(bad(
+            name,
+            format!("external data location '{location}' must be relative and stay beside the model"),
+        ));
     }
-    let base = base_dir.ok_or_else(|| bad(name, "external data needs the model's file path to resolve its location"))?;
+    let base =
+        base_dir.ok_or_else(|| bad(name, "external data needs the model's file path to resolve its location"))?;
     let path = base.join(rel);
-    let bytes = std::fs::read(&path).map_err(|e| bad(name, format!("reading external data {}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(&path).map_err(|e| bad(name, format!("reading external data {}: {e}", path.display())))?;
     let parse = |key: &str| -> Result<Option<usize>, ImportError> {
-        entry(key).map(|s| s.parse::<usize>().map_err(|_| bad(name, format!("external data {key} '{s}' is not a number")))).transpose()
+        entry(key)
+            .map(|s| s.parse::<usize>().map_err(|_| bad(name, format!("external data {key} '{s}' is not a number"))))
+            .transpose()
     };
     let offset = parse("offset")?.unwrap_or(0);
     let length = parse("length")?.unwrap_or(bytes.len().saturating_sub(offset));
     let end = offset.checked_add(length).filter(|&e| e <= bytes.len()).ok_or_else(|| {
-        bad(name, format!("external data range {offset}+{length} is past the end of {} ({} bytes)", path.display(), bytes.len()))
+        bad(
+            name,
+            format!(
+                "external data range {offset}+{length} is past the end of {} ({} bytes)",
+                path.display(),
+                bytes.len()
+            ),
+        )
     })?;
     Ok(bytes[offset..end].to_vec())
 }
@@ -117,7 +132,10 @@ fn from_raw(name: &str, dtype: DType, shape: Vec<usize>, n: usize, raw: &[u8]) -
     let bits = dtype.bits().ok_or_else(|| bad(name, "string tensors cannot use raw_data"))?;
     let need = (n * bits).div_ceil(8);
     if raw.len() != need {
-        return Err(bad(name, format!("holds {} bytes but its shape {:?} of {} needs {need}", raw.len(), shape, dtype)));
+        return Err(bad(
+            name,
+            format!("holds {} bytes but its shape {:?} of {} needs {need}", raw.len(), shape, dtype),
+        ));
     }
     macro_rules! le {
         ($t:ty, $w:expr) => {
@@ -181,7 +199,8 @@ pub fn tensor_to_proto(name: &str, t: &Tensor) -> TensorProto {
 /// Reads a serialized `TensorProto` file (a test set's `input_0.pb`, `output_0.pb`).
 pub fn read_tensor_file(path: &Path) -> Result<(String, Tensor), ImportError> {
     use protobuf::Message;
-    let bytes = std::fs::read(path).map_err(|e| ImportError::Io { path: path.display().to_string(), cause: e.to_string() })?;
+    let bytes =
+        std::fs::read(path).map_err(|e| ImportError::Io { path: path.display().to_string(), cause: e.to_string() })?;
     let proto = TensorProto::parse_from_bytes(&bytes)
         .map_err(|e| ImportError::NotOnnx(format!("{} is not a TensorProto: {e}", path.display())))?;
     let tensor = tensor_from_proto(&proto, path.parent())?;

@@ -89,12 +89,17 @@ pub fn to_tract(t: &Tensor) -> Result<TTensor, TractError> {
 
 /// Converts a tract tensor back (quantized tensors become their storage type).
 pub fn from_tract(t: &TTensor) -> Result<Tensor, TractError> {
-    let dt = from_tract_dtype(t.datum_type()).ok_or_else(|| TractError(format!("tract type {:?} has no gos-opt equivalent", t.datum_type())))?;
+    let dt = from_tract_dtype(t.datum_type())
+        .ok_or_else(|| TractError(format!("tract type {:?} has no gos-opt equivalent", t.datum_type())))?;
     let shape = t.shape().to_vec();
     fn v<T: tract_onnx::prelude::Datum + Clone>(t: &TTensor) -> Result<Vec<T>, TractError> {
         Ok(t.to_plain_array_view::<T>().map_err(flat)?.iter().cloned().collect())
     }
-    let t = if t.datum_type().is_quantized() { t.cast_to_dt(t.datum_type().unquantized()).map_err(flat)?.into_owned() } else { t.clone() };
+    let t = if t.datum_type().is_quantized() {
+        t.cast_to_dt(t.datum_type().unquantized()).map_err(flat)?.into_owned()
+    } else {
+        t.clone()
+    };
     let data = match dt {
         DType::F32 => TensorData::F32(v(&t)?),
         DType::F64 => TensorData::F64(v(&t)?),
@@ -115,7 +120,10 @@ pub fn from_tract(t: &TTensor) -> Result<Tensor, TractError> {
 }
 
 /// Parses ONNX bytes into tract's inference model; `dir` resolves external data.
-fn load(bytes: &[u8], dir: Option<&Path>) -> Result<(InferenceModel, HashMap<String, tract_onnx::prelude::OutletId>), TractError> {
+fn load(
+    bytes: &[u8],
+    dir: Option<&Path>,
+) -> Result<(InferenceModel, HashMap<String, tract_onnx::prelude::OutletId>), TractError> {
     let onnx = tract_onnx::onnx();
     let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(flat)?;
     let dir = dir.map(|d| d.to_string_lossy().into_owned());
@@ -129,7 +137,8 @@ fn fix_inputs(model: &mut InferenceModel, shapes: &HashMap<String, TensorType>) 
         let outlet = model.inputs[i];
         let name = model.node(outlet.node).name.clone();
         if let Some(ty) = shapes.get(&name) {
-            let dt = tract_dtype(ty.dtype).ok_or_else(|| TractError(format!("input '{name}': tract has no {} type", ty.dtype)))?;
+            let dt = tract_dtype(ty.dtype)
+                .ok_or_else(|| TractError(format!("input '{name}': tract has no {} type", ty.dtype)))?;
             model.set_input_fact(i, InferenceFact::dt_shape(dt, &ty.shape)).map_err(flat)?;
         }
     }
@@ -138,7 +147,11 @@ fn fix_inputs(model: &mut InferenceModel, shapes: &HashMap<String, TensorType>) 
 
 /// Static types of every tensor tract can infer, by name. Best effort: an empty map when tract
 /// cannot load or analyse the model.
-pub fn infer_types(bytes: &[u8], dir: Option<&Path>, inputs: &HashMap<String, TensorType>) -> HashMap<String, TensorType> {
+pub fn infer_types(
+    bytes: &[u8],
+    dir: Option<&Path>,
+    inputs: &HashMap<String, TensorType>,
+) -> HashMap<String, TensorType> {
     let Ok((mut model, outlets)) = load(bytes, dir) else { return HashMap::new() };
     if fix_inputs(&mut model, inputs).is_err() {
         return HashMap::new();

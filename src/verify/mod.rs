@@ -133,15 +133,7 @@ impl TractModel {
         Ok(TractModel { runnable, outputs, label: label.into() })
     }
 
-    /// tract's message without the backtrace anyhow appends when `RUST_BACKTRACE` is set.
-fn tract_message(message: String) -> String {
-    match message.find(" / Stack backtrace:") {
-        Some(i) => message[..i].to_string(),
-        None => message,
-    }
-}
-
-/// Runtime input names in tract's (the file's) order.
+    /// Runtime input names in tract's (the file's) order.
     pub fn input_names(&self) -> &[String] {
         &self.runnable.input_names
     }
@@ -353,14 +345,14 @@ mod tests {
         let mut r = VerifyReport::new("original model", &names);
         assert!(!r.passed);
         let p = TolerancePolicy::default();
-        let y = Tensor::f32(vec![1, 3], vec![0.1, 0.7, 0.2]);
-        r.add_set(&[y.clone()], &[y.clone()], &p);
+        let y = [Tensor::f32(vec![1, 3], vec![0.1, 0.7, 0.2])];
+        r.add_set(&y, &y, &p);
         assert!(r.passed && r.input_sets == 1);
         assert_eq!(r.outputs[0].figures.top1, Some(Top1 { agree: 1, rows: 1 }));
-        r.add_set(&[y.clone()], &[Tensor::f32(vec![1, 3], vec![0.1, 0.2, 0.7])], &p);
+        r.add_set(&y, &[Tensor::f32(vec![1, 3], vec![0.1, 0.2, 0.7])], &p);
         assert!(!r.passed);
         assert!(r.summary().starts_with("output 'y' set 1: 2 of 3 elements"), "{}", r.summary());
-        r.add_set(&[y.clone()], &[], &p);
+        r.add_set(&y, &[], &p);
         assert!(r.summary().contains("0 outputs where 1 were expected"));
         serde_json::to_string(&r).unwrap();
     }
