@@ -6,6 +6,7 @@
 
 pub mod graph;
 pub mod inspect;
+pub mod ir;
 pub mod onnx;
 pub mod ops;
 pub mod pipeline;

@@ -53,15 +53,7 @@ pub fn materialize(graph: &mut Graph, value: ValueId, touched: &mut Vec<ValueId>
 /// After folding, drops the `touched` constants (inputs of folded nodes) that nothing reads any
 /// more and that the file did not hold as initializers.
 pub fn prune_folded(graph: &mut Graph, touched: &[ValueId]) {
-    let mut used = vec![false; graph.values.len()];
-    for n in graph.dag.node_indices() {
-        for v in graph.dag[n].inputs.iter().flatten() {
-            used[v.index()] = true;
-        }
-    }
-    for v in &graph.outputs {
-        used[v.index()] = true;
-    }
+    let used = graph.used_values();
     for &id in touched {
         let (i, v) = (id.index(), graph.value_mut(id));
         let prunable =

@@ -241,4 +241,18 @@ impl Graph {
     pub fn node_count(&self) -> usize {
         self.dag.node_count()
     }
+
+    /// Per value: whether a node reads it or it is a graph output.
+    pub fn used_values(&self) -> Vec<bool> {
+        let mut used = vec![false; self.values.len()];
+        for n in self.dag.node_indices() {
+            for v in self.dag[n].inputs.iter().flatten() {
+                used[v.index()] = true;
+            }
+        }
+        for v in &self.outputs {
+            used[v.index()] = true;
+        }
+        used
+    }
 }

@@ -1,0 +1,138 @@
+//! Lifting `RecExpr → Graph`: kernel e-nodes become nodes again, named as their source node
+//! when their e-class came from one (see [`Origins`]), freshly named otherwise.
+
+use super::analysis::IrGraph;
+use super::lang::Ir;
+use super::lower::Origins;
+use super::payload::Payload;
+use crate::graph::{Graph, GraphError, Node, NodeId, Value, ValueId, ValueKind};
+use egg::{Id, Language, RecExpr};
+use std::collections::{HashMap, HashSet};
+
+/// Lifting failures.
+#[derive(Debug, thiserror::Error)]
+pub enum LiftError {
+    /// The expression contains a node with no ONNX form.
+    #[error("'{0}' has no ONNX form")]
+    NoOnnxForm(String),
+    /// The expression is malformed (a bug in a rule or the extractor).
+    #[error("malformed expression: {0}")]
+    Malformed(String),
+    /// The rebuilt graph is invalid.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+}
+
+/// What one expression node stands for in the graph being built.
+#[derive(Clone, Debug)]
+enum Lifted {
+    /// Tensor values (one per output).
+    Values(Vec<ValueId>),
+    /// An omitted input.
+    Absent,
+    /// A payload or literal (consumed by its parent).
+    Leaf,
+}
+
+/// Rebuilds a graph from an extracted expression whose root is `outputs`. `source` is the graph
+/// that was lowered (its metadata, inputs and constant pool are reused).
+pub fn lift(egraph: &IrGraph, expr: &RecExpr<Ir>, source: &Graph, origins: &Origins) -> Result<Graph, LiftError> {
+    let mut graph = source.clone();
+    for id in source.dag.node_indices() {
+        graph.remove_node(id);
+    }
+    let origin_of: HashMap<Id, NodeId> =
+        origins.nodes.iter().map(|&(class, node)| (egraph.find(class), node)).collect();
+    let mut used_origins: HashSet<NodeId> = HashSet::new();
+    let mut classes: Vec<Id> = Vec::with_capacity(expr.as_ref().len());
+    let mut lifted: Vec<Lifted> = Vec::with_capacity(expr.as_ref().len());
+    let mut fresh = 0usize;
+    for enode in expr.as_ref() {
+        let class_node = enode.clone().map_children(|c| classes[usize::from(c)]);
+        let class = egraph.lookup(class_node).map(|c| egraph.find(c));
+        classes.push(class.unwrap_or(Id::from(usize::MAX)));
+        let child = |c: &Id| &lifted[usize::from(*c)];
+        let value = |c: &Id| -> Result<Option<ValueId>, LiftError> {
+            match child(c) {
+                Lifted::Values(v) if v.len() == 1 => Ok(Some(v[0])),
+                Lifted::Absent => Ok(None),
+                other => Err(LiftError::Malformed(format!("expected one tensor, found {other:?}"))),
+            }
+        };
+        let item = match enode {
+            Ir::Absent => Lifted::Absent,
+            Ir::Lit(_) | Ir::Payload(_) => Lifted::Leaf,
+            Ir::Input(name) => {
+                let v = graph
+                    .value_by_name(&name.0)
+                    .ok_or_else(|| LiftError::Malformed(format!("unknown input {name}")))?;
+                Lifted::Values(vec![v])
+            }
+            Ir::Const(c) => Lifted::Values(vec![ValueId::new(c.0 as usize)]),
+            Ir::Get([i, k]) => {
+                let idx = expr[*i].clone();
+                let Ir::Lit(l) = idx else { return Err(LiftError::Malformed("get without a literal index".into())) };
+                match child(k) {
+                    Lifted::Values(v) => Lifted::Values(vec![*v
+                        .get(l.0 as usize)
+                        .ok_or_else(|| LiftError::Malformed("get index past the outputs".into()))?]),
+                    other => return Err(LiftError::Malformed(format!("get of {other:?}"))),
+                }
+            }
+            Ir::Outputs(outs) => {
+                graph.outputs = outs
+                    .iter()
+                    .map(|c| value(c)?.ok_or_else(|| LiftError::Malformed("an output is absent".into())))
+                    .collect::<Result<_, _>>()?;
+                Lifted::Leaf
+            }
+            Ir::Kernel(_, ch) | Ir::Opaque(ch) => {
+                let (first, inputs) =
+                    ch.split_first().ok_or_else(|| LiftError::Malformed("kernel without payload".into()))?;
+                let Ir::Payload(Payload::Op(op)) = &expr[*first] else {
+                    return Err(LiftError::Malformed("kernel payload is not an op".into()));
+                };
+                let inputs = inputs.iter().map(value).collect::<Result<Vec<_>, _>>()?;
+                let class = class.ok_or_else(|| LiftError::Malformed(format!("{enode} is not in the e-graph")))?;
+                let data = &egraph[class].data;
+                let origin = origin_of.get(&class).copied().filter(|n| used_origins.insert(*n));
+                let (name, doc_string, outputs) = match origin {
+                    Some(n) => {
+                        let src = source.node(n);
+                        for &o in &src.outputs {
+                            graph.value_mut(o).kind = ValueKind::Unset;
+                        }
+                        (src.name.clone(), src.doc_string.clone(), src.outputs.clone())
+                    }
+                    None => {
+                        fresh += 1;
+                        let base = graph.fresh_name(&format!("gos_{}_{fresh}", op.op().onnx_name()));
+                        let outs = data
+                            .types
+                            .iter()
+                            .enumerate()
+                            .map(|(i, ty)| {
+                                let name = graph.fresh_name(&format!("{base}_out{i}"));
+                                graph.add_value(Value { name, ty: ty.clone(), ..Value::default() })
+                            })
+                            .collect();
+                        (base, String::new(), outs)
+                    }
+                };
+                let node = Node { name, op: op.op().clone(), inputs, outputs: outputs.clone(), doc_string };
+                graph.add_node(node)?;
+                Lifted::Values(outputs)
+            }
+            other => return Err(LiftError::NoOnnxForm(other.to_string())),
+        };
+        lifted.push(item);
+    }
+    // Constants a rewrite made dead are dropped.
+    let used = graph.used_values();
+    for (i, v) in graph.values.iter_mut().enumerate() {
+        if !used[i] && matches!(v.kind, ValueKind::Const { .. }) {
+            v.kind = ValueKind::Unset;
+        }
+    }
+    Ok(graph)
+}

@@ -1,0 +1,16 @@
+//! The e-graph IR: operators as mathematical instructions. Kernel nodes mirror the supported
+//! ONNX ops, primitives are the math they decompose into, and the analysis tracks types,
+//! payloads and which classes depend only on weights.
+
+mod analysis;
+pub mod infer;
+mod lang;
+mod lift;
+mod lower;
+mod payload;
+
+pub use analysis::{node_data, ConstFns, FnArg, IrAnalysis, IrData, IrGraph, NoFunctions};
+pub use lang::{is_kernel_symbol, kernel_symbol, Ir};
+pub use lift::{lift, LiftError};
+pub use lower::{analysis_for, lower, LowerError, Lowered, Origins};
+pub use payload::{ConstRef, FnRef, InputRef, Literal, OpPayload, Payload, SliceSpec, WindowSpec};
