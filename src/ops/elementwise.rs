@@ -279,6 +279,61 @@ impl Kernel for Variadic {
     fn attributes(&self, _opset: i64) -> Attrs {
         Vec::new()
     }
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Option<OpResult<Vec<Tensor>>> {
+        // Folded pairwise through the binary kernels: Max/Min of shapes, Sum of offsets.
+        let kind = match self.kind {
+            VariadicKind::Sum => BinaryKind::Add,
+            VariadicKind::Max => return fold_pairwise(inputs, f64::max, i64::max),
+            VariadicKind::Min => return fold_pairwise(inputs, f64::min, i64::min),
+        };
+        let mut acc = inputs.first().copied().flatten()?.clone();
+        for x in &inputs[1..] {
+            let step = Binary { kind }.eval(&[Some(&acc), *x])?;
+            acc = match step {
+                Ok(mut outs) => outs.remove(0),
+                Err(e) => return Some(Err(e)),
+            };
+        }
+        Some(Ok(vec![acc]))
+    }
+}
+
+/// Elementwise max or min over broadcast inputs.
+fn fold_pairwise(
+    inputs: &[Option<&Tensor>],
+    f: fn(f64, f64) -> f64,
+    i: fn(i64, i64) -> i64,
+) -> Option<OpResult<Vec<Tensor>>> {
+    let first = inputs.first().copied().flatten()?;
+    let mut shape = first.shape.clone();
+    for x in inputs {
+        shape = match broadcast_shapes(&shape, &x.as_ref()?.shape) {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e)),
+        };
+    }
+    let out = if first.dtype.is_integer() {
+        let mut acc: Option<Vec<i64>> = None;
+        for x in inputs.iter().flatten() {
+            let v = broadcast_to(&x.to_i64_vec()?, &x.shape, &shape);
+            acc = Some(match acc {
+                None => v,
+                Some(a) => a.iter().zip(&v).map(|(&p, &q)| i(p, q)).collect(),
+            });
+        }
+        Tensor::from_i64(first.dtype, shape, &acc?)?
+    } else {
+        let mut acc: Option<Vec<f64>> = None;
+        for x in inputs.iter().flatten() {
+            let v = broadcast_to(&x.to_f64_vec()?, &x.shape, &shape);
+            acc = Some(match acc {
+                None => v,
+                Some(a) => a.iter().zip(&v).map(|(&p, &q)| f(p, q)).collect(),
+            });
+        }
+        Tensor::from_f64(first.dtype, shape, &acc?)?
+    };
+    Some(Ok(vec![out]))
 }
 
 /// Clip to `[min, max]`; bounds are attributes before opset 11 and constant inputs after.
@@ -442,6 +497,14 @@ mod tests {
     fn broadcast_repeats_rows_and_columns() {
         assert_eq!(broadcast_to(&[1, 2], &[2, 1], &[2, 3]), vec![1, 1, 1, 2, 2, 2]);
         assert_eq!(broadcast_to(&[1, 2, 3], &[3], &[2, 3]), vec![1, 2, 3, 1, 2, 3]);
+    }
+
+    #[test]
+    fn variadic_max_broadcasts() {
+        let a = Tensor::i64(vec![2], vec![1, 7]);
+        let b = Tensor::i64(vec![], vec![3]);
+        let out = Variadic { kind: VariadicKind::Max }.eval(&[Some(&a), Some(&b)]).unwrap().unwrap();
+        assert_eq!(out[0].to_i64_vec().unwrap(), vec![3, 7]);
     }
 
     #[test]

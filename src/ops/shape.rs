@@ -360,12 +360,13 @@ impl Kernel for Dropout {
         let ratio = if p.opset < 12 {
             p.float("ratio", 0.5)?
         } else {
-            let non_const = |e: OpError, what: &str| match e {
-                OpError::NonConstOperand { .. } => unsupported(what),
-                e => e,
+            // At inference the ratio does not matter, so a ratio fed at run time is fine; a
+            // run-time training_mode is reported so that it can be pinned.
+            let ratio = match p.operand_floats(1) {
+                Err(OpError::NonConstOperand { .. }) => None,
+                other => other?,
             };
-            let ratio = p.operand_floats(1).map_err(|e| non_const(e, "a non-constant ratio"))?;
-            let training = p.operand_ints(2).map_err(|e| non_const(e, "a non-constant training_mode"))?;
+            let training = p.operand_ints(2)?;
             if training.is_some_and(|t| t.iter().any(|&v| v != 0)) {
                 return Err(unsupported("training_mode true"));
             }
@@ -566,9 +567,14 @@ mod tests {
         assert_eq!(d.attributes(11), vec![("ratio".to_string(), Attr::Float(0.2))]);
         let at11: Dropout = round_trip(&parser("Dropout", 11, &d.attributes(11), vec![var()], 2));
         assert_eq!(at11, d);
-        for bad in [vec![var(), cst(&ratio), cst(&on)], vec![var(), cst(&ratio), var()]] {
-            assert!(matches!(Dropout::parse(&parser("Dropout", 13, &none, bad, 1)), Err(OpError::Unsupported(_))));
-        }
+        let training = vec![var(), cst(&ratio), cst(&on)];
+        assert!(matches!(Dropout::parse(&parser("Dropout", 13, &none, training, 1)), Err(OpError::Unsupported(_))));
+        let runtime_mode = vec![var(), cst(&ratio), var()];
+        assert!(matches!(
+            Dropout::parse(&parser("Dropout", 13, &none, runtime_mode, 1)),
+            Err(OpError::NonConstOperand { index: 2, .. })
+        ));
+        assert!(Dropout::parse(&parser("Dropout", 13, &none, vec![var(), var()], 1)).is_ok());
         let legacy = Dropout::parse(&parser("Dropout", 7, &none, vec![var()], 2)).unwrap();
         assert_eq!(legacy.infer(&[Some(&x.ttype())]).unwrap()[1].dtype, DType::F32);
         assert_eq!(Identity.infer(&[Some(&x.ttype())]).unwrap(), vec![x.ttype()]);

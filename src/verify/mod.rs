@@ -357,6 +357,63 @@ mod tests {
         serde_json::to_string(&r).unwrap();
     }
 
+    /// A one-node model `y = op(x)` on f32[2, 3].
+    fn unary_model(op: &str) -> Vec<u8> {
+        use onnx_protobuf::{
+            tensor_shape_proto::Dimension, type_proto, Message, ModelProto, NodeProto, OperatorSetIdProto,
+            TensorShapeProto, TypeProto, ValueInfoProto,
+        };
+        let value = |name: &str| {
+            let mut shape = TensorShapeProto::new();
+            for d in [2, 3] {
+                let mut dim = Dimension::new();
+                dim.set_dim_value(d);
+                shape.dim.push(dim);
+            }
+            let mut tensor = type_proto::Tensor::new();
+            tensor.elem_type = 1;
+            tensor.shape = Some(shape).into();
+            let mut ty = TypeProto::new();
+            ty.set_tensor_type(tensor);
+            let mut vi = ValueInfoProto::new();
+            vi.name = name.into();
+            vi.type_ = Some(ty).into();
+            vi
+        };
+        let mut node = NodeProto::new();
+        node.op_type = op.into();
+        node.input.push("x".into());
+        node.output.push("y".into());
+        let mut model = ModelProto::new();
+        model.ir_version = 8;
+        let mut opset = OperatorSetIdProto::new();
+        opset.version = 13;
+        model.opset_import.push(opset);
+        let graph = model.graph.mut_or_insert_default();
+        graph.node.push(node);
+        graph.input.push(value("x"));
+        graph.output.push(value("y"));
+        model.write_to_bytes().expect("a built model serializes")
+    }
+
+    #[test]
+    fn verify_runs_both_models_and_catches_a_difference() {
+        let types: HashMap<String, TensorType> =
+            [("x".to_string(), TensorType::new(DType::F32, vec![2, 3]))].into_iter().collect();
+        let sets = random_sets(&types, &RandomSpec::with_seed(3), 2).unwrap();
+        let relu = unary_model("Relu");
+        let same = verify(&relu, None, &relu, None, &sets, &types).unwrap();
+        assert!(same.passed && same.input_sets == 2, "{}", same.summary());
+        assert_eq!(same.outputs[0].name, "y");
+        assert_eq!(same.outputs[0].figures.max_abs, 0.0);
+        let abs = unary_model("Abs");
+        let differ = verify(&relu, None, &abs, None, &sets, &types).unwrap();
+        assert!(!differ.passed && differ.outputs[0].figures.max_abs > 0.0);
+        assert!(differ.summary().starts_with("output 'y' set 0"), "{}", differ.summary());
+        let missing = verify(&relu, None, &relu, None, &[InputSet::new()], &types).unwrap_err();
+        assert!(matches!(missing, VerifyError::MissingInput { .. }), "{missing}");
+    }
+
     #[test]
     fn verify_without_sets_or_with_garbage_is_an_error() {
         let types = HashMap::new();
