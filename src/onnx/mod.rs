@@ -20,7 +20,7 @@ pub const MIN_IR_VERSION: i64 = 3;
 /// Newest IR version read.
 pub const MAX_IR_VERSION: i64 = 14;
 /// Oldest default-domain opset read.
-pub const MIN_OPSET: i64 = 7;
+pub const MIN_OPSET: i64 = 6;
 /// Newest default-domain opset read.
 pub const MAX_OPSET: i64 = 28;
 

@@ -124,13 +124,34 @@ pub enum BinaryKind {
 pub struct Binary {
     /// Which op.
     pub kind: BinaryKind,
+    /// Opset < 7 semantics, when the node uses them.
+    pub legacy: Option<LegacyBroadcast>,
+}
+
+/// Opset < 7 broadcasting: `B` is broadcast onto `A` with its first axis aligned to `axis` of
+/// `A` (suffix-aligned when `axis` is absent), and the output has `A`'s shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LegacyBroadcast {
+    /// Axis of `A` that `B`'s first axis lines up with.
+    pub axis: Option<i64>,
+    /// Whether the node states it with `broadcast=1` (PRelu-6 implies it).
+    pub attribute: bool,
+}
+
+impl LegacyBroadcast {
+    /// `B`'s shape padded with trailing ones so numpy broadcasting lines it up with `axis`.
+    fn aligned(&self, a: &[usize], b: &[usize]) -> OpResult<Vec<usize>> {
+        let Some(axis) = self.axis else { return Ok(b.to_vec()) };
+        let axis = norm_axis(axis, a.len())?;
+        let trailing = a.len().checked_sub(axis + b.len()).ok_or_else(|| {
+            OpError::Type(format!("legacy broadcast of {:?} onto {:?} at axis {axis} overruns", b, a))
+        })?;
+        Ok(b.iter().copied().chain(std::iter::repeat_n(1, trailing)).collect())
+    }
 }
 
 impl Kernel for Binary {
     fn parse(p: &Parser) -> OpResult<Self> {
-        if p.opset < 7 {
-            return Err(OpError::Unsupported(format!("{} before opset 7 (legacy broadcast attribute)", p.op_type)));
-        }
         let kind = match p.op_type {
             "Add" => BinaryKind::Add,
             "Sub" => BinaryKind::Sub,
@@ -140,7 +161,20 @@ impl Kernel for Binary {
             "PRelu" => BinaryKind::PRelu,
             other => return Err(OpError::Unsupported(other.into())),
         };
-        Ok(Binary { kind })
+        let legacy = if p.opset >= 7 {
+            None
+        } else if kind == BinaryKind::PRelu {
+            // PRelu-6 applies a one-dimensional slope per channel.
+            let slope_rank = p.input(1).and_then(|i| i.ty).map(|t| t.shape.len());
+            let x_rank = p.input(0).and_then(|i| i.ty).map(|t| t.shape.len());
+            let per_channel = slope_rank == Some(1) && x_rank.is_some_and(|r| r >= 2);
+            Some(LegacyBroadcast { axis: per_channel.then_some(1), attribute: false })
+        } else if p.int("broadcast", 0)? != 0 {
+            Some(LegacyBroadcast { axis: p.int_opt("axis")?, attribute: true })
+        } else {
+            None
+        };
+        Ok(Binary { kind, legacy })
     }
     fn onnx_name(&self) -> &str {
         match self.kind {
@@ -154,17 +188,37 @@ impl Kernel for Binary {
     }
     fn infer(&self, inputs: &[Option<&TensorType>]) -> OpResult<Vec<TensorType>> {
         let (a, b) = (input(inputs, 0)?, input(inputs, 1)?);
-        let shape = broadcast_shapes(&a.shape, &b.shape)?;
+        let shape = broadcast_shapes(&a.shape, &self.b_shape(&a.shape, &b.shape)?)?;
+        if self.legacy.is_some() && shape != a.shape {
+            return Err(OpError::Type(format!(
+                "legacy broadcast of {:?} onto {:?} changes the shape",
+                b.shape, a.shape
+            )));
+        }
         if self.kind != BinaryKind::Pow && a.dtype != b.dtype {
             return Err(OpError::Type(format!("operands have different types ({} and {})", a.dtype, b.dtype)));
         }
         Ok(vec![TensorType::new(a.dtype, shape)])
     }
-    fn attributes(&self, _opset: i64) -> Attrs {
-        Vec::new()
+    fn attributes(&self, opset: i64) -> Attrs {
+        let mut attrs = Vec::new();
+        if let Some(LegacyBroadcast { axis, attribute: true }) = &self.legacy {
+            if opset < 7 {
+                push(&mut attrs, "broadcast", Attr::Int(1));
+                if let Some(axis) = axis {
+                    push(&mut attrs, "axis", Attr::Int(*axis));
+                }
+            }
+        }
+        attrs
     }
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Option<OpResult<Vec<Tensor>>> {
         let (a, b) = (inputs.first().copied().flatten()?, inputs.get(1).copied().flatten()?);
+        let b_shape = match self.b_shape(&a.shape, &b.shape) {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e)),
+        };
+        let b = &b.clone().reshaped(b_shape);
         let shape = match broadcast_shapes(&a.shape, &b.shape) {
             Ok(s) => s,
             Err(e) => return Some(Err(e)),
@@ -201,6 +255,21 @@ impl Kernel for Binary {
         };
         let values: Vec<f64> = x.iter().zip(&y).map(|(&p, &q)| op(p, q)).collect();
         Some(Ok(vec![Tensor::from_f64(a.dtype, shape, &values)?]))
+    }
+}
+
+impl Binary {
+    /// A current-opset binary op of this kind.
+    pub fn new(kind: BinaryKind) -> Binary {
+        Binary { kind, legacy: None }
+    }
+
+    /// The shape `B` takes part in numpy broadcasting with (legacy alignment applied).
+    pub fn b_shape(&self, a: &[usize], b: &[usize]) -> OpResult<Vec<usize>> {
+        match &self.legacy {
+            Some(l) => l.aligned(a, b),
+            None => Ok(b.to_vec()),
+        }
     }
 }
 
@@ -256,9 +325,6 @@ impl Kernel for Variadic {
             "Min" => VariadicKind::Min,
             other => return Err(OpError::Unsupported(other.into())),
         };
-        if p.opset < 8 {
-            return Err(OpError::Unsupported(format!("{} before opset 8 (no broadcasting)", p.op_type)));
-        }
         Ok(Variadic { kind })
     }
     fn onnx_name(&self) -> &str {
@@ -288,7 +354,7 @@ impl Kernel for Variadic {
         };
         let mut acc = inputs.first().copied().flatten()?.clone();
         for x in &inputs[1..] {
-            let step = Binary { kind }.eval(&[Some(&acc), *x])?;
+            let step = Binary::new(kind).eval(&[Some(&acc), *x])?;
             acc = match step {
                 Ok(mut outs) => outs.remove(0),
                 Err(e) => return Some(Err(e)),
@@ -500,6 +566,17 @@ mod tests {
     }
 
     #[test]
+    fn legacy_broadcast_aligns_at_axis() {
+        let op = Binary { kind: BinaryKind::Add, legacy: Some(LegacyBroadcast { axis: Some(1), attribute: true }) };
+        let a = Tensor::f32(vec![2, 3, 2], vec![0.0; 12]);
+        let b = Tensor::f32(vec![3], vec![1.0, 2.0, 3.0]);
+        let out = op.eval(&[Some(&a), Some(&b)]).unwrap().unwrap();
+        assert_eq!(out[0].as_f32().unwrap(), &[1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0]);
+        assert_eq!(op.attributes(6), vec![("broadcast".into(), Attr::Int(1)), ("axis".into(), Attr::Int(1))]);
+        assert!(op.infer(&[Some(&b.ttype()), Some(&a.ttype())]).is_err());
+    }
+
+    #[test]
     fn variadic_max_broadcasts() {
         let a = Tensor::i64(vec![2], vec![1, 7]);
         let b = Tensor::i64(vec![], vec![3]);
@@ -511,7 +588,7 @@ mod tests {
     fn integer_division_truncates() {
         let a = Tensor::i64(vec![2], vec![7, -7]);
         let b = Tensor::i64(vec![], vec![2]);
-        let out = Binary { kind: BinaryKind::Div }.eval(&[Some(&a), Some(&b)]).unwrap().unwrap();
+        let out = Binary::new(BinaryKind::Div).eval(&[Some(&a), Some(&b)]).unwrap().unwrap();
         assert_eq!(out[0].to_i64_vec().unwrap(), vec![3, -3]);
     }
 }

@@ -22,7 +22,8 @@ mod shape;
 pub use attr::{Attr, Attrs};
 pub use conv::{AutoPad, Conv, ConvAttrs, ConvTranspose, Window};
 pub use elementwise::{
-    Binary, BinaryKind, Cast, Clip, HardSigmoid, LeakyRelu, Softmax, Unary, UnaryKind, Variadic, VariadicKind,
+    Binary, BinaryKind, Cast, Clip, HardSigmoid, LeakyRelu, LegacyBroadcast, Softmax, Unary, UnaryKind, Variadic,
+    VariadicKind,
 };
 pub use layout::{Concat, Gather, Pad, PadMode, Slice, Split, Transpose};
 pub use linalg::{Gemm, MatMul, MatMulInteger, QLinearMatMul};

@@ -33,6 +33,11 @@ impl Kernel for BatchNorm {
                 "BatchNormalization with training_mode=1 (only the inference form is supported)".into(),
             ));
         }
+        if p.opset < 7 && !flag(p, "is_test", false)? {
+            return Err(OpError::Unsupported(
+                "BatchNormalization-6 with is_test=0 (the training form; only inference is supported)".into(),
+            ));
+        }
         if p.n_outputs > 1 {
             return Err(OpError::Unsupported(format!(
                 "BatchNormalization with {} outputs (the training form; only Y is supported)",
@@ -79,6 +84,9 @@ impl Kernel for BatchNorm {
         }
         if self.momentum != 0.9 {
             push(&mut attrs, "momentum", Attr::Float(self.momentum));
+        }
+        if opset < 7 {
+            push(&mut attrs, "is_test", Attr::Int(1));
         }
         if !self.spatial && opset < 9 {
             push(&mut attrs, "spatial", Attr::Int(0));

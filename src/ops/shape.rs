@@ -357,17 +357,20 @@ impl Kernel for Dropout {
     fn parse(p: &Parser) -> OpResult<Self> {
         let unsupported =
             |what: &str| OpError::Unsupported(format!("Dropout with {what} (only inference is supported)"));
+        if p.opset < 7 && p.int("is_test", 0)? == 0 {
+            return Err(unsupported("is_test=0"));
+        }
         let ratio = if p.opset < 12 {
             p.float("ratio", 0.5)?
         } else {
-            // At inference the ratio does not matter, so a ratio fed at run time is fine; a
-            // run-time training_mode is reported so that it can be pinned.
+            // At inference the ratio does not matter, so a ratio fed at run time is fine; in
+            // training mode only ratio 0 (the identity) is supported, so it must be known.
+            let training = p.operand_ints(2)?.is_some_and(|t| t.iter().any(|&v| v != 0));
             let ratio = match p.operand_floats(1) {
-                Err(OpError::NonConstOperand { .. }) => None,
+                Err(OpError::NonConstOperand { .. }) if !training => None,
                 other => other?,
             };
-            let training = p.operand_ints(2)?;
-            if training.is_some_and(|t| t.iter().any(|&v| v != 0)) {
+            if training && !ratio.as_ref().is_some_and(|r| r.iter().all(|&v| v == 0.0)) {
                 return Err(unsupported("training_mode true"));
             }
             ratio.and_then(|r| r.first().copied()).map_or(0.5, |r| r as f32)
@@ -387,6 +390,9 @@ impl Kernel for Dropout {
         let mut attrs = Vec::new();
         if opset < 12 && self.ratio != 0.5 {
             push(&mut attrs, "ratio", Attr::Float(self.ratio));
+        }
+        if opset < 7 {
+            push(&mut attrs, "is_test", Attr::Int(1));
         }
         if let (Some(seed), true) = (self.seed, opset >= 12) {
             push(&mut attrs, "seed", Attr::Int(seed));

@@ -89,6 +89,10 @@ pub fn to_tract(t: &Tensor) -> Result<TTensor, TractError> {
 
 /// Converts a tract tensor back (quantized tensors become their storage type).
 pub fn from_tract(t: &TTensor) -> Result<Tensor, TractError> {
+    if t.datum_type() == DatumType::TDim {
+        // Shape values: concrete integers once the model's shapes are static.
+        return from_tract(&t.cast_to_dt(DatumType::I64).map_err(flat)?.into_owned());
+    }
     let dt = from_tract_dtype(t.datum_type())
         .ok_or_else(|| TractError(format!("tract type {:?} has no gos-opt equivalent", t.datum_type())))?;
     let shape = t.shape().to_vec();
@@ -125,6 +129,19 @@ fn load(
     dir: Option<&Path>,
 ) -> Result<(InferenceModel, HashMap<String, tract_onnx::prelude::OutletId>), TractError> {
     let onnx = tract_onnx::onnx();
+    let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(flat)?;
+    let dir = dir.map(|d| d.to_string_lossy().into_owned());
+    let parsed = onnx.parse(&proto, dir.as_deref()).map_err(flat)?;
+    Ok((parsed.model, parsed.outlets_by_name))
+}
+
+/// [`load`], ignoring the file's value_info and output shapes: they may repeat a symbolic
+/// dimension (`N`) that the caller has fixed, which tract then cannot unify.
+fn load_ignoring_declared(
+    bytes: &[u8],
+    dir: Option<&Path>,
+) -> Result<(InferenceModel, HashMap<String, tract_onnx::prelude::OutletId>), TractError> {
+    let onnx = tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
     let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(flat)?;
     let dir = dir.map(|d| d.to_string_lossy().into_owned());
     let parsed = onnx.parse(&proto, dir.as_deref()).map_err(flat)?;
@@ -178,7 +195,11 @@ pub struct Runnable {
 impl Runnable {
     /// Loads and optimizes a model with static input types (given by name for dynamic inputs).
     pub fn new(bytes: &[u8], dir: Option<&Path>, inputs: &HashMap<String, TensorType>) -> Result<Runnable, TractError> {
-        let (mut model, _) = load(bytes, dir)?;
+        Runnable::build(load(bytes, dir)?.0, inputs)
+            .or_else(|first| Runnable::build(load_ignoring_declared(bytes, dir)?.0, inputs).map_err(|_| first))
+    }
+
+    fn build(mut model: InferenceModel, inputs: &HashMap<String, TensorType>) -> Result<Runnable, TractError> {
         fix_inputs(&mut model, inputs)?;
         let input_names = model.inputs.iter().map(|o| model.node(o.node).name.clone()).collect();
         let plan = model.into_optimized().map_err(flat)?.into_runnable().map_err(flat)?;
