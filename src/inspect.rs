@@ -102,7 +102,7 @@ pub fn inspect(graph: &Graph) -> Result<Inspection, GraphError> {
 pub fn human(n: u64) -> String {
     match n {
         0..=9_999 => n.to_string(),
-        10_000..=9_999_999 => format!("{:.2} k", n as f64 / 1e3),
+        10_000..=999_999 => format!("{:.2} k", n as f64 / 1e3),
         _ => format!("{:.2} M", n as f64 / 1e6),
     }
 }

@@ -220,3 +220,27 @@ fn inspect_counts_resnet8_macs() {
     let text = gos_opt(&["inspect", &model]);
     assert!(text.stdout.contains("24 nodes"), "{}", text.stdout);
 }
+
+#[test]
+fn inspect_matches_published_mlperf_tiny_macs() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models/mlperf-tiny/onnx");
+    if !shared.is_dir() {
+        println!("skipping: ../shared not found");
+        return;
+    }
+    // Published figures (shared/anchors/HARDWARE.md); gos-opt must be within 2%.
+    for (model, published) in [
+        ("dscnn_kws", 2.66e6),
+        ("mobilenetv1_025_vww96", 7.49e6),
+        ("resnet8_cifar10_pretrainedResnet", 12.50e6),
+        ("fc_autoencoder_ad01", 0.264e6),
+        ("resnet_large_cifar10", 76.5e6),
+    ] {
+        let path = shared.join(model).join("model.onnx").display().to_string();
+        let run = gos_opt(&["inspect", &path, "--json"]);
+        assert_eq!(run.code, 0, "{model}: {}", run.stderr);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let macs = json["total_macs"].as_u64().unwrap() as f64;
+        assert!((macs / published - 1.0).abs() <= 0.02, "{model}: {macs} MACs vs published {published}");
+    }
+}
