@@ -12,5 +12,6 @@ pub mod ops;
 pub mod pipeline;
 pub mod reference;
 pub mod report;
+pub mod search;
 pub mod tensor;
 pub mod verify;
