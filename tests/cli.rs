@@ -244,3 +244,59 @@ fn inspect_matches_published_mlperf_tiny_macs() {
         assert!((macs / published - 1.0).abs() <= 0.02, "{model}: {macs} MACs vs published {published}");
     }
 }
+
+#[test]
+fn external_data_is_read_beside_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = ModelProto::parse_from_bytes(&std::fs::read(bundled("mnist-8/model.onnx")).unwrap()).unwrap();
+    let graph = m.graph.as_mut().unwrap();
+    // Move every initializer's data into one file, as large models do.
+    let mut blob = Vec::new();
+    for init in graph.initializer.iter_mut() {
+        let proto = gos_opt::onnx::tensor_from_proto(init, None).unwrap();
+        let raw = gos_opt::onnx::tensor_to_proto(&init.name, &proto).raw_data;
+        let entry = |k: &str, v: String| {
+            let mut e = onnx_protobuf::StringStringEntryProto::new();
+            e.key = k.into();
+            e.value = v;
+            e
+        };
+        init.external_data = vec![
+            entry("location", "weights.bin".into()),
+            entry("offset", blob.len().to_string()),
+            entry("length", raw.len().to_string()),
+        ];
+        init.data_location = protobuf::EnumOrUnknown::from_i32(1);
+        init.float_data.clear();
+        init.raw_data.clear();
+        blob.extend(raw);
+    }
+    std::fs::write(dir.path().join("weights.bin"), &blob).unwrap();
+    let path = write(dir.path(), "external.onnx", &m.write_to_bytes().unwrap());
+    let run = gos_opt(&[&path, "--target", "rpi3", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // A location that leaves the model's folder is refused.
+    m.graph.as_mut().unwrap().initializer[0].external_data[0].value = "../weights.bin".into();
+    let escaping = write(dir.path(), "escaping.onnx", &m.write_to_bytes().unwrap());
+    assert_error(&gos_opt(&[&escaping, "--target", "rpi3"]), 1, "must be relative and stay beside the model");
+}
+
+#[test]
+fn unknown_ops_pass_through_with_their_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    // Selu is not interpreted by gos-opt but tract runs it: it must come out unchanged.
+    let mut selu = node("act", "Selu", "", &["x"], &["y"]);
+    let mut alpha = onnx_protobuf::AttributeProto::new();
+    alpha.name = "alpha".into();
+    alpha.f = 1.5;
+    alpha.type_ = protobuf::EnumOrUnknown::new(onnx_protobuf::attribute_proto::AttributeType::FLOAT);
+    selu.attribute.push(alpha);
+    let path = write(dir.path(), "selu.onnx", &model(tensor_type(&[1, 4], &[]), vec![selu.clone()], vec![]));
+    let run = gos_opt(&[&path, "--target", "rpi3", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = ModelProto::parse_from_bytes(&std::fs::read(dir.path().join("selu.opt.onnx")).unwrap()).unwrap();
+    assert_eq!(out.graph.node.len(), 1);
+    assert_eq!(out.graph.node[0], selu);
+    let inspect = gos_opt(&["inspect", &path]);
+    assert!(inspect.stdout.contains("opaque ops (passed through unchanged): Selu"), "{}", inspect.stdout);
+}
