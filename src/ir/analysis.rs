@@ -18,6 +18,11 @@ pub trait ConstFns: Send + Sync {
     fn infer(&self, name: &str, args: &[&IrData]) -> Result<IrData, String>;
     /// The tensor result on these arguments (payload arguments arrive as their facts).
     fn eval(&self, name: &str, args: &[FnArg]) -> Result<Tensor, String>;
+    /// Every function name this table knows (without the `@`); the rule loader rejects any
+    /// other `@name`. The default knows none.
+    fn names(&self) -> &[&str] {
+        &[]
+    }
 }
 
 /// An argument of a constant function at evaluation.

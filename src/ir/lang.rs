@@ -85,17 +85,18 @@ define_language! {
         // A named constant function computing new weights (`(@bn_scale g v e)`): weight-only,
         // evaluated at emission by Rust code in `rules`.
         Fun(FnRef, Box<[Id]>),
-        // A kernel node: `(conv payload x w b)`; the symbol is the ONNX op_type in lower case.
+        // A kernel node: `(Conv payload x w b)`; the symbol is the ONNX op_type.
         Kernel(Symbol, Box<[Id]>),
     }
 }
 
-/// The kernel symbol for an ONNX op_type (`Conv` → `conv`).
+/// The kernel symbol for an ONNX op_type: the op_type itself (`Conv`), so kernels never read
+/// as the lower-case primitives (`Transpose` the kernel, `transpose` the primitive).
 pub fn kernel_symbol(op_type: &str) -> Symbol {
-    Symbol::from(op_type.to_ascii_lowercase())
+    Symbol::from(op_type)
 }
 
-/// Whether a symbol names a supported kernel.
+/// Whether a symbol names a supported kernel (ONNX spelling).
 pub fn is_kernel_symbol(sym: &str) -> bool {
-    crate::ops::SUPPORTED.iter().any(|op| *op != "Constant" && op.eq_ignore_ascii_case(sym))
+    sym != "Constant" && crate::ops::SUPPORTED.contains(&sym)
 }
