@@ -91,7 +91,8 @@ pub fn to_tract(t: &Tensor) -> Result<TTensor, TractError> {
 pub fn from_tract(t: &TTensor) -> Result<Tensor, TractError> {
     if t.datum_type() == DatumType::TDim {
         // Shape values: concrete integers once the model's shapes are static.
-        return from_tract(&t.cast_to_dt(DatumType::I64).map_err(flat)?.into_owned());
+        let as_i64 = t.cast_to_dt(DatumType::I64).map_err(flat)?;
+        return from_tract(&as_i64);
     }
     let dt = from_tract_dtype(t.datum_type())
         .ok_or_else(|| TractError(format!("tract type {:?} has no gos-opt equivalent", t.datum_type())))?;
