@@ -1,5 +1,5 @@
 //! Helpers shared by the conformance and model tests: finding `../shared` and `target/`,
-//! the import → export round trip, reading a model's ops, writing generated summaries.
+//! the import → lower → lift → export round trip, reading a model's ops, writing generated summaries.
 #![allow(dead_code)] // each test crate uses its own subset
 
 use gos_opt::onnx::{export_bytes, import, ImportError, ImportOptions};
@@ -111,7 +111,16 @@ pub fn round_trip(
             Err(e) => return RoundTrip { result: Err(format!("import: {e}")), pinned },
         }
     };
-    RoundTrip { result: export_bytes(&graph).map_err(|e| format!("export: {e}")), pinned }
+    let result = through_egraph(&graph).and_then(|g| export_bytes(&g).map_err(|e| format!("export: {e}")));
+    RoundTrip { result, pinned }
+}
+
+/// Lower → extract → lift with no rules: the foundation's round trip passes through the e-graph.
+pub fn through_egraph(graph: &gos_opt::graph::Graph) -> Result<gos_opt::graph::Graph, String> {
+    let lowered = gos_opt::ir::lower(graph).map_err(|e| format!("lower: {e}"))?;
+    let extractor = egg::Extractor::new(&lowered.egraph, egg::AstSize);
+    let (_, expr) = extractor.find_best(lowered.root);
+    gos_opt::ir::lift(&lowered.egraph, &expr, graph, &lowered.origins).map_err(|e| format!("lift: {e}"))
 }
 
 /// The model with the named inputs turned into initializers holding `values` (the reference a
