@@ -1,6 +1,8 @@
 //! `gos-opt inspect`: per node its op, shapes, parameter count and multiply-accumulates; totals;
-//! the ops gos-opt does not interpret.
+//! the ops gos-opt does not interpret. With a target profile, also each layer's predicted
+//! latency, energy and bottleneck (the cost model's [`crate::cost::kernel_cost`]) and their totals.
 
+use crate::cost::{Bottleneck, MemLevel, Objective, Profile};
 use crate::graph::{Graph, GraphError, ValueKind};
 use crate::tensor::shape_string;
 use serde::Serialize;
@@ -23,6 +25,43 @@ pub struct NodeInfo {
     pub macs: u64,
     /// Whether gos-opt passes the op through without interpreting it.
     pub opaque: bool,
+    /// The predicted cost on the target, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<LayerCost>,
+}
+
+/// One layer's predicted cost on a target.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerCost {
+    /// Whether the layer depends only on weights: it is folded at emission and costs nothing.
+    pub weight_only: bool,
+    /// Predicted seconds.
+    pub latency_s: f64,
+    /// Predicted picojoules.
+    pub energy_pj: f64,
+    /// Compute or memory, for the objective (cycles for latency, picojoules for energy).
+    pub bottleneck: Bottleneck,
+    /// Cycles of computation.
+    pub compute_cycles: f64,
+    /// Cycles of memory traffic.
+    pub memory_cycles: f64,
+    /// Bytes moved.
+    pub bytes: u64,
+    /// The memory level the layer's working set fits in.
+    pub level: MemLevel,
+}
+
+/// The predicted totals on a target.
+#[derive(Clone, Debug, Serialize)]
+pub struct CostTotals {
+    /// Target name.
+    pub target: String,
+    /// The objective that decides each layer's bottleneck.
+    pub objective: Objective,
+    /// Sum of the layers' latencies, seconds.
+    pub latency_s: f64,
+    /// Sum of the layers' energies, picojoules.
+    pub energy_pj: f64,
 }
 
 /// The whole inspection.
@@ -38,6 +77,9 @@ pub struct Inspection {
     pub opaque_ops: Vec<String>,
     /// Node count per op type, sorted by op.
     pub op_counts: Vec<(String, usize)>,
+    /// Predicted totals, when a target was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostTotals>,
 }
 
 fn type_label(graph: &Graph, id: crate::graph::ValueId) -> String {
@@ -49,11 +91,18 @@ fn type_label(graph: &Graph, id: crate::graph::ValueId) -> String {
 
 /// Inspects a graph.
 pub fn inspect(graph: &Graph) -> Result<Inspection, GraphError> {
+    inspect_on(graph, None, Objective::Latency)
+}
+
+/// Inspects a graph and, given a target profile, predicts each layer's cost on it.
+pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective) -> Result<Inspection, GraphError> {
     let mut nodes = Vec::new();
     let mut counted = vec![false; graph.values.len()];
     let (mut total_params, mut total_macs) = (0u64, 0u64);
     let mut opaque_ops = Vec::new();
     let mut op_counts = std::collections::BTreeMap::new();
+    // Values computed from constants only (folded at emission, as in the e-graph's analysis).
+    let mut weight_only: Vec<bool> = graph.values.iter().map(|v| matches!(v.kind, ValueKind::Const { .. })).collect();
     for id in graph.topo_order()? {
         let node = graph.node(id);
         let op = match node.op.domain() {
@@ -66,6 +115,27 @@ pub fn inspect(graph: &Graph) -> Result<Inspection, GraphError> {
             (Some(outs), false) => node.op.macs(&in_types, outs),
             _ => 0,
         };
+        let folded = !node.op.is_opaque() && node.inputs.iter().flatten().all(|v| weight_only[v.index()]);
+        for &o in &node.outputs {
+            weight_only[o.index()] = folded;
+        }
+        let cost = target.map(|profile| {
+            let outs: Vec<_> = node.outputs.iter().filter_map(|&o| graph.ty(o).cloned()).collect();
+            let c = match folded {
+                true => crate::cost::NodeCost::zero(),
+                false => crate::cost::kernel_cost(profile, &node.op, &in_types, &outs),
+            };
+            LayerCost {
+                weight_only: folded,
+                latency_s: c.latency_s,
+                energy_pj: c.energy_pj,
+                bottleneck: c.bottleneck_for(objective),
+                compute_cycles: c.compute_cycles,
+                memory_cycles: c.memory_cycles,
+                bytes: c.bytes,
+                level: c.level,
+            }
+        });
         let mut params = 0;
         for v in node.inputs.iter().flatten() {
             if let ValueKind::Const { tensor, .. } = &graph.value(*v).kind {
@@ -93,9 +163,35 @@ pub fn inspect(graph: &Graph) -> Result<Inspection, GraphError> {
             params,
             macs,
             opaque: node.op.is_opaque(),
+            cost,
         });
     }
-    Ok(Inspection { nodes, total_params, total_macs, opaque_ops, op_counts: op_counts.into_iter().collect() })
+    let cost = target.map(|profile| CostTotals {
+        target: profile.name.clone(),
+        objective,
+        latency_s: nodes.iter().filter_map(|n| n.cost.as_ref()).map(|c| c.latency_s).sum(),
+        energy_pj: nodes.iter().filter_map(|n| n.cost.as_ref()).map(|c| c.energy_pj).sum(),
+    });
+    let op_counts = op_counts.into_iter().collect();
+    Ok(Inspection { nodes, total_params, total_macs, opaque_ops, op_counts, cost })
+}
+
+/// Seconds as `12.3 us` / `4.56 ms` / `1.23 s`.
+fn seconds(s: f64) -> String {
+    match s {
+        s if s < 1e-3 => format!("{:.2} us", s * 1e6),
+        s if s < 1.0 => format!("{:.3} ms", s * 1e3),
+        s => format!("{s:.3} s"),
+    }
+}
+
+/// Picojoules as `12.3 nJ` / `4.56 uJ` / `1.23 mJ`.
+fn joules(pj: f64) -> String {
+    match pj {
+        p if p < 1e6 => format!("{:.2} nJ", p / 1e3),
+        p if p < 1e9 => format!("{:.2} uJ", p / 1e6),
+        p => format!("{:.2} mJ", p / 1e9),
+    }
 }
 
 /// `12_500_000` → `12.50 M`.
@@ -113,12 +209,27 @@ impl Inspection {
         let mut s = String::new();
         let name_w = self.nodes.iter().map(|n| n.name.len()).max().unwrap_or(4).clamp(4, 40);
         let op_w = self.nodes.iter().map(|n| n.op.len()).max().unwrap_or(2).max(2);
-        let _ =
-            writeln!(s, "{:<name_w$}  {:<op_w$}  {:>10}  {:>12}  inputs -> outputs", "node", "op", "params", "MACs");
+        let cost_head = if self.cost.is_some() {
+            format!("{:>11}  {:>10}  {:<7}  ", "latency", "energy", "bound")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            s,
+            "{:<name_w$}  {:<op_w$}  {:>10}  {:>12}  {cost_head}inputs -> outputs",
+            "node", "op", "params", "MACs"
+        );
         for n in &self.nodes {
+            let cost = match &n.cost {
+                Some(c) => {
+                    let bound = format!("{:?}", c.bottleneck).to_lowercase();
+                    format!("{:>11}  {:>10}  {bound:<7}  ", seconds(c.latency_s), joules(c.energy_pj))
+                }
+                None => String::new(),
+            };
             let _ = writeln!(
                 s,
-                "{:<name_w$}  {:<op_w$}  {:>10}  {:>12}  {} -> {}",
+                "{:<name_w$}  {:<op_w$}  {:>10}  {:>12}  {cost}{} -> {}",
                 n.name,
                 n.op,
                 n.params,
@@ -135,6 +246,16 @@ impl Inspection {
             self.total_macs,
             human(self.total_macs)
         );
+        if let Some(c) = &self.cost {
+            let _ = writeln!(
+                s,
+                "predicted on {}: {}, {} (bottleneck by {}; single thread)",
+                c.target,
+                seconds(c.latency_s),
+                joules(c.energy_pj),
+                c.objective
+            );
+        }
         let counts: Vec<String> = self.op_counts.iter().map(|(op, c)| format!("{op} {c}")).collect();
         let _ = writeln!(s, "ops: {}", counts.join(", "));
         if self.opaque_ops.is_empty() {

@@ -4,14 +4,17 @@
 //! [`verify`] checks a rewritten model against the original with tract.
 #![warn(missing_docs)]
 
+pub mod cost;
 pub mod graph;
 pub mod inspect;
+pub mod interp;
 pub mod ir;
 pub mod onnx;
 pub mod ops;
 pub mod pipeline;
 pub mod reference;
 pub mod report;
+pub mod rules;
 pub mod search;
 pub mod tensor;
 pub mod verify;

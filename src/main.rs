@@ -4,8 +4,10 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use gos_opt::cost::{self, Objective};
 use gos_opt::onnx::{parse_input_shape, ImportOptions};
 use gos_opt::pipeline::{self, Mode, PipelineError};
+use gos_opt::rules::{Functions, RuleSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,7 +33,93 @@ enum Command {
         /// Static shape for a dynamic input, NAME=DIMS (e.g. x=1x3x48x320); repeatable.
         #[arg(long = "input-shape", value_name = "NAME=DIMS")]
         input_shape: Vec<String>,
+        #[command(flatten)]
+        cost: InspectCost,
     },
+    /// The target profiles: list them, or print one (`targets show NAME`).
+    Targets {
+        #[command(subcommand)]
+        command: Option<TargetsCommand>,
+    },
+    /// Measure this machine and write its profile (load it with --target-file).
+    Calibrate {
+        /// Write the profile here instead of printing it.
+        #[arg(short, long, value_name = "host.toml")]
+        output: Option<PathBuf>,
+        /// Measure briefly (noisy figures; for tests). Also GOS_OPT_CALIBRATE_QUICK=1.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// The rewrite rules: list them (and, later, verify them).
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TargetsCommand {
+    /// Print one profile (its TOML, with the source of every figure).
+    Show {
+        /// Target name.
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct InspectCost {
+    /// Predict each layer's latency and energy on this target.
+    #[arg(long)]
+    target: Option<String>,
+    /// Predict on the profile in this file (see `gos-opt calibrate`).
+    #[arg(long, value_name = "FILE")]
+    target_file: Option<PathBuf>,
+    /// Which figure decides each layer's bottleneck.
+    #[arg(long, value_enum, default_value = "latency")]
+    objective: ObjectiveArg,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum ObjectiveArg {
+    Latency,
+    Energy,
+}
+
+impl From<ObjectiveArg> for Objective {
+    fn from(o: ObjectiveArg) -> Objective {
+        match o {
+            ObjectiveArg::Latency => Objective::Latency,
+            ObjectiveArg::Energy => Objective::Energy,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum RulesCommand {
+    /// Every loaded rule with its kind, file:line and justification.
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        files: RuleFiles,
+    },
+    /// Checks every exact rule on random instances: both sides through the reference
+    /// interpreter (kernels through tract), at least 50 accepted cases per rule; prints a table
+    /// and exits 3 when a rule fails or cannot be instantiated.
+    Verify {
+        /// Verify the rules of this file (loaded after the shipped rules) instead of the shipped
+        /// rules; repeatable.
+        #[arg(long = "rules", value_name = "FILE")]
+        rules: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct RuleFiles {
+    /// A rule file to load after the shipped rules; repeatable.
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -39,9 +127,16 @@ struct OptimizeArgs {
     /// The ONNX model to optimize (never modified).
     #[arg(required = true)]
     model: Option<PathBuf>,
-    /// Target device: rpi3, rpi4, redmi-note-7s, cortex-m4, cortex-m7, asic45, host.
-    #[arg(long, required = true)]
+    /// Target device: rpi3, rpi4, redmi-note-7s, cortex-m4, cortex-m7, asic45, host
+    /// (`gos-opt targets` lists them).
+    #[arg(long, required_unless_present = "target_file")]
     target: Option<String>,
+    /// A target profile file (e.g. from `gos-opt calibrate`), instead of a shipped target.
+    #[arg(long, value_name = "FILE")]
+    target_file: Option<PathBuf>,
+    /// What the optimizer minimizes.
+    #[arg(long, value_enum, default_value = "latency")]
+    objective: ObjectiveArg,
     /// Output model (default: MODEL.opt.onnx beside the input).
     #[arg(short, long, value_name = "OUT.onnx")]
     output: Option<PathBuf>,
@@ -57,6 +152,9 @@ struct OptimizeArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
+    /// A rule file to load after the shipped rules; repeatable.
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Vec<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -103,23 +201,126 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::Inspect { model, json, input_shape }) => {
+        Some(Command::Inspect { model, json, input_shape, cost }) => {
             let opts = match import_options(&input_shape) {
                 Ok(o) => o,
                 Err(e) => return usage(&e),
             };
-            match inspect(&model, &opts, json) {
+            let profile = match (&cost.target, &cost.target_file) {
+                (None, None) => None,
+                (target, file) => match cost::resolve(target.as_deref(), file.as_deref()) {
+                    Ok(p) => Some(p),
+                    Err(e @ cost::ProfileError::UnknownTarget { .. }) => return usage(&e.to_string()),
+                    Err(e) => return fail(&e.into(), 1),
+                },
+            };
+            match inspect(&model, &opts, json, profile.as_ref(), cost.objective.into()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e, 1),
             }
         }
+        Some(Command::Targets { command }) => targets(command),
+        Some(Command::Calibrate { output, quick }) => match calibrate(output.as_deref(), quick) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e, 1),
+        },
+        Some(Command::Rules { command: RulesCommand::Verify { rules } }) => match verify_rules(&rules) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(3),
+            Err(e) => fail(&e, 1),
+        },
+        Some(Command::Rules { command }) => match rules(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e, 1),
+        },
         None => optimize(cli.optimize),
     }
 }
 
-fn inspect(model: &std::path::Path, opts: &ImportOptions, json: bool) -> anyhow::Result<()> {
+/// `gos-opt rules verify`: the table on stdout, a one-line summary of failures on stderr;
+/// `Ok(false)` when a rule failed or could not be checked.
+fn verify_rules(files: &[PathBuf]) -> anyhow::Result<bool> {
+    let set = RuleSet::load(files, &Functions)?;
+    let chosen: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let rules = set.rules.iter().filter(|r| {
+        if chosen.is_empty() {
+            gos_opt::rules::builtin().iter().any(|(f, _)| *f == r.file)
+        } else {
+            chosen.contains(&r.file)
+        }
+    });
+    let reports = gos_opt::rules::verify_rules(rules, std::sync::Arc::new(Functions), &Default::default());
+    print!("{}", gos_opt::rules::render_table(&reports));
+    let bad: Vec<&str> = reports.iter().filter(|r| !r.passed()).map(|r| r.rule.as_str()).collect();
+    if !bad.is_empty() {
+        eprintln!("error: {} rule(s) failed verification: {}", bad.len(), bad.join(", "));
+    }
+    Ok(bad.is_empty())
+}
+
+fn rules(command: RulesCommand) -> anyhow::Result<()> {
+    match command {
+        RulesCommand::List { json, files } => {
+            let set = RuleSet::load(&files.rules, &Functions)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&set.listing())?);
+            } else {
+                print!("{}", set.to_text());
+            }
+        }
+        RulesCommand::Verify { rules } => {
+            verify_rules(&rules)?;
+        }
+    }
+    Ok(())
+}
+
+fn targets(command: Option<TargetsCommand>) -> ExitCode {
+    match command {
+        None => {
+            for name in cost::target_names() {
+                match cost::load_target(name) {
+                    Ok(p) => println!("{name:<14} {}", p.description),
+                    Err(e) => return fail(&e.into(), 1),
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Some(TargetsCommand::Show { name }) => match cost::shipped_source(&name) {
+            Some(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            None => usage(&format!("unknown target '{name}' (known: {})", cost::target_names().join(", "))),
+        },
+    }
+}
+
+fn calibrate(output: Option<&std::path::Path>, quick: bool) -> anyhow::Result<()> {
+    let quick = quick || std::env::var(cost::calibrate::QUICK_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+    let opts = cost::calibrate::Options { quick };
+    let mut progress = |step: &str| eprintln!("calibrate: {step}");
+    let profile = cost::calibrate::calibrate(&opts, &mut progress).map_err(anyhow::Error::msg)?;
+    let text = cost::calibrate::render(&profile, &cost::calibrate::today());
+    match output {
+        Some(path) => {
+            pipeline::write_atomically(path, text.as_bytes())?;
+            eprintln!("calibrate: wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+fn inspect(
+    model: &std::path::Path,
+    opts: &ImportOptions,
+    json: bool,
+    profile: Option<&cost::Profile>,
+    objective: Objective,
+) -> anyhow::Result<()> {
     let graph = gos_opt::onnx::import(model, opts).with_context(|| model.display().to_string())?;
-    let info = gos_opt::inspect::inspect(&graph)?;
+    let info = gos_opt::inspect::inspect_on(&graph, profile, objective)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&info)?);
     } else {
@@ -129,22 +330,40 @@ fn inspect(model: &std::path::Path, opts: &ImportOptions, json: bool) -> anyhow:
 }
 
 fn optimize(args: OptimizeArgs) -> ExitCode {
-    let (Some(model), Some(target)) = (args.model, args.target) else {
+    let Some(model) = args.model else {
         return usage("a MODEL and --target are required (see gos-opt --help)");
+    };
+    // With --target-file the target is named by the file's profile.
+    let target = match (args.target, &args.target_file) {
+        (_, Some(file)) => match cost::load_file(file) {
+            Ok(p) => p.name,
+            Err(e) => return fail(&e.into(), 1),
+        },
+        (Some(target), None) => target,
+        (None, None) => return usage("a MODEL and --target are required (see gos-opt --help)"),
     };
     let import = match import_options(&args.input_shape) {
         Ok(o) => o,
         Err(e) => return usage(&e),
     };
-    if !pipeline::TARGETS.contains(&target.as_str()) {
-        return usage(&format!("unknown target '{target}' (known: {})", pipeline::TARGETS.join(", ")));
+    if args.target_file.is_none() && cost::shipped_source(&target).is_none() {
+        return usage(&format!("unknown target '{target}' (known: {})", cost::target_names().join(", ")));
     }
     let mode = match args.mode {
         ModeArg::None => Mode::None,
         ModeArg::Exact => Mode::Exact,
         ModeArg::Approx => Mode::Approx,
     };
-    let opts = pipeline::Options { input: model, output: args.output, target, mode, import };
+    let opts = pipeline::Options {
+        input: model,
+        output: args.output,
+        target,
+        target_file: args.target_file,
+        objective: args.objective.into(),
+        mode,
+        import,
+        rules: args.rules,
+    };
     match pipeline::run(&opts) {
         Ok(outcome) => {
             if let Some(path) = &args.report {

@@ -2,14 +2,12 @@
 
 use crate::graph::{Graph, GraphError};
 use crate::onnx::{self, ImportError, ImportOptions};
+use crate::rules::{RuleError, RuleSet};
 use crate::tensor::TensorType;
 use crate::verify::{self, VerifyError, VerifyReport};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// Targets gos-opt knows (profiles come with the cost model).
-pub const TARGETS: &[&str] = &["rpi3", "rpi4", "redmi-note-7s", "cortex-m4", "cortex-m7", "asic45", "host"];
 
 /// What the optimizer may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -30,12 +28,19 @@ pub struct Options {
     pub input: PathBuf,
     /// Where to write; `MODEL.opt.onnx` beside the input when `None`.
     pub output: Option<PathBuf>,
-    /// Target name (one of [`TARGETS`]).
+    /// Target name: a shipped profile ([`crate::cost::target_names`]), or the `name` of the
+    /// profile in `target_file`.
     pub target: String,
+    /// A user's profile (`--target-file`), used instead of the shipped `target`.
+    pub target_file: Option<PathBuf>,
+    /// What extraction minimizes (`--objective`).
+    pub objective: crate::cost::Objective,
     /// Rewrite mode.
     pub mode: Mode,
     /// Import options (`--input-shape`).
     pub import: ImportOptions,
+    /// User rule files (`--rules`), loaded after the shipped ones.
+    pub rules: Vec<PathBuf>,
 }
 
 /// Why a run failed. [`PipelineError::Verification`] maps to exit code 3, the rest to 1.
@@ -53,11 +58,17 @@ pub enum PipelineError {
     #[error("output path {0} is the input model; gos-opt never overwrites its input (choose another -o)")]
     OutputIsInput(String),
     /// The target is unknown.
-    #[error("unknown target '{0}' (known: {known})", known = TARGETS.join(", "))]
+    #[error("unknown target '{0}' (known: {known})", known = crate::cost::target_names().join(", "))]
     UnknownTarget(String),
+    /// The target profile could not be read.
+    #[error(transparent)]
+    Profile(#[from] crate::cost::ProfileError),
     /// The mode is not available.
     #[error("--mode {0} is not available yet (this build has --mode none)")]
     ModeUnavailable(&'static str),
+    /// A rule file could not be loaded (`file:line: rule NAME: cause`).
+    #[error(transparent)]
+    Rules(#[from] RuleError),
     /// The verification could not run.
     #[error("verification could not run: {0}")]
     VerifyRun(#[from] VerifyError),
@@ -97,9 +108,13 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Runs the pipeline and writes the optimized model.
 pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
-    if !TARGETS.contains(&opts.target.as_str()) {
+    if opts.target_file.is_none() && crate::cost::shipped_source(&opts.target).is_none() {
         return Err(PipelineError::UnknownTarget(opts.target.clone()));
     }
+    // Loaded (and so checked) on every run; extraction does not use it yet.
+    let _profile = crate::cost::resolve(Some(&opts.target), opts.target_file.as_deref())?;
+    // Loaded (and so checked) on every run; saturation does not use them yet.
+    let _rules = RuleSet::load(&opts.rules, &crate::rules::Functions)?;
     match opts.mode {
         Mode::None => {}
         Mode::Exact => return Err(PipelineError::ModeUnavailable("exact")),

@@ -1,0 +1,254 @@
+//! The cost of every e-node kind, from the types of its e-class and children (the analysis'
+//! `IrData`), and the adaptor that lets egg's extractor minimize an objective.
+//!
+//! Weight-only classes cost nothing (they are folded at emission); leaves, payloads, `get` and
+//! `outputs` cost nothing; every other node is priced by [`super::roofline`] and pays the
+//! per-kernel overhead. Nodes the exporter cannot write cost infinitely much to the adaptor
+//! ([`is_exportable`]).
+
+use super::count::{bytes_of, dot_work, kernel_work, Tally};
+use super::{roofline, NodeCost, Objective, OpClass, Profile, Work};
+use crate::ir::{node_data, Ir, IrGraph, Payload};
+use crate::tensor::{DType, TensorData, TensorType};
+use egg::{Id, Language};
+use std::cmp::Ordering;
+
+/// Whether the exporter can write this node (`crate::ir::lift`): today kernels, opaque ops,
+/// leaves, `get` and `outputs`. Primitives and constant functions have no ONNX form yet.
+/// Widen this as lifting learns more; it is the only place the adaptor asks.
+pub fn is_exportable(enode: &Ir) -> bool {
+    match enode {
+        Ir::Kernel(..)
+        | Ir::Opaque(_)
+        | Ir::Lit(_)
+        | Ir::Const(_)
+        | Ir::Input(_)
+        | Ir::Payload(_)
+        | Ir::Absent
+        | Ir::Get(_)
+        | Ir::Outputs(_) => true,
+        Ir::Add(_)
+        | Ir::Sub(_)
+        | Ir::Mul(_)
+        | Ir::Div(_)
+        | Ir::Pow(_)
+        | Ir::Max(_)
+        | Ir::Min(_)
+        | Ir::Neg(_)
+        | Ir::Abs(_)
+        | Ir::Exp(_)
+        | Ir::Log(_)
+        | Ir::Sqrt(_)
+        | Ir::Rsqrt(_)
+        | Ir::Erf(_)
+        | Ir::Tanh(_)
+        | Ir::Sigmoid(_)
+        | Ir::Round(_)
+        | Ir::Clip(_)
+        | Ir::Shl(_)
+        | Ir::Shr(_)
+        | Ir::Cast(_)
+        | Ir::Quantize(_)
+        | Ir::Dequantize(_)
+        | Ir::RSum(_)
+        | Ir::RMax(_)
+        | Ir::RMean(_)
+        | Ir::Dot(_)
+        | Ir::Window(_)
+        | Ir::Reshape(_)
+        | Ir::Transpose(_)
+        | Ir::Broadcast(_)
+        | Ir::Slice(_)
+        | Ir::Concat(_)
+        | Ir::Pad(_)
+        | Ir::Fun(..) => false,
+    }
+}
+
+/// Whether class `id` holds a digit plane (a constant whose every value is -1, 0 or 1), as
+/// (non-zeros, elements). Reads the constant pool; a future analysis fact for digit planes
+/// made by constant functions belongs here too.
+pub fn digit_plane(egraph: &IrGraph, id: Id) -> Option<(u64, u64)> {
+    fn scan<T: Copy>(v: &[T], f: impl Fn(T) -> Option<bool>) -> Option<(u64, u64)> {
+        let mut nnz = 0u64;
+        for &x in v {
+            nnz += f(x)? as u64;
+        }
+        Some((nnz, v.len() as u64))
+    }
+    egraph[id].nodes.iter().find_map(|n| {
+        let Ir::Const(c) = n else { return None };
+        let t = egraph.analysis.consts.get(&c.0)?;
+        let int = |x: i64| matches!(x, -1..=1).then_some(x != 0);
+        let float = |x: f64| (x == -1.0 || x == 0.0 || x == 1.0).then_some(x != 0.0);
+        match &t.data {
+            TensorData::F32(v) => scan(v, |x| float(x as f64)),
+            TensorData::F64(v) => scan(v, float),
+            TensorData::I8(v) => scan(v, |x| int(x as i64)),
+            TensorData::I16(v) => scan(v, |x| int(x as i64)),
+            TensorData::I32(v) => scan(v, |x| int(x as i64)),
+            TensorData::I64(v) => scan(v, int),
+            _ => None,
+        }
+    })
+}
+
+/// The work of an e-node from its children's facts; `None` when the node is ill-typed.
+pub fn node_work(enode: &Ir, egraph: &IrGraph) -> Option<Work> {
+    let data = node_data(&egraph.analysis, enode, |i| &egraph[i].data).ok()?;
+    if data.weight_only {
+        return Some(Work::none());
+    }
+    let ty = |i: &Id| egraph[*i].data.ty();
+    let out = data.ty();
+    let n = out.map(|t| t.numel() as u64).unwrap_or(0);
+    let dt = out.map(|t| t.dtype).unwrap_or(DType::F32);
+    // Reads every tensor child, writes the output.
+    let io = |ids: &[Id]| bytes_of(ids.iter().filter_map(ty).chain(out));
+    let elementwise = |class: OpClass, count: u64, ids: &[Id]| {
+        let mut t = Tally::default();
+        t.on(dt, class, count);
+        t.work(io(ids), io(ids))
+    };
+    // A reduction along an axis: sequential, one lane at a time.
+    let reduction = |class: OpClass, x: &Id| {
+        let mut t = Tally::default();
+        t.on_scalar(dt, class, ty(x).map(|t| t.numel() as u64).unwrap_or(0));
+        t
+    };
+    let copy = |bytes: u64| Work { bytes, working_set: bytes, kernel: true, ..Work::none() };
+    Some(match enode {
+        Ir::Outputs(_)
+        | Ir::Get(_)
+        | Ir::Absent
+        | Ir::Lit(_)
+        | Ir::Const(_)
+        | Ir::Input(_)
+        | Ir::Payload(_)
+        | Ir::Fun(..) => Work::none(),
+        Ir::Add(ab) | Ir::Sub(ab) => elementwise(OpClass::Add, n, ab),
+        Ir::Mul(ab) => elementwise(OpClass::Mul, n, ab),
+        Ir::Div(ab) => elementwise(OpClass::Divide, n, ab),
+        Ir::Pow(ab) => {
+            let square = egraph[ab[1]].data.lit.is_some_and(|l| l.0 == 2.0);
+            elementwise(if square { OpClass::Mul } else { OpClass::Transcendental }, n, ab)
+        }
+        Ir::Max(ab) | Ir::Min(ab) => elementwise(OpClass::Compare, n, ab),
+        Ir::Neg(x) | Ir::Abs(x) | Ir::Round(x) => elementwise(OpClass::Add, n, &[*x]),
+        Ir::Exp(x) | Ir::Log(x) | Ir::Erf(x) | Ir::Tanh(x) | Ir::Sigmoid(x) => {
+            elementwise(OpClass::Transcendental, n, &[*x])
+        }
+        Ir::Sqrt(x) | Ir::Rsqrt(x) => elementwise(OpClass::Divide, n, &[*x]),
+        Ir::Clip(ch) => elementwise(OpClass::Compare, 2 * n, ch),
+        Ir::Shl([x, _]) | Ir::Shr([x, _]) => elementwise(OpClass::Shift, n, &[*x]),
+        Ir::Cast([_, x]) => elementwise(OpClass::Add, n, &[*x]),
+        Ir::Quantize([_, x, s, z]) => {
+            let x_dt = ty(x).map(|t| t.dtype).unwrap_or(DType::F32);
+            let mut t = Tally::default();
+            t.on(x_dt, OpClass::Mul, n);
+            t.on(x_dt, OpClass::Add, 2 * n);
+            t.on(DType::I32, OpClass::Compare, 2 * n);
+            t.work(io(&[*x, *s, *z]), io(&[*x, *s, *z]))
+        }
+        Ir::Dequantize([_, x, s, z]) => {
+            let mut t = Tally::default();
+            t.on(dt, OpClass::Add, n);
+            t.on(dt, OpClass::Mul, n);
+            t.work(io(&[*x, *s, *z]), io(&[*x, *s, *z]))
+        }
+        Ir::RSum([_, x]) => reduction(OpClass::Add, x).work(io(&[*x]), io(&[*x])),
+        Ir::RMax([_, x]) => reduction(OpClass::Compare, x).work(io(&[*x]), io(&[*x])),
+        Ir::RMean([_, x]) => {
+            let mut t = reduction(OpClass::Add, x);
+            t.on(dt, OpClass::Mul, n);
+            t.work(io(&[*x]), io(&[*x]))
+        }
+        Ir::Dot([spec, p, q]) => {
+            let (Some(Payload::Einsum(e)), Some(a), Some(b), Some(y)) =
+                (&egraph[*spec].data.payload, ty(p), ty(q), out)
+            else {
+                return None;
+            };
+            let digits = digit_plane(egraph, *q).or_else(|| digit_plane(egraph, *p));
+            dot_work(a, b, y, e, digits)
+        }
+        // The im2col view is materialized: the input is read, the patches written.
+        Ir::Window([_, x, _]) | Ir::Transpose([_, x]) | Ir::Broadcast([_, x]) | Ir::Pad([_, x, _]) => copy(io(&[*x])),
+        Ir::Reshape(_) => copy(0),
+        Ir::Slice(_) => copy(2 * bytes_of(out)),
+        Ir::Concat(ch) => copy(io(&ch[1..])),
+        Ir::Kernel(_, ch) | Ir::Opaque(ch) => {
+            let Some(Payload::Op(op)) = ch.first().and_then(|c| egraph[*c].data.payload.as_ref()) else {
+                return None;
+            };
+            let inputs: Vec<Option<&TensorType>> = ch[1..].iter().map(ty).collect();
+            let outputs: Vec<TensorType> = data.types.iter().flatten().cloned().collect();
+            kernel_work(op.op(), &inputs, &outputs)
+        }
+    })
+}
+
+/// The cost of an e-node on a target (children are e-classes of `egraph`). An ill-typed node
+/// (which rules never add) costs infinitely much.
+pub fn node_cost(profile: &Profile, enode: &Ir, egraph: &IrGraph) -> NodeCost {
+    match node_work(enode, egraph) {
+        Some(work) => roofline(profile, &work),
+        None => {
+            NodeCost { cycles: f64::INFINITY, latency_s: f64::INFINITY, energy_pj: f64::INFINITY, ..NodeCost::zero() }
+        }
+    }
+}
+
+/// The node's own figure for an objective, infinite when it is not exportable: what a
+/// DAG-aware extractor adds up once per chosen node.
+pub fn objective_cost(profile: &Profile, objective: Objective, enode: &Ir, egraph: &IrGraph) -> f64 {
+    if !is_exportable(enode) {
+        return f64::INFINITY;
+    }
+    node_cost(profile, enode, egraph).objective(objective)
+}
+
+/// A totally ordered cost (seconds or picojoules) for egg.
+#[derive(Clone, Copy, Debug)]
+pub struct Cost(pub f64);
+
+impl PartialEq for Cost {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Cost {}
+impl PartialOrd for Cost {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Cost {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// egg's cost function for one profile and objective over one e-graph: a node's figure plus
+/// its children's (a tree cost; shared children count once per use). Use it with
+/// `egg::Extractor::new(&egraph, IrCost::new(&profile, objective, &egraph))`.
+pub struct IrCost<'a> {
+    profile: &'a Profile,
+    objective: Objective,
+    egraph: &'a IrGraph,
+}
+
+impl<'a> IrCost<'a> {
+    /// The cost function for a profile and objective over `egraph`.
+    pub fn new(profile: &'a Profile, objective: Objective, egraph: &'a IrGraph) -> IrCost<'a> {
+        IrCost { profile, objective, egraph }
+    }
+}
+
+impl egg::CostFunction<Ir> for IrCost<'_> {
+    type Cost = Cost;
+    fn cost<C: FnMut(Id) -> Cost>(&mut self, enode: &Ir, mut costs: C) -> Cost {
+        let own = objective_cost(self.profile, self.objective, enode, self.egraph);
+        enode.fold(Cost(own), |acc, id| Cost(acc.0 + costs(id).0))
+    }
+}

@@ -1,0 +1,116 @@
+//! Kernel nodes through tract: a one-node ONNX model built from the op and its inputs
+//! (constant inputs become initializers, the others graph inputs), exported and run.
+
+use super::InterpError;
+use crate::graph::{ConstOrigin, Graph, ModelMeta, Node, Value, ValueKind};
+use crate::ops::Op;
+use crate::reference::Runnable;
+use crate::tensor::Tensor;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One input of a kernel run.
+#[derive(Clone, Debug)]
+pub enum KernelInput {
+    /// An omitted optional input.
+    Absent,
+    /// A value known before run time (written as an initializer; ops whose operand decides a
+    /// shape need this).
+    Const(Tensor),
+    /// A value fed at run time.
+    Runtime(Tensor),
+}
+
+/// The IR version that goes with an opset (ONNX's release table).
+fn ir_version(opset: i64) -> i64 {
+    match opset {
+        ..=8 => 4,
+        9 => 5,
+        10 => 6,
+        11 => 6,
+        12..=14 => 7,
+        15..=18 => 8,
+        19..=20 => 9,
+        _ => 10,
+    }
+}
+
+/// Runs `op` on `inputs` with tract, the model declaring `opset`; one tensor per output.
+pub fn run_kernel(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<Vec<Tensor>, InterpError> {
+    let fail = |cause: String| InterpError::Kernel { op: op.onnx_name().to_string(), cause };
+    if op.is_opaque() {
+        return Err(InterpError::Unsupported(format!("opaque op {}", op.onnx_name())));
+    }
+    let meta = ModelMeta {
+        ir_version: ir_version(opset),
+        opset_imports: vec![(String::new(), opset)],
+        producer_name: "gos-opt interp".into(),
+        graph_name: "kernel".into(),
+        ..ModelMeta::default()
+    };
+    let mut graph = Graph::new(meta);
+    let mut node_inputs = Vec::with_capacity(inputs.len());
+    let mut feeds = HashMap::new();
+    let mut types = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        let (id, ty) = match input {
+            KernelInput::Absent => (None, None),
+            KernelInput::Const(t) => {
+                let id = graph.add_const(&format!("c{i}"), Arc::new(t.clone()), ConstOrigin::Derived);
+                (Some(id), Some(t.ttype()))
+            }
+            KernelInput::Runtime(t) => {
+                let name = format!("x{i}");
+                let value =
+                    Value { name: name.clone(), ty: Some(t.ttype()), kind: ValueKind::Input, ..Value::default() };
+                let id = graph.add_value(value);
+                graph.inputs.push(id);
+                feeds.insert(name, t.clone());
+                (Some(id), Some(t.ttype()))
+            }
+        };
+        node_inputs.push(id);
+        types.push(ty);
+    }
+    let out_types = op.infer(&types.iter().map(Option::as_ref).collect::<Vec<_>>()).map_err(|e| fail(e.to_string()))?;
+    let outputs: Vec<_> = out_types
+        .iter()
+        .enumerate()
+        .map(|(k, ty)| graph.add_value(Value { name: format!("y{k}"), ty: Some(ty.clone()), ..Value::default() }))
+        .collect();
+    let node = Node {
+        name: "node".into(),
+        op: op.clone(),
+        inputs: node_inputs,
+        outputs: outputs.clone(),
+        doc_string: String::new(),
+    };
+    graph.add_node(node).map_err(|e| fail(e.to_string()))?;
+    graph.outputs = outputs;
+    let bytes = crate::onnx::export_bytes(&graph).map_err(|e| fail(e.to_string()))?;
+    // tract's dependencies are built with overflow checks in dev builds: an integer overflow
+    // inside a kernel panics. That is a failed run here, not a crash.
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<Vec<Tensor>, InterpError> {
+        let runnable = Runnable::new(&bytes, None, &HashMap::new()).map_err(|e| fail(e.to_string()))?;
+        let ordered: Vec<Tensor> = runnable
+            .input_names
+            .iter()
+            .map(|n| feeds.remove(n).ok_or_else(|| fail(format!("tract asks for an unknown input '{n}'"))))
+            .collect::<Result<_, _>>()?;
+        runnable.run(&ordered).map_err(|e| fail(e.to_string()))
+    }));
+    let results = match run {
+        Ok(r) => r?,
+        Err(panic) => {
+            let msg =
+                panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+            return Err(fail(format!("tract panicked: {}", msg.unwrap_or_default())));
+        }
+    };
+    for (r, ty) in results.iter().zip(&out_types) {
+        if r.ttype() != *ty {
+            return Err(fail(format!("tract returned {} where {} was inferred", r.ttype(), ty)));
+        }
+    }
+    Ok(results)
+}
