@@ -61,6 +61,7 @@ pub fn is_exportable(enode: &Ir) -> bool {
         | Ir::Slice(_)
         | Ir::Concat(_)
         | Ir::Pad(_)
+        | Ir::Gather(_)
         | Ir::Fun(..) => false,
     }
 }
@@ -176,6 +177,8 @@ pub fn node_work(enode: &Ir, egraph: &IrGraph) -> Option<Work> {
         Ir::Window([_, x, _]) | Ir::Transpose([_, x]) | Ir::Broadcast([_, x]) | Ir::Pad([_, x, _]) => copy(io(&[*x])),
         Ir::Reshape(_) => copy(0),
         Ir::Slice(_) => copy(2 * bytes_of(out)),
+        // A gather reads the indices and the gathered elements and writes them: bytes moved only.
+        Ir::Gather([_, _, i]) => copy(bytes_of(out) + io(&[*i])),
         Ir::Concat(ch) => copy(io(&ch[1..])),
         Ir::Kernel(_, ch) | Ir::Opaque(ch) => {
             let Some(Payload::Op(op)) = ch.first().and_then(|c| egraph[*c].data.payload.as_ref()) else {
@@ -250,5 +253,30 @@ impl egg::CostFunction<Ir> for IrCost<'_> {
     fn cost<C: FnMut(Id) -> Cost>(&mut self, enode: &Ir, mut costs: C) -> Cost {
         let own = objective_cost(self.profile, self.objective, enode, self.egraph);
         enode.fold(Cost(own), |acc, id| Cost(acc.0 + costs(id).0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::IrAnalysis;
+    use crate::tensor::Tensor;
+    use std::sync::Arc;
+
+    #[test]
+    fn gather_moves_bytes_only_and_is_not_exportable() {
+        let mut a = IrAnalysis::default();
+        a.inputs.insert("x".into(), TensorType::new(DType::F32, vec![4, 5]));
+        a.consts.insert(0, Arc::new(Tensor::i64(vec![3], vec![0, 2, 1])));
+        let mut egraph = IrGraph::new(a);
+        let expr: egg::RecExpr<Ir> = "(gather #ints:0 $x %0)".parse().unwrap();
+        let root = egraph.add_expr(&expr);
+        let node = egraph[root].nodes[0].clone();
+        assert!(!is_exportable(&node));
+        let work = node_work(&node, &egraph).unwrap();
+        // Reads 3 rows of 5 floats and 3 int64 indices, writes 3 rows.
+        assert_eq!(work.bytes, 2 * 3 * 5 * 4 + 3 * 8);
+        assert_eq!(work.ops, Default::default());
+        assert_eq!(work.scalar, Default::default());
     }
 }

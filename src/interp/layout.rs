@@ -51,8 +51,11 @@ fn slice_indices(dim: usize, begin: i64, end: i64, step: i64) -> Vec<usize> {
     let (b, len) = if step > 0 {
         let (b, e) = (norm(begin, 0, d), norm(end, 0, d));
         (b, ((e - b).max(0) + step - 1) / step)
+    } else if d == 0 {
+        (0, 0)
     } else {
-        let (b, e) = (norm(begin, -1, d - 1), norm(end, -1, d - 1));
+        // ONNX clamps starts to [0, dim-1] and ends to [-1, dim-1] for negative steps.
+        let (b, e) = (norm(begin, 0, d - 1), norm(end, -1, d - 1));
         (b, ((b - e).max(0) - step - 1) / -step)
     };
     (0..len).map(|i| (b + i * step) as usize).collect()
@@ -114,6 +117,29 @@ pub fn pad(pads: &[i64], x: &Arr, value: &Arr) -> Result<Arr, InterpError> {
         }
         _ => Err(InterpError::Malformed("pad value of another kind".into())),
     }
+}
+
+/// `(gather #ints:axis x indices)`: `out[a.., j.., b..] = x[a.., indices[j..], b..]` for
+/// non-negative, in-range indices (any other index is an error).
+pub fn gather(axis: i64, x: &Arr, indices: &Arr) -> Result<Arr, InterpError> {
+    let out = infer::gather(&ty(x), &ty(indices), axis).map_err(type_err)?.shape;
+    let Elems::I(idx) = &indices.elems else {
+        return Err(InterpError::Malformed("gather indices are not integers".into()));
+    };
+    let (axis, dim, r) = (axis as usize, x.shape()[axis as usize], idx.ndim());
+    if let Some(bad) = idx.iter().find(|&&i| i < 0 || i as usize >= dim) {
+        return Err(InterpError::Type(format!("gather index {bad} out of range for an axis of {dim}")));
+    }
+    fn run<T: Copy>(a: &ArrayD<T>, idx: &ArrayD<i64>, out: &[usize], axis: usize, r: usize) -> ArrayD<T> {
+        ArrayD::from_shape_fn(IxDyn(out), |o| {
+            let o: Vec<usize> = (0..out.len()).map(|k| o[k]).collect();
+            let mut src: Vec<usize> = o[..axis].to_vec();
+            src.push(idx[IxDyn(&o[axis..axis + r])] as usize);
+            src.extend(&o[axis + r..]);
+            a[IxDyn(&src)]
+        })
+    }
+    x.map_layout(|a| Ok(run(a, idx, &out, axis, r)), |a| Ok(run(a, idx, &out, axis, r)))
 }
 
 /// `(window #win:.. x pad)`: `out[n, c, k..., o...] = x[n, c, o·stride + k·dilation - pad_begin]`,
@@ -296,6 +322,20 @@ mod tests {
         assert_eq!(p.shape(), &[3, 4]);
         assert_eq!(values(&p)[..4], [-1., 0., 1., 2.]);
         assert_eq!(values(&p)[8..], [-1., -1., -1., -1.]);
+    }
+
+    #[test]
+    fn gather_picks_slices_along_an_axis() {
+        let x = arr(&[2, 3], &[0., 1., 2., 3., 4., 5.]);
+        let idx = Arr::int(DType::I64, ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![2, 0, 1, 1]).unwrap());
+        let y = gather(1, &x, &idx).unwrap();
+        assert_eq!(y.shape(), &[2, 2, 2]);
+        assert_eq!(values(&y), vec![2., 0., 1., 1., 5., 3., 4., 4.]);
+        let rows = gather(0, &x, &Arr::int(DType::I32, ArrayD::from_elem(IxDyn(&[]), 1))).unwrap();
+        assert_eq!((rows.shape().to_vec(), values(&rows)), (vec![3], vec![3., 4., 5.]));
+        let bad = Arr::int(DType::I64, ArrayD::from_elem(IxDyn(&[1]), 3));
+        assert!(gather(1, &x, &bad).is_err());
+        assert!(gather(0, &x, &x).is_err());
     }
 
     #[test]

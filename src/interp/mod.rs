@@ -267,6 +267,10 @@ impl<'a> Interpreter<'a> {
                 let x = arr(x)?;
                 layout::pad(ints(p)?, x, &Arr::literal(x.dtype, as_lit(val(v))?)?).map(Val::Arr)
             }
+            Ir::Gather([a, x, i]) => {
+                let axis = *ints(a)?.first().ok_or_else(|| InterpError::Malformed("empty gather axis".into()))?;
+                layout::gather(axis, arr(x)?, arr(i)?).map(Val::Arr)
+            }
             Ir::Opaque(_) => Err(InterpError::Unsupported("opaque ops".into())),
             Ir::Lit(l) => Ok(Val::Lit(l.0)),
             Ir::Const(c) => self

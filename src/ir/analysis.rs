@@ -253,6 +253,11 @@ pub fn node_data<'a>(a: &IrAnalysis, node: &Ir, child: impl Fn(Id) -> &'a IrData
             child(*v).lit.ok_or("a pad value must be a literal")?;
             tensor(infer::pad(tensor_ty(child(*x), "operand")?, ints(child(*p))?)?, &[*x])
         }
+        Ir::Gather([a, x, i]) => {
+            let axis = *ints(child(*a))?.first().ok_or("gather axis is empty")?;
+            let (xt, it) = (tensor_ty(child(*x), "operand")?, tensor_ty(child(*i), "indices")?);
+            tensor(infer::gather(xt, it, axis)?, &[*x, *i])
+        }
     }
 }
 

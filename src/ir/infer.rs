@@ -163,8 +163,11 @@ pub fn slice(x: &TensorType, s: &SliceSpec) -> InferResult {
         let len = if step > 0 {
             let (b, e) = (clamp(s.begins[i], 0, dim), clamp(s.ends[i], 0, dim));
             ceil_div((e - b).max(0), step)
+        } else if dim == 0 {
+            0
         } else {
-            let (b, e) = (clamp(s.begins[i], -1, dim - 1), clamp(s.ends[i], -1, dim - 1));
+            // ONNX clamps starts to [0, dim-1] and ends to [-1, dim-1] for negative steps.
+            let (b, e) = (clamp(s.begins[i], 0, dim - 1), clamp(s.ends[i], -1, dim - 1));
             ceil_div((b - e).max(0), -step)
         };
         shape[axis] = len as usize;
@@ -184,6 +187,22 @@ pub fn pad(x: &TensorType, pads: &[i64]) -> InferResult {
         return Err(format!("pads {pads:?} do not fit rank {r}"));
     }
     let shape = (0..r).map(|i| x.shape[i] + pads[i] as usize + pads[i + r] as usize).collect();
+    Ok(TensorType::new(x.dtype, shape))
+}
+
+/// `(gather #ints:axis x indices)`: `x.shape[..axis] + indices.shape + x.shape[axis+1..]`;
+/// the indices must be an integer tensor (their values are checked by the interpreter).
+pub fn gather(x: &TensorType, indices: &TensorType, axis: i64) -> InferResult {
+    let axis = usize::try_from(axis)
+        .ok()
+        .filter(|&a| a < x.shape.len())
+        .ok_or_else(|| format!("gather axis {axis} out of range for {x}"))?;
+    if !indices.dtype.is_integer() {
+        return Err(format!("gather indices are {}, not integers", indices.dtype));
+    }
+    let mut shape = x.shape[..axis].to_vec();
+    shape.extend(&indices.shape);
+    shape.extend(&x.shape[axis + 1..]);
     Ok(TensorType::new(x.dtype, shape))
 }
 
@@ -230,6 +249,20 @@ mod tests {
     fn slice_counts_like_onnx() {
         let s = SliceSpec { axes: vec![0, 1], begins: vec![1, -1], ends: vec![1000, -1000], steps: vec![2, -1] };
         assert_eq!(slice(&f(&[10, 4]), &s).unwrap().shape, vec![5, 4]);
+        // A negative-step start before the axis clamps to 0 (one element), as in ONNX.
+        let s = SliceSpec { axes: vec![0], begins: vec![-20], ends: vec![-30], steps: vec![-1] };
+        assert_eq!(slice(&f(&[10]), &s).unwrap().shape, vec![1]);
+        let s = SliceSpec { axes: vec![0], begins: vec![0], ends: vec![-30], steps: vec![-1] };
+        assert_eq!(slice(&f(&[0]), &s).unwrap().shape, vec![0]);
+    }
+
+    #[test]
+    fn gather_replaces_the_axis_by_the_index_shape() {
+        let idx = TensorType::new(DType::I64, vec![2, 3]);
+        assert_eq!(gather(&f(&[4, 5, 6]), &idx, 1).unwrap().shape, vec![4, 2, 3, 6]);
+        assert_eq!(gather(&f(&[4, 5]), &TensorType::new(DType::I32, vec![]), 0).unwrap().shape, vec![5]);
+        assert!(gather(&f(&[4, 5]), &idx, 2).is_err());
+        assert!(gather(&f(&[4, 5]), &f(&[2]), 0).is_err());
     }
 
     #[test]

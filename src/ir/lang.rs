@@ -71,6 +71,9 @@ define_language! {
         "concat" = Concat(Box<[Id]>),
         // `(pad #ints:pads x value)`.
         "pad" = Pad([Id; 3]),
+        // `(gather #ints:axis x indices)`: ONNX Gather with non-negative, in-range integer
+        // indices; the result has shape x[:axis] + indices + x[axis+1:].
+        "gather" = Gather([Id; 3]),
         // `(opaque payload inputs...)`: an op gos-opt does not interpret; no rule matches it.
         "opaque" = Opaque(Box<[Id]>),
         // ---- leaves

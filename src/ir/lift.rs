@@ -89,7 +89,15 @@ pub fn lift(egraph: &IrGraph, expr: &RecExpr<Ir>, source: &Graph, origins: &Orig
             Ir::Kernel(_, ch) | Ir::Opaque(ch) => {
                 let (first, inputs) =
                     ch.split_first().ok_or_else(|| LiftError::Malformed("kernel without payload".into()))?;
-                let Ir::Payload(Payload::Op(op)) = &expr[*first] else {
+                // The op is a payload leaf, or computed by a payload function (`@relu_op`): the
+                // class's facts hold it either way.
+                let payload = match &expr[*first] {
+                    Ir::Payload(p) => Some(p),
+                    _ => egraph
+                        .lookup(expr[*first].clone().map_children(|c| classes[usize::from(c)]))
+                        .and_then(|c| egraph[c].data.payload.as_ref()),
+                };
+                let Some(Payload::Op(op)) = payload else {
                     return Err(LiftError::Malformed("kernel payload is not an op".into()));
                 };
                 let inputs = inputs.iter().map(value).collect::<Result<Vec<_>, _>>()?;

@@ -8,7 +8,10 @@
 //! literal. Functions of weights require weight-only tensor arguments.
 
 mod conv;
+mod convt;
 mod payloads;
+mod resample;
+mod resize;
 mod weights;
 
 pub(crate) use payloads::matmul_spec;
@@ -39,7 +42,13 @@ pub(crate) struct Function {
 pub struct Functions;
 
 fn table() -> impl Iterator<Item = &'static Function> {
-    payloads::FUNCTIONS.iter().chain(conv::FUNCTIONS).chain(weights::FUNCTIONS)
+    payloads::FUNCTIONS
+        .iter()
+        .chain(conv::FUNCTIONS)
+        .chain(weights::FUNCTIONS)
+        .chain(resample::FUNCTIONS)
+        .chain(convt::FUNCTIONS)
+        .chain(resize::FUNCTIONS)
 }
 
 fn find(name: &str) -> Result<&'static Function, String> {

@@ -5,6 +5,7 @@
 
 mod layout;
 mod nn;
+mod resample;
 
 use super::gen::{Draw, Gen};
 use crate::ops::*;
@@ -164,6 +165,9 @@ const SAMPLERS: &[(&str, usize, usize)] = &[
     ("LRN", 1, 1),
     ("Shape", 1, 1),
     ("ConstantOfShape", 1, 1),
+    ("Gather", 2, 2),
+    ("ConvTranspose", 2, 3),
+    ("Resize", 3, 4),
 ];
 
 /// Draws one kernel: `Err` when there is no sampler for it, `Ok(None)` when this draw did not fit.
@@ -293,6 +297,7 @@ fn draw_kernel(name: &str, d: &mut Draw, ctx: &Ctx) -> Option<KernelDraw> {
         | ("MaxPool" | "AveragePool" | "GlobalAveragePool" | "BatchNormalization" | "LayerNormalization" | "LRN", _) => {
             nn::sample_one(name, d, ctx)
         }
+        ("Gather" | "Resize" | "ConvTranspose", _) => resample::sample_one(name, d, ctx),
         _ => layout::sample_one(name, d, ctx),
     }
 }
