@@ -363,15 +363,6 @@ impl Tensor {
         self.shape.iter().product()
     }
 
-    /// Number of stored elements (`None` for packed raw data).
-    pub fn stored_len(&self) -> Option<usize> {
-        match &self.data {
-            TensorData::Str(v) => Some(v.len()),
-            TensorData::Raw(_) => None,
-            d => numeric_data!(d, v => Some(v.len()), None),
-        }
-    }
-
     /// Every element as `f64` (`None` for strings and carried-only types).
     pub fn to_f64_vec(&self) -> Option<Vec<f64>> {
         numeric_data!(&self.data, v => Some(v.iter().map(|x| x.to_f64()).collect()), None)

@@ -232,11 +232,6 @@ impl Graph {
         }
     }
 
-    /// The nodes reading a value.
-    pub fn consumers(&self, id: ValueId) -> Vec<NodeId> {
-        self.dag.node_indices().filter(|&n| self.dag[n].inputs.contains(&Some(id))).collect()
-    }
-
     /// Number of nodes.
     pub fn node_count(&self) -> usize {
         self.dag.node_count()
