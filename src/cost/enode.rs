@@ -4,7 +4,7 @@
 //! Weight-only classes cost nothing (they are folded at emission); leaves, payloads, `get` and
 //! `outputs` cost nothing; every other node is priced by [`super::roofline`] and pays the
 //! per-kernel overhead. Nodes the exporter cannot write cost infinitely much to the adaptor
-//! ([`is_exportable`]).
+//! ([`crate::ir::is_exportable`]).
 
 use super::count::{bytes_of, dot_work, kernel_work, Tally};
 use super::{roofline, NodeCost, Objective, OpClass, Profile, Work};
@@ -12,59 +12,6 @@ use crate::ir::{node_data, Ir, IrGraph, Payload};
 use crate::tensor::{DType, TensorData, TensorType};
 use egg::{Id, Language};
 use std::cmp::Ordering;
-
-/// Whether the exporter can write this node (`crate::ir::lift`): today kernels, opaque ops,
-/// leaves, `get` and `outputs`. Primitives and constant functions have no ONNX form yet.
-/// Widen this as lifting learns more; it is the only place the adaptor asks.
-pub fn is_exportable(enode: &Ir) -> bool {
-    match enode {
-        Ir::Kernel(..)
-        | Ir::Opaque(_)
-        | Ir::Lit(_)
-        | Ir::Const(_)
-        | Ir::Input(_)
-        | Ir::Payload(_)
-        | Ir::Absent
-        | Ir::Get(_)
-        | Ir::Outputs(_) => true,
-        Ir::Add(_)
-        | Ir::Sub(_)
-        | Ir::Mul(_)
-        | Ir::Div(_)
-        | Ir::Pow(_)
-        | Ir::Max(_)
-        | Ir::Min(_)
-        | Ir::Neg(_)
-        | Ir::Abs(_)
-        | Ir::Exp(_)
-        | Ir::Log(_)
-        | Ir::Sqrt(_)
-        | Ir::Rsqrt(_)
-        | Ir::Erf(_)
-        | Ir::Tanh(_)
-        | Ir::Sigmoid(_)
-        | Ir::Round(_)
-        | Ir::Clip(_)
-        | Ir::Shl(_)
-        | Ir::Shr(_)
-        | Ir::Cast(_)
-        | Ir::Quantize(_)
-        | Ir::Dequantize(_)
-        | Ir::RSum(_)
-        | Ir::RMax(_)
-        | Ir::RMean(_)
-        | Ir::Dot(_)
-        | Ir::Window(_)
-        | Ir::Reshape(_)
-        | Ir::Transpose(_)
-        | Ir::Broadcast(_)
-        | Ir::Slice(_)
-        | Ir::Concat(_)
-        | Ir::Pad(_)
-        | Ir::Gather(_)
-        | Ir::Fun(..) => false,
-    }
-}
 
 /// Whether class `id` holds a digit plane (a constant whose every value is -1, 0 or 1), as
 /// (non-zeros, elements). Reads the constant pool; a future analysis fact for digit planes
@@ -205,7 +152,9 @@ pub fn node_cost(profile: &Profile, enode: &Ir, egraph: &IrGraph) -> NodeCost {
 /// The node's own figure for an objective, infinite when it is not exportable: what a
 /// DAG-aware extractor adds up once per chosen node.
 pub fn objective_cost(profile: &Profile, objective: Objective, enode: &Ir, egraph: &IrGraph) -> f64 {
-    if !is_exportable(enode) {
+    // Weight-only classes are folded at emission, so any node in them can be emitted.
+    let weight_only = egraph.lookup(enode.clone()).is_some_and(|c| egraph[c].data.weight_only);
+    if !crate::ir::is_exportable(enode, weight_only) {
         return f64::INFINITY;
     }
     node_cost(profile, enode, egraph).objective(objective)
@@ -272,7 +221,7 @@ mod tests {
         let expr: egg::RecExpr<Ir> = "(gather #ints:0 $x %0)".parse().unwrap();
         let root = egraph.add_expr(&expr);
         let node = egraph[root].nodes[0].clone();
-        assert!(!is_exportable(&node));
+        assert!(!crate::ir::is_exportable(&node, false));
         let work = node_work(&node, &egraph).unwrap();
         // Reads 3 rows of 5 floats and 3 int64 indices, writes 3 rows.
         assert_eq!(work.bytes, 2 * 3 * 5 * 4 + 3 * 8);

@@ -24,7 +24,7 @@ mod enode;
 mod profile;
 
 pub use count::{dot_work, kernel_work, precision_of};
-pub use enode::{digit_plane, is_exportable, node_cost, node_work, objective_cost, Cost, IrCost};
+pub use enode::{digit_plane, node_cost, node_work, objective_cost, Cost, IrCost};
 pub use profile::{
     load_file, load_target, resolve, shipped_source, target_names, Cache, Energy, Profile, ProfileError, SHIPPED,
 };

@@ -4,10 +4,13 @@
 use super::analysis::IrGraph;
 use super::lang::Ir;
 use super::lower::Origins;
+use super::onnx_form::{folds, primitive_op, subexpr, Arg};
 use super::payload::Payload;
-use crate::graph::{Graph, GraphError, Node, NodeId, Value, ValueId, ValueKind};
+use crate::graph::{ConstOrigin, Graph, GraphError, Node, NodeId, Value, ValueId, ValueKind};
+use crate::interp::{Interpreter, Value as Evaluated};
 use egg::{Id, Language, RecExpr};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Lifting failures.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +21,9 @@ pub enum LiftError {
     /// The expression is malformed (a bug in a rule or the extractor).
     #[error("malformed expression: {0}")]
     Malformed(String),
+    /// A weight-only computation could not be evaluated.
+    #[error("folding weights: {0}")]
+    Fold(String),
     /// The rebuilt graph is invalid.
     #[error(transparent)]
     Graph(#[from] GraphError),
@@ -47,10 +53,24 @@ pub fn lift(egraph: &IrGraph, expr: &RecExpr<Ir>, source: &Graph, origins: &Orig
     let mut classes: Vec<Id> = Vec::with_capacity(expr.as_ref().len());
     let mut lifted: Vec<Lifted> = Vec::with_capacity(expr.as_ref().len());
     let mut fresh = 0usize;
-    for enode in expr.as_ref() {
+    let no_inputs = HashMap::new();
+    let interpreter = Interpreter::new(&egraph.analysis, &no_inputs).with_opset(source.meta.opset());
+    for (index, enode) in expr.as_ref().iter().enumerate() {
         let class_node = enode.clone().map_children(|c| classes[usize::from(c)]);
         let class = egraph.lookup(class_node).map(|c| egraph.find(c));
         classes.push(class.unwrap_or(Id::from(usize::MAX)));
+        if let Some(c) = class.filter(|&c| egraph[c].data.weight_only && folds(enode)) {
+            // A computation on weights only: evaluated now, emitted as a constant.
+            let sub = subexpr(expr, Id::from(index));
+            let tensor = match interpreter.eval(&sub) {
+                Ok(Evaluated::Tensor(t)) => t,
+                Ok(other) => return Err(LiftError::Malformed(format!("weight-only class {c} evaluates to {other:?}"))),
+                Err(e) => return Err(LiftError::Fold(e.to_string())),
+            };
+            let name = graph.fresh_name("gos_folded");
+            lifted.push(Lifted::Values(vec![graph.add_const(&name, Arc::new(tensor), ConstOrigin::Derived)]));
+            continue;
+        }
         let child = |c: &Id| &lifted[usize::from(*c)];
         let value = |c: &Id| -> Result<Option<ValueId>, LiftError> {
             match child(c) {
@@ -131,7 +151,29 @@ pub fn lift(egraph: &IrGraph, expr: &RecExpr<Ir>, source: &Graph, origins: &Orig
                 graph.add_node(node)?;
                 Lifted::Values(outputs)
             }
-            other => return Err(LiftError::NoOnnxForm(other.to_string())),
+            other => {
+                let dtype = class.and_then(|c| egraph[c].data.ty().map(|t| t.dtype));
+                let Some((op, args)) = dtype.and_then(|d| primitive_op(other, expr, d)) else {
+                    return Err(LiftError::NoOnnxForm(other.to_string()));
+                };
+                let mut inputs = Vec::with_capacity(args.len());
+                for a in args {
+                    inputs.push(Some(match a {
+                        Arg::Child(c) => value(&c)?.ok_or_else(|| LiftError::Malformed("absent operand".into()))?,
+                        Arg::Tensor(t) => {
+                            let name = graph.fresh_name("gos_const");
+                            graph.add_const(&name, Arc::new(t), ConstOrigin::Derived)
+                        }
+                    }));
+                }
+                let ty = class.and_then(|c| egraph[c].data.ty().cloned());
+                fresh += 1;
+                let name = graph.fresh_name(&format!("gos_{}_{fresh}", op.onnx_name()));
+                let out_name = graph.fresh_name(&format!("{name}_out0"));
+                let out = graph.add_value(Value { name: out_name, ty, ..Value::default() });
+                graph.add_node(Node { name, op, inputs, outputs: vec![out], doc_string: String::new() })?;
+                Lifted::Values(vec![out])
+            }
         };
         lifted.push(item);
     }
