@@ -8,6 +8,7 @@ use gos_opt::cost::{self, Objective};
 use gos_opt::onnx::{parse_input_shape, ImportOptions};
 use gos_opt::pipeline::{self, Mode, PipelineError};
 use gos_opt::rules::{Functions, RuleSet};
+use gos_opt::search;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -155,6 +156,15 @@ struct OptimizeArgs {
     /// A rule file to load after the shipped rules; repeatable.
     #[arg(long = "rules", value_name = "FILE")]
     rules: Vec<PathBuf>,
+    /// Exact mode: stop saturating past this many e-nodes.
+    #[arg(long, value_name = "N", default_value_t = search::Limits::default().nodes)]
+    node_limit: usize,
+    /// Exact mode: stop saturating after this many iterations.
+    #[arg(long, value_name = "N", default_value_t = search::Limits::default().iterations)]
+    iter_limit: usize,
+    /// Exact mode: stop saturating after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = search::Limits::default().time.as_secs_f64())]
+    time_limit: f64,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -363,6 +373,11 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
         mode,
         import,
         rules: args.rules,
+        limits: search::Limits {
+            nodes: args.node_limit,
+            iterations: args.iter_limit,
+            time: std::time::Duration::from_secs_f64(args.time_limit.max(0.0)),
+        },
     };
     match pipeline::run(&opts) {
         Ok(outcome) => {

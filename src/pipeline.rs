@@ -3,6 +3,7 @@
 use crate::graph::{Graph, GraphError};
 use crate::onnx::{self, ImportError, ImportOptions};
 use crate::rules::{RuleError, RuleSet};
+use crate::search;
 use crate::tensor::TensorType;
 use crate::verify::{self, VerifyError, VerifyReport};
 use serde::Serialize;
@@ -41,6 +42,8 @@ pub struct Options {
     pub import: ImportOptions,
     /// User rule files (`--rules`), loaded after the shipped ones.
     pub rules: Vec<PathBuf>,
+    /// Saturation limits (`--node-limit`, `--iter-limit`, `--time-limit`).
+    pub limits: search::Limits,
 }
 
 /// Why a run failed. [`PipelineError::Verification`] maps to exit code 3, the rest to 1.
@@ -64,8 +67,17 @@ pub enum PipelineError {
     #[error(transparent)]
     Profile(#[from] crate::cost::ProfileError),
     /// The mode is not available.
-    #[error("--mode {0} is not available yet (this build has --mode none)")]
+    #[error("--mode {0} is not available yet (this build has --mode none and --mode exact)")]
     ModeUnavailable(&'static str),
+    /// The model could not be lowered into the e-graph.
+    #[error(transparent)]
+    Lower(#[from] crate::ir::LowerError),
+    /// No emittable program was found.
+    #[error(transparent)]
+    Extract(#[from] search::ExtractError),
+    /// The extracted program could not be lifted back to a graph.
+    #[error(transparent)]
+    Lift(#[from] crate::ir::LiftError),
     /// A rule file could not be loaded (`file:line: rule NAME: cause`).
     #[error(transparent)]
     Rules(#[from] RuleError),
@@ -91,6 +103,8 @@ pub struct Outcome {
     pub nodes_after: usize,
     /// The verification figures.
     pub verification: VerifyReport,
+    /// What saturation did (exact mode).
+    pub search: Option<search::Stats>,
 }
 
 /// `MODEL.opt.onnx` beside `MODEL.onnx`.
@@ -111,14 +125,11 @@ pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
     if opts.target_file.is_none() && crate::cost::shipped_source(&opts.target).is_none() {
         return Err(PipelineError::UnknownTarget(opts.target.clone()));
     }
-    // Loaded (and so checked) on every run; extraction does not use it yet.
-    let _profile = crate::cost::resolve(Some(&opts.target), opts.target_file.as_deref())?;
-    // Loaded (and so checked) on every run; saturation does not use them yet.
-    let _rules = RuleSet::load(&opts.rules, &crate::rules::Functions)?;
-    match opts.mode {
-        Mode::None => {}
-        Mode::Exact => return Err(PipelineError::ModeUnavailable("exact")),
-        Mode::Approx => return Err(PipelineError::ModeUnavailable("approx")),
+    let profile = crate::cost::resolve(Some(&opts.target), opts.target_file.as_deref())?;
+    // Loaded (and so checked) on every run.
+    let rules = RuleSet::load(&opts.rules, &crate::rules::Functions)?;
+    if opts.mode == Mode::Approx {
+        return Err(PipelineError::ModeUnavailable("approx"));
     }
     let output = opts.output.clone().unwrap_or_else(|| default_output(&opts.input));
     if same_file(&opts.input, &output) {
@@ -130,6 +141,12 @@ pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
     let dir = opts.input.parent();
     let mut graph: Graph = onnx::import_bytes(&original, dir, &opts.import).map_err(import_err)?;
     let nodes_before = graph.node_count();
+    let mut search = None;
+    if opts.mode == Mode::Exact {
+        let (optimized, stats) = optimize_exact(&graph, &rules, &profile, opts.objective, &opts.limits)?;
+        graph = optimized;
+        search = Some(stats);
+    }
     graph.meta.set_metadata("gos-opt.version", env!("CARGO_PKG_VERSION"));
     graph.meta.set_metadata("gos-opt.target", &opts.target);
     let bytes = onnx::export_bytes(&graph)?;
@@ -139,7 +156,37 @@ pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
         return Err(PipelineError::Verification(verification.summary()));
     }
     write_atomically(&output, &bytes)?;
-    Ok(Outcome { output, nodes_before, nodes_after: graph.node_count(), verification })
+    Ok(Outcome { output, nodes_before, nodes_after: graph.node_count(), verification, search })
+}
+
+/// A node's price for extraction: its own cost under the target and objective, infinite when
+/// the exporter cannot write it.
+struct TargetCost<'a> {
+    profile: &'a crate::cost::Profile,
+    objective: crate::cost::Objective,
+}
+
+impl search::NodeCost for TargetCost<'_> {
+    fn node_cost(&self, egraph: &crate::ir::IrGraph, _class: egg::Id, node: &crate::ir::Ir) -> f64 {
+        crate::cost::objective_cost(self.profile, self.objective, node, egraph)
+    }
+}
+
+/// Lower → saturate with the exact rules → extract the cheapest DAG for the target → lift.
+fn optimize_exact(
+    graph: &Graph,
+    rules: &RuleSet,
+    profile: &crate::cost::Profile,
+    objective: crate::cost::Objective,
+    limits: &search::Limits,
+) -> Result<(Graph, search::Stats), PipelineError> {
+    let mut analysis = crate::ir::analysis_for(graph);
+    analysis.functions = std::sync::Arc::new(crate::rules::Functions);
+    let lowered = crate::ir::lower_with(graph, analysis)?;
+    let (egraph, stats) = search::saturate(lowered.egraph, lowered.root, &rules.rewrites(false), limits);
+    let best = search::extract_dag(&egraph, lowered.root, &TargetCost { profile, objective })?;
+    let optimized = crate::ir::lift(&egraph, &best.expr, graph, &lowered.origins)?;
+    Ok((optimized, stats))
 }
 
 /// Seeded random input sets used besides the test sets found beside the model.

@@ -300,3 +300,29 @@ fn unknown_ops_pass_through_with_their_attributes() {
     let inspect = gos_opt(&["inspect", &path]);
     assert!(inspect.stdout.contains("opaque ops (passed through unchanged): Selu"), "{}", inspect.stdout);
 }
+
+#[test]
+fn exact_mode_saturates_extracts_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mnist.onnx");
+    std::fs::copy(bundled("mnist-8/model.onnx"), &input).unwrap();
+    let report = dir.path().join("r.json");
+    let run = gos_opt(&[
+        &input.display().to_string(),
+        "--target",
+        "rpi3",
+        "--mode",
+        "exact",
+        "--iter-limit",
+        "10",
+        "--report",
+        &report.display().to_string(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["verification"]["passed"], true);
+    let search = &json["search"];
+    assert!(search["iterations"].as_u64().unwrap() <= 10, "{search}");
+    assert!(search["nodes"].as_u64().unwrap() > 0 && search["classes"].as_u64().unwrap() > 0);
+    assert!(json["nodes_after"].as_u64().unwrap() <= json["nodes_before"].as_u64().unwrap());
+}

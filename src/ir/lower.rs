@@ -56,9 +56,15 @@ pub fn analysis_for(graph: &Graph) -> IrAnalysis {
     a
 }
 
-/// Lowers a graph into a fresh e-graph.
+/// Lowers a graph into a fresh e-graph (no constant functions known).
 pub fn lower(graph: &Graph) -> Result<Lowered, LowerError> {
-    let mut egraph = IrGraph::new(analysis_for(graph));
+    lower_with(graph, analysis_for(graph))
+}
+
+/// Lowers a graph into a fresh e-graph with the given analysis (from [`analysis_for`], with
+/// the constant-function table the rules need).
+pub fn lower_with(graph: &Graph, analysis: IrAnalysis) -> Result<Lowered, LowerError> {
+    let mut egraph = IrGraph::new(analysis);
     let mut origins = Origins::default();
     let mut classes: HashMap<ValueId, Id> = HashMap::new();
     let value_class = |egraph: &mut IrGraph, classes: &HashMap<ValueId, Id>, v: ValueId| -> Result<Id, LowerError> {

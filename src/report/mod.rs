@@ -29,6 +29,8 @@ pub struct Report<'a> {
     pub nodes_after: usize,
     /// Verification figures.
     pub verification: &'a VerifyReport,
+    /// E-graph statistics of saturation (exact mode).
+    pub search: Option<&'a crate::search::Stats>,
 }
 
 impl<'a> Report<'a> {
@@ -44,6 +46,7 @@ impl<'a> Report<'a> {
             nodes_before: outcome.nodes_before,
             nodes_after: outcome.nodes_after,
             verification: &outcome.verification,
+            search: outcome.search.as_ref(),
         }
     }
 }
