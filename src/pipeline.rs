@@ -173,7 +173,7 @@ impl search::NodeCost for TargetCost<'_> {
 }
 
 /// Lower → saturate with the exact rules → extract the cheapest DAG for the target → lift.
-fn optimize_exact(
+pub fn optimize_exact(
     graph: &Graph,
     rules: &RuleSet,
     profile: &crate::cost::Profile,
