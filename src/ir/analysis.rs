@@ -317,4 +317,22 @@ impl Analysis<Ir> for IrAnalysis {
         }
         DidMerge(changed_a, changed_b)
     }
+
+    /// A function computing a payload or a literal (`(@perm_compose p q)`, `(@pow2_log2 c)`) is
+    /// that payload or literal: the class gets the leaf, so equal values share one class and the
+    /// rules that recompute a payload do not add a new class each time they fire.
+    fn modify(egraph: &mut IrGraph, id: Id) {
+        let class = &egraph[id];
+        if !class.nodes.iter().any(|n| matches!(n, Ir::Fun(..))) {
+            return;
+        }
+        let has = |leaf: fn(&Ir) -> bool| class.nodes.iter().any(leaf);
+        let leaf = match (&class.data.payload, class.data.lit) {
+            (Some(p), _) if !has(|n| matches!(n, Ir::Payload(_))) => Ir::Payload(p.clone()),
+            (None, Some(l)) if !has(|n| matches!(n, Ir::Lit(_))) => Ir::Lit(l),
+            _ => return,
+        };
+        let leaf = egraph.add(leaf);
+        egraph.union(id, leaf);
+    }
 }

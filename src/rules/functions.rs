@@ -9,6 +9,8 @@
 
 mod conv;
 mod convt;
+mod fold;
+mod layout_fns;
 mod payloads;
 mod resample;
 mod resize;
@@ -49,6 +51,8 @@ fn table() -> impl Iterator<Item = &'static Function> {
         .chain(resample::FUNCTIONS)
         .chain(convt::FUNCTIONS)
         .chain(resize::FUNCTIONS)
+        .chain(layout_fns::FUNCTIONS)
+        .chain(fold::FUNCTIONS)
 }
 
 fn find(name: &str) -> Result<&'static Function, String> {

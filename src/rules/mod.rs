@@ -49,6 +49,9 @@ pub fn builtin() -> &'static [(&'static str, &'static str)] {
     &[
         ("rules/algebra.rules", include_str!("../../rules/algebra.rules")),
         ("rules/decompose.rules", include_str!("../../rules/decompose.rules")),
+        ("rules/layout.rules", include_str!("../../rules/layout.rules")),
+        ("rules/recognize.rules", include_str!("../../rules/recognize.rules")),
+        ("rules/fold.rules", include_str!("../../rules/fold.rules")),
     ]
 }
 

@@ -11,7 +11,7 @@ use crate::tensor::{DType, Tensor, TensorType};
 type R = Result<IrData, String>;
 
 /// Errors unless argument `i` is a weight-only float tensor.
-fn weight<'a>(a: &[&'a IrData], i: usize) -> Result<&'a TensorType, String> {
+pub(super) fn weight<'a>(a: &[&'a IrData], i: usize) -> Result<&'a TensorType, String> {
     let t = ty(a, i)?;
     if !a[i].weight_only {
         return Err(format!("argument {i} is not a weight (it depends on a graph input)"));
@@ -22,14 +22,14 @@ fn weight<'a>(a: &[&'a IrData], i: usize) -> Result<&'a TensorType, String> {
     Ok(t)
 }
 
-fn tensor_arg<'a>(args: &[FnArg<'a>], i: usize) -> Result<&'a Tensor, String> {
+pub(super) fn tensor_arg<'a>(args: &[FnArg<'a>], i: usize) -> Result<&'a Tensor, String> {
     match args.get(i) {
         Some(FnArg::Tensor(t)) => Ok(t),
         _ => Err(format!("argument {i} is not a tensor")),
     }
 }
 
-fn values(t: &Tensor) -> Result<Vec<f64>, String> {
+pub(super) fn values(t: &Tensor) -> Result<Vec<f64>, String> {
     t.to_f64_vec().ok_or_else(|| format!("cannot read {} values", t.dtype))
 }
 
@@ -93,7 +93,7 @@ fn bn_shift_eval(args: &[FnArg]) -> Result<Tensor, String> {
 
 /// `@scale_out_channels w s`: `w[o, ...] * s[o]` (a conv or Gemm-transB weight scaled per
 /// output channel; one-element `s` scales everything).
-fn scale_out_channels(a: &[&IrData]) -> R {
+pub(super) fn scale_out_channels(a: &[&IrData]) -> R {
     arity(a, 2)?;
     let (w, s) = (weight(a, 0)?, weight(a, 1)?);
     let m = *w.shape.first().ok_or("the weight is a scalar")?;
@@ -103,7 +103,7 @@ fn scale_out_channels(a: &[&IrData]) -> R {
     Ok(IrData::tensor(w.clone(), true))
 }
 
-fn scale_out_channels_eval(args: &[FnArg]) -> Result<Tensor, String> {
+pub(super) fn scale_out_channels_eval(args: &[FnArg]) -> Result<Tensor, String> {
     arity(args, 2)?;
     let (w, s) = (tensor_arg(args, 0)?, tensor_arg(args, 1)?);
     let (wv, sv) = (values(w)?, values(s)?);

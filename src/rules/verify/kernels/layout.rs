@@ -159,10 +159,24 @@ pub(super) fn sample_one(name: &str, d: &mut Draw, ctx: &Ctx) -> Option<KernelDr
             draw(Op::Slice(Slice { starts, ends, axes: op_axes, steps: op_steps }), inputs)
         }
         ("Pad", 2 | 3) => {
-            let x = x_type(d, ctx, 1..=4, 4)?;
+            let ranks = if d.rng.random_bool(0.5) { 3..=4 } else { 1..=4 };
+            let x = x_type(d, ctx, ranks, 4)?;
             let r = x.shape.len();
-            let pads: Vec<i64> = (0..2 * r).map(|_| d.rng.random_range(0..=2)).collect();
-            let value = if ctx.arity == 3 { d.rng.random_range(-3.0..3.0f32) as f64 } else { 0.0 };
+            // Most draws of rank >= 3 pad only the spatial axes (by 0 or 1), filling with 0 or
+            // -inf, as a Pad folded into a following Conv or pool.
+            let spatial = r >= 3 && d.rng.random_bool(0.8);
+            let pads: Vec<i64> = (0..2 * r)
+                .map(|i| match (spatial, i % r) {
+                    (true, 0 | 1) => 0,
+                    (true, _) => d.rng.random_range(0..=1),
+                    _ => d.rng.random_range(0..=2),
+                })
+                .collect();
+            let value = match (ctx.arity, spatial) {
+                (3, true) if x.dtype.is_float() => *[0.0, 0.0, f64::NEG_INFINITY].choose(d.rng)?,
+                (3, false) => d.rng.random_range(-3.0..3.0f32) as f64,
+                _ => 0.0,
+            };
             let mut inputs = vec![Input::Data(x.clone(), Gen::Default), ints(&pads)];
             if ctx.arity == 3 {
                 inputs.push(scalar(x.dtype, value));
