@@ -147,7 +147,7 @@ struct OptimizeArgs {
     /// Static shape for a dynamic input, NAME=DIMS (e.g. x=1x3x48x320); repeatable.
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     input_shape: Vec<String>,
-    /// Write a JSON report of the run here.
+    /// Write a report of the run here: JSON, or Markdown when the name ends in `.md`.
     #[arg(long, value_name = "R.json")]
     report: Option<PathBuf>,
     /// Print nothing but errors.
@@ -382,7 +382,13 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
     match pipeline::run(&opts) {
         Ok(outcome) => {
             if let Some(path) = &args.report {
-                let written = serde_json::to_vec_pretty(&gos_opt::report::Report::new(&opts, &outcome))
+                let report = gos_opt::report::Report::new(&opts, &outcome);
+                let rendered = if path.extension().is_some_and(|e| e == "md") {
+                    Ok(report.to_markdown().into_bytes())
+                } else {
+                    serde_json::to_vec_pretty(&report)
+                };
+                let written = rendered
                     .map_err(|e| e.to_string())
                     .and_then(|json| pipeline::write_atomically(path, &json).map_err(|e| e.to_string()));
                 if let Err(e) = written {

@@ -105,6 +105,10 @@ pub struct Outcome {
     pub verification: VerifyReport,
     /// What saturation did (exact mode).
     pub search: Option<search::Stats>,
+    /// The input model: per-layer shapes, MACs and predicted cost on the target.
+    pub before: crate::inspect::Inspection,
+    /// The written model, likewise.
+    pub after: crate::inspect::Inspection,
 }
 
 /// `MODEL.opt.onnx` beside `MODEL.onnx`.
@@ -141,6 +145,7 @@ pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
     let dir = opts.input.parent();
     let mut graph: Graph = onnx::import_bytes(&original, dir, &opts.import).map_err(import_err)?;
     let nodes_before = graph.node_count();
+    let before = crate::inspect::inspect_on(&graph, Some(&profile), opts.objective)?;
     let mut search = None;
     if opts.mode == Mode::Exact {
         let (optimized, stats) = optimize_exact(&graph, &rules, &profile, opts.objective, &opts.limits)?;
@@ -156,7 +161,8 @@ pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
         return Err(PipelineError::Verification(verification.summary()));
     }
     write_atomically(&output, &bytes)?;
-    Ok(Outcome { output, nodes_before, nodes_after: graph.node_count(), verification, search })
+    let after = crate::inspect::inspect_on(&graph, Some(&profile), opts.objective)?;
+    Ok(Outcome { output, nodes_before, nodes_after: graph.node_count(), verification, search, before, after })
 }
 
 /// A node's price for extraction: its own cost under the target and objective, infinite when

@@ -325,4 +325,29 @@ fn exact_mode_saturates_extracts_and_verifies() {
     assert!(search["iterations"].as_u64().unwrap() <= 10, "{search}");
     assert!(search["nodes"].as_u64().unwrap() > 0 && search["classes"].as_u64().unwrap() > 0);
     assert!(json["nodes_after"].as_u64().unwrap() <= json["nodes_before"].as_u64().unwrap());
+    assert!(search["applied"].as_object().is_some_and(|a| !a.is_empty()), "{search}");
+    // The report's numbers add up: per-layer predicted latency sums to each model's total.
+    for side in ["before", "after"] {
+        let model = &json[side];
+        let layers: f64 =
+            model["nodes"].as_array().unwrap().iter().map(|n| n["cost"]["latency_s"].as_f64().unwrap()).sum();
+        let total = model["cost"]["latency_s"].as_f64().unwrap();
+        assert!((layers - total).abs() <= 1e-12 + 1e-9 * total, "{side}: {layers} vs {total}");
+        assert_eq!(model["nodes"].as_array().unwrap().len() as u64, json[format!("nodes_{side}")].as_u64().unwrap());
+    }
+    // The same run reported for a person.
+    let markdown = dir.path().join("r.md");
+    let run = gos_opt(&[
+        &input.display().to_string(),
+        "--target",
+        "rpi3",
+        "--mode",
+        "exact",
+        "-q",
+        "--report",
+        &markdown.display().to_string(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&markdown).unwrap();
+    assert!(text.starts_with("# gos-opt report") && text.contains("| predicted latency (ms) |"), "{text}");
 }

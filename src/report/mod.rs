@@ -1,5 +1,5 @@
-//! The run report (`--report R.json`): a versioned JSON document presenting what the pipeline
-//! decided and measured. It recomputes nothing.
+//! The run report (`--report R.json`, or `R.md` for a person): a versioned document presenting
+//! what the pipeline decided and measured. It recomputes nothing.
 
 use crate::pipeline::{Mode, Options, Outcome};
 use crate::verify::VerifyReport;
@@ -29,8 +29,12 @@ pub struct Report<'a> {
     pub nodes_after: usize,
     /// Verification figures.
     pub verification: &'a VerifyReport,
-    /// E-graph statistics of saturation (exact mode).
+    /// E-graph statistics of saturation (exact mode), with per-rule application counts.
     pub search: Option<&'a crate::search::Stats>,
+    /// The input model per layer (shapes, MACs, predicted cost on the target) and in total.
+    pub before: &'a crate::inspect::Inspection,
+    /// The written model, likewise.
+    pub after: &'a crate::inspect::Inspection,
 }
 
 impl<'a> Report<'a> {
@@ -47,6 +51,53 @@ impl<'a> Report<'a> {
             nodes_after: outcome.nodes_after,
             verification: &outcome.verification,
             search: outcome.search.as_ref(),
+            before: &outcome.before,
+            after: &outcome.after,
         }
+    }
+
+    /// The same report for a person (Markdown).
+    pub fn to_markdown(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(s, "# gos-opt report\n");
+        let _ = writeln!(
+            s,
+            "`{}` → `{}`, target `{}`, mode `{:?}`, gos-opt {}\n",
+            self.input, self.output, self.target, self.mode, self.gos_opt_version
+        );
+        let _ = writeln!(s, "| | before | after |\n|---|---|---|");
+        let _ = writeln!(s, "| nodes | {} | {} |", self.nodes_before, self.nodes_after);
+        let _ = writeln!(s, "| parameters | {} | {} |", self.before.total_params, self.after.total_params);
+        let _ = writeln!(s, "| MACs | {} | {} |", self.before.total_macs, self.after.total_macs);
+        if let (Some(b), Some(a)) = (&self.before.cost, &self.after.cost) {
+            let _ = writeln!(s, "| predicted latency (ms) | {:.4} | {:.4} |", b.latency_s * 1e3, a.latency_s * 1e3);
+            let _ = writeln!(s, "| predicted energy (µJ) | {:.3} | {:.3} |", b.energy_pj * 1e-6, a.energy_pj * 1e-6);
+        }
+        if let Some(search) = self.search {
+            let _ = writeln!(
+                s,
+                "\n## Search\n\n{} iterations, {} e-nodes, {} e-classes, stopped by {}, {:.2} s\n",
+                search.iterations, search.nodes, search.classes, search.stop_reason, search.seconds
+            );
+            let mut applied: Vec<(&String, &usize)> = search.applied.iter().collect();
+            applied.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let _ = writeln!(s, "| rule | applied |\n|---|---|");
+            for (rule, n) in applied {
+                let _ = writeln!(s, "| {rule} | {n} |");
+            }
+        }
+        let _ = writeln!(s, "\n## Verification\n\n{}\n", self.verification.summary());
+        let _ = writeln!(s, "| output | max abs | max rel | cosine |\n|---|---|---|---|");
+        for o in &self.verification.outputs {
+            let cosine = o.figures.cosine.map(|c| format!("{c:.6}")).unwrap_or_else(|| "-".into());
+            let _ = writeln!(s, "| {} | {:.3e} | {:.3e} | {cosine} |", o.name, o.figures.max_abs, o.figures.max_rel);
+        }
+        let _ = writeln!(s, "\n## Layers after\n\n| node | op | MACs | predicted latency (µs) |\n|---|---|---|---|");
+        for n in &self.after.nodes {
+            let latency = n.cost.as_ref().map(|c| format!("{:.3}", c.latency_s * 1e6)).unwrap_or_else(|| "-".into());
+            let _ = writeln!(s, "| {} | {} | {} | {latency} |", n.name, n.op, n.macs);
+        }
+        s
     }
 }

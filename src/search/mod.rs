@@ -41,6 +41,8 @@ pub struct Stats {
     pub stop_reason: String,
     /// Seconds spent saturating.
     pub seconds: f64,
+    /// Times each rule was applied, by rule name.
+    pub applied: std::collections::BTreeMap<String, usize>,
 }
 
 /// Saturates `egraph` with `rewrites` under `limits`; returns the e-graph and the run's stats.
@@ -62,7 +64,14 @@ pub fn saturate(egraph: IrGraph, root: Id, rewrites: &[Rewrite<Ir, IrAnalysis>],
         Some(StopReason::Other(s)) => s.clone(),
         None => "not run".to_string(),
     };
+    let mut applied = std::collections::BTreeMap::new();
+    for iteration in &runner.iterations {
+        for (rule, n) in &iteration.applied {
+            *applied.entry(rule.to_string()).or_insert(0) += n;
+        }
+    }
     let stats = Stats {
+        applied,
         iterations: runner.iterations.len(),
         nodes: runner.egraph.total_size(),
         classes: runner.egraph.number_of_classes(),
