@@ -180,6 +180,22 @@ impl ConvAttrs {
         Ok(ConvAttrs { kernel_shape, strides, pads, dilations, group: group as usize, auto_pad })
     }
 
+    /// A convolution's ONNX attributes (Conv, QLinearConv, ConvInteger, ConvTranspose's window).
+    pub fn conv_attributes(&self) -> Attrs {
+        let mut attrs = Vec::new();
+        self.write(&mut attrs, true);
+        attrs
+    }
+
+    /// Multiply-accumulates of a convolution whose weight is input `weight` (for Conv and its
+    /// quantized forms): `N * Cout * prod(out spatial) * (Cin / group) * prod(kernel)`.
+    pub fn conv_macs(inputs: &[Option<&TensorType>], outputs: &[TensorType], weight: usize) -> u64 {
+        match (inputs.get(weight).copied().flatten(), outputs.first()) {
+            (Some(w), Some(y)) => conv_macs(&y.shape, &w.shape),
+            _ => 0,
+        }
+    }
+
     /// Appends the attributes that differ from ONNX's defaults. `dilations` is written only
     /// when `with_dilations` (ops and opsets that lack it); `group` only when it is not 1.
     pub fn write(&self, attrs: &mut Attrs, with_dilations: bool) {
@@ -333,16 +349,10 @@ impl Kernel for Conv {
         Ok(vec![TensorType::new(x.dtype, shape)])
     }
     fn attributes(&self, _opset: i64) -> Attrs {
-        let mut attrs = Vec::new();
-        self.attrs.write(&mut attrs, true);
-        attrs
+        self.attrs.conv_attributes()
     }
-    /// `N * Cout * prod(out spatial) * (Cin / group) * prod(kernel)`.
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> u64 {
-        match (inputs.get(1).copied().flatten(), outputs.first()) {
-            (Some(w), Some(y)) => conv_macs(&y.shape, &w.shape),
-            _ => 0,
-        }
+        ConvAttrs::conv_macs(inputs, outputs, 1)
     }
 }
 
@@ -451,8 +461,7 @@ impl Kernel for ConvTranspose {
         Ok(vec![TensorType::new(x.dtype, shape)])
     }
     fn attributes(&self, _opset: i64) -> Attrs {
-        let mut attrs = Vec::new();
-        self.attrs.write(&mut attrs, true);
+        let mut attrs = self.attrs.conv_attributes();
         if !self.output_padding.is_empty() {
             push_ints(&mut attrs, "output_padding", &self.output_padding);
         }

@@ -266,15 +266,8 @@ impl Kernel for QLinearMatMul {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{parser, t};
     use super::*;
-
-    fn parser<'a>(op_type: &'a str, opset: i64, attrs: &'a Attrs) -> Parser<'a> {
-        Parser { op_type, domain: "", opset, attrs, inputs: Vec::new(), n_outputs: 1 }
-    }
-
-    fn t(dtype: DType, shape: &[usize]) -> TensorType {
-        TensorType::new(dtype, shape.to_vec())
-    }
 
     #[test]
     fn gemm_with_transposes_and_macs() {

@@ -18,6 +18,8 @@ mod quant;
 mod reduce;
 mod resize;
 mod shape;
+#[cfg(test)]
+mod test_support;
 
 pub use attr::{Attr, Attrs};
 pub use conv::{AutoPad, Conv, ConvAttrs, ConvTranspose, Window};

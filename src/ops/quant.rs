@@ -2,7 +2,7 @@
 //! the integer convolutions QLinearConv and ConvInteger (window rules from [`ConvAttrs`]).
 //! Scales and zero points stay node inputs.
 
-use super::conv::{check_bias, conv_macs, ConvAttrs};
+use super::conv::{check_bias, ConvAttrs};
 use super::linalg::{check_zero_point, flag, require_opset};
 use super::parse::push;
 use super::pool::defined_since;
@@ -211,16 +211,11 @@ impl Kernel for QLinearConv {
         Ok(vec![TensorType::new(y_zp.dtype, shape)])
     }
     fn attributes(&self, _opset: i64) -> Attrs {
-        let mut attrs = Vec::new();
-        self.attrs.write(&mut attrs, true);
-        attrs
+        self.attrs.conv_attributes()
     }
     /// As for Conv.
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> u64 {
-        match (inputs.get(3).copied().flatten(), outputs.first()) {
-            (Some(w), Some(y)) => conv_macs(&y.shape, &w.shape),
-            _ => 0,
-        }
+        ConvAttrs::conv_macs(inputs, outputs, 3)
     }
 }
 
@@ -247,30 +242,18 @@ impl Kernel for ConvInteger {
         Ok(vec![TensorType::new(DType::I32, self.attrs.conv_output(&x.shape, &w.shape)?)])
     }
     fn attributes(&self, _opset: i64) -> Attrs {
-        let mut attrs = Vec::new();
-        self.attrs.write(&mut attrs, true);
-        attrs
+        self.attrs.conv_attributes()
     }
     /// As for Conv.
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> u64 {
-        match (inputs.get(1).copied().flatten(), outputs.first()) {
-            (Some(w), Some(y)) => conv_macs(&y.shape, &w.shape),
-            _ => 0,
-        }
+        ConvAttrs::conv_macs(inputs, outputs, 1)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{parser, t};
     use super::*;
-
-    fn parser<'a>(op_type: &'a str, opset: i64, attrs: &'a Attrs) -> Parser<'a> {
-        Parser { op_type, domain: "", opset, attrs, inputs: Vec::new(), n_outputs: 1 }
-    }
-
-    fn t(dtype: DType, shape: &[usize]) -> TensorType {
-        TensorType::new(dtype, shape.to_vec())
-    }
 
     #[test]
     fn quantize_output_type() {

@@ -124,25 +124,18 @@ pub fn from_tract(t: &TTensor) -> Result<Tensor, TractError> {
     Ok(Tensor::new(shape, data))
 }
 
-/// Parses ONNX bytes into tract's inference model; `dir` resolves external data.
+/// Parses ONNX bytes into tract's inference model; `dir` resolves external data. With
+/// `ignore_declared`, the file's value_info and output shapes are ignored: they may repeat a
+/// symbolic dimension (`N`) that the caller has fixed, which tract then cannot unify.
 fn load(
     bytes: &[u8],
     dir: Option<&Path>,
+    ignore_declared: bool,
 ) -> Result<(InferenceModel, HashMap<String, tract_onnx::prelude::OutletId>), TractError> {
-    let onnx = tract_onnx::onnx();
-    let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(flat)?;
-    let dir = dir.map(|d| d.to_string_lossy().into_owned());
-    let parsed = onnx.parse(&proto, dir.as_deref()).map_err(flat)?;
-    Ok((parsed.model, parsed.outlets_by_name))
-}
-
-/// [`load`], ignoring the file's value_info and output shapes: they may repeat a symbolic
-/// dimension (`N`) that the caller has fixed, which tract then cannot unify.
-fn load_ignoring_declared(
-    bytes: &[u8],
-    dir: Option<&Path>,
-) -> Result<(InferenceModel, HashMap<String, tract_onnx::prelude::OutletId>), TractError> {
-    let onnx = tract_onnx::onnx().with_ignore_value_info(true).with_ignore_output_shapes(true);
+    let mut onnx = tract_onnx::onnx();
+    if ignore_declared {
+        onnx = onnx.with_ignore_value_info(true).with_ignore_output_shapes(true);
+    }
     let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(flat)?;
     let dir = dir.map(|d| d.to_string_lossy().into_owned());
     let parsed = onnx.parse(&proto, dir.as_deref()).map_err(flat)?;
@@ -170,7 +163,7 @@ pub fn infer_types(
     dir: Option<&Path>,
     inputs: &HashMap<String, TensorType>,
 ) -> HashMap<String, TensorType> {
-    let Ok((mut model, outlets)) = load(bytes, dir) else { return HashMap::new() };
+    let Ok((mut model, outlets)) = load(bytes, dir, false) else { return HashMap::new() };
     if fix_inputs(&mut model, inputs).is_err() {
         return HashMap::new();
     }
@@ -196,8 +189,8 @@ pub struct Runnable {
 impl Runnable {
     /// Loads and optimizes a model with static input types (given by name for dynamic inputs).
     pub fn new(bytes: &[u8], dir: Option<&Path>, inputs: &HashMap<String, TensorType>) -> Result<Runnable, TractError> {
-        Runnable::build(load(bytes, dir)?.0, inputs)
-            .or_else(|first| Runnable::build(load_ignoring_declared(bytes, dir)?.0, inputs).map_err(|_| first))
+        Runnable::build(load(bytes, dir, false)?.0, inputs)
+            .or_else(|first| Runnable::build(load(bytes, dir, true)?.0, inputs).map_err(|_| first))
     }
 
     fn build(mut model: InferenceModel, inputs: &HashMap<String, TensorType>) -> Result<Runnable, TractError> {
