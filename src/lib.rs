@@ -4,7 +4,9 @@
 //! [`verify`] checks a rewritten model against the original with tract.
 #![warn(missing_docs)]
 
+pub mod build;
 pub mod cost;
+pub mod emit;
 pub mod graph;
 pub mod inspect;
 pub mod interp;

@@ -142,7 +142,7 @@ struct OptimizeArgs {
     #[arg(short, long, value_name = "OUT.onnx")]
     output: Option<PathBuf>,
     /// What the optimizer may do.
-    #[arg(long, value_enum, default_value = "none")]
+    #[arg(long, value_enum, default_value = "exact")]
     mode: ModeArg,
     /// Static shape for a dynamic input, NAME=DIMS (e.g. x=1x3x48x320); repeatable.
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
@@ -150,6 +150,10 @@ struct OptimizeArgs {
     /// Write a report of the run here: JSON, or Markdown when the name ends in `.md`.
     #[arg(long, value_name = "R.json")]
     report: Option<PathBuf>,
+    /// Also write the optimized model as a no_std Rust module: DIR/model.rs (and DIR/weights.bin
+    /// for large weights).
+    #[arg(long, value_name = "DIR")]
+    emit_rust: Option<PathBuf>,
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
@@ -339,6 +343,37 @@ fn inspect(
     Ok(())
 }
 
+/// The run in two lines for stderr: predicted cost before and after, and what the search did.
+fn summary(opts: &pipeline::Options, outcome: &pipeline::Outcome) -> String {
+    let mut lines = Vec::new();
+    if let (Some(b), Some(a)) = (&outcome.before.cost, &outcome.after.cost) {
+        let change = if b.latency_s > 0.0 { (a.latency_s / b.latency_s - 1.0) * 100.0 } else { 0.0 };
+        lines.push(format!(
+            "predicted {} latency {:.4} ms -> {:.4} ms ({change:+.1}%), energy {:.3} uJ -> {:.3} uJ",
+            opts.target,
+            b.latency_s * 1e3,
+            a.latency_s * 1e3,
+            b.energy_pj * 1e-6,
+            a.energy_pj * 1e-6
+        ));
+    }
+    if let Some(s) = &outcome.search {
+        let used = s.rules.iter().filter(|r| r.survives).count();
+        lines.push(format!(
+            "e-graph: {} iterations, {} e-nodes, {} e-classes, stop reason: {}, {:.2} s (+{:.2} s extraction); \
+             {used} of {} applied rules survive in the program",
+            s.iterations,
+            s.nodes,
+            s.classes,
+            s.stop_reason,
+            s.seconds,
+            s.extraction_seconds,
+            s.rules.len()
+        ));
+    }
+    lines.join("\n")
+}
+
 fn optimize(args: OptimizeArgs) -> ExitCode {
     let Some(model) = args.model else {
         return usage("a MODEL and --target are required (see gos-opt --help)");
@@ -378,8 +413,13 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
             iterations: args.iter_limit,
             time: std::time::Duration::from_secs_f64(args.time_limit.max(0.0)),
         },
+        emit_rust: args.emit_rust,
     };
-    match pipeline::run(&opts) {
+    let progress = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new_spinner() };
+    progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    let result = pipeline::run_with(&opts, &mut |stage| progress.set_message(stage.to_string()));
+    progress.finish_and_clear();
+    match result {
         Ok(outcome) => {
             if let Some(path) = &args.report {
                 let report = gos_opt::report::Report::new(&opts, &outcome);
@@ -403,6 +443,11 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
                     outcome.nodes_after,
                     outcome.verification.summary()
                 );
+                eprintln!("{}", summary(&opts, &outcome));
+                if let Some(r) = &outcome.emit {
+                    let rs = r.model_rs.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+                    eprintln!("wrote {rs} (arena {} B, weights {} B)", r.arena_bytes, r.weights_bytes);
+                }
             }
             ExitCode::SUCCESS
         }

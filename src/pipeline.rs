@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 pub enum Mode {
     /// No rewrites: import, export, verify, write.
     None,
-    /// Exact rewrites only.
+    /// Exact rewrites only (the default).
     Exact,
     /// Approximate rewrites under an accuracy budget too.
     Approx,
@@ -44,6 +44,8 @@ pub struct Options {
     pub rules: Vec<PathBuf>,
     /// Saturation limits (`--node-limit`, `--iter-limit`, `--time-limit`).
     pub limits: search::Limits,
+    /// Also write the written model as a Rust module into this directory (`--emit-rust`).
+    pub emit_rust: Option<PathBuf>,
 }
 
 /// Why a run failed. [`PipelineError::Verification`] maps to exit code 3, the rest to 1.
@@ -78,6 +80,9 @@ pub enum PipelineError {
     /// The extracted program could not be lifted back to a graph.
     #[error(transparent)]
     Lift(#[from] crate::ir::LiftError),
+    /// The opset could not be raised for a recognized kernel.
+    #[error("cannot raise the model's opset: {0}")]
+    Upgrade(crate::graph::upgrade::UpgradeError),
     /// A rule file could not be loaded (`file:line: rule NAME: cause`).
     #[error(transparent)]
     Rules(#[from] RuleError),
@@ -90,6 +95,9 @@ pub enum PipelineError {
     /// Writing the output failed.
     #[error("cannot write {path}: {cause}")]
     Write { path: String, cause: String },
+    /// Rust could not be emitted (`--emit-rust`); nothing was written.
+    #[error(transparent)]
+    Emit(#[from] crate::emit::EmitError),
 }
 
 /// What a successful run produced.
@@ -109,6 +117,8 @@ pub struct Outcome {
     pub before: crate::inspect::Inspection,
     /// The written model, likewise.
     pub after: crate::inspect::Inspection,
+    /// The Rust module (`--emit-rust`): arena, weights and code sizes.
+    pub emit: Option<crate::emit::EmitReport>,
 }
 
 /// `MODEL.opt.onnx` beside `MODEL.onnx`.
@@ -126,6 +136,13 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Runs the pipeline and writes the optimized model.
 pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
+    run_with(opts, &mut |_| {})
+}
+
+/// [`run`], telling `stage` what it starts on (`"importing"`, `"optimizing"`, `"verifying"`,
+/// `"writing"`), for a progress display.
+pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, PipelineError> {
+    stage("importing");
     if opts.target_file.is_none() && crate::cost::shipped_source(&opts.target).is_none() {
         return Err(PipelineError::UnknownTarget(opts.target.clone()));
     }
@@ -148,6 +165,7 @@ pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
     let before = crate::inspect::inspect_on(&graph, Some(&profile), opts.objective)?;
     let mut search = None;
     if opts.mode == Mode::Exact {
+        stage("optimizing (saturate, extract, lift)");
         let (optimized, stats) = optimize_exact(&graph, &rules, &profile, opts.objective, &opts.limits)?;
         graph = optimized;
         search = Some(stats);
@@ -155,27 +173,78 @@ pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
     graph.meta.set_metadata("gos-opt.version", env!("CARGO_PKG_VERSION"));
     graph.meta.set_metadata("gos-opt.target", &opts.target);
     let bytes = onnx::export_bytes(&graph)?;
+    // Generated before verification so that a model the back end cannot do fails fast.
+    let rust = opts.emit_rust.as_ref().map(|_| crate::emit::generate(&graph)).transpose()?;
 
+    stage("verifying against the original with tract");
     let verification = verify_against_original(&original, dir, &bytes, &graph)?;
     if !verification.passed {
         return Err(PipelineError::Verification(verification.summary()));
     }
+    let emit = match (rust, &opts.emit_rust) {
+        (Some(rust), Some(dir)) => Some(crate::emit::write(rust, dir)?),
+        _ => None,
+    };
+    stage("writing");
     write_atomically(&output, &bytes)?;
     let after = crate::inspect::inspect_on(&graph, Some(&profile), opts.objective)?;
-    Ok(Outcome { output, nodes_before, nodes_after: graph.node_count(), verification, search, before, after })
+    Ok(Outcome { output, nodes_before, nodes_after: graph.node_count(), verification, search, before, after, emit })
 }
 
 /// A node's price for extraction: its own cost under the target and objective, infinite when
 /// the exporter cannot write it.
-struct TargetCost<'a> {
+/// The extraction cost: the target's cost per e-node (latency or energy); kernels the export
+/// opset cannot state are not emittable (infinite).
+pub struct TargetCost<'a> {
     profile: &'a crate::cost::Profile,
     objective: crate::cost::Objective,
+    /// The newest opset the model may be exported at ([`crate::graph::upgrade::reachable`]).
+    max_opset: i64,
+}
+
+impl<'a> TargetCost<'a> {
+    /// The cost of extracting `graph`'s lowered program for `profile` under `objective`.
+    pub fn new(profile: &'a crate::cost::Profile, objective: crate::cost::Objective, graph: &Graph) -> Self {
+        TargetCost { profile, objective, max_opset: crate::graph::upgrade::reachable(graph) }
+    }
 }
 
 impl search::NodeCost for TargetCost<'_> {
     fn node_cost(&self, egraph: &crate::ir::IrGraph, _class: egg::Id, node: &crate::ir::Ir) -> f64 {
-        crate::cost::objective_cost(self.profile, self.objective, node, egraph)
+        if crate::ir::kernel_op(egraph, node).is_some_and(|op| op.min_opset() > self.max_opset) {
+            return f64::INFINITY;
+        }
+        let cost = crate::cost::objective_cost(self.profile, self.objective, node, egraph);
+        // Ties go to kernels: a primitive that lifts to an ONNX op (`max(x, 0)` as Max) costs
+        // what the kernel it came from (Relu) costs, and the kernel keeps the model closer to
+        // the original.
+        if matches!(node, crate::ir::Ir::Kernel(..)) {
+            cost
+        } else {
+            cost * (1.0 + 1e-6)
+        }
     }
+}
+
+/// A model lowered into the e-graph and saturated.
+pub struct Saturated {
+    /// The saturated e-graph.
+    pub egraph: crate::ir::IrGraph,
+    /// The `outputs` root class.
+    pub root: egg::Id,
+    /// Source nodes of kernel classes (for lifting and node fates).
+    pub origins: crate::ir::Origins,
+    /// What saturation did.
+    pub stats: search::Stats,
+}
+
+/// Lowers `graph` (with the rules' function table) and saturates it with the exact rules.
+pub fn saturate_exact(graph: &Graph, rules: &RuleSet, limits: &search::Limits) -> Result<Saturated, PipelineError> {
+    let mut analysis = crate::ir::analysis_for(graph);
+    analysis.functions = std::sync::Arc::new(crate::rules::Functions);
+    let lowered = crate::ir::lower_with(graph, analysis)?;
+    let (egraph, stats) = search::saturate(lowered.egraph, lowered.root, &rules.rewrites(false), limits);
+    Ok(Saturated { egraph, root: lowered.root, origins: lowered.origins, stats })
 }
 
 /// Lower → saturate with the exact rules → extract the cheapest DAG for the target → lift.
@@ -186,12 +255,18 @@ pub fn optimize_exact(
     objective: crate::cost::Objective,
     limits: &search::Limits,
 ) -> Result<(Graph, search::Stats), PipelineError> {
-    let mut analysis = crate::ir::analysis_for(graph);
-    analysis.functions = std::sync::Arc::new(crate::rules::Functions);
-    let lowered = crate::ir::lower_with(graph, analysis)?;
-    let (egraph, stats) = search::saturate(lowered.egraph, lowered.root, &rules.rewrites(false), limits);
-    let best = search::extract_dag(&egraph, lowered.root, &TargetCost { profile, objective })?;
-    let optimized = crate::ir::lift(&egraph, &best.expr, graph, &lowered.origins)?;
+    let Saturated { egraph, root, origins, mut stats } = saturate_exact(graph, rules, limits)?;
+    let start = std::time::Instant::now();
+    let best = search::extract_dag(&egraph, root, &TargetCost::new(profile, objective, graph))?;
+    stats.extraction_seconds = start.elapsed().as_secs_f64();
+    let chosen = search::chosen(&egraph, &best.expr);
+    stats.rules = search::rule_uses(&egraph, &chosen, &stats.applied);
+    stats.fates = search::node_fates(&egraph, &chosen, &origins, graph);
+    let mut optimized = crate::ir::lift(&egraph, &best.expr, graph, &origins)?;
+    // A recognized kernel newer than the model's opset (LayerNormalization in an opset-12
+    // model) raises the opset; extraction only chose it because the raise is possible.
+    let needed = crate::graph::upgrade::needed(&optimized);
+    crate::graph::upgrade::upgrade(&mut optimized, needed).map_err(PipelineError::Upgrade)?;
     Ok((optimized, stats))
 }
 

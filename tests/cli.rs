@@ -191,7 +191,8 @@ fn round_trip_writes_a_verified_model_with_metadata_and_report() {
     let input = dir.path().join("resnet8.onnx");
     std::fs::copy(bundled("resnet8/model.onnx"), &input).unwrap();
     let report = dir.path().join("r.json");
-    let run = gos_opt(&[&input.display().to_string(), "--target", "rpi3", "--report", &report.display().to_string()]);
+    let (input, report) = (input.display().to_string(), report.display().to_string());
+    let run = gos_opt(&[&input, "--target", "rpi3", "--mode", "none", "--report", &report]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = dir.path().join("resnet8.opt.onnx");
     let m = ModelProto::parse_from_bytes(&std::fs::read(&out).unwrap()).unwrap();
@@ -307,20 +308,29 @@ fn exact_mode_saturates_extracts_and_verifies() {
     let input = dir.path().join("mnist.onnx");
     std::fs::copy(bundled("mnist-8/model.onnx"), &input).unwrap();
     let report = dir.path().join("r.json");
+    // Exact is the default mode.
     let run = gos_opt(&[
         &input.display().to_string(),
         "--target",
         "rpi3",
-        "--mode",
-        "exact",
         "--iter-limit",
         "10",
         "--report",
         &report.display().to_string(),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("predicted rpi3 latency") && run.stderr.contains("e-graph:"), "{}", run.stderr);
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["mode"], "exact");
     assert_eq!(json["verification"]["passed"], true);
+    // Per rule: applied and whether it survives; per original node: its fate.
+    let rules = json["search"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), json["search"]["applied"].as_object().unwrap().len());
+    assert!(rules.iter().any(|r| r["survives"] == true), "{rules:?}");
+    let fates = json["search"]["fates"].as_array().unwrap();
+    assert_eq!(fates.len() as u64, json["nodes_before"].as_u64().unwrap());
+    let known = ["kept", "rewritten", "merged", "removed"];
+    assert!(fates.iter().all(|f| known.contains(&f["fate"].as_str().unwrap())), "{fates:?}");
     let search = &json["search"];
     assert!(search["iterations"].as_u64().unwrap() <= 10, "{search}");
     assert!(search["nodes"].as_u64().unwrap() > 0 && search["classes"].as_u64().unwrap() > 0);
@@ -350,4 +360,8 @@ fn exact_mode_saturates_extracts_and_verifies() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let text = std::fs::read_to_string(&markdown).unwrap();
     assert!(text.starts_with("# gos-opt report") && text.contains("| predicted latency (ms) |"), "{text}");
+    assert!(
+        text.contains("| rule | applied | survives in the program |") && text.contains("## What became of each node")
+    );
+    assert!(run.stderr.is_empty(), "-q prints nothing: {}", run.stderr);
 }

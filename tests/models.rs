@@ -86,7 +86,7 @@ fn run(case: &Case) -> Result<Option<Row>, String> {
             if foreign {
                 println!("skipping {}: it has non-ONNX-domain ops and {e}", case.label);
                 let shapes = types.iter().map(|(k, t)| (k.clone(), t.shape.clone())).collect();
-                match round_trip(&case.path, shapes, &HashMap::new(), &[]).result {
+                match round_trip(&case.path, shapes, &HashMap::new(), &[], false).result {
                     Ok(b) => println!("  (import → export alone succeeds: {} bytes)", b.len()),
                     Err(e) => println!("  (import → export alone fails too: {e})"),
                 }
@@ -96,7 +96,7 @@ fn run(case: &Case) -> Result<Option<Row>, String> {
         }
     };
     let shapes = types.iter().map(|(k, t)| (k.clone(), t.shape.clone())).collect();
-    let exported = round_trip(&case.path, shapes, &HashMap::new(), &[]).result?;
+    let exported = round_trip(&case.path, shapes, &HashMap::new(), &[], false).result?;
     let vs_original =
         verify(&bytes, Some(dir), &exported, Some(dir), &inputs, &tract_types).map_err(|e| e.to_string())?;
     let with_expected: Vec<_> = inputs.iter().cloned().zip(sets.iter().map(|s| s.expected())).collect();
@@ -120,7 +120,7 @@ fn run_random(label: &str, path: &Path, types: HashMap<String, TensorType>, rang
     let spec = RandomSpec { seed: 1, float_range: range, ..RandomSpec::default() };
     let inputs = random_sets(&types, &spec, 3).map_err(|e| e.to_string())?;
     let shapes = types.iter().map(|(k, t)| (k.clone(), t.shape.clone())).collect();
-    let exported = round_trip(path, shapes, &HashMap::new(), &[]).result?;
+    let exported = round_trip(path, shapes, &HashMap::new(), &[], false).result?;
     let vs_original = verify(&bytes, Some(dir), &exported, Some(dir), &inputs, &types).map_err(|e| e.to_string())?;
     Ok(Row { label: label.into(), sets: inputs.len(), vs_original, vs_expected: None, tract_vs_expected: None })
 }

@@ -181,6 +181,12 @@ pub fn kernel_work(op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorTyp
             UnaryKind::Exp | UnaryKind::Log | UnaryKind::Erf | UnaryKind::Sigmoid | UnaryKind::Tanh => {
                 t.on(dt, OpClass::Transcendental, n)
             }
+            // x/2 * (1 + erf(x/√2)) or its tanh form: one transcendental, three multiplies, an add
+            UnaryKind::Gelu | UnaryKind::GeluTanh => {
+                t.on(dt, OpClass::Transcendental, n);
+                t.on(dt, OpClass::Mul, 3 * n);
+                t.on(dt, OpClass::Add, n);
+            }
             // x * clip(x/6 + 1/2, 0, 1)
             UnaryKind::HardSwish => {
                 t.on(dt, OpClass::Fma, n);

@@ -128,12 +128,10 @@ pub fn node_work(enode: &Ir, egraph: &IrGraph) -> Option<Work> {
         Ir::Gather([_, _, i]) => copy(bytes_of(out) + io(&[*i])),
         Ir::Concat(ch) => copy(io(&ch[1..])),
         Ir::Kernel(_, ch) | Ir::Opaque(ch) => {
-            let Some(Payload::Op(op)) = ch.first().and_then(|c| egraph[*c].data.payload.as_ref()) else {
-                return None;
-            };
+            let op = crate::ir::kernel_op(egraph, enode)?;
             let inputs: Vec<Option<&TensorType>> = ch[1..].iter().map(ty).collect();
             let outputs: Vec<TensorType> = data.types.iter().flatten().cloned().collect();
-            kernel_work(op.op(), &inputs, &outputs)
+            kernel_work(op, &inputs, &outputs)
         }
     })
 }

@@ -21,20 +21,6 @@ pub enum KernelInput {
     Runtime(Tensor),
 }
 
-/// The IR version that goes with an opset (ONNX's release table).
-fn ir_version(opset: i64) -> i64 {
-    match opset {
-        ..=8 => 4,
-        9 => 5,
-        10 => 6,
-        11 => 6,
-        12..=14 => 7,
-        15..=18 => 8,
-        19..=20 => 9,
-        _ => 10,
-    }
-}
-
 /// Runs `op` on `inputs` with tract, the model declaring `opset`; one tensor per output.
 pub fn run_kernel(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<Vec<Tensor>, InterpError> {
     let fail = |cause: String| InterpError::Kernel { op: op.onnx_name().to_string(), cause };
@@ -42,7 +28,7 @@ pub fn run_kernel(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<Vec<Ten
         return Err(InterpError::Unsupported(format!("opaque op {}", op.onnx_name())));
     }
     let meta = ModelMeta {
-        ir_version: ir_version(opset),
+        ir_version: crate::onnx::ir_version_for(opset),
         opset_imports: vec![(String::new(), opset)],
         producer_name: "gos-opt interp".into(),
         graph_name: "kernel".into(),

@@ -305,7 +305,7 @@ impl<'a> Interpreter<'a> {
                         _ => Err(InterpError::Malformed(format!("kernel {sym} input is not a tensor"))),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let mut outs = run_kernel(op.op(), &inputs, self.opset)?
+                let mut outs = run_kernel(op.op(), &inputs, self.opset.max(op.op().min_opset()))?
                     .iter()
                     .map(Arr::from_tensor)
                     .collect::<Result<Vec<_>, _>>()?;

@@ -92,11 +92,34 @@ pub struct IrAnalysis {
     pub inputs: HashMap<Arc<str>, TensorType>,
     /// Named constant functions.
     pub functions: Arc<dyn ConstFns>,
+    /// What each rule application added, in order (for the report's "survives").
+    pub provenance: Vec<(egg::Symbol, Provenance)>,
+}
+
+/// What one rule application added to the e-graph.
+#[derive(Clone, Debug)]
+pub enum Provenance {
+    /// A new e-node (children canonical when it was added).
+    Created(Ir),
+    /// No new node: the right side was already present (or a bound variable), and its class
+    /// was merged with the matched one (`class`); `forms` are the nodes the right side's class
+    /// held before the merge (at most a few), the forms the rule made available.
+    Merged {
+        /// The matched class.
+        class: egg::Id,
+        /// The right side's nodes before the merge (children canonical then).
+        forms: Vec<Ir>,
+    },
 }
 
 impl Default for IrAnalysis {
     fn default() -> Self {
-        IrAnalysis { consts: HashMap::new(), inputs: HashMap::new(), functions: Arc::new(NoFunctions) }
+        IrAnalysis {
+            consts: HashMap::new(),
+            inputs: HashMap::new(),
+            functions: Arc::new(NoFunctions),
+            provenance: Vec::new(),
+        }
     }
 }
 

@@ -167,16 +167,31 @@ pub fn lift(egraph: &IrGraph, expr: &RecExpr<Ir>, source: &Graph, origins: &Orig
                     }));
                 }
                 let ty = class.and_then(|c| egraph[c].data.ty().cloned());
-                fresh += 1;
-                let name = graph.fresh_name(&format!("gos_{}_{fresh}", op.onnx_name()));
-                let out_name = graph.fresh_name(&format!("{name}_out0"));
-                let out = graph.add_value(Value { name: out_name, ty, ..Value::default() });
-                graph.add_node(Node { name, op, inputs, outputs: vec![out], doc_string: String::new() })?;
+                // The class's source node names it when it had one output (a Transpose and a
+                // Reshape merged into one Reshape keeps the Reshape's name and output).
+                let origin = class
+                    .and_then(|c| origin_of.get(&c).copied())
+                    .filter(|&n| source.node(n).outputs.len() == 1 && used_origins.insert(n));
+                let (name, doc_string, out) = match origin {
+                    Some(n) => {
+                        let src = source.node(n);
+                        graph.value_mut(src.outputs[0]).kind = ValueKind::Unset;
+                        (src.name.clone(), src.doc_string.clone(), src.outputs[0])
+                    }
+                    None => {
+                        fresh += 1;
+                        let name = graph.fresh_name(&format!("gos_{}_{fresh}", op.onnx_name()));
+                        let out_name = graph.fresh_name(&format!("{name}_out0"));
+                        (name, String::new(), graph.add_value(Value { name: out_name, ty, ..Value::default() }))
+                    }
+                };
+                graph.add_node(Node { name, op, inputs, outputs: vec![out], doc_string })?;
                 Lifted::Values(vec![out])
             }
         };
         lifted.push(item);
     }
+    drop_dead_weight_kernels(&mut graph);
     // Constants a rewrite made dead are dropped.
     let used = graph.used_values();
     for (i, v) in graph.values.iter_mut().enumerate() {
@@ -185,4 +200,29 @@ pub fn lift(egraph: &IrGraph, expr: &RecExpr<Ir>, source: &Graph, origins: &Orig
         }
     }
     Ok(graph)
+}
+
+/// Removes kernels on weights whose outputs nothing reads any more: a Reshape of a bias that a
+/// fold turned into a constant is lifted before the fold is evaluated, and stays behind.
+/// Opaque nodes and nodes reading run-time values are never removed.
+fn drop_dead_weight_kernels(graph: &mut Graph) {
+    loop {
+        let used = graph.used_values();
+        let dead: Vec<NodeId> = graph
+            .dag
+            .node_indices()
+            .filter(|&id| {
+                let node = &graph.dag[id];
+                !node.op.is_opaque()
+                    && node.outputs.iter().all(|o| !used[o.index()])
+                    && node.inputs.iter().flatten().all(|&v| graph.constant(v).is_some())
+            })
+            .collect();
+        if dead.is_empty() {
+            return;
+        }
+        for id in dead {
+            graph.remove_node(id);
+        }
+    }
 }

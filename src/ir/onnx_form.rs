@@ -62,6 +62,15 @@ pub fn is_exportable(enode: &Ir, weight_only: bool) -> bool {
     }
 }
 
+/// The op of a kernel (or opaque) e-node, read from its payload class.
+pub fn kernel_op<'a>(egraph: &'a super::IrGraph, enode: &Ir) -> Option<&'a Op> {
+    let (Ir::Kernel(_, ch) | Ir::Opaque(ch)) = enode else { return None };
+    match ch.first().and_then(|c| egraph[*c].data.payload.as_ref()) {
+        Some(Payload::Op(op)) => Some(op.op()),
+        _ => None,
+    }
+}
+
 /// Whether a weight-only node is folded into a constant at emission (kernels stay nodes, so
 /// that a dequantized weight keeps its QuantizeLinear/DequantizeLinear form).
 pub fn folds(enode: &Ir) -> bool {

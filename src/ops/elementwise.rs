@@ -28,8 +28,12 @@ pub enum UnaryKind {
     Sigmoid,
     /// `tanh x`.
     Tanh,
-    /// `x·max(0, min(1, x/6 + 1/2))`.
+    /// `x·max(0, min(1, x/6 + 1/2))` (opset 14).
     HardSwish,
+    /// `x/2·(1 + erf(x/√2))` (Gelu, opset 20, `approximate = "none"`).
+    Gelu,
+    /// `x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` (Gelu, opset 20, `approximate = "tanh"`).
+    GeluTanh,
 }
 
 impl UnaryKind {
@@ -46,6 +50,7 @@ impl UnaryKind {
             "Sigmoid" => UnaryKind::Sigmoid,
             "Tanh" => UnaryKind::Tanh,
             "HardSwish" => UnaryKind::HardSwish,
+            "Gelu" => UnaryKind::Gelu,
             _ => return None,
         })
     }
@@ -64,6 +69,16 @@ impl UnaryKind {
             UnaryKind::Sigmoid => "Sigmoid",
             UnaryKind::Tanh => "Tanh",
             UnaryKind::HardSwish => "HardSwish",
+            UnaryKind::Gelu | UnaryKind::GeluTanh => "Gelu",
+        }
+    }
+
+    /// The first default-domain opset that has this function as an op.
+    pub fn since(self) -> i64 {
+        match self {
+            UnaryKind::HardSwish => 14,
+            UnaryKind::Gelu | UnaryKind::GeluTanh => 20,
+            _ => 1,
         }
     }
 }
@@ -78,7 +93,17 @@ pub struct Unary {
 impl Kernel for Unary {
     fn parse(p: &Parser) -> OpResult<Self> {
         let kind = UnaryKind::from_onnx(p.op_type).ok_or_else(|| OpError::Unsupported(p.op_type.into()))?;
-        Ok(Unary { kind })
+        if kind != UnaryKind::Gelu {
+            return Ok(Unary { kind });
+        }
+        match p.string("approximate", "none")?.as_str() {
+            "none" => Ok(Unary { kind }),
+            "tanh" => Ok(Unary { kind: UnaryKind::GeluTanh }),
+            other => Err(OpError::BadAttr {
+                name: "approximate".into(),
+                cause: format!("'{other}' is neither none nor tanh"),
+            }),
+        }
     }
     fn onnx_name(&self) -> &str {
         self.kind.onnx_name()
@@ -87,7 +112,10 @@ impl Kernel for Unary {
         Ok(vec![input(inputs, 0)?.clone()])
     }
     fn attributes(&self, _opset: i64) -> Attrs {
-        Vec::new()
+        match self.kind {
+            UnaryKind::GeluTanh => vec![("approximate".into(), Attr::String(b"tanh".to_vec()))],
+            _ => Vec::new(),
+        }
     }
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Option<OpResult<Vec<Tensor>>> {
         let x = inputs.first().copied().flatten()?;

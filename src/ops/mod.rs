@@ -187,6 +187,18 @@ impl Op {
         }
     }
 
+    /// The first default-domain opset that has this op in this form: a rewrite that creates
+    /// it (HardSwish 14, LayerNormalization 17, Gelu 20, a Softmax over one axis 13) needs the
+    /// model exported at that opset at least.
+    pub fn min_opset(&self) -> i64 {
+        match self {
+            Op::Unary(u) => u.kind.since(),
+            Op::LayerNorm(_) => 17,
+            Op::Softmax(s) if !s.flatten_trailing => 13,
+            _ => 1,
+        }
+    }
+
     /// Whether this is an op gos-opt does not interpret.
     pub fn is_opaque(&self) -> bool {
         matches!(self, Op::Opaque(_))
@@ -205,9 +217,8 @@ pub fn lookup(op_type: &str) -> Option<ParseFn> {
         "MatMul" => |p| MatMul::parse(p).map(Op::MatMul),
         "MatMulInteger" => |p| MatMulInteger::parse(p).map(Op::MatMulInteger),
         "QLinearMatMul" => |p| QLinearMatMul::parse(p).map(Op::QLinearMatMul),
-        "Abs" | "Neg" | "Sqrt" | "Exp" | "Log" | "Erf" | "Reciprocal" | "Relu" | "Sigmoid" | "Tanh" | "HardSwish" => {
-            |p| Unary::parse(p).map(Op::Unary)
-        }
+        "Abs" | "Neg" | "Sqrt" | "Exp" | "Log" | "Erf" | "Reciprocal" | "Relu" | "Sigmoid" | "Tanh" | "HardSwish"
+        | "Gelu" => |p| Unary::parse(p).map(Op::Unary),
         "Add" | "Sub" | "Mul" | "Div" | "Pow" | "PRelu" => |p| Binary::parse(p).map(Op::Binary),
         "Sum" | "Max" | "Min" => |p| Variadic::parse(p).map(Op::Variadic),
         "Clip" => |p| Clip::parse(p).map(Op::Clip),
@@ -272,6 +283,7 @@ pub const SUPPORTED: &[&str] = &[
     "Sigmoid",
     "HardSigmoid",
     "HardSwish",
+    "Gelu",
     "Tanh",
     "Softmax",
     "BatchNormalization",

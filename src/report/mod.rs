@@ -77,14 +77,33 @@ impl<'a> Report<'a> {
         if let Some(search) = self.search {
             let _ = writeln!(
                 s,
-                "\n## Search\n\n{} iterations, {} e-nodes, {} e-classes, stopped by {}, {:.2} s\n",
-                search.iterations, search.nodes, search.classes, search.stop_reason, search.seconds
+                "\n## Search\n\n{} iterations, {} e-nodes, {} e-classes, stop reason: {}; saturation {:.2} s, \
+                 extraction {:.3} s\n",
+                search.iterations,
+                search.nodes,
+                search.classes,
+                search.stop_reason,
+                search.seconds,
+                search.extraction_seconds
             );
-            let mut applied: Vec<(&String, &usize)> = search.applied.iter().collect();
-            applied.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-            let _ = writeln!(s, "| rule | applied |\n|---|---|");
-            for (rule, n) in applied {
-                let _ = writeln!(s, "| {rule} | {n} |");
+            let mut rules: Vec<&crate::search::RuleUse> = search.rules.iter().collect();
+            rules.sort_by(|a, b| b.survives.cmp(&a.survives).then(b.applied.cmp(&a.applied)).then(a.rule.cmp(&b.rule)));
+            let _ = writeln!(s, "| rule | applied | survives in the program |\n|---|---|---|");
+            for r in rules {
+                let _ = writeln!(s, "| {} | {} | {} |", r.rule, r.applied, if r.survives { "yes" } else { "no" });
+            }
+            let _ = writeln!(
+                s,
+                "\n## What became of each node\n\n| node | op | fate | now computed by |\n|---|---|---|---|"
+            );
+            for f in &search.fates {
+                let by = match (&f.into, &f.into_op) {
+                    (Some(n), Some(op)) => format!("{n} ({op})"),
+                    _ => "-".into(),
+                };
+                let fate =
+                    serde_json::to_value(f.fate).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                let _ = writeln!(s, "| {} | {} | {fate} | {by} |", f.node, f.op);
             }
         }
         let _ = writeln!(s, "\n## Verification\n\n{}\n", self.verification.summary());

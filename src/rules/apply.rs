@@ -4,8 +4,9 @@
 //! added to the e-graph and unioned. An ill-typed right side is never added.
 
 use super::condition::Condition;
-use crate::ir::{node_data, Ir, IrAnalysis, IrData, IrGraph};
-use egg::{Applier, ENodeOrVar, Id, PatternAst, Subst, Symbol, Var};
+use super::facts::class_facts;
+use crate::ir::{node_data, Ir, IrAnalysis, IrData, IrGraph, Literal, Provenance};
+use egg::{Applier, ENodeOrVar, Id, Language, PatternAst, Subst, Symbol, Var};
 
 /// Adds the right sides of a rule for one match, if its conditions hold and the sides type-check.
 #[derive(Clone, Debug)]
@@ -17,6 +18,8 @@ pub(crate) struct CheckedApplier {
     pub rhs: Vec<PatternAst<Ir>>,
     /// Conditions, checked before anything else.
     pub conditions: Vec<Condition>,
+    /// `(value-of ?x)` forms: the variable to bind to the literal, and `?x`.
+    pub values: Vec<(Var, Var)>,
 }
 
 /// A fact slot while typing a right side: a bound class's facts or a new node's.
@@ -60,6 +63,50 @@ pub(crate) fn fits(new: &IrData, class: &IrData) -> bool {
         && new.lit == class.lit
 }
 
+/// How many of a merged right side's nodes provenance keeps.
+const MERGED_FORMS: usize = 8;
+
+/// Adds a right side under `subst` (as egg's `add_instantiation`); also returns its root
+/// e-node when this call created it.
+fn instantiate(egraph: &mut IrGraph, rhs: &PatternAst<Ir>, subst: &Subst) -> (Id, Option<Ir>) {
+    let nodes = rhs.as_ref();
+    let mut ids: Vec<Id> = Vec::with_capacity(nodes.len());
+    let mut created = None;
+    for (i, n) in nodes.iter().enumerate() {
+        let id = match n {
+            ENodeOrVar::Var(v) => subst[*v],
+            ENodeOrVar::ENode(node) => {
+                let node = node.clone().map_children(|c| ids[usize::from(c)]);
+                match egraph.lookup(node.clone()) {
+                    Some(id) => id,
+                    None => {
+                        if i + 1 == nodes.len() {
+                            created = Some(node.clone());
+                        }
+                        egraph.add(node)
+                    }
+                }
+            }
+        };
+        ids.push(id);
+    }
+    (*ids.last().expect("a right side has a root"), created)
+}
+
+/// Binds each `(value-of ?x)` variable to a literal class holding the one value of `?x`'s
+/// constant; the literals bound, or `None` when some `?x` does not hold one value.
+pub(crate) fn bind_values(egraph: &mut IrGraph, values: &[(Var, Var)], subst: &mut Subst) -> Option<Vec<(Var, f64)>> {
+    let mut bound = Vec::with_capacity(values.len());
+    for &(fresh, src) in values {
+        let bits = subst.get(src).and_then(|&id| class_facts(egraph, id)).and_then(|f| f.all_equal)?;
+        let value = f64::from_bits(bits);
+        let lit = egraph.add(Ir::Lit(Literal(value)));
+        subst.insert(fresh, lit);
+        bound.push((fresh, value));
+    }
+    Some(bound)
+}
+
 impl CheckedApplier {
     fn roots(&self, eclass: Id, subst: &Subst) -> Option<Vec<Id>> {
         match &self.roots {
@@ -82,6 +129,11 @@ impl Applier<Ir, IrAnalysis> for CheckedApplier {
             return Vec::new();
         }
         let Some(roots) = self.roots(eclass, subst) else { return Vec::new() };
+        let mut subst = subst.clone();
+        if bind_values(egraph, &self.values, &mut subst).is_none() {
+            return Vec::new();
+        }
+        let subst = &subst;
         let typed = self
             .rhs
             .iter()
@@ -92,9 +144,21 @@ impl Applier<Ir, IrAnalysis> for CheckedApplier {
         }
         let mut changed = Vec::new();
         for (rhs, &root) in self.rhs.iter().zip(&roots) {
-            let id = egraph.add_instantiation(rhs, subst);
+            let (id, created) = instantiate(egraph, rhs, subst);
+            // A re-application that adds nothing and merges nothing leaves no record.
+            let record = match created {
+                Some(node) => Some(Provenance::Created(node)),
+                None if egraph.find(id) != egraph.find(root) => {
+                    let forms = egraph[id].nodes.iter().take(MERGED_FORMS).cloned().collect();
+                    Some(Provenance::Merged { class: root, forms })
+                }
+                None => None,
+            };
             if egraph.union_trusted(root, id, rule_name) {
                 changed.push(root);
+            }
+            if let Some(record) = record {
+                egraph.analysis.provenance.push((rule_name, record));
             }
         }
         changed
@@ -107,6 +171,8 @@ impl Applier<Ir, IrAnalysis> for CheckedApplier {
             .flat_map(|p| p.as_ref().iter().filter_map(|n| if let ENodeOrVar::Var(v) = n { Some(*v) } else { None }))
             .chain(self.conditions.iter().flat_map(Condition::vars))
             .chain(self.roots.iter().flatten().copied())
+            .filter(|v| !self.values.iter().any(|(fresh, _)| fresh == v))
+            .chain(self.values.iter().map(|(_, src)| *src))
             .collect();
         vars.sort();
         vars.dedup();

@@ -4,7 +4,7 @@
 
 use super::facts::class_facts;
 use super::sexp::Sexp;
-use crate::ir::{IrData, IrGraph, Literal, Payload};
+use crate::ir::{Ir, IrData, IrGraph, Literal, Payload};
 use crate::ops::Op;
 use crate::tensor::DType;
 use egg::{Subst, Var};
@@ -19,6 +19,7 @@ pub const CONDITION_NAMES: &[&str] = &[
     "is-float",
     "is-integer",
     "weight-only",
+    "constant",
     "finite",
     "pow2",
     "int-range",
@@ -46,6 +47,9 @@ pub enum Condition {
     IsInteger(Var),
     /// `(weight-only ?x)`: depends only on constants (folded at emission).
     WeightOnly(Var),
+    /// `(constant ?x)`: a constant as such (a pool constant or a literal), not a computation
+    /// on constants.
+    Constant(Var),
     /// `(finite ?x)`: known values (a literal or a pool constant), none infinite or NaN.
     Finite(Var),
     /// `(pow2 ?x)`: known values, each ± an exact power of two.
@@ -80,6 +84,9 @@ impl Condition {
             Condition::IsFloat(x) => ty(x).is_some_and(|t| t.dtype.is_float()),
             Condition::IsInteger(x) => ty(x).is_some_and(|t| t.dtype.is_integer()),
             Condition::WeightOnly(x) => data(x).is_some_and(|d| d.weight_only),
+            Condition::Constant(x) => {
+                subst.get(*x).is_some_and(|&id| egraph[id].nodes.iter().any(|n| matches!(n, Ir::Const(_) | Ir::Lit(_))))
+            }
             Condition::Finite(x) => facts(x).is_some_and(|f| f.finite),
             Condition::Pow2(x) => facts(x).is_some_and(|f| f.pow2),
             Condition::IntRange(x, lo, hi) => {
@@ -114,6 +121,7 @@ impl Condition {
             | Condition::IsFloat(x)
             | Condition::IsInteger(x)
             | Condition::WeightOnly(x)
+            | Condition::Constant(x)
             | Condition::Finite(x)
             | Condition::Pow2(x)
             | Condition::IntRange(x, _, _)
@@ -203,6 +211,7 @@ impl Condition {
                     "is-float" => Condition::IsFloat(x),
                     "is-integer" => Condition::IsInteger(x),
                     "weight-only" => Condition::WeightOnly(x),
+                    "constant" => Condition::Constant(x),
                     "finite" => Condition::Finite(x),
                     "pow2" => Condition::Pow2(x),
                     _ => Condition::Scalar(x),
@@ -253,6 +262,7 @@ impl fmt::Display for Condition {
             Condition::IsFloat(x) => write!(f, "(is-float {x})"),
             Condition::IsInteger(x) => write!(f, "(is-integer {x})"),
             Condition::WeightOnly(x) => write!(f, "(weight-only {x})"),
+            Condition::Constant(x) => write!(f, "(constant {x})"),
             Condition::Finite(x) => write!(f, "(finite {x})"),
             Condition::Pow2(x) => write!(f, "(pow2 {x})"),
             Condition::IntRange(x, lo, hi) => write!(f, "(int-range {x} {lo} {hi})"),

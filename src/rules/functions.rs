@@ -12,6 +12,7 @@ mod convt;
 mod fold;
 mod layout_fns;
 mod payloads;
+mod recognize;
 mod resample;
 mod resize;
 mod weights;
@@ -53,6 +54,7 @@ fn table() -> impl Iterator<Item = &'static Function> {
         .chain(resize::FUNCTIONS)
         .chain(layout_fns::FUNCTIONS)
         .chain(fold::FUNCTIONS)
+        .chain(recognize::FUNCTIONS)
 }
 
 fn find(name: &str) -> Result<&'static Function, String> {

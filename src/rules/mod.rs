@@ -88,6 +88,9 @@ pub struct Rule {
     pub rhs: Vec<Pattern<Ir>>,
     /// Conditions that must all hold for a match.
     pub conditions: Vec<Condition>,
+    /// `(value-of ?x)` forms of the right sides: (the variable bound to the literal at apply
+    /// time, `?x`).
+    pub values: Vec<(Var, Var)>,
     /// The justification: the comment block above the rule, without `;;` (lines joined by `\n`).
     pub comment: String,
     /// The file the rule came from.
@@ -100,16 +103,25 @@ impl Rule {
     /// The egg rewrite: the rule's patterns searched, then CheckApply (conditions, typed right side) on each match.
     pub fn rewrite(&self) -> Rewrite<Ir, IrAnalysis> {
         let conditions = self.conditions.clone();
+        let values = self.values.clone();
         let rhs = self.rhs.iter().map(|p| p.ast.clone()).collect();
         let built = if let [lhs] = self.lhs.as_slice() {
-            Rewrite::new(self.name.as_str(), lhs.clone(), apply::CheckedApplier { roots: None, rhs, conditions })
+            Rewrite::new(
+                self.name.as_str(),
+                lhs.clone(),
+                apply::CheckedApplier { roots: None, rhs, conditions, values },
+            )
         } else {
             let roots: Vec<Var> = (0..self.lhs.len())
                 .map(|i| format!("{}{i}", parse::ROOT_PREFIX).parse().expect("root variable names are valid"))
                 .collect();
             let searcher =
                 MultiPattern::new(roots.iter().copied().zip(self.lhs.iter().map(|p| p.ast.clone())).collect());
-            Rewrite::new(self.name.as_str(), searcher, apply::CheckedApplier { roots: Some(roots), rhs, conditions })
+            Rewrite::new(
+                self.name.as_str(),
+                searcher,
+                apply::CheckedApplier { roots: Some(roots), rhs, conditions, values },
+            )
         };
         built.expect("the loader checked that every right-side and condition variable is bound on the left")
     }

@@ -65,7 +65,7 @@ pub(crate) fn parse_file(file: &str, text: &str, functions: &dyn ConstFns) -> Re
                 });
             }
         };
-        let mut b = Builder { functions, at: &at, vars: Vec::new() };
+        let mut b = Builder { functions, at: &at, vars: Vec::new(), values: Vec::new() };
         let lhs = b.side(lhs_sexp, MULTI_LHS)?;
         let bound: Vec<Var> = b.vars.iter().map(|(v, _)| *v).collect();
         for (p, s) in lhs.iter().zip(sides(lhs_sexp, MULTI_LHS)) {
@@ -76,8 +76,15 @@ pub(crate) fn parse_file(file: &str, text: &str, functions: &dyn ConstFns) -> Re
                 });
             }
         }
+        if let Some((_, l)) = b.values.first() {
+            return Err(RuleError::BadPattern {
+                at: at(*l),
+                cause: format!("({VALUE_OF} ?x) belongs on a right side"),
+            });
+        }
         b.vars.clear();
         let rhs = b.side(rhs_sexp, MULTI_RHS)?;
+        let values: Vec<(Var, Var)> = b.values.iter().map(|((fresh, src), _)| (*fresh, *src)).collect();
         if lhs.len() != rhs.len() {
             return Err(RuleError::BadPattern {
                 at: at(rhs_sexp.line()),
@@ -98,6 +105,7 @@ pub(crate) fn parse_file(file: &str, text: &str, functions: &dyn ConstFns) -> Re
             lhs,
             rhs,
             conditions,
+            values,
             comment: comment.join("\n"),
             file: file.to_string(),
             line,
@@ -142,11 +150,20 @@ fn parse_conditions(cond: &Sexp, at: &dyn Fn(usize) -> Location) -> Result<Vec<C
         .collect()
 }
 
+/// `(value-of ?x)` on a right side: the literal of the one value every element of the constant
+/// bound to `?x` holds (a scalar epsilon in a recognized LayerNormalization).
+pub(crate) const VALUE_OF: &str = "value-of";
+
+/// The variable a `(value-of ?x)` is bound to at apply time.
+const VALUE_PREFIX: &str = "?value-of-";
+
 /// Builds patterns, collecting the variables it meets with their lines.
 struct Builder<'a> {
     functions: &'a dyn ConstFns,
     at: &'a dyn Fn(usize) -> Location,
     vars: Vec<(Var, usize)>,
+    /// `(value-of ?x)` forms met: (the variable standing for the literal, `?x`), with lines.
+    values: Vec<((Var, Var), usize)>,
 }
 
 impl Builder<'_> {
@@ -196,6 +213,21 @@ impl Builder<'_> {
             Sexp::List { items, .. } => {
                 let (head, args) =
                     items.split_first().ok_or_else(|| RuleError::Syntax { at: at(), cause: "empty list".into() })?;
+                if head.atom() == Some(VALUE_OF) {
+                    let src = match args {
+                        [Sexp::Atom { text, .. }] if text.starts_with('?') => text,
+                        _ => {
+                            let cause = format!("({VALUE_OF} ?x) takes one variable");
+                            return Err(RuleError::Syntax { at: at(), cause });
+                        }
+                    };
+                    let fresh = format!("{VALUE_PREFIX}{}", &src[1..]);
+                    let bad = |_| RuleError::Syntax { at: at(), cause: format!("'{src}' is not a variable") };
+                    let (fresh, src): (Var, Var) = (fresh.parse().map_err(bad)?, src.parse().map_err(bad)?);
+                    self.vars.push((src, line));
+                    self.values.push(((fresh, src), line));
+                    return Ok(ast.add(ENodeOrVar::Var(fresh)));
+                }
                 let op = head
                     .atom()
                     .ok_or_else(|| RuleError::Syntax { at: at(), cause: "an operator must be a symbol".into() })?;

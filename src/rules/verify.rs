@@ -38,7 +38,7 @@ pub struct VerifyOptions {
 
 impl Default for VerifyOptions {
     fn default() -> Self {
-        VerifyOptions { cases: 50, draws_per_case: 40, seed: 0x9e37_79b9 }
+        VerifyOptions { cases: 50, draws_per_case: 200, seed: 0x9e37_79b9 }
     }
 }
 

@@ -34,9 +34,18 @@ pub enum ExtractError {
     NoFiniteProgram,
 }
 
+/// Passes that re-evaluate every class's choice after the first fixed point.
+const REFRESH_PASSES: usize = 32;
+
 /// Extracts the cheapest DAG for `root` under `cost`.
+///
+/// First every class takes its cheapest node given its children's choices so far, improving
+/// strictly until nothing changes. A class's kept total can then be stale: its children may
+/// have switched to choices that make its kept node dearer, or another node cheaper. So every
+/// class is then re-evaluated against its children's current choices, keeping its node on
+/// ties, until no choice changes (at most [`REFRESH_PASSES`] passes). The reported cost is that
+/// of the program returned: each chosen class's own cost, once.
 pub fn extract_dag(egraph: &IrGraph, root: Id, cost: &dyn NodeCost) -> Result<Extraction, ExtractError> {
-    let mut best: HashMap<Id, (usize, CostSet, f64)> = HashMap::new();
     let classes: Vec<Id> = {
         let mut ids: Vec<Id> = egraph.classes().map(|c| c.id).collect();
         ids.sort();
@@ -47,32 +56,13 @@ pub fn extract_dag(egraph: &IrGraph, root: Id, cost: &dyn NodeCost) -> Result<Ex
         .flat_map(|&c| egraph[c].nodes.iter().enumerate().map(move |(i, n)| ((c, i), n)))
         .map(|((c, i), n)| ((c, i), cost.node_cost(egraph, c, n)))
         .collect();
+    let mut best: Best = HashMap::new();
     let mut changed = true;
     while changed {
         changed = false;
         for &class in &classes {
-            for (i, node) in egraph[class].nodes.iter().enumerate() {
-                let own_cost = own[&(class, i)];
-                if !own_cost.is_finite() {
-                    continue;
-                }
-                let mut set: CostSet = BTreeMap::new();
-                let mut complete = true;
-                for child in node.children() {
-                    match best.get(&egraph.find(*child)) {
-                        Some((_, child_set, _)) => set.extend(child_set.iter().map(|(k, v)| (*k, *v))),
-                        None => {
-                            complete = false;
-                            break;
-                        }
-                    }
-                }
-                // A node whose needs include its own class would close a cycle.
-                if !complete || set.contains_key(&class) {
-                    continue;
-                }
-                set.insert(class, own_cost);
-                let total: f64 = set.values().sum();
+            for i in 0..egraph[class].nodes.len() {
+                let Some((set, total)) = evaluate(egraph, &best, &own, class, i) else { continue };
                 // Strictly cheaper only: ties keep the earlier choice, so the result is stable.
                 if best.get(&class).is_none_or(|(_, _, bt)| total < *bt) {
                     best.insert(class, (i, set, total));
@@ -82,29 +72,116 @@ pub fn extract_dag(egraph: &IrGraph, root: Id, cost: &dyn NodeCost) -> Result<Ex
         }
     }
     let root = egraph.find(root);
-    let (_, _, total) = best.get(&root).ok_or(ExtractError::NoFiniteProgram)?;
-    let total = *total;
-    let mut expr = RecExpr::default();
-    let mut added: HashMap<Id, Id> = HashMap::new();
-    build(egraph, root, &best, &mut expr, &mut added);
-    Ok(Extraction { expr, cost: total })
+    if !best.contains_key(&root) {
+        return Err(ExtractError::NoFiniteProgram);
+    }
+    let first: HashMap<Id, usize> = best.iter().map(|(c, (i, _, _))| (*c, *i)).collect();
+    for _ in 0..REFRESH_PASSES {
+        let mut moved = false;
+        for &class in &classes {
+            let Some(&(current, _, _)) = best.get(&class) else { continue };
+            let mut pick = evaluate(egraph, &best, &own, class, current).map(|(set, t)| (current, set, t));
+            for i in (0..egraph[class].nodes.len()).filter(|&i| i != current) {
+                if let Some((set, total)) = evaluate(egraph, &best, &own, class, i) {
+                    if pick.as_ref().is_none_or(|(_, _, t)| total < *t) {
+                        pick = Some((i, set, total));
+                    }
+                }
+            }
+            if let Some(pick) = pick {
+                moved |= pick.0 != current;
+                best.insert(class, pick);
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    let refreshed: HashMap<Id, usize> = best.iter().map(|(c, (i, _, _))| (*c, *i)).collect();
+    // Re-evaluation works on sets computed at different times; should its choices close a
+    // cycle, the first fixed point's choices (built the same way) are used instead.
+    let (expr, chosen) = match build_program(egraph, root, &refreshed) {
+        Some(built) => built,
+        None => build_program(egraph, root, &first).ok_or(ExtractError::NoFiniteProgram)?,
+    };
+    let cost = chosen.iter().map(|(c, i)| own[&(*c, *i)]).sum();
+    Ok(Extraction { expr, cost })
 }
 
-/// Appends the chosen node of `class` after its children (each class once).
+/// Per class: its chosen node, the classes that choice needs (with their own costs) and their sum.
+type Best = HashMap<Id, (usize, CostSet, f64)>;
+
+/// Node `i` of `class` given its children's current choices: the classes it needs and their
+/// total cost; `None` when a child has no choice yet, the node would close a cycle, or it
+/// cannot be emitted.
+fn evaluate(
+    egraph: &IrGraph,
+    best: &Best,
+    own: &HashMap<(Id, usize), f64>,
+    class: Id,
+    i: usize,
+) -> Option<(CostSet, f64)> {
+    let own_cost = own[&(class, i)];
+    if !own_cost.is_finite() {
+        return None;
+    }
+    let mut set: CostSet = BTreeMap::new();
+    for child in egraph[class].nodes[i].children() {
+        let (_, child_set, _) = best.get(&egraph.find(*child))?;
+        set.extend(child_set.iter().map(|(k, v)| (*k, *v)));
+    }
+    // A node whose needs include its own class would close a cycle.
+    if set.contains_key(&class) {
+        return None;
+    }
+    set.insert(class, own_cost);
+    let total = set.values().sum();
+    Some((set, total))
+}
+
+/// A built program (root last) and the chosen node (class, index) of every class it uses.
+type Program = (RecExpr<Ir>, Vec<(Id, usize)>);
+
+/// The program the choices give for `root`, or `None` when the choices run around a cycle.
+fn build_program(egraph: &IrGraph, root: Id, pick: &HashMap<Id, usize>) -> Option<Program> {
+    let mut expr = RecExpr::default();
+    let mut added: HashMap<Id, Id> = HashMap::new();
+    let mut chosen = Vec::new();
+    let mut path = Vec::new();
+    build(egraph, root, pick, &mut expr, &mut added, &mut chosen, &mut path)?;
+    Some((expr, chosen))
+}
+
+/// Appends the chosen node of `class` after its children (each class once); `None` on a cycle.
 fn build(
     egraph: &IrGraph,
     class: Id,
-    best: &HashMap<Id, (usize, CostSet, f64)>,
+    pick: &HashMap<Id, usize>,
     expr: &mut RecExpr<Ir>,
     added: &mut HashMap<Id, Id>,
-) -> Id {
+    chosen: &mut Vec<(Id, usize)>,
+    path: &mut Vec<Id>,
+) -> Option<Id> {
     if let Some(&id) = added.get(&class) {
-        return id;
+        return Some(id);
     }
-    let (i, _, _) = &best[&class];
-    let node = egraph[class].nodes[*i].clone();
-    let node = node.map_children(|c| build(egraph, egraph.find(c), best, expr, added));
+    if path.contains(&class) {
+        return None;
+    }
+    path.push(class);
+    let i = *pick.get(&class)?;
+    let mut children = Vec::new();
+    for c in egraph[class].nodes[i].children() {
+        children.push(build(egraph, egraph.find(*c), pick, expr, added, chosen, path)?);
+    }
+    let mut k = 0;
+    let node = egraph[class].nodes[i].clone().map_children(|_| {
+        k += 1;
+        children[k - 1]
+    });
+    path.pop();
     let id = expr.add(node);
     added.insert(class, id);
-    id
+    chosen.push((class, i));
+    Some(id)
 }

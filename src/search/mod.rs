@@ -2,8 +2,12 @@
 //! DAG-aware extraction of the cheapest program.
 
 mod extract;
+mod fate;
+#[cfg(feature = "ilp")]
+pub mod ilp;
 
 pub use extract::{extract_dag, ExtractError, Extraction, NodeCost};
+pub use fate::{chosen, node_fates, rule_uses, Fate, NodeFate, RuleUse};
 
 use crate::ir::{Ir, IrAnalysis, IrGraph};
 use egg::{BackoffScheduler, Id, Rewrite, Runner, StopReason};
@@ -43,6 +47,13 @@ pub struct Stats {
     pub seconds: f64,
     /// Times each rule was applied, by rule name.
     pub applied: std::collections::BTreeMap<String, usize>,
+    /// Seconds spent extracting (filled in after extraction).
+    pub extraction_seconds: f64,
+    /// Per applied rule, whether its work survives in the extracted program (filled in after
+    /// extraction).
+    pub rules: Vec<RuleUse>,
+    /// Per original node, what it became (filled in after extraction).
+    pub fates: Vec<NodeFate>,
 }
 
 /// Saturates `egraph` with `rewrites` under `limits`; returns the e-graph and the run's stats.
@@ -77,6 +88,9 @@ pub fn saturate(egraph: IrGraph, root: Id, rewrites: &[Rewrite<Ir, IrAnalysis>],
         classes: runner.egraph.number_of_classes(),
         stop_reason,
         seconds: start.elapsed().as_secs_f64(),
+        extraction_seconds: 0.0,
+        rules: Vec::new(),
+        fates: Vec::new(),
     };
     (runner.egraph, stats)
 }

@@ -91,6 +91,7 @@ pub fn round_trip(
     input_shapes: HashMap<String, Vec<usize>>,
     pin_values: &HashMap<String, Tensor>,
     pins: &[String],
+    exact: bool,
 ) -> RoundTrip {
     let frozen_inputs = pins.iter().filter_map(|p| Some((p.clone(), pin_values.get(p)?.clone()))).collect();
     let mut opts = ImportOptions { input_shapes, frozen_inputs };
@@ -111,7 +112,8 @@ pub fn round_trip(
             Err(e) => return RoundTrip { result: Err(format!("import: {e}")), pinned },
         }
     };
-    let result = through_egraph(&graph).and_then(|g| export_bytes(&g).map_err(|e| format!("export: {e}")));
+    let rewritten = if exact { optimized(&graph) } else { through_egraph(&graph) };
+    let result = rewritten.and_then(|g| export_bytes(&g).map_err(|e| format!("export: {e}")));
     RoundTrip { result, pinned }
 }
 
@@ -121,6 +123,18 @@ pub fn through_egraph(graph: &gos_opt::graph::Graph) -> Result<gos_opt::graph::G
     let extractor = egg::Extractor::new(&lowered.egraph, egg::AstSize);
     let (_, expr) = extractor.find_best(lowered.root);
     gos_opt::ir::lift(&lowered.egraph, &expr, graph, &lowered.origins).map_err(|e| format!("lift: {e}"))
+}
+
+/// Exact optimization for rpi3 with the shipped rules (saturate, extract, lift), as the pipeline
+/// runs it before verifying.
+pub fn optimized(graph: &gos_opt::graph::Graph) -> Result<gos_opt::graph::Graph, String> {
+    let rules = gos_opt::rules::RuleSet::load(&[], &gos_opt::rules::Functions).map_err(|e| e.to_string())?;
+    let profile = gos_opt::cost::resolve(Some("rpi3"), None).map_err(|e| e.to_string())?;
+    let limits = gos_opt::search::Limits::default();
+    let objective = gos_opt::cost::Objective::Latency;
+    let (g, _) = gos_opt::pipeline::optimize_exact(graph, &rules, &profile, objective, &limits)
+        .map_err(|e| format!("optimize: {e}"))?;
+    Ok(g)
 }
 
 /// The model with the named inputs turned into initializers holding `values` (the reference a

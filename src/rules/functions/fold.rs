@@ -6,7 +6,7 @@
 use super::weights::{tensor_arg, values, weight};
 use super::{arity, op, op_result, Function};
 use crate::ir::{FnArg, IrData, Payload};
-use crate::ops::{Gemm, Op};
+use crate::ops::{AutoPad, Gemm, Op};
 use crate::tensor::{Tensor, TensorType};
 
 type R = Result<IrData, String>;
@@ -134,7 +134,76 @@ fn gemm_op(a: &[&IrData]) -> R {
     Ok(op_result(Op::Gemm(Gemm { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: false })))
 }
 
+/// The group count of a Conv op that pads nothing (explicit zero pads, or `VALID`): only then
+/// does a constant added to its input reach every product of the window.
+fn unpadded_conv_groups(o: &Op) -> Result<usize, String> {
+    match o {
+        Op::Conv(c) if matches!(c.attrs.auto_pad, AutoPad::Valid) => Ok(c.attrs.group),
+        Op::Conv(c) if matches!(c.attrs.auto_pad, AutoPad::NotSet) && c.attrs.pads.iter().all(|&p| p == 0) => {
+            Ok(c.attrs.group)
+        }
+        Op::Conv(_) => Err("the conv pads its input".into()),
+        other => Err(format!("expected a Conv op, found {}", other.onnx_name())),
+    }
+}
+
+/// The input channel count of a conv with weight `w` when `t` is one value or one value per
+/// input channel broadcast along axis 1 of its input (rank of `w`).
+fn input_channel_count(t: &TensorType, w: &TensorType, groups: usize) -> Result<usize, String> {
+    let r = w.shape.len();
+    let c = w.shape.get(1).copied().ok_or("the weight has no input-channel axis")? * groups;
+    if t.dtype != w.dtype || t.shape.len() > r {
+        return Err(format!("{t} does not broadcast per input channel of a {w} conv"));
+    }
+    let pad = r - t.shape.len();
+    for (i, &d) in t.shape.iter().enumerate() {
+        if d != 1 && !(i + pad == 1 && d == c) {
+            return Err(format!("{t} is not one value per input channel of a {w} conv"));
+        }
+    }
+    Ok(c)
+}
+
+/// `@conv_input_shift op w t`: what `conv(x + t, w)` adds to `conv(x, w)` per output channel
+/// for an unpadded conv: `sum over c, k of w[o, c, k] * t[c]`, shape `[M]` (`t` one value or one
+/// per input channel). Fails for a padded conv (the padding would not be shifted).
+fn conv_input_shift(a: &[&IrData]) -> R {
+    arity(a, 3)?;
+    let groups = unpadded_conv_groups(op(a, 0)?)?;
+    let (w, t) = (weight(a, 1)?, weight(a, 2)?);
+    input_channel_count(t, w, groups)?;
+    Ok(IrData::tensor(TensorType::new(w.dtype, vec![w.shape[0]]), true))
+}
+
+fn conv_input_shift_eval(args: &[FnArg]) -> Result<Tensor, String> {
+    arity(args, 3)?;
+    let groups = match args[0] {
+        FnArg::Payload(Payload::Op(o)) => unpadded_conv_groups(o.op())?,
+        _ => return Err("argument 0 is not a Conv op".into()),
+    };
+    let (w, t) = (tensor_arg(args, 1)?, tensor_arg(args, 2)?);
+    let wt = TensorType::new(w.dtype, w.shape.clone());
+    input_channel_count(&TensorType::new(t.dtype, t.shape.clone()), &wt, groups)?;
+    let (wv, tv) = (values(w)?, values(t)?);
+    let (m, c_per_group) = (w.shape[0], w.shape[1]);
+    let k: usize = w.shape[2..].iter().product();
+    let m_per_group = (m / groups.max(1)).max(1);
+    let out: Vec<f64> = (0..m)
+        .map(|o| {
+            let g = o / m_per_group;
+            (0..c_per_group)
+                .map(|c| {
+                    let shift = tv[if tv.len() == 1 { 0 } else { g * c_per_group + c }];
+                    wv[(o * c_per_group + c) * k..(o * c_per_group + c + 1) * k].iter().sum::<f64>() * shift
+                })
+                .sum()
+        })
+        .collect();
+    Tensor::from_f64(w.dtype, vec![m], &out).ok_or_else(|| "unsupported type".into())
+}
+
 pub(crate) const FUNCTIONS: &[Function] = &[
+    Function { name: "conv_input_shift", infer: conv_input_shift, eval: Some(conv_input_shift_eval) },
     Function { name: "channel_vec", infer: channel_vec, eval: Some(channel_vec_eval) },
     Function { name: "scale_cols", infer: scale_cols, eval: Some(scale_cols_eval) },
     Function { name: "gemm_scale_b", infer: gemm_scale_b, eval: Some(gemm_scale_b_eval) },
@@ -208,5 +277,32 @@ mod tests {
         assert!(call("scale_cols", &[w(&[2, 3]), w(&[2])]).is_err());
         let (wt, s) = (Tensor::f32(vec![2, 2], vec![1.0, 2.0, 3.0, 4.0]), Tensor::f32(vec![2], vec![10.0, -1.0]));
         assert_eq!(eval("scale_cols", &[&wt, &s]), vec![10.0, -2.0, 30.0, -4.0]);
+    }
+
+    #[test]
+    fn conv_input_shift() {
+        use crate::ir::{OpPayload, Payload};
+        use crate::ops::{Conv, ConvAttrs, Op};
+        let conv = |pads: Vec<usize>, group| {
+            let attrs = ConvAttrs { pads, group, strides: vec![1, 1], dilations: vec![1, 1], ..ConvAttrs::default() };
+            Op::Conv(Conv { attrs })
+        };
+        // Padded convs and a shift that is not per input channel are refused.
+        assert!(call("conv_input_shift", &[o(conv(vec![0; 4], 1)), w(&[2, 3, 1, 1]), w(&[1])]).is_ok());
+        assert!(call("conv_input_shift", &[o(conv(vec![0; 4], 1)), w(&[2, 3, 1, 1]), w(&[1, 3, 1, 1])]).is_ok());
+        assert!(call("conv_input_shift", &[o(conv(vec![1; 4], 1)), w(&[2, 3, 1, 1]), w(&[1])]).is_err());
+        assert!(call("conv_input_shift", &[o(conv(vec![0; 4], 1)), w(&[2, 3, 1, 1]), w(&[1, 2, 1, 1])]).is_err());
+        // w[o, c] for o in 0..2, c in 0..3 (1x1); shift t = [1, 10, 100] per input channel.
+        let wt = Tensor::f32(vec![2, 3, 1, 1], vec![1.0, 2.0, 3.0, -1.0, 0.5, 0.0]);
+        let t = Tensor::f32(vec![1, 3, 1, 1], vec![1.0, 10.0, 100.0]);
+        let p = Payload::Op(OpPayload::new(conv(vec![0; 4], 1)));
+        let got = Functions.eval("conv_input_shift", &[FnArg::Payload(&p), FnArg::Tensor(&wt), FnArg::Tensor(&t)]);
+        assert_eq!(got.unwrap().to_f64_vec().unwrap(), vec![321.0, 4.0]);
+        // Depthwise (group 2, one input channel per group): each output sees its own channel.
+        let dw = Payload::Op(OpPayload::new(conv(vec![0; 4], 2)));
+        let (wd, td) =
+            (Tensor::f32(vec![2, 1, 1, 2], vec![1.0, 1.0, 2.0, 3.0]), Tensor::f32(vec![2, 1, 1], vec![1.0, -1.0]));
+        let got = Functions.eval("conv_input_shift", &[FnArg::Payload(&dw), FnArg::Tensor(&wd), FnArg::Tensor(&td)]);
+        assert_eq!(got.unwrap().to_f64_vec().unwrap(), vec![2.0, -5.0]);
     }
 }

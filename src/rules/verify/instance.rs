@@ -101,7 +101,7 @@ fn hints(conditions: &[Condition]) -> HashMap<Var, Hint> {
             Condition::DType(x, ds) => h.entry(*x).or_default().dtypes = Some(ds.clone()),
             Condition::IsFloat(x) => h.entry(*x).or_default().dtypes = Some(vec![DType::F32]),
             Condition::IsInteger(x) => h.entry(*x).or_default().dtypes = Some(vec![DType::I32, DType::I8, DType::U8]),
-            Condition::WeightOnly(x) => h.entry(*x).or_default().weight = true,
+            Condition::WeightOnly(x) | Condition::Constant(x) => h.entry(*x).or_default().weight = true,
             Condition::Finite(x) => h.entry(*x).or_default().finite = true,
             Condition::Pow2(x) => h.entry(*x).or_default().pow2 = true,
             Condition::IntRange(x, lo, hi) => h.entry(*x).or_default().int_range = Some((*lo, *hi)),
@@ -350,7 +350,9 @@ impl State<'_> {
             Some(Binding::Payload(Payload::Ints(q))) => Some(inverse(q)),
             _ => None,
         });
-        let ctx = Ctx { arity: ins.len(), known: &known, perm };
+        let lits: Vec<Option<f64>> =
+            ins.iter().map(|&c| self.free(nodes, c).and_then(|v| self.hint(v).lit_eq)).collect();
+        let ctx = Ctx { arity: ins.len(), known: &known, perm, lits: &lits };
         let mut draw = Draw { rng: self.rng, specials: false };
         let kd = match kernels::sample(sym, &mut draw, &ctx) {
             Err(e) => return Err(Miss::Error(e)),
@@ -373,8 +375,25 @@ impl State<'_> {
             let Some(v) = self.free(nodes, c) else { continue };
             let h = self.hint(v);
             let force_weight = h.weight || h.finite || h.pow2 || h.int_range.is_some();
+            // A `same-shape` partner already bound fixes the type; a `scalar` one is one element.
+            let partner = h.same.and_then(|p| self.bound(p).cloned()).and_then(|b| self.leaf_data(&b).ok());
+            let retype = |t: TensorType| match partner.as_ref().and_then(IrData::ty) {
+                Some(p) => p.clone(),
+                None if h.scalar => TensorType::new(t.dtype, vec![]),
+                None => t,
+            };
+            let input = match input {
+                Input::Data(t, g) => Input::Data(retype(t), g),
+                Input::Weight(t, g) => Input::Weight(retype(t), g),
+                other => other,
+            };
             let b = match input {
                 Input::Absent => Binding::Absent,
+                // A constant the rule needs to hold one value (`lit-eq`) is filled with it.
+                Input::Data(t, _) | Input::Weight(t, _) if h.lit_eq.is_some() => {
+                    let val = h.lit_eq.unwrap_or_default();
+                    self.new_tensor(&t, &Gen::Filled(val), true, false)
+                }
                 Input::Data(t, g) => self.new_tensor(&t, &g, force_weight, false),
                 Input::Weight(t, g) => self.new_tensor(&t, &g, true, false),
                 Input::Fixed(t) => self.add_tensor(t, true),
@@ -385,7 +404,7 @@ impl State<'_> {
     }
 
     /// The instance as the rewrite sees it: conditions and typed right sides, then expressions.
-    fn check(self, rule: &Rule) -> Result<Case, Miss> {
+    fn check(mut self, rule: &Rule) -> Result<Case, Miss> {
         let mut egraph = IrGraph::new(self.analysis.clone());
         let mut subst = Subst::default();
         for (v, b) in &self.bindings {
@@ -401,6 +420,10 @@ impl State<'_> {
         if let Some(c) = rule.conditions.iter().find(|c| !c.check(&egraph, &subst)) {
             return reject(format!("condition {c} does not hold"));
         }
+        let Some(values) = apply::bind_values(&mut egraph, &rule.values, &mut subst) else {
+            return reject("a (value-of ?x) constant holds several values");
+        };
+        self.bindings.extend(values.into_iter().map(|(v, x)| (v, Binding::Lit(x))));
         for (rhs, &root) in rule.rhs.iter().zip(&roots) {
             let d = apply::rhs_data(&egraph, &rhs.ast, &subst)
                 .map_err(|e| Miss::Reject(format!("right side not applicable: {e}")))?;

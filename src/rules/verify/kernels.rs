@@ -55,6 +55,8 @@ pub(crate) struct Ctx<'a> {
     pub known: &'a [Known],
     /// A permutation the op must have (a Transpose op bound by a `perm-inverse` condition).
     pub perm: Option<Vec<i64>>,
+    /// Per input, the one value a `lit-eq` condition wants it to hold (Clip's bounds).
+    pub lits: &'a [Option<f64>],
 }
 
 impl Ctx<'_> {
@@ -67,6 +69,10 @@ impl Ctx<'_> {
 
     fn absent(&self, i: usize) -> bool {
         matches!(self.known.get(i), Some(Known::Absent))
+    }
+
+    fn lit(&self, i: usize) -> Option<f64> {
+        self.lits.get(i).copied().flatten()
     }
 }
 
@@ -216,8 +222,12 @@ fn draw_kernel(name: &str, d: &mut Draw, ctx: &Ctx) -> Option<KernelDraw> {
             draw(Op::LeakyRelu(LeakyRelu { alpha }), vec![Input::Data(x_type(d, ctx, 0..=4, 4)?, Gen::Default)])
         }
         ("HardSigmoid", 1) => {
-            let (alpha, beta) =
-                if d.rng.random_bool(0.3) { (0.2, 0.5) } else { (f32_attr(d, -1.0, 1.0), f32_attr(d, -1.0, 1.0)) };
+            let (alpha, beta) = match d.rng.random_range(0..10) {
+                // ONNX's defaults, and HardSwish's (1/6, 1/2).
+                0..=2 => (0.2, 0.5),
+                3..=4 => (1.0 / 6.0, 0.5),
+                _ => (f32_attr(d, -1.0, 1.0), f32_attr(d, -1.0, 1.0)),
+            };
             let x = x_type(d, ctx, 0..=4, 4)?;
             draw(Op::HardSigmoid(HardSigmoid { alpha, beta }), vec![Input::Data(x, Gen::Range(-6.0, 6.0))])
         }
@@ -265,8 +275,8 @@ fn draw_kernel(name: &str, d: &mut Draw, ctx: &Ctx) -> Option<KernelDraw> {
         }
         ("Clip", n @ 1..=3) => {
             let x = x_type(d, ctx, 0..=4, 4)?;
-            let lo = d.rng.random_range(-2.0..1.0f32) as f64;
-            let hi = lo + d.rng.random_range(0.0..2.5f32) as f64;
+            let lo = ctx.lit(1).unwrap_or_else(|| d.rng.random_range(-2.0..1.0f32) as f64);
+            let hi = ctx.lit(2).unwrap_or_else(|| lo + d.rng.random_range(0.0..2.5f32) as f64);
             let mut clip = Clip { min: None, max: None };
             let mut inputs = vec![Input::Data(x, Gen::Default)];
             if n >= 2 {

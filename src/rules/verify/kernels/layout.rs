@@ -27,7 +27,7 @@ pub(super) fn sample_one(name: &str, d: &mut Draw, ctx: &Ctx) -> Option<KernelDr
             }
             let as_input = kind == ReduceKind::Sum || ctx.arity == 2;
             let opset = if as_input && kind != ReduceKind::Sum { 18 } else { 17 };
-            let keepdims = d.rng.random_bool(0.5);
+            let keepdims = d.rng.random_bool(0.7);
             let mut inputs = vec![Input::Data(x, Gen::Default)];
             let op_axes = if ctx.arity == 2 {
                 if axes.is_empty() {

@@ -33,7 +33,7 @@ pub(super) fn sample_one(name: &str, d: &mut Draw, ctx: &Ctx) -> Option<KernelDr
         }
         ("MatMulInteger", n @ 2..=4) => {
             let (at, bt) = (*[DType::U8, DType::I8].choose(d.rng)?, *[DType::U8, DType::I8].choose(d.rng)?);
-            let (a, b) = matmul_shapes(d, &Ctx { arity: 2, known: &[], perm: None }, at)?;
+            let (a, b) = matmul_shapes(d, &Ctx { arity: 2, known: &[], perm: None, lits: &[] }, at)?;
             let b = TensorType::new(bt, b.shape);
             let mut inputs = vec![Input::Data(a.clone(), Gen::Full), Input::Weight(b.clone(), Gen::Full)];
             if n >= 3 {

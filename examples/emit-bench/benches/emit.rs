@@ -1,0 +1,84 @@
+//! Generated Rust against tract, one thread each, same inputs (the first test set beside each
+//! model), on the MLPerf Tiny models and mnist-8. Criterion measures both; a summary table of
+//! medians and ratios (tract time / generated time) is printed at the end.
+//!
+//!     cargo bench -p emit-bench
+
+use criterion::{black_box, Criterion};
+use emit_bench::{Model, MODELS};
+use gos_opt::verify::{io_names, load_test_sets, TractModel};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Median seconds of `f` over `runs` runs after a warm-up.
+fn median(mut f: impl FnMut(), runs: usize) -> f64 {
+    let warm = Instant::now();
+    while warm.elapsed() < Duration::from_millis(200) {
+        f();
+    }
+    let mut t: Vec<f64> = (0..runs)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[runs / 2]
+}
+
+struct Loaded {
+    model: &'static Model,
+    tract: TractModel,
+    set: gos_opt::verify::InputSet,
+    x: Vec<f32>,
+}
+
+fn load(model: &'static Model) -> Loaded {
+    let path = Path::new(model.onnx);
+    let bytes = std::fs::read(path).expect("model");
+    let (names, _) = io_names(&bytes).expect("ONNX");
+    let sets = load_test_sets(path.parent().expect("dir"), None).expect("test sets");
+    let set = sets[0].input_set(&names).expect("inputs");
+    let types = set.iter().map(|(k, t)| (k.clone(), t.ttype())).collect();
+    let tract = TractModel::load(model.name, &bytes, path.parent(), &types).expect("tract");
+    let x: Vec<f32> = set[&names[0]].as_f32().expect("float input").to_vec();
+    assert_eq!(x.len(), model.input_len);
+    Loaded { model, tract, set, x }
+}
+
+fn main() {
+    if MODELS.is_empty() {
+        println!("skipping: ../shared/models not found, no models to bench");
+        return;
+    }
+    let loaded: Vec<Loaded> = MODELS.iter().map(load).collect();
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    for l in &loaded {
+        let mut g = c.benchmark_group(l.model.name);
+        g.bench_function("tract", |b| b.iter(|| l.tract.run(0, black_box(&l.set)).expect("tract runs")));
+        let (mut y, mut arena) = (vec![0f32; l.model.output_len], vec![0f32; l.model.arena_len]);
+        g.bench_function("generated", |b| b.iter(|| (l.model.run)(black_box(&l.x), &mut y, &mut arena)));
+        g.finish();
+    }
+    c.final_summary();
+    println!("\n| model | tract (µs) | generated (µs) | speed-up |\n|---|---|---|---|");
+    let mut ratios = Vec::new();
+    for l in &loaded {
+        let tract = median(|| drop(l.tract.run(0, &l.set).expect("tract runs")), 101);
+        let (mut y, mut arena) = (vec![0f32; l.model.output_len], vec![0f32; l.model.arena_len]);
+        let ours = median(|| (l.model.run)(black_box(&l.x), &mut y, &mut arena), 101);
+        println!("| {} | {:.1} | {:.1} | {:.2}× |", l.model.name, tract * 1e6, ours * 1e6, tract / ours);
+        if l.model.name != "mnist_8" {
+            ratios.push(tract / ours);
+        }
+    }
+    ratios.sort_by(f64::total_cmp);
+    if !ratios.is_empty() {
+        println!("median speed-up over the MLPerf Tiny models: {:.2}×", ratios[ratios.len() / 2]);
+    }
+}

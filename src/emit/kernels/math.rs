@@ -1,0 +1,153 @@
+//! Scalar math for `no_std`: `core` has no `exp`, `ln`, `sqrt`, `erf` or `tanh` for `f32`, so
+//! the generated module carries its own, accurate to a few ulp (erf: 1.5e-7 absolute), and only
+//! the ones the model uses.
+
+/// Round half to even (as ONNX's QuantizeLinear and tract do).
+pub const RTE: &str = r#"
+/// Rounds to the nearest integer, ties to even.
+fn m_rte(x: f32) -> f32 {
+    const BIG: f32 = 8388608.0; // 2^23: adding it leaves no fraction bits
+    if x.is_nan() || x.abs() >= BIG {
+        return x;
+    }
+    if x >= 0.0 {
+        (x + BIG) - BIG
+    } else {
+        (x - BIG) + BIG
+    }
+}
+"#;
+
+/// `2^k` for an integer `k` of the f32 range.
+pub const POW2I: &str = r#"
+/// `2^k` for `-126 <= k <= 127`.
+fn m_pow2i(k: i32) -> f32 {
+    f32::from_bits(((k + 127) as u32) << 23)
+}
+"#;
+
+/// exp.
+pub const EXP: &str = r#"
+/// `e^x`: `x = k·ln 2 + r` with `|r| <= ln 2 / 2`, a degree-7 polynomial for `e^r`.
+fn m_exp(x: f32) -> f32 {
+    if x.is_nan() {
+        return x;
+    }
+    if x > 88.72284 {
+        return f32::INFINITY;
+    }
+    if x < -103.97208 {
+        return 0.0;
+    }
+    let k = m_rte(x * core::f32::consts::LOG2_E);
+    let r = (x - k * 0.693_145_75) - k * 1.428_606_8e-6;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    let k = k as i32;
+    let half = k / 2;
+    p * m_pow2i(half) * m_pow2i(k - half)
+}
+"#;
+
+/// Natural logarithm.
+pub const LN: &str = r#"
+/// `ln x`: `x = m·2^e` with `m` in `[√½, √2)`, `ln m = 2·atanh((m − 1)/(m + 1))` by its series.
+fn m_ln(x: f32) -> f32 {
+    if x.is_nan() || x < 0.0 {
+        return f32::NAN;
+    }
+    if x == 0.0 {
+        return f32::NEG_INFINITY;
+    }
+    if x == f32::INFINITY {
+        return x;
+    }
+    let (x, bias) = if x < f32::MIN_POSITIVE { (x * 8388608.0, 23) } else { (x, 0) };
+    let bits = x.to_bits();
+    let mut e = ((bits >> 23) & 0xff) as i32 - 127 - bias;
+    let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000) as f64;
+    if m > core::f64::consts::SQRT_2 {
+        m *= 0.5;
+        e += 1;
+    }
+    let s = (m - 1.0) / (m + 1.0);
+    let s2 = s * s;
+    let series = 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 / 11.0)))));
+    (e as f64 * core::f64::consts::LN_2 + series) as f32
+}
+"#;
+
+/// Square root.
+pub const SQRT: &str = r#"
+/// `√x`: a bit-level first guess and four Newton steps in f64.
+fn m_sqrt(x: f32) -> f32 {
+    if x.is_nan() || x < 0.0 {
+        return f32::NAN;
+    }
+    if x == 0.0 || x == f32::INFINITY {
+        return x;
+    }
+    let xd = x as f64;
+    let mut y = f32::from_bits((x.to_bits() >> 1) + 0x1fbd_1df5) as f64;
+    for _ in 0..4 {
+        y = 0.5 * (y + xd / y);
+    }
+    y as f32
+}
+"#;
+
+/// Error function.
+pub const ERF: &str = r#"
+/// `erf x` (Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7).
+fn m_erf(x: f32) -> f32 {
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152 + t * 1.061_405_4))));
+    let v = 1.0 - poly * m_exp(-a * a);
+    if x < 0.0 {
+        -v
+    } else {
+        v
+    }
+}
+"#;
+
+/// Hyperbolic tangent.
+pub const TANH: &str = r#"
+/// `tanh x` from `e^{2x}`, saturating beyond |x| = 9.
+fn m_tanh(x: f32) -> f32 {
+    if x > 9.0 {
+        return 1.0;
+    }
+    if x < -9.0 {
+        return -1.0;
+    }
+    let e = m_exp(2.0 * x);
+    (e - 1.0) / (e + 1.0)
+}
+"#;
+
+/// Power.
+pub const POW: &str = r#"
+/// `x^y` as `e^{y·ln|x|}`, with the sign of a negative base raised to an odd integer.
+fn m_pow(x: f32, y: f32) -> f32 {
+    if y == 0.0 {
+        return 1.0;
+    }
+    if x == 0.0 {
+        return if y > 0.0 { 0.0 } else { f32::INFINITY };
+    }
+    if x < 0.0 {
+        if m_rte(y) != y {
+            return f32::NAN;
+        }
+        let v = m_exp(y * m_ln(-x));
+        let half = y * 0.5;
+        let odd = m_rte(half) != half;
+        return if odd { -v } else { v };
+    }
+    m_exp(y * m_ln(x))
+}
+"#;

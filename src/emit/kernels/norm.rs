@@ -1,0 +1,210 @@
+//! Normalizations, reductions, pooling and quantization: Softmax, LayerNormalization, per-channel
+//! affine maps (BatchNormalization), ReduceMean/Max/Sum over contiguous axes, max and average
+//! pooling, QuantizeLinear and DequantizeLinear (float emulation: the
+//! integers are held exactly in f32).
+
+/// Softmax.
+pub const SOFTMAX: &str = r#"
+/// Softmax over the middle axis of `[OUTER][N][INNER]`.
+fn k_softmax<const OUTER: usize, const N: usize, const INNER: usize>(x: &[f32], y: &mut [f32]) {
+    let (x, y) = (&x[..OUTER * N * INNER], &mut y[..OUTER * N * INNER]);
+    for o in 0..OUTER {
+        for i in 0..INNER {
+            let at = |n: usize| (o * N + n) * INNER + i;
+            let mut max = f32::NEG_INFINITY;
+            for n in 0..N {
+                max = max.max(x[at(n)]);
+            }
+            let mut sum = 0.0;
+            for n in 0..N {
+                let e = m_exp(x[at(n)] - max);
+                y[at(n)] = e;
+                sum += e;
+            }
+            let inv = 1.0 / sum;
+            for n in 0..N {
+                y[at(n)] *= inv;
+            }
+        }
+    }
+}
+"#;
+
+/// LayerNormalization.
+pub const LAYERNORM: &str = r#"
+/// Normalizes each row of `[OUTER][N]` to zero mean and unit variance, then scales and shifts.
+fn k_layernorm<const OUTER: usize, const N: usize, const BIAS: bool>(
+    x: &[f32],
+    scale: &[f32],
+    bias: &[f32],
+    y: &mut [f32],
+    eps: f32,
+) {
+    let (x, y) = (&x[..OUTER * N], &mut y[..OUTER * N]);
+    for o in 0..OUTER {
+        let row = &x[o * N..(o + 1) * N];
+        let mut sum = 0.0;
+        for v in row {
+            sum += *v;
+        }
+        let mean = sum / N as f32;
+        let mut var = 0.0;
+        for v in row {
+            var += (*v - mean) * (*v - mean);
+        }
+        let inv = 1.0 / m_sqrt(var / N as f32 + eps);
+        let out = &mut y[o * N..(o + 1) * N];
+        for n in 0..N {
+            let v = (row[n] - mean) * inv * scale[n];
+            out[n] = if BIAS { v + bias[n] } else { v };
+        }
+    }
+}
+"#;
+
+/// Per-channel affine map.
+pub const AFFINE: &str = r#"
+/// `y = x·s[c] + t[c]` over `[OUTER][C][INNER]`, clamped; `y` may be `x` (see `k_affine_ip`).
+#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
+fn k_affine<const OUTER: usize, const C: usize, const INNER: usize>(
+    x: &[f32],
+    s: &[f32],
+    t: &[f32],
+    y: &mut [f32],
+    lo: f32,
+    hi: f32,
+) {
+    let (x, y) = (&x[..OUTER * C * INNER], &mut y[..OUTER * C * INNER]);
+    for o in 0..OUTER {
+        for c in 0..C {
+            let at = (o * C + c) * INNER;
+            for i in 0..INNER {
+                y[at + i] = (x[at + i] * s[c] + t[c]).max(lo).min(hi);
+            }
+        }
+    }
+}
+"#;
+
+/// Per-channel affine map in place.
+pub const AFFINE_IP: &str = r#"
+/// `y = y·s[c] + t[c]` in place over `[OUTER][C][INNER]`, clamped.
+#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
+fn k_affine_ip<const OUTER: usize, const C: usize, const INNER: usize>(
+    y: &mut [f32],
+    s: &[f32],
+    t: &[f32],
+    lo: f32,
+    hi: f32,
+) {
+    let y = &mut y[..OUTER * C * INNER];
+    for o in 0..OUTER {
+        for c in 0..C {
+            let at = (o * C + c) * INNER;
+            for v in &mut y[at..at + INNER] {
+                *v = (*v * s[c] + t[c]).max(lo).min(hi);
+            }
+        }
+    }
+}
+"#;
+
+/// Reductions.
+pub const REDUCE: &str = r#"
+/// Reduces the middle axis of `[OUTER][N][INNER]`: `KIND` 0 sum, 1 mean, 2 max.
+fn k_reduce<const OUTER: usize, const N: usize, const INNER: usize, const KIND: usize>(x: &[f32], y: &mut [f32]) {
+    let (x, y) = (&x[..OUTER * N * INNER], &mut y[..OUTER * INNER]);
+    for o in 0..OUTER {
+        let out = &mut y[o * INNER..(o + 1) * INNER];
+        out.fill(if KIND == 2 { f32::NEG_INFINITY } else { 0.0 });
+        for n in 0..N {
+            let src = &x[(o * N + n) * INNER..(o * N + n + 1) * INNER];
+            for i in 0..INNER {
+                out[i] = if KIND == 2 { out[i].max(src[i]) } else { out[i] + src[i] };
+            }
+        }
+        if KIND == 1 {
+            for v in out.iter_mut() {
+                *v /= N as f32;
+            }
+        }
+    }
+}
+"#;
+
+/// Max and average pooling.
+pub const POOL: &str = r#"
+/// 2-D pooling of `[C][H][W]` into `[C][OH][OW]`; `MAX` picks the maximum (padding ignored),
+/// otherwise the average, dividing by the window cells inside the input (`INCL`: inside the
+/// padded input).
+#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
+fn k_pool<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const PB: usize,
+    const PR: usize,
+    const MAX: bool,
+    const INCL: bool,
+>(
+    x: &[f32],
+    y: &mut [f32],
+) {
+    let (x, y) = (&x[..C * H * W], &mut y[..C * OH * OW]);
+    for c in 0..C {
+        for oh in 0..OH {
+            for ow in 0..OW {
+                // Window rows and columns in padded coordinates, clipped to the padded input.
+                let (h0, w0) = (oh * SH, ow * SW);
+                let (h1, w1) = ((h0 + KH).min(H + PT + PB), (w0 + KW).min(W + PL + PR));
+                let mut acc = if MAX { f32::NEG_INFINITY } else { 0.0 };
+                let mut cells = 0usize;
+                for ph in h0.max(PT)..h1.min(H + PT) {
+                    for pw in w0.max(PL)..w1.min(W + PL) {
+                        let v = x[(c * H + ph - PT) * W + pw - PL];
+                        acc = if MAX { acc.max(v) } else { acc + v };
+                        cells += 1;
+                    }
+                }
+                if !MAX {
+                    let n = if INCL { (h1 - h0) * (w1 - w0) } else { cells };
+                    acc /= n as f32;
+                }
+                y[(c * OH + oh) * OW + ow] = acc;
+            }
+        }
+    }
+}
+"#;
+
+/// QuantizeLinear.
+pub const QUANT: &str = r#"
+/// `y = clamp(round_half_even(x·inv) + zp, qmin, qmax)` with `inv = 1/scale` (as tract
+/// computes it), the integer held in f32.
+#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
+fn k_quant<const N: usize>(x: &[f32], y: &mut [f32], inv: f32, zp: f32, qmin: f32, qmax: f32) {
+    let (x, y) = (&x[..N], &mut y[..N]);
+    for i in 0..N {
+        y[i] = (m_rte(x[i] * inv) + zp).max(qmin).min(qmax);
+    }
+}
+"#;
+
+/// QuantizeLinear in place.
+pub const QUANT_IP: &str = r#"
+/// [`k_quant`] in place.
+#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
+fn k_quant_ip<const N: usize>(y: &mut [f32], inv: f32, zp: f32, qmin: f32, qmax: f32) {
+    for v in &mut y[..N] {
+        *v = (m_rte(*v * inv) + zp).max(qmin).min(qmax);
+    }
+}
+"#;

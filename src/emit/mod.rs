@@ -1,0 +1,211 @@
+//! The Rust back end: writes a self-contained `no_std` Rust module computing a model.
+//!
+//! [`generate`] folds what is constant, lowers the graph to kernel calls specialized to each
+//! layer's shapes ([`lower`]), plans one arena for the intermediate tensors ([`plan`]) and
+//! writes the module ([`writer`]); [`emit_rust`] writes `model.rs` (and `weights.bin` for large
+//! weights) into a directory. The module's contract, for one input and one output:
+//!
+//! ```text
+//! pub const INPUT_LEN: usize;  pub const OUTPUT_LEN: usize;  pub const ARENA_LEN: usize;
+//! pub fn run(input: &[f32], output: &mut [f32], arena: &mut [f32]);
+//! ```
+//!
+//! With several inputs or outputs, `INPUT_LENS: [usize; N]`, `OUTPUT_LENS: [usize; M]` and
+//! `run(inputs: [&[f32]; N], outputs: [&mut [f32]; M], arena: &mut [f32])`, in graph order.
+
+pub mod kernels;
+pub mod lower;
+pub mod plan;
+pub mod writer;
+
+use crate::graph::{ConstOrigin, Graph, GraphError, ValueKind};
+use crate::ops::Op;
+use crate::tensor::Tensor;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Weights larger than this (bytes) go to `weights.bin`, embedded with `include_bytes!`, instead
+/// of array literals (which compile slowly).
+pub const WEIGHTS_FILE_THRESHOLD: usize = 64 * 1024;
+
+/// Why Rust could not be emitted.
+// Variant fields are named for what they hold and appear in the messages.
+#[allow(missing_docs)]
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// The model has ops gos-opt does not interpret.
+    #[error("cannot emit Rust: the model has ops gos-opt does not interpret: {nodes}")]
+    Opaque { nodes: String },
+    /// A node has no kernel in the Rust back end.
+    #[error("cannot emit Rust for node '{node}' ({op}): {reason}")]
+    Unsupported { node: String, op: String, reason: String },
+    /// The graph is malformed.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// The memory plan is wrong (a bug).
+    #[error("internal error in the memory plan: {0}")]
+    Plan(String),
+    /// Writing the files failed.
+    #[error("cannot write {path}: {cause}")]
+    Write { path: String, cause: String },
+}
+
+/// What was emitted: sizes for the report.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct EmitReport {
+    /// The module written (`DIR/model.rs`), when written to disk.
+    pub model_rs: Option<PathBuf>,
+    /// The weights file, when the weights went to one.
+    pub weights_bin: Option<PathBuf>,
+    /// f32 elements of the arena (`ARENA_LEN`).
+    pub arena_len: usize,
+    /// Bytes of the arena.
+    pub arena_bytes: usize,
+    /// Bytes the intermediate tensors would take without the memory plan (each its own slot).
+    pub unplanned_bytes: usize,
+    /// Bytes of weights (f32).
+    pub weights_bytes: usize,
+    /// Bytes of Rust source.
+    pub source_bytes: usize,
+    /// Kernel calls in `run`.
+    pub steps: usize,
+    /// Nodes fused into another node's kernel (activations, bias adds).
+    pub fused: usize,
+    /// Elementwise steps that overwrite their input.
+    pub in_place: usize,
+    /// Reshape-like nodes that cost nothing (aliases).
+    pub aliases: usize,
+    /// Kernels and math functions the module carries.
+    pub kernels: Vec<String>,
+}
+
+/// A generated module, not yet written.
+#[derive(Clone, Debug)]
+pub struct Generated {
+    /// `model.rs`.
+    pub source: String,
+    /// `weights.bin`, when the weights are large.
+    pub weights: Option<Vec<u8>>,
+    /// Sizes.
+    pub report: EmitReport,
+}
+
+/// Emits the module for `graph` into `dir` (created if needed): `dir/model.rs`, and
+/// `dir/weights.bin` when the weights exceed [`WEIGHTS_FILE_THRESHOLD`]. Files are written to a
+/// temporary file, then renamed.
+pub fn emit_rust(graph: &Graph, dir: &Path) -> Result<EmitReport, EmitError> {
+    write(generate(graph)?, dir)
+}
+
+/// Writes a generated module into `dir` (created if needed), as [`emit_rust`] does.
+pub fn write(generated: Generated, dir: &Path) -> Result<EmitReport, EmitError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| EmitError::Write { path: dir.display().to_string(), cause: e.to_string() })?;
+    let write = |path: &Path, bytes: &[u8]| -> Result<(), EmitError> {
+        let err = |cause: String| EmitError::Write { path: path.display().to_string(), cause };
+        crate::pipeline::write_atomically(path, bytes).map_err(|e| err(e.to_string()))?;
+        // The temporary file was private; sources are readable like any other.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).map_err(|e| err(e.to_string()))?;
+        }
+        Ok(())
+    };
+    let mut report = generated.report;
+    let bin = dir.join("weights.bin");
+    match &generated.weights {
+        Some(bytes) => {
+            write(&bin, bytes)?;
+            report.weights_bin = Some(bin);
+        }
+        None => {
+            // A stale weights file from an earlier run would only confuse.
+            if bin.exists() {
+                std::fs::remove_file(&bin)
+                    .map_err(|e| EmitError::Write { path: bin.display().to_string(), cause: e.to_string() })?;
+            }
+        }
+    }
+    let rs = dir.join("model.rs");
+    write(&rs, generated.source.as_bytes())?;
+    report.model_rs = Some(rs);
+    Ok(report)
+}
+
+/// Generates the module for `graph` without writing it.
+pub fn generate(graph: &Graph) -> Result<Generated, EmitError> {
+    let opaque: Vec<String> = graph
+        .dag
+        .node_indices()
+        .map(|id| graph.node(id))
+        .filter(|n| n.op.is_opaque())
+        .map(|n| format!("'{}' ({}::{})", n.name, n.op.domain(), n.op.onnx_name()))
+        .collect();
+    if !opaque.is_empty() {
+        return Err(EmitError::Opaque { nodes: opaque.join(", ") });
+    }
+    let mut graph = graph.clone();
+    fold_constants(&mut graph)?;
+    let program = lower::lower(&graph)?;
+    writer::write(&program)
+}
+
+/// Replaces every node whose inputs are all constants (weight dequantization, shape arithmetic)
+/// by its value.
+fn fold_constants(graph: &mut Graph) -> Result<(), EmitError> {
+    for id in graph.topo_order()? {
+        let node = graph.node(id).clone();
+        let inputs: Vec<Option<&Tensor>> =
+            node.inputs.iter().map(|v| v.and_then(|v| graph.constant(v).map(|t| &**t))).collect();
+        if inputs.is_empty() || node.inputs.iter().zip(&inputs).any(|(v, t)| v.is_some() && t.is_none()) {
+            continue;
+        }
+        let outputs = match &node.op {
+            Op::DequantizeLinear(dq) => dequantize(dq, &inputs).map(|t| vec![t]),
+            op => op.eval(&inputs).and_then(Result::ok),
+        };
+        let Some(outputs) = outputs else { continue };
+        graph.remove_node(id);
+        for (&out, tensor) in node.outputs.iter().zip(outputs) {
+            let v = graph.value_mut(out);
+            v.ty = Some(tensor.ttype());
+            v.kind = ValueKind::Const { tensor: Arc::new(tensor), origin: ConstOrigin::Derived };
+        }
+    }
+    Ok(())
+}
+
+/// DequantizeLinear of a constant: `(x - zero_point) * scale`, per tensor or per axis.
+fn dequantize(dq: &crate::ops::DequantizeLinear, inputs: &[Option<&Tensor>]) -> Option<Tensor> {
+    let x = inputs.first().copied().flatten()?;
+    let scale = inputs.get(1).copied().flatten()?.to_f64_vec()?;
+    let zp = match inputs.get(2).copied().flatten() {
+        Some(z) => z.to_f64_vec()?,
+        None => vec![0.0; scale.len()],
+    };
+    if dq.block_size != 0 || zp.len() != scale.len() {
+        return None;
+    }
+    let shape = x.ttype().shape;
+    let xs = x.to_f64_vec()?;
+    let (dim, inner) = if scale.len() == 1 {
+        (1, xs.len().max(1))
+    } else {
+        let axis = crate::ops::norm_axis(dq.axis, shape.len()).ok()?;
+        (shape[axis], shape[axis + 1..].iter().product())
+    };
+    if dim != scale.len() {
+        return None;
+    }
+    let data: Vec<f32> = xs
+        .iter()
+        .enumerate()
+        .map(|(i, &q)| {
+            let c = (i / inner) % dim;
+            ((q - zp[c]) as f32) * scale[c] as f32
+        })
+        .collect();
+    Some(Tensor::f32(shape, data))
+}

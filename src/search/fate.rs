@@ -1,0 +1,128 @@
+//! What became of the rules and of the original nodes once a program is extracted: whether
+//! each rule's work survives in the program, and which op now computes each original node's
+//! value.
+
+use crate::graph::Graph;
+use crate::ir::{Ir, IrGraph, Origins, Provenance};
+use egg::{Id, Language, RecExpr};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// One rule's part in a run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RuleUse {
+    /// The rule's name.
+    pub rule: String,
+    /// Times it was applied during saturation.
+    pub applied: usize,
+    /// Whether the extracted program contains a node this rule created, or computes a class
+    /// the rule merged with an existing form by that form (`x * 1 → x`, computed as `x`).
+    pub survives: bool,
+}
+
+/// What an original node became.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Fate {
+    /// Still computed by a node of its own name and op (its operands may have changed, e.g.
+    /// folded weights).
+    Kept,
+    /// Still a node of its own name, computed by another op (a recognized kernel).
+    Rewritten,
+    /// Its value is computed by another original node (BatchNorm folded into its Conv, an
+    /// Identity merged with its input).
+    Merged,
+    /// Its value is no longer computed: a part of a pattern replaced as a whole, or folded
+    /// into constants.
+    Removed,
+}
+
+/// One original node's fate.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct NodeFate {
+    /// The original node's name.
+    pub node: String,
+    /// Its op.
+    pub op: String,
+    /// What became of it.
+    pub fate: Fate,
+    /// The node that computes its value now (for kept, rewritten and merged nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub into: Option<String>,
+    /// That node's op.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub into_op: Option<String>,
+}
+
+/// The extracted program's chosen node per class (canonical ids, canonical children).
+pub fn chosen(egraph: &IrGraph, expr: &RecExpr<Ir>) -> HashMap<Id, Ir> {
+    let mut classes: Vec<Id> = Vec::with_capacity(expr.as_ref().len());
+    let mut out = HashMap::new();
+    for node in expr.as_ref() {
+        let node = node.clone().map_children(|c| classes[usize::from(c)]);
+        let class = egraph.lookup(node.clone()).map_or(Id::from(usize::MAX), |c| egraph.find(c));
+        classes.push(class);
+        out.insert(class, node);
+    }
+    out
+}
+
+/// Per applied rule (by name, in name order), its count and whether its work survives in the
+/// program whose chosen nodes are `chosen`.
+pub fn rule_uses(egraph: &IrGraph, chosen: &HashMap<Id, Ir>, applied: &BTreeMap<String, usize>) -> Vec<RuleUse> {
+    let program: std::collections::HashSet<&Ir> = chosen.values().collect();
+    let mut survives: HashMap<String, bool> = HashMap::new();
+    for (rule, record) in &egraph.analysis.provenance {
+        let used = match record {
+            Provenance::Created(node) => program.contains(&node.clone().map_children(|c| egraph.find(c))),
+            Provenance::Merged { class, forms } => chosen
+                .get(&egraph.find(*class))
+                .is_some_and(|now| forms.iter().any(|f| f.clone().map_children(|c| egraph.find(c)) == *now)),
+        };
+        *survives.entry(rule.to_string()).or_default() |= used;
+    }
+    applied
+        .iter()
+        .map(|(rule, &n)| RuleUse {
+            rule: rule.clone(),
+            applied: n,
+            survives: survives.get(rule).copied().unwrap_or(false),
+        })
+        .collect()
+}
+
+/// The op a chosen node lifts to: the kernel's ONNX op, or the primitive's name.
+fn op_name(egraph: &IrGraph, node: &Ir) -> String {
+    match crate::ir::kernel_op(egraph, node) {
+        Some(op) => op.onnx_name().to_string(),
+        None => node.to_string(),
+    }
+}
+
+/// Per node of `graph` (the model that was lowered, in topological order), what became of it.
+pub fn node_fates(egraph: &IrGraph, chosen: &HashMap<Id, Ir>, origins: &Origins, graph: &Graph) -> Vec<NodeFate> {
+    // The node whose name a class takes when lifted: the last origin (as lift does).
+    let namer: HashMap<Id, crate::graph::NodeId> =
+        origins.nodes.iter().map(|&(class, node)| (egraph.find(class), node)).collect();
+    origins
+        .nodes
+        .iter()
+        .map(|&(class, id)| {
+            let class = egraph.find(class);
+            let node = graph.node(id);
+            let op = node.op.onnx_name().to_string();
+            let Some(now) = chosen.get(&class) else {
+                return NodeFate { node: node.name.clone(), op, fate: Fate::Removed, into: None, into_op: None };
+            };
+            let into_op = op_name(egraph, now);
+            let namer = namer.get(&class).copied();
+            let into = namer.map(|n| graph.node(n).name.clone());
+            let fate = match namer {
+                Some(n) if n == id && into_op == op => Fate::Kept,
+                Some(n) if n == id => Fate::Rewritten,
+                _ => Fate::Merged,
+            };
+            NodeFate { node: node.name.clone(), op, fate, into, into_op: Some(into_op) }
+        })
+        .collect()
+}

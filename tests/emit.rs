@@ -1,0 +1,409 @@
+//! The Rust back end against tract: every shared model without opaque ops is emitted as Rust,
+//! all modules are compiled together as one `#![no_std]` library with `-D warnings` (one rustc
+//! call, in `target/emit-check`), a small runner executes them on the models' test sets (with an
+//! arena filled with NaN, so a read of a tensor nobody wrote shows), and the outputs are compared
+//! with tract on the original model: each value within 1e-4 absolute or 1e-4 relative.
+//!
+//! Models with `com.microsoft` ops (the int8 QOperator models) must fail with an error naming
+//! the opaque nodes.
+
+mod common;
+
+use common::{shared_dir, target_dir, types_of};
+use gos_opt::emit::{self, EmitError, EmitReport};
+use gos_opt::onnx::{import, ImportOptions};
+use gos_opt::tensor::{DType, Tensor, TensorType};
+use gos_opt::verify::{io_names, load_test_sets, random_sets, InputSet, RandomSpec, TractModel};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Models the back end cannot do yet, with the reason (printed, not failed).
+const KNOWN_GAPS: &[(&str, &str)] = &[];
+
+/// One model to emit and run.
+struct Case {
+    /// Label in messages.
+    label: String,
+    /// Rust identifier of its module.
+    ident: String,
+    path: PathBuf,
+    /// Input sets (test sets, or seeded random inputs).
+    inputs: Vec<InputSet>,
+    /// The first stored output of each set (onnxruntime's), when there is one.
+    stored: Vec<Option<Tensor>>,
+}
+
+fn ident(label: &str) -> String {
+    let s: String =
+        label.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect();
+    format!("m_{}", s.split_whitespace().collect::<Vec<_>>().join("_"))
+}
+
+fn case_from_test_sets(label: &str, path: PathBuf, suffix: Option<&str>) -> Result<Case, String> {
+    let dir = path.parent().ok_or("no directory")?;
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let (declared, _) = io_names(&bytes).ok_or("not ONNX")?;
+    let sets = load_test_sets(dir, suffix).map_err(|e| e.to_string())?;
+    let inputs =
+        sets.iter().map(|s| s.input_set(&declared)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    if inputs.is_empty() {
+        return Err("no test sets".into());
+    }
+    let stored = sets.iter().map(|s| s.expected().into_iter().next()).collect();
+    Ok(Case { label: label.into(), ident: ident(label), path, inputs, stored })
+}
+
+/// Every shared model without opaque ops.
+fn cases(shared: &Path) -> Vec<Result<Case, (String, String)>> {
+    let m = shared.join("models");
+    let mut out = Vec::new();
+    let mut push = |label: String, r: Result<Case, String>| out.push(r.map_err(|e| (label, e)));
+    for name in [
+        "dscnn_kws",
+        "fc_autoencoder_ad01",
+        "mobilenetv1_025_vww96",
+        "resnet8_cifar10_pretrainedResnet",
+        "resnet_large_cifar10",
+    ] {
+        let label = format!("mlperf-tiny/{name}");
+        push(
+            label.clone(),
+            case_from_test_sets(&label, m.join("mlperf-tiny/onnx").join(name).join("model.onnx"), None),
+        );
+    }
+    push("mnist-8/model".into(), case_from_test_sets("mnist-8/model", m.join("mnist-8/model.onnx"), None));
+    let pytorch = m.join("mnist-8/pytorch.onnx");
+    let r = std::fs::read(&pytorch).map_err(|e| e.to_string()).and_then(|b| {
+        let (names, _) = io_names(&b).ok_or("not ONNX")?;
+        let types: HashMap<String, TensorType> =
+            names.into_iter().map(|n| (n, TensorType::new(DType::F32, vec![1, 784]))).collect();
+        let spec = RandomSpec { seed: 1, float_range: (0.0, 1.0), ..RandomSpec::default() };
+        let inputs = random_sets(&types, &spec, 3).map_err(|e| e.to_string())?;
+        let stored = vec![None; inputs.len()];
+        Ok(Case {
+            label: "mnist-8/pytorch".into(),
+            ident: ident("mnist-8/pytorch"),
+            path: pytorch.clone(),
+            inputs,
+            stored,
+        })
+    });
+    push("mnist-8/pytorch".into(), r);
+    for name in ["cls", "rec"] {
+        let label = format!("ppocr/{name}");
+        push(label.clone(), case_from_test_sets(&label, m.join("ppocr").join(name).join("model.onnx"), None));
+    }
+    for name in ["cnn_small", "hybrid_vit", "vit_tiny"] {
+        let label = format!("trained-tiny/{name}");
+        push(label.clone(), case_from_test_sets(&label, m.join("trained-tiny").join(name).join("model.onnx"), None));
+    }
+    for name in [
+        "cnn_small",
+        "dscnn_kws",
+        "fc_autoencoder_ad01",
+        "hybrid_vit",
+        "mnist-8",
+        "mobilenetv1_025_vww96",
+        "resnet8_cifar10_pretrainedResnet",
+        "resnet_large_cifar10",
+        "vit_tiny",
+    ] {
+        let label = format!("int8/{name} (qdq)");
+        push(label.clone(), case_from_test_sets(&label, m.join("int8").join(name).join("model_qdq.onnx"), Some("qdq")));
+    }
+    out
+}
+
+/// Imports a case with the static shapes of its first input set and emits it into `dir`.
+fn emit_case(case: &Case, dir: &Path) -> Result<EmitReport, String> {
+    let shapes = types_of(&case.inputs[0]).into_iter().map(|(k, t)| (k, t.shape)).collect();
+    let opts = ImportOptions { input_shapes: shapes, ..ImportOptions::default() };
+    let graph = import(&case.path, &opts).map_err(|e| e.to_string())?;
+    emit::emit_rust(&graph, dir).map_err(|e| e.to_string())
+}
+
+/// Writes `path` only when its contents change (so an unchanged check crate is not rebuilt).
+fn write_if_changed(path: &Path, contents: &str) {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(contents) {
+        std::fs::write(path, contents).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    }
+}
+
+/// Compiles the modules under `root/src` into `root/run` (one no_std rlib, one runner),
+/// skipping the build when the sources are unchanged since the last one.
+fn compile(root: &Path, idents: &[String], compile_only: &[&str]) -> Result<PathBuf, String> {
+    let src = root.join("src");
+    let mut lib = String::from("#![no_std]\n//! Generated modules under test.\n");
+    let mut dispatch = String::new();
+    for id in compile_only {
+        let _ = writeln!(lib, "/// Generated.\npub mod {id} {{\n    include!(\"{id}/model.rs\");\n}}");
+    }
+    for id in idents {
+        let _ = writeln!(lib, "/// Generated.\npub mod {id} {{\n    include!(\"{id}/model.rs\");\n}}");
+        let _ = writeln!(
+            dispatch,
+            "        \"{id}\" => go(m::{id}::run, m::{id}::INPUT_LEN, m::{id}::OUTPUT_LEN, m::{id}::ARENA_LEN, &x),"
+        );
+    }
+    let main = format!(
+        r#"//! Runs generated modules: each line of the job file is `MODULE INPUT OUTPUT` (raw little-endian f32).
+use emitcheck as m;
+
+type Run = fn(&[f32], &mut [f32], &mut [f32]);
+
+fn go(run: Run, ilen: usize, olen: usize, alen: usize, x: &[f32]) -> Vec<f32> {{
+    assert_eq!(x.len(), ilen, "input length");
+    let mut y = vec![0.0; olen];
+    // NaN everywhere: reading an arena slot nobody wrote poisons the output.
+    let mut arena = vec![f32::NAN; alen];
+    run(x, &mut y, &mut arena);
+    y
+}}
+
+fn main() {{
+    let jobs = std::env::args().nth(1).expect("job file");
+    for line in std::fs::read_to_string(jobs).expect("job file").lines() {{
+        let parts: Vec<&str> = line.split(' ').collect();
+        let bytes = std::fs::read(parts[1]).expect("input");
+        let x: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let y = match parts[0] {{
+{dispatch}            other => panic!("unknown module {{other}}"),
+        }};
+        let out: Vec<u8> = y.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(parts[2], out).expect("output");
+    }}
+}}
+"#
+    );
+    write_if_changed(&src.join("lib.rs"), &lib);
+    write_if_changed(&src.join("main.rs"), &main);
+    let stamp = root.join("stamp");
+    let newest = newest_mtime(&src);
+    let runner = root.join("run");
+    let fresh = std::fs::metadata(&stamp).and_then(|m| m.modified()).ok().zip(newest).is_some_and(|(s, n)| s >= n);
+    if fresh && runner.exists() {
+        return Ok(runner);
+    }
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let common = ["--edition", "2021", "-C", "opt-level=2", "-C", "codegen-units=16", "-C", "debuginfo=0"];
+    let started = std::time::Instant::now();
+    let status = Command::new(&rustc)
+        .args(common)
+        .args(["-D", "warnings", "--crate-type", "rlib", "--crate-name", "emitcheck", "--out-dir"])
+        .arg(root)
+        .arg(src.join("lib.rs"))
+        .output()
+        .map_err(|e| format!("cannot run rustc: {e}"))?;
+    if !status.status.success() {
+        return Err(format!("generated code does not compile:\n{}", String::from_utf8_lossy(&status.stderr)));
+    }
+    let status = Command::new(&rustc)
+        .args(common)
+        .args(["--crate-type", "bin", "--crate-name", "run", "--extern"])
+        .arg(format!("emitcheck={}", root.join("libemitcheck.rlib").display()))
+        .arg("-o")
+        .arg(&runner)
+        .arg(src.join("main.rs"))
+        .output()
+        .map_err(|e| format!("cannot run rustc: {e}"))?;
+    if !status.status.success() {
+        return Err(format!("the runner does not compile:\n{}", String::from_utf8_lossy(&status.stderr)));
+    }
+    println!("compiled {} generated modules in {:.1} s", idents.len(), started.elapsed().as_secs_f64());
+    std::fs::write(&stamp, "").map_err(|e| e.to_string())?;
+    Ok(runner)
+}
+
+fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let t =
+            if entry.path().is_dir() { newest_mtime(&entry.path()) } else { entry.metadata().ok()?.modified().ok() };
+        newest = newest.max(t);
+    }
+    newest
+}
+
+fn f32s(t: &Tensor) -> Vec<f32> {
+    t.to_f64_vec().expect("numeric").into_iter().map(|v| v as f32).collect()
+}
+
+/// Largest absolute and relative difference, and whether every value is within 1e-4 of the
+/// reference absolutely or relatively.
+fn agree(reference: &[f32], actual: &[f32]) -> (f64, f64, bool) {
+    let (mut abs, mut rel, mut ok) = (0f64, 0f64, reference.len() == actual.len());
+    for (&r, &a) in reference.iter().zip(actual) {
+        let d = (r as f64 - a as f64).abs();
+        let rd = d / (r as f64).abs().max(f64::MIN_POSITIVE);
+        abs = abs.max(d);
+        rel = rel.max(rd.min(d));
+        if !(d <= 1e-4 || rd <= 1e-4) {
+            ok = false;
+        }
+    }
+    (abs, rel, ok)
+}
+
+#[test]
+fn generated_code_agrees_with_tract_on_every_shared_model() {
+    let Some(shared) = shared_dir() else { return };
+    let root = target_dir().join("emit-check");
+    let src = root.join("src");
+    std::fs::create_dir_all(&src).expect("create target/emit-check");
+    let mut failures = Vec::new();
+    let mut emitted = Vec::new();
+    for case in cases(&shared) {
+        let case = match case {
+            Ok(c) => c,
+            Err((label, e)) => {
+                failures.push(format!("{label}: {e}"));
+                continue;
+            }
+        };
+        let gap = KNOWN_GAPS.iter().find(|(l, _)| *l == case.label);
+        match emit_case(&case, &src.join(&case.ident)) {
+            Ok(r) => {
+                assert!(r.arena_bytes <= r.unplanned_bytes, "{}: arena larger than its tensors", case.label);
+                println!(
+                    "{}: {} steps, arena {} B (unplanned {} B), weights {} B{}, {} fused, {} in place, {} aliases",
+                    case.label,
+                    r.steps,
+                    r.arena_bytes,
+                    r.unplanned_bytes,
+                    r.weights_bytes,
+                    if r.weights_bin.is_some() { " in weights.bin" } else { "" },
+                    r.fused,
+                    r.in_place,
+                    r.aliases
+                );
+                emitted.push(case);
+            }
+            Err(e) if gap.is_some() => println!("known gap: {}: {} ({e})", case.label, gap.expect("some").1),
+            Err(e) => failures.push(format!("{}: cannot emit: {e}", case.label)),
+        }
+    }
+    let idents: Vec<String> = emitted.iter().map(|c| c.ident.clone()).collect();
+    // The several-inputs-and-outputs form is compiled too (no shared model has it).
+    emit::emit_rust(&multi_io_graph(), &src.join("m_multi_io")).expect("emit the two-input graph");
+    let runner = compile(&root, &idents, &["m_multi_io"]).unwrap_or_else(|e| panic!("{e}"));
+    // Inputs, references and jobs.
+    let io = root.join("io");
+    std::fs::create_dir_all(&io).expect("create io");
+    let mut jobs = String::new();
+    let mut expected = Vec::new();
+    for case in &emitted {
+        let dir = case.path.parent().expect("dir");
+        let bytes = std::fs::read(&case.path).expect("model");
+        let types = types_of(&case.inputs[0]);
+        let tract = match TractModel::load("original", &bytes, Some(dir), &types) {
+            Ok(t) => t,
+            Err(e) => {
+                failures.push(format!("{}: tract cannot load the original: {e}", case.label));
+                continue;
+            }
+        };
+        for (k, set) in case.inputs.iter().enumerate() {
+            let name = &tract.input_names()[0];
+            let x = f32s(&set[name]);
+            let reference = match tract.run(k, set) {
+                Ok(mut out) => f32s(&out.remove(0)),
+                Err(e) => {
+                    failures.push(format!("{}: tract cannot run set {k}: {e}", case.label));
+                    continue;
+                }
+            };
+            let (input, output) =
+                (io.join(format!("{}_{k}.in", case.ident)), io.join(format!("{}_{k}.out", case.ident)));
+            std::fs::write(&input, x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).expect("write input");
+            let _ = writeln!(jobs, "{} {} {}", case.ident, input.display(), output.display());
+            let stored = case.stored[k].as_ref().map(f32s);
+            expected.push((case.label.clone(), k, reference, stored, output));
+        }
+    }
+    let job_file = io.join("jobs");
+    std::fs::write(&job_file, &jobs).expect("write jobs");
+    let run = Command::new(&runner).arg(&job_file).output().expect("run the generated code");
+    assert!(run.status.success(), "the generated code failed: {}", String::from_utf8_lossy(&run.stderr));
+    for (label, k, reference, stored, output) in expected {
+        let bytes = std::fs::read(&output).expect("output");
+        let actual: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let (abs, rel, mut ok) = agree(&reference, &actual);
+        println!(
+            "{label} set {k}: vs tract: max abs {abs:.2e}, max rel {rel:.2e} {}",
+            if ok { "ok" } else { "differs" }
+        );
+        // Where tract itself disagrees with the stored (onnxruntime) outputs, those judge.
+        if let Some(stored) = stored.filter(|s| !ok && !agree(s, &reference).2) {
+            let (abs, rel, vs_stored) = agree(&stored, &actual);
+            println!("  tract disagrees with the stored outputs; vs stored: max abs {abs:.2e}, max rel {rel:.2e}");
+            ok = vs_stored;
+        }
+        if !ok {
+            failures.push(format!("{label} set {k}: max abs {abs:.2e}, max rel {rel:.2e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+}
+
+/// A graph `x → op → y` on `[1, 4, 2, 2]` floats.
+fn one_node_graph(name: &str, op: gos_opt::ops::Op) -> gos_opt::graph::Graph {
+    use gos_opt::graph::{Graph, ModelMeta, Node, Value, ValueKind};
+    let mut g = Graph::new(ModelMeta::default());
+    let ty = TensorType::new(DType::F32, vec![1, 4, 2, 2]);
+    let x = g.add_value(Value { name: "x".into(), ty: Some(ty.clone()), kind: ValueKind::Input, ..Value::default() });
+    let y = g.add_value(Value { name: "y".into(), ty: Some(ty), ..Value::default() });
+    g.inputs.push(x);
+    g.outputs.push(y);
+    g.add_node(Node { name: name.into(), op, inputs: vec![Some(x)], outputs: vec![y], doc_string: String::new() })
+        .expect("add node");
+    g
+}
+
+/// `z = relu(x + y)`, `w = x · 2` on `[1, 4, 2, 2]` floats: two inputs, two outputs.
+fn multi_io_graph() -> gos_opt::graph::Graph {
+    use gos_opt::graph::{ConstOrigin, Graph, ModelMeta, Node, Value, ValueKind};
+    use gos_opt::ops::{Binary, BinaryKind, Op, Unary, UnaryKind};
+    let mut g = Graph::new(ModelMeta::default());
+    let ty = TensorType::new(DType::F32, vec![1, 4, 2, 2]);
+    let value = |g: &mut Graph, name: &str, kind: ValueKind| {
+        g.add_value(Value { name: name.into(), ty: Some(ty.clone()), kind, ..Value::default() })
+    };
+    let (x, y) = (value(&mut g, "x", ValueKind::Input), value(&mut g, "y", ValueKind::Input));
+    let (s, z, w) = (
+        value(&mut g, "s", ValueKind::Unset),
+        value(&mut g, "z", ValueKind::Unset),
+        value(&mut g, "w", ValueKind::Unset),
+    );
+    let two = g.add_const("two", std::sync::Arc::new(Tensor::f32(vec![1], vec![2.0])), ConstOrigin::Derived);
+    g.inputs = vec![x, y];
+    g.outputs = vec![z, w];
+    let mut node = |name: &str, op: Op, inputs: Vec<Option<gos_opt::graph::ValueId>>, out| {
+        g.add_node(Node { name: name.into(), op, inputs, outputs: vec![out], doc_string: String::new() })
+            .expect("node");
+    };
+    node("add", Op::Binary(Binary::new(BinaryKind::Add)), vec![Some(x), Some(y)], s);
+    node("relu", Op::Unary(Unary { kind: UnaryKind::Relu }), vec![Some(s)], z);
+    node("double", Op::Binary(Binary::new(BinaryKind::Mul)), vec![Some(x), Some(two)], w);
+    g
+}
+
+#[test]
+fn opaque_ops_fail_with_their_names() {
+    use gos_opt::ops::{Op, Opaque};
+    let op = Op::Opaque(Opaque { domain: "com.microsoft".into(), op_type: "QGemm".into(), attrs: Vec::new() });
+    let err = emit::generate(&one_node_graph("fc1", op)).map(|_| ()).expect_err("opaque ops cannot be emitted");
+    assert!(matches!(err, EmitError::Opaque { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("'fc1' (com.microsoft::QGemm)"), "{msg}");
+}
+
+#[test]
+fn an_op_without_a_kernel_fails_with_the_node_and_op() {
+    use gos_opt::ops::{Lrn, Op};
+    let lrn = Op::Lrn(Lrn { size: 3, alpha: 1e-4, beta: 0.75, bias: 1.0 });
+    let err = emit::generate(&one_node_graph("norm1", lrn)).map(|_| ()).expect_err("LRN has no kernel");
+    let msg = err.to_string();
+    assert!(msg.contains("'norm1'") && msg.contains("LRN"), "{msg}");
+}
