@@ -263,6 +263,8 @@ pub fn optimize_exact(
     stats.rules = search::rule_uses(&egraph, &chosen, &stats.applied);
     stats.fates = search::node_fates(&egraph, &chosen, &origins, graph);
     let mut optimized = crate::ir::lift(&egraph, &best.expr, graph, &origins)?;
+    // A kernel on weights whose consumers were folded into constants is dropped by lift.
+    search::settle_fates(&mut stats.fates, &optimized);
     // A recognized kernel newer than the model's opset (LayerNormalization in an opset-12
     // model) raises the opset; extraction only chose it because the raise is possible.
     let needed = crate::graph::upgrade::needed(&optimized);

@@ -126,3 +126,16 @@ pub fn node_fates(egraph: &IrGraph, chosen: &HashMap<Id, Ir>, origins: &Origins,
         })
         .collect()
 }
+
+/// Marks as removed the fates whose node the lifted graph does not have (a kernel on weights
+/// whose consumers were folded into constants).
+pub fn settle_fates(fates: &mut [NodeFate], lifted: &Graph) {
+    let names: std::collections::HashSet<&str> = lifted.dag.node_weights().map(|n| n.name.as_str()).collect();
+    for f in fates.iter_mut() {
+        if f.into.as_deref().is_some_and(|n| !names.contains(n)) {
+            f.fate = Fate::Removed;
+            f.into = None;
+            f.into_op = None;
+        }
+    }
+}

@@ -7,7 +7,7 @@ mod fate;
 pub mod ilp;
 
 pub use extract::{extract_dag, ExtractError, Extraction, NodeCost};
-pub use fate::{chosen, node_fates, rule_uses, Fate, NodeFate, RuleUse};
+pub use fate::{chosen, node_fates, rule_uses, settle_fates, Fate, NodeFate, RuleUse};
 
 use crate::ir::{Ir, IrAnalysis, IrGraph};
 use egg::{BackoffScheduler, Id, Rewrite, Runner, StopReason};

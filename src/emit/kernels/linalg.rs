@@ -4,11 +4,13 @@
 //! the store.
 
 /// `y[M][N] = a[M][K] · b[K][N] + bias`, clamped to `[lo, hi]`. Rows go four at a time and
-/// columns sixteen at a time (32 for a single row), accumulating in registers.
+/// columns in blocks chosen per layer (up to 16, or 64 for a single row), accumulating in
+/// registers.
 pub const MM: &str = r#"
 /// `y[M][N] = a[M][K] · b[K][N] + bias`, clamped to `[lo, hi]`; `BIAS`: 0 none, 1 per row
-/// (`M` values), 2 per column (`N` values), 3 per element (`M × N` values).
-fn k_mm<const M: usize, const K: usize, const N: usize, const BIAS: usize>(
+/// (`M` values), 2 per column (`N` values), 3 per element (`M × N` values). Columns go `NB4`
+/// at a time in blocks of four rows, `NB1` at a time for single rows.
+fn k_mm<const M: usize, const K: usize, const N: usize, const BIAS: usize, const NB4: usize, const NB1: usize>(
     a: &[f32],
     b: &[f32],
     bias: &[f32],
@@ -19,11 +21,11 @@ fn k_mm<const M: usize, const K: usize, const N: usize, const BIAS: usize>(
     let (a, b, y) = (&a[..M * K], &b[..K * N], &mut y[..M * N]);
     let mut i = 0;
     while i + 4 <= M {
-        k_mm_rows::<4, 16, K, N, BIAS>(&a[i * K..(i + 4) * K], b, bias, i, &mut y[i * N..(i + 4) * N], lo, hi);
+        k_mm_rows::<4, NB4, K, N, BIAS>(&a[i * K..(i + 4) * K], b, bias, i, &mut y[i * N..(i + 4) * N], lo, hi);
         i += 4;
     }
     while i < M {
-        k_mm_rows::<1, 32, K, N, BIAS>(&a[i * K..(i + 1) * K], b, bias, i, &mut y[i * N..(i + 1) * N], lo, hi);
+        k_mm_rows::<1, NB1, K, N, BIAS>(&a[i * K..(i + 1) * K], b, bias, i, &mut y[i * N..(i + 1) * N], lo, hi);
         i += 1;
     }
 }
@@ -86,7 +88,16 @@ fn k_mm_rows<const R: usize, const NB: usize, const K: usize, const N: usize, co
 pub const BMM: &str = r#"
 /// `BATCH` products `y[i] = a[i] · b[i]`; `SA`/`SB` are the batch strides of `a` and `b`
 /// (0 for an operand broadcast over the batch).
-fn k_bmm<const BATCH: usize, const M: usize, const K: usize, const N: usize, const SA: usize, const SB: usize>(
+fn k_bmm<
+    const BATCH: usize,
+    const M: usize,
+    const K: usize,
+    const N: usize,
+    const SA: usize,
+    const SB: usize,
+    const NB4: usize,
+    const NB1: usize,
+>(
     a: &[f32],
     b: &[f32],
     y: &mut [f32],
@@ -94,7 +105,7 @@ fn k_bmm<const BATCH: usize, const M: usize, const K: usize, const N: usize, con
     hi: f32,
 ) {
     for i in 0..BATCH {
-        k_mm::<M, K, N, 0>(&a[i * SA..], &b[i * SB..], &[], &mut y[i * M * N..(i + 1) * M * N], lo, hi);
+        k_mm::<M, K, N, 0, NB4, NB1>(&a[i * SA..], &b[i * SB..], &[], &mut y[i * M * N..(i + 1) * M * N], lo, hi);
     }
 }
 "#;
@@ -121,10 +132,9 @@ fn k_pad2d<const C: usize, const H: usize, const W: usize, const PH: usize, cons
 /// Direct convolution, output channels innermost.
 pub const CONV: &str = r#"
 /// Convolution of an already padded `x` (`[G·CG][H][W]`) by `w` laid out
-/// `[G][KH][KW][CG][MG]` into `y` (`[G·MG][OH][OW]`), bias per output channel, clamped.
-/// Output channels go `MB` at a time (`MB` divides `MG`) and output pixels `PB` at a time: the
-/// `PB × MB` sums stay in registers, each weight load serves `PB` pixels and each input value
-/// `MB` channels.
+/// `[G][MG/MB][CG][KH][KW][MB]` into `y` (`[G·MG][OH][OW]`), bias per output channel, clamped.
+/// Output channels go `MB` at a time and output pixels `PB` at a time: the `PB × MB` sums stay
+/// in registers, each weight load serves `PB` pixels and each input value `MB` channels.
 #[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_conv<
     const G: usize,
@@ -156,6 +166,7 @@ fn k_conv<
     for g in 0..G {
         for m0 in (0..MG).step_by(MB) {
             let bias = &b[g * MG + m0..g * MG + m0 + MB];
+            let block = &w[(g * MG + m0) * CG * KH * KW..(g * MG + m0 + MB) * CG * KH * KW];
             for oh in 0..OH {
                 let mut ow0 = 0;
                 while ow0 < OW {
@@ -164,23 +175,27 @@ fn k_conv<
                     for row in acc.iter_mut() {
                         row.copy_from_slice(bias);
                     }
-                    for kh in 0..KH {
-                        let ih = oh * SH + kh * DH;
-                        for kw in 0..KW {
-                            let wk = &w[((g * KH + kh) * KW + kw) * CG * MG..((g * KH + kh) * KW + kw + 1) * CG * MG];
-                            for c in 0..CG {
-                                let xr = &x[((g * CG + c) * H + ih) * W..((g * CG + c) * H + ih + 1) * W];
-                                let wr = &wk[c * MG + m0..c * MG + m0 + MB];
-                                if n == PB {
+                    for (c, wc) in block.chunks_exact(KH * KW * MB).enumerate() {
+                        for kh in 0..KH {
+                            let at = ((g * CG + c) * H + oh * SH + kh * DH) * W + ow0 * SW;
+                            let wk = &wc[kh * KW * MB..(kh + 1) * KW * MB];
+                            if n == PB {
+                                // One bounds check per input row, none in the sums.
+                                let xr = &x[at..at + (PB - 1) * SW + (KW - 1) * DW + 1];
+                                for kw in 0..KW {
+                                    let wr = &wk[kw * MB..(kw + 1) * MB];
                                     for p in 0..PB {
-                                        let xv = xr[(ow0 + p) * SW + kw * DW];
+                                        let xv = xr[p * SW + kw * DW];
                                         for m in 0..MB {
                                             acc[p][m] += xv * wr[m];
                                         }
                                     }
-                                } else {
+                                }
+                            } else {
+                                for kw in 0..KW {
+                                    let wr = &wk[kw * MB..(kw + 1) * MB];
                                     for p in 0..n {
-                                        let xv = xr[(ow0 + p) * SW + kw * DW];
+                                        let xv = x[at + p * SW + kw * DW];
                                         for m in 0..MB {
                                             acc[p][m] += xv * wr[m];
                                         }
