@@ -84,7 +84,7 @@ fn main() {
                 // Identical programs sum identically (dag_cost sums in class order).
                 let gap = if c > 0.0 { (greedy_cost - c) / c * 100.0 } else { 0.0 };
                 let proven = if o.optimal { String::new() } else { " (time limit: best found)".to_string() };
-                if greedy.cost != greedy_cost {
+                if (greedy.cost - greedy_cost).abs() > 1e-9 * greedy_cost.abs() {
                     notes.push(format!(
                         "{}: extract_dag reports {:.2}, its program costs {:.2}",
                         m.label,

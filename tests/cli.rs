@@ -365,3 +365,31 @@ fn exact_mode_saturates_extracts_and_verifies() {
     );
     assert!(run.stderr.is_empty(), "-q prints nothing: {}", run.stderr);
 }
+
+#[test]
+fn emit_rust_writes_the_module_and_reports_its_arena() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mnist.onnx");
+    std::fs::copy(bundled("mnist-8/model.onnx"), &input).unwrap();
+    let (rust, report) = (dir.path().join("rust"), dir.path().join("r.json"));
+    let run = gos_opt(&[
+        &input.display().to_string(),
+        "--target",
+        "cortex-m4",
+        "--emit-rust",
+        &rust.display().to_string(),
+        "--report",
+        &report.display().to_string(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let source = std::fs::read_to_string(rust.join("model.rs")).unwrap();
+    for item in
+        ["pub const INPUT_LEN: usize", "pub const OUTPUT_LEN: usize", "pub const ARENA_LEN: usize", "pub fn run("]
+    {
+        assert!(source.contains(item), "model.rs lacks {item}");
+    }
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let arena = json["rust"]["arena_bytes"].as_u64().unwrap();
+    assert!(arena > 0 && arena <= json["rust"]["unplanned_bytes"].as_u64().unwrap(), "{}", json["rust"]);
+    assert!(source.contains(&format!("ARENA_LEN: usize = {}", arena / 4)), "the module's arena is the reported one");
+}

@@ -3,7 +3,7 @@
 //! its original (test sets beside the model and seeded random inputs, f32 within 1e-4 absolute
 //! plus 1e-4 relative), predicted latency never rises, the report's numbers add up, every
 //! original node has a fate, and the recognitions the rule library promises happen (ppocr rec:
-//! HardSwish and LayerNormalization, ≥ 30% fewer compute nodes; vit_tiny: Gelu).
+//! HardSwish and LayerNormalization, ≥ 30% fewer compute nodes; vit_tiny: GELU).
 
 mod common;
 
@@ -121,7 +121,13 @@ fn every_shared_model_optimizes_for_rpi3_and_verifies() {
                     outcome.nodes_after
                 );
             }
-            "trained-tiny/vit_tiny/model.onnx" => assert_eq!(count(&outcome, "Gelu"), 3, "vit_tiny"),
+            "trained-tiny/vit_tiny/model.onnx" => {
+                // The 3 GELUs are recognized; the Gelu kernel needs opset 20, beyond the raise
+                // gos-opt makes (graph::upgrade::MAX_OPSET), so the Erf form is written.
+                let search = outcome.search.as_ref().unwrap();
+                assert_eq!(search.applied.get("gelu-recognize"), Some(&3), "vit_tiny");
+                assert_eq!(count(&outcome, "Gelu"), 0, "vit_tiny");
+            }
             "trained-tiny/cnn_small/model.onnx" => {
                 assert_eq!(count(&outcome, "BatchNormalization"), 0, "cnn_small: BatchNorm folded")
             }

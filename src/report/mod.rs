@@ -35,6 +35,9 @@ pub struct Report<'a> {
     pub before: &'a crate::inspect::Inspection,
     /// The written model, likewise.
     pub after: &'a crate::inspect::Inspection,
+    /// The Rust module (`--emit-rust`): arena, weights and source sizes, fusions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rust: Option<&'a crate::emit::EmitReport>,
 }
 
 impl<'a> Report<'a> {
@@ -53,6 +56,7 @@ impl<'a> Report<'a> {
             search: outcome.search.as_ref(),
             before: &outcome.before,
             after: &outcome.after,
+            rust: outcome.emit.as_ref(),
         }
     }
 
@@ -105,6 +109,22 @@ impl<'a> Report<'a> {
                     serde_json::to_value(f.fate).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
                 let _ = writeln!(s, "| {} | {} | {fate} | {by} |", f.node, f.op);
             }
+        }
+        if let Some(r) = self.rust {
+            let path = r.model_rs.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "\n## Rust module\n\n`{path}`: arena {} B ({} B without the memory plan), weights {} B, \
+                 source {} B; {} kernel calls, {} nodes fused, {} in place, {} aliases\n",
+                r.arena_bytes,
+                r.unplanned_bytes,
+                r.weights_bytes,
+                r.source_bytes,
+                r.steps,
+                r.fused,
+                r.in_place,
+                r.aliases
+            );
         }
         let _ = writeln!(s, "\n## Verification\n\n{}\n", self.verification.summary());
         let _ = writeln!(s, "| output | max abs | max rel | cosine |\n|---|---|---|---|");
