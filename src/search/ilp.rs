@@ -230,8 +230,6 @@ fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::IrAnalysis;
-    use crate::tensor::{DType, TensorType};
 
     /// Unit cost, except `exp`, which costs 10.
     struct ExpTen;
@@ -245,11 +243,7 @@ mod tests {
         }
     }
 
-    fn graph_with_x() -> IrGraph {
-        let mut a = IrAnalysis::default();
-        a.inputs.insert("x".into(), TensorType::new(DType::F32, vec![4]));
-        IrGraph::new(a)
-    }
+    use crate::search::tests::graph_with_x;
 
     #[test]
     fn ilp_pays_a_shared_subexpression_once() {
@@ -290,16 +284,7 @@ mod tests {
 
     #[test]
     fn ilp_never_chooses_infinite_nodes() {
-        struct NoExp;
-        impl NodeCost for NoExp {
-            fn node_cost(&self, _: &IrGraph, _: Id, n: &Ir) -> f64 {
-                if matches!(n, Ir::Exp(_)) {
-                    f64::INFINITY
-                } else {
-                    1.0
-                }
-            }
-        }
+        use crate::search::tests::NoExp;
         let mut eg = graph_with_x();
         let root = eg.add_expr(&"(exp $x)".parse().unwrap());
         eg.rebuild();

@@ -96,11 +96,23 @@ pub fn saturate(egraph: IrGraph, root: Id, rewrites: &[Rewrite<Ir, IrAnalysis>],
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ir::IrAnalysis;
     use crate::tensor::{DType, TensorType};
     use egg::{rewrite as rw, RecExpr};
+
+    /// Unit cost, except `exp`, which cannot be emitted.
+    pub(crate) struct NoExp;
+    impl NodeCost for NoExp {
+        fn node_cost(&self, _: &IrGraph, _: Id, n: &Ir) -> f64 {
+            if matches!(n, Ir::Exp(_)) {
+                f64::INFINITY
+            } else {
+                1.0
+            }
+        }
+    }
 
     /// Every node costs 1: the extracted DAG's cost is its number of distinct classes.
     struct Unit;
@@ -110,7 +122,7 @@ mod tests {
         }
     }
 
-    fn graph_with_x() -> IrGraph {
+    pub(crate) fn graph_with_x() -> IrGraph {
         let mut a = IrAnalysis::default();
         a.inputs.insert("x".into(), TensorType::new(DType::F32, vec![4]));
         IrGraph::new(a)
@@ -143,16 +155,6 @@ mod tests {
 
     #[test]
     fn infinite_nodes_are_never_chosen() {
-        struct NoExp;
-        impl NodeCost for NoExp {
-            fn node_cost(&self, _: &IrGraph, _: Id, n: &Ir) -> f64 {
-                if matches!(n, Ir::Exp(_)) {
-                    f64::INFINITY
-                } else {
-                    1.0
-                }
-            }
-        }
         let mut eg = graph_with_x();
         let root = eg.add_expr(&"(exp $x)".parse().unwrap());
         eg.rebuild();
