@@ -99,17 +99,7 @@ fn cases(shared: &Path) -> Vec<Result<Case, (String, String)>> {
         let label = format!("trained-tiny/{name}");
         push(label.clone(), case_from_test_sets(&label, m.join("trained-tiny").join(name).join("model.onnx"), None));
     }
-    for name in [
-        "cnn_small",
-        "dscnn_kws",
-        "fc_autoencoder_ad01",
-        "hybrid_vit",
-        "mnist-8",
-        "mobilenetv1_025_vww96",
-        "resnet8_cifar10_pretrainedResnet",
-        "resnet_large_cifar10",
-        "vit_tiny",
-    ] {
+    for name in common::suite::INT8_MODELS {
         let label = format!("int8/{name} (qdq)");
         push(label.clone(), case_from_test_sets(&label, m.join("int8").join(name).join("model_qdq.onnx"), Some("qdq")));
     }

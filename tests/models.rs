@@ -225,20 +225,8 @@ fn trained_tiny() {
     finish("trained-tiny", run_cases(cases));
 }
 
-const INT8_MODELS: [&str; 9] = [
-    "cnn_small",
-    "dscnn_kws",
-    "fc_autoencoder_ad01",
-    "hybrid_vit",
-    "mnist-8",
-    "mobilenetv1_025_vww96",
-    "resnet8_cifar10_pretrainedResnet",
-    "resnet_large_cifar10",
-    "vit_tiny",
-];
-
 fn int8_cases(shared: &Path, format: &'static str) -> Vec<Case> {
-    INT8_MODELS
+    common::suite::INT8_MODELS
         .iter()
         .map(|m| Case {
             label: format!("int8/{m} ({format})"),

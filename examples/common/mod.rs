@@ -1,7 +1,10 @@
 //! The shared model suite (`../shared/models`) as the examples and benches use it: which
-//! models, their static input shapes, their inputs, the target's extraction cost, and a tract
-//! plan to time. Included with `#[path]` by `examples/*.rs` and `benches/optimize.rs`.
+//! models, their static input shapes, their inputs, and a tract plan to time. Included with
+//! `#[path]` by `examples/*.rs` and `benches/optimize.rs`.
 #![allow(dead_code)] // each user takes its own subset
+
+#[path = "../../tests/common/suite.rs"]
+mod suite;
 
 use gos_opt::onnx::ImportOptions;
 use gos_opt::tensor::TensorType;
@@ -63,20 +66,10 @@ pub fn float_models(models: &Path) -> Vec<SharedModel> {
 /// The int8 QDQ models (QuantizeLinear/DequantizeLinear around float ops). The QOperator
 /// models are left out: tract cannot run their `com.microsoft` ops, so gos-opt refuses them.
 pub fn qdq_models(models: &Path) -> Vec<SharedModel> {
-    [
-        "cnn_small",
-        "dscnn_kws",
-        "fc_autoencoder_ad01",
-        "hybrid_vit",
-        "mnist-8",
-        "mobilenetv1_025_vww96",
-        "resnet8_cifar10_pretrainedResnet",
-        "resnet_large_cifar10",
-        "vit_tiny",
-    ]
-    .into_iter()
-    .map(|m| model(format!("int8/{m} (qdq)"), models.join("int8").join(m).join("model_qdq.onnx")))
-    .collect()
+    suite::INT8_MODELS
+        .into_iter()
+        .map(|m| model(format!("int8/{m} (qdq)"), models.join("int8").join(m).join("model_qdq.onnx")))
+        .collect()
 }
 
 /// A model with the inputs of its first test set when they fit its inputs (`mnist-8/pytorch.onnx`

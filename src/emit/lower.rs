@@ -253,6 +253,16 @@ impl<'g> Lowerer<'g> {
         }
     }
 
+    /// Fails (naming `what`) when an output of `node` past the first is read by a node or is a
+    /// graph output: the kernels compute the first output only.
+    fn only_first_output_read(&self, node: &crate::graph::Node, what: &str) -> Result<(), EmitError> {
+        let read = |v: &ValueId| self.consumers.contains_key(v) || self.graph.outputs.contains(v);
+        if node.outputs.iter().skip(1).any(read) {
+            return Err(self.unsupported(what));
+        }
+        Ok(())
+    }
+
     fn unsupported(&self, reason: impl Into<String>) -> EmitError {
         EmitError::Unsupported { node: self.current.0.clone(), op: self.current.1.clone(), reason: reason.into() }
     }
@@ -582,13 +592,7 @@ impl<'g> Lowerer<'g> {
             Op::BatchNorm(bn) => {
                 let x = self.input(id, 0)?;
                 let shape = self.shape(x)?;
-                if node.outputs.len() > 1
-                    && node.outputs[1..]
-                        .iter()
-                        .any(|v| self.consumers.contains_key(v) || self.graph.outputs.contains(v))
-                {
-                    return Err(self.unsupported("training-mode outputs"));
-                }
+                self.only_first_output_read(node, "training-mode outputs")?;
                 let gamma = self.const_values(node.inputs.get(1).copied().flatten(), "scale")?;
                 let beta = self.const_values(node.inputs.get(2).copied().flatten(), "bias")?;
                 let mean = self.const_values(node.inputs.get(3).copied().flatten(), "mean")?;
@@ -607,13 +611,7 @@ impl<'g> Lowerer<'g> {
             Op::LayerNorm(ln) => {
                 let x = self.input(id, 0)?;
                 let shape = self.shape(x)?;
-                if node.outputs.len() > 1
-                    && node.outputs[1..]
-                        .iter()
-                        .any(|v| self.consumers.contains_key(v) || self.graph.outputs.contains(v))
-                {
-                    return Err(self.unsupported("the mean and inverse standard deviation outputs"));
-                }
+                self.only_first_output_read(node, "the mean and inverse standard deviation outputs")?;
                 let axis = crate::ops::norm_axis(ln.axis, shape.len()).map_err(|e| self.unsupported(e.to_string()))?;
                 let outer: usize = shape[..axis].iter().product();
                 let n: usize = shape[axis..].iter().product();
@@ -681,13 +679,7 @@ impl<'g> Lowerer<'g> {
                 self.alias(x, out)
             }
             Op::Dropout(_) => {
-                if node.outputs.len() > 1
-                    && node.outputs[1..]
-                        .iter()
-                        .any(|v| self.consumers.contains_key(v) || self.graph.outputs.contains(v))
-                {
-                    return Err(self.unsupported("the mask output"));
-                }
+                self.only_first_output_read(node, "the mask output")?;
                 let x = self.input(id, 0)?;
                 self.alias(x, out)
             }
@@ -1263,11 +1255,7 @@ impl<'g> Lowerer<'g> {
 
     fn pool(&mut self, id: NodeId, p: &crate::ops::Pool) -> Result<(), EmitError> {
         let node = self.graph.node(id);
-        if node.outputs.len() > 1
-            && node.outputs[1..].iter().any(|v| self.consumers.contains_key(v) || self.graph.outputs.contains(v))
-        {
-            return Err(self.unsupported("the Indices output"));
-        }
+        self.only_first_output_read(node, "the Indices output")?;
         let x = self.input(id, 0)?;
         let xshape = self.shape(x)?;
         if xshape.len() != 4 && xshape.len() != 3 {

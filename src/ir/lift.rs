@@ -124,29 +124,8 @@ pub fn lift(egraph: &IrGraph, expr: &RecExpr<Ir>, source: &Graph, origins: &Orig
                 let class = class.ok_or_else(|| LiftError::Malformed(format!("{enode} is not in the e-graph")))?;
                 let data = &egraph[class].data;
                 let origin = origin_of.get(&class).copied().filter(|n| used_origins.insert(*n));
-                let (name, doc_string, outputs) = match origin {
-                    Some(n) => {
-                        let src = source.node(n);
-                        for &o in &src.outputs {
-                            graph.value_mut(o).kind = ValueKind::Unset;
-                        }
-                        (src.name.clone(), src.doc_string.clone(), src.outputs.clone())
-                    }
-                    None => {
-                        fresh += 1;
-                        let base = graph.fresh_name(&format!("gos_{}_{fresh}", op.op().onnx_name()));
-                        let outs = data
-                            .types
-                            .iter()
-                            .enumerate()
-                            .map(|(i, ty)| {
-                                let name = graph.fresh_name(&format!("{base}_out{i}"));
-                                graph.add_value(Value { name, ty: ty.clone(), ..Value::default() })
-                            })
-                            .collect();
-                        (base, String::new(), outs)
-                    }
-                };
+                let (name, doc_string, outputs) =
+                    identity(&mut graph, source, origin, op.op().onnx_name(), &data.types, &mut fresh);
                 let node = Node { name, op: op.op().clone(), inputs, outputs: outputs.clone(), doc_string };
                 graph.add_node(node)?;
                 Lifted::Values(outputs)
@@ -172,21 +151,10 @@ pub fn lift(egraph: &IrGraph, expr: &RecExpr<Ir>, source: &Graph, origins: &Orig
                 let origin = class
                     .and_then(|c| origin_of.get(&c).copied())
                     .filter(|&n| source.node(n).outputs.len() == 1 && used_origins.insert(n));
-                let (name, doc_string, out) = match origin {
-                    Some(n) => {
-                        let src = source.node(n);
-                        graph.value_mut(src.outputs[0]).kind = ValueKind::Unset;
-                        (src.name.clone(), src.doc_string.clone(), src.outputs[0])
-                    }
-                    None => {
-                        fresh += 1;
-                        let name = graph.fresh_name(&format!("gos_{}_{fresh}", op.onnx_name()));
-                        let out_name = graph.fresh_name(&format!("{name}_out0"));
-                        (name, String::new(), graph.add_value(Value { name: out_name, ty, ..Value::default() }))
-                    }
-                };
-                graph.add_node(Node { name, op, inputs, outputs: vec![out], doc_string })?;
-                Lifted::Values(vec![out])
+                let (name, doc_string, outputs) =
+                    identity(&mut graph, source, origin, op.onnx_name(), &[ty], &mut fresh);
+                graph.add_node(Node { name, op, inputs, outputs: outputs.clone(), doc_string })?;
+                Lifted::Values(outputs)
             }
         };
         lifted.push(item);
@@ -200,6 +168,36 @@ pub fn lift(egraph: &IrGraph, expr: &RecExpr<Ir>, source: &Graph, origins: &Orig
         }
     }
     Ok(graph)
+}
+
+/// The name, doc string and output values of a lifted node: its source node's (whose outputs
+/// it takes over), or fresh ones `gos_OP_N` typed `types` when it has no source node.
+fn identity(
+    graph: &mut Graph,
+    source: &Graph,
+    origin: Option<NodeId>,
+    op: &str,
+    types: &[Option<crate::tensor::TensorType>],
+    fresh: &mut usize,
+) -> (String, String, Vec<ValueId>) {
+    if let Some(n) = origin {
+        let src = source.node(n);
+        for &o in &src.outputs {
+            graph.value_mut(o).kind = ValueKind::Unset;
+        }
+        return (src.name.clone(), src.doc_string.clone(), src.outputs.clone());
+    }
+    *fresh += 1;
+    let base = graph.fresh_name(&format!("gos_{op}_{fresh}"));
+    let outputs = types
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| {
+            let name = graph.fresh_name(&format!("{base}_out{i}"));
+            graph.add_value(Value { name, ty: ty.clone(), ..Value::default() })
+        })
+        .collect();
+    (base, String::new(), outputs)
 }
 
 /// Removes kernels on weights whose outputs nothing reads any more: a Reshape of a bias that a

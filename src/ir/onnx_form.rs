@@ -11,16 +11,10 @@ use egg::{Id, Language, RecExpr};
 /// Whether lifting can emit `enode`; `weight_only` says whether its class depends only on
 /// weights (then any non-kernel node is folded into a constant).
 pub fn is_exportable(enode: &Ir, weight_only: bool) -> bool {
+    if !folds(enode) {
+        return true;
+    }
     match enode {
-        Ir::Kernel(..)
-        | Ir::Opaque(_)
-        | Ir::Lit(_)
-        | Ir::Const(_)
-        | Ir::Input(_)
-        | Ir::Payload(_)
-        | Ir::Absent
-        | Ir::Get(_)
-        | Ir::Outputs(_) => true,
         // One ONNX op each.
         Ir::Add(_)
         | Ir::Sub(_)
@@ -41,24 +35,9 @@ pub fn is_exportable(enode: &Ir, weight_only: bool) -> bool {
         | Ir::Reshape(_)
         | Ir::Transpose(_)
         | Ir::Concat(_) => true,
-        // No ONNX form of their own yet: only folded.
-        Ir::Rsqrt(_)
-        | Ir::Round(_)
-        | Ir::Clip(_)
-        | Ir::Shl(_)
-        | Ir::Shr(_)
-        | Ir::Quantize(_)
-        | Ir::Dequantize(_)
-        | Ir::RSum(_)
-        | Ir::RMax(_)
-        | Ir::RMean(_)
-        | Ir::Dot(_)
-        | Ir::Window(_)
-        | Ir::Broadcast(_)
-        | Ir::Slice(_)
-        | Ir::Pad(_)
-        | Ir::Gather(_)
-        | Ir::Fun(..) => weight_only,
+        // No ONNX form of their own yet (rsqrt, round, clip, shifts, quantize, reductions, dot,
+        // window, broadcast, slice, pad, gather, @functions): only folded.
+        _ => weight_only,
     }
 }
 

@@ -105,9 +105,7 @@ impl<'a> Report<'a> {
                     (Some(n), Some(op)) => format!("{n} ({op})"),
                     _ => "-".into(),
                 };
-                let fate =
-                    serde_json::to_value(f.fate).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-                let _ = writeln!(s, "| {} | {} | {fate} | {by} |", f.node, f.op);
+                let _ = writeln!(s, "| {} | {} | {} | {by} |", f.node, f.op, f.fate.name());
             }
         }
         if let Some(r) = self.rust {

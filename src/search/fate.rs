@@ -37,6 +37,18 @@ pub enum Fate {
     Removed,
 }
 
+impl Fate {
+    /// The fate as the report writes it (`kept`, `rewritten`, `merged`, `removed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Fate::Kept => "kept",
+            Fate::Rewritten => "rewritten",
+            Fate::Merged => "merged",
+            Fate::Removed => "removed",
+        }
+    }
+}
+
 /// One original node's fate.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct NodeFate {

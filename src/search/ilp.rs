@@ -170,31 +170,12 @@ pub fn solve_ilp(egraph: &IrGraph, root: Id, cost: &dyn NodeCost, timeout: Durat
     }
 }
 
-/// The DAG cost of an extracted program: the sum of its nodes' costs, each class once.
-/// [`extract_dag`]'s own `cost` can be lower than its program's: a class keeps the total it
-/// was chosen with after its children's choices change, so compare programs with this.
-/// Summed in class order, so one program always gets the same figure.
+/// The DAG cost of an extracted program: the sum of its nodes' costs, each class once, summed
+/// in class order so that one program always gets the same figure.
 pub fn dag_cost(egraph: &IrGraph, expr: &RecExpr<Ir>, cost: &dyn NodeCost) -> f64 {
-    let mut nodes: Vec<(Id, usize)> = chosen_nodes(egraph, expr).into_iter().collect();
-    nodes.sort();
-    nodes.into_iter().map(|(c, i)| cost.node_cost(egraph, c, &egraph[c].nodes[i])).sum()
-}
-
-/// The class and node index of every node of an extracted program.
-fn chosen_nodes(egraph: &IrGraph, expr: &RecExpr<Ir>) -> HashMap<Id, usize> {
-    let mut class_of: Vec<Id> = Vec::with_capacity(expr.as_ref().len());
-    let mut out = HashMap::new();
-    for node in expr.as_ref() {
-        let node = node.clone().map_children(|i| class_of[usize::from(i)]);
-        let class = egraph.lookup(node.clone()).expect("an extracted node is in the e-graph");
-        let class = egraph.find(class);
-        let canonical = node.map_children(|i| egraph.find(i));
-        if let Some(i) = egraph[class].nodes.iter().position(|n| *n == canonical) {
-            out.insert(class, i);
-        }
-        class_of.push(class);
-    }
-    out
+    let mut nodes: Vec<(Id, Ir)> = super::chosen(egraph, expr).into_iter().collect();
+    nodes.sort_by_key(|(c, _)| *c);
+    nodes.iter().map(|(c, n)| cost.node_cost(egraph, *c, n)).sum()
 }
 
 /// Appends the picked node of `class` after its children. `Ok(Some(cycle))` when the picks

@@ -2,6 +2,8 @@
 //! the import → lower → lift → export round trip, reading a model's ops, writing generated summaries.
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod suite;
+
 use gos_opt::onnx::{export_bytes, import, ImportError, ImportOptions};
 use gos_opt::tensor::{Tensor, TensorType};
 use gos_opt::verify::InputSet;
