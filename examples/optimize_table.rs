@@ -41,6 +41,7 @@ fn main() {
             rules: Vec::new(),
             limits: gos_opt::search::Limits::default(),
             emit_rust: None,
+            emit_options: Default::default(),
         };
         let t = Instant::now();
         let result = pipeline::run(&opts);

@@ -8,7 +8,7 @@
 //!
 //! and in the crate: `mod model { include!(concat!(env!("OUT_DIR"), "/model.rs")); }`.
 
-use crate::emit::{EmitError, EmitReport};
+use crate::emit::{EmitError, EmitOptions, EmitReport, Quantized};
 use crate::onnx::{ImportError, ImportOptions};
 use crate::pipeline::{Mode, PipelineError};
 use std::path::{Path, PathBuf};
@@ -37,6 +37,7 @@ pub struct Builder {
     mode: Mode,
     import: ImportOptions,
     rerun_if_changed: bool,
+    emit: EmitOptions,
 }
 
 impl Builder {
@@ -48,6 +49,7 @@ impl Builder {
             mode: Mode::None,
             import: ImportOptions::default(),
             rerun_if_changed: true,
+            emit: EmitOptions::default(),
         }
     }
 
@@ -66,6 +68,12 @@ impl Builder {
     /// A static shape for an input with dynamic dimensions.
     pub fn input_shape(mut self, name: &str, dims: &[usize]) -> Builder {
         self.import.input_shapes.insert(name.to_string(), dims.to_vec());
+        self
+    }
+
+    /// How quantized (QDQ) nodes are computed (default: integer kernels).
+    pub fn quantized(mut self, quantized: Quantized) -> Builder {
+        self.emit.quantized = quantized;
         self
     }
 
@@ -103,6 +111,6 @@ impl Builder {
             }
             Mode::Approx => return Err(PipelineError::ModeUnavailable("approx").into()),
         }
-        Ok(crate::emit::emit_rust(&graph, out_dir.as_ref())?)
+        Ok(crate::emit::emit_rust_with(&graph, out_dir.as_ref(), &self.emit)?)
     }
 }

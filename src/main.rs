@@ -154,6 +154,10 @@ struct OptimizeArgs {
     /// for large weights).
     #[arg(long, value_name = "DIR")]
     emit_rust: Option<PathBuf>,
+    /// How the Rust module computes quantized (QDQ) Conv/Gemm/MatMul: 8-bit integer tensors and
+    /// kernels (exact integer sums), or float kernels on dequantized values.
+    #[arg(long, value_enum, default_value = "integer", value_name = "KIND")]
+    emit_quantized: QuantizedArg,
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
@@ -169,6 +173,21 @@ struct OptimizeArgs {
     /// Exact mode: stop saturating after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = search::Limits::default().time.as_secs_f64())]
     time_limit: f64,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum QuantizedArg {
+    Integer,
+    Float,
+}
+
+impl From<QuantizedArg> for gos_opt::emit::Quantized {
+    fn from(q: QuantizedArg) -> Self {
+        match q {
+            QuantizedArg::Integer => gos_opt::emit::Quantized::Integer,
+            QuantizedArg::Float => gos_opt::emit::Quantized::Float,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -414,6 +433,7 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
             time: std::time::Duration::from_secs_f64(args.time_limit.max(0.0)),
         },
         emit_rust: args.emit_rust,
+        emit_options: gos_opt::emit::EmitOptions { quantized: args.emit_quantized.into() },
     };
     let progress = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new_spinner() };
     progress.enable_steady_tick(std::time::Duration::from_millis(120));

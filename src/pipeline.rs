@@ -46,6 +46,8 @@ pub struct Options {
     pub limits: search::Limits,
     /// Also write the written model as a Rust module into this directory (`--emit-rust`).
     pub emit_rust: Option<PathBuf>,
+    /// Options of the Rust module.
+    pub emit_options: crate::emit::EmitOptions,
 }
 
 /// Why a run failed. [`PipelineError::Verification`] maps to exit code 3, the rest to 1.
@@ -174,7 +176,7 @@ pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, 
     graph.meta.set_metadata("gos-opt.target", &opts.target);
     let bytes = onnx::export_bytes(&graph)?;
     // Generated before verification so that a model the back end cannot do fails fast.
-    let rust = opts.emit_rust.as_ref().map(|_| crate::emit::generate(&graph)).transpose()?;
+    let rust = opts.emit_rust.as_ref().map(|_| crate::emit::generate(&graph, &opts.emit_options)).transpose()?;
 
     stage("verifying against the original with tract");
     let verification = verify_against_original(&original, dir, &bytes, &graph)?;

@@ -8,6 +8,8 @@ use onnx_protobuf::{
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_gos-opt");
 
 fn bundled(rel: &str) -> PathBuf {
@@ -392,4 +394,35 @@ fn emit_rust_writes_the_module_and_reports_its_arena() {
     let arena = json["rust"]["arena_bytes"].as_u64().unwrap();
     assert!(arena > 0 && arena <= json["rust"]["unplanned_bytes"].as_u64().unwrap(), "{}", json["rust"]);
     assert!(source.contains(&format!("ARENA_LEN: usize = {}", arena / 4)), "the module's arena is the reported one");
+}
+
+#[test]
+fn emit_rust_runs_quantized_models_on_integer_kernels() {
+    let Some(shared) = common::shared_dir() else { return };
+    let model = shared.join("models/int8/mnist-8/model_qdq.onnx");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mnist_qdq.onnx");
+    std::fs::copy(&model, &input).unwrap();
+    for (kind, integer_kernels) in [("integer", 3), ("float", 0)] {
+        let (rust, report) = (dir.path().join(kind), dir.path().join(format!("{kind}.json")));
+        let run = gos_opt(&[
+            &input.display().to_string(),
+            "--target",
+            "cortex-m4",
+            "-q",
+            "--emit-rust",
+            &rust.display().to_string(),
+            "--emit-quantized",
+            kind,
+            "--report",
+            &report.display().to_string(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        // Two convolutions and the classifier.
+        assert_eq!(json["rust"]["integer_kernels"], integer_kernels, "{kind}: {}", json["rust"]);
+        let source = std::fs::read_to_string(rust.join("model.rs")).unwrap();
+        assert_eq!(source.contains(": [i8; "), integer_kernels > 0, "{kind}: 8-bit weights");
+        assert_eq!(source.contains("k_qconv::<u8, i8, u8, "), integer_kernels > 0, "{kind}: u8 in, i8 weights, u8 out");
+    }
 }

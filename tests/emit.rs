@@ -10,8 +10,10 @@
 mod common;
 
 use common::{shared_dir, target_dir, types_of};
-use gos_opt::emit::{self, EmitError, EmitReport};
+use gos_opt::emit::{self, EmitError, EmitOptions, EmitReport, Quantized};
+use gos_opt::graph::ValueKind;
 use gos_opt::onnx::{import, ImportOptions};
+use gos_opt::ops::Op;
 use gos_opt::tensor::{DType, Tensor, TensorType};
 use gos_opt::verify::{io_names, load_test_sets, random_sets, InputSet, RandomSpec, TractModel};
 use std::collections::HashMap;
@@ -33,6 +35,8 @@ struct Case {
     inputs: Vec<InputSet>,
     /// The first stored output of each set (onnxruntime's), when there is one.
     stored: Vec<Option<Tensor>>,
+    /// How quantized nodes are computed.
+    quantized: Quantized,
 }
 
 fn ident(label: &str) -> String {
@@ -52,7 +56,7 @@ fn case_from_test_sets(label: &str, path: PathBuf, suffix: Option<&str>) -> Resu
         return Err("no test sets".into());
     }
     let stored = sets.iter().map(|s| s.expected().into_iter().next()).collect();
-    Ok(Case { label: label.into(), ident: ident(label), path, inputs, stored })
+    Ok(Case { label: label.into(), ident: ident(label), path, inputs, stored, quantized: Quantized::Integer })
 }
 
 /// Every shared model without opaque ops.
@@ -88,6 +92,7 @@ fn cases(shared: &Path) -> Vec<Result<Case, (String, String)>> {
             path: pytorch.clone(),
             inputs,
             stored,
+            quantized: Quantized::Integer,
         })
     });
     push("mnist-8/pytorch".into(), r);
@@ -100,18 +105,39 @@ fn cases(shared: &Path) -> Vec<Result<Case, (String, String)>> {
         push(label.clone(), case_from_test_sets(&label, m.join("trained-tiny").join(name).join("model.onnx"), None));
     }
     for name in common::suite::INT8_MODELS {
+        let path = m.join("int8").join(name).join("model_qdq.onnx");
         let label = format!("int8/{name} (qdq)");
-        push(label.clone(), case_from_test_sets(&label, m.join("int8").join(name).join("model_qdq.onnx"), Some("qdq")));
+        push(label.clone(), case_from_test_sets(&label, path.clone(), Some("qdq")));
+        // The same with float kernels on dequantized values.
+        let label = format!("int8/{name} (qdq, float kernels)");
+        let case = case_from_test_sets(&label, path, Some("qdq"));
+        push(label, case.map(|c| Case { quantized: Quantized::Float, ..c }));
     }
     out
 }
 
-/// Imports a case with the static shapes of its first input set and emits it into `dir`.
-fn emit_case(case: &Case, dir: &Path) -> Result<EmitReport, String> {
+/// Imports a case with the static shapes of its first input set and emits it into `dir`; with
+/// the quantization step of the last quantized tensor before the first output (a value one step
+/// off there moves the output by at most about one step: Softmax, reshapes and the
+/// DequantizeLinear itself do not amplify it).
+fn emit_case(case: &Case, dir: &Path) -> Result<(EmitReport, Option<f64>), String> {
     let shapes = types_of(&case.inputs[0]).into_iter().map(|(k, t)| (k, t.shape)).collect();
     let opts = ImportOptions { input_shapes: shapes, ..ImportOptions::default() };
     let graph = import(&case.path, &opts).map_err(|e| e.to_string())?;
-    emit::emit_rust(&graph, dir).map_err(|e| e.to_string())
+    // The nearest DequantizeLinear on the first-input path back from the first output.
+    let mut step = None;
+    let mut at = graph.outputs.first().copied();
+    while let Some(v) = at {
+        let ValueKind::Node { node } = graph.value(v).kind else { break };
+        let n = graph.node(node);
+        if matches!(n.op, Op::DequantizeLinear(_)) {
+            step = n.inputs.get(1).copied().flatten().and_then(|s| graph.constant(s)).and_then(|t| t.scalar_f64());
+            break;
+        }
+        at = n.inputs.first().copied().flatten();
+    }
+    let options = EmitOptions { quantized: case.quantized };
+    emit::emit_rust_with(&graph, dir, &options).map(|r| (r, step)).map_err(|e| e.to_string())
 }
 
 /// Writes `path` only when its contents change (so an unchanged check crate is not rebuilt).
@@ -236,6 +262,21 @@ fn agree(reference: &[f32], actual: &[f32]) -> (f64, f64, bool) {
     (abs, rel, ok)
 }
 
+/// For integer kernels: how many values are further than 1e-4 from the reference, and whether
+/// each of those is within one quantization step `step`.
+fn one_step(reference: &[f32], actual: &[f32], step: f64) -> (usize, bool) {
+    let mut off = 0;
+    let mut within = reference.len() == actual.len();
+    for (&r, &a) in reference.iter().zip(actual) {
+        let d = (r as f64 - a as f64).abs();
+        if d > 1e-4 && d > 1e-4 * (r as f64).abs() {
+            off += 1;
+            within &= d <= step * 1.001;
+        }
+    }
+    (off, within)
+}
+
 #[test]
 fn generated_code_agrees_with_tract_on_every_shared_model() {
     let Some(shared) = shared_dir() else { return };
@@ -254,7 +295,7 @@ fn generated_code_agrees_with_tract_on_every_shared_model() {
         };
         let gap = KNOWN_GAPS.iter().find(|(l, _)| *l == case.label);
         match emit_case(&case, &src.join(&case.ident)) {
-            Ok(r) => {
+            Ok((r, step)) => {
                 assert!(r.arena_bytes <= r.unplanned_bytes, "{}: arena larger than its tensors", case.label);
                 println!(
                     "{}: {} steps, arena {} B (unplanned {} B), weights {} B{}, {} fused, {} in place, {} aliases",
@@ -268,13 +309,19 @@ fn generated_code_agrees_with_tract_on_every_shared_model() {
                     r.in_place,
                     r.aliases
                 );
-                emitted.push(case);
+                if case.quantized == Quantized::Float {
+                    assert_eq!(r.integer_kernels, 0, "{}: integer kernels under float kernels", case.label);
+                }
+                // Integer sums are exact; a float evaluation can round a value near a rounding
+                // boundary the other way: within one step of the quantized output.
+                let step = step.filter(|_| r.integer_kernels > 0);
+                emitted.push((case, step));
             }
             Err(e) if gap.is_some() => println!("known gap: {}: {} ({e})", case.label, gap.expect("some").1),
             Err(e) => failures.push(format!("{}: cannot emit: {e}", case.label)),
         }
     }
-    let idents: Vec<String> = emitted.iter().map(|c| c.ident.clone()).collect();
+    let idents: Vec<String> = emitted.iter().map(|(c, _)| c.ident.clone()).collect();
     // The several-inputs-and-outputs form is compiled too (no shared model has it).
     emit::emit_rust(&multi_io_graph(), &src.join("m_multi_io")).expect("emit the two-input graph");
     let runner = compile(&root, &idents, &["m_multi_io"]).unwrap_or_else(|e| panic!("{e}"));
@@ -283,7 +330,7 @@ fn generated_code_agrees_with_tract_on_every_shared_model() {
     std::fs::create_dir_all(&io).expect("create io");
     let mut jobs = String::new();
     let mut expected = Vec::new();
-    for case in &emitted {
+    for (case, step) in &emitted {
         let dir = case.path.parent().expect("dir");
         let bytes = std::fs::read(&case.path).expect("model");
         let types = types_of(&case.inputs[0]);
@@ -309,14 +356,14 @@ fn generated_code_agrees_with_tract_on_every_shared_model() {
             std::fs::write(&input, x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).expect("write input");
             let _ = writeln!(jobs, "{} {} {}", case.ident, input.display(), output.display());
             let stored = case.stored[k].as_ref().map(f32s);
-            expected.push((case.label.clone(), k, reference, stored, output));
+            expected.push((case.label.clone(), k, reference, stored, output, *step));
         }
     }
     let job_file = io.join("jobs");
     std::fs::write(&job_file, &jobs).expect("write jobs");
     let run = Command::new(&runner).arg(&job_file).output().expect("run the generated code");
     assert!(run.status.success(), "the generated code failed: {}", String::from_utf8_lossy(&run.stderr));
-    for (label, k, reference, stored, output) in expected {
+    for (label, k, reference, stored, output, step) in expected {
         let bytes = std::fs::read(&output).expect("output");
         let actual: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         let (abs, rel, mut ok) = agree(&reference, &actual);
@@ -325,10 +372,20 @@ fn generated_code_agrees_with_tract_on_every_shared_model() {
             if ok { "ok" } else { "differs" }
         );
         // Where tract itself disagrees with the stored (onnxruntime) outputs, those judge.
-        if let Some(stored) = stored.filter(|s| !ok && !agree(s, &reference).2) {
-            let (abs, rel, vs_stored) = agree(&stored, &actual);
+        let mut judge = &reference;
+        if let Some(stored) = stored.as_ref().filter(|s| !ok && !agree(s, &reference).2) {
+            let (abs, rel, vs_stored) = agree(stored, &actual);
             println!("  tract disagrees with the stored outputs; vs stored: max abs {abs:.2e}, max rel {rel:.2e}");
             ok = vs_stored;
+            judge = stored;
+        }
+        if let Some(step) = step.filter(|_| !ok) {
+            let (off, within) = one_step(judge, &actual, step);
+            println!(
+                "  integer kernels: {off} value(s) differ, {} within one quantization step ({step:.3e})",
+                if within { "all" } else { "not all" }
+            );
+            ok = within;
         }
         if !ok {
             failures.push(format!("{label} set {k}: max abs {abs:.2e}, max rel {rel:.2e}"));
@@ -383,7 +440,9 @@ fn multi_io_graph() -> gos_opt::graph::Graph {
 fn opaque_ops_fail_with_their_names() {
     use gos_opt::ops::{Op, Opaque};
     let op = Op::Opaque(Opaque { domain: "com.microsoft".into(), op_type: "QGemm".into(), attrs: Vec::new() });
-    let err = emit::generate(&one_node_graph("fc1", op)).map(|_| ()).expect_err("opaque ops cannot be emitted");
+    let err = emit::generate(&one_node_graph("fc1", op), &EmitOptions::default())
+        .map(|_| ())
+        .expect_err("opaque ops cannot be emitted");
     assert!(matches!(err, EmitError::Opaque { .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("'fc1' (com.microsoft::QGemm)"), "{msg}");
@@ -393,7 +452,9 @@ fn opaque_ops_fail_with_their_names() {
 fn an_op_without_a_kernel_fails_with_the_node_and_op() {
     use gos_opt::ops::{Lrn, Op};
     let lrn = Op::Lrn(Lrn { size: 3, alpha: 1e-4, beta: 0.75, bias: 1.0 });
-    let err = emit::generate(&one_node_graph("norm1", lrn)).map(|_| ()).expect_err("LRN has no kernel");
+    let err = emit::generate(&one_node_graph("norm1", lrn), &EmitOptions::default())
+        .map(|_| ())
+        .expect_err("LRN has no kernel");
     let msg = err.to_string();
     assert!(msg.contains("'norm1'") && msg.contains("LRN"), "{msg}");
 }

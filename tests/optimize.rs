@@ -45,6 +45,7 @@ fn options(input: &Path, output: PathBuf, shape: Option<&str>) -> Options {
         rules: Vec::new(),
         limits: gos_opt::search::Limits::default(),
         emit_rust: None,
+        emit_options: Default::default(),
     }
 }
 

@@ -4,6 +4,8 @@
 //! MatMul, BatchNormalization or binary op is fused into its store (as is a constant bias Add
 //! after a Conv or MatMul), and elementwise ops overwrite an input that dies with them.
 
+pub mod quant;
+
 use super::EmitError;
 use crate::graph::{Graph, NodeId, ValueId};
 use crate::ops::{BinaryKind, Op, PoolKind, ReduceKind, UnaryKind, VariadicKind};
@@ -27,13 +29,119 @@ pub enum Home {
     Arena,
 }
 
-/// A tensor's storage: length in f32 elements and where it lives.
+/// The element type of a buffer: f32, or an integer of a quantized tensor or weight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Elem {
+    /// `f32`.
+    F32,
+    /// `i8`.
+    I8,
+    /// `u8`.
+    U8,
+    /// `i16`.
+    I16,
+    /// `i32`.
+    I32,
+}
+
+impl Elem {
+    /// The Rust type.
+    pub fn rust(self) -> &'static str {
+        match self {
+            Elem::F32 => "f32",
+            Elem::I8 => "i8",
+            Elem::U8 => "u8",
+            Elem::I16 => "i16",
+            Elem::I32 => "i32",
+        }
+    }
+
+    /// Bytes per element.
+    pub fn bytes(self) -> usize {
+        match self {
+            Elem::I8 | Elem::U8 => 1,
+            Elem::I16 => 2,
+            Elem::F32 | Elem::I32 => 4,
+        }
+    }
+}
+
+/// A tensor's storage: length in elements, their type, and where it lives.
 #[derive(Clone, Debug)]
 pub struct Buf {
     /// Elements.
     pub len: usize,
+    /// Element type.
+    pub elem: Elem,
     /// Where.
     pub home: Home,
+}
+
+impl Buf {
+    /// f32 slots it takes in the arena.
+    pub fn slots(&self) -> usize {
+        (self.len * self.elem.bytes()).div_ceil(4)
+    }
+}
+
+/// A weight tensor's values in the element type the kernels read.
+#[derive(Clone, Debug)]
+pub enum Weight {
+    /// Float weights, biases, scales.
+    F32(Vec<f32>),
+    /// Quantized weights.
+    I8(Vec<i8>),
+    /// Quantized weights with their zero point taken off (or unsigned ones).
+    I16(Vec<i16>),
+    /// Integer offsets of quantized sums.
+    I32(Vec<i32>),
+}
+
+impl Weight {
+    /// Elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Weight::F32(v) => v.len(),
+            Weight::I8(v) => v.len(),
+            Weight::I16(v) => v.len(),
+            Weight::I32(v) => v.len(),
+        }
+    }
+
+    /// Whether it has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Element type.
+    pub fn elem(&self) -> Elem {
+        match self {
+            Weight::F32(_) => Elem::F32,
+            Weight::I8(_) => Elem::I8,
+            Weight::I16(_) => Elem::I16,
+            Weight::I32(_) => Elem::I32,
+        }
+    }
+
+    /// Little-endian bytes.
+    pub fn le_bytes(&self) -> Vec<u8> {
+        match self {
+            Weight::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Weight::I8(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Weight::I16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Weight::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        }
+    }
+
+    /// Rust literals of the elements.
+    pub fn literals(&self) -> Vec<String> {
+        match self {
+            Weight::F32(v) => v.iter().map(|x| lit(*x)).collect(),
+            Weight::I8(v) => v.iter().map(|x| x.to_string()).collect(),
+            Weight::I16(v) => v.iter().map(|x| x.to_string()).collect(),
+            Weight::I32(v) => v.iter().map(|x| x.to_string()).collect(),
+        }
+    }
 }
 
 /// One argument of a kernel call.
@@ -71,8 +179,8 @@ pub struct Program {
     pub bufs: Vec<Buf>,
     /// Kernel calls in order.
     pub steps: Vec<Step>,
-    /// Weight tensors as f32, indexed by [`Home::Weight`].
-    pub weights: Vec<Vec<f32>>,
+    /// Weight tensors, indexed by [`Home::Weight`].
+    pub weights: Vec<Weight>,
     /// Graph inputs: name and shape.
     pub inputs: Vec<(String, Vec<usize>)>,
     /// Graph outputs: name and shape.
@@ -85,6 +193,8 @@ pub struct Program {
     pub in_place: usize,
     /// Nodes that are zero-copy aliases (reshapes).
     pub aliases: usize,
+    /// Nodes computed by integer kernels.
+    pub integer_kernels: usize,
 }
 
 /// Formats an f32 as a Rust expression that reads back the same value.
@@ -169,10 +279,15 @@ fn collapse(dims: &[usize], operands: &[Vec<usize>]) -> Option<([usize; 4], Vec<
     Some((dd, ss))
 }
 
-/// Lowers a graph (constants already folded) into a program.
-pub fn lower(graph: &Graph) -> Result<Program, EmitError> {
+/// Lowers a graph (constants already folded; `consts` are the folded constants that were
+/// quantized integers) into a program.
+pub fn lower(graph: &Graph, consts: &quant::QuantConsts) -> Result<Program, EmitError> {
     let order = graph.topo_order()?;
-    let mut l = Lowerer::new(graph, &order);
+    let mut l = Lowerer::new(graph, &order, consts);
+    l.quant = quant::plan(&l, &order, consts);
+    l.program.fused += l.quant.absorbed.len();
+    l.program.integer_kernels = l.quant.fused.len();
+    l.skipped.extend(l.quant.absorbed.iter().copied());
     for (k, &id) in graph.inputs.iter().enumerate() {
         let ty = l.runtime_type(id, "graph input")?;
         l.program.inputs.push((graph.value(id).name.clone(), ty.clone()));
@@ -229,10 +344,14 @@ struct Lowerer<'g> {
     at: usize,
     /// Name and op of the node being lowered.
     current: (String, String),
+    /// Constants that were quantized integers.
+    qconsts: &'g quant::QuantConsts,
+    /// Integer tensors and kernels.
+    quant: quant::QuantPlan,
 }
 
 impl<'g> Lowerer<'g> {
-    fn new(graph: &'g Graph, order: &[NodeId]) -> Lowerer<'g> {
+    fn new(graph: &'g Graph, order: &[NodeId], qconsts: &'g quant::QuantConsts) -> Lowerer<'g> {
         let mut consumers: HashMap<ValueId, Vec<NodeId>> = HashMap::new();
         for &id in order {
             for v in graph.node(id).inputs.iter().flatten() {
@@ -250,6 +369,8 @@ impl<'g> Lowerer<'g> {
             skipped: BTreeSet::new(),
             at: 0,
             current: (String::new(), String::new()),
+            qconsts,
+            quant: quant::QuantPlan::default(),
         }
     }
 
@@ -296,15 +417,23 @@ impl<'g> Lowerer<'g> {
     }
 
     fn new_buf(&mut self, len: usize, home: Home) -> BufId {
-        self.program.bufs.push(Buf { len, home });
+        self.new_typed_buf(len, Elem::F32, home)
+    }
+
+    fn new_typed_buf(&mut self, len: usize, elem: Elem, home: Home) -> BufId {
+        self.program.bufs.push(Buf { len, elem, home });
         self.program.bufs.len() - 1
     }
 
     fn add_weight(&mut self, data: Vec<f32>) -> BufId {
-        let len = data.len();
+        self.add_typed_weight(Weight::F32(data))
+    }
+
+    fn add_typed_weight(&mut self, data: Weight) -> BufId {
+        let (len, elem) = (data.len(), data.elem());
         self.program.weights.push(data);
         let k = self.program.weights.len() - 1;
-        self.new_buf(len, Home::Weight(k))
+        self.new_typed_buf(len, elem, Home::Weight(k))
     }
 
     /// The buffer holding a value: its runtime buffer, or its constant as a weight.
@@ -350,7 +479,8 @@ impl<'g> Lowerer<'g> {
             Some(k) => Home::Output(k),
             None => Home::Arena,
         };
-        let b = self.new_buf(shape.iter().product(), home);
+        let elem = self.quant.stored.get(&id).map_or(Elem::F32, |q| q.elem);
+        let b = self.new_typed_buf(shape.iter().product(), elem, home);
         self.bind(id, b);
         Ok(b)
     }
@@ -387,7 +517,20 @@ impl<'g> Lowerer<'g> {
     /// A Relu or Clip that alone reads `out` becomes the clamp of the kernel computing `out`:
     /// returns the clamp and the value the kernel should define instead.
     fn fuse_clamp(&mut self, out: ValueId) -> (Clamp, ValueId) {
-        let Some(next) = self.sole_reader(out) else { return (Clamp::NONE, out) };
+        match self.clamp_after(out) {
+            Some((next, clamp, y)) => {
+                self.skipped.insert(next);
+                self.program.fused += 1;
+                (clamp, y)
+            }
+            None => (Clamp::NONE, out),
+        }
+    }
+
+    /// The Relu or Clip (with constant bounds) that alone reads `out`: the node, its clamp and
+    /// its output.
+    fn clamp_after(&self, out: ValueId) -> Option<(NodeId, Clamp, ValueId)> {
+        let next = self.sole_reader(out)?;
         let node = self.graph.node(next);
         let clamp = match &node.op {
             Op::Unary(u) if u.kind == UnaryKind::Relu => Clamp { lo: 0.0, hi: f32::INFINITY },
@@ -395,16 +538,14 @@ impl<'g> Lowerer<'g> {
                 lo: c.min.map(|v| v as f32).unwrap_or(f32::NEG_INFINITY),
                 hi: c.max.map(|v| v as f32).unwrap_or(f32::INFINITY),
             },
-            _ => return (Clamp::NONE, out),
+            _ => return None,
         };
         if node.inputs.first().copied().flatten() != Some(out)
             || node.inputs.iter().skip(1).flatten().any(|v| self.graph.constant(*v).is_none())
         {
-            return (Clamp::NONE, out);
+            return None;
         }
-        self.skipped.insert(next);
-        self.program.fused += 1;
-        (clamp, node.outputs[0])
+        Some((next, clamp, node.outputs[0]))
     }
 
     /// A constant Add that alone reads `out` (shape `shape`) and broadcasts along axis `axis`
@@ -443,8 +584,14 @@ impl<'g> Lowerer<'g> {
     }
 
     fn step(&mut self, kernel: &'static str, generics: Vec<usize>, args: Vec<Arg>) {
+        self.typed_step(kernel, &[], generics, args);
+    }
+
+    /// A kernel call whose type parameters (`types`, first) are written out too.
+    fn typed_step(&mut self, kernel: &'static str, types: &[&str], generics: Vec<usize>, args: Vec<Arg>) {
         self.program.kernels.insert(kernel);
-        let mut generics: Vec<String> = generics.iter().map(|g| g.to_string()).collect();
+        let mut generics: Vec<String> =
+            types.iter().map(|t| t.to_string()).chain(generics.iter().map(|g| g.to_string())).collect();
         // The closure's type.
         if matches!(kernel, "k_map" | "k_map_ip" | "k_bin" | "k_bin_ip") {
             generics.push("_".into());
@@ -507,6 +654,9 @@ impl<'g> Lowerer<'g> {
         let node = self.graph.node(id);
         self.current = (node.name.clone(), node.op.onnx_name().to_string());
         let out = node.outputs[0];
+        if let Some(f) = self.quant.fused.get(&id).cloned() {
+            return self.quantized(id, &f, self.qconsts);
+        }
         match &node.op {
             Op::Conv(c) => self.conv(id, c),
             Op::Gemm(g) => self.gemm(id, g),
@@ -833,6 +983,13 @@ impl<'g> Lowerer<'g> {
                 if scale.len() != 1 || zp.len() != 1 || q.block_size != 0 {
                     return Err(self.unsupported("per-axis or blocked quantization of a runtime tensor"));
                 }
+                if let Some(qp) = self.quant.stored.get(&out).copied() {
+                    let (xb, yb) = (self.read(x)?, self.define(out)?);
+                    let n = self.shape(x)?.iter().product();
+                    let (inv, zero) = (Arg::Code(lit(qp.scale.recip())), Arg::Code(lit(qp.zero as f32)));
+                    self.typed_step("k_quant_to", &["_"], vec![n], vec![Arg::Read(xb), Arg::Write(yb), inv, zero]);
+                    return Ok(());
+                }
                 let dtype = self.graph.ty(out).map(|t| t.dtype).unwrap_or(DType::U8);
                 let (qmin, qmax) = match dtype {
                     DType::I8 => (-128.0, 127.0),
@@ -869,6 +1026,18 @@ impl<'g> Lowerer<'g> {
                 };
                 if dq.block_size != 0 {
                     return Err(self.unsupported("blocked dequantization of a runtime tensor"));
+                }
+                if self.quant.stored.contains_key(&x) {
+                    // Per tensor (the plan stores only tensors all of whose readers are).
+                    let (xb, yb) = (self.read(x)?, self.define(out)?);
+                    let args = vec![
+                        Arg::Read(xb),
+                        Arg::Write(yb),
+                        Arg::Code(format!("{}", zp[0] as i32)),
+                        Arg::Code(lit(scale[0])),
+                    ];
+                    self.typed_step("k_dequant", &["_"], vec![shape.iter().product()], args);
+                    return Ok(());
                 }
                 if scale.len() == 1 {
                     self.map(x, out, format!("|v| (v - {}) * {}", lit(zp[0]), lit(scale[0])))
@@ -1046,38 +1215,53 @@ impl<'g> Lowerer<'g> {
         Ok(())
     }
 
-    fn conv(&mut self, id: NodeId, c: &crate::ops::Conv) -> Result<(), EmitError> {
-        let node = self.graph.node(id);
-        let x = self.input(id, 0)?;
-        let xshape = self.shape(x)?;
-        let wt = self
-            .constant(node.inputs.get(1).copied().flatten())
-            .ok_or_else(|| self.unsupported("weights computed at run time"))?;
-        let wshape = wt.ttype().shape;
-        let w = self.const_f32(wt)?;
+    /// The geometry of a Conv node (1-D convolutions as 2-D ones of height 1).
+    fn conv_geometry(&self, id: NodeId, c: &crate::ops::Conv) -> Result<ConvGeometry, EmitError> {
+        let xshape = self.shape(self.input(id, 0)?)?;
+        let wshape = self.shape(self.input(id, 1)?)?;
         if xshape.len() != 4 && xshape.len() != 3 {
             return Err(self.unsupported(format!("{}-D convolution", xshape.len().saturating_sub(2))));
         }
         if xshape[0] != 1 {
             return Err(self.unsupported("a batch larger than 1"));
         }
-        // 1-D convolutions run as 2-D ones with height 1.
         let (h, wd) = if xshape.len() == 4 { (xshape[2], xshape[3]) } else { (1, xshape[2]) };
         let (kh, kw) = if wshape.len() == 4 { (wshape[2], wshape[3]) } else { (1, wshape[2]) };
-        let spatial: Vec<usize> = xshape[2..].to_vec();
-        let kernel: Vec<usize> = wshape[2..].to_vec();
-        let win = c.attrs.window(&spatial, &kernel, false).map_err(|e| self.unsupported(e.to_string()))?;
+        let win = c.attrs.window(&xshape[2..], &wshape[2..], false).map_err(|e| self.unsupported(e.to_string()))?;
         let two = |v: &[usize], i: usize, one: usize| if v.len() == 2 { v[i] } else { one };
-        let (sh, sw) = (two(&win.strides, 0, 1), *win.strides.last().unwrap_or(&1));
-        let (dh, dw) = (two(&win.dilations, 0, 1), *win.dilations.last().unwrap_or(&1));
-        let (pt, pl, pb, pr) = if win.pads.len() == 4 {
-            (win.pads[0], win.pads[1], win.pads[2], win.pads[3])
+        let pads = if win.pads.len() == 4 {
+            [win.pads[0], win.pads[1], win.pads[2], win.pads[3]]
         } else {
-            (0, win.pads[0], 0, win.pads[1])
+            [0, win.pads[0], 0, win.pads[1]]
         };
-        let (oh, ow) = (two(&win.output, 0, 1), *win.output.last().unwrap_or(&1));
         let (cin, m, g) = (xshape[1], wshape[0], c.attrs.group.max(1));
-        let (cg, mg) = (cin / g, m / g);
+        Ok(ConvGeometry {
+            cin,
+            m,
+            g,
+            h,
+            wd,
+            kh,
+            kw,
+            sh: two(&win.strides, 0, 1),
+            sw: *win.strides.last().unwrap_or(&1),
+            dh: two(&win.dilations, 0, 1),
+            dw: *win.dilations.last().unwrap_or(&1),
+            pads,
+            oh: two(&win.output, 0, 1),
+            ow: *win.output.last().unwrap_or(&1),
+        })
+    }
+
+    fn conv(&mut self, id: NodeId, c: &crate::ops::Conv) -> Result<(), EmitError> {
+        let node = self.graph.node(id);
+        let x = self.input(id, 0)?;
+        let wt = self
+            .constant(node.inputs.get(1).copied().flatten())
+            .ok_or_else(|| self.unsupported("weights computed at run time"))?;
+        let w = self.const_f32(wt)?;
+        let geo = self.conv_geometry(id, c)?;
+        let ConvGeometry { cin, m, g, h, wd, kh, kw, sh, sw, dh, dw, oh, ow, .. } = geo;
         let mut bias = match node.inputs.get(2).copied().flatten() {
             Some(b) => self.const_values(Some(b), "the bias")?,
             None => vec![0.0; m],
@@ -1089,8 +1273,7 @@ impl<'g> Lowerer<'g> {
         let [lo, hi] = clamp.args();
         let xb = self.read(x)?;
         let bb = self.add_weight(bias);
-        let pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt + pl + pb + pr == 0 && g == 1;
-        if pointwise {
+        if geo.pointwise() {
             let wb = self.add_weight(w);
             let yb = self.define(out)?;
             self.step(
@@ -1100,16 +1283,10 @@ impl<'g> Lowerer<'g> {
             );
             return Ok(());
         }
-        let (ph, pw) = (h + pt + pb, wd + pl + pr);
-        let src = if pt + pl + pb + pr > 0 {
-            let scratch = self.new_buf(cin * ph * pw, Home::Arena);
-            self.step("k_pad2d", vec![cin, h, wd, ph, pw, pt, pl], vec![Arg::Read(xb), Arg::Write(scratch)]);
-            scratch
-        } else {
-            xb
-        };
+        let src = self.pad_input(&geo, xb, Elem::F32, "0.0")?;
+        let (ph, pw) = geo.padded();
         let yb = self.define(out)?;
-        if g == cin && m == cin && cg == 1 {
+        if geo.depthwise() {
             let wb = self.add_weight(w);
             self.step(
                 "k_dw",
@@ -1118,29 +1295,32 @@ impl<'g> Lowerer<'g> {
             );
             return Ok(());
         }
-        let (mb, pb) = conv_tile(mg, ow);
-        // Weights [M][CG][KH][KW] → [G][MG/MB][CG][KH][KW][MB].
-        let mut wr = vec![0f32; w.len()];
-        for gi in 0..g {
-            for mi in 0..mg {
-                let (blk, m) = (mi / mb, mi % mb);
-                for ci in 0..cg {
-                    for a in 0..kh {
-                        for b in 0..kw {
-                            let to = ((((gi * (mg / mb) + blk) * cg + ci) * kh + a) * kw + b) * mb + m;
-                            wr[to] = w[(((gi * mg + mi) * cg + ci) * kh + a) * kw + b];
-                        }
-                    }
-                }
-            }
-        }
-        let wb = self.add_weight(wr);
+        let (mb, pb) = conv_tile(m / g, ow);
+        let wb = self.add_weight(conv_blocks(&w, &geo, mb));
         self.step(
             "k_conv",
-            vec![g, cg, ph, pw, mg, oh, ow, kh, kw, sh, sw, dh, dw, mb, pb],
+            vec![g, cin / g, ph, pw, m / g, oh, ow, kh, kw, sh, sw, dh, dw, mb, pb],
             vec![Arg::Read(src), Arg::Read(wb), Arg::Read(bb), Arg::Write(yb), lo, hi],
         );
         Ok(())
+    }
+
+    /// The input of a convolution with its pads added (a new arena buffer filled with `fill`
+    /// around), or `xb` itself when there are none.
+    fn pad_input(&mut self, geo: &ConvGeometry, xb: BufId, elem: Elem, fill: &str) -> Result<BufId, EmitError> {
+        let [pt, pl, pb, pr] = geo.pads;
+        if pt + pl + pb + pr == 0 {
+            return Ok(xb);
+        }
+        let (ph, pw) = geo.padded();
+        let scratch = self.new_typed_buf(geo.cin * ph * pw, elem, Home::Arena);
+        self.typed_step(
+            "k_pad2d",
+            &["_"],
+            vec![geo.cin, geo.h, geo.wd, ph, pw, pt, pl],
+            vec![Arg::Read(xb), Arg::Write(scratch), Arg::Code(fill.into())],
+        );
+        Ok(scratch)
     }
 
     fn gemm(&mut self, id: NodeId, gm: &crate::ops::Gemm) -> Result<(), EmitError> {
@@ -1352,6 +1532,64 @@ fn conv_tile(mg: usize, ow: usize) -> (usize, usize) {
     }
     let mb = (8..=48).rev().step_by(8).find(|&mb| mg.is_multiple_of(mb)).unwrap_or(mg);
     (mb, pb)
+}
+
+/// The geometry of a 2-D convolution.
+#[derive(Clone, Copy, Debug)]
+struct ConvGeometry {
+    cin: usize,
+    m: usize,
+    g: usize,
+    h: usize,
+    wd: usize,
+    kh: usize,
+    kw: usize,
+    sh: usize,
+    sw: usize,
+    dh: usize,
+    dw: usize,
+    /// Top, left, bottom, right.
+    pads: [usize; 4],
+    oh: usize,
+    ow: usize,
+}
+
+impl ConvGeometry {
+    /// A 1×1 convolution without stride, pads or groups: a matrix product.
+    fn pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.sh == 1 && self.sw == 1 && self.pads == [0; 4] && self.g == 1
+    }
+
+    /// One filter per channel.
+    fn depthwise(&self) -> bool {
+        self.g == self.cin && self.m == self.cin
+    }
+
+    /// Height and width with the pads.
+    fn padded(&self) -> (usize, usize) {
+        (self.h + self.pads[0] + self.pads[2], self.wd + self.pads[1] + self.pads[3])
+    }
+}
+
+/// Convolution weights `[M][CG][KH][KW]` laid out `[G][MG/MB][CG][KH][KW][MB]` for the direct
+/// convolution's `MB`-channel tiles.
+fn conv_blocks<T: Copy + Default>(w: &[T], geo: &ConvGeometry, mb: usize) -> Vec<T> {
+    let (g, mg, cg, kh, kw) = (geo.g, geo.m / geo.g, geo.cin / geo.g, geo.kh, geo.kw);
+    let mut out = vec![T::default(); w.len()];
+    for gi in 0..g {
+        for mi in 0..mg {
+            let (blk, m) = (mi / mb, mi % mb);
+            for ci in 0..cg {
+                for a in 0..kh {
+                    for b in 0..kw {
+                        let to = ((((gi * (mg / mb) + blk) * cg + ci) * kh + a) * kw + b) * mb + m;
+                        out[to] = w[(((gi * mg + mi) * cg + ci) * kh + a) * kw + b];
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A per-axis constant of 1 or `n` values as `n` values.

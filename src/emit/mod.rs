@@ -20,7 +20,8 @@ pub mod writer;
 
 use crate::graph::{ConstOrigin, Graph, GraphError, ValueKind};
 use crate::ops::Op;
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
+use lower::quant::{QuantConst, QuantConsts};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,6 +52,27 @@ pub enum EmitError {
     Write { path: String, cause: String },
 }
 
+/// How the module computes quantized (QDQ) convolutions and matrix products.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantized {
+    /// 8-bit integer tensors, integer weights and kernels summing in i32: the exact result of
+    /// the graph's arithmetic. A float evaluation of the graph (tract, onnxruntime) can differ
+    /// from it by one quantization step where a value lies within float rounding error of a
+    /// rounding boundary.
+    #[default]
+    Integer,
+    /// Float kernels on dequantized values, as the graph is written (integers held in f32).
+    Float,
+}
+
+/// Options of the Rust back end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EmitOptions {
+    /// How quantized nodes are computed.
+    pub quantized: Quantized,
+}
+
 /// What was emitted: sizes for the report.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct EmitReport {
@@ -64,7 +86,7 @@ pub struct EmitReport {
     pub arena_bytes: usize,
     /// Bytes the intermediate tensors would take without the memory plan (each its own slot).
     pub unplanned_bytes: usize,
-    /// Bytes of weights (f32).
+    /// Bytes of weights (f32, and 8-bit for quantized weights under integer kernels).
     pub weights_bytes: usize,
     /// Bytes of Rust source.
     pub source_bytes: usize,
@@ -76,6 +98,8 @@ pub struct EmitReport {
     pub in_place: usize,
     /// Reshape-like nodes that cost nothing (aliases).
     pub aliases: usize,
+    /// Conv, Gemm and MatMul nodes computed by integer kernels.
+    pub integer_kernels: usize,
     /// Kernels and math functions the module carries.
     pub kernels: Vec<String>,
 }
@@ -95,7 +119,12 @@ pub struct Generated {
 /// `dir/weights.bin` when the weights exceed [`WEIGHTS_FILE_THRESHOLD`]. Files are written to a
 /// temporary file, then renamed.
 pub fn emit_rust(graph: &Graph, dir: &Path) -> Result<EmitReport, EmitError> {
-    write(generate(graph)?, dir)
+    emit_rust_with(graph, dir, &EmitOptions::default())
+}
+
+/// [`emit_rust`] with options.
+pub fn emit_rust_with(graph: &Graph, dir: &Path, options: &EmitOptions) -> Result<EmitReport, EmitError> {
+    write(generate(graph, options)?, dir)
 }
 
 /// Writes a generated module into `dir` (created if needed), as [`emit_rust`] does.
@@ -135,7 +164,7 @@ pub fn write(generated: Generated, dir: &Path) -> Result<EmitReport, EmitError> 
 }
 
 /// Generates the module for `graph` without writing it.
-pub fn generate(graph: &Graph) -> Result<Generated, EmitError> {
+pub fn generate(graph: &Graph, options: &EmitOptions) -> Result<Generated, EmitError> {
     let opaque: Vec<String> = graph
         .dag
         .node_indices()
@@ -147,14 +176,18 @@ pub fn generate(graph: &Graph) -> Result<Generated, EmitError> {
         return Err(EmitError::Opaque { nodes: opaque.join(", ") });
     }
     let mut graph = graph.clone();
-    fold_constants(&mut graph)?;
-    let program = lower::lower(&graph)?;
+    let mut consts = fold_constants(&mut graph)?;
+    if options.quantized == Quantized::Float {
+        consts.clear();
+    }
+    let program = lower::lower(&graph, &consts)?;
     writer::write(&program)
 }
 
 /// Replaces every node whose inputs are all constants (weight dequantization, shape arithmetic)
-/// by its value.
-fn fold_constants(graph: &mut Graph) -> Result<(), EmitError> {
+/// by its value; returns the integers behind each dequantized constant (for integer kernels).
+fn fold_constants(graph: &mut Graph) -> Result<QuantConsts, EmitError> {
+    let mut quantized = QuantConsts::new();
     for id in graph.topo_order()? {
         let node = graph.node(id).clone();
         let inputs: Vec<Option<&Tensor>> =
@@ -163,7 +196,12 @@ fn fold_constants(graph: &mut Graph) -> Result<(), EmitError> {
             continue;
         }
         let outputs = match &node.op {
-            Op::DequantizeLinear(dq) => dequantize(dq, &inputs).map(|t| vec![t]),
+            Op::DequantizeLinear(dq) => dequantize(dq, &inputs).map(|(t, q)| {
+                if let Some(q) = q {
+                    quantized.insert(node.outputs[0], q);
+                }
+                vec![t]
+            }),
             op => op.eval(&inputs).and_then(Result::ok),
         };
         let Some(outputs) = outputs else { continue };
@@ -174,11 +212,12 @@ fn fold_constants(graph: &mut Graph) -> Result<(), EmitError> {
             v.kind = ValueKind::Const { tensor: Arc::new(tensor), origin: ConstOrigin::Derived };
         }
     }
-    Ok(())
+    Ok(quantized)
 }
 
-/// DequantizeLinear of a constant: `(x - zero_point) * scale`, per tensor or per axis.
-fn dequantize(dq: &crate::ops::DequantizeLinear, inputs: &[Option<&Tensor>]) -> Option<Tensor> {
+/// DequantizeLinear of a constant: `(x - zero_point) * scale`, per tensor or per axis; and, for
+/// 8-bit integers, the integers with their quantization.
+fn dequantize(dq: &crate::ops::DequantizeLinear, inputs: &[Option<&Tensor>]) -> Option<(Tensor, Option<QuantConst>)> {
     let x = inputs.first().copied().flatten()?;
     let scale = inputs.get(1).copied().flatten()?.to_f64_vec()?;
     let zp = match inputs.get(2).copied().flatten() {
@@ -190,11 +229,11 @@ fn dequantize(dq: &crate::ops::DequantizeLinear, inputs: &[Option<&Tensor>]) -> 
     }
     let shape = x.ttype().shape;
     let xs = x.to_f64_vec()?;
-    let (dim, inner) = if scale.len() == 1 {
-        (1, xs.len().max(1))
+    let (dim, inner, axis) = if scale.len() == 1 {
+        (1, xs.len().max(1), 0)
     } else {
         let axis = crate::ops::norm_axis(dq.axis, shape.len()).ok()?;
-        (shape[axis], shape[axis + 1..].iter().product())
+        (shape[axis], shape[axis + 1..].iter().product(), axis)
     };
     if dim != scale.len() {
         return None;
@@ -207,5 +246,11 @@ fn dequantize(dq: &crate::ops::DequantizeLinear, inputs: &[Option<&Tensor>]) -> 
             ((q - zp[c]) as f32) * scale[c] as f32
         })
         .collect();
-    Some(Tensor::f32(shape, data))
+    let q = matches!(x.ttype().dtype, DType::I8 | DType::U8).then(|| QuantConst {
+        values: xs.iter().map(|&v| v as i32).collect(),
+        scale: scale.iter().map(|&s| s as f32).collect(),
+        zero: zp.iter().map(|&z| z as i32).collect(),
+        axis,
+    });
+    Some((Tensor::f32(shape, data), q))
 }

@@ -2,13 +2,13 @@
 //! literals, or an aligned `include_bytes!` of `weights.bin` when large), the kernels it uses and
 //! `run`, one kernel call per line with the node it computes.
 
-use super::lower::{lit, Arg, Home, Program};
+use super::lower::{Arg, Elem, Home, Program};
 use super::plan::{self, Lifetime};
 use super::{EmitError, EmitReport, Generated, WEIGHTS_FILE_THRESHOLD};
 use std::fmt::Write;
 
-/// Where each buffer's elements start: an arena offset for arena buffers, a weights-file offset
-/// for weights when they go to the file.
+/// Where each buffer's elements start: an arena offset (in f32 slots) for arena buffers, a
+/// weights-file offset (in bytes) for weights when they go to the file.
 struct Layout {
     arena: Vec<usize>,
     weight_offsets: Option<Vec<usize>>,
@@ -30,22 +30,22 @@ pub fn write(p: &Program) -> Result<Generated, EmitError> {
     let arena_bufs: Vec<usize> =
         (0..p.bufs.len()).filter(|&b| p.bufs[b].home == Home::Arena && first[b] != usize::MAX).collect();
     let lifetimes: Vec<Lifetime> =
-        arena_bufs.iter().map(|&b| Lifetime { len: p.bufs[b].len, first: first[b], last: last[b] }).collect();
+        arena_bufs.iter().map(|&b| Lifetime { len: p.bufs[b].slots(), first: first[b], last: last[b] }).collect();
     let placement = plan::place(&lifetimes);
     plan::check(&lifetimes, &placement).map_err(EmitError::Plan)?;
     let mut arena = vec![0; p.bufs.len()];
     for (k, &b) in arena_bufs.iter().enumerate() {
         arena[b] = placement.offsets[k];
     }
-    let weights_bytes: usize = p.weights.iter().map(|w| w.len() * 4).sum();
+    let weights_bytes: usize = p.weights.iter().map(|w| w.len() * w.elem().bytes()).sum();
     let to_file = weights_bytes > WEIGHTS_FILE_THRESHOLD;
     let mut file = Vec::new();
     let weight_offsets = to_file.then(|| {
         p.weights
             .iter()
             .map(|w| {
-                let at = file.len() / 4;
-                file.extend(w.iter().flat_map(|v| v.to_le_bytes()));
+                let at = file.len();
+                file.extend(w.le_bytes());
                 file.resize(file.len().next_multiple_of(16), 0);
                 at
             })
@@ -73,6 +73,7 @@ pub fn write(p: &Program) -> Result<Generated, EmitError> {
         fused: p.fused,
         in_place: p.in_place,
         aliases: p.aliases,
+        integer_kernels: p.integer_kernels,
         kernels: p.kernels.iter().map(|k| k.to_string()).collect(),
     };
     Ok(Generated { source: s, weights: to_file.then_some(file), report })
@@ -151,8 +152,8 @@ fn weights(s: &mut String, p: &Program, layout: &Layout, file_len: usize) {
     match &layout.weight_offsets {
         None => {
             for (k, w) in p.weights.iter().enumerate() {
-                let body: Vec<String> = w.iter().map(|v| lit(*v)).collect();
-                let _ = writeln!(s, "static W{k}: [f32; {}] = [{}];", w.len(), body.join(", "));
+                let body = w.literals().join(", ");
+                let _ = writeln!(s, "static W{k}: [{}; {}] = [{body}];", w.elem().rust(), w.len());
             }
             s.push('\n');
         }
@@ -160,22 +161,15 @@ fn weights(s: &mut String, p: &Program, layout: &Layout, file_len: usize) {
             let _ = writeln!(
                 s,
                 r#"#[cfg(target_endian = "big")]
-compile_error!("weights.bin holds little-endian f32");
+compile_error!("weights.bin holds little-endian numbers");
 
-/// The weights file, aligned for f32 (and vector) loads.
+/// The weights file, aligned for f32 (and vector) loads; every tensor in it starts at a
+/// multiple of 16 bytes.
 #[repr(C, align(16))]
 struct Aligned<T>(T);
 
 static WEIGHTS: Aligned<[u8; {file_len}]> = Aligned(*include_bytes!("weights.bin"));
-
-/// The weights as f32.
-fn weights() -> &'static [f32] {{
-    // SAFETY: the bytes are 16-byte aligned, {file_len} long (a multiple of 4), and every bit
-    // pattern is an f32.
-    unsafe {{ core::slice::from_raw_parts(WEIGHTS.0.as_ptr().cast::<f32>(), {}) }}
-}}
-"#,
-                file_len / 4
+"#
             );
         }
     }
@@ -240,12 +234,13 @@ fn run(s: &mut String, p: &Program, layout: &Layout) {
         s.push_str("    let a = arena.as_mut_ptr();\n");
     }
     if layout.weight_offsets.is_some() {
-        s.push_str("    let wts = weights();\n");
+        s.push_str("    let wts = WEIGHTS.0.as_ptr();\n");
     }
     s.push_str(
         "    // SAFETY: every view lies inside its slice (lengths checked above); the memory plan gives\n\
          \x20   // tensors live at the same time disjoint arena ranges, so a view written by a call never\n\
-         \x20   // overlaps another view of the same call, and no view outlives its call.\n\
+         \x20   // overlaps another view of the same call, and no view outlives its call. Integer tensors\n\
+         \x20   // view the arena's (and the weights') bytes as integers: every bit pattern is one.\n\
          \x20   unsafe {\n",
     );
     for step in &p.steps {
@@ -265,13 +260,13 @@ fn run(s: &mut String, p: &Program, layout: &Layout) {
     s.push_str(
         "/// A shared view of `len` elements at `p + off`.\n///\n/// # Safety\n\
          /// The range lies in one allocation and is not written while the view lives.\n\
-         #[inline(always)]\nunsafe fn rd<'a>(p: *const f32, off: usize, len: usize) -> &'a [f32] {\n\
+         #[inline(always)]\nunsafe fn rd<'a, T>(p: *const T, off: usize, len: usize) -> &'a [T] {\n\
          \x20   unsafe { core::slice::from_raw_parts(p.add(off), len) }\n}\n\n",
     );
     s.push_str(
         "/// A mutable view of `len` elements at `p + off`.\n///\n/// # Safety\n\
          /// The range lies in one allocation and no other view of it lives meanwhile.\n\
-         #[inline(always)]\nunsafe fn wr<'a>(p: *mut f32, off: usize, len: usize) -> &'a mut [f32] {\n\
+         #[inline(always)]\nunsafe fn wr<'a, T>(p: *mut T, off: usize, len: usize) -> &'a mut [T] {\n\
          \x20   unsafe { core::slice::from_raw_parts_mut(p.add(off), len) }\n}\n",
     );
 }
@@ -280,13 +275,15 @@ fn run(s: &mut String, p: &Program, layout: &Layout) {
 fn view(p: &Program, layout: &Layout, b: usize, write: bool) -> String {
     let buf = &p.bufs[b];
     let f = if write { "wr" } else { "rd" };
+    let t = buf.elem.rust();
     match buf.home {
         Home::Input(k) => format!("{f}(i{k}, 0, {})", buf.len),
         Home::Output(k) => format!("{f}(o{k}, 0, {})", buf.len),
-        Home::Arena => format!("{f}(a, {}, {})", layout.arena[b], buf.len),
+        Home::Arena if buf.elem == Elem::F32 => format!("{f}(a, {}, {})", layout.arena[b], buf.len),
+        Home::Arena => format!("{f}(a.add({}).cast::<{t}>(), 0, {})", layout.arena[b], buf.len),
         Home::Weight(k) => match &layout.weight_offsets {
             None => format!("&W{k}"),
-            Some(offsets) => format!("&wts[{}..{}]", offsets[k], offsets[k] + buf.len),
+            Some(offsets) => format!("rd(wts.add({}).cast::<{t}>(), 0, {})", offsets[k], buf.len),
         },
     }
 }

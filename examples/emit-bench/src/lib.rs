@@ -6,6 +6,8 @@ pub struct Model {
     pub name: &'static str,
     /// The ONNX file it came from.
     pub onnx: &'static str,
+    /// The suffix of the test sets' stored outputs (`qdq` for the int8 models).
+    pub sets: Option<&'static str>,
     /// Its `run`.
     pub run: fn(&[f32], &mut [f32], &mut [f32]),
     /// `INPUT_LEN`.

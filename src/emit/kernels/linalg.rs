@@ -110,15 +110,17 @@ fn k_bmm<
 }
 "#;
 
-/// Zero padding of `[C][H][W]` planes into `[C][PH][PW]`, for convolutions with pads.
+/// Padding of `[C][H][W]` planes into `[C][PH][PW]`, for convolutions with pads.
 pub const PAD2D: &str = r#"
-/// Copies `x` (`[C][H][W]`) into `p` (`[C][PH][PW]`) at row `PT`, column `PL`, zeros around.
-fn k_pad2d<const C: usize, const H: usize, const W: usize, const PH: usize, const PW: usize, const PT: usize, const PL: usize>(
-    x: &[f32],
-    p: &mut [f32],
+/// Copies `x` (`[C][H][W]`) into `p` (`[C][PH][PW]`) at row `PT`, column `PL`, `fill` around
+/// (zero, or a quantized input's zero point).
+fn k_pad2d<T: Copy, const C: usize, const H: usize, const W: usize, const PH: usize, const PW: usize, const PT: usize, const PL: usize>(
+    x: &[T],
+    p: &mut [T],
+    fill: T,
 ) {
     let p = &mut p[..C * PH * PW];
-    p.fill(0.0);
+    p.fill(fill);
     for c in 0..C {
         for h in 0..H {
             let src = &x[(c * H + h) * W..(c * H + h + 1) * W];

@@ -8,6 +8,7 @@ mod layout;
 mod linalg;
 mod math;
 mod norm;
+mod quant;
 
 /// Every kernel and math function: name, source, and the names it calls.
 const LIBRARY: &[(&str, &str, &[&str])] = &[
@@ -26,8 +27,15 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_affine_ip", norm::AFFINE_IP, &[]),
     ("k_reduce", norm::REDUCE, &[]),
     ("k_pool", norm::POOL, &[]),
-    ("k_quant", norm::QUANT, &["m_rte"]),
-    ("k_quant_ip", norm::QUANT_IP, &["m_rte"]),
+    ("k_quant", quant::QUANT, &["m_rte"]),
+    ("k_quant_ip", quant::QUANT_IP, &["m_rte"]),
+    ("QIn", quant::Q_IN, &[]),
+    ("QOut", quant::Q_OUT, &["m_rte"]),
+    ("k_quant_to", quant::QUANT_TO, &["QOut"]),
+    ("k_dequant", quant::DEQUANT, &["QIn"]),
+    ("k_qmm", quant::QMM, &["QIn", "QOut"]),
+    ("k_qconv", quant::QCONV, &["QIn", "QOut"]),
+    ("k_qdw", quant::QDW, &["QIn", "QOut"]),
     ("k_copy", layout::COPY, &[]),
     ("k_fill", layout::FILL, &[]),
     ("m_rte", math::RTE, &[]),
@@ -62,7 +70,8 @@ mod tests {
     #[test]
     fn every_dependency_is_in_the_library() {
         for (name, src, deps) in super::LIBRARY {
-            assert!(src.contains(&format!("fn {name}")), "{name} is not defined by its source");
+            let defined = [format!("fn {name}"), format!("trait {name}")];
+            assert!(defined.iter().any(|d| src.contains(d)), "{name} is not defined by its source");
             for d in *deps {
                 assert!(super::LIBRARY.iter().any(|(n, _, _)| n == d), "{name} needs unknown {d}");
             }

@@ -1,7 +1,6 @@
-//! Normalizations, reductions, pooling and quantization: Softmax, LayerNormalization, per-channel
-//! affine maps (BatchNormalization), ReduceMean/Max/Sum over contiguous axes, max and average
-//! pooling, QuantizeLinear and DequantizeLinear (float emulation: the
-//! integers are held exactly in f32).
+//! Normalizations, reductions and pooling: Softmax, LayerNormalization, per-channel affine maps
+//! (BatchNormalization, DequantizeLinear per axis), ReduceMean/Max/Sum over contiguous axes, max
+//! and average pooling.
 
 /// Softmax.
 pub const SOFTMAX: &str = r#"
@@ -181,30 +180,6 @@ fn k_pool<
                 y[(c * OH + oh) * OW + ow] = acc;
             }
         }
-    }
-}
-"#;
-
-/// QuantizeLinear.
-pub const QUANT: &str = r#"
-/// `y = clamp(round_half_even(x·inv) + zp, qmin, qmax)` with `inv = 1/scale` (as tract
-/// computes it), the integer held in f32.
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
-fn k_quant<const N: usize>(x: &[f32], y: &mut [f32], inv: f32, zp: f32, qmin: f32, qmax: f32) {
-    let (x, y) = (&x[..N], &mut y[..N]);
-    for i in 0..N {
-        y[i] = (m_rte(x[i] * inv) + zp).max(qmin).min(qmax);
-    }
-}
-"#;
-
-/// QuantizeLinear in place.
-pub const QUANT_IP: &str = r#"
-/// [`k_quant`] in place.
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
-fn k_quant_ip<const N: usize>(y: &mut [f32], inv: f32, zp: f32, qmin: f32, qmax: f32) {
-    for v in &mut y[..N] {
-        *v = (m_rte(*v * inv) + zp).max(qmin).min(qmax);
     }
 }
 "#;
