@@ -1,7 +1,9 @@
 //! Release compile time and compiled code size of the generated Rust for the MLPerf Tiny
-//! models and mnist-8: each model is emitted (`gos_opt::build::Builder`, as a build.rs would),
-//! wrapped in a `#![no_std]` library and compiled alone to an object file with `rustc` at
-//! `opt-level=3` and at `opt-level=s`; the code size is the sum of the object's `.text*`
+//! models and mnist-8, float and int8 (QDQ, integer kernels): each model is emitted
+//! (`gos_opt::build::Builder`, as a build.rs would), wrapped in a `#![no_std]` library and
+//! compiled alone to an object file with `rustc` at `opt-level=3` and at `opt-level=s`, for this
+//! machine and, when its standard library is installed (`rustup target add
+//! thumbv7em-none-eabihf`), for a Cortex-M4F; the code size is the sum of the object's `.text*`
 //! sections (`size -A`). Prints a Markdown table.
 //!
 //!     cargo run --release --example emit_size
@@ -20,7 +22,13 @@ const MODELS: &[(&str, &str)] = &[
     ("ResNet-8", "mlperf-tiny/onnx/resnet8_cifar10_pretrainedResnet/model.onnx"),
     ("ResNet (large)", "mlperf-tiny/onnx/resnet_large_cifar10/model.onnx"),
     ("mnist-8", "mnist-8/model.onnx"),
+    ("DS-CNN int8", "int8/dscnn_kws/model_qdq.onnx"),
+    ("ResNet-8 int8", "int8/resnet8_cifar10_pretrainedResnet/model_qdq.onnx"),
+    ("mnist-8 int8", "int8/mnist-8/model_qdq.onnx"),
 ];
+
+/// The Cortex-M4F target.
+const CORTEX_M4: &str = "thumbv7em-none-eabihf";
 
 fn main() {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models");
@@ -29,31 +37,53 @@ fn main() {
         return;
     }
     let out = tempfile::tempdir().expect("a temporary directory");
-    println!("| model | compile, opt-level 3 | text, opt-level 3 | text, opt-level s | weights | arena |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    let cortex = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| Path::new(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib").join(CORTEX_M4))
+        .is_some_and(|d| d.is_dir());
+    if !cortex {
+        println!("({CORTEX_M4} is not installed: no Cortex-M4 columns)\n");
+    }
+    println!(
+        "| model | compile, opt-level 3 | text, opt-level 3 | text, opt-level s | Cortex-M4 text, 3 | Cortex-M4 text, s | weights | arena |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (k, (label, rel)) in MODELS.iter().enumerate() {
         let dir = out.path().join(format!("m{k}"));
         let report =
             gos_opt::build::Builder::new(shared.join(rel)).emit_rust(&dir).unwrap_or_else(|e| panic!("{label}: {e}"));
         let lib = dir.join("lib.rs");
         std::fs::write(&lib, "#![no_std]\npub mod m {\n    include!(\"model.rs\");\n}\n").expect("writes lib.rs");
-        let (seconds, text3) = compile(&lib, "3");
-        let (_, text_s) = compile(&lib, "s");
+        let (seconds, text3) = compile(&lib, "3", None);
+        let (_, text_s) = compile(&lib, "s", None);
+        let kb = |t: u64| format!("{:.1} KB", t as f64 / 1e3);
+        let (m3, ms) = if cortex {
+            (kb(compile(&lib, "3", Some(CORTEX_M4)).1), kb(compile(&lib, "s", Some(CORTEX_M4)).1))
+        } else {
+            ("n/a".into(), "n/a".into())
+        };
         println!(
-            "| {label} | {seconds:.1} s | {:.1} KB | {:.1} KB | {:.0} KB | {:.0} KB |",
-            text3 as f64 / 1e3,
-            text_s as f64 / 1e3,
+            "| {label} | {seconds:.1} s | {} | {} | {m3} | {ms} | {:.0} KB | {:.0} KB |",
+            kb(text3),
+            kb(text_s),
             report.weights_bytes as f64 / 1e3,
             report.arena_bytes as f64 / 1e3
         );
     }
 }
 
-/// Compiles `lib` to an object at `opt` and returns the wall time and the `.text*` bytes.
-fn compile(lib: &Path, opt: &str) -> (f64, u64) {
-    let obj = lib.with_extension(format!("o{opt}"));
+/// Compiles `lib` to an object at `opt` (for `target`, else this machine) and returns the wall
+/// time and the `.text*` bytes.
+fn compile(lib: &Path, opt: &str, target: Option<&str>) -> (f64, u64) {
+    let obj = lib.with_extension(format!("o{opt}{}", target.unwrap_or("")));
     let start = Instant::now();
-    let status = Command::new("rustc")
+    let mut rustc = Command::new("rustc");
+    if let Some(t) = target {
+        rustc.args(["--target", t, "-C", "target-cpu=cortex-m4"]);
+    }
+    let status = rustc
         .args(["--edition", "2021", "--crate-type", "rlib", "--emit", "obj", "-C"])
         .arg(format!("opt-level={opt}"))
         .arg("-o")

@@ -53,7 +53,9 @@ fn main() {
         println!("skipping: ../shared/models not found, no models to bench");
         return;
     }
-    let loaded: Vec<Loaded> = MODELS.iter().map(load).collect();
+    // A name filter (`cargo bench -p emit-bench -- int8`) limits the summary table too.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default();
+    let loaded: Vec<Loaded> = MODELS.iter().filter(|m| m.name.contains(&filter)).map(load).collect();
     let mut c = Criterion::default()
         .configure_from_args()
         .warm_up_time(Duration::from_millis(500))

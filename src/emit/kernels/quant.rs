@@ -38,6 +38,65 @@ impl QIn for i16 {
 }
 "#;
 
+/// Products of integer elements.
+pub const Q_MUL: &str = r#"
+/// The product of two integer elements as i32: in 16 bits when both are 8-bit (it fits, and
+/// 16-bit vector multiplies do twice the lanes), in 32 otherwise.
+trait QMul<B>: QIn {
+    /// `self · b`.
+    fn mul(self, b: B) -> i32;
+}
+
+impl QMul<i8> for u8 {
+    #[inline(always)]
+    fn mul(self, b: i8) -> i32 {
+        (self as i16 * b as i16) as i32
+    }
+}
+
+impl QMul<u8> for i8 {
+    #[inline(always)]
+    fn mul(self, b: u8) -> i32 {
+        (self as i16 * b as i16) as i32
+    }
+}
+
+impl QMul<i8> for i8 {
+    #[inline(always)]
+    fn mul(self, b: i8) -> i32 {
+        (self as i16 * b as i16) as i32
+    }
+}
+
+impl QMul<i16> for u8 {
+    #[inline(always)]
+    fn mul(self, b: i16) -> i32 {
+        self as i32 * b as i32
+    }
+}
+
+impl QMul<i16> for i8 {
+    #[inline(always)]
+    fn mul(self, b: i16) -> i32 {
+        self as i32 * b as i32
+    }
+}
+
+impl QMul<u8> for i16 {
+    #[inline(always)]
+    fn mul(self, b: u8) -> i32 {
+        self as i32 * b as i32
+    }
+}
+
+impl QMul<i8> for i16 {
+    #[inline(always)]
+    fn mul(self, b: i8) -> i32 {
+        self as i32 * b as i32
+    }
+}
+"#;
+
 /// The element types the kernels store, and the parameters of the store.
 pub const Q_OUT: &str = r#"
 /// How a quantized kernel stores a float result `v`: clamped to `[lo, hi]` (a fused ReLU or
@@ -66,18 +125,28 @@ impl QOut for f32 {
 
 impl QOut for u8 {
     #[inline(always)]
-    #[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
     fn store(v: f32, rq: Requant) -> u8 {
-        (m_rte(v.max(rq.lo).min(rq.hi) * rq.inv) + rq.zero).max(0.0).min(255.0) as u8
+        m_quantize(v, rq, 0.0, 255.0) as u8
     }
 }
 
 impl QOut for i8 {
     #[inline(always)]
-    #[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
     fn store(v: f32, rq: Requant) -> i8 {
-        (m_rte(v.max(rq.lo).min(rq.hi) * rq.inv) + rq.zero).max(-128.0).min(127.0) as i8
+        m_quantize(v, rq, -128.0, 127.0) as i8
     }
+}
+
+/// `v` clamped to `[rq.lo, rq.hi]`, then `round_half_even(v · inv) + zero` saturated to
+/// `[qmin, qmax]`, without branches: the scaled value is clamped to `[qmin - zero, qmax - zero]`
+/// first (integers, so rounding commutes with the clamp), then rounded by adding and taking
+/// away 1.5·2^23, which leaves no fraction bits (exact for the small range left).
+#[inline(always)]
+#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
+fn m_quantize(v: f32, rq: Requant, qmin: f32, qmax: f32) -> f32 {
+    const MAGIC: f32 = 12582912.0;
+    let q = (v.max(rq.lo).min(rq.hi) * rq.inv).max(qmin - rq.zero).min(qmax - rq.zero);
+    (q + MAGIC) - MAGIC + rq.zero
 }
 "#;
 
@@ -136,7 +205,7 @@ pub const QMM: &str = r#"
 /// Rows go four at a time with `NB4` columns, single rows with `NB1`.
 #[allow(clippy::too_many_arguments)]
 fn k_qmm<
-    A: QIn,
+    A: QMul<B>,
     B: QIn,
     Y: QOut,
     const M: usize,
@@ -169,7 +238,7 @@ fn k_qmm<
 
 /// `R` rows of [`k_qmm`] starting at row `row0`, `NB` columns at a time.
 #[inline(always)]
-fn k_qmm_rows<A: QIn, B: QIn, Y: QOut, const R: usize, const NB: usize, const K: usize, const N: usize, const AX: usize>(
+fn k_qmm_rows<A: QMul<B>, B: QIn, Y: QOut, const R: usize, const NB: usize, const K: usize, const N: usize, const AX: usize>(
     a: &[A],
     b: &[B],
     (off, mul, bias): (&[i32], &[f32], &[f32]),
@@ -181,12 +250,24 @@ fn k_qmm_rows<A: QIn, B: QIn, Y: QOut, const R: usize, const NB: usize, const K:
     while j < N {
         let w = if j + NB <= N { NB } else { N - j };
         let mut acc = [[0i32; NB]; R];
-        for k in 0..K {
-            let bk = &b[k * N + j..k * N + j + w];
-            for r in 0..R {
-                let av = a[r * K + k].wide();
-                for c in 0..w {
-                    acc[r][c] += av * bk[c].wide();
+        if w == NB {
+            for k in 0..K {
+                let bk = &b[k * N + j..k * N + j + NB];
+                for r in 0..R {
+                    let av = a[r * K + k];
+                    for c in 0..NB {
+                        acc[r][c] += av.mul(bk[c]);
+                    }
+                }
+            }
+        } else {
+            for k in 0..K {
+                let bk = &b[k * N + j..k * N + j + w];
+                for r in 0..R {
+                    let av = a[r * K + k];
+                    for c in 0..w {
+                        acc[r][c] += av.mul(bk[c]);
+                    }
                 }
             }
         }
@@ -202,6 +283,79 @@ fn k_qmm_rows<A: QIn, B: QIn, Y: QOut, const R: usize, const NB: usize, const K:
 }
 "#;
 
+/// Quantized matrix product summed in f32.
+pub const QMMF: &str = r#"
+/// `y[M][N] = store(a[M][K] · b[K][N] · mul + bias)` for integer weights `a` (minus their zero
+/// point) and an input `b` widened to f32 (minus its zero point); `mul` and `bias` per row. Every
+/// row's `Σ |a| · 255` is below 2^24 (checked at generation), so the f32 sums are exact
+/// integers, computed with the float unit's vector lanes. Rows go four at a time with `NB4`
+/// columns, single rows with `NB1`.
+#[allow(clippy::too_many_arguments)]
+fn k_qmmf<A: QIn, Y: QOut, const M: usize, const K: usize, const N: usize, const NB4: usize, const NB1: usize>(
+    a: &[A],
+    b: &[f32],
+    mul: &[f32],
+    bias: &[f32],
+    y: &mut [Y],
+    rq: Requant,
+) {
+    let (a, b, y) = (&a[..M * K], &b[..K * N], &mut y[..M * N]);
+    let mut i = 0;
+    while i + 4 <= M {
+        k_qmmf_rows::<A, Y, 4, NB4, K, N>(&a[i * K..(i + 4) * K], b, (&mul[i..], &bias[i..]), &mut y[i * N..(i + 4) * N], rq);
+        i += 4;
+    }
+    while i < M {
+        k_qmmf_rows::<A, Y, 1, NB1, K, N>(&a[i * K..(i + 1) * K], b, (&mul[i..], &bias[i..]), &mut y[i * N..(i + 1) * N], rq);
+        i += 1;
+    }
+}
+
+/// `R` rows of [`k_qmmf`], `NB` columns at a time.
+#[inline(always)]
+fn k_qmmf_rows<A: QIn, Y: QOut, const R: usize, const NB: usize, const K: usize, const N: usize>(
+    a: &[A],
+    b: &[f32],
+    (mul, bias): (&[f32], &[f32]),
+    y: &mut [Y],
+    rq: Requant,
+) {
+    let mut j = 0;
+    while j < N {
+        let w = if j + NB <= N { NB } else { N - j };
+        let mut acc = [[0f32; NB]; R];
+        if w == NB {
+            for k in 0..K {
+                let bk = &b[k * N + j..k * N + j + NB];
+                for r in 0..R {
+                    let av = a[r * K + k].wide() as f32;
+                    for c in 0..NB {
+                        acc[r][c] += av * bk[c];
+                    }
+                }
+            }
+        } else {
+            for k in 0..K {
+                let bk = &b[k * N + j..k * N + j + w];
+                for r in 0..R {
+                    let av = a[r * K + k].wide() as f32;
+                    for c in 0..w {
+                        acc[r][c] += av * bk[c];
+                    }
+                }
+            }
+        }
+        for r in 0..R {
+            let row = &mut y[r * N + j..r * N + j + w];
+            for c in 0..w {
+                row[c] = Y::store(acc[r][c] * mul[r] + bias[r], rq);
+            }
+        }
+        j += w;
+    }
+}
+"#;
+
 /// Integer direct convolution.
 pub const QCONV: &str = r#"
 /// Integer convolution of an already padded `x` (`[G·CG][H][W]`) by `w` laid out
@@ -209,7 +363,7 @@ pub const QCONV: &str = r#"
 /// channel. The `PB × MB` sums of a tile stay in registers, as in the float convolution.
 #[allow(clippy::too_many_arguments)]
 fn k_qconv<
-    X: QIn,
+    X: QMul<W>,
     W: QIn,
     Y: QOut,
     const G: usize,
@@ -255,12 +409,26 @@ fn k_qconv<
                         for kh in 0..KH {
                             let at = ((g * CG + c) * H + oh * SH + kh * DH) * WD + ow0 * SW;
                             let wk = &wc[kh * KW * MB..(kh + 1) * KW * MB];
-                            for kw in 0..KW {
-                                let wr = &wk[kw * MB..(kw + 1) * MB];
-                                for p in 0..n {
-                                    let xv = x[at + p * SW + kw * DW].wide();
-                                    for m in 0..MB {
-                                        acc[p][m] += xv * wr[m].wide();
+                            if n == PB {
+                                // One bounds check per input row, none in the sums.
+                                let xr = &x[at..at + (PB - 1) * SW + (KW - 1) * DW + 1];
+                                for kw in 0..KW {
+                                    let wr = &wk[kw * MB..(kw + 1) * MB];
+                                    for p in 0..PB {
+                                        let xv = xr[p * SW + kw * DW];
+                                        for m in 0..MB {
+                                            acc[p][m] += xv.mul(wr[m]);
+                                        }
+                                    }
+                                }
+                            } else {
+                                for kw in 0..KW {
+                                    let wr = &wk[kw * MB..(kw + 1) * MB];
+                                    for p in 0..n {
+                                        let xv = x[at + p * SW + kw * DW];
+                                        for m in 0..MB {
+                                            acc[p][m] += xv.mul(wr[m]);
+                                        }
                                     }
                                 }
                             }
@@ -280,14 +448,46 @@ fn k_qconv<
 }
 "#;
 
-/// Integer depthwise convolution.
+/// Widening of integer planes into float ones, with padding.
+pub const WIDEN_PAD: &str = r#"
+/// `p` (`[C][PH][PW]`) = `x - zero` (`x`: `[C][H][W]` integers) as f32 at row `PT`, column `PL`,
+/// zeros around (the padding of a quantized tensor is its zero point).
+fn k_widen_pad<
+    X: QIn,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const PH: usize,
+    const PW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    x: &[X],
+    p: &mut [f32],
+    zero: i32,
+) {
+    let p = &mut p[..C * PH * PW];
+    p.fill(0.0);
+    for c in 0..C {
+        for h in 0..H {
+            let src = &x[(c * H + h) * W..(c * H + h + 1) * W];
+            let at = (c * PH + h + PT) * PW + PL;
+            for (d, s) in p[at..at + W].iter_mut().zip(src) {
+                *d = (s.wide() - zero) as f32;
+            }
+        }
+    }
+}
+"#;
+
+/// Quantized depthwise convolution.
 pub const QDW: &str = r#"
-/// Integer depthwise convolution of an already padded `x` (`[C][H][W]`) by `w` (`[C][KH][KW]`)
-/// into `y` (`[C][OH][OW]`); `off`, `mul`, `bias` per channel.
+/// Quantized depthwise convolution of `x` (`[C][H][W]`: input minus its zero point, widened
+/// and padded) by `w` (`[C][KH][KW]`: weights minus theirs) into `y` (`[C][OH][OW]`); `mul`,
+/// `bias` per channel. The sums are of integers below 2^24 (at most 256 taps of 8-bit values,
+/// checked at generation), so f32 computes them exactly, with the float unit's vector lanes.
 #[allow(clippy::too_many_arguments)]
 fn k_qdw<
-    X: QIn,
-    W: QIn,
     Y: QOut,
     const C: usize,
     const H: usize,
@@ -301,9 +501,8 @@ fn k_qdw<
     const DH: usize,
     const DW: usize,
 >(
-    x: &[X],
-    w: &[W],
-    off: &[i32],
+    x: &[f32],
+    w: &[f32],
     mul: &[f32],
     bias: &[f32],
     y: &mut [Y],
@@ -315,19 +514,19 @@ fn k_qdw<
     for c in 0..C {
         let plane = &x[c * H * WD..(c + 1) * H * WD];
         for oh in 0..OH {
-            let mut row = [off[c]; OW];
+            let mut row = [0f32; OW];
             for kh in 0..KH {
                 let src = &plane[(oh * SH + kh * DH) * WD..(oh * SH + kh * DH + 1) * WD];
                 for kw in 0..KW {
-                    let wv = w[(c * KH + kh) * KW + kw].wide();
+                    let wv = w[(c * KH + kh) * KW + kw];
                     for ow in 0..OW {
-                        row[ow] += wv * src[ow * SW + kw * DW].wide();
+                        row[ow] += wv * src[ow * SW + kw * DW];
                     }
                 }
             }
             let out = &mut y[(c * OH + oh) * OW..(c * OH + oh + 1) * OW];
             for ow in 0..OW {
-                out[ow] = Y::store(row[ow] as f32 * mul[c] + bias[c], rq);
+                out[ow] = Y::store(row[ow] * mul[c] + bias[c], rq);
             }
         }
     }

@@ -160,7 +160,14 @@ fn fusion(
     let wrank = lw.graph.ty(node.inputs[1]?)?.shape.len();
     let bias = node.inputs.get(2).copied().flatten();
     let weights_ok = match &node.op {
-        Op::Conv(_) => (wrank == 3 || wrank == 4) && scales_along(w, 0),
+        Op::Conv(c) => {
+            let (xs, ws) = (&lw.graph.ty(node.inputs[0]?)?.shape, &lw.graph.ty(node.inputs[1]?)?.shape);
+            // The depthwise kernel sums in f32, exact up to 256 taps of 8-bit values.
+            let depthwise =
+                c.attrs.group > 1 && xs.get(1) == Some(&c.attrs.group) && ws.first() == Some(&c.attrs.group);
+            let taps: usize = ws.iter().skip(1).product();
+            (wrank == 3 || wrank == 4) && scales_along(w, 0) && !(depthwise && taps > 256)
+        }
         Op::Gemm(g) => {
             let n = lw.graph.ty(node.outputs[0])?.shape.get(1).copied()?;
             let row_bias = bias.is_none_or(|c| {
@@ -244,6 +251,25 @@ impl Prepared {
     }
 }
 
+/// Per output channel: the i32 offset of the input's zero point (`-zx · Σ w`), the scale
+/// (`sx · sw`) and the float bias.
+struct Terms {
+    off: Vec<i32>,
+    mul: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+/// Whether f32 sums `Σ (x - zx) · w` over each output channel's weights are exact: every partial
+/// sum stays below 2^24 for any 8-bit input.
+fn exact_in_f32(p: &Prepared, channels: usize) -> bool {
+    let mut bound = vec![0i64; channels];
+    let per = p.values.len() / channels.max(1);
+    for (i, v) in p.values.iter().enumerate() {
+        bound[i / per.max(1)] += (*v as i64).abs() * 255;
+    }
+    bound.iter().all(|&b| b < 1 << 24)
+}
+
 impl Lowerer<'_> {
     /// Lowers a node the plan made an integer kernel.
     pub(super) fn quantized(&mut self, id: NodeId, f: &Fusion, consts: &QuantConsts) -> Result<(), EmitError> {
@@ -251,25 +277,10 @@ impl Lowerer<'_> {
         let w = &consts[&node.inputs[1].expect("planned with weights")];
         let bias_in = node.inputs.get(2).copied().flatten();
         let xb = self.read(f.x)?;
-        let (outq, clamp) = (f.outq, f.clamp);
-        let rq = match outq {
-            Some(q) => format!(
-                "Requant {{ lo: {}, hi: {}, inv: {}, zero: {} }}",
-                lit(clamp.lo),
-                lit(clamp.hi),
-                lit(q.scale.recip()),
-                lit(q.zero as f32)
-            ),
-            None => format!("Requant {{ lo: {}, hi: {}, inv: 1.0, zero: 0.0 }}", lit(clamp.lo), lit(clamp.hi)),
-        };
-        let yelem = outq.map_or(Elem::F32, |q| q.elem);
-        let (xt, yt) = (f.xq.elem.rust(), yelem.rust());
-        let sx = f.xq.scale;
-        // Per output channel: the i32 offset of the input's zero point, the scale, the bias.
-        let channel_terms = |lw: &mut Self, p: &Prepared, bias: Vec<f32>, alpha: f32| -> [BufId; 3] {
-            let off = p.sums.iter().map(|s| (-(f.xq.zero as i64) * s) as i32).collect();
-            let mul = p.scales.iter().map(|s| sx * s * alpha).collect();
-            [lw.add_typed_weight(Weight::I32(off)), lw.add_weight(mul), lw.add_weight(bias)]
+        let terms = |p: &Prepared, bias: Vec<f32>, alpha: f32| Terms {
+            off: p.sums.iter().map(|s| (-(f.xq.zero as i64) * s) as i32).collect(),
+            mul: p.scales.iter().map(|s| f.xq.scale * s * alpha).collect(),
+            bias,
         };
         match &node.op {
             Op::Conv(c) => {
@@ -280,20 +291,14 @@ impl Lowerer<'_> {
                     Some(b) => self.const_values(Some(b), "the bias")?,
                     None => vec![0.0; geo.m],
                 };
-                let [ob, mb_, bb] = channel_terms(self, &p, bias, 1.0);
-                self.conv_kernel(&geo, &p, xb, f, [ob, mb_, bb], [xt, yt], rq)
+                let t = terms(&p, bias, 1.0);
+                self.conv_kernel(&geo, &p, xb, f, t)
             }
             Op::Gemm(g) => {
-                let (k, n) = {
-                    let s = self.shape(node.inputs[1].expect("weights"))?;
-                    if g.trans_b {
-                        (s[1], s[0])
-                    } else {
-                        (s[0], s[1])
-                    }
-                };
+                let s = self.shape(node.inputs[1].expect("weights"))?;
+                let (k, n) = if g.trans_b { (s[1], s[0]) } else { (s[0], s[1]) };
                 let m = self.shape(node.inputs[0].expect("input"))?[0];
-                let (channel, trans) = (move |i: usize| if g.trans_b { i / k } else { i % n }, g.trans_b);
+                let channel = move |i: usize| if g.trans_b { i / k } else { i % n };
                 let p = Prepared::new(w, n, channel, channel);
                 let bias = match bias_in {
                     Some(c) => {
@@ -302,75 +307,114 @@ impl Lowerer<'_> {
                     }
                     None => vec![0.0; n],
                 };
-                let terms = channel_terms(self, &p, bias, g.alpha);
-                let values = if trans { transpose(&p.values, n, k) } else { p.values.clone() };
-                self.matrix_kernel(m, k, n, values, xb, f, terms, [xt, yt], rq)
+                let t = terms(&p, bias, g.alpha);
+                let values = if g.trans_b { transpose(&p.values, n, k) } else { p.values };
+                self.matrix_kernel([m, k, n], &values, xb, f, t)
             }
             Op::MatMul(_) => {
                 let s = self.shape(node.inputs[1].expect("weights"))?;
                 let (k, n) = (s[0], s[1]);
-                let a = self.shape(node.inputs[0].expect("input"))?;
-                let m = a.iter().product::<usize>() / k;
+                let m = self.shape(node.inputs[0].expect("input"))?.iter().product::<usize>() / k;
                 let p = Prepared::new(w, n, |i| i % n, |i| i % n);
-                let terms = channel_terms(self, &p, vec![0.0; n], 1.0);
-                let values = p.values.clone();
-                self.matrix_kernel(m, k, n, values, xb, f, terms, [xt, yt], rq)
+                let t = terms(&p, vec![0.0; n], 1.0);
+                self.matrix_kernel([m, k, n], &p.values, xb, f, t)
             }
             _ => unreachable!("only Conv, Gemm and MatMul are planned"),
         }
     }
 
-    /// `y[M][N] = x[M][K] · w[K][N]` with per-column terms.
-    #[allow(clippy::too_many_arguments)]
+    /// The store of a fused node: its clamp, and the output's quantization when it has one.
+    fn requant(f: &Fusion) -> String {
+        let (inv, zero) = f.outq.map_or((1.0, 0.0), |q| (q.scale.recip(), q.zero as f32));
+        format!(
+            "Requant {{ lo: {}, hi: {}, inv: {}, zero: {} }}",
+            lit(f.clamp.lo),
+            lit(f.clamp.hi),
+            lit(inv),
+            lit(zero)
+        )
+    }
+
+    /// The element type of a fused node's output.
+    fn out_type(f: &Fusion) -> &'static str {
+        f.outq.map_or(Elem::F32, |q| q.elem).rust()
+    }
+
+    /// The weights and the terms the integer kernels read: weights, then offsets (when
+    /// `offsets`), scales and biases.
+    fn integer_operands(&mut self, values: &[i32], t: Terms, offsets: bool) -> (BufId, Vec<Arg>) {
+        let wb = self.add_typed_weight(Prepared::weight(values));
+        let mut args = Vec::new();
+        if offsets {
+            args.push(Arg::Read(self.add_typed_weight(Weight::I32(t.off))));
+        }
+        args.push(Arg::Read(self.add_weight(t.mul)));
+        args.push(Arg::Read(self.add_weight(t.bias)));
+        (wb, args)
+    }
+
+    /// `y[M][N] = x[M][K] · w[K][N]` with per-column terms, summed in i32.
     fn matrix_kernel(
         &mut self,
-        m: usize,
-        k: usize,
-        n: usize,
-        values: Vec<i32>,
+        [m, k, n]: [usize; 3],
+        values: &[i32],
         xb: BufId,
         f: &Fusion,
-        [ob, sb, bb]: [BufId; 3],
-        [xt, yt]: [&str; 2],
-        rq: String,
+        t: Terms,
     ) -> Result<(), EmitError> {
-        let wb = self.add_typed_weight(Prepared::weight(&values));
+        let (wb, terms) = self.integer_operands(values, t, true);
         let wt = self.program.bufs[wb].elem.rust();
         let yb = self.define(f.out)?;
         let (nb4, nb1) = super::mm_blocks(n);
-        self.typed_step(
-            "k_qmm",
-            &[xt, wt, yt],
-            vec![m, k, n, 2, nb4, nb1],
-            vec![
-                Arg::Read(xb),
-                Arg::Read(wb),
-                Arg::Read(ob),
-                Arg::Read(sb),
-                Arg::Read(bb),
-                Arg::Write(yb),
-                Arg::Code(rq),
-            ],
-        );
+        let mut args = vec![Arg::Read(xb), Arg::Read(wb)];
+        args.extend(terms);
+        args.extend([Arg::Write(yb), Arg::Code(Self::requant(f))]);
+        self.typed_step("k_qmm", &[f.xq.elem.rust(), wt, Self::out_type(f)], vec![m, k, n, 2, nb4, nb1], args);
         Ok(())
     }
 
-    /// An integer convolution: pointwise as a matrix product, depthwise, or direct.
-    #[allow(clippy::too_many_arguments)]
+    /// The input of a convolution minus its zero point as f32, padded with zeros.
+    fn widened(&mut self, geo: &ConvGeometry, xb: BufId, f: &Fusion) -> BufId {
+        let (ph, pw) = geo.padded();
+        let [pt, pl, ..] = geo.pads;
+        let dst = self.new_typed_buf(geo.cin * ph * pw, Elem::F32, super::Home::Arena);
+        self.typed_step(
+            "k_widen_pad",
+            &["_"],
+            vec![geo.cin, geo.h, geo.wd, ph, pw, pt, pl],
+            vec![Arg::Read(xb), Arg::Write(dst), Arg::Code(f.xq.zero.to_string())],
+        );
+        dst
+    }
+
+    /// A quantized convolution: pointwise as a matrix product and depthwise on the input
+    /// widened to f32 (exact sums, float vector lanes), others as a direct convolution summing
+    /// in i32.
     fn conv_kernel(
         &mut self,
         geo: &ConvGeometry,
         p: &Prepared,
         xb: BufId,
         f: &Fusion,
-        [ob, sb, bb]: [BufId; 3],
-        [xt, yt]: [&str; 2],
-        rq: String,
+        t: Terms,
     ) -> Result<(), EmitError> {
         let ConvGeometry { cin, m, g, h, wd, kh, kw, sh, sw, dh, dw, oh, ow, .. } = *geo;
-        let terms = [Arg::Read(ob), Arg::Read(sb), Arg::Read(bb)];
+        let (xt, yt, rq) = (f.xq.elem.rust(), Self::out_type(f), Self::requant(f));
+        let (ph, pw) = geo.padded();
+        if geo.pointwise() && exact_in_f32(p, m) {
+            let src = self.widened(geo, xb, f);
+            let (wb, terms) = self.integer_operands(&p.values, t, false);
+            let wt = self.program.bufs[wb].elem.rust();
+            let yb = self.define(f.out)?;
+            let (nb4, nb1) = super::mm_blocks(h * wd);
+            let mut args = vec![Arg::Read(wb), Arg::Read(src)];
+            args.extend(terms);
+            args.extend([Arg::Write(yb), Arg::Code(rq)]);
+            self.typed_step("k_qmmf", &[wt, yt], vec![m, cin, h * wd, nb4, nb1], args);
+            return Ok(());
+        }
         if geo.pointwise() {
-            let wb = self.add_typed_weight(Prepared::weight(&p.values));
+            let (wb, terms) = self.integer_operands(&p.values, t, true);
             let wt = self.program.bufs[wb].elem.rust();
             let yb = self.define(f.out)?;
             let (nb4, nb1) = super::mm_blocks(h * wd);
@@ -380,23 +424,31 @@ impl Lowerer<'_> {
             self.typed_step("k_qmm", &[wt, xt, yt], vec![m, cin, h * wd, 1, nb4, nb1], args);
             return Ok(());
         }
-        let fill = format!("{}{}", f.xq.zero, xt);
-        let src = self.pad_input(geo, xb, f.xq.elem, &fill)?;
-        let (ph, pw) = geo.padded();
-        let yb = self.define(f.out)?;
-        let (kernel, generics, values) = if geo.depthwise() {
-            ("k_qdw", vec![cin, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw], p.values.clone())
-        } else {
-            let (mb, pb) = super::conv_tile(m / g, ow);
-            let values = super::conv_blocks(&p.values, geo, mb);
-            ("k_qconv", vec![g, cin / g, ph, pw, m / g, oh, ow, kh, kw, sh, sw, dh, dw, mb, pb], values)
-        };
-        let wb = self.add_typed_weight(Prepared::weight(&values));
+        if geo.depthwise() {
+            // The plan fuses depthwise convolutions of at most 256 taps: exact in f32.
+            let src = self.widened(geo, xb, f);
+            let wb = self.add_weight(p.values.iter().map(|&v| v as f32).collect());
+            let mut args = vec![Arg::Read(src), Arg::Read(wb)];
+            args.extend([Arg::Read(self.add_weight(t.mul)), Arg::Read(self.add_weight(t.bias))]);
+            let yb = self.define(f.out)?;
+            args.extend([Arg::Write(yb), Arg::Code(rq)]);
+            self.typed_step("k_qdw", &[yt], vec![cin, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw], args);
+            return Ok(());
+        }
+        let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{}", f.xq.zero, xt))?;
+        let (mb, pb) = super::conv_tile(m / g, ow);
+        let (wb, terms) = self.integer_operands(&super::conv_blocks(&p.values, geo, mb), t, true);
         let wt = self.program.bufs[wb].elem.rust();
+        let yb = self.define(f.out)?;
         let mut args = vec![Arg::Read(src), Arg::Read(wb)];
         args.extend(terms);
         args.extend([Arg::Write(yb), Arg::Code(rq)]);
-        self.typed_step(kernel, &[xt, wt, yt], generics, args);
+        self.typed_step(
+            "k_qconv",
+            &[xt, wt, yt],
+            vec![g, cin / g, ph, pw, m / g, oh, ow, kh, kw, sh, sw, dh, dw, mb, pb],
+            args,
+        );
         Ok(())
     }
 }
