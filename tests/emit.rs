@@ -164,17 +164,21 @@ fn compile(root: &Path, idents: &[String], compile_only: &[&str]) -> Result<Path
         );
     }
     let main = format!(
-        r#"//! Runs generated modules: each line of the job file is `MODULE INPUT OUTPUT` (raw little-endian f32).
+        r#"//! Runs generated modules: each line of the job file is `MODULE INPUT OUTPUT` (raw little-endian
+//! f32; the input may hold several samples, one after another).
 use emitcheck as m;
 
 type Run = fn(&[f32], &mut [f32], &mut [f32]);
 
+/// Runs the model on each `ilen` values of `x` in turn; the outputs one after another.
 fn go(run: Run, ilen: usize, olen: usize, alen: usize, x: &[f32]) -> Vec<f32> {{
-    assert_eq!(x.len(), ilen, "input length");
-    let mut y = vec![0.0; olen];
-    // NaN everywhere: reading an arena slot nobody wrote poisons the output.
-    let mut arena = vec![f32::NAN; alen];
-    run(x, &mut y, &mut arena);
+    assert!(!x.is_empty() && x.len() % ilen == 0, "input length");
+    let mut y = vec![0.0; olen * (x.len() / ilen)];
+    for (x, y) in x.chunks(ilen).zip(y.chunks_mut(olen)) {{
+        // NaN everywhere: reading an arena slot nobody wrote poisons the output.
+        let mut arena = vec![f32::NAN; alen];
+        run(x, y, &mut arena);
+    }}
     y
 }}
 
@@ -391,7 +395,65 @@ fn generated_code_agrees_with_tract_on_every_shared_model() {
             failures.push(format!("{label} set {k}: max abs {abs:.2e}, max rel {rel:.2e}"));
         }
     }
+    for (label, pixel) in [("int8/cnn_small (qdq)", 1.0), ("int8/mnist-8 (qdq)", 255.0)] {
+        match emitted.iter().find(|(c, _)| c.label == label) {
+            Some((case, _)) => failures.extend(labelled_mnist(&shared, &runner, &io, case, pixel).err()),
+            None => failures.push(format!("{label}: not emitted")),
+        }
+    }
     assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+}
+
+/// The int8 MNIST models on integer kernels against tract on the 2,000 labelled evaluation
+/// images (`shared/data/mnist-eval-2000`, pixels times `pixel`): the generated code must be as
+/// accurate (within one image) and predict the same digit for at least 99.5% of the images.
+fn labelled_mnist(shared: &Path, runner: &Path, io: &Path, case: &Case, pixel: f32) -> Result<(), String> {
+    let data = shared.join("data/mnist-eval-2000");
+    let read = |f: &str| std::fs::read(data.join(f)).map_err(|e| format!("{}: {f}: {e}", case.label));
+    let (xb, labels) = (read("x.f32")?, read("y.u8")?);
+    let x: Vec<f32> = xb.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) * pixel).collect();
+    let (input, output) = (io.join(format!("{}_mnist.in", case.ident)), io.join(format!("{}_mnist.out", case.ident)));
+    std::fs::write(&input, x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).map_err(|e| e.to_string())?;
+    let jobs = io.join(format!("{}_mnist.jobs", case.ident));
+    std::fs::write(&jobs, format!("{} {} {}\n", case.ident, input.display(), output.display()))
+        .map_err(|e| e.to_string())?;
+    let run = Command::new(runner).arg(&jobs).output().map_err(|e| e.to_string())?;
+    if !run.status.success() {
+        return Err(format!("{}: the generated code failed: {}", case.label, String::from_utf8_lossy(&run.stderr)));
+    }
+    let y: Vec<f32> = std::fs::read(&output)
+        .map_err(|e| e.to_string())?
+        .chunks(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let argmax = |v: &[f32]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap_or(0);
+    let bytes = std::fs::read(&case.path).map_err(|e| e.to_string())?;
+    let types = types_of(&case.inputs[0]);
+    let tract = TractModel::load("int8", &bytes, case.path.parent(), &types).map_err(|e| e.to_string())?;
+    let name = tract.input_names()[0].clone();
+    let shape = types[&name].shape.clone();
+    let image = shape.iter().product::<usize>();
+    let (mut ours, mut theirs, mut same) = (0, 0, 0);
+    for (k, (img, &label)) in x.chunks(image).zip(&labels).enumerate() {
+        let set: InputSet = [(name.clone(), Tensor::f32(shape.clone(), img.to_vec()))].into_iter().collect();
+        let reference = f32s(&tract.run(k, &set).map_err(|e| e.to_string())?[0]);
+        let (a, b) = (argmax(&y[k * 10..(k + 1) * 10]), argmax(&reference));
+        ours += usize::from(a == label as usize);
+        theirs += usize::from(b == label as usize);
+        same += usize::from(a == b);
+    }
+    let n = labels.len();
+    println!(
+        "{}: labelled MNIST ({n} images): generated {:.2}%, tract {:.2}%, same digit {:.2}%",
+        case.label,
+        100.0 * ours as f64 / n as f64,
+        100.0 * theirs as f64 / n as f64,
+        100.0 * same as f64 / n as f64
+    );
+    if ours + 1 < theirs || same * 1000 < n * 995 {
+        return Err(format!("{}: labelled MNIST: {ours} vs tract {theirs} right, {same} of {n} the same", case.label));
+    }
+    Ok(())
 }
 
 /// A graph `x → op → y` on `[1, 4, 2, 2]` floats.

@@ -1507,8 +1507,8 @@ fn expand(data: &[f32], from: &[usize], to: &[usize]) -> Option<Vec<f32>> {
 }
 
 /// Column blocks of a matrix product with `n` columns: for blocks of four rows (at most 16,
-/// dividing `n` where possible so no column runs the slower remainder path) and for single
-/// rows (at most 64, likewise).
+/// dividing `n` where possible so that the last block, which overlaps the one before when it
+/// does not, recomputes no columns) and for single rows (at most 64, likewise); never above `n`.
 fn mm_blocks(n: usize) -> (usize, usize) {
     let pick = |max: usize, min: usize| {
         if n <= max {

@@ -9,7 +9,8 @@
 pub const MM: &str = r#"
 /// `y[M][N] = a[M][K] · b[K][N] + bias`, clamped to `[lo, hi]`; `BIAS`: 0 none, 1 per row
 /// (`M` values), 2 per column (`N` values), 3 per element (`M × N` values). Columns go `NB4`
-/// at a time in blocks of four rows, `NB1` at a time for single rows.
+/// at a time in blocks of four rows, `NB1` at a time for single rows (both at most `N`; the
+/// last block overlaps the one before rather than run short).
 fn k_mm<const M: usize, const K: usize, const N: usize, const BIAS: usize, const NB4: usize, const NB1: usize>(
     a: &[f32],
     b: &[f32],
@@ -42,44 +43,33 @@ fn k_mm_rows<const R: usize, const NB: usize, const K: usize, const N: usize, co
     lo: f32,
     hi: f32,
 ) {
+    const { assert!(NB <= N, "column blocks are at most N wide") };
     let mut j = 0;
     while j < N {
-        let w = if j + NB <= N { NB } else { N - j };
+        // The last block overlaps the one before instead of running short.
+        let j0 = if j + NB <= N { j } else { N - NB };
         let mut acc = [[0f32; NB]; R];
-        if w == NB {
-            for k in 0..K {
-                let bk = &b[k * N + j..k * N + j + NB];
-                for r in 0..R {
-                    let av = a[r * K + k];
-                    for c in 0..NB {
-                        acc[r][c] += av * bk[c];
-                    }
-                }
-            }
-        } else {
-            for k in 0..K {
-                let bk = &b[k * N + j..k * N + j + w];
-                for r in 0..R {
-                    let av = a[r * K + k];
-                    for c in 0..w {
-                        acc[r][c] += av * bk[c];
-                    }
+        for k in 0..K {
+            let bk = &b[k * N + j0..k * N + j0 + NB];
+            for r in 0..R {
+                let av = a[r * K + k];
+                for c in 0..NB {
+                    acc[r][c] += av * bk[c];
                 }
             }
         }
         for r in 0..R {
-            let row = &mut y[r * N + j..r * N + j + w];
-            for c in 0..w {
+            for c in j - j0..NB {
                 let add = match BIAS {
                     1 => bias[row0 + r],
-                    2 => bias[j + c],
-                    3 => bias[(row0 + r) * N + j + c],
+                    2 => bias[j0 + c],
+                    3 => bias[(row0 + r) * N + j0 + c],
                     _ => 0.0,
                 };
-                row[c] = (acc[r][c] + add).max(lo).min(hi);
+                y[r * N + j0 + c] = (acc[r][c] + add).max(lo).min(hi);
             }
         }
-        j += w;
+        j = j0 + NB;
     }
 }
 "#;

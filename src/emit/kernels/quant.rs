@@ -202,7 +202,7 @@ fn k_quant_ip<const N: usize>(y: &mut [f32], inv: f32, zp: f32, qmin: f32, qmax:
 pub const QMM: &str = r#"
 /// `y[M][N] = store((a[M][K] · b[K][N] + off) · mul + bias)`: integer products summed in i32;
 /// `off`, `mul` and `bias` are per row (`AX` 1, `M` values) or per column (`AX` 2, `N` values).
-/// Rows go four at a time with `NB4` columns, single rows with `NB1`.
+/// Rows go four at a time with `NB4` columns, single rows with `NB1` (both at most `N`).
 #[allow(clippy::too_many_arguments)]
 fn k_qmm<
     A: QMul<B>,
@@ -246,39 +246,28 @@ fn k_qmm_rows<A: QMul<B>, B: QIn, Y: QOut, const R: usize, const NB: usize, cons
     y: &mut [Y],
     rq: Requant,
 ) {
+    const { assert!(NB <= N, "column blocks are at most N wide") };
     let mut j = 0;
     while j < N {
-        let w = if j + NB <= N { NB } else { N - j };
+        // The last block overlaps the one before instead of running short.
+        let j0 = if j + NB <= N { j } else { N - NB };
         let mut acc = [[0i32; NB]; R];
-        if w == NB {
-            for k in 0..K {
-                let bk = &b[k * N + j..k * N + j + NB];
-                for r in 0..R {
-                    let av = a[r * K + k];
-                    for c in 0..NB {
-                        acc[r][c] += av.mul(bk[c]);
-                    }
-                }
-            }
-        } else {
-            for k in 0..K {
-                let bk = &b[k * N + j..k * N + j + w];
-                for r in 0..R {
-                    let av = a[r * K + k];
-                    for c in 0..w {
-                        acc[r][c] += av.mul(bk[c]);
-                    }
+        for k in 0..K {
+            let bk = &b[k * N + j0..k * N + j0 + NB];
+            for r in 0..R {
+                let av = a[r * K + k];
+                for c in 0..NB {
+                    acc[r][c] += av.mul(bk[c]);
                 }
             }
         }
         for r in 0..R {
-            let row = &mut y[r * N + j..r * N + j + w];
-            for c in 0..w {
-                let at = if AX == 1 { row0 + r } else { j + c };
-                row[c] = Y::store((acc[r][c] + off[at]) as f32 * mul[at] + bias[at], rq);
+            for c in j - j0..NB {
+                let at = if AX == 1 { row0 + r } else { j0 + c };
+                y[r * N + j0 + c] = Y::store((acc[r][c] + off[at]) as f32 * mul[at] + bias[at], rq);
             }
         }
-        j += w;
+        j = j0 + NB;
     }
 }
 "#;
@@ -289,7 +278,7 @@ pub const QMMF: &str = r#"
 /// point) and an input `b` widened to f32 (minus its zero point); `mul` and `bias` per row. Every
 /// row's `Σ |a| · 255` is below 2^24 (checked at generation), so the f32 sums are exact
 /// integers, computed with the float unit's vector lanes. Rows go four at a time with `NB4`
-/// columns, single rows with `NB1`.
+/// columns, single rows with `NB1` (both at most `N`).
 #[allow(clippy::too_many_arguments)]
 fn k_qmmf<A: QIn, Y: QOut, const M: usize, const K: usize, const N: usize, const NB4: usize, const NB1: usize>(
     a: &[A],
@@ -320,38 +309,36 @@ fn k_qmmf_rows<A: QIn, Y: QOut, const R: usize, const NB: usize, const K: usize,
     y: &mut [Y],
     rq: Requant,
 ) {
+    const { assert!(NB <= N, "column blocks are at most N wide") };
+    // The rows' weights as f32 once for all column blocks (on the stack, at most 2 KB).
+    let mut af = [[0f32; 128]; R];
+    if K <= 128 {
+        for r in 0..R {
+            for k in 0..K {
+                af[r][k] = a[r * K + k].wide() as f32;
+            }
+        }
+    }
     let mut j = 0;
     while j < N {
-        let w = if j + NB <= N { NB } else { N - j };
+        // The last block overlaps the one before instead of running short.
+        let j0 = if j + NB <= N { j } else { N - NB };
         let mut acc = [[0f32; NB]; R];
-        if w == NB {
-            for k in 0..K {
-                let bk = &b[k * N + j..k * N + j + NB];
-                for r in 0..R {
-                    let av = a[r * K + k].wide() as f32;
-                    for c in 0..NB {
-                        acc[r][c] += av * bk[c];
-                    }
-                }
-            }
-        } else {
-            for k in 0..K {
-                let bk = &b[k * N + j..k * N + j + w];
-                for r in 0..R {
-                    let av = a[r * K + k].wide() as f32;
-                    for c in 0..w {
-                        acc[r][c] += av * bk[c];
-                    }
+        for k in 0..K {
+            let bk = &b[k * N + j0..k * N + j0 + NB];
+            for r in 0..R {
+                let av = if K <= 128 { af[r][k] } else { a[r * K + k].wide() as f32 };
+                for c in 0..NB {
+                    acc[r][c] += av * bk[c];
                 }
             }
         }
         for r in 0..R {
-            let row = &mut y[r * N + j..r * N + j + w];
-            for c in 0..w {
-                row[c] = Y::store(acc[r][c] * mul[r] + bias[r], rq);
+            for c in j - j0..NB {
+                y[r * N + j0 + c] = Y::store(acc[r][c] * mul[r] + bias[r], rq);
             }
         }
-        j += w;
+        j = j0 + NB;
     }
 }
 "#;
