@@ -279,12 +279,15 @@ fn collapse(dims: &[usize], operands: &[Vec<usize>]) -> Option<([usize; 4], Vec<
     Some((dd, ss))
 }
 
-/// Lowers a graph (constants already folded; `consts` are the folded constants that were
-/// quantized integers) into a program.
-pub fn lower(graph: &Graph, consts: &quant::QuantConsts) -> Result<Program, EmitError> {
+/// Lowers a graph (constants already folded) into a program; with `integer` (the folded
+/// constants that were quantized integers), quantized tensors and kernels are integers.
+pub fn lower(graph: &Graph, integer: Option<&quant::QuantConsts>) -> Result<Program, EmitError> {
     let order = graph.topo_order()?;
-    let mut l = Lowerer::new(graph, &order, consts);
-    l.quant = quant::plan(&l, &order, consts);
+    let none = quant::QuantConsts::new();
+    let mut l = Lowerer::new(graph, &order, integer.unwrap_or(&none));
+    if let Some(consts) = integer {
+        l.quant = quant::plan(&l, &order, consts);
+    }
     l.program.fused += l.quant.absorbed.len();
     l.program.integer_kernels = l.quant.fused.len();
     l.skipped.extend(l.quant.absorbed.iter().copied());
@@ -584,14 +587,14 @@ impl<'g> Lowerer<'g> {
     }
 
     fn step(&mut self, kernel: &'static str, generics: Vec<usize>, args: Vec<Arg>) {
-        self.typed_step(kernel, &[], generics, args);
+        self.typed_step(kernel, &[], nums(&generics), args);
     }
 
-    /// A kernel call whose type parameters (`types`, first) are written out too.
-    fn typed_step(&mut self, kernel: &'static str, types: &[&str], generics: Vec<usize>, args: Vec<Arg>) {
+    /// A kernel call whose type parameters (`types`, first) are written out too; the const
+    /// parameters are expressions (numbers, or [`PerTarget`] choices).
+    fn typed_step(&mut self, kernel: &'static str, types: &[&str], generics: Vec<String>, args: Vec<Arg>) {
         self.program.kernels.insert(kernel);
-        let mut generics: Vec<String> =
-            types.iter().map(|t| t.to_string()).chain(generics.iter().map(|g| g.to_string())).collect();
+        let mut generics: Vec<String> = types.iter().map(|t| t.to_string()).chain(generics).collect();
         // The closure's type.
         if matches!(kernel, "k_map" | "k_map_ip" | "k_bin" | "k_bin_ip") {
             generics.push("_".into());
@@ -987,7 +990,7 @@ impl<'g> Lowerer<'g> {
                     let (xb, yb) = (self.read(x)?, self.define(out)?);
                     let n = self.shape(x)?.iter().product();
                     let (inv, zero) = (Arg::Code(lit(qp.scale.recip())), Arg::Code(lit(qp.zero as f32)));
-                    self.typed_step("k_quant_to", &["_"], vec![n], vec![Arg::Read(xb), Arg::Write(yb), inv, zero]);
+                    self.typed_step("k_quant_to", &["_"], nums(&[n]), vec![Arg::Read(xb), Arg::Write(yb), inv, zero]);
                     return Ok(());
                 }
                 let dtype = self.graph.ty(out).map(|t| t.dtype).unwrap_or(DType::U8);
@@ -1036,7 +1039,7 @@ impl<'g> Lowerer<'g> {
                         Arg::Code(format!("{}", zp[0] as i32)),
                         Arg::Code(lit(scale[0])),
                     ];
-                    self.typed_step("k_dequant", &["_"], vec![shape.iter().product()], args);
+                    self.typed_step("k_dequant", &["_"], nums(&[shape.iter().product()]), args);
                     return Ok(());
                 }
                 if scale.len() == 1 {
@@ -1276,9 +1279,12 @@ impl<'g> Lowerer<'g> {
         if geo.pointwise() {
             let wb = self.add_weight(w);
             let yb = self.define(out)?;
-            self.step(
+            let mut generics = nums(&[m, cin, h * wd, 1]);
+            generics.extend(mm_blocks(h * wd));
+            self.typed_step(
                 "k_mm",
-                vec![m, cin, h * wd, 1, mm_blocks(h * wd).0, mm_blocks(h * wd).1],
+                &[],
+                generics,
                 vec![Arg::Read(wb), Arg::Read(xb), Arg::Read(bb), Arg::Write(yb), lo, hi],
             );
             return Ok(());
@@ -1297,9 +1303,12 @@ impl<'g> Lowerer<'g> {
         }
         let (mb, pb) = conv_tile(m / g, ow);
         let wb = self.add_weight(conv_blocks(&w, &geo, mb));
-        self.step(
+        let mut generics = nums(&[g, cin / g, ph, pw, m / g, oh, ow, kh, kw, sh, sw, dh, dw, mb]);
+        generics.extend([conv_sub_tile(mb), pb.to_string()]);
+        self.typed_step(
             "k_conv",
-            vec![g, cin / g, ph, pw, m / g, oh, ow, kh, kw, sh, sw, dh, dw, mb, pb],
+            &[],
+            generics,
             vec![Arg::Read(src), Arg::Read(wb), Arg::Read(bb), Arg::Write(yb), lo, hi],
         );
         Ok(())
@@ -1317,7 +1326,7 @@ impl<'g> Lowerer<'g> {
         self.typed_step(
             "k_pad2d",
             &["_"],
-            vec![geo.cin, geo.h, geo.wd, ph, pw, pt, pl],
+            nums(&[geo.cin, geo.h, geo.wd, ph, pw, pt, pl]),
             vec![Arg::Read(xb), Arg::Write(scratch), Arg::Code(fill.into())],
         );
         Ok(scratch)
@@ -1368,9 +1377,12 @@ impl<'g> Lowerer<'g> {
         let wb = self.add_weight(w);
         let bb = self.add_weight(bias);
         let yb = self.define(out)?;
-        self.step(
+        let mut generics = nums(&[m, k, n, bias_kind]);
+        generics.extend(mm_blocks(n));
+        self.typed_step(
             "k_mm",
-            vec![m, k, n, bias_kind, mm_blocks(n).0, mm_blocks(n).1],
+            &[],
+            generics,
             vec![Arg::Read(ab), Arg::Read(wb), Arg::Read(bb), Arg::Write(yb), lo, hi],
         );
         Ok(())
@@ -1403,9 +1415,12 @@ impl<'g> Lowerer<'g> {
             let wb = self.read(b)?;
             let bb = self.add_weight(bias);
             let yb = self.define(out)?;
-            self.step(
+            let mut generics = nums(&[abatch * m, k, n, 2]);
+            generics.extend(mm_blocks(n));
+            self.typed_step(
                 "k_mm",
-                vec![abatch * m, k, n, 2, mm_blocks(n).0, mm_blocks(n).1],
+                &[],
+                generics,
                 vec![Arg::Read(ab), Arg::Read(wb), Arg::Read(bb), Arg::Write(yb), lo, hi],
             );
             return Ok(());
@@ -1425,11 +1440,9 @@ impl<'g> Lowerer<'g> {
         let bb = self.read(b)?;
         let yb = self.define(out)?;
         self.program.kernels.insert("k_mm");
-        self.step(
-            "k_bmm",
-            vec![batch, m, k, n, sa, sb, mm_blocks(n).0, mm_blocks(n).1],
-            vec![Arg::Read(ab), Arg::Read(bb), Arg::Write(yb), lo, hi],
-        );
+        let mut generics = nums(&[batch, m, k, n, sa, sb]);
+        generics.extend(mm_blocks(n));
+        self.typed_step("k_bmm", &[], generics, vec![Arg::Read(ab), Arg::Read(bb), Arg::Write(yb), lo, hi]);
         Ok(())
     }
 
@@ -1506,18 +1519,63 @@ fn expand(data: &[f32], from: &[usize], to: &[usize]) -> Option<Vec<f32>> {
     Some(out)
 }
 
-/// Column blocks of a matrix product with `n` columns: for blocks of four rows (at most 16,
-/// dividing `n` where possible so that the last block, which overlaps the one before when it
-/// does not, recomputes no columns) and for single rows (at most 64, likewise); never above `n`.
-fn mm_blocks(n: usize) -> (usize, usize) {
-    let pick = |max: usize, min: usize| {
+/// A const argument the compiler picks for the target it compiles for, so that one generated
+/// module keeps its register tiles in registers everywhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PerTarget {
+    /// AVX (16 registers of 8 f32) or AArch64 NEON (32 of 4).
+    wide: usize,
+    /// x86 without AVX (16 registers of 4 f32).
+    sse: usize,
+    /// Targets without float vectors (32-bit Arm such as Cortex-M4F/M7, RISC-V: 32 scalar
+    /// float registers).
+    scalar: usize,
+}
+
+impl PerTarget {
+    /// The Rust const expression: a number when all agree, else a `cfg!` choice.
+    fn expr(self) -> String {
+        if self.wide == self.sse && self.sse == self.scalar {
+            return self.wide.to_string();
+        }
+        format!(
+            "{{ if cfg!(any(target_feature = \"avx\", target_arch = \"aarch64\")) {{ {} }} \
+             else if cfg!(any(target_arch = \"x86\", target_arch = \"x86_64\")) {{ {} }} else {{ {} }} }}",
+            self.wide, self.sse, self.scalar
+        )
+    }
+}
+
+/// Numbers as const arguments.
+fn nums(v: &[usize]) -> Vec<String> {
+    v.iter().map(|g| g.to_string()).collect()
+}
+
+/// Column blocks of a matrix product with `n` columns, as the `NB4` and `NB1` arguments: for
+/// blocks of four rows 16 columns on wide targets (eight 8-lane or sixteen 4-lane registers of
+/// sums), 8 with SSE, 4 on scalar targets; for single rows 64, 32 and 8. Each dividing `n`
+/// where a block of at least half that size does (the last block, which overlaps the one before
+/// when it does not, then recomputes no columns), and never above `n`.
+fn mm_blocks(n: usize) -> [String; 2] {
+    let pick = |max: usize| {
         if n <= max {
             n
         } else {
-            (min..=max).rev().find(|&b| n.is_multiple_of(b)).unwrap_or(max)
+            (max / 2..=max).rev().find(|&b| n.is_multiple_of(b)).unwrap_or(max)
         }
     };
-    (pick(16, 8), pick(64, 32))
+    [
+        PerTarget { wide: pick(16), sse: pick(8), scalar: pick(4) }.expr(),
+        PerTarget { wide: pick(64), sse: pick(32), scalar: pick(8) }.expr(),
+    ]
+}
+
+/// The output channels a direct convolution sums at a time within its `mb`-channel weight
+/// blocks: all `mb` on wide targets, a divisor of `mb` of at most 16 with SSE and at most 8 on
+/// scalar targets (two pixels' sums must stay in registers).
+fn conv_sub_tile(mb: usize) -> String {
+    let divisor = |max: usize| (1..=max.min(mb)).rev().find(|&d| mb.is_multiple_of(d)).unwrap_or(1);
+    PerTarget { wide: mb, sse: divisor(16), scalar: divisor(8) }.expr()
 }
 
 /// The register tile of a direct convolution with `mg` output channels per group and `ow`
@@ -1603,7 +1661,20 @@ fn broadcast_const(v: &[f32], n: usize) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
-    use super::conv_tile;
+    use super::{conv_sub_tile, conv_tile, mm_blocks, PerTarget};
+
+    #[test]
+    fn tiles_follow_the_target_registers() {
+        assert_eq!(PerTarget { wide: 8, sse: 8, scalar: 8 }.expr(), "8");
+        let expr = PerTarget { wide: 48, sse: 16, scalar: 8 }.expr();
+        assert!(expr.contains("target_feature = \"avx\"") && expr.contains("{ 48 }") && expr.ends_with("{ 8 } }"));
+        assert_eq!(conv_sub_tile(48), expr);
+        // 40 channels: divisors 10 (SSE) and 8 (scalar).
+        assert!(conv_sub_tile(40).contains("{ 10 }"));
+        // Blocks never exceed the columns and divide them where they can.
+        assert_eq!(mm_blocks(5), [PerTarget { wide: 5, sse: 5, scalar: 4 }.expr(), "5".to_string()]);
+        assert!(mm_blocks(2304)[0].contains("{ 16 }") && mm_blocks(2304)[0].contains("{ 8 }"));
+    }
 
     #[test]
     fn conv_tiles_fit_the_registers() {

@@ -176,11 +176,9 @@ pub fn generate(graph: &Graph, options: &EmitOptions) -> Result<Generated, EmitE
         return Err(EmitError::Opaque { nodes: opaque.join(", ") });
     }
     let mut graph = graph.clone();
-    let mut consts = fold_constants(&mut graph)?;
-    if options.quantized == Quantized::Float {
-        consts.clear();
-    }
-    let program = lower::lower(&graph, &consts)?;
+    let consts = fold_constants(&mut graph)?;
+    let integer = options.quantized == Quantized::Integer;
+    let program = lower::lower(&graph, integer.then_some(&consts))?;
     writer::write(&program)
 }
 

@@ -125,8 +125,10 @@ fn k_pad2d<T: Copy, const C: usize, const H: usize, const W: usize, const PH: us
 pub const CONV: &str = r#"
 /// Convolution of an already padded `x` (`[G·CG][H][W]`) by `w` laid out
 /// `[G][MG/MB][CG][KH][KW][MB]` into `y` (`[G·MG][OH][OW]`), bias per output channel, clamped.
-/// Output channels go `MB` at a time and output pixels `PB` at a time: the `PB × MB` sums stay
-/// in registers, each weight load serves `PB` pixels and each input value `MB` channels.
+/// Each weight block of `MB` output channels is summed `SUB` channels at a time (`SUB` divides
+/// `MB`; fewer on targets with fewer or narrower vector registers), output pixels `PB` at a
+/// time: the `PB × SUB` sums stay in registers, each weight load serves `PB` pixels and each
+/// input value `SUB` channels.
 #[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_conv<
     const G: usize,
@@ -143,6 +145,7 @@ fn k_conv<
     const DH: usize,
     const DW: usize,
     const MB: usize,
+    const SUB: usize,
     const PB: usize,
 >(
     x: &[f32],
@@ -157,48 +160,50 @@ fn k_conv<
     let y = &mut y[..G * MG * OH * OW];
     for g in 0..G {
         for m0 in (0..MG).step_by(MB) {
-            let bias = &b[g * MG + m0..g * MG + m0 + MB];
             let block = &w[(g * MG + m0) * CG * KH * KW..(g * MG + m0 + MB) * CG * KH * KW];
             for oh in 0..OH {
                 let mut ow0 = 0;
                 while ow0 < OW {
                     let n = if ow0 + PB <= OW { PB } else { OW - ow0 };
-                    let mut acc = [[0f32; MB]; PB];
-                    for row in acc.iter_mut() {
-                        row.copy_from_slice(bias);
-                    }
-                    for (c, wc) in block.chunks_exact(KH * KW * MB).enumerate() {
-                        for kh in 0..KH {
-                            let at = ((g * CG + c) * H + oh * SH + kh * DH) * W + ow0 * SW;
-                            let wk = &wc[kh * KW * MB..(kh + 1) * KW * MB];
-                            if n == PB {
-                                // One bounds check per input row, none in the sums.
-                                let xr = &x[at..at + (PB - 1) * SW + (KW - 1) * DW + 1];
-                                for kw in 0..KW {
-                                    let wr = &wk[kw * MB..(kw + 1) * MB];
-                                    for p in 0..PB {
-                                        let xv = xr[p * SW + kw * DW];
-                                        for m in 0..MB {
-                                            acc[p][m] += xv * wr[m];
+                    for s in (0..MB).step_by(SUB) {
+                        let first = g * MG + m0 + s;
+                        let mut acc = [[0f32; SUB]; PB];
+                        for row in acc.iter_mut() {
+                            row.copy_from_slice(&b[first..first + SUB]);
+                        }
+                        for (c, wc) in block.chunks_exact(KH * KW * MB).enumerate() {
+                            for kh in 0..KH {
+                                let at = ((g * CG + c) * H + oh * SH + kh * DH) * W + ow0 * SW;
+                                let wk = &wc[kh * KW * MB..(kh + 1) * KW * MB];
+                                if n == PB {
+                                    // One bounds check per input row, none in the sums.
+                                    let xr = &x[at..at + (PB - 1) * SW + (KW - 1) * DW + 1];
+                                    for kw in 0..KW {
+                                        let wr = &wk[kw * MB + s..kw * MB + s + SUB];
+                                        for p in 0..PB {
+                                            let xv = xr[p * SW + kw * DW];
+                                            for m in 0..SUB {
+                                                acc[p][m] += xv * wr[m];
+                                            }
                                         }
                                     }
-                                }
-                            } else {
-                                for kw in 0..KW {
-                                    let wr = &wk[kw * MB..(kw + 1) * MB];
-                                    for p in 0..n {
-                                        let xv = x[at + p * SW + kw * DW];
-                                        for m in 0..MB {
-                                            acc[p][m] += xv * wr[m];
+                                } else {
+                                    for kw in 0..KW {
+                                        let wr = &wk[kw * MB + s..kw * MB + s + SUB];
+                                        for p in 0..n {
+                                            let xv = x[at + p * SW + kw * DW];
+                                            for m in 0..SUB {
+                                                acc[p][m] += xv * wr[m];
+                                            }
                                         }
                                     }
                                 }
                             }
                         }
-                    }
-                    for p in 0..n {
-                        for m in 0..MB {
-                            y[((g * MG + m0 + m) * OH + oh) * OW + ow0 + p] = acc[p][m].max(lo).min(hi);
+                        for p in 0..n {
+                            for m in 0..SUB {
+                                y[((first + m) * OH + oh) * OW + ow0 + p] = acc[p][m].max(lo).min(hi);
+                            }
                         }
                     }
                     ow0 += n;

@@ -347,7 +347,7 @@ fn k_qmmf_rows<A: QIn, Y: QOut, const R: usize, const NB: usize, const K: usize,
 pub const QCONV: &str = r#"
 /// Integer convolution of an already padded `x` (`[G·CG][H][W]`) by `w` laid out
 /// `[G][MG/MB][CG][KH][KW][MB]` into `y` (`[G·MG][OH][OW]`); `off`, `mul`, `bias` per output
-/// channel. The `PB × MB` sums of a tile stay in registers, as in the float convolution.
+/// channel. Tiles as in the float convolution: `SUB` of a block's `MB` channels by `PB` pixels.
 #[allow(clippy::too_many_arguments)]
 fn k_qconv<
     X: QMul<W>,
@@ -367,6 +367,7 @@ fn k_qconv<
     const DH: usize,
     const DW: usize,
     const MB: usize,
+    const SUB: usize,
     const PB: usize,
 >(
     x: &[X],
@@ -382,49 +383,51 @@ fn k_qconv<
     let y = &mut y[..G * MG * OH * OW];
     for g in 0..G {
         for m0 in (0..MG).step_by(MB) {
-            let first = g * MG + m0;
-            let block = &w[first * CG * KH * KW..(first + MB) * CG * KH * KW];
+            let block = &w[(g * MG + m0) * CG * KH * KW..(g * MG + m0 + MB) * CG * KH * KW];
             for oh in 0..OH {
                 let mut ow0 = 0;
                 while ow0 < OW {
                     let n = if ow0 + PB <= OW { PB } else { OW - ow0 };
-                    let mut acc = [[0i32; MB]; PB];
-                    for row in acc.iter_mut() {
-                        row.copy_from_slice(&off[first..first + MB]);
-                    }
-                    for (c, wc) in block.chunks_exact(KH * KW * MB).enumerate() {
-                        for kh in 0..KH {
-                            let at = ((g * CG + c) * H + oh * SH + kh * DH) * WD + ow0 * SW;
-                            let wk = &wc[kh * KW * MB..(kh + 1) * KW * MB];
-                            if n == PB {
-                                // One bounds check per input row, none in the sums.
-                                let xr = &x[at..at + (PB - 1) * SW + (KW - 1) * DW + 1];
-                                for kw in 0..KW {
-                                    let wr = &wk[kw * MB..(kw + 1) * MB];
-                                    for p in 0..PB {
-                                        let xv = xr[p * SW + kw * DW];
-                                        for m in 0..MB {
-                                            acc[p][m] += xv.mul(wr[m]);
+                    for s in (0..MB).step_by(SUB) {
+                        let first = g * MG + m0 + s;
+                        let mut acc = [[0i32; SUB]; PB];
+                        for row in acc.iter_mut() {
+                            row.copy_from_slice(&off[first..first + SUB]);
+                        }
+                        for (c, wc) in block.chunks_exact(KH * KW * MB).enumerate() {
+                            for kh in 0..KH {
+                                let at = ((g * CG + c) * H + oh * SH + kh * DH) * WD + ow0 * SW;
+                                let wk = &wc[kh * KW * MB..(kh + 1) * KW * MB];
+                                if n == PB {
+                                    // One bounds check per input row, none in the sums.
+                                    let xr = &x[at..at + (PB - 1) * SW + (KW - 1) * DW + 1];
+                                    for kw in 0..KW {
+                                        let wr = &wk[kw * MB + s..kw * MB + s + SUB];
+                                        for p in 0..PB {
+                                            let xv = xr[p * SW + kw * DW];
+                                            for m in 0..SUB {
+                                                acc[p][m] += xv.mul(wr[m]);
+                                            }
                                         }
                                     }
-                                }
-                            } else {
-                                for kw in 0..KW {
-                                    let wr = &wk[kw * MB..(kw + 1) * MB];
-                                    for p in 0..n {
-                                        let xv = x[at + p * SW + kw * DW];
-                                        for m in 0..MB {
-                                            acc[p][m] += xv.mul(wr[m]);
+                                } else {
+                                    for kw in 0..KW {
+                                        let wr = &wk[kw * MB + s..kw * MB + s + SUB];
+                                        for p in 0..n {
+                                            let xv = x[at + p * SW + kw * DW];
+                                            for m in 0..SUB {
+                                                acc[p][m] += xv.mul(wr[m]);
+                                            }
                                         }
                                     }
                                 }
                             }
                         }
-                    }
-                    for p in 0..n {
-                        for m in 0..MB {
-                            let ch = first + m;
-                            y[(ch * OH + oh) * OW + ow0 + p] = Y::store(acc[p][m] as f32 * mul[ch] + bias[ch], rq);
+                        for p in 0..n {
+                            for m in 0..SUB {
+                                let ch = first + m;
+                                y[(ch * OH + oh) * OW + ow0 + p] = Y::store(acc[p][m] as f32 * mul[ch] + bias[ch], rq);
+                            }
                         }
                     }
                     ow0 += n;

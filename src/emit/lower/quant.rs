@@ -9,7 +9,7 @@
 //! rounding: `Σ (x - zx)(w - zw)` is exact in i32, then scaled by `sx · sw` and quantized as
 //! QuantizeLinear does.
 
-use super::{lit, Arg, BufId, Clamp, ConvGeometry, Elem, EmitError, Lowerer, Weight};
+use super::{conv_sub_tile, lit, mm_blocks, nums, Arg, BufId, Clamp, ConvGeometry, Elem, EmitError, Lowerer, Weight};
 use crate::graph::{Node, NodeId, ValueId, ValueKind};
 use crate::ops::Op;
 use crate::tensor::DType;
@@ -365,11 +365,12 @@ impl Lowerer<'_> {
         let (wb, terms) = self.integer_operands(values, t, true);
         let wt = self.program.bufs[wb].elem.rust();
         let yb = self.define(f.out)?;
-        let (nb4, nb1) = super::mm_blocks(n);
+        let mut generics = nums(&[m, k, n, 2]);
+        generics.extend(mm_blocks(n));
         let mut args = vec![Arg::Read(xb), Arg::Read(wb)];
         args.extend(terms);
         args.extend([Arg::Write(yb), Arg::Code(Self::requant(f))]);
-        self.typed_step("k_qmm", &[f.xq.elem.rust(), wt, Self::out_type(f)], vec![m, k, n, 2, nb4, nb1], args);
+        self.typed_step("k_qmm", &[f.xq.elem.rust(), wt, Self::out_type(f)], generics, args);
         Ok(())
     }
 
@@ -381,7 +382,7 @@ impl Lowerer<'_> {
         self.typed_step(
             "k_widen_pad",
             &["_"],
-            vec![geo.cin, geo.h, geo.wd, ph, pw, pt, pl],
+            nums(&[geo.cin, geo.h, geo.wd, ph, pw, pt, pl]),
             vec![Arg::Read(xb), Arg::Write(dst), Arg::Code(f.xq.zero.to_string())],
         );
         dst
@@ -406,22 +407,24 @@ impl Lowerer<'_> {
             let (wb, terms) = self.integer_operands(&p.values, t, false);
             let wt = self.program.bufs[wb].elem.rust();
             let yb = self.define(f.out)?;
-            let (nb4, nb1) = super::mm_blocks(h * wd);
+            let mut generics = nums(&[m, cin, h * wd]);
+            generics.extend(mm_blocks(h * wd));
             let mut args = vec![Arg::Read(wb), Arg::Read(src)];
             args.extend(terms);
             args.extend([Arg::Write(yb), Arg::Code(rq)]);
-            self.typed_step("k_qmmf", &[wt, yt], vec![m, cin, h * wd, nb4, nb1], args);
+            self.typed_step("k_qmmf", &[wt, yt], generics, args);
             return Ok(());
         }
         if geo.pointwise() {
             let (wb, terms) = self.integer_operands(&p.values, t, true);
             let wt = self.program.bufs[wb].elem.rust();
             let yb = self.define(f.out)?;
-            let (nb4, nb1) = super::mm_blocks(h * wd);
+            let mut generics = nums(&[m, cin, h * wd, 1]);
+            generics.extend(mm_blocks(h * wd));
             let mut args = vec![Arg::Read(wb), Arg::Read(xb)];
             args.extend(terms);
             args.extend([Arg::Write(yb), Arg::Code(rq)]);
-            self.typed_step("k_qmm", &[wt, xt, yt], vec![m, cin, h * wd, 1, nb4, nb1], args);
+            self.typed_step("k_qmm", &[wt, xt, yt], generics, args);
             return Ok(());
         }
         if geo.depthwise() {
@@ -432,7 +435,7 @@ impl Lowerer<'_> {
             args.extend([Arg::Read(self.add_weight(t.mul)), Arg::Read(self.add_weight(t.bias))]);
             let yb = self.define(f.out)?;
             args.extend([Arg::Write(yb), Arg::Code(rq)]);
-            self.typed_step("k_qdw", &[yt], vec![cin, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw], args);
+            self.typed_step("k_qdw", &[yt], nums(&[cin, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw]), args);
             return Ok(());
         }
         let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{}", f.xq.zero, xt))?;
@@ -443,12 +446,9 @@ impl Lowerer<'_> {
         let mut args = vec![Arg::Read(src), Arg::Read(wb)];
         args.extend(terms);
         args.extend([Arg::Write(yb), Arg::Code(rq)]);
-        self.typed_step(
-            "k_qconv",
-            &[xt, wt, yt],
-            vec![g, cin / g, ph, pw, m / g, oh, ow, kh, kw, sh, sw, dh, dw, mb, pb],
-            args,
-        );
+        let mut generics = nums(&[g, cin / g, ph, pw, m / g, oh, ow, kh, kw, sh, sw, dh, dw, mb]);
+        generics.extend([conv_sub_tile(mb), pb.to_string()]);
+        self.typed_step("k_qconv", &[xt, wt, yt], generics, args);
         Ok(())
     }
 }
