@@ -1533,16 +1533,23 @@ struct PerTarget {
 }
 
 impl PerTarget {
-    /// The Rust const expression: a number when all agree, else a `cfg!` choice.
+    /// The Rust const expression: a number when all agree, else a `cfg!` choice (with no two
+    /// branches alike).
     fn expr(self) -> String {
-        if self.wide == self.sse && self.sse == self.scalar {
-            return self.wide.to_string();
+        const WIDE: &str = "any(target_feature = \"avx\", target_arch = \"aarch64\")";
+        const X86: &str = "any(target_arch = \"x86\", target_arch = \"x86_64\")";
+        let PerTarget { wide, sse, scalar } = self;
+        if wide == sse && sse == scalar {
+            wide.to_string()
+        } else if wide == sse {
+            format!("{{ if cfg!(any({WIDE}, {X86})) {{ {wide} }} else {{ {scalar} }} }}")
+        } else if sse == scalar {
+            format!("{{ if cfg!({WIDE}) {{ {wide} }} else {{ {sse} }} }}")
+        } else if wide == scalar {
+            format!("{{ if cfg!(all({X86}, not(target_feature = \"avx\"))) {{ {sse} }} else {{ {wide} }} }}")
+        } else {
+            format!("{{ if cfg!({WIDE}) {{ {wide} }} else if cfg!({X86}) {{ {sse} }} else {{ {scalar} }} }}")
         }
-        format!(
-            "{{ if cfg!(any(target_feature = \"avx\", target_arch = \"aarch64\")) {{ {} }} \
-             else if cfg!(any(target_arch = \"x86\", target_arch = \"x86_64\")) {{ {} }} else {{ {} }} }}",
-            self.wide, self.sse, self.scalar
-        )
     }
 }
 
