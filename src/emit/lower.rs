@@ -794,6 +794,18 @@ impl<'g> Lowerer<'g> {
                 let Some(mask) = r.reduced(shape.len()).map_err(|e| self.unsupported(e.to_string()))? else {
                     return self.alias(x, out);
                 };
+                if (0..shape.len()).any(|i| mask[i] && shape[i] == 0) {
+                    // A reduction over nothing: the identity of the reduction (a mean is 0/0).
+                    let value = match r.kind {
+                        ReduceKind::Sum => 0.0,
+                        ReduceKind::Mean => f32::NAN,
+                        ReduceKind::Max => f32::NEG_INFINITY,
+                    };
+                    let n = self.shape(out)?.iter().product();
+                    let yb = self.define(out)?;
+                    self.step("k_fill", vec![n], vec![Arg::Write(yb), Arg::Code(lit(value))]);
+                    return Ok(());
+                }
                 let kept: Vec<usize> = (0..shape.len()).filter(|&i| mask[i] && shape[i] > 1).collect();
                 let (first, last) = match (kept.first(), kept.last()) {
                     (Some(&f), Some(&l)) => (f, l),
@@ -1138,12 +1150,16 @@ impl<'g> Lowerer<'g> {
             self.graph.constant(id).filter(|t| t.numel() == 1).and_then(|t| t.scalar_f64()).map(|v| v as f32)
         };
         let oshape = self.shape(out)?;
+        let integer = self.graph.ty(out).is_some_and(|t| t.dtype != DType::F32);
         if let Some(c) = scalar(b).filter(|_| self.shape(a).ok().as_deref() == Some(&oshape[..])) {
             let c_ = lit(c);
             let f = match kind {
                 BinaryKind::Add => format!("|v| v + {c_}"),
                 BinaryKind::Sub => format!("|v| v - {c_}"),
                 BinaryKind::Mul => format!("|v| v * {c_}"),
+                // Integer division truncates (exact: quotients of 16-bit integers in f32 never
+                // round across an integer).
+                BinaryKind::Div if integer => format!("|v| (v / {c_}) as i32 as f32"),
                 BinaryKind::Div => format!("|v| v / {c_}"),
                 BinaryKind::Pow if c == 2.0 => "|v| v * v".into(),
                 BinaryKind::Pow if c == 1.0 => "|v| v".into(),
@@ -1163,6 +1179,7 @@ impl<'g> Lowerer<'g> {
             BinaryKind::Add => "|a, b| a + b",
             BinaryKind::Sub => "|a, b| a - b",
             BinaryKind::Mul => "|a, b| a * b",
+            BinaryKind::Div if integer => "|a, b| (a / b) as i32 as f32",
             BinaryKind::Div => "|a, b| a / b",
             BinaryKind::Pow => {
                 self.uses(&["m_pow"]);
@@ -1408,7 +1425,10 @@ impl<'g> Lowerer<'g> {
         if bbatch == 1 {
             // One right-hand matrix: all of A's rows in one product.
             let mut bias = vec![0f32; n];
-            let out = self.fuse_bias(out, &oshape, oshape.len() - 1, &mut bias);
+            let out = match oshape.len() {
+                0 => out, // a dot product of two vectors: no axis to fold a bias along
+                rank => self.fuse_bias(out, &oshape, rank - 1, &mut bias),
+            };
             let (clamp, out) = self.fuse_clamp(out);
             let [lo, hi] = clamp.args();
             let ab = self.read(a)?;

@@ -236,13 +236,7 @@ fn run(s: &mut String, p: &Program, layout: &Layout) {
     if layout.weight_offsets.is_some() {
         s.push_str("    let wts = WEIGHTS.0.as_ptr();\n");
     }
-    s.push_str(
-        "    // SAFETY: every view lies inside its slice (lengths checked above); the memory plan gives\n\
-         \x20   // tensors live at the same time disjoint arena ranges, so a view written by a call never\n\
-         \x20   // overlaps another view of the same call, and no view outlives its call. Integer tensors\n\
-         \x20   // view the arena's (and the weights') bytes as integers: every bit pattern is one.\n\
-         \x20   unsafe {\n",
-    );
+    let mut calls = String::new();
     for step in &p.steps {
         let args: Vec<String> = step
             .args
@@ -253,22 +247,39 @@ fn run(s: &mut String, p: &Program, layout: &Layout) {
                 Arg::Write(b) | Arg::Update(b) => view(p, layout, *b, true),
             })
             .collect();
-        let _ = writeln!(s, "        // '{}' ({})", step.node.replace('\n', " "), step.op);
-        let _ = writeln!(s, "        {}::<{}>({});", step.kernel, step.generics.join(", "), args.join(", "));
+        let _ = writeln!(calls, "        // '{}' ({})", step.node.replace('\n', " "), step.op);
+        let _ = writeln!(calls, "        {}::<{}>({});", step.kernel, step.generics.join(", "), args.join(", "));
     }
-    s.push_str("    }\n}\n\n");
-    s.push_str(
-        "/// A shared view of `len` elements at `p + off`.\n///\n/// # Safety\n\
-         /// The range lies in one allocation and is not written while the view lives.\n\
-         #[inline(always)]\nunsafe fn rd<'a, T>(p: *const T, off: usize, len: usize) -> &'a [T] {\n\
-         \x20   unsafe { core::slice::from_raw_parts(p.add(off), len) }\n}\n\n",
-    );
-    s.push_str(
-        "/// A mutable view of `len` elements at `p + off`.\n///\n/// # Safety\n\
-         /// The range lies in one allocation and no other view of it lives meanwhile.\n\
-         #[inline(always)]\nunsafe fn wr<'a, T>(p: *mut T, off: usize, len: usize) -> &'a mut [T] {\n\
-         \x20   unsafe { core::slice::from_raw_parts_mut(p.add(off), len) }\n}\n",
-    );
+    // Only what the calls use (a model of constants or empty tensors has few or none).
+    let (reads, writes) = (calls.contains("rd("), calls.contains("wr("));
+    if !calls.is_empty() {
+        s.push_str(
+            "    // SAFETY: every view lies inside its slice (lengths checked above); the memory plan gives\n\
+             \x20   // tensors live at the same time disjoint arena ranges, so a view written by a call never\n\
+             \x20   // overlaps another view of the same call, and no view outlives its call. Integer tensors\n\
+             \x20   // view the arena's (and the weights') bytes as integers: every bit pattern is one.\n\
+             \x20   unsafe {\n",
+        );
+        s.push_str(&calls);
+        s.push_str("    }\n");
+    }
+    s.push_str("}\n");
+    if reads {
+        s.push_str(
+            "\n/// A shared view of `len` elements at `p + off`.\n///\n/// # Safety\n\
+             /// The range lies in one allocation and is not written while the view lives.\n\
+             #[inline(always)]\nunsafe fn rd<'a, T>(p: *const T, off: usize, len: usize) -> &'a [T] {\n\
+             \x20   unsafe { core::slice::from_raw_parts(p.add(off), len) }\n}\n",
+        );
+    }
+    if writes {
+        s.push_str(
+            "\n/// A mutable view of `len` elements at `p + off`.\n///\n/// # Safety\n\
+             /// The range lies in one allocation and no other view of it lives meanwhile.\n\
+             #[inline(always)]\nunsafe fn wr<'a, T>(p: *mut T, off: usize, len: usize) -> &'a mut [T] {\n\
+             \x20   unsafe { core::slice::from_raw_parts_mut(p.add(off), len) }\n}\n",
+        );
+    }
 }
 
 /// The expression for a view of buffer `b`.

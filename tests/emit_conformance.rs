@@ -1,0 +1,729 @@
+//! The ONNX backend node conformance cases through the Rust back end.
+//!
+//! Per case (`../shared/conformance/onnx-node/node/*`, the ones whose ops gos-opt imports):
+//! 1. gos-opt imports the model with the static input shapes of the first test set; an input that
+//!    decides a shape (`ImportError::RuntimeOperand`) is PINNED to set 0's value through
+//!    `ImportOptions::frozen_inputs`, and only the sets sharing that value are run.
+//! 2. `emit::generate` writes the module. When the importer or the generator declines (an
+//!    unsupported op or type, an opaque op), the case is SKIPPED, counted by reason; a panic in
+//!    the generator is a FAILURE.
+//! 3. All emitted modules are compiled together as one `#![no_std]` rlib with `-D warnings`, plus
+//!    one runner binary (one rustc call each, in `target/emit-conformance`, skipped when nothing
+//!    changed). A module that does not compile is a FAILURE (the others are rebuilt without it).
+//! 4. The runner executes every test set (arena and outputs filled with NaN first, so a value
+//!    nobody wrote shows) and every output is compared with the case's expected output: floats
+//!    within 1e-4 + 1e-3·|expected| (conformance.rs's suite tolerance), integers exactly. A
+//!    mismatch or a panic in the generated code is a FAILURE.
+//!
+//! The test asserts that nothing fails (bar [`KNOWN_FAILURES`]) and that at least
+//! [`PASS_FLOOR`] cases pass. The summary goes to `target/emit-conformance/summary.md`.
+
+mod common;
+
+use common::{cell, panic_message, shared_dir, target_dir, unsupported_ops, write_target_file};
+use gos_opt::emit::{self, EmitError, EmitOptions, Generated};
+use gos_opt::graph::Graph;
+use gos_opt::onnx::{import, ImportError, ImportOptions};
+use gos_opt::tensor::Tensor;
+use gos_opt::verify::{io_names, load_test_sets, InputSet, Tolerance};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Passes measured; fewer is a regression. Raise it as the back end grows.
+const PASS_FLOOR: usize = 301;
+
+/// Cases that fail because of a known generator bug, with the reason (reported, not failed).
+const KNOWN_FAILURES: &[(&str, &str)] = &[];
+
+/// Tolerance for float outputs against the suite's expected outputs (as in tests/conformance.rs).
+const FLOAT_TOLERANCE: Tolerance = Tolerance::new(1e-4, 1e-3);
+
+/// rustc flags of both builds. The modules are tiny: no optimization compiles fastest (4 s for
+/// 300 modules against 5.5 s at opt-level=1), and it checks overflow and debug assertions.
+const RUSTC_FLAGS: [&str; 10] = [
+    "--edition",
+    "2021",
+    "-C",
+    "opt-level=0",
+    "-C",
+    "debug-assertions=on",
+    "-C",
+    "codegen-units=16",
+    "-C",
+    "debuginfo=0",
+];
+
+/// One test set of an emitted case: its inputs in graph-input order and its expected outputs.
+struct Set {
+    index: usize,
+    inputs: Vec<Vec<f32>>,
+    expected: Vec<Tensor>,
+}
+
+/// A case whose module was generated.
+struct Emitted {
+    name: String,
+    /// Rust identifier of its module.
+    ident: String,
+    generated: Generated,
+    inputs: usize,
+    /// Names and element counts of the graph outputs, in order.
+    outputs: Vec<(String, usize)>,
+    sets: Vec<Set>,
+    /// Inputs pinned to set 0's value.
+    pinned: Vec<String>,
+}
+
+/// What preparing a case gave.
+enum Prepared {
+    Emitted(Box<Emitted>),
+    /// Skipped: the reason's category (for the counts), and the full reason.
+    Skipped(String, String),
+    Failed(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    Pass,
+    KnownFailure,
+    Fail,
+    Skip,
+}
+
+/// The final result of one case.
+struct Outcome {
+    case: String,
+    status: Status,
+    /// The skip category (skips only).
+    category: String,
+    detail: String,
+}
+
+/// The category of a skip reason: node labels cut, quoted names blanked, the explanation after
+/// `; ` dropped, so reasons that differ only in names group together.
+fn category(reason: &str) -> String {
+    let mut reason = reason.to_string();
+    // Node labels may nest quotes (`'<unnamed, output 'y'>'`): cut them out first.
+    while let Some(start) = reason.find("node '") {
+        let Some(end) = reason[start..].find("' (").map(|e| start + e) else { break };
+        reason.replace_range(start..end + 1, "node");
+    }
+    let mut key = String::new();
+    let mut quoted = false;
+    for ch in reason.chars() {
+        match ch {
+            '\'' => {
+                quoted = !quoted;
+                if quoted {
+                    key.push('…');
+                }
+            }
+            _ if quoted => {}
+            c => key.push(c),
+        }
+    }
+    let key = key.split("; ").next().unwrap_or_default();
+    match key.char_indices().nth(120) {
+        Some((at, _)) => format!("{}…", &key[..at]),
+        None => key.to_string(),
+    }
+}
+
+/// Imports `path` with `shapes`, pinning every input the importer reports as deciding a shape
+/// to its value in `values`; the graph and the pinned inputs.
+fn import_pinned(
+    path: &Path,
+    shapes: HashMap<String, Vec<usize>>,
+    values: &InputSet,
+) -> Result<(Graph, Vec<String>), String> {
+    let mut opts = ImportOptions { input_shapes: shapes, frozen_inputs: HashMap::new() };
+    let mut pinned = Vec::new();
+    loop {
+        match import(path, &opts) {
+            Ok(g) => return Ok((g, pinned)),
+            Err(ImportError::RuntimeOperand { input, node, op }) => {
+                let Some(value) = values.get(&input).filter(|_| !opts.frozen_inputs.contains_key(&input)) else {
+                    return Err(format!("import: node '{node}' ({op}): input '{input}' decides a shape, not pinnable"));
+                };
+                opts.frozen_inputs.insert(input.clone(), value.clone());
+                pinned.push(input);
+            }
+            Err(e) => return Err(format!("import: {e}")),
+        }
+    }
+}
+
+fn f32s(t: &Tensor) -> Vec<f32> {
+    t.to_f64_vec().expect("numeric").into_iter().map(|v| v as f32).collect()
+}
+
+/// Imports and generates one case.
+fn prepare(name: &str, dir: &Path) -> Prepared {
+    let skip = |reason: String| Prepared::Skipped(category(&reason), reason);
+    let model = dir.join("model.onnx");
+    let Some((declared, _)) = std::fs::read(&model).ok().and_then(|b| io_names(&b)) else {
+        return skip("model.onnx is not readable".into());
+    };
+    let sets = match load_test_sets(dir, None) {
+        Ok(s) if !s.is_empty() => s,
+        Ok(_) => return skip("no test_data_set".into()),
+        Err(e) => return Prepared::Skipped("test data not readable".into(), e.to_string()),
+    };
+    let mut cases = Vec::new();
+    for s in &sets {
+        match s.input_set(&declared) {
+            Ok(inputs) => cases.push((inputs, s.expected())),
+            Err(e) => return Prepared::Skipped("test data not readable".into(), e.to_string()),
+        }
+    }
+    let shapes = cases[0].0.iter().map(|(k, t)| (k.clone(), t.ttype().shape)).collect();
+    let (graph, pinned) = match import_pinned(&model, shapes, &cases[0].0) {
+        Ok(g) => g,
+        Err(e) => return skip(e),
+    };
+    let generated = match emit::generate(&graph, &EmitOptions::default()) {
+        Ok(g) => g,
+        Err(e) => {
+            let key = match &e {
+                // One category for every element type but f32 and the 8/16-bit integers.
+                EmitError::Unsupported { op, reason, .. }
+                    if matches!(op.as_str(), "graph input" | "graph output") && reason.contains(" is ") =>
+                {
+                    format!("unsupported: {op} type")
+                }
+                EmitError::Unsupported { op, reason, .. } => category(&format!("unsupported: {op}: {reason}")),
+                EmitError::Opaque { .. } => "opaque ops".into(),
+                _ => return Prepared::Failed(format!("generate: {e}")),
+            };
+            return Prepared::Skipped(key, e.to_string());
+        }
+    };
+    let input_names: Vec<String> = graph.inputs.iter().map(|&v| graph.value(v).name.clone()).collect();
+    let mut outputs = Vec::new();
+    for &v in &graph.outputs {
+        let Some(ty) = graph.ty(v) else { return Prepared::Failed("an output's type is unknown".into()) };
+        outputs.push((graph.value(v).name.clone(), ty.shape.iter().product()));
+    }
+    let set0 = cases[0].0.clone();
+    let mut runnable = Vec::new();
+    for (index, (inputs, expected)) in cases.into_iter().enumerate() {
+        // A pinned input only stands for the sets that share set 0's value.
+        if pinned.iter().any(|p| inputs.get(p) != set0.get(p)) {
+            continue;
+        }
+        let mut values = Vec::new();
+        for n in &input_names {
+            match inputs.get(n) {
+                Some(t) => values.push(f32s(t)),
+                None => return skip(format!("test set {index} lacks input '{n}'")),
+            }
+        }
+        if expected.len() != outputs.len() {
+            return Prepared::Failed(format!(
+                "the graph has {} outputs, test set {index} has {}",
+                outputs.len(),
+                expected.len()
+            ));
+        }
+        runnable.push(Set { index, inputs: values, expected });
+    }
+    Prepared::Emitted(Box::new(Emitted {
+        name: name.to_string(),
+        ident: format!("c_{}", name.to_ascii_lowercase()),
+        generated,
+        inputs: input_names.len(),
+        outputs,
+        sets: runnable,
+        pinned,
+    }))
+}
+
+/// Prepares every case on every core (a shared work index), catching generator panics.
+fn prepare_all(cases: &[(String, PathBuf)]) -> Vec<(String, Prepared)> {
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(cases.len()));
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((case, dir)) = cases.get(i) else { break };
+                let p = catch_unwind(AssertUnwindSafe(|| prepare(case, dir)))
+                    .unwrap_or_else(|p| Prepared::Failed(format!("import or generate panicked: {}", panic_message(p))));
+                results.lock().expect("no worker panics while holding the lock").push((case.clone(), p));
+            });
+        }
+    });
+    let mut out = results.into_inner().expect("workers are done");
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Writes `path` only when its contents change.
+fn write_if_changed(path: &Path, contents: &str) {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(contents) {
+        std::fs::write(path, contents).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    }
+}
+
+/// Writes a module into `src/IDENT` unless the files there already hold it.
+fn write_module(src: &Path, case: &Emitted) {
+    let dir = src.join(&case.ident);
+    let same_rs = std::fs::read(dir.join("model.rs")).ok().as_deref() == Some(case.generated.source.as_bytes());
+    let same_bin = std::fs::read(dir.join("weights.bin")).ok() == case.generated.weights;
+    if !(same_rs && same_bin) {
+        emit::write(case.generated.clone(), &dir).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    }
+}
+
+/// The library including `modules`, and the runner dispatching to them.
+fn crate_sources(modules: &[&Emitted]) -> (String, String) {
+    let mut lib = String::from("#![no_std]\n//! Generated conformance modules under test.\n");
+    let mut dispatch = String::new();
+    for case in modules {
+        let id = &case.ident;
+        let _ = writeln!(lib, "/// `{}`.\npub mod {id} {{\n    include!(\"{id}/model.rs\");\n}}", case.name);
+        let call = if case.inputs == 1 && case.outputs.len() == 1 {
+            format!("single(m::{id}::run, m::{id}::INPUT_LEN, m::{id}::OUTPUT_LEN, m::{id}::ARENA_LEN, x)")
+        } else {
+            format!("multi(m::{id}::run, m::{id}::INPUT_LENS, m::{id}::OUTPUT_LENS, m::{id}::ARENA_LEN, x)")
+        };
+        let _ = writeln!(dispatch, "        \"{id}\" => {call},");
+    }
+    let main = format!(
+        r#"//! Runs generated modules: each line of the job file is `MODULE<TAB>INPUT<TAB>OUTPUT`. INPUT holds
+//! the module's inputs one after another (raw little-endian f32); OUTPUT receives its outputs
+//! one after another, or OUTPUT.panic the message when the module panics.
+use emitconf as m;
+
+/// A one-input, one-output module.
+fn single(run: fn(&[f32], &mut [f32], &mut [f32]), ilen: usize, olen: usize, alen: usize, x: &[f32]) -> Vec<f32> {{
+    assert_eq!(x.len(), ilen, "input length");
+    // NaN everywhere: a value nobody wrote poisons the output.
+    let (mut y, mut arena) = (vec![f32::NAN; olen], vec![f32::NAN; alen]);
+    run(x, &mut y, &mut arena);
+    y
+}}
+
+/// A module with several inputs or outputs.
+fn multi<const N: usize, const M: usize>(
+    run: fn([&[f32]; N], [&mut [f32]; M], &mut [f32]),
+    ilens: [usize; N],
+    olens: [usize; M],
+    alen: usize,
+    x: &[f32],
+) -> Vec<f32> {{
+    assert_eq!(x.len(), ilens.iter().sum::<usize>(), "input length");
+    let mut rest = x;
+    let inputs: [&[f32]; N] = std::array::from_fn(|k| {{
+        let (a, b) = rest.split_at(ilens[k]);
+        rest = b;
+        a
+    }});
+    let (mut y, mut arena) = (vec![f32::NAN; olens.iter().sum()], vec![f32::NAN; alen]);
+    let mut rest: &mut [f32] = &mut y;
+    let outputs: [&mut [f32]; M] = std::array::from_fn(|k| {{
+        let (a, b) = std::mem::take(&mut rest).split_at_mut(olens[k]);
+        rest = b;
+        a
+    }});
+    run(inputs, outputs, &mut arena);
+    y
+}}
+
+fn dispatch(module: &str, x: &[f32]) -> Vec<f32> {{
+    match module {{
+{dispatch}        other => panic!("unknown module {{other}}"),
+    }}
+}}
+
+fn main() {{
+    std::panic::set_hook(Box::new(|_| {{}}));
+    let jobs = std::env::args().nth(1).expect("job file");
+    for line in std::fs::read_to_string(jobs).expect("job file").lines() {{
+        let parts: Vec<&str> = line.split('\t').collect();
+        let bytes = std::fs::read(parts[1]).expect("input");
+        let x: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        match std::panic::catch_unwind(|| dispatch(parts[0], &x)) {{
+            Ok(y) => {{
+                let out: Vec<u8> = y.iter().flat_map(|v| v.to_le_bytes()).collect();
+                std::fs::write(parts[2], out).expect("output");
+            }}
+            Err(p) => {{
+                let msg = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                std::fs::write(format!("{{}}.panic", parts[2]), msg).expect("panic file");
+            }}
+        }}
+    }}
+}}
+"#
+    );
+    (lib, main)
+}
+
+/// Compiles `modules` (written under `root/src`) into `root/run`: one no_std rlib with
+/// `-D warnings`, one runner. A module that does not compile is left out (and the rest built
+/// again); returns those with rustc's errors. The build is skipped when the modules hash as at
+/// the last one (the stamp keeps the hash and the modules left out).
+fn compile(root: &Path, modules: &[&Emitted]) -> (PathBuf, Vec<(String, String)>) {
+    let src = root.join("src");
+    let (runner, stamp) = (root.join("run"), root.join("stamp"));
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let mut h = DefaultHasher::new();
+    (crate_sources(modules), &rustc, RUSTC_FLAGS).hash(&mut h);
+    for m in modules {
+        (&m.generated.source, &m.generated.weights).hash(&mut h);
+    }
+    let hash = format!("{:016x}", h.finish());
+    if let Some(rest) =
+        std::fs::read_to_string(&stamp).ok().and_then(|s| s.strip_prefix(&format!("{hash}\n")).map(String::from))
+    {
+        if runner.exists() {
+            let broken = rest.lines().filter_map(|l| l.split_once('\t')).map(|(n, e)| (n.into(), e.into())).collect();
+            return (runner, broken);
+        }
+    }
+    let _ = std::fs::remove_file(&stamp);
+    let mut modules = modules.to_vec();
+    let mut broken = Vec::new();
+    let started = std::time::Instant::now();
+    loop {
+        let (lib, main) = crate_sources(&modules);
+        write_if_changed(&src.join("lib.rs"), &lib);
+        write_if_changed(&src.join("main.rs"), &main);
+        let out = Command::new(&rustc)
+            .args(RUSTC_FLAGS)
+            .args(["-D", "warnings", "--crate-type", "rlib", "--crate-name", "emitconf", "--out-dir"])
+            .arg(root)
+            .arg(src.join("lib.rs"))
+            .output()
+            .expect("run rustc");
+        if out.status.success() {
+            break;
+        }
+        // Leave out the modules rustc complains about, and build the others.
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let before = modules.len();
+        modules.retain(|m| match rustc_errors(&stderr, &m.ident) {
+            Some(errors) => {
+                broken.push((m.name.clone(), format!("does not compile: {errors}")));
+                false
+            }
+            None => true,
+        });
+        assert!(modules.len() < before, "the conformance crate does not compile:\n{stderr}");
+    }
+    let lib_secs = started.elapsed().as_secs_f64();
+    let out = Command::new(&rustc)
+        .args(RUSTC_FLAGS)
+        .args(["--crate-type", "bin", "--crate-name", "run", "--extern"])
+        .arg(format!("emitconf={}", root.join("libemitconf.rlib").display()))
+        .arg("-o")
+        .arg(&runner)
+        .arg(src.join("main.rs"))
+        .output()
+        .expect("run rustc");
+    assert!(out.status.success(), "the runner does not compile:\n{}", String::from_utf8_lossy(&out.stderr));
+    println!(
+        "compiled {} modules in {lib_secs:.1} s ({} left out), the runner in {:.1} s",
+        modules.len(),
+        broken.len(),
+        started.elapsed().as_secs_f64() - lib_secs
+    );
+    let lines: String = broken.iter().map(|(n, e)| format!("{n}\t{e}\n")).collect();
+    std::fs::write(&stamp, format!("{hash}\n{lines}")).expect("write the stamp");
+    (runner, broken)
+}
+
+/// rustc's errors in module `ident`, one line: each message with its place in `model.rs`.
+fn rustc_errors(stderr: &str, ident: &str) -> Option<String> {
+    let file = format!("/{ident}/model.rs:");
+    let errors: Vec<String> = stderr
+        .split("\n\n")
+        .filter(|block| block.starts_with("error") && block.contains(&file))
+        .map(|block| {
+            let message = block.lines().next().unwrap_or_default();
+            let place = block.split(&file).nth(1).and_then(|r| r.split(':').next()).unwrap_or("?");
+            format!("{message} (model.rs line {place})")
+        })
+        .collect();
+    (!errors.is_empty()).then(|| errors.join("; "))
+}
+
+/// One run of a test set: where its output goes.
+struct Job {
+    case: usize,
+    set: usize,
+    output: PathBuf,
+}
+
+/// Runs `jobs` (job-file lines) through the runner; when the runner dies (a crash rather than a
+/// panic, which it catches), the job it died on is marked and the rest run again. Returns the
+/// message of each job, by index, that did not finish.
+fn run_jobs(runner: &Path, io: &Path, jobs: &[(String, Job)]) -> HashMap<usize, String> {
+    let mut failed = HashMap::new();
+    let mut start = 0;
+    while start < jobs.len() {
+        let job_file = io.join("jobs");
+        let lines: String = jobs[start..].iter().map(|(line, _)| format!("{line}\n")).collect();
+        std::fs::write(&job_file, lines).expect("write jobs");
+        let run = Command::new(runner).arg(&job_file).output().expect("run the generated code");
+        let mut next = jobs.len();
+        for (k, (_, job)) in jobs.iter().enumerate().skip(start) {
+            let panic_file = PathBuf::from(format!("{}.panic", job.output.display()));
+            if let Ok(msg) = std::fs::read_to_string(&panic_file) {
+                failed.insert(k, format!("generated code panicked: {msg}"));
+            } else if !job.output.exists() {
+                failed.insert(k, format!("generated code crashed the runner ({})", run.status));
+                next = k + 1;
+                break;
+            }
+        }
+        if next == jobs.len() && !run.status.success() {
+            panic!("the runner failed: {}", String::from_utf8_lossy(&run.stderr));
+        }
+        start = next;
+    }
+    failed
+}
+
+/// Compares one output: the failure message, if any.
+fn compare(name: &str, expected: &Tensor, actual: &[f32]) -> Option<String> {
+    let dtype = expected.ttype().dtype;
+    let tolerance = if dtype.is_float() { FLOAT_TOLERANCE } else { Tolerance::EXACT };
+    let Some(want) = expected.to_f64_vec() else { return Some(format!("output '{name}' is not numeric")) };
+    if want.len() != actual.len() {
+        return Some(format!("output '{name}': {} values, expected {}", actual.len(), want.len()));
+    }
+    let (mut bad, mut worst) = (0, None::<(f64, usize)>);
+    for (i, (&e, &a)) in want.iter().zip(actual).enumerate() {
+        let a = a as f64;
+        if !tolerance.accepts(e, a) {
+            bad += 1;
+            let d = if (e - a).is_nan() { f64::INFINITY } else { (e - a).abs() };
+            if worst.is_none_or(|(w, _)| d > w) {
+                worst = Some((d, i));
+            }
+        }
+    }
+    let (d, i) = worst?;
+    Some(format!(
+        "output '{name}' ({dtype}): {bad} of {} values differ, max |diff| {d:.3e} at [{i}]: expected {}, got {}",
+        want.len(),
+        want[i],
+        actual[i]
+    ))
+}
+
+#[test]
+fn generated_code_passes_the_onnx_node_conformance_cases() {
+    let Some(shared) = shared_dir() else { return };
+    let started = std::time::Instant::now();
+    let node = shared.join("conformance/onnx-node");
+    let json = std::fs::read_to_string(node.join("node_ops.json")).expect("node_ops.json is readable");
+    let ops: HashMap<String, Vec<String>> = serde_json::from_str(&json).expect("node_ops.json maps case → ops");
+    let op_list = |case: &str| ops[case].iter().map(|o| o.trim_start_matches("ai.onnx::")).collect::<Vec<_>>();
+    let mut names: Vec<&String> = ops.keys().collect();
+    names.sort();
+    let mut outcomes = Vec::new();
+    let mut cases = Vec::new();
+    for name in names {
+        let missing = unsupported_ops(&ops[name]);
+        if missing.is_empty() {
+            cases.push((name.clone(), node.join("node").join(name)));
+        } else {
+            let detail = format!("the importer does not support {}", missing.join(", "));
+            let category = "import: unsupported op".to_string();
+            outcomes.push(Outcome { case: name.clone(), status: Status::Skip, category, detail });
+        }
+    }
+    let prepared = prepare_all(&cases);
+    let prepare_secs = started.elapsed().as_secs_f64();
+    let mut emitted = Vec::new();
+    for (case, p) in prepared {
+        match p {
+            Prepared::Emitted(e) => emitted.push(*e),
+            Prepared::Skipped(category, detail) => {
+                outcomes.push(Outcome { case, status: Status::Skip, category, detail })
+            }
+            Prepared::Failed(detail) => outcomes.push(failure(&case, detail)),
+        }
+    }
+    let mut idents: Vec<&str> = emitted.iter().map(|e| e.ident.as_str()).collect();
+    idents.sort_unstable();
+    idents.dedup();
+    assert_eq!(idents.len(), emitted.len(), "two cases share a module name");
+
+    let root = target_dir().join("emit-conformance");
+    let (src, io) = (root.join("src"), root.join("io"));
+    std::fs::create_dir_all(&src).expect("create target/emit-conformance/src");
+    let _ = std::fs::remove_dir_all(&io);
+    std::fs::create_dir_all(&io).expect("create target/emit-conformance/io");
+    for case in &emitted {
+        write_module(&src, case);
+    }
+    let compile_started = std::time::Instant::now();
+    let (runner, broken) = compile(&root, &emitted.iter().collect::<Vec<_>>());
+    let compile_secs = compile_started.elapsed().as_secs_f64();
+    let mut case_failures: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut jobs = Vec::new();
+    for (c, case) in emitted.iter().enumerate() {
+        if let Some((_, e)) = broken.iter().find(|(n, _)| *n == case.name) {
+            case_failures.entry(c).or_default().push(e.clone());
+            continue;
+        }
+        for (s, set) in case.sets.iter().enumerate() {
+            let (input, output) = (
+                io.join(format!("{}_{}.in", case.ident, set.index)),
+                io.join(format!("{}_{}.out", case.ident, set.index)),
+            );
+            let bytes: Vec<u8> = set.inputs.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+            std::fs::write(&input, bytes).expect("write input");
+            let line = format!("{}\t{}\t{}", case.ident, input.display(), output.display());
+            jobs.push((line, Job { case: c, set: s, output }));
+        }
+    }
+    let run_started = std::time::Instant::now();
+    let crashed = run_jobs(&runner, &io, &jobs);
+    let run_secs = run_started.elapsed().as_secs_f64();
+    for (k, (_, job)) in jobs.iter().enumerate() {
+        let case = &emitted[job.case];
+        let set = &case.sets[job.set];
+        if let Some(msg) = crashed.get(&k) {
+            case_failures.entry(job.case).or_default().push(format!("set {}: {msg}", set.index));
+            continue;
+        }
+        let bytes = std::fs::read(&job.output).expect("output");
+        let y: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let mut at = 0;
+        for ((name, len), expected) in case.outputs.iter().zip(&set.expected) {
+            let actual = y.get(at..at + len).unwrap_or_default();
+            at += len;
+            if let Some(msg) = compare(name, expected, actual) {
+                case_failures.entry(job.case).or_default().push(format!("set {}: {msg}", set.index));
+            }
+        }
+    }
+    let mut pinned_cases = 0;
+    for (c, case) in emitted.iter().enumerate() {
+        pinned_cases += usize::from(!case.pinned.is_empty());
+        let (status, detail) = match case_failures.remove(&c) {
+            None if case.sets.is_empty() => (Status::Skip, "no runnable test set".to_string()),
+            None => (Status::Pass, pin_note(&case.pinned)),
+            Some(msgs) => {
+                outcomes.push(failure(&case.name, msgs.join("; ")));
+                continue;
+            }
+        };
+        let category = if status == Status::Skip { detail.clone() } else { String::new() };
+        outcomes.push(Outcome { case: case.name.clone(), status, category, detail });
+    }
+    outcomes.sort_by(|a, b| a.case.cmp(&b.case));
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "emit conformance: prepared {} cases in {prepare_secs:.1} s, compile {compile_secs:.1} s, \
+         {} jobs run in {run_secs:.1} s, total {elapsed:.1} s ({pinned_cases} emitted cases with pinned inputs)",
+        cases.len(),
+        jobs.len()
+    );
+    let count = |s: Status| outcomes.iter().filter(|o| o.status == s).count();
+    let (pass, fail, known, skip) =
+        (count(Status::Pass), count(Status::Fail), count(Status::KnownFailure), count(Status::Skip));
+    let path = summarize(&outcomes, &op_list, elapsed);
+    println!("{pass} pass, {fail} fail, {known} known failures, {skip} skip; summary: {}", path.display());
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter(|o| matches!(o.status, Status::Fail | Status::KnownFailure))
+        .map(|o| format!("{} {} [{}]: {}", o.status.label(), o.case, op_list(&o.case).join(", "), o.detail))
+        .collect();
+    for f in &failures {
+        println!("{f}");
+    }
+    for (name, _) in KNOWN_FAILURES {
+        if !outcomes.iter().any(|o| o.case == *name && o.status == Status::KnownFailure) {
+            println!("note: {name} is in KNOWN_FAILURES but no longer fails: remove it (and raise PASS_FLOOR)");
+        }
+    }
+    assert_eq!(fail, 0, "{fail} case(s) fail:\n{}", failures.join("\n"));
+    assert!(pass >= PASS_FLOOR, "{pass} cases pass, fewer than the floor {PASS_FLOOR} (a regression)");
+}
+
+/// A failed case: a known failure when [`KNOWN_FAILURES`] lists it.
+fn failure(case: &str, detail: String) -> Outcome {
+    let (status, detail) = match KNOWN_FAILURES.iter().find(|(n, _)| *n == case) {
+        Some((_, why)) => (Status::KnownFailure, format!("known: {why}; {detail}")),
+        None => (Status::Fail, detail),
+    };
+    Outcome { case: case.to_string(), status, category: String::new(), detail }
+}
+
+impl Status {
+    fn label(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::KnownFailure => "known failure",
+            Status::Fail => "FAIL",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+fn pin_note(pinned: &[String]) -> String {
+    if pinned.is_empty() {
+        String::new()
+    } else {
+        format!("pinned: {}", pinned.join(", "))
+    }
+}
+
+/// Writes `target/emit-conformance/summary.md`: counts, skips by reason, failures, every case.
+fn summarize<'a>(outcomes: &'a [Outcome], op_list: &dyn Fn(&'a str) -> Vec<&'a str>, elapsed: f64) -> PathBuf {
+    let count = |s: Status| outcomes.iter().filter(|o| o.status == s).count();
+    let mut md = String::new();
+    let _ = writeln!(md, "# ONNX node conformance through the Rust back end\n");
+    let _ = writeln!(
+        md,
+        "Generated by `cargo test --test emit_conformance` (tests/emit_conformance.rs) in {elapsed:.1} s; do not edit.\n"
+    );
+    let _ = writeln!(md, "| status | cases |\n|---|---|");
+    for s in [Status::Pass, Status::Fail, Status::KnownFailure, Status::Skip] {
+        let _ = writeln!(md, "| {} | {} |", s.label(), count(s));
+    }
+    let mut reasons: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for o in outcomes.iter().filter(|o| o.status == Status::Skip) {
+        reasons.entry(&o.category).or_default().push(&o.case);
+    }
+    let mut reasons: Vec<(&str, Vec<&str>)> = reasons.into_iter().collect();
+    reasons.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    let _ = writeln!(md, "\n## Skipped, by reason\n\n| cases | reason | examples |\n|---|---|---|");
+    for (reason, cases) in &reasons {
+        let examples: Vec<&str> = cases.iter().take(3).copied().collect();
+        let _ = writeln!(md, "| {} | {} | {} |", cases.len(), cell(reason, 200), examples.join(", "));
+    }
+    let _ = writeln!(md, "\n## Failures\n\n| case | ops | status | detail |\n|---|---|---|---|");
+    for o in outcomes.iter().filter(|o| matches!(o.status, Status::Fail | Status::KnownFailure)) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            o.case,
+            op_list(&o.case).join(", "),
+            o.status.label(),
+            cell(&o.detail, 600)
+        );
+    }
+    let _ = writeln!(md, "\n## Cases\n\n| case | status | detail |\n|---|---|---|");
+    for o in outcomes {
+        let _ = writeln!(md, "| {} | {} | {} |", o.case, o.status.label(), cell(&o.detail, 300));
+    }
+    write_target_file("emit-conformance/summary.md", &md)
+}
