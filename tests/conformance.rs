@@ -31,7 +31,9 @@
 
 mod common;
 
-use common::{cell, panic_message, pin_in_proto, round_trip, shared_dir, types_of, unsupported_ops, write_target_file};
+use common::{
+    cell, panic_message, pin_in_proto, reason_key, round_trip, shared_dir, types_of, unsupported_ops, write_target_file,
+};
 use gos_opt::verify::{io_names, load_test_sets, Tolerance, TolerancePolicy, TractModel, VerifyReport};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -294,31 +296,7 @@ fn summarize(
 fn group_failures(outcomes: &[Outcome]) -> Vec<(String, Vec<&str>)> {
     let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for o in outcomes.iter().filter(|o| o.status == Status::Fail) {
-        // Node labels may nest quotes (`'<unnamed, output 'y'>'`): cut them out first.
-        let mut reason = o.reason.clone();
-        while let Some(start) = reason.find("node '") {
-            let Some(end) = reason[start..].find("' (").map(|e| start + e) else { break };
-            reason.replace_range(start..end + 1, "node");
-        }
-        let mut key = String::new();
-        let mut quoted = false;
-        for ch in reason.chars() {
-            match ch {
-                '\'' => {
-                    quoted = !quoted;
-                    if quoted {
-                        key.push_str("'…'");
-                    }
-                }
-                _ if quoted => {}
-                c if c.is_ascii_digit() => {
-                    if !key.ends_with('N') {
-                        key.push('N');
-                    }
-                }
-                c => key.push(c),
-            }
-        }
+        let key = reason_key(&o.reason);
         groups.entry(key).or_default().push(&o.case);
     }
     let mut groups: Vec<(String, Vec<&str>)> = groups.into_iter().collect();

@@ -20,7 +20,7 @@
 
 mod common;
 
-use common::{cell, panic_message, shared_dir, target_dir, unsupported_ops, write_target_file};
+use common::{cell, panic_message, reason_key, shared_dir, target_dir, unsupported_ops, write_target_file};
 use gos_opt::emit::{self, EmitError, EmitOptions, Generated};
 use gos_opt::graph::Graph;
 use gos_opt::onnx::{import, ImportError, ImportOptions};
@@ -105,33 +105,13 @@ struct Outcome {
     detail: String,
 }
 
-/// The category of a skip reason: node labels cut, quoted names blanked, the explanation after
-/// `; ` dropped, so reasons that differ only in names group together.
+/// The category of a skip reason: [`reason_key`] of its part before `; ` (the explanation),
+/// at most 120 characters.
 fn category(reason: &str) -> String {
-    let mut reason = reason.to_string();
-    // Node labels may nest quotes (`'<unnamed, output 'y'>'`): cut them out first.
-    while let Some(start) = reason.find("node '") {
-        let Some(end) = reason[start..].find("' (").map(|e| start + e) else { break };
-        reason.replace_range(start..end + 1, "node");
-    }
-    let mut key = String::new();
-    let mut quoted = false;
-    for ch in reason.chars() {
-        match ch {
-            '\'' => {
-                quoted = !quoted;
-                if quoted {
-                    key.push('…');
-                }
-            }
-            _ if quoted => {}
-            c => key.push(c),
-        }
-    }
-    let key = key.split("; ").next().unwrap_or_default();
+    let key = reason_key(reason.split("; ").next().unwrap_or_default());
     match key.char_indices().nth(120) {
         Some((at, _)) => format!("{}…", &key[..at]),
-        None => key.to_string(),
+        None => key,
     }
 }
 

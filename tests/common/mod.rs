@@ -169,3 +169,34 @@ pub fn cell(s: &str, max: usize) -> String {
         one
     }
 }
+
+/// A failure or skip reason with what varies between cases blanked, so that reasons differing
+/// only in names and numbers group together: node labels cut (they may nest quotes,
+/// `'<unnamed, output 'y'>'`), quoted names as `'…'`, runs of digits as `N`.
+pub fn reason_key(reason: &str) -> String {
+    let mut reason = reason.to_string();
+    while let Some(start) = reason.find("node '") {
+        let Some(end) = reason[start..].find("' (").map(|e| start + e) else { break };
+        reason.replace_range(start..end + 1, "node");
+    }
+    let mut key = String::new();
+    let mut quoted = false;
+    for ch in reason.chars() {
+        match ch {
+            '\'' => {
+                quoted = !quoted;
+                if quoted {
+                    key.push_str("'…'");
+                }
+            }
+            _ if quoted => {}
+            c if c.is_ascii_digit() => {
+                if !key.ends_with('N') {
+                    key.push('N');
+                }
+            }
+            c => key.push(c),
+        }
+    }
+    key
+}
