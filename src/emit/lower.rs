@@ -285,8 +285,8 @@ pub fn lower(graph: &Graph, integer: Option<&quant::QuantConsts>) -> Result<Prog
     let order = graph.topo_order()?;
     let none = quant::QuantConsts::new();
     let mut l = Lowerer::new(graph, &order, integer.unwrap_or(&none));
-    if let Some(consts) = integer {
-        l.quant = quant::plan(&l, &order, consts);
+    if integer.is_some() {
+        l.quant = quant::plan(&l, &order);
     }
     l.program.fused += l.quant.absorbed.len();
     l.program.integer_kernels = l.quant.fused.len();
@@ -658,7 +658,7 @@ impl<'g> Lowerer<'g> {
         self.current = (node.name.clone(), node.op.onnx_name().to_string());
         let out = node.outputs[0];
         if let Some(f) = self.quant.fused.get(&id).cloned() {
-            return self.quantized(id, &f, self.qconsts);
+            return self.quantized(id, &f);
         }
         match &node.op {
             Op::Conv(c) => self.conv(id, c),
@@ -1296,8 +1296,7 @@ impl<'g> Lowerer<'g> {
         if geo.pointwise() {
             let wb = self.add_weight(w);
             let yb = self.define(out)?;
-            let mut generics = nums(&[m, cin, h * wd, 1]);
-            generics.extend(mm_blocks(h * wd));
+            let generics = mm_generics(&[m, cin, h * wd, 1], h * wd);
             self.typed_step(
                 "k_mm",
                 &[],
@@ -1394,8 +1393,7 @@ impl<'g> Lowerer<'g> {
         let wb = self.add_weight(w);
         let bb = self.add_weight(bias);
         let yb = self.define(out)?;
-        let mut generics = nums(&[m, k, n, bias_kind]);
-        generics.extend(mm_blocks(n));
+        let generics = mm_generics(&[m, k, n, bias_kind], n);
         self.typed_step(
             "k_mm",
             &[],
@@ -1435,8 +1433,7 @@ impl<'g> Lowerer<'g> {
             let wb = self.read(b)?;
             let bb = self.add_weight(bias);
             let yb = self.define(out)?;
-            let mut generics = nums(&[abatch * m, k, n, 2]);
-            generics.extend(mm_blocks(n));
+            let generics = mm_generics(&[abatch * m, k, n, 2], n);
             self.typed_step(
                 "k_mm",
                 &[],
@@ -1460,8 +1457,7 @@ impl<'g> Lowerer<'g> {
         let bb = self.read(b)?;
         let yb = self.define(out)?;
         self.program.kernels.insert("k_mm");
-        let mut generics = nums(&[batch, m, k, n, sa, sb]);
-        generics.extend(mm_blocks(n));
+        let generics = mm_generics(&[batch, m, k, n, sa, sb], n);
         self.typed_step("k_bmm", &[], generics, vec![Arg::Read(ab), Arg::Read(bb), Arg::Write(yb), lo, hi]);
         Ok(())
     }
@@ -1576,6 +1572,14 @@ impl PerTarget {
 /// Numbers as const arguments.
 fn nums(v: &[usize]) -> Vec<String> {
     v.iter().map(|g| g.to_string()).collect()
+}
+
+/// The const arguments of a matrix product kernel: `dims`, then the column blocks for `n`
+/// columns ([`mm_blocks`]).
+fn mm_generics(dims: &[usize], n: usize) -> Vec<String> {
+    let mut generics = nums(dims);
+    generics.extend(mm_blocks(n));
+    generics
 }
 
 /// Column blocks of a matrix product with `n` columns, as the `NB4` and `NB1` arguments: for

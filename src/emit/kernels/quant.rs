@@ -38,65 +38,6 @@ impl QIn for i16 {
 }
 "#;
 
-/// Products of integer elements.
-pub const Q_MUL: &str = r#"
-/// The product of two integer elements as i32: in 16 bits when both are 8-bit (it fits, and
-/// 16-bit vector multiplies do twice the lanes), in 32 otherwise.
-trait QMul<B>: QIn {
-    /// `self · b`.
-    fn mul(self, b: B) -> i32;
-}
-
-impl QMul<i8> for u8 {
-    #[inline(always)]
-    fn mul(self, b: i8) -> i32 {
-        (self as i16 * b as i16) as i32
-    }
-}
-
-impl QMul<u8> for i8 {
-    #[inline(always)]
-    fn mul(self, b: u8) -> i32 {
-        (self as i16 * b as i16) as i32
-    }
-}
-
-impl QMul<i8> for i8 {
-    #[inline(always)]
-    fn mul(self, b: i8) -> i32 {
-        (self as i16 * b as i16) as i32
-    }
-}
-
-impl QMul<i16> for u8 {
-    #[inline(always)]
-    fn mul(self, b: i16) -> i32 {
-        self as i32 * b as i32
-    }
-}
-
-impl QMul<i16> for i8 {
-    #[inline(always)]
-    fn mul(self, b: i16) -> i32 {
-        self as i32 * b as i32
-    }
-}
-
-impl QMul<u8> for i16 {
-    #[inline(always)]
-    fn mul(self, b: u8) -> i32 {
-        self as i32 * b as i32
-    }
-}
-
-impl QMul<i8> for i16 {
-    #[inline(always)]
-    fn mul(self, b: i8) -> i32 {
-        self as i32 * b as i32
-    }
-}
-"#;
-
 /// The element types the kernels store, and the parameters of the store.
 pub const Q_OUT: &str = r#"
 /// How a quantized kernel stores a float result `v`: clamped to `[lo, hi]` (a fused ReLU or
@@ -205,7 +146,7 @@ pub const QMM: &str = r#"
 /// Rows go four at a time with `NB4` columns, single rows with `NB1` (both at most `N`).
 #[allow(clippy::too_many_arguments)]
 fn k_qmm<
-    A: QMul<B>,
+    A: QIn,
     B: QIn,
     Y: QOut,
     const M: usize,
@@ -238,7 +179,7 @@ fn k_qmm<
 
 /// `R` rows of [`k_qmm`] starting at row `row0`, `NB` columns at a time.
 #[inline(always)]
-fn k_qmm_rows<A: QMul<B>, B: QIn, Y: QOut, const R: usize, const NB: usize, const K: usize, const N: usize, const AX: usize>(
+fn k_qmm_rows<A: QIn, B: QIn, Y: QOut, const R: usize, const NB: usize, const K: usize, const N: usize, const AX: usize>(
     a: &[A],
     b: &[B],
     (off, mul, bias): (&[i32], &[f32], &[f32]),
@@ -255,9 +196,9 @@ fn k_qmm_rows<A: QMul<B>, B: QIn, Y: QOut, const R: usize, const NB: usize, cons
         for k in 0..K {
             let bk = &b[k * N + j0..k * N + j0 + NB];
             for r in 0..R {
-                let av = a[r * K + k];
+                let av = a[r * K + k].wide();
                 for c in 0..NB {
-                    acc[r][c] += av.mul(bk[c]);
+                    acc[r][c] += av * bk[c].wide();
                 }
             }
         }
@@ -350,7 +291,7 @@ pub const QCONV: &str = r#"
 /// channel. Tiles as in the float convolution: `SUB` of a block's `MB` channels by `PB` pixels.
 #[allow(clippy::too_many_arguments)]
 fn k_qconv<
-    X: QMul<W>,
+    X: QIn,
     W: QIn,
     Y: QOut,
     const G: usize,
@@ -404,9 +345,9 @@ fn k_qconv<
                                     for kw in 0..KW {
                                         let wr = &wk[kw * MB + s..kw * MB + s + SUB];
                                         for p in 0..PB {
-                                            let xv = xr[p * SW + kw * DW];
+                                            let xv = xr[p * SW + kw * DW].wide();
                                             for m in 0..SUB {
-                                                acc[p][m] += xv.mul(wr[m]);
+                                                acc[p][m] += xv * wr[m].wide();
                                             }
                                         }
                                     }
@@ -414,9 +355,9 @@ fn k_qconv<
                                     for kw in 0..KW {
                                         let wr = &wk[kw * MB + s..kw * MB + s + SUB];
                                         for p in 0..n {
-                                            let xv = x[at + p * SW + kw * DW];
+                                            let xv = x[at + p * SW + kw * DW].wide();
                                             for m in 0..SUB {
-                                                acc[p][m] += xv.mul(wr[m]);
+                                                acc[p][m] += xv * wr[m].wide();
                                             }
                                         }
                                     }

@@ -5,11 +5,11 @@
 //! written as integers), and a DequantizeLinear whose readers all became integer kernels is not
 //! computed at all.
 //!
-//! The integer kernels compute the same values as the float graph up to the order of float
-//! rounding: `Σ (x - zx)(w - zw)` is exact in i32, then scaled by `sx · sw` and quantized as
-//! QuantizeLinear does.
+//! The integer kernels compute the graph's arithmetic exactly: `Σ (x - zx)(w - zw)` in i32 (or
+//! in f32 where every partial sum is an integer below 2^24), then scaled by `sx · sw` and
+//! quantized as QuantizeLinear does.
 
-use super::{conv_sub_tile, lit, mm_blocks, nums, Arg, BufId, Clamp, ConvGeometry, Elem, EmitError, Lowerer, Weight};
+use super::{conv_sub_tile, lit, mm_generics, nums, Arg, BufId, Clamp, ConvGeometry, Elem, EmitError, Lowerer, Weight};
 use crate::graph::{Node, NodeId, ValueId, ValueKind};
 use crate::ops::Op;
 use crate::tensor::DType;
@@ -95,7 +95,7 @@ fn producer(lw: &Lowerer, v: ValueId) -> Option<NodeId> {
 }
 
 /// Plans the integer kernels of a graph.
-pub(super) fn plan(lw: &Lowerer, order: &[NodeId], consts: &QuantConsts) -> QuantPlan {
+pub(super) fn plan(lw: &Lowerer, order: &[NodeId]) -> QuantPlan {
     let mut plan = QuantPlan::default();
     for &id in order {
         let node = lw.graph.node(id);
@@ -117,7 +117,7 @@ pub(super) fn plan(lw: &Lowerer, order: &[NodeId], consts: &QuantConsts) -> Quan
         }
     }
     for &id in order {
-        if let Some((fusion, absorbed)) = fusion(lw, id, consts, &plan.stored) {
+        if let Some((fusion, absorbed)) = fusion(lw, id, &plan.stored) {
             plan.absorbed.extend(absorbed);
             plan.fused.insert(id, fusion);
         }
@@ -149,14 +149,9 @@ fn scales_along(w: &QuantConst, axis: usize) -> bool {
 }
 
 /// `id` as an integer kernel, with the nodes it absorbs after it.
-fn fusion(
-    lw: &Lowerer,
-    id: NodeId,
-    consts: &QuantConsts,
-    stored: &HashMap<ValueId, QParams>,
-) -> Option<(Fusion, Vec<NodeId>)> {
+fn fusion(lw: &Lowerer, id: NodeId, stored: &HashMap<ValueId, QParams>) -> Option<(Fusion, Vec<NodeId>)> {
     let node = lw.graph.node(id);
-    let w = consts.get(&node.inputs.get(1).copied().flatten()?)?;
+    let w = lw.qconsts.get(&node.inputs.get(1).copied().flatten()?)?;
     let wrank = lw.graph.ty(node.inputs[1]?)?.shape.len();
     let bias = node.inputs.get(2).copied().flatten();
     let weights_ok = match &node.op {
@@ -213,9 +208,8 @@ fn fusion(
     Some((Fusion { x, xq, out, outq, clamp }, absorbed))
 }
 
-/// Quantized weights with their zero points taken off, in the narrowest type that holds them,
-/// and the sum of each output channel's weights; `channel(i)` is the output channel of element
-/// `i`, `scale(i)` and `zero(i)` its quantization.
+/// Quantized weights with their zero points taken off, and per output channel the sum of its
+/// weights and its scale (the plan admits only scales per tensor or per output channel).
 struct Prepared {
     values: Vec<i32>,
     sums: Vec<i64>,
@@ -223,7 +217,8 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(w: &QuantConst, channels: usize, channel: impl Fn(usize) -> usize, param: impl Fn(usize) -> usize) -> Self {
+    /// `channel(i)` is the output channel of element `i`.
+    fn new(w: &QuantConst, channels: usize, channel: impl Fn(usize) -> usize) -> Self {
         let mut sums = vec![0i64; channels];
         let mut scales = vec![0f32; channels];
         let values = w
@@ -231,7 +226,7 @@ impl Prepared {
             .iter()
             .enumerate()
             .map(|(i, &q)| {
-                let p = if w.scale.len() == 1 { 0 } else { param(i) };
+                let p = if w.scale.len() == 1 { 0 } else { channel(i) };
                 let v = q - w.zero[p];
                 sums[channel(i)] += v as i64;
                 scales[channel(i)] = w.scale[p];
@@ -241,7 +236,7 @@ impl Prepared {
         Prepared { values, sums, scales }
     }
 
-    /// The values as the kernels' weight type.
+    /// The values in the narrowest type that holds them.
     fn weight(values: &[i32]) -> Weight {
         if values.iter().all(|v| i8::try_from(*v).is_ok()) {
             Weight::I8(values.iter().map(|&v| v as i8).collect())
@@ -272,9 +267,9 @@ fn exact_in_f32(p: &Prepared, channels: usize) -> bool {
 
 impl Lowerer<'_> {
     /// Lowers a node the plan made an integer kernel.
-    pub(super) fn quantized(&mut self, id: NodeId, f: &Fusion, consts: &QuantConsts) -> Result<(), EmitError> {
+    pub(super) fn quantized(&mut self, id: NodeId, f: &Fusion) -> Result<(), EmitError> {
         let node = self.graph.node(id);
-        let w = &consts[&node.inputs[1].expect("planned with weights")];
+        let w = &self.qconsts[&node.inputs[1].expect("planned with weights")];
         let bias_in = node.inputs.get(2).copied().flatten();
         let xb = self.read(f.x)?;
         let terms = |p: &Prepared, bias: Vec<f32>, alpha: f32| Terms {
@@ -286,7 +281,7 @@ impl Lowerer<'_> {
             Op::Conv(c) => {
                 let geo = self.conv_geometry(id, c)?;
                 let per = w.values.len() / geo.m;
-                let p = Prepared::new(w, geo.m, |i| i / per, |i| i / per);
+                let p = Prepared::new(w, geo.m, |i| i / per);
                 let bias = match bias_in {
                     Some(b) => self.const_values(Some(b), "the bias")?,
                     None => vec![0.0; geo.m],
@@ -299,7 +294,7 @@ impl Lowerer<'_> {
                 let (k, n) = if g.trans_b { (s[1], s[0]) } else { (s[0], s[1]) };
                 let m = self.shape(node.inputs[0].expect("input"))?[0];
                 let channel = move |i: usize| if g.trans_b { i / k } else { i % n };
-                let p = Prepared::new(w, n, channel, channel);
+                let p = Prepared::new(w, n, channel);
                 let bias = match bias_in {
                     Some(c) => {
                         let v = self.const_values(Some(c), "C")?;
@@ -315,7 +310,7 @@ impl Lowerer<'_> {
                 let s = self.shape(node.inputs[1].expect("weights"))?;
                 let (k, n) = (s[0], s[1]);
                 let m = self.shape(node.inputs[0].expect("input"))?.iter().product::<usize>() / k;
-                let p = Prepared::new(w, n, |i| i % n, |i| i % n);
+                let p = Prepared::new(w, n, |i| i % n);
                 let t = terms(&p, vec![0.0; n], 1.0);
                 self.matrix_kernel([m, k, n], &p.values, xb, f, t)
             }
@@ -365,8 +360,7 @@ impl Lowerer<'_> {
         let (wb, terms) = self.integer_operands(values, t, true);
         let wt = self.program.bufs[wb].elem.rust();
         let yb = self.define(f.out)?;
-        let mut generics = nums(&[m, k, n, 2]);
-        generics.extend(mm_blocks(n));
+        let generics = mm_generics(&[m, k, n, 2], n);
         let mut args = vec![Arg::Read(xb), Arg::Read(wb)];
         args.extend(terms);
         args.extend([Arg::Write(yb), Arg::Code(Self::requant(f))]);
@@ -407,8 +401,7 @@ impl Lowerer<'_> {
             let (wb, terms) = self.integer_operands(&p.values, t, false);
             let wt = self.program.bufs[wb].elem.rust();
             let yb = self.define(f.out)?;
-            let mut generics = nums(&[m, cin, h * wd]);
-            generics.extend(mm_blocks(h * wd));
+            let generics = mm_generics(&[m, cin, h * wd], h * wd);
             let mut args = vec![Arg::Read(wb), Arg::Read(src)];
             args.extend(terms);
             args.extend([Arg::Write(yb), Arg::Code(rq)]);
@@ -419,8 +412,7 @@ impl Lowerer<'_> {
             let (wb, terms) = self.integer_operands(&p.values, t, true);
             let wt = self.program.bufs[wb].elem.rust();
             let yb = self.define(f.out)?;
-            let mut generics = nums(&[m, cin, h * wd, 1]);
-            generics.extend(mm_blocks(h * wd));
+            let generics = mm_generics(&[m, cin, h * wd, 1], h * wd);
             let mut args = vec![Arg::Read(wb), Arg::Read(xb)];
             args.extend(terms);
             args.extend([Arg::Write(yb), Arg::Code(rq)]);
