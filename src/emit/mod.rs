@@ -56,8 +56,8 @@ pub enum EmitError {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Quantized {
-    /// 8-bit integer tensors, integer weights and kernels summing in i32: the exact result of
-    /// the graph's arithmetic. A float evaluation of the graph (tract, onnxruntime) can differ
+    /// 8-bit integer tensors, integer weights and kernels with exact integer sums (in i32, or in
+    /// f32 where every partial sum stays below 2^24): the exact result of the graph's arithmetic. A float evaluation of the graph (tract, onnxruntime) can differ
     /// from it by one quantization step where a value lies within float rounding error of a
     /// rounding boundary.
     #[default]

@@ -250,8 +250,12 @@ fn run(s: &mut String, p: &Program, layout: &Layout) {
         let _ = writeln!(calls, "        // '{}' ({})", step.node.replace('\n', " "), step.op);
         let _ = writeln!(calls, "        {}::<{}>({});", step.kernel, step.generics.join(", "), args.join(", "));
     }
-    // Only what the calls use (a model of constants or empty tensors has few or none).
-    let (reads, writes) = (calls.contains("rd("), calls.contains("wr("));
+    // Only what the calls use (a model of constants or empty tensors has few or none): every
+    // write is a `wr` view, every read one too but of a weight array literal.
+    let args = || p.steps.iter().flat_map(|step| &step.args);
+    let literal = |b: usize| matches!(p.bufs[b].home, Home::Weight(_)) && layout.weight_offsets.is_none();
+    let reads = args().any(|a| matches!(a, Arg::Read(b) if !literal(*b)));
+    let writes = args().any(|a| matches!(a, Arg::Write(_) | Arg::Update(_)));
     if !calls.is_empty() {
         s.push_str(
             "    // SAFETY: every view lies inside its slice (lengths checked above); the memory plan gives\n\
