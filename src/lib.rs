@@ -4,6 +4,7 @@
 //! [`verify`] checks a rewritten model against the original with tract.
 #![warn(missing_docs)]
 
+pub mod approx;
 pub mod build;
 pub mod cost;
 pub mod emit;
