@@ -42,6 +42,7 @@ fn main() {
             limits: gos_opt::search::Limits::default(),
             emit_rust: None,
             emit_options: Default::default(),
+            approx: None,
         };
         let t = Instant::now();
         let result = pipeline::run(&opts);

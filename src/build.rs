@@ -109,7 +109,7 @@ impl Builder {
                 )?;
                 graph = optimized;
             }
-            Mode::Approx => return Err(PipelineError::ModeUnavailable("approx").into()),
+            Mode::Approx => return Err(PipelineError::ApproxArgs.into()),
         }
         Ok(crate::emit::emit_rust_with(&graph, out_dir.as_ref(), &self.emit)?)
     }

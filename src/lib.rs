@@ -8,6 +8,7 @@ pub mod approx;
 pub mod build;
 pub mod cost;
 pub mod emit;
+pub mod fit;
 pub mod graph;
 pub mod inspect;
 pub mod interp;

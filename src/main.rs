@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gos_opt::cost::{self, Objective};
 use gos_opt::onnx::{parse_input_shape, ImportOptions};
-use gos_opt::pipeline::{self, Mode, PipelineError};
+use gos_opt::pipeline::{self, Mode};
 use gos_opt::rules::{Functions, RuleSet};
 use gos_opt::search;
 use std::path::PathBuf;
@@ -173,6 +173,64 @@ struct OptimizeArgs {
     /// Exact mode: stop saturating after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = search::Limits::default().time.as_secs_f64())]
     time_limit: f64,
+    #[command(flatten)]
+    approx: ApproxArgs,
+}
+
+/// `--mode approx`: data and budget.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Approx mode")]
+struct ApproxArgs {
+    /// Calibration samples: a folder of ONNX test sets, raw .f32 (the input's shape, N times),
+    /// .npy, or an MNIST IDX file; `PATH@START..END` takes samples START..END. Without --eval,
+    /// every second sample is held out for judging the result.
+    #[arg(long, value_name = "DATA")]
+    calib: Option<gos_opt::approx::data::DataSpec>,
+    /// Labels of the calibration samples: raw u8 (.u8), raw i64 (.i64), .npy, or IDX.
+    #[arg(long, value_name = "L")]
+    labels: Option<gos_opt::approx::data::DataSpec>,
+    /// Held-out samples the result is judged on (selection never sees them).
+    #[arg(long, value_name = "DATA")]
+    eval: Option<gos_opt::approx::data::DataSpec>,
+    /// Labels of the held-out samples.
+    #[arg(long, value_name = "L")]
+    eval_labels: Option<gos_opt::approx::data::DataSpec>,
+    /// Multiply float sample values by this (e.g. 255 for a model that takes raw pixels).
+    #[arg(long, value_name = "K", default_value_t = 1.0)]
+    data_scale: f32,
+    /// What the result may lose: acc=POINTS (labelled accuracy drop), agree=FRACTION (top-1
+    /// agreement with the original), rel=ERROR (relative L2 error of the outputs).
+    #[arg(long, value_name = "METRIC=VALUE")]
+    budget: Option<gos_opt::approx::budget::Budget>,
+    /// Also write N variants along the cost–error front as MODEL.approx-K.onnx.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pareto: usize,
+}
+
+impl ApproxArgs {
+    /// The request, when --mode approx has what it needs; a usage message otherwise.
+    fn request(self, mode: &ModeArg) -> Result<Option<gos_opt::approx::Request>, String> {
+        let given = self.calib.is_some() || self.budget.is_some() || self.eval.is_some() || self.pareto > 0;
+        if !matches!(mode, ModeArg::Approx) {
+            return if given {
+                Err("--calib, --eval, --budget and --pareto belong to --mode approx".into())
+            } else {
+                Ok(None)
+            };
+        }
+        match (self.calib, self.budget) {
+            (Some(calib), Some(budget)) => Ok(Some(gos_opt::approx::Request {
+                calib,
+                labels: self.labels,
+                eval: self.eval,
+                eval_labels: self.eval_labels,
+                data_scale: self.data_scale,
+                budget,
+                pareto: self.pareto,
+            })),
+            _ => Err("--mode approx needs --calib DATA and --budget acc=POINTS|agree=FRACTION|rel=ERROR".into()),
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -393,6 +451,32 @@ fn summary(opts: &pipeline::Options, outcome: &pipeline::Outcome) -> String {
     lines.join("\n")
 }
 
+/// Approx mode in two lines: the saving against exact mode and the held-out figures.
+fn approx_summary(a: &gos_opt::approx::report::ApproxReport) -> String {
+    let figures = |f: &gos_opt::approx::budget::Figures| {
+        let mut parts = Vec::new();
+        if let Some(acc) = f.accuracy {
+            parts.push(format!("accuracy {acc:.2}%"));
+        }
+        if let Some(agree) = f.agreement {
+            parts.push(format!("agreement {:.2}%", 100.0 * agree));
+        }
+        parts.push(format!("relative error {:.4}", f.rel_l2));
+        parts.join(", ")
+    };
+    format!(
+        "approx: {} rewrites, predicted {} {:.2}x lower than exact mode; held out ({} samples): {} (original {}); {:.0}% of budget {} used",
+        a.applied.len(),
+        a.cost.objective,
+        a.cost.speedup_vs_exact,
+        a.heldout_samples,
+        figures(&a.result.heldout),
+        figures(&a.original.heldout),
+        100.0 * a.budget_used,
+        a.budget
+    )
+}
+
 fn optimize(args: OptimizeArgs) -> ExitCode {
     let Some(model) = args.model else {
         return usage("a MODEL and --target are required (see gos-opt --help)");
@@ -413,6 +497,10 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
     if args.target_file.is_none() && cost::shipped_source(&target).is_none() {
         return usage(&format!("unknown target '{target}' (known: {})", cost::target_names().join(", ")));
     }
+    let approx = match args.approx.request(&args.mode) {
+        Ok(a) => a,
+        Err(e) => return usage(&e),
+    };
     let mode = match args.mode {
         ModeArg::None => Mode::None,
         ModeArg::Exact => Mode::Exact,
@@ -434,6 +522,7 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
         },
         emit_rust: args.emit_rust,
         emit_options: gos_opt::emit::EmitOptions { quantized: args.emit_quantized.into() },
+        approx,
     };
     let progress = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new_spinner() };
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -464,6 +553,9 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
                     outcome.verification.summary()
                 );
                 eprintln!("{}", summary(&opts, &outcome));
+                if let Some(a) = &outcome.approx {
+                    eprintln!("{}", approx_summary(a));
+                }
                 if let Some(r) = &outcome.emit {
                     let rs = r.model_rs.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
                     eprintln!("wrote {rs} (arena {} B, weights {} B)", r.arena_bytes, r.weights_bytes);
@@ -472,7 +564,7 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            let code = if matches!(e, PipelineError::Verification(_)) { 3 } else { 1 };
+            let code = if e.is_verification() { 3 } else { 1 };
             fail(&anyhow::Error::new(e), code)
         }
     }

@@ -48,6 +48,8 @@ pub struct Options {
     pub emit_rust: Option<PathBuf>,
     /// Options of the Rust module.
     pub emit_options: crate::emit::EmitOptions,
+    /// Approx mode's data and budget (required with [`Mode::Approx`]).
+    pub approx: Option<crate::approx::Request>,
 }
 
 /// Why a run failed. [`PipelineError::Verification`] maps to exit code 3, the rest to 1.
@@ -70,9 +72,17 @@ pub enum PipelineError {
     /// The target profile could not be read.
     #[error(transparent)]
     Profile(#[from] crate::cost::ProfileError),
-    /// The mode is not available.
-    #[error("--mode {0} is not available yet (this build has --mode none and --mode exact)")]
-    ModeUnavailable(&'static str),
+    /// Approx mode was asked for without its data or budget.
+    #[error(
+        "--mode approx needs calibration data and a budget: --calib DATA --budget acc=POINTS|agree=FRACTION|rel=ERROR"
+    )]
+    ApproxArgs,
+    /// Approx mode's data could not be read.
+    #[error("approx data: {0}")]
+    Data(#[from] crate::approx::data::DataError),
+    /// Approx mode failed (or its result broke the budget: see [`PipelineError::is_verification`]).
+    #[error(transparent)]
+    Approx(#[from] crate::approx::ApproxError),
     /// The model could not be lowered into the e-graph.
     #[error(transparent)]
     Lower(#[from] crate::ir::LowerError),
@@ -102,6 +112,17 @@ pub enum PipelineError {
     Emit(#[from] crate::emit::EmitError),
 }
 
+impl PipelineError {
+    /// Whether the written model would not have computed what it must (exit code 3): exact
+    /// verification failed, or an approximate model broke its budget on held-out data.
+    pub fn is_verification(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::Verification(_) | PipelineError::Approx(crate::approx::ApproxError::OverBudget { .. })
+        )
+    }
+}
+
 /// What a successful run produced.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
@@ -121,6 +142,8 @@ pub struct Outcome {
     pub after: crate::inspect::Inspection,
     /// The Rust module (`--emit-rust`): arena, weights and code sizes.
     pub emit: Option<crate::emit::EmitReport>,
+    /// Approx mode's section: sensitivity, applied rewrites, figures, front.
+    pub approx: Option<crate::approx::report::ApproxReport>,
 }
 
 /// `MODEL.opt.onnx` beside `MODEL.onnx`.
@@ -151,8 +174,8 @@ pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, 
     let profile = crate::cost::resolve(Some(&opts.target), opts.target_file.as_deref())?;
     // Loaded (and so checked) on every run.
     let rules = RuleSet::load(&opts.rules, &crate::rules::Functions)?;
-    if opts.mode == Mode::Approx {
-        return Err(PipelineError::ModeUnavailable("approx"));
+    if opts.mode == Mode::Approx && opts.approx.is_none() {
+        return Err(PipelineError::ApproxArgs);
     }
     let output = opts.output.clone().unwrap_or_else(|| default_output(&opts.input));
     if same_file(&opts.input, &output) {
@@ -166,11 +189,31 @@ pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, 
     let nodes_before = graph.node_count();
     let before = crate::inspect::inspect_on(&graph, Some(&profile), opts.objective)?;
     let mut search = None;
+    let mut approx = None;
     if opts.mode == Mode::Exact {
         stage("optimizing (saturate, extract, lift)");
         let (optimized, stats) = optimize_exact(&graph, &rules, &profile, opts.objective, &opts.limits)?;
         graph = optimized;
         search = Some(stats);
+    }
+    if let (Mode::Approx, Some(request)) = (opts.mode, &opts.approx) {
+        stage("reading the data");
+        let inputs: Vec<(String, TensorType)> =
+            graph.inputs.iter().filter_map(|&v| Some((graph.value(v).name.clone(), graph.ty(v)?.clone()))).collect();
+        let (calib, heldout) = request.datasets(&inputs)?;
+        let approx_opts = crate::approx::Options {
+            calib,
+            heldout,
+            budget: request.budget,
+            pareto: request.pareto,
+            limits: opts.limits.clone(),
+        };
+        let cost = TargetCost::new(&profile, opts.objective, &graph);
+        let objective = format!("{:?}", opts.objective).to_lowercase();
+        let out = crate::approx::optimize(&graph, &original, dir, &rules, &cost, &objective, &approx_opts, stage)?;
+        graph = out.graph;
+        search = Some(out.stats);
+        approx = Some((out.report, out.variants, out.heldout_outputs));
     }
     graph.meta.set_metadata("gos-opt.version", env!("CARGO_PKG_VERSION"));
     graph.meta.set_metadata("gos-opt.target", &opts.target);
@@ -178,8 +221,14 @@ pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, 
     // Generated before verification so that a model the back end cannot do fails fast.
     let rust = opts.emit_rust.as_ref().map(|_| crate::emit::generate(&graph, &opts.emit_options)).transpose()?;
 
-    stage("verifying against the original with tract");
-    let verification = verify_against_original(&original, dir, &bytes, &graph)?;
+    let verification = match &approx {
+        // Approx mode judged the model on held-out data against the budget already.
+        Some((report, _, (reference, outputs))) => approx_verification(report, reference, outputs),
+        None => {
+            stage("verifying against the original with tract");
+            verify_against_original(&original, dir, &bytes, &graph)?
+        }
+    };
     if !verification.passed {
         return Err(PipelineError::Verification(verification.summary()));
     }
@@ -190,7 +239,62 @@ pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, 
     stage("writing");
     write_atomically(&output, &bytes)?;
     let after = crate::inspect::inspect_on(&graph, Some(&profile), opts.objective)?;
-    Ok(Outcome { output, nodes_before, nodes_after: graph.node_count(), verification, search, before, after, emit })
+    let approx = match approx {
+        Some((mut report, variants, _)) => {
+            write_variants(&opts.input, &output, &opts.target, variants, &mut report)?;
+            Some(report)
+        }
+        None => None,
+    };
+    Ok(Outcome {
+        output,
+        nodes_before,
+        nodes_after: graph.node_count(),
+        verification,
+        search,
+        before,
+        after,
+        emit,
+        approx,
+    })
+}
+
+/// The verification figures of an approximate model: its held-out outputs against the
+/// original's (max errors, cosine, top-1), passed when the budget held there.
+fn approx_verification(
+    report: &crate::approx::report::ApproxReport,
+    reference: &[Vec<crate::tensor::Tensor>],
+    outputs: &[Vec<crate::tensor::Tensor>],
+) -> VerifyReport {
+    let names: Vec<String> = (0..reference.first().map_or(0, Vec::len)).map(|i| format!("output {i}")).collect();
+    let mut v =
+        VerifyReport::new(&format!("original model, within the budget {} on held-out data", report.budget), &names);
+    let any = crate::verify::TolerancePolicy::accept_any();
+    for (r, o) in reference.iter().zip(outputs) {
+        v.add_set(r, o, &any);
+    }
+    v.passed = report.budget_used <= 1.0 && v.input_sets > 0;
+    v
+}
+
+/// Writes the front variants (`--pareto`) as `MODEL.approx-K.onnx` beside the output, and
+/// records each file in the report's front.
+fn write_variants(
+    input: &Path,
+    output: &Path,
+    target: &str,
+    variants: Vec<(usize, Graph)>,
+    report: &mut crate::approx::report::ApproxReport,
+) -> Result<(), PipelineError> {
+    let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    for (k, (point, mut graph)) in variants.into_iter().enumerate() {
+        graph.meta.set_metadata("gos-opt.version", env!("CARGO_PKG_VERSION"));
+        graph.meta.set_metadata("gos-opt.target", target);
+        let path = output.with_file_name(format!("{stem}.approx-{}.onnx", k + 1));
+        write_atomically(&path, &onnx::export_bytes(&graph)?)?;
+        report.front.points[point].file = Some(path.display().to_string());
+    }
+    Ok(())
 }
 
 /// A node's price for extraction: its own cost under the target and objective, infinite when

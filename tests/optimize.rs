@@ -46,6 +46,7 @@ fn options(input: &Path, output: PathBuf, shape: Option<&str>) -> Options {
         limits: gos_opt::search::Limits::default(),
         emit_rust: None,
         emit_options: Default::default(),
+        approx: None,
     }
 }
 

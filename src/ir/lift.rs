@@ -40,9 +40,33 @@ enum Lifted {
     Leaf,
 }
 
+/// The canonical class of each node of a program built from `egraph`'s nodes: found by looking
+/// each node up with its children's classes; `usize::MAX` where a node is not in the e-graph.
+pub fn program_classes(egraph: &IrGraph, expr: &RecExpr<Ir>) -> Vec<Id> {
+    let mut classes: Vec<Id> = Vec::with_capacity(expr.as_ref().len());
+    for node in expr.as_ref() {
+        let node = node.clone().map_children(|c| classes[usize::from(c)]);
+        classes.push(egraph.lookup(node).map_or(Id::from(usize::MAX), |c| egraph.find(c)));
+    }
+    classes
+}
+
 /// Rebuilds a graph from an extracted expression whose root is `outputs`. `source` is the graph
 /// that was lowered (its metadata, inputs and constant pool are reused).
 pub fn lift(egraph: &IrGraph, expr: &RecExpr<Ir>, source: &Graph, origins: &Origins) -> Result<Graph, LiftError> {
+    lift_classes(egraph, expr, &program_classes(egraph, expr), source, origins)
+}
+
+/// [`lift`] for a program whose node classes are given (an extraction's `classes`): the form an
+/// extraction with redirects needs, whose nodes may read a class other than the one their
+/// e-node reads.
+pub fn lift_classes(
+    egraph: &IrGraph,
+    expr: &RecExpr<Ir>,
+    node_classes: &[Id],
+    source: &Graph,
+    origins: &Origins,
+) -> Result<Graph, LiftError> {
     let mut graph = source.clone();
     for id in source.dag.node_indices() {
         graph.remove_node(id);
@@ -56,8 +80,7 @@ pub fn lift(egraph: &IrGraph, expr: &RecExpr<Ir>, source: &Graph, origins: &Orig
     let no_inputs = HashMap::new();
     let interpreter = Interpreter::new(&egraph.analysis, &no_inputs).with_opset(source.meta.opset());
     for (index, enode) in expr.as_ref().iter().enumerate() {
-        let class_node = enode.clone().map_children(|c| classes[usize::from(c)]);
-        let class = egraph.lookup(class_node).map(|c| egraph.find(c));
+        let class = node_classes.get(index).copied().filter(|&c| c != Id::from(usize::MAX));
         classes.push(class.unwrap_or(Id::from(usize::MAX)));
         if let Some(c) = class.filter(|&c| egraph[c].data.weight_only && folds(enode)) {
             // A computation on weights only: evaluated now, emitted as a constant.

@@ -193,6 +193,23 @@ impl Runnable {
             .or_else(|first| Runnable::build(load(bytes, dir, true)?.0, inputs).map_err(|_| first))
     }
 
+    /// [`Runnable::new`] whose outputs are the tensors named `outputs` (any intermediate
+    /// value of the model, in that order) instead of the model's own.
+    pub fn with_outputs(
+        bytes: &[u8],
+        dir: Option<&Path>,
+        inputs: &HashMap<String, TensorType>,
+        outputs: &[String],
+    ) -> Result<Runnable, TractError> {
+        let (mut model, outlets) = load(bytes, dir, false)?;
+        let ids = outputs
+            .iter()
+            .map(|n| outlets.get(n).copied().ok_or_else(|| TractError(format!("no tensor named '{n}'"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        model.select_output_outlets(&ids).map_err(flat)?;
+        Runnable::build(model, inputs)
+    }
+
     fn build(mut model: InferenceModel, inputs: &HashMap<String, TensorType>) -> Result<Runnable, TractError> {
         fix_inputs(&mut model, inputs)?;
         let input_names = model.inputs.iter().map(|o| model.node(o.node).name.clone()).collect();

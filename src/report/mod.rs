@@ -38,6 +38,9 @@ pub struct Report<'a> {
     /// The Rust module (`--emit-rust`): arena, weights and source sizes, fusions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rust: Option<&'a crate::emit::EmitReport>,
+    /// Approx mode: budget, sensitivity, applied rewrites, figures, front.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approx: Option<&'a crate::approx::report::ApproxReport>,
 }
 
 impl<'a> Report<'a> {
@@ -57,6 +60,7 @@ impl<'a> Report<'a> {
             before: &outcome.before,
             after: &outcome.after,
             rust: outcome.emit.as_ref(),
+            approx: outcome.approx.as_ref(),
         }
     }
 
@@ -124,6 +128,9 @@ impl<'a> Report<'a> {
                 r.in_place,
                 r.aliases
             );
+        }
+        if let Some(a) = self.approx {
+            let _ = writeln!(s, "\n{}", a.to_markdown());
         }
         let _ = writeln!(s, "\n## Verification\n\n{}\n", self.verification.summary());
         let _ = writeln!(s, "| output | max abs | max rel | cosine |\n|---|---|---|---|");

@@ -68,7 +68,7 @@ const MERGED_FORMS: usize = 8;
 
 /// Adds a right side under `subst` (as egg's `add_instantiation`); also returns its root
 /// e-node when this call created it.
-fn instantiate(egraph: &mut IrGraph, rhs: &PatternAst<Ir>, subst: &Subst) -> (Id, Option<Ir>) {
+pub(crate) fn instantiate(egraph: &mut IrGraph, rhs: &PatternAst<Ir>, subst: &Subst) -> (Id, Option<Ir>) {
     let nodes = rhs.as_ref();
     let mut ids: Vec<Id> = Vec::with_capacity(nodes.len());
     let mut created = None;

@@ -22,10 +22,12 @@
 //! assert!(!rewrites.is_empty());
 //! ```
 
+pub mod alternative;
 mod apply;
 mod condition;
 mod error;
 mod facts;
+pub mod fits;
 mod functions;
 mod parse;
 mod sexp;
@@ -52,6 +54,7 @@ pub fn builtin() -> &'static [(&'static str, &'static str)] {
         ("rules/layout.rules", include_str!("../../rules/layout.rules")),
         ("rules/recognize.rules", include_str!("../../rules/recognize.rules")),
         ("rules/fold.rules", include_str!("../../rules/fold.rules")),
+        ("rules/approx/merge.rules", include_str!("../../rules/approx/merge.rules")),
     ]
 }
 

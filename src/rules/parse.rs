@@ -65,7 +65,7 @@ pub(crate) fn parse_file(file: &str, text: &str, functions: &dyn ConstFns) -> Re
                 });
             }
         };
-        let mut b = Builder { functions, at: &at, vars: Vec::new(), values: Vec::new() };
+        let mut b = Builder { functions, kind, at: &at, vars: Vec::new(), values: Vec::new() };
         let lhs = b.side(lhs_sexp, MULTI_LHS)?;
         let bound: Vec<Var> = b.vars.iter().map(|(v, _)| *v).collect();
         for (p, s) in lhs.iter().zip(sides(lhs_sexp, MULTI_LHS)) {
@@ -160,6 +160,8 @@ const VALUE_PREFIX: &str = "?value-of-";
 /// Builds patterns, collecting the variables it meets with their lines.
 struct Builder<'a> {
     functions: &'a dyn ConstFns,
+    /// Approximate rules may also call fitting functions ([`super::fits`]).
+    kind: RuleKind,
     at: &'a dyn Fn(usize) -> Location,
     vars: Vec<(Var, usize)>,
     /// `(value-of ?x)` forms met: (the variable standing for the literal, `?x`), with lines.
@@ -243,7 +245,8 @@ impl Builder<'_> {
         let at = || (self.at)(line);
         let unknown = || RuleError::UnknownOperator { at: at(), op: op.to_string() };
         if let Some(name) = op.strip_prefix('@') {
-            if !self.functions.names().contains(&name) {
+            let fit = self.kind == RuleKind::Approx && super::fits::is_fit_name(name);
+            if !fit && !self.functions.names().contains(&name) {
                 let known = self.functions.names().iter().map(|n| format!("@{n}")).collect::<Vec<_>>();
                 let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
                 return Err(RuleError::UnknownFunction { at: at(), name: name.to_string(), known });

@@ -24,7 +24,14 @@ pub struct Extraction {
     pub expr: RecExpr<Ir>,
     /// Sum of node costs, each class counted once.
     pub cost: f64,
+    /// The canonical class each node of `expr` was chosen from (same indices as `expr`).
+    pub classes: Vec<Id>,
 }
+
+/// Classes whose readers read another class instead (canonical ids, `from → to`): the way an
+/// approximate alternative replaces the class it approximates without being merged with it
+/// (`crate::approx`). Empty for exact extraction.
+pub type Redirects = HashMap<Id, Id>;
 
 /// Extraction failures.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +53,19 @@ const REFRESH_PASSES: usize = 32;
 /// ties, until no choice changes (at most [`REFRESH_PASSES`] passes). The reported cost is that
 /// of the program returned: each chosen class's own cost, once.
 pub fn extract_dag(egraph: &IrGraph, root: Id, cost: &dyn NodeCost) -> Result<Extraction, ExtractError> {
+    extract_dag_redirected(egraph, root, cost, &Redirects::new())
+}
+
+/// [`extract_dag`] where every read of a class in `redirects` (the root included) reads its
+/// target instead; a choice that would make a class need itself through a redirect is not
+/// taken, as any other cycle.
+pub fn extract_dag_redirected(
+    egraph: &IrGraph,
+    root: Id,
+    cost: &dyn NodeCost,
+    redirects: &Redirects,
+) -> Result<Extraction, ExtractError> {
+    let read = Read { egraph, redirects };
     let classes: Vec<Id> = {
         let mut ids: Vec<Id> = egraph.classes().map(|c| c.id).collect();
         ids.sort();
@@ -62,7 +82,7 @@ pub fn extract_dag(egraph: &IrGraph, root: Id, cost: &dyn NodeCost) -> Result<Ex
         changed = false;
         for &class in &classes {
             for i in 0..egraph[class].nodes.len() {
-                let Some((set, total)) = evaluate(egraph, &best, &own, class, i) else { continue };
+                let Some((set, total)) = evaluate(&read, &best, &own, class, i) else { continue };
                 // Strictly cheaper only: ties keep the earlier choice, so the result is stable.
                 if best.get(&class).is_none_or(|(_, _, bt)| total < *bt) {
                     best.insert(class, (i, set, total));
@@ -71,7 +91,7 @@ pub fn extract_dag(egraph: &IrGraph, root: Id, cost: &dyn NodeCost) -> Result<Ex
             }
         }
     }
-    let root = egraph.find(root);
+    let root = read.class(root);
     if !best.contains_key(&root) {
         return Err(ExtractError::NoFiniteProgram);
     }
@@ -80,9 +100,9 @@ pub fn extract_dag(egraph: &IrGraph, root: Id, cost: &dyn NodeCost) -> Result<Ex
         let mut moved = false;
         for &class in &classes {
             let Some(&(current, _, _)) = best.get(&class) else { continue };
-            let mut pick = evaluate(egraph, &best, &own, class, current).map(|(set, t)| (current, set, t));
+            let mut pick = evaluate(&read, &best, &own, class, current).map(|(set, t)| (current, set, t));
             for i in (0..egraph[class].nodes.len()).filter(|&i| i != current) {
-                if let Some((set, total)) = evaluate(egraph, &best, &own, class, i) {
+                if let Some((set, total)) = evaluate(&read, &best, &own, class, i) {
                     if pick.as_ref().is_none_or(|(_, _, t)| total < *t) {
                         pick = Some((i, set, total));
                     }
@@ -100,12 +120,26 @@ pub fn extract_dag(egraph: &IrGraph, root: Id, cost: &dyn NodeCost) -> Result<Ex
     let refreshed: HashMap<Id, usize> = best.iter().map(|(c, (i, _, _))| (*c, *i)).collect();
     // Re-evaluation works on sets computed at different times; should its choices close a
     // cycle, the first fixed point's choices (built the same way) are used instead.
-    let (expr, chosen) = match build_program(egraph, root, &refreshed) {
+    let (expr, chosen) = match build_program(&read, root, &refreshed) {
         Some(built) => built,
-        None => build_program(egraph, root, &first).ok_or(ExtractError::NoFiniteProgram)?,
+        None => build_program(&read, root, &first).ok_or(ExtractError::NoFiniteProgram)?,
     };
     let cost = chosen.iter().map(|(c, i)| own[&(*c, *i)]).sum();
-    Ok(Extraction { expr, cost })
+    let classes = chosen.iter().map(|(c, _)| *c).collect();
+    Ok(Extraction { expr, cost, classes })
+}
+
+/// How extraction reads a child: its canonical class, redirected.
+struct Read<'a> {
+    egraph: &'a IrGraph,
+    redirects: &'a Redirects,
+}
+
+impl Read<'_> {
+    fn class(&self, id: Id) -> Id {
+        let c = self.egraph.find(id);
+        self.redirects.get(&c).map_or(c, |&to| self.egraph.find(to))
+    }
 }
 
 /// Per class: its chosen node, the classes that choice needs (with their own costs) and their sum.
@@ -114,20 +148,14 @@ type Best = HashMap<Id, (usize, CostSet, f64)>;
 /// Node `i` of `class` given its children's current choices: the classes it needs and their
 /// total cost; `None` when a child has no choice yet, the node would close a cycle, or it
 /// cannot be emitted.
-fn evaluate(
-    egraph: &IrGraph,
-    best: &Best,
-    own: &HashMap<(Id, usize), f64>,
-    class: Id,
-    i: usize,
-) -> Option<(CostSet, f64)> {
+fn evaluate(read: &Read, best: &Best, own: &HashMap<(Id, usize), f64>, class: Id, i: usize) -> Option<(CostSet, f64)> {
     let own_cost = own[&(class, i)];
     if !own_cost.is_finite() {
         return None;
     }
     let mut set: CostSet = BTreeMap::new();
-    for child in egraph[class].nodes[i].children() {
-        let (_, child_set, _) = best.get(&egraph.find(*child))?;
+    for child in read.egraph[class].nodes[i].children() {
+        let (_, child_set, _) = best.get(&read.class(*child))?;
         set.extend(child_set.iter().map(|(k, v)| (*k, *v)));
     }
     // A node whose needs include its own class would close a cycle.
@@ -139,22 +167,22 @@ fn evaluate(
     Some((set, total))
 }
 
-/// A built program (root last) and the chosen node (class, index) of every class it uses.
+/// A built program (root last) and the chosen node (class, index) of each of its nodes.
 type Program = (RecExpr<Ir>, Vec<(Id, usize)>);
 
 /// The program the choices give for `root`, or `None` when the choices run around a cycle.
-fn build_program(egraph: &IrGraph, root: Id, pick: &HashMap<Id, usize>) -> Option<Program> {
+fn build_program(read: &Read, root: Id, pick: &HashMap<Id, usize>) -> Option<Program> {
     let mut expr = RecExpr::default();
     let mut added: HashMap<Id, Id> = HashMap::new();
     let mut chosen = Vec::new();
     let mut path = Vec::new();
-    build(egraph, root, pick, &mut expr, &mut added, &mut chosen, &mut path)?;
+    build(read, root, pick, &mut expr, &mut added, &mut chosen, &mut path)?;
     Some((expr, chosen))
 }
 
 /// Appends the chosen node of `class` after its children (each class once); `None` on a cycle.
 fn build(
-    egraph: &IrGraph,
+    read: &Read,
     class: Id,
     pick: &HashMap<Id, usize>,
     expr: &mut RecExpr<Ir>,
@@ -171,11 +199,11 @@ fn build(
     path.push(class);
     let i = *pick.get(&class)?;
     let mut children = Vec::new();
-    for c in egraph[class].nodes[i].children() {
-        children.push(build(egraph, egraph.find(*c), pick, expr, added, chosen, path)?);
+    for c in read.egraph[class].nodes[i].children() {
+        children.push(build(read, read.class(*c), pick, expr, added, chosen, path)?);
     }
     let mut k = 0;
-    let node = egraph[class].nodes[i].clone().map_children(|_| {
+    let node = read.egraph[class].nodes[i].clone().map_children(|_| {
         k += 1;
         children[k - 1]
     });

@@ -68,15 +68,17 @@ pub struct NodeFate {
 
 /// The extracted program's chosen node per class (canonical ids, canonical children).
 pub fn chosen(egraph: &IrGraph, expr: &RecExpr<Ir>) -> HashMap<Id, Ir> {
-    let mut classes: Vec<Id> = Vec::with_capacity(expr.as_ref().len());
-    let mut out = HashMap::new();
-    for node in expr.as_ref() {
-        let node = node.clone().map_children(|c| classes[usize::from(c)]);
-        let class = egraph.lookup(node.clone()).map_or(Id::from(usize::MAX), |c| egraph.find(c));
-        classes.push(class);
-        out.insert(class, node);
-    }
-    out
+    chosen_in(expr, &crate::ir::program_classes(egraph, expr))
+}
+
+/// [`chosen`] for a program whose node classes are known (an [`super::Extraction`]'s
+/// `classes`, which holds with redirects too).
+pub fn chosen_in(expr: &RecExpr<Ir>, classes: &[Id]) -> HashMap<Id, Ir> {
+    expr.as_ref()
+        .iter()
+        .zip(classes)
+        .map(|(node, &class)| (class, node.clone().map_children(|c| classes[usize::from(c)])))
+        .collect()
 }
 
 /// Per applied rule (by name, in name order), its count and whether its work survives in the

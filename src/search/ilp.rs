@@ -160,8 +160,10 @@ pub fn solve_ilp(egraph: &IrGraph, root: Id, cost: &dyn NodeCost, timeout: Durat
                 let cost = dag_cost(egraph, &expr, cost);
                 // Stopped on time with a worse program than greedy's, or still cyclic: greedy's.
                 let extraction = match found {
-                    None if optimal || cost <= greedy_cost => Extraction { expr, cost },
-                    _ => Extraction { expr: greedy.expr, cost: greedy_cost },
+                    None if optimal || cost <= greedy_cost => {
+                        Extraction { classes: crate::ir::program_classes(egraph, &expr), expr, cost }
+                    }
+                    _ => Extraction { expr: greedy.expr, cost: greedy_cost, classes: greedy.classes },
                 };
                 let optimal = optimal && found.is_none();
                 return Ok(IlpOutcome { extraction, optimal, variables, solves, solve_seconds });

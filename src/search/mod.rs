@@ -6,8 +6,8 @@ mod fate;
 #[cfg(feature = "ilp")]
 pub mod ilp;
 
-pub use extract::{extract_dag, ExtractError, Extraction, NodeCost};
-pub use fate::{chosen, node_fates, rule_uses, settle_fates, Fate, NodeFate, RuleUse};
+pub use extract::{extract_dag, extract_dag_redirected, ExtractError, Extraction, NodeCost, Redirects};
+pub use fate::{chosen, chosen_in, node_fates, rule_uses, settle_fates, Fate, NodeFate, RuleUse};
 
 use crate::ir::{Ir, IrAnalysis, IrGraph};
 use egg::{BackoffScheduler, Id, Rewrite, Runner, StopReason};

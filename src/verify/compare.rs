@@ -81,6 +81,13 @@ impl Default for TolerancePolicy {
 }
 
 impl TolerancePolicy {
+    /// A policy that accepts every value (the figures are still computed): for models judged
+    /// by another measure, such as approx mode's budget.
+    pub fn accept_any() -> TolerancePolicy {
+        let any = Tolerance::new(f64::INFINITY, f64::INFINITY);
+        TolerancePolicy { f32: any, f16: any, bf16: any, int8: any, integer: any }
+    }
+
     /// The tolerance for an element type (bool, string and carried-only types are exact).
     pub fn for_dtype(&self, dtype: DType) -> Tolerance {
         match dtype {
@@ -162,7 +169,7 @@ pub fn is_classifier_shaped(shape: &[usize]) -> bool {
 }
 
 /// Index of the largest element (first on ties; NaN never wins).
-fn argmax(row: &[f64]) -> Option<usize> {
+pub fn argmax(row: &[f64]) -> Option<usize> {
     let mut best: Option<usize> = None;
     for (i, &x) in row.iter().enumerate() {
         if !x.is_nan() && best.is_none_or(|b| x > row[b]) {

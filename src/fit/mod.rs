@@ -1,4 +1,4 @@
-//! Fitting functions of the approximate rules: named Rust functions that compute a replacement
+//! The numerics of the approximate rules: functions that compute a replacement
 //! operator's weights from the original weights and calibration statistics.
 //!
 //! Conventions shared by every fitting function:
