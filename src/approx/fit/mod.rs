@@ -10,6 +10,7 @@
 //! - A function that cannot fit (degenerate data, a shape it does not handle) returns a
 //!   [`FitError`]; the rule then offers no candidate at that site. Nothing panics on data.
 
+pub mod activation;
 pub mod quant;
 pub mod spt;
 #[cfg(test)]

@@ -10,5 +10,6 @@ mod weights;
 
 pub use bias::{correct_bias, ConvGeometry, LinearLayer};
 pub use qdq::{compute_scale_zp, QParams, QType, ZeroPoint};
+pub(crate) use range::finite_values;
 pub use range::{activation_qparams, activation_range, choose_activation_qparams, RangeMethod};
 pub use weights::{quantize_weights, QuantizedWeights, WeightGrid};

@@ -55,7 +55,7 @@ pub fn choose_activation_qparams(x: &Samples, method: RangeMethod) -> Result<QPa
 }
 
 /// Every sample, or why they cannot be fitted (none, or one not finite).
-fn finite_values(x: &Samples) -> Result<Vec<f32>, FitError> {
+pub(crate) fn finite_values(x: &Samples) -> Result<Vec<f32>, FitError> {
     if x.is_empty() {
         return Err(FitError::Degenerate("no calibration samples".into()));
     }
