@@ -14,16 +14,16 @@ fn sq_err(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f64 {
 
 /// The plain max-based quantization (scale max|w| / top level, nearest level) of one channel.
 fn max_based_error(w: &[f32], grid: WeightGrid) -> f64 {
-    let mags = grid.magnitudes().unwrap();
+    let levels = Levels::new(&grid.magnitudes().unwrap());
     let values: Vec<f64> = w.iter().map(|&v| f64::from(v)).collect();
-    let s = values.iter().fold(0.0f64, |m, v| m.max(v.abs())) / mags.last().unwrap();
-    sq_error(&values, s, &mags)
+    let s = values.iter().fold(0.0f64, |m, v| m.max(v.abs())) / levels.top;
+    levels.pass(&values, s).0
 }
 
 #[test]
 fn weights_on_the_grid_quantize_exactly() {
     for grid in GRIDS {
-        let mags: Vec<i32> = grid.magnitudes().unwrap().iter().map(|&m| m as i32).collect();
+        let mags = grid.magnitudes().unwrap();
         let (len, top) = (mags.len(), mags[mags.len() - 1]);
         // Two channels (Conv layout [2, 1, 3, 3]) with levels from across the grid, each holding
         // the top level (so that the max-based start is the true scale).
@@ -41,6 +41,16 @@ fn weights_on_the_grid_quantize_exactly() {
             assert!((d - v).abs() <= 1e-6 * v.abs(), "{grid:?}: {d} vs {v}");
         }
     }
+}
+
+#[test]
+fn nearest_levels() {
+    let pow2 = Levels::new(&WeightGrid::POW2.magnitudes().unwrap());
+    let got = [0.0, 0.4, 0.6, 1.5, 2.9, 3.0, 3.1, 5.9, 6.1, 47.0, 48.0, 49.0, 63.9, 64.0, 1e9, -3.1, -1e9];
+    let want = [0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 4.0, 4.0, 8.0, 32.0, 32.0, 64.0, 64.0, 64.0, 64.0, -4.0, -64.0];
+    assert_eq!(got.map(|t| pow2.nearest(t)), want);
+    let int4 = Levels::new(&WeightGrid::INT4.magnitudes().unwrap());
+    assert_eq!([0.49, 0.5, 0.51, 6.6, 7.4, 100.0, -2.2].map(|t| int4.nearest(t)), [0.0, 0.0, 1.0, 7.0, 7.0, 7.0, -2.0]);
 }
 
 #[test]
