@@ -10,6 +10,12 @@
 //! - A function that cannot fit (degenerate data, a shape it does not handle) returns a
 //!   [`FitError`]; the rule then offers no candidate at that site. Nothing panics on data.
 
+pub mod activation;
+pub mod quant;
+pub mod spt;
+#[cfg(test)]
+mod test_samples;
+
 /// Calibration samples of one activation tensor (axis 0 runs over the samples).
 pub type Samples = ndarray::ArrayD<f32>;
 
