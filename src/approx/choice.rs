@@ -34,7 +34,7 @@ pub struct Choice {
     pub alt: Id,
     /// The name of the original node that computed the site (or `class N`).
     pub node: String,
-    /// That node's op.
+    /// The op that computes the site in the exact program.
     pub op: String,
 }
 
@@ -117,8 +117,9 @@ pub struct Proposal<'a> {
     pub activations: &'a Activations,
     /// Types of the original values by name.
     pub types: &'a HashMap<String, TensorType>,
-    /// Classes an approximation may replace (the exact program's).
-    pub sites: &'a HashSet<Id>,
+    /// Classes an approximation may replace (the exact program's), with the op that computes
+    /// each there.
+    pub sites: &'a HashMap<Id, String>,
 }
 
 /// Builds every approximate rule's alternatives at the allowed sites, in rule order, then site
@@ -133,17 +134,25 @@ pub fn propose(egraph: &mut IrGraph, rules: &RuleSet, p: Proposal, opset: i64) -
     let mut declined = Vec::new();
     for rule in rules.rules.iter().filter(|r| r.kind == RuleKind::Approx) {
         let sites = p.sites;
-        let found = alternative::matches(rule, egraph, &|c| sites.contains(&c));
+        let found = alternative::matches(rule, egraph, &|c| sites.contains_key(&c));
+        let mut done: HashSet<Id> = HashSet::new();
         for (site, subst) in found {
+            // Equal weights can sit in several classes (weight-only classes are not merged by
+            // value), so one site may match under several substitutions: the first that builds
+            // is the alternative.
+            if done.contains(&egraph.find(site)) {
+                continue;
+            }
             let mut builder =
                 alternative::Builder { source: p.source, calibration: &calibration, memo: &mut memo, opset };
             match alternative::build(rule, egraph, site, &subst, &mut builder) {
                 Ok(alt) => {
-                    let node = p.values.node(egraph, alt.site);
-                    let (name, op) = match node {
-                        Some(n) => (p.source.node(n).name.clone(), p.source.node(n).op.onnx_name().to_string()),
-                        None => (format!("class {}", alt.site), String::new()),
+                    done.insert(alt.site);
+                    let name = match p.values.node(egraph, alt.site) {
+                        Some(n) => p.source.node(n).name.clone(),
+                        None => format!("class {}", alt.site),
                     };
+                    let op = p.sites.get(&alt.site).cloned().unwrap_or_default();
                     choices.push(Choice {
                         rule: rule.name.clone(),
                         family: family(rule),

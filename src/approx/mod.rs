@@ -32,10 +32,11 @@ use crate::search::{self, NodeCost};
 use crate::tensor::{DType, Tensor, TensorType};
 use budget::{figures, Budget, Figures};
 use choice::{Proposal, ValueClasses};
+use egg::Language;
 use measure::Evaluator;
 use report::{Applied, ApproxReport, Costs, Declined, Front, FrontPoint, SensitivityRow, Split};
 use select::Step;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -153,7 +154,16 @@ pub fn optimize(
     let exact_rules = rules.rewrites(false);
     let (mut egraph, stats) = search::saturate(lowered.egraph, lowered.root, &exact_rules, &opts.limits);
     let exact = search::extract_dag(&egraph, lowered.root, cost)?;
-    let sites: HashSet<egg::Id> = exact.classes.iter().copied().collect();
+    let sites: HashMap<egg::Id, String> = exact
+        .classes
+        .iter()
+        .zip(exact.expr.as_ref())
+        .map(|(&c, n)| {
+            let node = n.clone().map_children(|k| exact.classes[usize::from(k)]);
+            let op = crate::ir::kernel_op(&egraph, &node).map(|op| op.onnx_name().to_string());
+            (c, op.unwrap_or_else(|| n.to_string()))
+        })
+        .collect();
 
     stage("building approximate alternatives");
     let values = ValueClasses::new(graph, &egraph, &lowered.origins);
@@ -176,8 +186,8 @@ pub fn optimize(
     let exact_program = ev.program(&[])?;
     let exact_calib = ev.judge("the exact program", &exact_program.graph, &opts.calib, &ref_calib)?;
     let original_calib = &original_figures.calibration;
-    let trials =
-        select::sensitivity(&ev, exact_program.cost, &opts.calib, &ref_calib, &opts.budget, original_calib, stage)?;
+    let (trials, failed) =
+        select::sensitivity(&ev, exact_program.cost, &opts.calib, &ref_calib, &opts.budget, original_calib, stage);
     let start = Step {
         set: Vec::new(),
         cost: exact_program.cost,
@@ -264,7 +274,9 @@ pub fn optimize(
         select::hypervolume(&points.iter().map(|p| (p.cost_ratio, p.calibration_used)).collect::<Vec<_>>());
 
     let mut declined_rows: Vec<Declined> = Vec::new();
-    for (rule, reason) in declined {
+    let unmeasured =
+        failed.into_iter().map(|(i, why)| (choices[i].rule.clone(), format!("at {}: {why}", choices[i].node)));
+    for (rule, reason) in declined.into_iter().chain(unmeasured) {
         match declined_rows.iter_mut().find(|d| d.rule == rule) {
             Some(d) => d.matches += 1,
             None => declined_rows.push(Declined { rule, matches: 1, reason }),

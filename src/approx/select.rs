@@ -53,6 +53,8 @@ pub struct Step {
 }
 
 /// Measures every choice alone against the exact program (`exact_cost`), reporting progress.
+/// A choice whose program cannot be built or run (say, an op the model's opset cannot state)
+/// is left out, with the reason, instead of failing the run.
 pub fn sensitivity(
     ev: &Evaluator,
     exact_cost: f64,
@@ -61,17 +63,24 @@ pub fn sensitivity(
     budget: &Budget,
     original: &Figures,
     progress: &mut dyn FnMut(&str),
-) -> Result<Vec<Trial>, ApproxError> {
+) -> (Vec<Trial>, Vec<(usize, String)>) {
     let mut trials = Vec::with_capacity(ev.choices.len());
+    let mut failed = Vec::new();
     for (i, c) in ev.choices.iter().enumerate() {
         progress(&format!("measuring each rewrite alone ({}/{})", i + 1, ev.choices.len()));
-        let program = ev.program(&[i])?;
-        let what = format!("{} at {}", c.rule, c.node);
-        let calib = ev.judge(&what, &program.graph, data, reference)?;
-        let used = budget.used(&calib, original);
-        trials.push(Trial { choice: i, cost: program.cost, saving: exact_cost - program.cost, calib, used });
+        let measured = ev.program(&[i]).and_then(|program| {
+            let calib = ev.judge(&format!("{} at {}", c.rule, c.node), &program.graph, data, reference)?;
+            Ok((program.cost, calib))
+        });
+        match measured {
+            Ok((cost, calib)) => {
+                let used = budget.used(&calib, original);
+                trials.push(Trial { choice: i, cost, saving: exact_cost - cost, calib, used });
+            }
+            Err(e) => failed.push((i, e.to_string())),
+        }
     }
-    Ok(trials)
+    (trials, failed)
 }
 
 /// The order greedy selection tries choices in: those that save, by saving per unit of
@@ -111,11 +120,14 @@ pub fn greedy(
         let current = steps.last().expect("the start step");
         let mut set = current.set.clone();
         set.push(t.choice);
-        let program = ev.program(&set)?;
+        // Alone it ran; a combination that cannot be built or run is not taken.
+        let Ok(program) = ev.program(&set) else { continue };
         if program.cost >= current.cost {
             continue;
         }
-        let calib = ev.judge(&format!("{} at {}", c.rule, c.node), &program.graph, data, reference)?;
+        let Ok(calib) = ev.judge(&format!("{} at {}", c.rule, c.node), &program.graph, data, reference) else {
+            continue;
+        };
         let used = budget.used(&calib, original);
         if used <= margin {
             sites.insert(c.site);

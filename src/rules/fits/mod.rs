@@ -5,10 +5,14 @@
 //! the other outputs of the same call are taken from a memo. The numerics live in
 //! [`crate::fit`]. Exact rules cannot call these functions.
 
+mod quantize;
+
 use crate::fit::Samples;
 use crate::ir::Payload;
-use crate::tensor::{Tensor, TensorType};
+use crate::ops::Op;
+use crate::tensor::{DType, Tensor, TensorData, TensorType};
 use egg::Id;
+use ndarray::ArrayD;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -49,7 +53,7 @@ pub struct Family {
 
 /// Every family approximate rules can call.
 pub fn families() -> &'static [Family] {
-    &[]
+    quantize::FAMILIES
 }
 
 /// Whether `@name` is a fitting function (`FAMILY.OUTPUT` of a known family).
@@ -80,4 +84,48 @@ impl Memo {
             .map_err(|e| format!("@{family}: {e}"))?;
         outputs.get(output).cloned().ok_or_else(|| format!("@{name}: the family computed no '{output}'"))
     }
+}
+
+/// Argument `i` as calibration samples.
+fn samples<'a>(args: &[FitArg<'a>], i: usize) -> Result<&'a Samples, String> {
+    match args.get(i) {
+        Some(FitArg::Samples(_, s)) => Ok(s),
+        _ => Err(format!("argument {i} is not an activation with calibration samples")),
+    }
+}
+
+/// Argument `i` as a float tensor in ndarray form.
+fn array(args: &[FitArg], i: usize) -> Result<ArrayD<f32>, String> {
+    match args.get(i) {
+        Some(FitArg::Tensor(t)) => {
+            let v = t.to_f64_vec().ok_or_else(|| format!("argument {i} is not a numeric tensor"))?;
+            ArrayD::from_shape_vec(t.shape.clone(), v.into_iter().map(|x| x as f32).collect())
+                .map_err(|e| e.to_string())
+        }
+        _ => Err(format!("argument {i} is not a weight tensor")),
+    }
+}
+
+/// Argument `i` as a kernel's op.
+fn op<'a>(args: &[FitArg<'a>], i: usize) -> Result<&'a Op, String> {
+    match args.get(i) {
+        Some(FitArg::Payload(Payload::Op(p))) => Ok(p.op()),
+        _ => Err(format!("argument {i} is not a kernel's op")),
+    }
+}
+
+/// An f32 tensor from an ndarray.
+fn tensor(a: ArrayD<f32>) -> Tensor {
+    let shape = a.shape().to_vec();
+    Tensor::f32(shape, a.into_iter().collect())
+}
+
+/// A rank-0 tensor of `dtype` holding `v`.
+fn scalar(dtype: DType, v: f64) -> Tensor {
+    Tensor::from_f64(dtype, Vec::new(), &[v]).expect("a numeric scalar converts")
+}
+
+/// An int8 tensor.
+fn int8(shape: Vec<usize>, v: Vec<i8>) -> Tensor {
+    Tensor::new(shape, TensorData::I8(v))
 }
