@@ -82,3 +82,34 @@ fn mnist_conv_bias_add_fuses_into_the_conv() {
     let gemm: Pattern<Ir> = "(Gemm ?a ?x ?w ?t)".parse().unwrap();
     assert_eq!(gemm.search(&g).len(), 1, "the final MatMul + Add becomes a Gemm");
 }
+
+/// `$x: f32[1,2,6,6]`; a 3×3 conv 2 → 8 then a 1×1 conv 8 → 3 (a projection: merged, with
+/// biases and without), and a 3×3 conv 2 → 2 then a 1×1 conv 2 → 8 (an expansion: the merge
+/// would cost more multiply-accumulates and is not offered).
+#[test]
+fn a_conv_then_a_cheaper_pointwise_conv_compose_into_one() {
+    let mut a = IrAnalysis { functions: Arc::new(Functions), ..IrAnalysis::default() };
+    a.inputs.insert("x".into(), TensorType::new(DType::F32, vec![1, 2, 6, 6]));
+    let shapes: [&[usize]; 6] = [&[8, 2, 3, 3], &[8], &[3, 8, 1, 1], &[3], &[2, 2, 3, 3], &[8, 2, 1, 1]];
+    for (k, shape) in (0u32..).zip(shapes) {
+        let n: usize = shape.iter().product();
+        a.consts.insert(k, Arc::new(Tensor::f32(shape.to_vec(), (0..n).map(|i| (i % 7) as f32 - 3.0).collect())));
+    }
+    let mut g = IrGraph::new(a);
+    let x = g.add(Ir::Input(InputRef("x".into())));
+    let c: Vec<Id> = (0..6).map(|k| g.add(Ir::Const(gos_opt::ir::ConstRef(k)))).collect();
+    let conv = || Op::Conv(Conv { attrs: ConvAttrs { group: 1, pads: vec![1; 4], ..ConvAttrs::default() } });
+    let pointwise = || Op::Conv(Conv { attrs: ConvAttrs { group: 1, ..ConvAttrs::default() } });
+    let first = kernel(&mut g, conv(), &[x, c[0], c[1]]);
+    let projection = kernel(&mut g, pointwise(), &[first, c[2], c[3]]);
+    let first_nobias = kernel(&mut g, conv(), &[x, c[0]]);
+    let projection_nobias = kernel(&mut g, pointwise(), &[first_nobias, c[2]]);
+    let narrow = kernel(&mut g, conv(), &[x, c[4]]);
+    let expansion = kernel(&mut g, pointwise(), &[narrow, c[5]]);
+    let g = saturate(g);
+    let merged = "(Conv ?a ?x (@conv_pointwise_w ?a1 ?a2 ?w1 ?w2) (@conv_pointwise_b ?a2 ?w2 ?b1 ?b2))";
+    assert!(holds(&g, projection, merged));
+    let merged_nobias = "(Conv ?a ?x (@conv_pointwise_w ?a1 ?a2 ?w1 ?w2))";
+    assert!(holds(&g, projection_nobias, merged_nobias));
+    assert!(!holds(&g, expansion, merged_nobias));
+}

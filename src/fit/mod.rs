@@ -11,10 +11,19 @@
 //!   [`FitError`]; the rule then offers no candidate at that site. Nothing panics on data.
 
 pub mod activation;
+pub mod linalg;
+pub mod lowrank;
+pub mod merge;
+pub mod patches;
+pub mod pool;
+pub mod prune;
 pub mod quant;
+pub mod separable;
 pub mod spt;
 #[cfg(test)]
 mod test_samples;
+#[cfg(test)]
+mod testing;
 
 /// Calibration samples of one activation tensor (axis 0 runs over the samples).
 pub type Samples = ndarray::ArrayD<f32>;

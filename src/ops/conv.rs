@@ -66,8 +66,9 @@ pub struct Window {
 /// Window attributes shared by Conv, ConvTranspose, QLinearConv, ConvInteger and the pools.
 ///
 /// Defaults are stored as empty vectors so that a node written with explicit default values
-/// and one written without them parse to the same struct.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+/// and one written without them parse to the same struct. The default is a plain convolution:
+/// every attribute at its ONNX default (`group` 1).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ConvAttrs {
     /// `kernel_shape` as written; `None` means "from the weight's shape".
     pub kernel_shape: Option<Vec<usize>>,
@@ -81,6 +82,19 @@ pub struct ConvAttrs {
     pub group: usize,
     /// `auto_pad` as written (resolved into pads only at inference).
     pub auto_pad: AutoPad,
+}
+
+impl Default for ConvAttrs {
+    fn default() -> Self {
+        ConvAttrs {
+            kernel_shape: None,
+            strides: Vec::new(),
+            pads: Vec::new(),
+            dilations: Vec::new(),
+            group: 1,
+            auto_pad: AutoPad::default(),
+        }
+    }
 }
 
 /// Reads an ints attribute whose entries must be at least `min`, as `usize`.

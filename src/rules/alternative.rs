@@ -67,6 +67,20 @@ pub fn build(
     subst: &Subst,
     builder: &mut Builder,
 ) -> Result<Alternative, String> {
+    let built = build_unclean(rule, egraph, site, subst, builder);
+    // Resolving fits adds leaves even when no alternative results: searches need a clean graph.
+    egraph.rebuild();
+    built
+}
+
+/// [`build`] up to the final rebuild.
+fn build_unclean(
+    rule: &Rule,
+    egraph: &mut IrGraph,
+    site: Id,
+    subst: &Subst,
+    builder: &mut Builder,
+) -> Result<Alternative, String> {
     let [rhs] = rule.rhs.as_slice() else { return Err("multi-pattern rules have no alternatives".into()) };
     let mut subst = subst.clone();
     bind_values(egraph, &rule.values, &mut subst).ok_or("a (value-of ?x) constant holds several values")?;
@@ -131,6 +145,9 @@ fn resolve_fits(
                 let looked = n.clone().map_children(|c| classes[usize::from(c)].unwrap_or(Id::from(usize::MAX)));
                 let class = if looked.children().iter().any(|&c| c == Id::from(usize::MAX)) {
                     None
+                } else if looked.is_leaf() {
+                    // A literal or payload the rule writes (a rank fraction) may be new.
+                    Some(egraph.add(looked))
                 } else {
                     egraph.lookup(looked)
                 };

@@ -11,6 +11,7 @@ mod conv;
 mod convt;
 mod fold;
 mod layout_fns;
+mod merge;
 mod payloads;
 mod recognize;
 mod resample;
@@ -55,6 +56,7 @@ fn table() -> impl Iterator<Item = &'static Function> {
         .chain(layout_fns::FUNCTIONS)
         .chain(fold::FUNCTIONS)
         .chain(recognize::FUNCTIONS)
+        .chain(merge::FUNCTIONS)
 }
 
 fn find(name: &str) -> Result<&'static Function, String> {

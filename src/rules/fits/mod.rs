@@ -5,6 +5,7 @@
 //! the other outputs of the same call are taken from a memo. The numerics live in
 //! [`crate::fit`]. Exact rules cannot call these functions.
 
+mod lowrank;
 mod quantize;
 
 use crate::fit::Samples;
@@ -52,13 +53,13 @@ pub struct Family {
 }
 
 /// Every family approximate rules can call.
-pub fn families() -> &'static [Family] {
-    quantize::FAMILIES
+pub fn families() -> impl Iterator<Item = &'static Family> {
+    quantize::FAMILIES.iter().chain(lowrank::FAMILIES)
 }
 
 /// Whether `@name` is a fitting function (`FAMILY.OUTPUT` of a known family).
 pub fn is_fit_name(name: &str) -> bool {
-    name.split_once('.').is_some_and(|(f, o)| families().iter().any(|fam| fam.name == f && fam.outputs.contains(&o)))
+    name.split_once('.').is_some_and(|(f, o)| families().any(|fam| fam.name == f && fam.outputs.contains(&o)))
 }
 
 /// Family calls already made, by family and argument classes (literals by their bits).
@@ -73,7 +74,6 @@ impl Memo {
     pub fn call(&mut self, name: &str, key: Vec<Id>, args: &[FitArg]) -> Result<FitOut, String> {
         let (family, output) = name.split_once('.').ok_or_else(|| format!("@{name} is not a fitting function"))?;
         let fam = families()
-            .iter()
             .find(|f| f.name == family)
             .ok_or_else(|| format!("@{name}: unknown fitting family '{family}'"))?;
         let outputs = self

@@ -33,7 +33,7 @@ pub(super) fn values(t: &Tensor) -> Result<Vec<f64>, String> {
     t.to_f64_vec().ok_or_else(|| format!("cannot read {} values", t.dtype))
 }
 
-fn op_arg<'a>(args: &[FnArg<'a>], i: usize) -> Result<&'a Op, String> {
+pub(super) fn op_arg<'a>(args: &[FnArg<'a>], i: usize) -> Result<&'a Op, String> {
     match args.get(i) {
         Some(FnArg::Payload(Payload::Op(p))) => Ok(p.op()),
         _ => Err(format!("argument {i} is not an op")),
