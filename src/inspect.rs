@@ -1,6 +1,7 @@
 //! `gos-opt inspect`: per node its op, shapes, parameter count and multiply-accumulates; totals;
 //! the ops gos-opt does not interpret. With a target profile, also each layer's predicted
 //! latency, energy and bottleneck (the cost model's [`crate::cost::kernel_cost`]) and their totals.
+//! Quantized (QDQ) groups are priced as the integer kernels they run as ([`crate::graph::qdq`]).
 
 use crate::cost::{Bottleneck, MemLevel, Objective, Profile};
 use crate::graph::{Graph, GraphError, ValueKind};
@@ -103,6 +104,7 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
     let mut op_counts = std::collections::BTreeMap::new();
     // Values computed from constants only (folded at emission, as in the e-graph's analysis).
     let mut weight_only: Vec<bool> = graph.values.iter().map(|v| matches!(v.kind, ValueKind::Const { .. })).collect();
+    let integer = crate::graph::qdq::IntegerKernels::of(graph);
     for id in graph.topo_order()? {
         let node = graph.node(id);
         let op = match node.op.domain() {
@@ -121,9 +123,16 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
         }
         let cost = target.map(|profile| {
             let outs: Vec<_> = node.outputs.iter().filter_map(|&o| graph.ty(o).cloned()).collect();
-            let c = match folded {
-                true => crate::cost::NodeCost::zero(),
-                false => crate::cost::kernel_cost(profile, &node.op, &in_types, &outs),
+            let c = match (folded || integer.absorbed.contains(&id), integer.kernels.get(&id)) {
+                (true, _) => crate::cost::NodeCost::zero(),
+                // A QDQ group's integer kernel multiplies the integers its dequantizations read.
+                (false, Some((x, w))) => {
+                    let mut ints = in_types.clone();
+                    ints[0] = Some(x);
+                    ints[1] = Some(w);
+                    crate::cost::kernel_cost(profile, &node.op, &ints, &outs)
+                }
+                (false, None) => crate::cost::kernel_cost(profile, &node.op, &in_types, &outs),
             };
             LayerCost {
                 weight_only: folded,

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_gos-opt");
 
 fn f32t(shape: &[usize]) -> TensorType {
@@ -252,6 +254,28 @@ fn inspect_on_rpi3_per_layer_latency_sums_to_the_total() {
     // Without a target the output is what it was.
     let (_, plain, _) = gos_opt(&["inspect", "models/resnet8/model.onnx", "--json"], &[]);
     assert!(!plain.contains("latency_s"));
+}
+
+/// `inspect --target T --json`'s total predicted latency (s) and energy (pJ) of a model.
+fn predicted(model: &Path, target: &str) -> (f64, f64) {
+    let (code, stdout, stderr) = gos_opt(&["inspect", model.to_str().unwrap(), "--target", target, "--json"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    (v["cost"]["latency_s"].as_f64().unwrap(), v["cost"]["energy_pj"].as_f64().unwrap())
+}
+
+#[test]
+fn a_qdq_model_is_priced_as_the_integer_kernels_it_runs_as() {
+    let Some(shared) = common::shared_dir() else { return };
+    let float = shared.join("models/mlperf-tiny/onnx/resnet8_cifar10_pretrainedResnet/model.onnx");
+    let int8 = shared.join("models/int8/resnet8_cifar10_pretrainedResnet/model_qdq.onnx");
+    // rpi3 multiplies 8-bit integers at twice the f32 rate (16 lanes at 0.25 per cycle against
+    // 4 at 0.5), and the DequantizeLinear of activations is absorbed into the kernels.
+    let ((fl, _), (ql, _)) = (predicted(&float, "rpi3"), predicted(&int8, "rpi3"));
+    assert!(ql < 0.7 * fl, "int8 {ql} s vs float {fl} s");
+    // asic45: an 8-bit multiply-accumulate costs a fraction of an f32 one.
+    let ((_, fe), (_, qe)) = (predicted(&float, "asic45"), predicted(&int8, "asic45"));
+    assert!(qe < 0.5 * fe, "int8 {qe} pJ vs float {fe} pJ");
 }
 
 #[test]

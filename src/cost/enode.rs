@@ -5,10 +5,17 @@
 //! `outputs` cost nothing; every other node is priced by [`super::roofline`] and pays the
 //! per-kernel overhead. Nodes the exporter cannot write cost infinitely much to the adaptor
 //! ([`crate::ir::is_exportable`]).
+//!
+//! Quantized (QDQ) groups are priced as the integer kernels the back end runs: a Conv, Gemm or
+//! MatMul reading the DequantizeLinear of a runtime 8-bit tensor, with weights dequantized from
+//! 8-bit constants, multiplies in 8 bits; the DequantizeLinear of a runtime 8-bit tensor costs
+//! nothing itself, and every other reader pays for dequantizing what it reads (a price that
+//! needs no knowledge of the readers, which an extractor does not have).
 
 use super::count::{bytes_of, dot_work, kernel_work, Tally};
 use super::{roofline, NodeCost, Objective, OpClass, Profile, Work};
-use crate::ir::{node_data, Ir, IrGraph, Payload};
+use crate::ir::{kernel_op, node_data, Ir, IrData, IrGraph, Payload};
+use crate::ops::Op;
 use crate::tensor::{DType, TensorData, TensorType};
 use egg::{Id, Language};
 use std::cmp::Ordering;
@@ -41,12 +48,76 @@ pub fn digit_plane(egraph: &IrGraph, id: Id) -> Option<(u64, u64)> {
     })
 }
 
+/// The 8-bit integer type class `id` is the DequantizeLinear of, if it is one.
+fn dequantized_int(egraph: &IrGraph, id: Id) -> Option<&TensorType> {
+    egraph[id].nodes.iter().find_map(|n| dequantizes_int(egraph, n))
+}
+
+/// The 8-bit integer type `enode` dequantizes, if it is a DequantizeLinear of 8-bit integers.
+fn dequantizes_int<'a>(egraph: &'a IrGraph, enode: &Ir) -> Option<&'a TensorType> {
+    let x = match enode {
+        Ir::Dequantize([_, x, _, _]) => *x,
+        Ir::Kernel(_, ch) if matches!(kernel_op(egraph, enode), Some(Op::DequantizeLinear(_))) => *ch.get(1)?,
+        _ => return None,
+    };
+    egraph[x].data.ty().filter(|t| matches!(t.dtype, DType::I8 | DType::U8))
+}
+
+/// Whether class `id` is the DequantizeLinear of a runtime 8-bit tensor.
+fn runtime_dequantized(egraph: &IrGraph, id: Id) -> bool {
+    !egraph[id].data.weight_only && dequantized_int(egraph, id).is_some()
+}
+
+/// The work of an integer kernel, when `enode` is a Conv, Gemm or MatMul whose input is the
+/// DequantizeLinear of a runtime 8-bit tensor and whose weights are dequantized 8-bit constants:
+/// priced with 8-bit operands (the float output and bias as they are).
+fn integer_kernel_work(enode: &Ir, egraph: &IrGraph, data: &IrData) -> Option<Work> {
+    let Ir::Kernel(_, ch) = enode else { return None };
+    let op = kernel_op(egraph, enode)?;
+    if !matches!(op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_)) {
+        return None;
+    }
+    let (&x, &w) = (ch.get(1)?, ch.get(2)?);
+    if !runtime_dequantized(egraph, x) || !egraph[w].data.weight_only {
+        return None;
+    }
+    let (xi, wi) = (dequantized_int(egraph, x)?, dequantized_int(egraph, w)?);
+    let mut inputs: Vec<Option<&TensorType>> = vec![Some(xi), Some(wi)];
+    inputs.extend(ch[3..].iter().map(|c| egraph[*c].data.ty()));
+    let outputs: Vec<TensorType> = data.types.iter().flatten().cloned().collect();
+    Some(kernel_work(op, &inputs, &outputs))
+}
+
 /// The work of an e-node from its children's facts; `None` when the node is ill-typed.
 pub fn node_work(enode: &Ir, egraph: &IrGraph) -> Option<Work> {
     let data = node_data(&egraph.analysis, enode, |i| &egraph[i].data).ok()?;
-    if data.weight_only {
+    if data.weight_only || dequantizes_int(egraph, enode).is_some() {
+        // Folded at emission, or read as integers (its readers pay for dequantizing).
         return Some(Work::none());
     }
+    if let Some(work) = integer_kernel_work(enode, egraph, &data) {
+        return Some(work);
+    }
+    let mut work = own_work(enode, egraph, &data)?;
+    // Dequantizing the 8-bit runtime tensors it reads as floats: a multiply and an add each.
+    let mut read: Vec<Id> = enode.children().iter().copied().filter(|&c| runtime_dequantized(egraph, c)).collect();
+    read.dedup();
+    for c in read {
+        let Some(t) = egraph[c].data.ty() else { continue };
+        let mut tally = Tally::default();
+        tally.on(t.dtype, OpClass::Add, t.numel() as u64);
+        tally.on(t.dtype, OpClass::Mul, t.numel() as u64);
+        let bytes = bytes_of(dequantized_int(egraph, c).into_iter());
+        let extra = tally.work(bytes, bytes);
+        work.ops.merge(&extra.ops);
+        work.bytes += extra.bytes;
+        work.working_set += extra.working_set;
+    }
+    Some(work)
+}
+
+/// The work of an e-node computed as it is written (no quantized group around it).
+fn own_work(enode: &Ir, egraph: &IrGraph, data: &IrData) -> Option<Work> {
     let ty = |i: &Id| egraph[*i].data.ty();
     let out = data.ty();
     let n = out.map(|t| t.numel() as u64).unwrap_or(0);

@@ -4,6 +4,7 @@
 mod value;
 
 pub mod fold;
+pub mod qdq;
 pub mod upgrade;
 pub use value::{ConstOrigin, Value, ValueId, ValueKind};
 
