@@ -193,6 +193,7 @@ pub fn optimize(
         cost: exact_program.cost,
         used: opts.budget.used(&exact_calib, original_calib),
         calib: exact_calib,
+        replaced: None,
     };
     let steps = select::greedy(&ev, &trials, start, &opts.calib, &ref_calib, &opts.budget, original_calib, stage)?;
 
@@ -227,6 +228,7 @@ pub fn optimize(
                 family: c.family.clone(),
                 node: c.node.clone(),
                 op: c.op.clone(),
+                replaces: steps[k].replaced.map(|r| choices[r].rule.clone()),
                 cost_change: steps[k].cost - steps[k - 1].cost,
                 calibration_used_change: steps[k].used - steps[k - 1].used,
                 heldout_used_change: held_used[k] - held_used[k - 1],

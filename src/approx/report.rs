@@ -87,6 +87,8 @@ pub struct Applied {
     pub node: String,
     /// That node's op.
     pub op: String,
+    /// The rule of an earlier step at the same node this step replaced, if any.
+    pub replaces: Option<String>,
     /// Predicted cost change of this step (negative saves).
     pub cost_change: f64,
     /// Change of the budget share used on the calibration data by this step.
@@ -170,9 +172,10 @@ impl ApproxReport {
         s.push_str("### Applied rewrites\n\n| # | rule | node | op | cost change | budget used (calib) | budget used (held out) |\n|---:|---|---|---|---:|---:|---:|\n");
         for (i, a) in self.applied.iter().enumerate() {
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {:+.3e} | {:+.1} % | {:+.1} % |\n",
+                "| {} | {}{} | {} | {} | {:+.3e} | {:+.1} % | {:+.1} % |\n",
                 i + 1,
                 a.rule,
+                a.replaces.as_ref().map(|r| format!(" (replaces {r})")).unwrap_or_default(),
                 a.node,
                 a.op,
                 a.cost_change,

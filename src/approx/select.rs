@@ -11,7 +11,7 @@ use super::measure::Evaluator;
 use super::ApproxError;
 use crate::tensor::Tensor;
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// The share of the budget selection may use on the calibration data: the held-out data decides
 /// whether the result is written, and a model chosen right at the budget on one sample set
@@ -50,6 +50,8 @@ pub struct Step {
     pub calib: Figures,
     /// The share of the budget it uses on the calibration data.
     pub used: f64,
+    /// The choice this step's choice replaced at the same site, if any.
+    pub replaced: Option<usize>,
 }
 
 /// Measures every choice alone against the exact program (`exact_cost`), reporting progress.
@@ -110,15 +112,17 @@ pub fn greedy(
     let margin = selection_margin(budget);
     let order = order(trials, margin);
     let mut steps = vec![start];
-    let mut sites = HashSet::new();
+    // The choice taken at each site, with its saving alone.
+    let mut taken: HashMap<egg::Id, (usize, f64)> = HashMap::new();
     for (k, t) in order.iter().enumerate() {
         let c: &Choice = &ev.choices[t.choice];
-        if sites.contains(&c.site) {
-            continue;
-        }
+        let replaced = match taken.get(&c.site) {
+            Some(&(_, saving)) if saving >= t.saving => continue,
+            other => other.map(|&(i, _)| i),
+        };
         progress(&format!("selecting under the budget ({}/{})", k + 1, order.len()));
         let current = steps.last().expect("the start step");
-        let mut set = current.set.clone();
+        let mut set: Vec<usize> = current.set.iter().copied().filter(|&i| Some(i) != replaced).collect();
         set.push(t.choice);
         // Alone it ran; a combination that cannot be built or run is not taken.
         let Ok(program) = ev.program(&set) else { continue };
@@ -130,8 +134,8 @@ pub fn greedy(
         };
         let used = budget.used(&calib, original);
         if used <= margin {
-            sites.insert(c.site);
-            steps.push(Step { set, cost: program.cost, calib, used });
+            taken.insert(c.site, (t.choice, t.saving));
+            steps.push(Step { set, cost: program.cost, calib, used, replaced });
         }
     }
     Ok(steps)
@@ -186,7 +190,7 @@ mod tests {
     use super::*;
 
     fn step(cost: f64, used: f64) -> Step {
-        Step { set: vec![], cost, calib: Figures::default(), used }
+        Step { set: vec![], cost, calib: Figures::default(), used, replaced: None }
     }
 
     #[test]

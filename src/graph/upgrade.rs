@@ -3,9 +3,10 @@
 //! meaning across the raise; the ones whose form changes on the way get it converted: axes and
 //! split sizes that were attributes become constant inputs (Squeeze, Unsqueeze, Split and
 //! ReduceSum at 13, ReduceMean and ReduceMax at 18), and an old Softmax over the last axis
-//! becomes a new one. Anything else stops the raise: models older than opset 11 (Clip, Pad,
-//! Slice, BatchNormalization and broadcasting changed form before it) and default-domain ops
-//! gos-opt does not interpret, whose changes it cannot know.
+//! becomes a new one. Anything else stops the raise: models older than opset 7 (broadcasting
+//! changed form there), models older than 11 holding an op that changed form before it (Clip,
+//! Pad, Slice, BatchNormalization, Dropout, Resize), and default-domain ops gos-opt does not
+//! interpret, whose changes it cannot know.
 
 use super::{ConstOrigin, Graph, NodeId};
 use crate::ops::Op;
@@ -19,14 +20,35 @@ use std::sync::Arc;
 pub const MAX_OPSET: i64 = 17;
 
 /// The oldest opset gos-opt raises from.
-const MIN_FROM: i64 = 11;
+const MIN_FROM: i64 = 7;
+
+/// From this opset on, every op gos-opt parses keeps its form up to [`MAX_OPSET`] (or is
+/// converted by [`upgrade`]); below it, [`changed_before_11`] lists the ones that do not.
+const STABLE_FROM: i64 = 11;
+
+/// Whether `op` changed form between opset 7 and 11: Clip and Pad took their operands as
+/// inputs (11), Slice too (10), BatchNormalization lost `spatial` (9), Dropout its `is_test`
+/// semantics (10), Resize its first form (10 → 11).
+fn changed_before_11(op: &Op) -> bool {
+    matches!(op, Op::Clip(_) | Op::Pad(_) | Op::Slice(_) | Op::BatchNorm(_) | Op::Dropout(_) | Op::Resize(_))
+}
 
 /// Why a model's opset cannot be raised.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum UpgradeError {
-    /// The model is older than opset 11.
+    /// The model is older than opset 7.
     #[error("opset {0} is older than {MIN_FROM}: ops changed form before it")]
     TooOld(i64),
+    /// An op of a model older than opset 11 that changed form before 11.
+    #[error("node '{node}' ({op}) changed form between the model's opset {opset} and {STABLE_FROM}")]
+    Changed {
+        /// The node's name.
+        node: String,
+        /// Its op_type.
+        op: String,
+        /// The model's opset.
+        opset: i64,
+    },
     /// A default-domain op gos-opt does not interpret.
     #[error("node '{node}' ({op}) is not interpreted by gos-opt, so its form at a newer opset is unknown")]
     Opaque {
@@ -54,9 +76,14 @@ pub fn reachable(graph: &Graph) -> i64 {
     }
 }
 
-/// The opset the graph's ops need: the model's own, or the newest `min_opset` of its ops.
+/// The opset the graph's ops need: the model's own, or the newest `min_opset` of its ops (13
+/// for a QuantizeLinear or DequantizeLinear with per-axis scales).
 pub fn needed(graph: &Graph) -> i64 {
-    graph.dag.node_weights().map(|n| n.op.min_opset()).fold(graph.meta.opset(), i64::max)
+    let per_axis = |n: &super::Node| {
+        matches!(n.op, Op::QuantizeLinear(_) | Op::DequantizeLinear(_))
+            && n.inputs.get(1).copied().flatten().and_then(|s| graph.ty(s)).is_some_and(|t| t.numel() > 1)
+    };
+    graph.dag.node_weights().map(|n| if per_axis(n) { 13 } else { n.op.min_opset() }).fold(graph.meta.opset(), i64::max)
 }
 
 /// The first thing that stops a raise, if any.
@@ -67,6 +94,13 @@ fn blocker(graph: &Graph) -> Option<UpgradeError> {
     }
     for node in graph.dag.node_weights() {
         match &node.op {
+            op if own < STABLE_FROM && changed_before_11(op) => {
+                return Some(UpgradeError::Changed {
+                    node: node.name.clone(),
+                    op: op.onnx_name().to_string(),
+                    opset: own,
+                });
+            }
             Op::Opaque(o) if o.domain.is_empty() || o.domain == "ai.onnx" => {
                 return Some(UpgradeError::Opaque { node: node.name.clone(), op: o.op_type.clone() });
             }
@@ -196,7 +230,16 @@ mod tests {
         assert_eq!(reachable(&g), 12);
         assert!(matches!(upgrade(&mut g, 17), Err(UpgradeError::Softmax(_))));
         assert_eq!(g.meta.opset(), 12, "nothing changes on an error");
-        assert!(matches!(upgrade(&mut model(10, 2), 17), Err(UpgradeError::TooOld(10))));
+        assert!(matches!(upgrade(&mut model(6, 2), 17), Err(UpgradeError::TooOld(6))));
+        // From opset 8 (mnist-8's) the same ops raise.
+        let mut old = model(8, 2);
+        assert_eq!(reachable(&old), MAX_OPSET);
+        upgrade(&mut old, 17).unwrap();
+        // A Clip of opset 8 took its bounds as attributes.
+        let mut clipped = model(8, 2);
+        clipped.dag.node_weights_mut().next().unwrap().op =
+            Op::Clip(crate::ops::Clip { min: Some(0.0), max: Some(6.0) });
+        assert!(matches!(upgrade(&mut clipped, 17), Err(UpgradeError::Changed { opset: 8, .. })));
         assert!(matches!(upgrade(&mut model(12, 2), 11), Err(UpgradeError::Range(11))));
         assert!(matches!(upgrade(&mut model(12, 2), MAX_OPSET + 1), Err(UpgradeError::Range(_))));
     }

@@ -195,6 +195,8 @@ impl Op {
             Op::Unary(u) => u.kind.since(),
             Op::LayerNorm(_) => 17,
             Op::Softmax(s) if !s.flatten_trailing => 13,
+            // Per-axis scales need 13 (`upgrade::needed` checks the scale's shape).
+            Op::QuantizeLinear(_) | Op::DequantizeLinear(_) => 10,
             _ => 1,
         }
     }
