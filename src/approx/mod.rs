@@ -252,23 +252,44 @@ pub fn optimize(
         })
         .collect();
 
-    let front_steps = select::front(&steps);
+    // The front draws on the greedy steps and on every choice alone that selection would take.
+    let margin = select::selection_margin(&opts.budget);
+    let mut candidates = steps.clone();
+    candidates.extend(trials.iter().filter(|t| t.used <= margin && t.saving > 0.0).map(|t| Step {
+        set: vec![t.choice],
+        cost: t.cost,
+        calib: t.calib.clone(),
+        used: t.used,
+        replaced: None,
+    }));
+    let front_steps = select::front(&candidates);
+    // The front's points that are not greedy steps: their programs and held-out budget share.
+    let mut extra: HashMap<usize, (measure::Program, f64)> = HashMap::new();
+    for &k in front_steps.iter().filter(|&&k| k >= steps.len()) {
+        let program = ev.program(&candidates[k].set)?;
+        let outputs = ev.outputs("a front variant", &program.graph, &opts.heldout)?;
+        let f = figures(&ref_held, &outputs, opts.heldout.labels.as_deref());
+        extra.insert(k, (program, opts.budget.used(&f, &original_figures.heldout)));
+    }
+    let held_at = |k: usize| if k < steps.len() { held_used[k] } else { extra[&k].1 };
+    let program_at = |k: usize| if k < steps.len() { &programs[k] } else { &extra[&k].0 };
     let written: Vec<usize> = select::spread(
-        &front_steps.iter().copied().filter(|&k| k > 0 && held_used[k] <= 1.0).collect::<Vec<_>>(),
+        &front_steps.iter().copied().filter(|&k| k > 0 && held_at(k) <= 1.0).collect::<Vec<_>>(),
         opts.pareto,
     );
     let mut variants = Vec::new();
     let mut points = Vec::new();
     for &k in &front_steps {
         if written.contains(&k) {
-            variants.push((points.len(), programs[k].graph.clone()));
+            variants.push((points.len(), program_at(k).graph.clone()));
         }
         points.push(FrontPoint {
-            rewrites: steps[k].set.len(),
-            cost: steps[k].cost,
-            cost_ratio: steps[k].cost / exact_program.cost,
-            calibration_used: steps[k].used,
-            heldout_used: held_used[k],
+            rewrites: candidates[k].set.len(),
+            cost: candidates[k].cost,
+            cost_ratio: candidates[k].cost / exact_program.cost,
+            calibration_used: candidates[k].used,
+            calibration_rel_l2: candidates[k].calib.rel_l2,
+            heldout_used: held_at(k),
             file: None,
         });
     }

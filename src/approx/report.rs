@@ -130,6 +130,8 @@ pub struct FrontPoint {
     pub cost_ratio: f64,
     /// Budget share used on the calibration data.
     pub calibration_used: f64,
+    /// Relative output error on the calibration data (the front's third axis).
+    pub calibration_rel_l2: f64,
     /// Budget share used on the held-out data.
     pub heldout_used: f64,
     /// The file written for it (`--pareto`), if it was written.
@@ -197,15 +199,16 @@ impl ApproxReport {
             ));
         }
         s.push_str(&format!(
-            "\n### Cost–error front (hypervolume {:.4})\n\n| rewrites | cost / exact | budget used (calib) | budget used (held out) | file |\n|---:|---:|---:|---:|---|\n",
+            "\n### Cost–error front (hypervolume {:.4})\n\n| rewrites | cost / exact | budget used (calib) | rel. error (calib) | budget used (held out) | file |\n|---:|---:|---:|---:|---:|---|\n",
             self.front.hypervolume
         ));
         for p in &self.front.points {
             s.push_str(&format!(
-                "| {} | {:.3} | {:.1} % | {:.1} % | {} |\n",
+                "| {} | {:.3} | {:.1} % | {:.4} | {:.1} % | {} |\n",
                 p.rewrites,
                 p.cost_ratio,
                 100.0 * p.calibration_used,
+                p.calibration_rel_l2,
                 100.0 * p.heldout_used,
                 p.file.as_deref().unwrap_or("—")
             ));

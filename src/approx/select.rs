@@ -141,12 +141,17 @@ pub fn greedy(
     Ok(steps)
 }
 
-/// The steps no other step dominates (another at most as dear and at most as wrong, one of the
-/// two strictly), by cost and budget share; indices into `steps`, cheapest last.
+/// The steps no other step dominates (another at most as dear and at most as wrong, one of
+/// them strictly), by cost, budget share and relative output error on the calibration data (the
+/// continuous error every budget shares, which separates steps an accuracy or agreement budget
+/// counts alike); indices into `steps`, cheapest last.
 pub fn front(steps: &[Step]) -> Vec<usize> {
+    let key = |s: &Step| [s.cost, s.used, s.calib.rel_l2];
     let dominated = |i: usize| {
+        let me = key(&steps[i]);
         steps.iter().any(|o| {
-            o.cost <= steps[i].cost && o.used <= steps[i].used && (o.cost < steps[i].cost || o.used < steps[i].used)
+            let k = key(o);
+            k.iter().zip(&me).all(|(a, b)| a <= b) && k.iter().zip(&me).any(|(a, b)| a < b)
         })
     };
     let mut keep: Vec<usize> = (0..steps.len()).filter(|&i| !dominated(i)).collect();
@@ -190,13 +195,18 @@ mod tests {
     use super::*;
 
     fn step(cost: f64, used: f64) -> Step {
-        Step { set: vec![], cost, calib: Figures::default(), used, replaced: None }
+        Step { set: vec![], cost, calib: Figures { rel_l2: used, ..Figures::default() }, used, replaced: None }
     }
 
     #[test]
     fn front_drops_dominated_steps() {
         let steps = vec![step(10.0, 0.0), step(8.0, 0.3), step(7.0, 0.2), step(5.0, 0.6)];
         assert_eq!(front(&steps), vec![0, 2, 3]);
+        // Equal budget shares: the relative error tells the steps apart.
+        let mut tied = vec![step(10.0, 0.0), step(8.0, 0.0), step(9.0, 0.0)];
+        tied[1].calib.rel_l2 = 0.02;
+        tied[2].calib.rel_l2 = 0.03;
+        assert_eq!(front(&tied), vec![0, 1]);
     }
 
     #[test]

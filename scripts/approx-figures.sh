@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Approx mode's figures on the shared models (issue 11's "Done means"): for each model the
+# command, then gos-opt's own summary lines (predicted rpi3 saving against exact mode, held-out
+# accuracy / agreement / relative error, budget used). Reports go to target/approx-figures/.
+# Opt-in (minutes of CPU): bash scripts/approx-figures.sh [FILTER]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+S=../shared
+if [ ! -d "$S/models" ]; then
+  echo "error: ../shared is missing" >&2
+  exit 1
+fi
+cargo build --release --quiet || exit 1
+BIN=target/release/gos-opt
+OUT=target/approx-figures
+mkdir -p "$OUT"
+E=$S/data/mnist-eval-2000
+MNIST_SPLIT="--calib $E/x.f32@0..1000 --labels $E/y.u8@0..1000 --eval $E/x.f32@1000..2000 --eval-labels $E/y.u8@1000..2000"
+T=$S/data/mnist-test
+M=$S/models/mlperf-tiny/onnx
+run() {
+  local name=$1
+  shift
+  if [ -n "${FILTER:-}" ] && [[ "$name" != *"$FILTER"* ]]; then return; fi
+  echo "## $name"
+  echo "\$ gos-opt $* --target rpi3 --mode approx -o $OUT/$name.onnx --report $OUT/$name.json"
+  local start=$SECONDS
+  "$BIN" "$@" --target rpi3 --mode approx -o "$OUT/$name.onnx" --report "$OUT/$name.json" --report "$OUT/$name.md" 2>&1 \
+    | grep -E "^(wrote|predicted|approx|error)" || true
+  echo "($((SECONDS - start)) s)"
+  echo
+}
+FILTER=${1:-}
+run mnist-8 "$S/models/mnist-8/model.onnx" $MNIST_SPLIT --data-scale 255 --budget acc=0.5
+# The MNIST test set's images 0..7999 (8000..9999 are the evaluation split calibrated on).
+run mnist-8-test8k "$S/models/mnist-8/model.onnx" --calib "$E/x.f32@0..1000" --labels "$E/y.u8@0..1000" \
+  --eval "$T/t10k-images-idx3-ubyte.gz@0..8000" --eval-labels "$T/t10k-labels-idx1-ubyte.gz@0..8000" --data-scale 255 --budget acc=0.5
+for m in cnn_small hybrid_vit vit_tiny; do
+  run "$m" "$S/models/trained-tiny/$m/model.onnx" $MNIST_SPLIT --budget acc=0.5
+done
+run resnet8 "$M/resnet8_cifar10_pretrainedResnet/model.onnx" --calib "$S/data/natural-crops/crops32.f32" --budget agree=0.97
+run resnet_large "$M/resnet_large_cifar10/model.onnx" --calib "$S/data/natural-crops/crops32.f32" --budget agree=0.98
+run vww "$M/mobilenetv1_025_vww96/model.onnx" --calib "$S/data/natural-crops/crops96.f32" --budget agree=0.97
