@@ -25,7 +25,7 @@ run() {
   echo "## $name"
   echo "\$ gos-opt $* --target rpi3 --mode approx -o $OUT/$name.onnx --report $OUT/$name.json"
   local start=$SECONDS
-  "$BIN" "$@" --target rpi3 --mode approx -o "$OUT/$name.onnx" --report "$OUT/$name.json" --report "$OUT/$name.md" 2>&1 \
+  "$BIN" "$@" --target rpi3 --mode approx -o "$OUT/$name.onnx" --report "$OUT/$name.json" 2>&1 \
     | grep -E "^(wrote|predicted|approx|error)" || true
   echo "($((SECONDS - start)) s)"
   echo

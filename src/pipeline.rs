@@ -210,7 +210,15 @@ pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, 
         };
         let cost = TargetCost::new(&profile, opts.objective, &graph);
         let objective = format!("{:?}", opts.objective).to_lowercase();
-        let out = crate::approx::optimize(&graph, &original, dir, &rules, &cost, &objective, &approx_opts, stage)?;
+        let price = |g: &Graph| {
+            let totals = crate::inspect::inspect_on(g, Some(&profile), opts.objective).ok().and_then(|i| i.cost);
+            totals.map_or(f64::INFINITY, |c| match opts.objective {
+                crate::cost::Objective::Latency => c.latency_s,
+                crate::cost::Objective::Energy => c.energy_pj,
+            })
+        };
+        let pricing = crate::approx::Pricing { extract: &cost, graph: &price, objective: &objective };
+        let out = crate::approx::optimize(&graph, &original, dir, &rules, &pricing, &approx_opts, stage)?;
         graph = out.graph;
         search = Some(out.stats);
         approx = Some((out.report, out.variants, out.heldout_outputs));

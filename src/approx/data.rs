@@ -6,7 +6,8 @@
 //! - a folder of ONNX test sets (`test_data_set_*/input_*.pb`), one sample per set;
 //! - raw little-endian `.f32`: consecutive samples of the (single) input's shape;
 //! - `.npy`: an array whose leading axis runs over samples (or one sample's shape times N);
-//! - MNIST's IDX image files (`*-idx3-ubyte`, bytes 0–255).
+//! - MNIST's IDX image files (`*-idx3-ubyte`), each byte read as `byte / 255` in [0, 1], the
+//!   convention of the shared `.f32` files (`--data-scale 255` for a model taking raw pixels).
 //!
 //! Label files: raw `u8` (`.u8`), raw little-endian `i64` (`.i64`), `.npy` (integer), or IDX
 //! (`*-idx1-ubyte`). Any file may be gzip-compressed (`.gz`).
@@ -188,7 +189,7 @@ fn read_samples(path: &Path, inputs: &[(String, TensorType)]) -> Result<Vec<Hash
     let values: Vec<f32> = if name_lc.ends_with(".npy") {
         npy_values(path, &bytes)?
     } else if name_lc.contains("idx3-ubyte") {
-        idx_payload(path, &bytes, 3)?.iter().map(|&b| b as f32).collect()
+        idx_payload(path, &bytes, 3)?.iter().map(|&b| f32::from(b) / 255.0).collect()
     } else if name_lc.ends_with(".f32") {
         if !bytes.len().is_multiple_of(4) {
             return Err(file_err(path, format!("{} bytes is not a whole number of f32 values", bytes.len())));
@@ -369,7 +370,7 @@ mod tests {
         use std::io::Write;
         let dir = tempfile::tempdir().unwrap();
         let mut idx = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2];
-        idx.extend([1, 2, 3, 4]);
+        idx.extend([0, 51, 102, 255]);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&idx).unwrap();
         let x = write(dir.path(), "t-idx3-ubyte.gz", &gz.finish().unwrap());
@@ -381,7 +382,7 @@ mod tests {
             1.0,
         )
         .unwrap();
-        assert_eq!(d.samples[1]["x"].as_f32().unwrap(), &[3.0, 4.0]);
+        assert_eq!(d.samples[1]["x"].as_f32().unwrap(), &[0.4, 1.0]);
         assert_eq!(d.labels, Some(vec![3, 9]));
         let npy = dir.path().join("l.npy");
         ndarray_npy::write_npy(&npy, &ndarray::arr1(&[4i64, 2])).unwrap();

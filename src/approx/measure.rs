@@ -19,8 +19,11 @@ use std::collections::HashMap;
 pub struct Program {
     /// The lifted model.
     pub graph: Graph,
-    /// Its predicted cost on the target (the extraction's DAG cost, in the objective's unit).
+    /// Its predicted cost on the target as the back end runs the lifted graph (in the
+    /// objective's unit).
     pub cost: f64,
+    /// The e-node extraction chose in each class of the program.
+    pub chosen: HashMap<Id, crate::ir::Ir>,
 }
 
 /// Extracts, lifts and runs programs for sets of choices.
@@ -35,6 +38,8 @@ pub struct Evaluator<'a> {
     pub source: &'a Graph,
     /// Extraction's per-node cost for the target.
     pub cost: &'a dyn NodeCost,
+    /// A lifted graph's predicted cost on the target.
+    pub price: &'a dyn Fn(&Graph) -> f64,
     /// Every choice; sets index into it.
     pub choices: &'a [Choice],
     /// Static input types by name, for tract.
@@ -50,7 +55,8 @@ impl Evaluator<'_> {
         let mut graph = crate::ir::lift_classes(self.egraph, &best.expr, &best.classes, self.source, self.origins)?;
         let needed = crate::graph::upgrade::needed(&graph);
         crate::graph::upgrade::upgrade(&mut graph, needed).map_err(|e| ApproxError::Upgrade(e.to_string()))?;
-        Ok(Program { graph, cost: best.cost })
+        let cost = (self.price)(&graph);
+        Ok(Program { graph, cost, chosen: search::chosen_in(&best.expr, &best.classes) })
     }
 
     /// The outputs of `graph` on every sample of `data`.

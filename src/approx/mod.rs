@@ -10,7 +10,8 @@
 //! 3. build every approximate rule's alternatives at those sites ([`choice`]), their fitting
 //!    functions reading the weights and calibration activations; saturate again with the exact
 //!    rules, which simplify inside the alternatives but never merge one with its site;
-//! 4. measure each alternative alone (predicted cost on the target by extraction, error by
+//! 4. measure each alternative alone (predicted cost on the target of the lifted program as the
+//!    back end runs it, error by
 //!    running the lifted model with tract on the calibration data), then select greedily
 //!    under the budget, re-measuring the accumulated model after each acceptance ([`select`]);
 //! 5. judge the result on the held-out data: over budget is an error (nothing is written).
@@ -106,16 +107,26 @@ pub struct Outcome {
     pub heldout_outputs: (Vec<Vec<Tensor>>, Vec<Vec<Tensor>>),
 }
 
+/// How approx mode prices programs: extraction's per-node cost, and a lifted graph's cost as the
+/// back end runs it (QDQ groups as integer kernels, folded weights as floats), which is what
+/// selection compares and the report states.
+pub struct Pricing<'a> {
+    /// Extraction's per-node cost for the target.
+    pub extract: &'a dyn NodeCost,
+    /// A lifted graph's predicted cost on the target, in the same unit.
+    pub graph: &'a dyn Fn(&Graph) -> f64,
+    /// The objective's name (for the report).
+    pub objective: &'a str,
+}
+
 /// Runs approx mode on `graph` (imported from `original`, whose folder is `dir`) for the target
-/// priced by `cost`. `stage` hears what runs (for a progress display).
-#[allow(clippy::too_many_arguments)]
+/// priced by `pricing`. `stage` hears what runs (for a progress display).
 pub fn optimize(
     graph: &Graph,
     original: &[u8],
     dir: Option<&Path>,
     rules: &RuleSet,
-    cost: &dyn NodeCost,
-    objective: &str,
+    pricing: &Pricing,
     opts: &Options,
     stage: &mut dyn FnMut(&str),
 ) -> Result<Outcome, ApproxError> {
@@ -153,7 +164,7 @@ pub fn optimize(
     let lowered = crate::ir::lower_with(graph, analysis)?;
     let exact_rules = rules.rewrites(false);
     let (mut egraph, stats) = search::saturate(lowered.egraph, lowered.root, &exact_rules, &opts.limits);
-    let exact = search::extract_dag(&egraph, lowered.root, cost)?;
+    let exact = search::extract_dag(&egraph, lowered.root, pricing.extract)?;
     let sites: HashMap<egg::Id, String> = exact
         .classes
         .iter()
@@ -179,7 +190,8 @@ pub fn optimize(
         root: lowered.root,
         origins: &lowered.origins,
         source: &source,
-        cost,
+        cost: pricing.extract,
+        price: pricing.graph,
         choices: &choices,
         input_types,
     };
@@ -315,7 +327,7 @@ pub fn optimize(
         result: Split { calibration: steps[last].calib.clone(), heldout: held[last].clone() },
         budget_used: held_used[last],
         cost: Costs {
-            objective: objective.to_string(),
+            objective: pricing.objective.to_string(),
             exact: exact_program.cost,
             approx: result_cost,
             speedup_vs_exact: exact_program.cost / result_cost,
@@ -325,7 +337,12 @@ pub fn optimize(
         declined: declined_rows,
         front: Front { points, hypervolume },
     };
-    let graph = programs.swap_remove(last).graph;
+    let program = programs.swap_remove(last);
+    let mut stats = stats;
+    stats.rules = search::rule_uses(&egraph, &program.chosen, &stats.applied);
+    stats.fates = search::node_fates(&egraph, &program.chosen, &lowered.origins, graph);
+    search::settle_fates(&mut stats.fates, &program.graph);
+    let graph = program.graph;
     Ok(Outcome { graph, variants, report, stats, heldout_outputs: (ref_held, final_outputs) })
 }
 

@@ -48,6 +48,10 @@ pub fn digit_plane(egraph: &IrGraph, id: Id) -> Option<(u64, u64)> {
     })
 }
 
+/// The cost that breaks a tie between equal forms of a weight (seconds or picojoules: far below
+/// any node's figure).
+const TOKEN: f64 = 1e-15;
+
 /// The 8-bit integer type class `id` is the DequantizeLinear of, if it is one.
 fn dequantized_int(egraph: &IrGraph, id: Id) -> Option<&TensorType> {
     egraph[id].nodes.iter().find_map(|n| dequantizes_int(egraph, n))
@@ -222,9 +226,17 @@ pub fn node_cost(profile: &Profile, enode: &Ir, egraph: &IrGraph) -> NodeCost {
 /// DAG-aware extractor adds up once per chosen node.
 pub fn objective_cost(profile: &Profile, objective: Objective, enode: &Ir, egraph: &IrGraph) -> f64 {
     // Weight-only classes are folded at emission, so any node in them can be emitted.
-    let weight_only = egraph.lookup(enode.clone()).is_some_and(|c| egraph[c].data.weight_only);
+    let class = egraph.lookup(enode.clone());
+    let weight_only = class.is_some_and(|c| egraph[c].data.weight_only);
     if !crate::ir::is_exportable(enode, weight_only) {
         return f64::INFINITY;
+    }
+    // A dequantized 8-bit weight stays a DequantizeLinear kernel of integers, which the integer
+    // kernels read (and this module prices): any other form of it (the `dequantize` primitive,
+    // folded to floats when lifted) costs a token amount more.
+    let kernel_form = |n: &Ir| matches!(n, Ir::Kernel(..)) && dequantizes_int(egraph, n).is_some();
+    if weight_only && !kernel_form(enode) && class.is_some_and(|c| egraph[c].nodes.iter().any(kernel_form)) {
+        return TOKEN;
     }
     node_cost(profile, enode, egraph).objective(objective)
 }
