@@ -41,3 +41,9 @@ done
 run resnet8 "$M/resnet8_cifar10_pretrainedResnet/model.onnx" --calib "$S/data/natural-crops/crops32.f32" --budget agree=0.97
 run resnet_large "$M/resnet_large_cifar10/model.onnx" --calib "$S/data/natural-crops/crops32.f32" --budget agree=0.98
 run vww "$M/mobilenetv1_025_vww96/model.onnx" --calib "$S/data/natural-crops/crops96.f32" --budget agree=0.97
+# Relative-error budgets, calibrated and judged on the test sets beside each model (every second
+# one held out), and vit_tiny on MNIST.
+run dscnn-rel "$M/dscnn_kws/model.onnx" --calib "$M/dscnn_kws" --budget rel=0.05
+run fc_autoencoder-rel "$M/fc_autoencoder_ad01/model.onnx" --calib "$M/fc_autoencoder_ad01" --budget rel=0.05
+run vww-rel "$M/mobilenetv1_025_vww96/model.onnx" --calib "$S/data/natural-crops/crops96.f32" --budget rel=0.1
+run vit_tiny-rel "$S/models/trained-tiny/vit_tiny/model.onnx" $MNIST_SPLIT --budget rel=0.1

@@ -1,6 +1,8 @@
 //! Emits the MLPerf Tiny models and mnist-8 from `../shared/models` into `OUT_DIR`, float and
-//! int8 (QDQ, once with integer kernels and once with float kernels), and `OUT_DIR/models.rs`
-//! listing them; without `../shared` the list is empty (with a warning).
+//! int8 (QDQ, once with integer kernels and once with float kernels), mnist-8 and cnn_small
+//! also after approx mode (rpi3, `acc=0.5`, calibrated on MNIST eval images 0..1000, judged on
+//! 1000..2000), and `OUT_DIR/models.rs` listing them; without `../shared` the list is empty
+//! (with a warning).
 
 use gos_opt::emit::Quantized;
 use std::fmt::Write;
@@ -15,6 +17,7 @@ const MODELS: &[(&str, &str, Option<&str>, Quantized)] = &[
     ("resnet8", "mlperf-tiny/onnx/resnet8_cifar10_pretrainedResnet/model.onnx", None, Quantized::Integer),
     ("resnet_large", "mlperf-tiny/onnx/resnet_large_cifar10/model.onnx", None, Quantized::Integer),
     ("mnist_8", "mnist-8/model.onnx", None, Quantized::Integer),
+    ("cnn_small", "trained-tiny/cnn_small/model.onnx", None, Quantized::Integer),
     ("int8_dscnn_kws", "int8/dscnn_kws/model_qdq.onnx", Some("qdq"), Quantized::Integer),
     ("int8_fc_autoencoder_ad01", "int8/fc_autoencoder_ad01/model_qdq.onnx", Some("qdq"), Quantized::Integer),
     ("int8_mobilenetv1_025_vww96", "int8/mobilenetv1_025_vww96/model_qdq.onnx", Some("qdq"), Quantized::Integer),
@@ -26,6 +29,59 @@ const MODELS: &[(&str, &str, Option<&str>, Quantized)] = &[
     ("int8_float_resnet8", "int8/resnet8_cifar10_pretrainedResnet/model_qdq.onnx", Some("qdq"), Quantized::Float),
     ("int8_float_resnet_large", "int8/resnet_large_cifar10/model_qdq.onnx", Some("qdq"), Quantized::Float),
 ];
+
+/// Models optimized by approx mode first: module name, model path under `shared/models`, the
+/// factor its inputs need on [0, 1] images.
+const APPROX: &[(&str, &str, f32)] =
+    &[("approx_mnist_8", "mnist-8/model.onnx", 255.0), ("approx_cnn_small", "trained-tiny/cnn_small/model.onnx", 1.0)];
+
+/// Runs approx mode on `model` into `dir/model.onnx` (with the model's test sets copied beside
+/// it, for the bench's tract run) and emits it as `dir/model.rs`.
+fn approx(
+    shared: &std::path::Path,
+    model: &std::path::Path,
+    dir: &std::path::Path,
+    scale: f32,
+) -> gos_opt::emit::EmitReport {
+    let data = shared.join("../data/mnist-eval-2000");
+    let spec = |file: &str, range: &str| format!("{}@{range}", data.join(file).display()).parse().expect("a data spec");
+    let request = gos_opt::approx::Request {
+        calib: spec("x.f32", "0..1000"),
+        labels: Some(spec("y.u8", "0..1000")),
+        eval: Some(spec("x.f32", "1000..2000")),
+        eval_labels: Some(spec("y.u8", "1000..2000")),
+        data_scale: scale,
+        budget: "acc=0.5".parse().expect("a budget"),
+        pareto: 0,
+    };
+    std::fs::create_dir_all(dir).expect("create the model's directory");
+    for entry in std::fs::read_dir(model.parent().expect("a folder")).expect("the model's folder").flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("test_data_set") {
+            let to = dir.join(&name);
+            std::fs::create_dir_all(&to).expect("create a test-set folder");
+            for file in std::fs::read_dir(entry.path()).expect("a test set").flatten() {
+                std::fs::copy(file.path(), to.join(file.file_name())).expect("copy a test-set file");
+            }
+        }
+    }
+    let opts = gos_opt::pipeline::Options {
+        input: model.to_path_buf(),
+        output: Some(dir.join("model.onnx")),
+        target: "rpi3".into(),
+        target_file: None,
+        objective: gos_opt::cost::Objective::Latency,
+        mode: gos_opt::pipeline::Mode::Approx,
+        import: Default::default(),
+        rules: Vec::new(),
+        limits: Default::default(),
+        emit_rust: Some(dir.to_path_buf()),
+        emit_options: gos_opt::emit::EmitOptions { quantized: Quantized::Integer },
+        approx: Some(request),
+    };
+    let outcome = gos_opt::pipeline::run(&opts).unwrap_or_else(|e| panic!("gos-opt approx: {}: {e}", model.display()));
+    outcome.emit.expect("the module was emitted")
+}
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
@@ -52,6 +108,20 @@ fn main() {
                 list,
                 "    Model {{ name: \"{name}\", onnx: {:?}, sets: {sets:?}, run: {name}::run, input_len: {name}::INPUT_LEN, output_len: {name}::OUTPUT_LEN, arena_len: {name}::ARENA_LEN }},",
                 path.display().to_string()
+            );
+        }
+        for (name, rel, scale) in APPROX {
+            let dir = out.join(name);
+            let report = approx(&shared, &shared.join(rel), &dir, *scale);
+            let _ = writeln!(
+                mods,
+                "/// Generated from {rel} after approx mode (arena {} B, weights {} B).\npub mod {name} {{\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}/model.rs\"));\n}}",
+                report.arena_bytes, report.weights_bytes
+            );
+            let _ = writeln!(
+                list,
+                "    Model {{ name: \"{name}\", onnx: {:?}, sets: None, run: {name}::run, input_len: {name}::INPUT_LEN, output_len: {name}::OUTPUT_LEN, arena_len: {name}::ARENA_LEN }},",
+                dir.join("model.onnx").display().to_string()
             );
         }
     } else {

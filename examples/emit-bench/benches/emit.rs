@@ -76,12 +76,46 @@ fn main() {
         let (mut y, mut arena) = (vec![0f32; l.model.output_len], vec![0f32; l.model.arena_len]);
         let ours = median(|| (l.model.run)(black_box(&l.x), &mut y, &mut arena), 101);
         println!("| {} | {:.1} | {:.1} | {:.2}× |", l.model.name, tract * 1e6, ours * 1e6, tract / ours);
-        if l.model.name != "mnist_8" && !l.model.name.starts_with("int8") {
+        if !["mnist_8", "cnn_small"].contains(&l.model.name)
+            && !l.model.name.starts_with("int8")
+            && !l.model.name.starts_with("approx")
+        {
             ratios.push(tract / ours);
         }
     }
     ratios.sort_by(f64::total_cmp);
     if !ratios.is_empty() {
         println!("median speed-up over the MLPerf Tiny (float) models: {:.2}×", ratios[ratios.len() / 2]);
+    }
+    approx_against_exact(&loaded);
+}
+
+/// The generated code of each approx-mode model against the generated code of the same model in
+/// exact mode, timed in alternating rounds (median per inference of each).
+fn approx_against_exact(loaded: &[Loaded]) {
+    let pairs: Vec<(&Loaded, &Loaded)> = loaded
+        .iter()
+        .filter_map(|a| {
+            let exact = a.model.name.strip_prefix("approx_")?;
+            Some((loaded.iter().find(|l| l.model.name == exact)?, a))
+        })
+        .collect();
+    if pairs.is_empty() {
+        return;
+    }
+    println!("\n| model | exact, generated (µs) | approx, generated (µs) | speed-up |\n|---|---|---|---|");
+    for (exact, approx) in pairs {
+        let mut times = [Vec::new(), Vec::new()];
+        for _ in 0..41 {
+            for (k, l) in [exact, approx].into_iter().enumerate() {
+                let (mut y, mut arena) = (vec![0f32; l.model.output_len], vec![0f32; l.model.arena_len]);
+                times[k].push(median(|| (l.model.run)(black_box(&l.x), &mut y, &mut arena), 21));
+            }
+        }
+        let [e, a] = times.map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        });
+        println!("| {} | {:.1} | {:.1} | {:.2}× |", exact.model.name, e * 1e6, a * 1e6, e / a);
     }
 }
