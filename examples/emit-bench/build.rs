@@ -31,9 +31,15 @@ const MODELS: &[(&str, &str, Option<&str>, Quantized)] = &[
 ];
 
 /// Models optimized by approx mode first: module name, model path under `shared/models`, the
-/// factor its inputs need on [0, 1] images.
-const APPROX: &[(&str, &str, f32)] =
-    &[("approx_mnist_8", "mnist-8/model.onnx", 255.0), ("approx_cnn_small", "trained-tiny/cnn_small/model.onnx", 1.0)];
+/// factor its inputs need on [0, 1] images, and how quantized nodes run (the `_float` variants
+/// run approx mode's int8 layers in float kernels, to separate the rewrites' saving from the
+/// integer kernels' speed).
+const APPROX: &[(&str, &str, f32, Quantized)] = &[
+    ("approx_mnist_8", "mnist-8/model.onnx", 255.0, Quantized::Integer),
+    ("approx_mnist_8_float", "mnist-8/model.onnx", 255.0, Quantized::Float),
+    ("approx_cnn_small", "trained-tiny/cnn_small/model.onnx", 1.0, Quantized::Integer),
+    ("approx_cnn_small_float", "trained-tiny/cnn_small/model.onnx", 1.0, Quantized::Float),
+];
 
 /// Runs approx mode on `model` into `dir/model.onnx` (with the model's test sets copied beside
 /// it, for the bench's tract run) and emits it as `dir/model.rs`.
@@ -42,6 +48,7 @@ fn approx(
     model: &std::path::Path,
     dir: &std::path::Path,
     scale: f32,
+    quantized: Quantized,
 ) -> gos_opt::emit::EmitReport {
     let data = shared.join("../data/mnist-eval-2000");
     let spec = |file: &str, range: &str| format!("{}@{range}", data.join(file).display()).parse().expect("a data spec");
@@ -76,7 +83,7 @@ fn approx(
         rules: Vec::new(),
         limits: Default::default(),
         emit_rust: Some(dir.to_path_buf()),
-        emit_options: gos_opt::emit::EmitOptions { quantized: Quantized::Integer },
+        emit_options: gos_opt::emit::EmitOptions { quantized },
         approx: Some(request),
     };
     let outcome = gos_opt::pipeline::run(&opts).unwrap_or_else(|e| panic!("gos-opt approx: {}: {e}", model.display()));
@@ -110,9 +117,9 @@ fn main() {
                 path.display().to_string()
             );
         }
-        for (name, rel, scale) in APPROX {
+        for (name, rel, scale, quantized) in APPROX {
             let dir = out.join(name);
-            let report = approx(&shared, &shared.join(rel), &dir, *scale);
+            let report = approx(&shared, &shared.join(rel), &dir, *scale, *quantized);
             let _ = writeln!(
                 mods,
                 "/// Generated from {rel} after approx mode (arena {} B, weights {} B).\npub mod {name} {{\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}/model.rs\"));\n}}",

@@ -111,7 +111,7 @@ pub fn node_work(enode: &Ir, egraph: &IrGraph) -> Option<Work> {
         let mut tally = Tally::default();
         tally.on(t.dtype, OpClass::Add, t.numel() as u64);
         tally.on(t.dtype, OpClass::Mul, t.numel() as u64);
-        let bytes = bytes_of(dequantized_int(egraph, c).into_iter());
+        let bytes = bytes_of(dequantized_int(egraph, c));
         let extra = tally.work(bytes, bytes);
         work.ops.merge(&extra.ops);
         work.bytes += extra.bytes;
