@@ -9,6 +9,7 @@ pub mod build;
 pub mod cost;
 pub mod emit;
 pub mod fit;
+pub mod fsutil;
 pub mod graph;
 pub mod inspect;
 pub mod interp;

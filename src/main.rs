@@ -395,7 +395,7 @@ fn calibrate(output: Option<&std::path::Path>, quick: bool) -> anyhow::Result<()
     let text = cost::calibrate::render(&profile, &cost::calibrate::today());
     match output {
         Some(path) => {
-            pipeline::write_atomically(path, text.as_bytes())?;
+            gos_opt::fsutil::write_atomically(path, text.as_bytes())?;
             eprintln!("calibrate: wrote {}", path.display());
         }
         None => print!("{text}"),
@@ -539,7 +539,7 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
                 };
                 let written = rendered
                     .map_err(|e| e.to_string())
-                    .and_then(|json| pipeline::write_atomically(path, &json).map_err(|e| e.to_string()));
+                    .and_then(|json| gos_opt::fsutil::write_atomically(path, &json).map_err(|e| e.to_string()));
                 if let Err(e) = written {
                     return fail(&anyhow::anyhow!(e).context("writing the report"), 1);
                 }

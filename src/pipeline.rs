@@ -1,5 +1,6 @@
 //! The stages in order: import → (rewrite, by mode) → export → verify → write.
 
+use crate::fsutil::write_atomically;
 use crate::graph::{Graph, GraphError};
 use crate::onnx::{self, ImportError, ImportOptions};
 use crate::rules::{RuleError, RuleSet};
@@ -415,17 +416,8 @@ fn verify_against_original(
     verify::verify(original, dir, candidate, dir, &sets, &types)
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it into place.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
-    use std::io::Write;
-    let err = |cause: String| PipelineError::Write { path: path.display().to_string(), cause };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| err(e.to_string()))?;
-    tmp.write_all(bytes).map_err(|e| err(e.to_string()))?;
-    tmp.as_file().sync_all().map_err(|e| err(e.to_string()))?;
-    tmp.persist(path).map_err(|e| err(e.error.to_string()))?;
-    Ok(())
+impl From<crate::fsutil::WriteError> for PipelineError {
+    fn from(e: crate::fsutil::WriteError) -> Self {
+        PipelineError::Write { path: e.path, cause: e.cause }
+    }
 }

@@ -133,7 +133,7 @@ pub fn write(generated: Generated, dir: &Path) -> Result<EmitReport, EmitError> 
         .map_err(|e| EmitError::Write { path: dir.display().to_string(), cause: e.to_string() })?;
     let write = |path: &Path, bytes: &[u8]| -> Result<(), EmitError> {
         let err = |cause: String| EmitError::Write { path: path.display().to_string(), cause };
-        crate::pipeline::write_atomically(path, bytes).map_err(|e| err(e.to_string()))?;
+        crate::fsutil::write_atomically(path, bytes).map_err(|e| err(e.to_string()))?;
         // The temporary file was private; sources are readable like any other.
         #[cfg(unix)]
         {

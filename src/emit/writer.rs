@@ -58,8 +58,10 @@ pub fn write(p: &Program) -> Result<Generated, EmitError> {
     contract(&mut s, p, placement.arena_len);
     weights(&mut s, p, &layout, file.len());
     run(&mut s, p, &layout);
-    for src in super::kernels::sources(&p.kernels) {
-        s.push_str(src);
+    for item in super::kernels::sources(&p.kernels) {
+        s.push('\n');
+        s.push_str(item);
+        s.push('\n');
     }
     let report = EmitReport {
         model_rs: None,

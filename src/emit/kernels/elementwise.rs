@@ -1,8 +1,6 @@
 //! Elementwise kernels: maps of one tensor (out of place or in place) and broadcasting binary
 //! operations over up to four (collapsed) dimensions, with a fused clamp.
 
-/// `y[i] = f(x[i])`.
-pub const MAP: &str = r#"
 /// `y[i] = f(x[i])` for `N` elements.
 fn k_map<const N: usize, F: Fn(f32) -> f32>(x: &[f32], y: &mut [f32], f: F) {
     let (x, y) = (&x[..N], &mut y[..N]);
@@ -10,20 +8,14 @@ fn k_map<const N: usize, F: Fn(f32) -> f32>(x: &[f32], y: &mut [f32], f: F) {
         y[i] = f(x[i]);
     }
 }
-"#;
 
-/// `y[i] = f(y[i])`.
-pub const MAP_IP: &str = r#"
 /// `y[i] = f(y[i])` for `N` elements, in place.
 fn k_map_ip<const N: usize, F: Fn(f32) -> f32>(y: &mut [f32], f: F) {
     for v in &mut y[..N] {
         *v = f(*v);
     }
 }
-"#;
 
-/// Broadcasting binary operation.
-pub const BIN: &str = r#"
 /// `y = f(a, b)` over the shape `[D0][D1][D2][D3]`; `A*`/`B*` are the strides of `a` and `b`
 /// (0 along a broadcast axis). The result is clamped to `[lo, hi]`.
 #[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
@@ -64,10 +56,7 @@ fn k_bin<
         }
     }
 }
-"#;
 
-/// Broadcasting binary operation whose first operand is overwritten.
-pub const BIN_IP: &str = r#"
 /// `y = f(y, b)` in place over `[D0][D1][D2][D3]` (`y` contiguous); `B*` are the strides of
 /// `b`. The result is clamped to `[lo, hi]`.
 #[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
@@ -102,4 +91,3 @@ fn k_bin_ip<
         }
     }
 }
-"#;

@@ -2,8 +2,6 @@
 //! Concat, Split, Pad, Gather with constant indices and copies into graph outputs; `k_fill`
 //! writes a constant.
 
-/// Strided copy.
-pub const COPY: &str = r#"
 /// Copies the `[D0][D1][D2][D3]` block of `x` at `xo` with strides `X*` to `y` at `yo` with
 /// strides `Y*`.
 fn k_copy<
@@ -37,12 +35,8 @@ fn k_copy<
         }
     }
 }
-"#;
 
-/// Constant fill.
-pub const FILL: &str = r#"
 /// Sets the first `N` elements of `y` to `v`.
 fn k_fill<const N: usize>(y: &mut [f32], v: f32) {
     y[..N].fill(v);
 }
-"#;

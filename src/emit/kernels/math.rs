@@ -2,8 +2,6 @@
 //! the generated module carries its own, accurate to a few ulp (erf: 1.5e-7 absolute), and only
 //! the ones the model uses.
 
-/// Round half to even (as ONNX's QuantizeLinear and tract do).
-pub const RTE: &str = r#"
 /// Rounds to the nearest integer, ties to even.
 fn m_rte(x: f32) -> f32 {
     const BIG: f32 = 8388608.0; // 2^23: adding it leaves no fraction bits
@@ -16,18 +14,12 @@ fn m_rte(x: f32) -> f32 {
         (x - BIG) + BIG
     }
 }
-"#;
 
-/// `2^k` for an integer `k` of the f32 range.
-pub const POW2I: &str = r#"
 /// `2^k` for `-126 <= k <= 127`.
 fn m_pow2i(k: i32) -> f32 {
     f32::from_bits(((k + 127) as u32) << 23)
 }
-"#;
 
-/// exp.
-pub const EXP: &str = r#"
 /// `e^x`: `x = k·ln 2 + r` with `|r| <= ln 2 / 2`, a degree-7 polynomial for `e^r`.
 fn m_exp(x: f32) -> f32 {
     if x.is_nan() {
@@ -49,10 +41,7 @@ fn m_exp(x: f32) -> f32 {
     let half = k / 2;
     p * m_pow2i(half) * m_pow2i(k - half)
 }
-"#;
 
-/// Natural logarithm.
-pub const LN: &str = r#"
 /// `ln x`: `x = m·2^e` with `m` in `[√½, √2)`, `ln m = 2·atanh((m − 1)/(m + 1))` by its series.
 fn m_ln(x: f32) -> f32 {
     if x.is_nan() || x < 0.0 {
@@ -74,13 +63,11 @@ fn m_ln(x: f32) -> f32 {
     }
     let s = (m - 1.0) / (m + 1.0);
     let s2 = s * s;
-    let series = 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 / 11.0)))));
+    let series =
+        2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 / 11.0)))));
     (e as f64 * core::f64::consts::LN_2 + series) as f32
 }
-"#;
 
-/// Square root.
-pub const SQRT: &str = r#"
 /// `√x`: a bit-level first guess and four Newton steps in f64.
 fn m_sqrt(x: f32) -> f32 {
     if x.is_nan() || x < 0.0 {
@@ -96,10 +83,7 @@ fn m_sqrt(x: f32) -> f32 {
     }
     y as f32
 }
-"#;
 
-/// Error function.
-pub const ERF: &str = r#"
 /// `erf x` (Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7).
 fn m_erf(x: f32) -> f32 {
     let a = x.abs();
@@ -112,10 +96,7 @@ fn m_erf(x: f32) -> f32 {
         v
     }
 }
-"#;
 
-/// Hyperbolic tangent.
-pub const TANH: &str = r#"
 /// `tanh x` from `e^{2x}`, saturating beyond |x| = 9.
 fn m_tanh(x: f32) -> f32 {
     if x > 9.0 {
@@ -127,10 +108,7 @@ fn m_tanh(x: f32) -> f32 {
     let e = m_exp(2.0 * x);
     (e - 1.0) / (e + 1.0)
 }
-"#;
 
-/// Power.
-pub const POW: &str = r#"
 /// `x^y` as `e^{y·ln|x|}`, with the sign of a negative base raised to an odd integer.
 fn m_pow(x: f32, y: f32) -> f32 {
     if y == 0.0 {
@@ -150,4 +128,46 @@ fn m_pow(x: f32, y: f32) -> f32 {
     }
     m_exp(y * m_ln(x))
 }
-"#;
+
+// The other kernel files, compiled under test as child modules so that they see these functions
+// (and, below `quant`, its element traits) as the generated module's single scope does.
+#[path = "elementwise.rs"]
+mod elementwise;
+#[path = "layout.rs"]
+mod layout;
+#[path = "norm.rs"]
+mod norm;
+#[path = "quant.rs"]
+mod quant;
+
+#[cfg(test)]
+mod tests {
+    use super::{m_erf, m_exp, m_ln, m_pow, m_rte, m_sqrt, m_tanh};
+
+    /// Relative error of `got` against `want` (absolute near zero).
+    fn err(got: f32, want: f64) -> f64 {
+        (got as f64 - want).abs() / want.abs().max(1.0)
+    }
+
+    #[test]
+    fn math_agrees_with_std() {
+        assert_eq!([m_rte(0.5), m_rte(1.5), m_rte(-2.5), m_rte(2.6)], [0.0, 2.0, -2.0, 3.0]);
+        for (x, want) in
+            [(0.5, 0.520_499_877_813_046_5), (1.0, 0.842_700_792_949_714_9), (2.0, 0.995_322_265_018_952_7)]
+        {
+            assert!((m_erf(x) as f64 - want).abs() < 2e-7, "erf({x})");
+        }
+        for i in -400..=400 {
+            let x = i as f32 * 0.05;
+            let xd = x as f64;
+            assert!(err(m_exp(x), xd.exp()) < 1e-6, "exp({x})");
+            assert!(err(m_tanh(x), xd.tanh()) < 1e-6, "tanh({x})");
+            assert!((m_erf(x) + m_erf(-x)).abs() < 1e-7, "erf is odd ({x})");
+            if x > 0.0 {
+                assert!(err(m_ln(x), xd.ln()) < 1e-6, "ln({x})");
+                assert!(err(m_sqrt(x), xd.sqrt()) < 1e-6, "sqrt({x})");
+                assert!(err(m_pow(x, 1.5), xd.powf(1.5)) < 1e-5, "pow({x}, 1.5)");
+            }
+        }
+    }
+}

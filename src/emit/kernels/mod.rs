@@ -2,55 +2,72 @@
 //! strides, kernel sizes) are fixed at each call, so the compiler specializes every layer with
 //! constant loop bounds it can unroll and vectorize. A module carries only the kernels and math
 //! functions its model uses.
+//!
+//! The kernels are ordinary `no_std` Rust in this directory, one file per family. The writer
+//! takes items from them by name ([`sources`]); this crate compiles them as modules under test
+//! (`math` at the root, the others below it so that they see the items they call, as the
+//! generated module's single scope does), so that rustfmt, clippy and unit tests see them.
 
-mod elementwise;
-mod layout;
-mod linalg;
+#[cfg(test)]
+#[allow(dead_code)] // the generated modules call every item; the unit tests here call some
 mod math;
-mod norm;
-mod quant;
 
-/// Every kernel and math function: name, source, and the names it calls.
+const CONV: &str = include_str!("conv.rs");
+const ELEMENTWISE: &str = include_str!("elementwise.rs");
+const LAYOUT: &str = include_str!("layout.rs");
+const LINALG: &str = include_str!("linalg.rs");
+const MATH: &str = include_str!("math.rs");
+const NORM: &str = include_str!("norm.rs");
+const QUANT: &str = include_str!("quant.rs");
+
+/// Every item of the library: its name, the source file holding it, and the items it calls.
+/// Items are emitted in this order.
 const LIBRARY: &[(&str, &str, &[&str])] = &[
-    ("k_mm", linalg::MM, &[]),
-    ("k_bmm", linalg::BMM, &["k_mm"]),
-    ("k_pad2d", linalg::PAD2D, &[]),
-    ("k_conv", linalg::CONV, &[]),
-    ("k_dw", linalg::DW, &[]),
-    ("k_map", elementwise::MAP, &[]),
-    ("k_map_ip", elementwise::MAP_IP, &[]),
-    ("k_bin", elementwise::BIN, &[]),
-    ("k_bin_ip", elementwise::BIN_IP, &[]),
-    ("k_softmax", norm::SOFTMAX, &["m_exp"]),
-    ("k_layernorm", norm::LAYERNORM, &["m_sqrt"]),
-    ("k_affine", norm::AFFINE, &[]),
-    ("k_affine_ip", norm::AFFINE_IP, &[]),
-    ("k_reduce", norm::REDUCE, &[]),
-    ("k_pool", norm::POOL, &[]),
-    ("k_quant", quant::QUANT, &["m_rte"]),
-    ("k_quant_ip", quant::QUANT_IP, &["m_rte"]),
-    ("QIn", quant::Q_IN, &[]),
-    ("QOut", quant::Q_OUT, &[]),
-    ("k_quant_to", quant::QUANT_TO, &["QOut"]),
-    ("k_dequant", quant::DEQUANT, &["QIn"]),
-    ("k_qmm", quant::QMM, &["QIn", "QOut"]),
-    ("k_qmmf", quant::QMMF, &["QIn", "QOut"]),
-    ("k_qconv", quant::QCONV, &["QIn", "QOut"]),
-    ("k_qdw", quant::QDW, &["QOut"]),
-    ("k_widen_pad", quant::WIDEN_PAD, &["QIn"]),
-    ("k_copy", layout::COPY, &[]),
-    ("k_fill", layout::FILL, &[]),
-    ("m_rte", math::RTE, &[]),
-    ("m_pow2i", math::POW2I, &[]),
-    ("m_exp", math::EXP, &["m_rte", "m_pow2i"]),
-    ("m_ln", math::LN, &[]),
-    ("m_sqrt", math::SQRT, &[]),
-    ("m_erf", math::ERF, &["m_exp"]),
-    ("m_tanh", math::TANH, &["m_exp"]),
-    ("m_pow", math::POW, &["m_exp", "m_ln", "m_rte"]),
+    ("k_mm", LINALG, &["k_mm_rows"]),
+    ("k_mm_rows", LINALG, &[]),
+    ("k_bmm", LINALG, &["k_mm"]),
+    ("k_pad2d", CONV, &[]),
+    ("k_conv", CONV, &["k_conv_tiles"]),
+    ("k_conv_tiles", CONV, &[]),
+    ("k_dw", CONV, &[]),
+    ("k_map", ELEMENTWISE, &[]),
+    ("k_map_ip", ELEMENTWISE, &[]),
+    ("k_bin", ELEMENTWISE, &[]),
+    ("k_bin_ip", ELEMENTWISE, &[]),
+    ("k_softmax", NORM, &["m_exp"]),
+    ("k_layernorm", NORM, &["m_sqrt"]),
+    ("k_affine", NORM, &[]),
+    ("k_affine_ip", NORM, &[]),
+    ("k_reduce", NORM, &[]),
+    ("k_pool", NORM, &[]),
+    ("k_quant", QUANT, &["m_rte"]),
+    ("k_quant_ip", QUANT, &["m_rte"]),
+    ("QIn", QUANT, &[]),
+    ("Requant", QUANT, &[]),
+    ("QOut", QUANT, &["Requant", "m_quantize"]),
+    ("m_quantize", QUANT, &["Requant"]),
+    ("k_quant_to", QUANT, &["QOut"]),
+    ("k_dequant", QUANT, &["QIn"]),
+    ("k_qmm", LINALG, &["QIn", "QOut", "k_qmm_rows"]),
+    ("k_qmm_rows", LINALG, &["QIn", "QOut"]),
+    ("k_qmmf", LINALG, &["QIn", "QOut", "k_qmmf_rows"]),
+    ("k_qmmf_rows", LINALG, &["QIn", "QOut"]),
+    ("k_qconv", CONV, &["QOut", "k_conv_tiles"]),
+    ("k_qdw", CONV, &["QOut"]),
+    ("k_widen_pad", CONV, &["QIn"]),
+    ("k_copy", LAYOUT, &[]),
+    ("k_fill", LAYOUT, &[]),
+    ("m_rte", MATH, &[]),
+    ("m_pow2i", MATH, &[]),
+    ("m_exp", MATH, &["m_rte", "m_pow2i"]),
+    ("m_ln", MATH, &[]),
+    ("m_sqrt", MATH, &[]),
+    ("m_erf", MATH, &["m_exp"]),
+    ("m_tanh", MATH, &["m_exp"]),
+    ("m_pow", MATH, &["m_exp", "m_ln", "m_rte"]),
 ];
 
-/// The sources of `names` and everything they call, each once, in library order.
+/// The items `names` and everything they call, each once, in library order.
 pub fn sources(names: &std::collections::BTreeSet<&'static str>) -> Vec<&'static str> {
     let mut wanted: std::collections::BTreeSet<&str> = names.iter().copied().collect();
     loop {
@@ -64,19 +81,109 @@ pub fn sources(names: &std::collections::BTreeSet<&'static str>) -> Vec<&'static
             break;
         }
     }
-    LIBRARY.iter().filter(|(name, _, _)| wanted.contains(name)).map(|(_, src, _)| *src).collect()
+    LIBRARY.iter().filter(|(name, _, _)| wanted.contains(name)).filter_map(|(name, src, _)| item(src, name)).collect()
+}
+
+/// The text of the top-level item `name` in `src`: a `fn`, `struct` or `trait` with the doc
+/// comments and attributes above it (for a trait, with the `impl`s of it that follow), up to
+/// its closing `}` at the start of a line.
+fn item(src: &'static str, name: &str) -> Option<&'static str> {
+    let starts = |line: &str| {
+        ["fn ", "struct ", "trait "].iter().any(|kw| {
+            line.strip_prefix(kw)
+                .is_some_and(|rest| rest.starts_with(name) && !ident(rest[name.len()..].chars().next()))
+        })
+    };
+    let lines = line_spans(src);
+    let at = lines.iter().position(|&(a, b)| starts(&src[a..b]))?;
+    let mut first = at;
+    while first > 0 && is_preamble(&src[lines[first - 1].0..lines[first - 1].1]) {
+        first -= 1;
+    }
+    let mut last = close(src, &lines, at)?;
+    // A trait's implementations follow it.
+    let implements = format!("impl {name} for ");
+    loop {
+        let mut next = last + 1;
+        while next < lines.len() && src[lines[next].0..lines[next].1].is_empty() {
+            next += 1;
+        }
+        let mut head = next;
+        while head < lines.len() && is_preamble(&src[lines[head].0..lines[head].1]) {
+            head += 1;
+        }
+        match lines.get(head) {
+            Some(&(a, b)) if src[a..b].starts_with(&implements) => last = close(src, &lines, head)?,
+            _ => break,
+        }
+    }
+    Some(&src[lines[first].0..lines[last].1])
+}
+
+/// Whether `c` continues an identifier.
+fn ident(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// A line that belongs to the item below it: a doc comment or an attribute.
+fn is_preamble(line: &str) -> bool {
+    line.starts_with("///") || line.starts_with("#[")
+}
+
+/// The line of the `}` closing the item that starts on line `at`.
+fn close(src: &str, lines: &[(usize, usize)], at: usize) -> Option<usize> {
+    (at..lines.len()).find(|&i| &src[lines[i].0..lines[i].1] == "}")
+}
+
+/// Start and end (without the newline) of every line.
+fn line_spans(src: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut at = 0;
+    for line in src.split('\n') {
+        spans.push((at, at + line.len()));
+        at += line.len() + 1;
+    }
+    spans
 }
 
 #[cfg(test)]
 mod tests {
+    use super::{item, LIBRARY};
+
     #[test]
-    fn every_dependency_is_in_the_library() {
-        for (name, src, deps) in super::LIBRARY {
-            let defined = [format!("fn {name}"), format!("trait {name}")];
-            assert!(defined.iter().any(|d| src.contains(d)), "{name} is not defined by its source");
+    fn every_item_and_dependency_is_in_the_library() {
+        for (name, src, deps) in LIBRARY {
+            assert!(item(src, name).is_some(), "{name} is not defined by its source");
             for d in *deps {
-                assert!(super::LIBRARY.iter().any(|(n, _, _)| n == d), "{name} needs unknown {d}");
+                assert!(LIBRARY.iter().any(|(n, _, _)| n == d), "{name} needs unknown {d}");
             }
         }
+    }
+
+    #[test]
+    fn every_item_of_the_sources_is_in_the_library() {
+        for src in
+            [super::CONV, super::ELEMENTWISE, super::LAYOUT, super::LINALG, super::MATH, super::NORM, super::QUANT]
+        {
+            for line in src.lines() {
+                let name = ["fn ", "struct ", "trait "].iter().find_map(|kw| line.strip_prefix(kw));
+                let Some(name) = name.map(|n| n.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or(n))
+                else {
+                    continue;
+                };
+                assert!(
+                    LIBRARY.iter().any(|(n, s, _)| *n == name && std::ptr::eq(*s, src)),
+                    "{name} is not in the library"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_item_comes_with_its_docs_and_a_trait_with_its_impls() {
+        let mm = item(super::LINALG, "k_mm").expect("k_mm");
+        assert!(mm.starts_with("/// `y[M][N] = a[M][K]") && mm.ends_with('}') && !mm.contains("fn k_mm_rows"));
+        let qin = item(super::QUANT, "QIn").expect("QIn");
+        assert!(qin.contains("trait QIn") && qin.contains("impl QIn for i16") && !qin.contains("Requant"));
     }
 }

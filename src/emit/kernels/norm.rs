@@ -2,8 +2,8 @@
 //! (BatchNormalization, DequantizeLinear per axis), ReduceMean/Max/Sum over contiguous axes, max
 //! and average pooling.
 
-/// Softmax.
-pub const SOFTMAX: &str = r#"
+use super::{m_exp, m_sqrt};
+
 /// Softmax over the middle axis of `[OUTER][N][INNER]`.
 fn k_softmax<const OUTER: usize, const N: usize, const INNER: usize>(x: &[f32], y: &mut [f32]) {
     let (x, y) = (&x[..OUTER * N * INNER], &mut y[..OUTER * N * INNER]);
@@ -27,10 +27,7 @@ fn k_softmax<const OUTER: usize, const N: usize, const INNER: usize>(x: &[f32], 
         }
     }
 }
-"#;
 
-/// LayerNormalization.
-pub const LAYERNORM: &str = r#"
 /// Normalizes each row of `[OUTER][N]` to zero mean and unit variance, then scales and shifts.
 fn k_layernorm<const OUTER: usize, const N: usize, const BIAS: bool>(
     x: &[f32],
@@ -59,10 +56,7 @@ fn k_layernorm<const OUTER: usize, const N: usize, const BIAS: bool>(
         }
     }
 }
-"#;
 
-/// Per-channel affine map.
-pub const AFFINE: &str = r#"
 /// `y = x·s[c] + t[c]` over `[OUTER][C][INNER]`, clamped; `y` may be `x` (see `k_affine_ip`).
 #[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_affine<const OUTER: usize, const C: usize, const INNER: usize>(
@@ -83,10 +77,7 @@ fn k_affine<const OUTER: usize, const C: usize, const INNER: usize>(
         }
     }
 }
-"#;
 
-/// Per-channel affine map in place.
-pub const AFFINE_IP: &str = r#"
 /// `y = y·s[c] + t[c]` in place over `[OUTER][C][INNER]`, clamped.
 #[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_affine_ip<const OUTER: usize, const C: usize, const INNER: usize>(
@@ -106,10 +97,7 @@ fn k_affine_ip<const OUTER: usize, const C: usize, const INNER: usize>(
         }
     }
 }
-"#;
 
-/// Reductions.
-pub const REDUCE: &str = r#"
 /// Reduces the middle axis of `[OUTER][N][INNER]`: `KIND` 0 sum, 1 mean, 2 max.
 fn k_reduce<const OUTER: usize, const N: usize, const INNER: usize, const KIND: usize>(x: &[f32], y: &mut [f32]) {
     let (x, y) = (&x[..OUTER * N * INNER], &mut y[..OUTER * INNER]);
@@ -129,10 +117,7 @@ fn k_reduce<const OUTER: usize, const N: usize, const INNER: usize, const KIND: 
         }
     }
 }
-"#;
 
-/// Max and average pooling.
-pub const POOL: &str = r#"
 /// 2-D pooling of `[C][H][W]` into `[C][OH][OW]`; `MAX` picks the maximum (padding ignored),
 /// otherwise the average, dividing by the window cells inside the input (`INCL`: inside the
 /// padded input).
@@ -182,4 +167,21 @@ fn k_pool<
         }
     }
 }
-"#;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn softmax_is_a_distribution_along_its_axis() {
+        // [1][3][2]: softmax over the 3 values of each of the 2 columns.
+        let x = [1.0, -1.0, 2.0, 0.0, 3.0, 1.0];
+        let mut y = [0.0; 6];
+        super::k_softmax::<1, 3, 2>(&x, &mut y);
+        for col in 0..2 {
+            let want: Vec<f64> = (0..3).map(|r| (x[r * 2 + col] as f64).exp()).collect();
+            let total: f64 = want.iter().sum();
+            for r in 0..3 {
+                assert!((y[r * 2 + col] as f64 - want[r] / total).abs() < 1e-6);
+            }
+        }
+    }
+}

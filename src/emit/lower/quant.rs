@@ -9,7 +9,9 @@
 //! in f32 where every partial sum is an integer below 2^24), then scaled by `sx · sw` and
 //! quantized as QuantizeLinear does.
 
-use super::{conv_sub_tile, lit, mm_generics, nums, Arg, BufId, Clamp, ConvGeometry, Elem, EmitError, Lowerer, Weight};
+use super::conv::{conv_blocks, conv_sub_tile, conv_tile, ConvGeometry};
+use super::linalg::mm_generics;
+use super::{lit, nums, Arg, BufId, Clamp, Elem, EmitError, Home, Lowerer, Weight};
 use crate::graph::{Node, NodeId, ValueId, ValueKind};
 use crate::ops::Op;
 use crate::tensor::DType;
@@ -372,7 +374,7 @@ impl Lowerer<'_> {
     fn widened(&mut self, geo: &ConvGeometry, xb: BufId, f: &Fusion) -> BufId {
         let (ph, pw) = geo.padded();
         let [pt, pl, ..] = geo.pads;
-        let dst = self.new_typed_buf(geo.cin * ph * pw, Elem::F32, super::Home::Arena);
+        let dst = self.new_typed_buf(geo.cin * ph * pw, Elem::F32, Home::Arena);
         self.typed_step(
             "k_widen_pad",
             &["_"],
@@ -431,8 +433,8 @@ impl Lowerer<'_> {
             return Ok(());
         }
         let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{}", f.xq.zero, xt))?;
-        let (mb, pb) = super::conv_tile(m / g, ow);
-        let (wb, terms) = self.integer_operands(&super::conv_blocks(&p.values, geo, mb), t, true);
+        let (mb, pb) = conv_tile(m / g, ow);
+        let (wb, terms) = self.integer_operands(&conv_blocks(&p.values, geo, mb), t, true);
         let wt = self.program.bufs[wb].elem.rust();
         let yb = self.define(f.out)?;
         let mut args = vec![Arg::Read(src), Arg::Read(wb)];
@@ -442,6 +444,86 @@ impl Lowerer<'_> {
         generics.extend([conv_sub_tile(mb), pb.to_string()]);
         self.typed_step("k_qconv", &[xt, wt, yt], generics, args);
         Ok(())
+    }
+
+    /// QuantizeLinear of a runtime tensor: to integers when the plan stores them, else to integers held in f32.
+    pub(super) fn quantize_linear(&mut self, id: NodeId, q: &crate::ops::QuantizeLinear) -> Result<(), EmitError> {
+        let node = self.graph.node(id);
+        let out = node.outputs[0];
+        let x = self.input(id, 0)?;
+        let scale = self.const_values(node.inputs.get(1).copied().flatten(), "y_scale")?;
+        let zp = match node.inputs.get(2).copied().flatten() {
+            Some(z) => self.const_values(Some(z), "y_zero_point")?,
+            None => vec![0.0],
+        };
+        if scale.len() != 1 || zp.len() != 1 || q.block_size != 0 {
+            return Err(self.unsupported("per-axis or blocked quantization of a runtime tensor"));
+        }
+        if let Some(qp) = self.quant.stored.get(&out).copied() {
+            let (xb, yb) = (self.read(x)?, self.define(out)?);
+            let n = self.shape(x)?.iter().product();
+            let (inv, zero) = (Arg::Code(lit(qp.scale.recip())), Arg::Code(lit(qp.zero as f32)));
+            self.typed_step("k_quant_to", &["_"], nums(&[n]), vec![Arg::Read(xb), Arg::Write(yb), inv, zero]);
+            return Ok(());
+        }
+        let dtype = self.graph.ty(out).map(|t| t.dtype).unwrap_or(DType::U8);
+        let (qmin, qmax) = match dtype {
+            DType::I8 => (-128.0, 127.0),
+            DType::U8 => (0.0, 255.0),
+            DType::I16 => (-32768.0, 32767.0),
+            DType::U16 => (0.0, 65535.0),
+            other => return Err(self.unsupported(format!("quantization to {other}"))),
+        };
+        let consts = [lit(scale[0].recip()), lit(zp[0]), lit(qmin), lit(qmax)].map(Arg::Code);
+        let n = self.shape(x)?.iter().product();
+        if self.can_overwrite(x) {
+            let b = self.read(x)?;
+            self.bind(out, b);
+            self.program.in_place += 1;
+            let mut args = vec![Arg::Update(b)];
+            args.extend(consts);
+            self.step("k_quant_ip", vec![n], args);
+        } else {
+            let xb = self.read(x)?;
+            let yb = self.define(out)?;
+            let mut args = vec![Arg::Read(xb), Arg::Write(yb)];
+            args.extend(consts);
+            self.step("k_quant", vec![n], args);
+        }
+        Ok(())
+    }
+
+    /// DequantizeLinear of a runtime tensor: per tensor or per axis.
+    pub(super) fn dequantize_linear(&mut self, id: NodeId, dq: &crate::ops::DequantizeLinear) -> Result<(), EmitError> {
+        let node = self.graph.node(id);
+        let out = node.outputs[0];
+        let x = self.input(id, 0)?;
+        let shape = self.shape(x)?;
+        let scale = self.const_values(node.inputs.get(1).copied().flatten(), "x_scale")?;
+        let zp = match node.inputs.get(2).copied().flatten() {
+            Some(z) => self.const_values(Some(z), "x_zero_point")?,
+            None => vec![0.0; scale.len()],
+        };
+        if dq.block_size != 0 {
+            return Err(self.unsupported("blocked dequantization of a runtime tensor"));
+        }
+        if self.quant.stored.contains_key(&x) {
+            // Per tensor (the plan stores only tensors all of whose readers are).
+            let (xb, yb) = (self.read(x)?, self.define(out)?);
+            let args =
+                vec![Arg::Read(xb), Arg::Write(yb), Arg::Code(format!("{}", zp[0] as i32)), Arg::Code(lit(scale[0]))];
+            self.typed_step("k_dequant", &["_"], nums(&[shape.iter().product()]), args);
+            return Ok(());
+        }
+        if scale.len() == 1 {
+            self.map(x, out, format!("|v| (v - {}) * {}", lit(zp[0]), lit(scale[0])))
+        } else {
+            let axis = self.axis(dq.axis, shape.len())?;
+            let outer: usize = shape[..axis].iter().product();
+            let inner: usize = shape[axis + 1..].iter().product();
+            let t: Vec<f32> = scale.iter().zip(&zp).map(|(s, z)| -z * s).collect();
+            self.affine(x, out, outer, shape[axis], inner, scale, t)
+        }
     }
 }
 
