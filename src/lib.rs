@@ -10,6 +10,7 @@ pub mod cost;
 pub mod emit;
 pub mod fit;
 pub mod graph;
+pub mod guard;
 pub mod inspect;
 pub mod interp;
 pub mod ir;
