@@ -103,9 +103,8 @@ fn low_rank_linear(args: &[FitArg]) -> Result<FitOutputs, String> {
     }
     let rows = sample_rows(x, RowCap::default()).map_err(|e| e.to_string())?;
     let moments = Moments::of(rows.view()).map_err(|e| e.to_string())?;
-    let factors = WhitenedSvd::new(map.view(), None, &moments)
-        .and_then(|s| s.factors(rank))
-        .map_err(|e| e.to_string())?;
+    let factors =
+        WhitenedSvd::new(map.view(), None, &moments).and_then(|s| s.factors(rank)).map_err(|e| e.to_string())?;
     let first = Layout::InOut.from_map(factors.first.view());
     let second = layout.from_map(factors.second.view());
     Ok(FitOutputs::from([
