@@ -11,6 +11,7 @@ pub mod emit;
 pub mod fit;
 pub mod fsutil;
 pub mod graph;
+pub mod guard;
 pub mod inspect;
 pub mod interp;
 pub mod ir;

@@ -111,6 +111,9 @@ pub enum PipelineError {
     /// Rust could not be emitted (`--emit-rust`); nothing was written.
     #[error(transparent)]
     Emit(#[from] crate::emit::EmitError),
+    /// A panic inside tract or gos-opt, caught; nothing was written.
+    #[error("internal error while {stage}: {message}; nothing written")]
+    Panic { stage: String, message: String },
 }
 
 impl PipelineError {
@@ -165,9 +168,25 @@ pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
     run_with(opts, &mut |_| {})
 }
 
-/// [`run`], telling `stage` what it starts on (`"importing"`, `"optimizing"`, `"verifying"`,
-/// `"writing"`), for a progress display.
+/// [`run`], telling `stage` what it starts on (`"importing"`, `"optimizing"`, `"exporting"`,
+/// `"verifying"`, `"writing"`...), for a progress display.
+///
+/// A panic inside any stage (in tract or in gos-opt) is caught and returned as
+/// [`PipelineError::Panic`] naming the stage; nothing is written then.
 pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, PipelineError> {
+    let mut current = String::from("starting");
+    let mut report = |name: &str| {
+        current = name.to_string();
+        stage(name);
+    };
+    match crate::guard::catch(|| run_stages(opts, &mut report)) {
+        Ok(result) => result,
+        Err(message) => Err(PipelineError::Panic { stage: current, message }),
+    }
+}
+
+/// The stages of [`run_with`], uncaught.
+fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, PipelineError> {
     stage("importing");
     if opts.target_file.is_none() && crate::cost::shipped_source(&opts.target).is_none() {
         return Err(PipelineError::UnknownTarget(opts.target.clone()));
@@ -188,6 +207,8 @@ pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, 
     let dir = opts.input.parent();
     let mut graph: Graph = onnx::import_bytes(&original, dir, &opts.import).map_err(import_err)?;
     let nodes_before = graph.node_count();
+    // Read off the original: its ops decide where random inputs must stay.
+    let domains = verify::input_domains(&graph);
     let before = crate::inspect::inspect_on(&graph, Some(&profile), opts.objective)?;
     let mut search = None;
     let mut approx = None;
@@ -226,8 +247,12 @@ pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, 
     }
     graph.meta.set_metadata("gos-opt.version", env!("CARGO_PKG_VERSION"));
     graph.meta.set_metadata("gos-opt.target", &opts.target);
+    stage("exporting");
     let bytes = onnx::export_bytes(&graph)?;
     // Generated before verification so that a model the back end cannot do fails fast.
+    if opts.emit_rust.is_some() {
+        stage("generating Rust");
+    }
     let rust = opts.emit_rust.as_ref().map(|_| crate::emit::generate(&graph, &opts.emit_options)).transpose()?;
 
     let verification = match &approx {
@@ -235,7 +260,7 @@ pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, 
         Some((report, _, (reference, outputs))) => approx_verification(report, reference, outputs),
         None => {
             stage("verifying against the original with tract");
-            verify_against_original(&original, dir, &bytes, &graph)?
+            verify_against_original(&original, dir, &bytes, &graph, &domains)?
         }
     };
     if !verification.passed {
@@ -391,12 +416,13 @@ pub fn optimize_exact(
 const RANDOM_SETS: usize = 2;
 
 /// Runs the original and the candidate with tract on the test sets beside the model (if any)
-/// and on seeded random inputs, and compares their outputs.
+/// and on seeded random inputs (integer inputs inside `domains`), and compares their outputs.
 fn verify_against_original(
     original: &[u8],
     dir: Option<&Path>,
     candidate: &[u8],
     graph: &Graph,
+    domains: &HashMap<String, verify::Domain>,
 ) -> Result<VerifyReport, VerifyError> {
     let types: HashMap<String, TensorType> =
         graph.inputs.iter().filter_map(|&id| Some((graph.value(id).name.clone(), graph.ty(id)?.clone()))).collect();
@@ -412,7 +438,8 @@ fn verify_against_original(
             }
         }
     }
-    sets.extend(verify::random_sets(&types, &verify::RandomSpec::with_seed(0), RANDOM_SETS)?);
+    let spec = verify::RandomSpec { domains: domains.clone(), ..verify::RandomSpec::with_seed(0) };
+    sets.extend(verify::random_sets(&types, &spec, RANDOM_SETS)?);
     verify::verify(original, dir, candidate, dir, &sets, &types)
 }
 

@@ -76,7 +76,7 @@ pub fn run_kernel(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<Vec<Ten
     let bytes = crate::onnx::export_bytes(&graph).map_err(|e| fail(e.to_string()))?;
     // tract's dependencies are built with overflow checks in dev builds: an integer overflow
     // inside a kernel panics. That is a failed run here, not a crash.
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<Vec<Tensor>, InterpError> {
+    let run = crate::guard::catch(|| -> Result<Vec<Tensor>, InterpError> {
         let runnable = Runnable::new(&bytes, None, &HashMap::new()).map_err(|e| fail(e.to_string()))?;
         let ordered: Vec<Tensor> = runnable
             .input_names
@@ -84,14 +84,10 @@ pub fn run_kernel(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<Vec<Ten
             .map(|n| feeds.remove(n).ok_or_else(|| fail(format!("tract asks for an unknown input '{n}'"))))
             .collect::<Result<_, _>>()?;
         runnable.run(&ordered).map_err(|e| fail(e.to_string()))
-    }));
+    });
     let results = match run {
         Ok(r) => r?,
-        Err(panic) => {
-            let msg =
-                panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
-            return Err(fail(format!("tract panicked: {}", msg.unwrap_or_default())));
-        }
+        Err(panic) => return Err(fail(format!("tract panicked: {panic}"))),
     };
     for (r, ty) in results.iter().zip(&out_types) {
         if r.ttype() != *ty {

@@ -1,7 +1,7 @@
 //! Inputs to verify on: a model directory's test sets (`test_data_set_N/input_K.pb` with the
 //! expected `output_K.pb`) and seeded random inputs built from the input types.
 
-use super::{InputSet, VerifyError};
+use super::{Domain, InputSet, VerifyError};
 use crate::onnx::read_tensor_file;
 use crate::tensor::{DType, Tensor, TensorData, TensorType};
 use half::{bf16, f16};
@@ -121,7 +121,8 @@ pub fn load_test_sets(model_dir: &Path, output_suffix: Option<&str>) -> Result<V
 /// Floats are uniform in `float_range` (default [-1, 1]: the scale of normalized activations);
 /// integers uniform in `int_range` inclusive (default 0..=3, valid as indices into any axis of
 /// at least 4 and as small counts); bools fair coins. Inputs are drawn in name order from one
-/// `StdRng` seeded with `seed`, so a spec always gives the same tensors.
+/// `StdRng` seeded with `seed`, so a spec always gives the same tensors. An integer input
+/// named in `domains` is drawn inside its [`Domain`] (see [`super::input_domains`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RandomSpec {
     /// The seed of the generator.
@@ -130,11 +131,13 @@ pub struct RandomSpec {
     pub float_range: (f64, f64),
     /// Range of integer elements `lo..=hi`.
     pub int_range: (i64, i64),
+    /// Integer inputs whose values must stay in a domain (divisors, indices), by name.
+    pub domains: HashMap<String, Domain>,
 }
 
 impl Default for RandomSpec {
     fn default() -> Self {
-        RandomSpec { seed: 0, float_range: (-1.0, 1.0), int_range: (0, 3) }
+        RandomSpec { seed: 0, float_range: (-1.0, 1.0), int_range: (0, 3), domains: HashMap::new() }
     }
 }
 
@@ -163,7 +166,10 @@ fn random_tensor(rng: &mut StdRng, name: &str, ty: &TensorType, spec: &RandomSpe
         DType::BF16 => TensorData::BF16(floats().into_iter().map(bf16::from_f64).collect()),
         DType::Bool => TensorData::Bool((0..n).map(|_| rng.random::<bool>()).collect()),
         dt if dt.is_integer() => {
-            let values: Vec<i64> = (0..n).map(|_| rng.random_range(ilo..=ihi)).collect();
+            let values: Vec<i64> = match spec.domains.get(name) {
+                Some(domain) => (0..n).map(|_| domain.draw((ilo, ihi), |lo, hi| rng.random_range(lo..=hi))).collect(),
+                None => (0..n).map(|_| rng.random_range(ilo..=ihi)).collect(),
+            };
             return Tensor::from_i64(dt, ty.shape.clone(), &values)
                 .ok_or_else(|| bad(format!("cannot build {dt} data")));
         }

@@ -15,16 +15,17 @@
 //! ```
 
 pub mod compare;
+mod domain;
 mod inputs;
 
 pub use compare::{compare, Comparison, Figures, Tolerance, TolerancePolicy, Top1};
+pub use domain::{input_domains, Domain};
 pub use inputs::{load_test_sets, random_inputs, random_sets, RandomSpec, TestSet};
 
 use crate::reference::Runnable;
 use crate::tensor::{DType, Tensor, TensorType};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 /// One set of model inputs, by graph input name.
@@ -82,14 +83,6 @@ pub enum VerifyError {
     NoInputs,
 }
 
-/// The message of a caught panic.
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
-}
-
 /// tract's message without the backtrace anyhow appends when `RUST_BACKTRACE` is set.
 fn tract_message(message: String) -> String {
     match message.find(" / Stack backtrace:") {
@@ -126,8 +119,8 @@ impl TractModel {
         input_types: &HashMap<String, TensorType>,
     ) -> Result<TractModel, VerifyError> {
         let fail = |cause: String| VerifyError::Load { model: label.into(), cause };
-        let runnable = catch_unwind(AssertUnwindSafe(|| Runnable::new(bytes, dir, input_types)))
-            .map_err(|p| fail(format!("tract panicked: {}", panic_message(p))))?
+        let runnable = crate::guard::catch(|| Runnable::new(bytes, dir, input_types))
+            .map_err(|p| fail(format!("tract panicked: {p}")))?
             .map_err(|e| fail(tract_message(e.0)))?;
         let (_, outputs) = io_names(bytes).ok_or_else(|| fail("not an ONNX model".into()))?;
         Ok(TractModel { runnable, outputs, label: label.into() })
@@ -159,8 +152,8 @@ impl TractModel {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let fail = |cause: String| VerifyError::Run { model: self.label.clone(), set, cause };
-        catch_unwind(AssertUnwindSafe(|| self.runnable.run(&ordered)))
-            .map_err(|p| fail(format!("tract panicked: {}", panic_message(p))))?
+        crate::guard::catch(|| self.runnable.run(&ordered))
+            .map_err(|p| fail(format!("tract panicked: {p}")))?
             .map_err(|e| fail(tract_message(e.0)))
     }
 }
