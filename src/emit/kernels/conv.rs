@@ -143,9 +143,9 @@ fn k_conv_tiles<
                                 }
                             }
                         }
-                        for p in 0..n {
-                            for m in 0..SUB {
-                                store(((first + m) * OH + oh) * OW + ow0 + p, first + m, acc[p][m]);
+                        for (p, row) in acc.iter().enumerate().take(n) {
+                            for (m, &a) in row.iter().enumerate() {
+                                store(((first + m) * OH + oh) * OW + ow0 + p, first + m, a);
                             }
                         }
                     }

@@ -162,7 +162,9 @@ mod tests {
             let xd = x as f64;
             assert!(err(m_exp(x), xd.exp()) < 1e-6, "exp({x})");
             assert!(err(m_tanh(x), xd.tanh()) < 1e-6, "tanh({x})");
-            assert!((m_erf(x) + m_erf(-x)).abs() < 1e-7, "erf is odd ({x})");
+            // Odd by construction; at 0 both signs take the positive branch, whose value there
+            // is the approximation's error (A&S 7.1.26: at most 1.5e-7).
+            assert!((m_erf(x) + m_erf(-x)).abs() < if i == 0 { 3e-7 } else { 1e-7 }, "erf is odd ({x})");
             if x > 0.0 {
                 assert!(err(m_ln(x), xd.ln()) < 1e-6, "ln({x})");
                 assert!(err(m_sqrt(x), xd.sqrt()) < 1e-6, "sqrt({x})");
