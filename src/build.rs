@@ -1,4 +1,5 @@
-//! The build-step API: compile a model into Rust from a `build.rs`.
+//! The build-step API: compile a model into Rust from a `build.rs`, through the same pipeline
+//! as the command line (import, rewrite by mode, verify, emit), so nothing unverified is written.
 //!
 //! ```no_run
 //! // build.rs
@@ -10,10 +11,10 @@
 
 use crate::emit::{EmitError, EmitOptions, EmitReport, Quantized};
 use crate::onnx::{ImportError, ImportOptions};
-use crate::pipeline::{Mode, PipelineError};
+use crate::pipeline::{Mode, Options, Outcome, PipelineError};
 use std::path::{Path, PathBuf};
 
-/// Why a build step failed.
+/// Why a build step failed. Nothing was written then.
 // Variant fields are named for what they hold and appear in the messages.
 #[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
@@ -21,96 +22,140 @@ pub enum BuildError {
     /// The model could not be read.
     #[error("{path}: {cause}")]
     Import { path: String, cause: ImportError },
-    /// The target is unknown or its profile unreadable, or optimization failed.
+    /// The target is unknown or its profile unreadable, optimization failed, or the rewritten
+    /// model failed verification ([`PipelineError::is_verification`]).
     #[error(transparent)]
-    Pipeline(#[from] PipelineError),
+    Pipeline(PipelineError),
     /// Rust could not be emitted.
     #[error(transparent)]
     Emit(#[from] EmitError),
 }
 
+impl From<PipelineError> for BuildError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::Import { path, cause } => BuildError::Import { path, cause },
+            PipelineError::Emit(e) => BuildError::Emit(e),
+            e => BuildError::Pipeline(e),
+        }
+    }
+}
+
 /// Compiles an ONNX model into a Rust module, for `build.rs`.
 #[derive(Clone, Debug)]
 pub struct Builder {
-    model: PathBuf,
-    target: String,
-    mode: Mode,
-    import: ImportOptions,
+    opts: Options,
     rerun_if_changed: bool,
-    emit: EmitOptions,
 }
 
 impl Builder {
     /// A builder for the model at `model`: target `host`, no rewrites (`Mode::None`).
     pub fn new(model: impl AsRef<Path>) -> Builder {
         Builder {
-            model: model.as_ref().to_path_buf(),
-            target: "host".into(),
-            mode: Mode::None,
-            import: ImportOptions::default(),
+            opts: Options {
+                input: model.as_ref().to_path_buf(),
+                output: None,
+                target: "host".into(),
+                target_file: None,
+                objective: crate::cost::Objective::default(),
+                mode: Mode::None,
+                import: ImportOptions::default(),
+                rules: Vec::new(),
+                limits: crate::search::Limits::default(),
+                emit_rust: None,
+                emit_options: EmitOptions::default(),
+                approx: None,
+            },
             rerun_if_changed: true,
-            emit: EmitOptions::default(),
         }
     }
 
     /// The target profile extraction optimizes for (`gos-opt targets` lists them).
     pub fn target(mut self, target: &str) -> Builder {
-        self.target = target.to_string();
+        self.opts.target = target.to_string();
         self
     }
 
-    /// The rewrite mode: `Mode::Exact` emits the program exact optimization extracts.
+    /// A user's target profile file (as `--target-file`), used instead of a shipped target.
+    pub fn target_file(mut self, path: impl AsRef<Path>) -> Builder {
+        self.opts.target_file = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// What extraction minimizes (default latency).
+    pub fn objective(mut self, objective: crate::cost::Objective) -> Builder {
+        self.opts.objective = objective;
+        self
+    }
+
+    /// The rewrite mode: `Mode::Exact` emits the program exact optimization extracts;
+    /// `Mode::Approx` needs [`Builder::approx`].
     pub fn mode(mut self, mode: Mode) -> Builder {
-        self.mode = mode;
+        self.opts.mode = mode;
+        self
+    }
+
+    /// Approx mode's data and budget (as `--calib`, `--budget`...); sets `Mode::Approx`.
+    pub fn approx(mut self, request: crate::approx::Request) -> Builder {
+        self.opts.mode = Mode::Approx;
+        self.opts.approx = Some(request);
+        self
+    }
+
+    /// A user rule file (as `--rules`), loaded after the shipped ones.
+    pub fn rules(mut self, path: impl AsRef<Path>) -> Builder {
+        self.opts.rules.push(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Saturation limits (as `--node-limit`, `--iter-limit`, `--time-limit`).
+    pub fn limits(mut self, limits: crate::search::Limits) -> Builder {
+        self.opts.limits = limits;
         self
     }
 
     /// A static shape for an input with dynamic dimensions.
     pub fn input_shape(mut self, name: &str, dims: &[usize]) -> Builder {
-        self.import.input_shapes.insert(name.to_string(), dims.to_vec());
+        self.opts.import.input_shapes.insert(name.to_string(), dims.to_vec());
         self
     }
 
     /// How quantized (QDQ) nodes are computed (default: integer kernels).
     pub fn quantized(mut self, quantized: Quantized) -> Builder {
-        self.emit.quantized = quantized;
+        self.opts.emit_options.quantized = quantized;
         self
     }
 
-    /// Whether to print `cargo:rerun-if-changed=MODEL` (default true; turn off outside build
-    /// scripts).
+    /// Whether to print `cargo:rerun-if-changed` for the model and the rule files (default
+    /// true; turn off outside build scripts).
     pub fn rerun_if_changed(mut self, on: bool) -> Builder {
         self.rerun_if_changed = on;
         self
     }
 
-    /// Imports (and optimizes, by mode) the model and writes `out_dir/model.rs` (and
-    /// `out_dir/weights.bin` for large weights).
+    /// Runs the pipeline on the model (rewrites by mode, verification against the original)
+    /// and writes `out_dir/model.rs` (and `out_dir/weights.bin` for large weights) and the
+    /// verified model as `out_dir/MODEL.opt.onnx`.
     pub fn emit_rust(&self, out_dir: impl AsRef<Path>) -> Result<EmitReport, BuildError> {
+        Ok(self.run(out_dir.as_ref())?.emit.expect("the pipeline emits Rust when asked to"))
+    }
+
+    /// [`Builder::emit_rust`], returning the whole run (verification, costs, approx figures)
+    /// for a report ([`crate::report::Report`]).
+    pub fn run(&self, out_dir: &Path) -> Result<Outcome, BuildError> {
         if self.rerun_if_changed {
-            println!("cargo:rerun-if-changed={}", self.model.display());
-        }
-        let import_err = |cause| BuildError::Import { path: self.model.display().to_string(), cause };
-        let mut graph = crate::onnx::import(&self.model, &self.import).map_err(import_err)?;
-        match self.mode {
-            Mode::None => {}
-            Mode::Exact => {
-                if crate::cost::shipped_source(&self.target).is_none() {
-                    return Err(PipelineError::UnknownTarget(self.target.clone()).into());
-                }
-                let profile = crate::cost::resolve(Some(&self.target), None).map_err(PipelineError::from)?;
-                let rules = crate::rules::RuleSet::load(&[], &crate::rules::Functions).map_err(PipelineError::from)?;
-                let (optimized, _) = crate::pipeline::optimize_exact(
-                    &graph,
-                    &rules,
-                    &profile,
-                    crate::cost::Objective::default(),
-                    &crate::search::Limits::default(),
-                )?;
-                graph = optimized;
+            for path in std::iter::once(&self.opts.input).chain(&self.opts.rules).chain(&self.opts.target_file) {
+                println!("cargo:rerun-if-changed={}", path.display());
             }
-            Mode::Approx => return Err(PipelineError::ApproxArgs.into()),
         }
-        Ok(crate::emit::emit_rust_with(&graph, out_dir.as_ref(), &self.emit)?)
+        let name = crate::pipeline::default_output(&self.opts.input);
+        let output: PathBuf = out_dir.join(name.file_name().unwrap_or("model.opt.onnx".as_ref()));
+        let opts = Options { output: Some(output), emit_rust: Some(out_dir.to_path_buf()), ..self.opts.clone() };
+        Ok(crate::pipeline::run(&opts)?)
+    }
+
+    /// The pipeline options this builder runs with (output paths set by [`Builder::run`]).
+    pub fn options(&self) -> &Options {
+        &self.opts
     }
 }

@@ -494,9 +494,6 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return usage(&e),
     };
-    if args.target_file.is_none() && cost::shipped_source(&target).is_none() {
-        return usage(&format!("unknown target '{target}' (known: {})", cost::target_names().join(", ")));
-    }
     let approx = match args.approx.request(&args.mode) {
         Ok(a) => a,
         Err(e) => return usage(&e),
@@ -564,6 +561,9 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            if e.is_usage() {
+                return usage(&e.to_string());
+            }
             let code = if e.is_verification() { 3 } else { 1 };
             fail(&anyhow::Error::new(e), code)
         }

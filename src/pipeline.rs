@@ -67,10 +67,8 @@ pub enum PipelineError {
     /// The output would overwrite the input.
     #[error("output path {0} is the input model; gos-opt never overwrites its input (choose another -o)")]
     OutputIsInput(String),
-    /// The target is unknown.
-    #[error("unknown target '{0}' (known: {known})", known = crate::cost::target_names().join(", "))]
-    UnknownTarget(String),
-    /// The target profile could not be read.
+    /// The target is unknown ([`crate::cost::ProfileError::UnknownTarget`]: see
+    /// [`PipelineError::is_usage`]) or its profile could not be read.
     #[error(transparent)]
     Profile(#[from] crate::cost::ProfileError),
     /// Approx mode was asked for without its data or budget.
@@ -117,6 +115,12 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
+    /// Whether the run was asked for something that does not exist (an unknown target): a
+    /// usage error (exit code 2) rather than a failure.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, PipelineError::Profile(crate::cost::ProfileError::UnknownTarget { .. }))
+    }
+
     /// Whether the written model would not have computed what it must (exit code 3): exact
     /// verification failed, or an approximate model broke its budget on held-out data.
     pub fn is_verification(&self) -> bool {
@@ -188,9 +192,7 @@ pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, 
 /// The stages of [`run_with`], uncaught.
 fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, PipelineError> {
     stage("importing");
-    if opts.target_file.is_none() && crate::cost::shipped_source(&opts.target).is_none() {
-        return Err(PipelineError::UnknownTarget(opts.target.clone()));
-    }
+    // The one place a run resolves its target (unknown names are refused here).
     let profile = crate::cost::resolve(Some(&opts.target), opts.target_file.as_deref())?;
     // Loaded (and so checked) on every run.
     let rules = RuleSet::load(&opts.rules, &crate::rules::Functions)?;

@@ -41,7 +41,7 @@ const APPROX: &[(&str, &str, f32, Quantized)] = &[
     ("approx_cnn_small_float", "trained-tiny/cnn_small/model.onnx", 1.0, Quantized::Float),
 ];
 
-/// Runs approx mode on `model` into `dir/model.onnx` (with the model's test sets copied beside
+/// Runs approx mode on `model` into `dir/model.opt.onnx` (with the model's test sets copied beside
 /// it, for the bench's tract run) and emits it as `dir/model.rs`.
 fn approx(
     shared: &std::path::Path,
@@ -72,22 +72,13 @@ fn approx(
             }
         }
     }
-    let opts = gos_opt::pipeline::Options {
-        input: model.to_path_buf(),
-        output: Some(dir.join("model.onnx")),
-        target: "rpi3".into(),
-        target_file: None,
-        objective: gos_opt::cost::Objective::Latency,
-        mode: gos_opt::pipeline::Mode::Approx,
-        import: Default::default(),
-        rules: Vec::new(),
-        limits: Default::default(),
-        emit_rust: Some(dir.to_path_buf()),
-        emit_options: gos_opt::emit::EmitOptions { quantized },
-        approx: Some(request),
-    };
-    let outcome = gos_opt::pipeline::run(&opts).unwrap_or_else(|e| panic!("gos-opt approx: {}: {e}", model.display()));
-    outcome.emit.expect("the module was emitted")
+    // The approx model is written beside the module as `model.opt.onnx`, for the bench's tract run.
+    gos_opt::build::Builder::new(model)
+        .target("rpi3")
+        .approx(request)
+        .quantized(quantized)
+        .emit_rust(dir)
+        .unwrap_or_else(|e| panic!("gos-opt approx: {}: {e}", model.display()))
 }
 
 fn main() {
@@ -128,7 +119,7 @@ fn main() {
             let _ = writeln!(
                 list,
                 "    Model {{ name: \"{name}\", onnx: {:?}, sets: None, run: {name}::run, input_len: {name}::INPUT_LEN, output_len: {name}::OUTPUT_LEN, arena_len: {name}::ARENA_LEN }},",
-                dir.join("model.onnx").display().to_string()
+                dir.join("model.opt.onnx").display().to_string()
             );
         }
     } else {
