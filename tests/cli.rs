@@ -426,3 +426,49 @@ fn emit_rust_runs_quantized_models_on_integer_kernels() {
         assert_eq!(source.contains("k_qconv::<u8, i8, u8, "), integer_kernels > 0, "{kind}: u8 in, i8 weights, u8 out");
     }
 }
+
+#[test]
+fn operands_that_only_feed_values_may_come_at_run_time() {
+    // Clip's upper bound as a graph input, and as a value computed from the input: neither
+    // decides a shape, so the model is optimized (Relu(Relu(x)) → Relu(x)) and verified, and
+    // both Clips pass through untouched.
+    let dir = tempfile::tempdir().unwrap();
+    let mut keep = onnx_protobuf::AttributeProto::new();
+    keep.name = "keepdims".into();
+    keep.type_ = onnx_protobuf::attribute_proto::AttributeType::INT.into();
+    keep.i = 0;
+    let mut max = node("max", "ReduceMax", "", &["x"], &["m"]);
+    max.attribute.push(keep);
+    let nodes = vec![
+        node("r1", "Relu", "", &["x"], &["a"]),
+        node("r2", "Relu", "", &["a"], &["b"]),
+        max,
+        node("c1", "Clip", "", &["b", "", "m"], &["c"]),
+        node("c2", "Clip", "", &["c", "", "hi"], &["y"]),
+    ];
+    let mut m = ModelProto::parse_from_bytes(&model(tensor_type(&[1, 4], &[]), nodes, vec![])).unwrap();
+    m.graph.as_mut().unwrap().input.push(value("hi", tensor_type(&[], &[])));
+    let input = write(dir.path(), "m.onnx", &m.write_to_bytes().unwrap());
+    let out = dir.path().join("m.opt.onnx").display().to_string();
+    let report = dir.path().join("r.json").display().to_string();
+    let run = gos_opt(&[&input, "--target", "rpi3", "-o", &out, "--report", &report, "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let written = ModelProto::parse_from_bytes(&std::fs::read(&out).unwrap()).unwrap();
+    let mut ops: Vec<&str> = written.graph.node.iter().map(|n| n.op_type.as_str()).collect();
+    ops.sort_unstable();
+    assert_eq!(ops, ["Clip", "Clip", "ReduceMax", "Relu"]);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["verification"]["passed"], true, "{json}");
+    // A shape-deciding operand fed at run time is still refused, by name.
+    let nodes = vec![node("r", "Reshape", "", &["x", "shape"], &["y"])];
+    let mut m = ModelProto::parse_from_bytes(&model(tensor_type(&[1, 4], &[]), nodes, vec![])).unwrap();
+    let mut shape = tensor_type(&[2], &[]);
+    shape.mut_tensor_type().elem_type = DataType::INT64 as i32;
+    m.graph.as_mut().unwrap().input.push(value("shape", shape));
+    let input = write(dir.path(), "r.onnx", &m.write_to_bytes().unwrap());
+    assert_error(
+        &gos_opt(&[&input, "--target", "rpi3", "-o", &out]),
+        1,
+        "graph input 'shape' decides the output shape",
+    );
+}

@@ -116,7 +116,9 @@ fn category(reason: &str) -> String {
 }
 
 /// Imports `path` with `shapes`, pinning every input the importer reports as deciding a shape
-/// to its value in `values`; the graph and the pinned inputs.
+/// to its value in `values`, and every graph input that only feeds values (Clip's bounds...:
+/// the importer passes such a node through opaque, which the back end cannot emit); the graph
+/// and the pinned inputs.
 fn import_pinned(
     path: &Path,
     shapes: HashMap<String, Vec<usize>>,
@@ -126,7 +128,20 @@ fn import_pinned(
     let mut pinned = Vec::new();
     loop {
         match import(path, &opts) {
-            Ok(g) => return Ok((g, pinned)),
+            Ok(g) => {
+                let runtime = value_only_inputs(&g);
+                let fresh: Vec<String> = runtime
+                    .into_iter()
+                    .filter(|name| values.contains_key(name) && !opts.frozen_inputs.contains_key(name))
+                    .collect();
+                if fresh.is_empty() {
+                    return Ok((g, pinned));
+                }
+                for name in fresh {
+                    opts.frozen_inputs.insert(name.clone(), values[&name].clone());
+                    pinned.push(name);
+                }
+            }
             Err(ImportError::RuntimeOperand { input, node, op }) => {
                 let Some(value) = values.get(&input).filter(|_| !opts.frozen_inputs.contains_key(&input)) else {
                     return Err(format!("import: node '{node}' ({op}): input '{input}' decides a shape, not pinnable"));
@@ -137,6 +152,24 @@ fn import_pinned(
             Err(e) => return Err(format!("import: {e}")),
         }
     }
+}
+
+/// Graph inputs that feed an opaque node an operand that only feeds values.
+fn value_only_inputs(g: &Graph) -> Vec<String> {
+    let mut names = Vec::new();
+    for id in g.topo_order().unwrap_or_default() {
+        let node = g.node(id);
+        let gos_opt::ops::Op::Opaque(o) = &node.op else { continue };
+        for (i, input) in node.inputs.iter().enumerate() {
+            let Some(v) = input else { continue };
+            let value = g.value(*v);
+            let is_input = matches!(value.kind, gos_opt::graph::ValueKind::Input);
+            if is_input && o.domain.is_empty() && gos_opt::ops::feeds_values_only(&o.op_type, g.meta.opset(), i) {
+                names.push(value.name.clone());
+            }
+        }
+    }
+    names
 }
 
 fn f32s(t: &Tensor) -> Vec<f32> {

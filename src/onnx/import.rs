@@ -310,7 +310,8 @@ impl Importer<'_> {
     }
 
     /// Parses the op; when a shape-deciding operand is computed by other nodes, folds that
-    /// computation to a constant and parses again.
+    /// computation to a constant and parses again. An operand that only feeds values
+    /// ([`crate::ops::feeds_values_only`]) and is known only at run time makes the node opaque.
     fn parse_op(
         &mut self,
         n: &NodeProto,
@@ -346,8 +347,14 @@ impl Importer<'_> {
                 Ok(op) => return Ok(op),
                 Err(OpError::NonConstOperand { index, name }) => {
                     let id = inputs[index].expect("a non-constant operand is present");
+                    let values_only = n.domain.is_empty() && crate::ops::feeds_values_only(&n.op_type, opset, index);
+                    let opaque = || {
+                        let (domain, op_type) = (n.domain.clone(), n.op_type.clone());
+                        Ok(Op::Opaque(crate::ops::Opaque { domain, op_type, attrs: attrs.clone() }))
+                    };
                     match self.graph.value(id).kind {
                         ValueKind::Node { .. } => {}
+                        ValueKind::Input if values_only => return opaque(),
                         ValueKind::Input => {
                             return Err(ImportError::RuntimeOperand {
                                 node: node_label(n),
@@ -357,11 +364,16 @@ impl Importer<'_> {
                         }
                         _ => return Err(fail(OpError::NonConstOperand { index, name })),
                     }
-                    fold::materialize(&mut self.graph, id, &mut self.folded).map_err(|cause| ImportError::Node {
-                        node: node_label(n),
-                        op: n.op_type.clone(),
-                        cause: format!("input {index} ('{name}') decides the output shape but cannot be computed at import: {cause}"),
-                    })?;
+                    if let Err(cause) = fold::materialize(&mut self.graph, id, &mut self.folded) {
+                        if values_only {
+                            return opaque();
+                        }
+                        return Err(ImportError::Node {
+                            node: node_label(n),
+                            op: n.op_type.clone(),
+                            cause: format!("input {index} ('{name}') decides the output shape but cannot be computed at import: {cause}"),
+                        });
+                    }
                 }
                 Err(e) => return Err(fail(e)),
             }

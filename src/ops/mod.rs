@@ -207,6 +207,19 @@ impl Op {
     }
 }
 
+/// Whether input `index` of a default-domain `op_type` node only feeds values into the
+/// computation (Clip's bounds, Pad's `constant_value`, Dropout's `ratio` and `training_mode`)
+/// and never decides a shape. Such an operand may be known only at run time: the node is then
+/// carried as [`Opaque`] (passed through untouched) instead of refused.
+pub fn feeds_values_only(op_type: &str, opset: i64, index: usize) -> bool {
+    match op_type {
+        "Clip" => opset >= 11 && matches!(index, 1 | 2),
+        "Pad" => opset >= 11 && index == 2,
+        "Dropout" => opset >= 12 && matches!(index, 1 | 2),
+        _ => false,
+    }
+}
+
 /// A parse function in the registry.
 type ParseFn = fn(&Parser) -> OpResult<Op>;
 
