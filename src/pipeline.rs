@@ -342,18 +342,29 @@ pub struct TargetCost<'a> {
     objective: crate::cost::Objective,
     /// The newest opset the model may be exported at ([`crate::graph::upgrade::reachable`]).
     max_opset: i64,
+    /// [`crate::ir::fold_budget`]: a function call whose result is larger cannot be written.
+    fold_budget: u64,
 }
 
 impl<'a> TargetCost<'a> {
     /// The cost of extracting `graph`'s lowered program for `profile` under `objective`.
     pub fn new(profile: &'a crate::cost::Profile, objective: crate::cost::Objective, graph: &Graph) -> Self {
-        TargetCost { profile, objective, max_opset: crate::graph::upgrade::reachable(graph) }
+        TargetCost {
+            profile,
+            objective,
+            max_opset: crate::graph::upgrade::reachable(graph),
+            fold_budget: crate::ir::fold_budget(graph),
+        }
     }
 }
 
 impl search::NodeCost for TargetCost<'_> {
-    fn node_cost(&self, egraph: &crate::ir::IrGraph, _class: egg::Id, node: &crate::ir::Ir) -> f64 {
+    fn node_cost(&self, egraph: &crate::ir::IrGraph, class: egg::Id, node: &crate::ir::Ir) -> f64 {
         if crate::ir::kernel_op(egraph, node).is_some_and(|op| op.min_opset() > self.max_opset) {
+            return f64::INFINITY;
+        }
+        let folded_bytes = || egraph[class].data.ty().map_or(0, |t| t.bytes() as u64);
+        if matches!(node, crate::ir::Ir::Fun(..)) && folded_bytes() > self.fold_budget {
             return f64::INFINITY;
         }
         let cost = crate::cost::objective_cost(self.profile, self.objective, node, egraph);

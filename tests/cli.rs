@@ -472,3 +472,38 @@ fn operands_that_only_feed_values_may_come_at_run_time() {
         "graph input 'shape' decides the output shape",
     );
 }
+
+#[test]
+fn weights_built_by_constant_of_shape_are_kept_not_written_out() {
+    // W = ConstantOfShape([4, 4096], 0.01) is 64 KiB as a constant, far more than the model
+    // holds: exact mode keeps the node, so the output stays the input's size.
+    let dir = tempfile::tempdir().unwrap();
+    let mut shape = TensorProto::new();
+    shape.name = "shape".into();
+    shape.data_type = DataType::INT64 as i32;
+    shape.dims = vec![2];
+    shape.int64_data = vec![4, 4096];
+    let mut fill = TensorProto::new();
+    fill.data_type = DataType::FLOAT as i32;
+    fill.dims = vec![1];
+    fill.float_data = vec![0.01];
+    let mut value = onnx_protobuf::AttributeProto::new();
+    value.name = "value".into();
+    value.type_ = onnx_protobuf::attribute_proto::AttributeType::TENSOR.into();
+    value.t = protobuf::MessageField::some(fill);
+    let mut cos = node("w", "ConstantOfShape", "", &["shape"], &["W"]);
+    cos.attribute.push(value);
+    let nodes = vec![cos, node("r1", "Relu", "", &["x"], &["a"]), node("mm", "MatMul", "", &["a", "W"], &["y"])];
+    let mut m = ModelProto::parse_from_bytes(&model(tensor_type(&[1, 4], &[]), nodes, vec![shape])).unwrap();
+    m.graph.as_mut().unwrap().output[0] = self::value("y", tensor_type(&[1, 4096], &[]));
+    let bytes = m.write_to_bytes().unwrap();
+    let input = write(dir.path(), "cos.onnx", &bytes);
+    let out = dir.path().join("cos.opt.onnx");
+    let run = gos_opt(&[&input, "--target", "rpi3", "-o", &out.display().to_string(), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let written = std::fs::read(&out).unwrap();
+    assert!(written.len() <= 2 * bytes.len(), "{} bytes written from {}", written.len(), bytes.len());
+    let ops: Vec<String> =
+        ModelProto::parse_from_bytes(&written).unwrap().graph.node.iter().map(|n| n.op_type.clone()).collect();
+    assert!(ops.contains(&"ConstantOfShape".to_string()), "{ops:?}");
+}

@@ -4,7 +4,7 @@
 use super::analysis::IrGraph;
 use super::lang::Ir;
 use super::lower::Origins;
-use super::onnx_form::{folds, primitive_op, subexpr, Arg};
+use super::onnx_form::{fold_budget, folds, primitive_op, subexpr, Arg};
 use super::payload::Payload;
 use crate::graph::{ConstOrigin, Graph, GraphError, Node, NodeId, Value, ValueId, ValueKind};
 use crate::interp::{Interpreter, Value as Evaluated};
@@ -79,10 +79,16 @@ pub fn lift_classes(
     let mut fresh = 0usize;
     let no_inputs = HashMap::new();
     let interpreter = Interpreter::new(&egraph.analysis, &no_inputs).with_opset(source.meta.opset());
+    // Folding creates weights up to the budget; a function call has no other form, so it folds
+    // regardless (extraction keeps the ones larger than the budget out).
+    let mut unfolded = fold_budget(source);
     for (index, enode) in expr.as_ref().iter().enumerate() {
         let class = node_classes.get(index).copied().filter(|&c| c != Id::from(usize::MAX));
         classes.push(class.unwrap_or(Id::from(usize::MAX)));
-        if let Some(c) = class.filter(|&c| egraph[c].data.weight_only && folds(enode)) {
+        let bytes = |c: Id| egraph[c].data.ty().map_or(0, |t| t.bytes() as u64);
+        let fits = |c: Id| matches!(enode, Ir::Fun(..)) || bytes(c) <= unfolded;
+        if let Some(c) = class.filter(|&c| egraph[c].data.weight_only && folds(enode) && fits(c)) {
+            unfolded = unfolded.saturating_sub(bytes(c));
             // A computation on weights only: evaluated now, emitted as a constant.
             let sub = subexpr(expr, Id::from(index));
             let tensor = match interpreter.eval(&sub) {

@@ -14,5 +14,5 @@ pub use analysis::{node_data, ConstFns, FnArg, IrAnalysis, IrData, IrGraph, NoFu
 pub use lang::{is_kernel_symbol, kernel_symbol, Ir};
 pub use lift::{lift, lift_classes, program_classes, LiftError};
 pub use lower::{analysis_for, lower, lower_with, LowerError, Lowered, Origins};
-pub use onnx_form::{is_exportable, kernel_op};
+pub use onnx_form::{fold_budget, is_exportable, kernel_op};
 pub use payload::{ConstRef, FnRef, InputRef, Literal, OpPayload, Payload, SliceSpec, WindowSpec};

@@ -67,6 +67,19 @@ pub fn folds(enode: &Ir) -> bool {
     )
 }
 
+/// The bytes of new weights lifting may create by folding weight-only computations: the
+/// constants the source model already holds, at least 4 KiB (shape tensors and the like), so
+/// that folding never more than doubles a model's weights. A larger weight-only class stays a
+/// node (a ConstantOfShape of a large shape is kept, not written out), and a function with no
+/// ONNX form that would exceed it is not extracted.
+pub fn fold_budget(source: &crate::graph::Graph) -> u64 {
+    let held: u64 = (0..source.values.len())
+        .filter_map(|i| source.constant(crate::graph::ValueId::new(i)))
+        .map(|t| t.ttype().bytes() as u64)
+        .sum();
+    held.max(4096)
+}
+
 /// An input of an emitted op.
 #[derive(Clone, Debug)]
 pub enum Arg {
