@@ -58,7 +58,7 @@ fn main() {
                 continue;
             }
         };
-        let target = pipeline::TargetCost::new(&profile, Objective::Latency, &graph);
+        let target = gos_opt::search::TargetCost::new(&profile, Objective::Latency, &graph);
         let (egraph, stats, root) = (saturated.egraph, saturated.stats, saturated.root);
         let label = format!("{} | {} | {}", m.label, stats.classes, stats.nodes);
         if stats.nodes > max_nodes {

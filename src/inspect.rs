@@ -124,7 +124,7 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
         let cost = target.map(|profile| {
             let outs: Vec<_> = node.outputs.iter().filter_map(|&o| graph.ty(o).cloned()).collect();
             let c = match (folded || integer.absorbed.contains(&id), integer.kernels.get(&id)) {
-                (true, _) => crate::cost::NodeCost::zero(),
+                (true, _) => crate::cost::Estimate::zero(),
                 // A QDQ group's integer kernel multiplies the integers its dequantizations read.
                 (false, Some((x, w))) => {
                     let mut ints = in_types.clone();

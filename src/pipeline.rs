@@ -232,7 +232,7 @@ fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, Pi
             pareto: request.pareto,
             limits: opts.limits.clone(),
         };
-        let cost = TargetCost::new(&profile, opts.objective, &graph);
+        let cost = search::TargetCost::new(&profile, opts.objective, &graph);
         let objective = format!("{:?}", opts.objective).to_lowercase();
         let price = |g: &Graph| {
             let totals = crate::inspect::inspect_on(g, Some(&profile), opts.objective).ok().and_then(|i| i.cost);
@@ -333,52 +333,6 @@ fn write_variants(
     Ok(())
 }
 
-/// A node's price for extraction: its own cost under the target and objective, infinite when
-/// the exporter cannot write it.
-/// The extraction cost: the target's cost per e-node (latency or energy); kernels the export
-/// opset cannot state are not emittable (infinite).
-pub struct TargetCost<'a> {
-    profile: &'a crate::cost::Profile,
-    objective: crate::cost::Objective,
-    /// The newest opset the model may be exported at ([`crate::graph::upgrade::reachable`]).
-    max_opset: i64,
-    /// [`crate::ir::fold_budget`]: a function call whose result is larger cannot be written.
-    fold_budget: u64,
-}
-
-impl<'a> TargetCost<'a> {
-    /// The cost of extracting `graph`'s lowered program for `profile` under `objective`.
-    pub fn new(profile: &'a crate::cost::Profile, objective: crate::cost::Objective, graph: &Graph) -> Self {
-        TargetCost {
-            profile,
-            objective,
-            max_opset: crate::graph::upgrade::reachable(graph),
-            fold_budget: crate::ir::fold_budget(graph),
-        }
-    }
-}
-
-impl search::NodeCost for TargetCost<'_> {
-    fn node_cost(&self, egraph: &crate::ir::IrGraph, class: egg::Id, node: &crate::ir::Ir) -> f64 {
-        if crate::ir::kernel_op(egraph, node).is_some_and(|op| op.min_opset() > self.max_opset) {
-            return f64::INFINITY;
-        }
-        let folded_bytes = || egraph[class].data.ty().map_or(0, |t| t.bytes() as u64);
-        if matches!(node, crate::ir::Ir::Fun(..)) && folded_bytes() > self.fold_budget {
-            return f64::INFINITY;
-        }
-        let cost = crate::cost::objective_cost(self.profile, self.objective, node, egraph);
-        // Ties go to kernels: a primitive that lifts to an ONNX op (`max(x, 0)` as Max) costs
-        // what the kernel it came from (Relu) costs, and the kernel keeps the model closer to
-        // the original.
-        if matches!(node, crate::ir::Ir::Kernel(..)) {
-            cost
-        } else {
-            cost * (1.0 + 1e-6)
-        }
-    }
-}
-
 /// A model lowered into the e-graph and saturated.
 pub struct Saturated {
     /// The saturated e-graph.
@@ -410,7 +364,7 @@ pub fn optimize_exact(
 ) -> Result<(Graph, search::Stats), PipelineError> {
     let Saturated { egraph, root, origins, mut stats } = saturate_exact(graph, rules, limits)?;
     let start = std::time::Instant::now();
-    let best = search::extract_dag(&egraph, root, &TargetCost::new(profile, objective, graph))?;
+    let best = search::extract_dag(&egraph, root, &search::TargetCost::new(profile, objective, graph))?;
     stats.extraction_seconds = start.elapsed().as_secs_f64();
     let chosen = search::chosen(&egraph, &best.expr);
     stats.rules = search::rule_uses(&egraph, &chosen, &stats.applied);

@@ -22,7 +22,7 @@ pub fn precision_of(dtype: DType) -> (Precision, u64) {
 /// Counts operations by element type: those that vectorize, and those that run one lane at a
 /// time.
 #[derive(Default)]
-pub(super) struct Tally {
+pub(crate) struct Tally {
     pub vector: OpCounts,
     pub scalar: OpCounts,
 }
@@ -48,7 +48,7 @@ impl Tally {
 }
 
 /// Bytes of the given tensors.
-pub(super) fn bytes_of<'a>(types: impl IntoIterator<Item = &'a TensorType>) -> u64 {
+pub(crate) fn bytes_of<'a>(types: impl IntoIterator<Item = &'a TensorType>) -> u64 {
     types.into_iter().map(|t| t.bytes() as u64).sum()
 }
 

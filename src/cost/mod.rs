@@ -20,11 +20,10 @@
 
 pub mod calibrate;
 mod count;
-mod enode;
 mod profile;
 
+pub(crate) use count::{bytes_of, Tally};
 pub use count::{dot_work, kernel_work, precision_of};
-pub use enode::{digit_plane, node_cost, node_work, objective_cost, Cost, IrCost};
 pub use profile::{
     load_file, load_target, resolve, shipped_source, target_names, Cache, Energy, Profile, ProfileError, SHIPPED,
 };
@@ -213,7 +212,7 @@ pub enum MemLevel {
 
 /// The cost of one node on one target.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct NodeCost {
+pub struct Estimate {
     /// Operation counts (all of them).
     pub ops: OpCounts,
     /// The part of `ops` that runs one lane at a time.
@@ -242,10 +241,10 @@ pub struct NodeCost {
     pub memory_pj: f64,
 }
 
-impl NodeCost {
+impl Estimate {
     /// The cost of a node that does nothing.
-    pub fn zero() -> NodeCost {
-        NodeCost {
+    pub fn zero() -> Estimate {
+        Estimate {
             ops: OpCounts::default(),
             scalar: OpCounts::default(),
             bytes: 0,
@@ -313,7 +312,7 @@ impl fmt::Display for Objective {
 }
 
 /// Prices work on a target: the roofline `max(compute, memory) + overhead`.
-pub fn roofline(profile: &Profile, work: &Work) -> NodeCost {
+pub fn roofline(profile: &Profile, work: &Work) -> Estimate {
     let mut compute = 0.0;
     let mut op_energy = 0.0;
     for p in Precision::ALL {
@@ -338,7 +337,7 @@ pub fn roofline(profile: &Profile, work: &Work) -> NodeCost {
     } else {
         Bottleneck::Memory
     };
-    NodeCost {
+    Estimate {
         ops,
         scalar: work.scalar,
         bytes: work.bytes,
@@ -356,6 +355,6 @@ pub fn roofline(profile: &Profile, work: &Work) -> NodeCost {
 }
 
 /// The cost of one ONNX kernel from its input and output types (what `inspect` shows per layer).
-pub fn kernel_cost(profile: &Profile, op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> NodeCost {
+pub fn kernel_cost(profile: &Profile, op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> Estimate {
     roofline(profile, &kernel_work(op, inputs, outputs))
 }

@@ -1,11 +1,13 @@
 //! Search: equality saturation with egg's Runner under node, iteration and time limits, and
 //! DAG-aware extraction of the cheapest program.
 
+mod cost;
 mod extract;
 mod fate;
 #[cfg(feature = "ilp")]
 pub mod ilp;
 
+pub use cost::{digit_plane, node_cost, node_work, objective_cost, TargetCost};
 pub use extract::{extract_dag, extract_dag_redirected, ExtractError, Extraction, NodeCost, Redirects};
 pub use fate::{chosen, chosen_in, node_fates, rule_uses, settle_fates, Fate, NodeFate, RuleUse};
 

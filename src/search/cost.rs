@@ -1,8 +1,9 @@
 //! The cost of every e-node kind, from the types of its e-class and children (the analysis'
-//! `IrData`), and the adaptor that lets egg's extractor minimize an objective.
+//! `IrData`), priced by the cost model's roofline ([`crate::cost`], which knows nothing of the
+//! e-graph), and [`TargetCost`], the extractor's price of a node on a target.
 //!
 //! Weight-only classes cost nothing (they are folded at emission); leaves, payloads, `get` and
-//! `outputs` cost nothing; every other node is priced by [`super::roofline`] and pays the
+//! `outputs` cost nothing; every other node is priced by [`crate::cost::roofline`] and pays the
 //! per-kernel overhead. Nodes the exporter cannot write cost infinitely much to the adaptor
 //! ([`crate::ir::is_exportable`]).
 //!
@@ -12,13 +13,12 @@
 //! nothing itself, and every other reader pays for dequantizing what it reads (a price that
 //! needs no knowledge of the readers, which an extractor does not have).
 
-use super::count::{bytes_of, dot_work, kernel_work, Tally};
-use super::{roofline, NodeCost, Objective, OpClass, Profile, Work};
+use crate::cost::{bytes_of, dot_work, kernel_work, roofline, Estimate, Objective, OpClass, Profile, Tally, Work};
+use crate::graph::Graph;
 use crate::ir::{kernel_op, node_data, Ir, IrData, IrGraph, Payload};
 use crate::ops::Op;
 use crate::tensor::{DType, TensorData, TensorType};
 use egg::{Id, Language};
-use std::cmp::Ordering;
 
 /// Whether class `id` holds a digit plane (a constant whose every value is -1, 0 or 1), as
 /// (non-zeros, elements). Reads the constant pool; a future analysis fact for digit planes
@@ -213,11 +213,11 @@ fn own_work(enode: &Ir, egraph: &IrGraph, data: &IrData) -> Option<Work> {
 
 /// The cost of an e-node on a target (children are e-classes of `egraph`). An ill-typed node
 /// (which rules never add) costs infinitely much.
-pub fn node_cost(profile: &Profile, enode: &Ir, egraph: &IrGraph) -> NodeCost {
+pub fn node_cost(profile: &Profile, enode: &Ir, egraph: &IrGraph) -> Estimate {
     match node_work(enode, egraph) {
         Some(work) => roofline(profile, &work),
         None => {
-            NodeCost { cycles: f64::INFINITY, latency_s: f64::INFINITY, energy_pj: f64::INFINITY, ..NodeCost::zero() }
+            Estimate { cycles: f64::INFINITY, latency_s: f64::INFINITY, energy_pj: f64::INFINITY, ..Estimate::zero() }
         }
     }
 }
@@ -241,48 +241,47 @@ pub fn objective_cost(profile: &Profile, objective: Objective, enode: &Ir, egrap
     node_cost(profile, enode, egraph).objective(objective)
 }
 
-/// A totally ordered cost (seconds or picojoules) for egg.
-#[derive(Clone, Copy, Debug)]
-pub struct Cost(pub f64);
-
-impl PartialEq for Cost {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Cost {}
-impl PartialOrd for Cost {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Cost {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0)
-    }
+/// The extraction cost: the target's cost per e-node (latency or energy); kernels the export
+/// opset cannot state are not emittable (infinite).
+pub struct TargetCost<'a> {
+    profile: &'a crate::cost::Profile,
+    objective: crate::cost::Objective,
+    /// The newest opset the model may be exported at ([`crate::graph::upgrade::reachable`]).
+    max_opset: i64,
+    /// [`crate::ir::fold_budget`]: a function call whose result is larger cannot be written.
+    fold_budget: u64,
 }
 
-/// egg's cost function for one profile and objective over one e-graph: a node's figure plus
-/// its children's (a tree cost; shared children count once per use). Use it with
-/// `egg::Extractor::new(&egraph, IrCost::new(&profile, objective, &egraph))`.
-pub struct IrCost<'a> {
-    profile: &'a Profile,
-    objective: Objective,
-    egraph: &'a IrGraph,
-}
-
-impl<'a> IrCost<'a> {
-    /// The cost function for a profile and objective over `egraph`.
-    pub fn new(profile: &'a Profile, objective: Objective, egraph: &'a IrGraph) -> IrCost<'a> {
-        IrCost { profile, objective, egraph }
+impl<'a> TargetCost<'a> {
+    /// The cost of extracting `graph`'s lowered program for `profile` under `objective`.
+    pub fn new(profile: &'a Profile, objective: Objective, graph: &Graph) -> Self {
+        TargetCost {
+            profile,
+            objective,
+            max_opset: crate::graph::upgrade::reachable(graph),
+            fold_budget: crate::ir::fold_budget(graph),
+        }
     }
 }
 
-impl egg::CostFunction<Ir> for IrCost<'_> {
-    type Cost = Cost;
-    fn cost<C: FnMut(Id) -> Cost>(&mut self, enode: &Ir, mut costs: C) -> Cost {
-        let own = objective_cost(self.profile, self.objective, enode, self.egraph);
-        enode.fold(Cost(own), |acc, id| Cost(acc.0 + costs(id).0))
+impl super::NodeCost for TargetCost<'_> {
+    fn node_cost(&self, egraph: &crate::ir::IrGraph, class: egg::Id, node: &crate::ir::Ir) -> f64 {
+        if crate::ir::kernel_op(egraph, node).is_some_and(|op| op.min_opset() > self.max_opset) {
+            return f64::INFINITY;
+        }
+        let folded_bytes = || egraph[class].data.ty().map_or(0, |t| t.bytes() as u64);
+        if matches!(node, crate::ir::Ir::Fun(..)) && folded_bytes() > self.fold_budget {
+            return f64::INFINITY;
+        }
+        let cost = objective_cost(self.profile, self.objective, node, egraph);
+        // Ties go to kernels: a primitive that lifts to an ONNX op (`max(x, 0)` as Max) costs
+        // what the kernel it came from (Relu) costs, and the kernel keeps the model closer to
+        // the original.
+        if matches!(node, crate::ir::Ir::Kernel(..)) {
+            cost
+        } else {
+            cost * (1.0 + 1e-6)
+        }
     }
 }
 
