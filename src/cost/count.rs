@@ -1,9 +1,10 @@
-//! Work per ONNX kernel: operation counts from the op's semantics and its input and output
-//! types, and the bytes it moves. The counts are per element (a vector instruction on four
-//! lanes is four operations); profiles divide by the lanes.
+//! Work per ONNX kernel: the [`Counter`] each op counts its operations and bytes into, from its
+//! input and output types (the counting itself lives with the op, `crate::ops::Kernel::work`).
+//! The counts are per element (a vector instruction on four lanes is four operations); profiles
+//! divide by the lanes.
 
 use super::{OpClass, OpCounts, Precision, Work};
-use crate::ops::{BinaryKind, Op, PoolKind, ReduceKind, ResizeMode, UnaryKind, VariadicKind};
+use crate::ops::Op;
 use crate::tensor::{DType, TensorType};
 
 /// The profile precision an element type is computed at, and how many operations of that
@@ -83,245 +84,111 @@ pub fn dot_work(a: &TensorType, b: &TensorType, out: &TensorType, spec: &str, di
     t.work(bytes, bytes)
 }
 
-/// The requantization of `n` accumulators (scale, round, add the zero point, saturate).
-fn requantize(t: &mut Tally, n: u64) {
-    t.on(DType::F32, OpClass::Mul, n);
-    t.on(DType::F32, OpClass::Add, 2 * n);
-    t.on(DType::I32, OpClass::Compare, 2 * n);
+/// What an op's [`crate::ops::Kernel::work`] counts into: the op's input types (`None` for an
+/// omitted input) and output types, the operations counted so far, and the bytes it moves (by
+/// default every input and output once).
+pub struct Counter<'a> {
+    /// Input types, `None` for an omitted optional input.
+    pub inputs: &'a [Option<&'a TensorType>],
+    /// Output types.
+    pub outputs: &'a [TensorType],
+    tally: Tally,
+    /// Bytes the kernel moves; every input and output once unless the op says otherwise (a
+    /// view moves nothing, a copy what it writes twice).
+    pub bytes: u64,
+    /// Bytes of scratch the kernel packs (written once, read once) beyond its inputs and
+    /// outputs; they add to the bytes moved but not to the working set.
+    packing: u64,
 }
 
-/// Whether a convolution is depthwise (one input channel per group).
-fn is_depthwise(w: Option<&TensorType>, group: usize) -> bool {
-    group > 1 && w.is_some_and(|w| w.shape.get(1) == Some(&1))
-}
-
-/// Bytes of the im2col buffer a CPU convolution packs (written once, read once) for a
-/// convolution that is neither pointwise nor depthwise; 0 otherwise.
-fn packing_bytes(x: Option<&TensorType>, w: Option<&TensorType>, y: Option<&TensorType>, group: usize) -> u64 {
-    let (Some(x), Some(w), Some(y)) = (x, w, y) else { return 0 };
-    let kernel: u64 = w.shape.iter().skip(2).map(|&d| d as u64).product();
-    if kernel <= 1 || is_depthwise(Some(w), group) || y.shape.len() < 2 {
-        return 0;
+impl<'a> Counter<'a> {
+    /// An empty count for a kernel with these input and output types.
+    pub fn new(inputs: &'a [Option<&'a TensorType>], outputs: &'a [TensorType]) -> Counter<'a> {
+        let bytes = bytes_of(inputs.iter().flatten().copied()) + bytes_of(outputs);
+        Counter { inputs, outputs, tally: Tally::default(), bytes, packing: 0 }
     }
-    let cin = x.shape.get(1).copied().unwrap_or(1) as u64;
-    let spatial: u64 = y.shape.iter().skip(2).map(|&d| d as u64).product();
-    let batch = y.shape[0] as u64;
-    let elem = x.dtype.bits().unwrap_or(32).div_ceil(8) as u64;
-    2 * batch * cin * kernel * spatial * elem
+
+    /// Input `i`'s type, if present.
+    pub fn input(&self, i: usize) -> Option<&'a TensorType> {
+        self.inputs.get(i).copied().flatten()
+    }
+
+    /// The first output's type.
+    pub fn output(&self) -> Option<&'a TensorType> {
+        self.outputs.first()
+    }
+
+    /// Elements of the first output.
+    pub fn n(&self) -> u64 {
+        numel(self.output())
+    }
+
+    /// Elements of the first input.
+    pub fn n_in(&self) -> u64 {
+        numel(self.input(0))
+    }
+
+    /// The element type results are computed in: the first output's (or input's).
+    pub fn dtype(&self) -> DType {
+        self.output().or(self.input(0)).map(|t| t.dtype).unwrap_or(DType::F32)
+    }
+
+    /// The element type of the first input (the operand of a contraction).
+    pub fn input_dtype(&self) -> DType {
+        self.input(0).map(|t| t.dtype).unwrap_or_else(|| self.dtype())
+    }
+
+    /// Adds `n` vectorizable operations of class `c` on elements of type `dtype`.
+    pub fn on(&mut self, dtype: DType, c: OpClass, n: u64) {
+        self.tally.on(dtype, c, n);
+    }
+
+    /// Adds `n` operations that run one lane at a time (see [`Tally::on_scalar`]).
+    pub fn on_scalar(&mut self, dtype: DType, c: OpClass, n: u64) {
+        self.tally.on_scalar(dtype, c, n);
+    }
+
+    /// The requantization of `n` accumulators (scale, round, add the zero point, saturate).
+    pub fn requantize(&mut self, n: u64) {
+        self.on(DType::F32, OpClass::Mul, n);
+        self.on(DType::F32, OpClass::Add, 2 * n);
+        self.on(DType::I32, OpClass::Compare, 2 * n);
+    }
+
+    /// Whether a convolution whose weight is input `weight` is depthwise (one input channel
+    /// per group).
+    pub fn is_depthwise(&self, weight: usize, group: usize) -> bool {
+        group > 1 && self.input(weight).is_some_and(|w| w.shape.get(1) == Some(&1))
+    }
+
+    /// Counts the im2col buffer a CPU convolution packs (written once, read once) for a
+    /// convolution, with its weight at input `weight`, that is neither pointwise nor depthwise.
+    pub fn im2col(&mut self, weight: usize, group: usize) {
+        let (Some(x), Some(w), Some(y)) = (self.input(0), self.input(weight), self.output()) else { return };
+        let kernel: u64 = w.shape.iter().skip(2).map(|&d| d as u64).product();
+        if kernel <= 1 || self.is_depthwise(weight, group) || y.shape.len() < 2 {
+            return;
+        }
+        let cin = x.shape.get(1).copied().unwrap_or(1) as u64;
+        let spatial: u64 = y.shape.iter().skip(2).map(|&d| d as u64).product();
+        let batch = y.shape[0] as u64;
+        let elem = x.dtype.bits().unwrap_or(32).div_ceil(8) as u64;
+        self.packing = 2 * batch * cin * kernel * spatial * elem;
+    }
+
+    /// The work counted: the bytes moved (packing included) and the working set (packing
+    /// excluded).
+    pub fn finish(self) -> Work {
+        self.tally.work(self.bytes + self.packing, self.bytes)
+    }
 }
 
 /// The work of one ONNX kernel from its input types (`None` for an omitted input) and output
-/// types.
+/// types: what the op's own [`crate::ops::Kernel::work`] counts.
 pub fn kernel_work(op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> Work {
-    let x = inputs.first().copied().flatten();
-    let y = outputs.first();
-    let n = numel(y);
-    let n_in = numel(x);
-    let dt = y.or(x).map(|t| t.dtype).unwrap_or(DType::F32);
-    let x_dt = x.map(|t| t.dtype).unwrap_or(dt);
-    let input = |i: usize| inputs.get(i).copied().flatten();
-    let io = bytes_of(inputs.iter().flatten().copied()) + bytes_of(outputs);
-    let mut t = Tally::default();
-    let mut bytes = io;
-    let mut packing = 0;
-    let macs = || op.macs(inputs, outputs);
-    match op {
-        Op::Conv(c) if is_depthwise(input(1), c.attrs.group) => {
-            t.on_scalar(x_dt, OpClass::Fma, macs());
-            if input(2).is_some() {
-                t.on(dt, OpClass::Add, n);
-            }
-        }
-        Op::Conv(c) => {
-            t.on(x_dt, OpClass::Fma, macs());
-            if input(2).is_some() {
-                t.on(dt, OpClass::Add, n);
-            }
-            packing = packing_bytes(x, input(1), y, c.attrs.group);
-        }
-        Op::ConvTranspose(_) => {
-            t.on(x_dt, OpClass::Fma, macs());
-            if input(2).is_some() {
-                t.on(dt, OpClass::Add, n);
-            }
-        }
-        Op::Gemm(g) => {
-            t.on(x_dt, OpClass::Fma, macs());
-            if g.alpha != 1.0 {
-                t.on(dt, OpClass::Mul, n);
-            }
-            if input(2).is_some() {
-                t.on(dt, OpClass::Add, n);
-                if g.beta != 1.0 {
-                    t.on(dt, OpClass::Mul, n);
-                }
-            }
-        }
-        Op::MatMul(_) | Op::MatMulInteger(_) => t.on(x_dt, OpClass::Fma, macs()),
-        Op::QLinearMatMul(_) => {
-            t.on(x_dt, OpClass::Fma, macs());
-            requantize(&mut t, n);
-        }
-        Op::QLinearConv(c) => {
-            t.on(x_dt, OpClass::Fma, macs());
-            if input(8).is_some() {
-                t.on(DType::I32, OpClass::Add, n);
-            }
-            requantize(&mut t, n);
-            packing = packing_bytes(x, input(3), y, c.attrs.group);
-        }
-        Op::ConvInteger(c) => {
-            t.on(x_dt, OpClass::Fma, macs());
-            packing = packing_bytes(x, input(1), y, c.attrs.group);
-        }
-        Op::Unary(u) => match u.kind {
-            UnaryKind::Abs | UnaryKind::Neg => t.on(dt, OpClass::Add, n),
-            UnaryKind::Relu => t.on(dt, OpClass::Compare, n),
-            UnaryKind::Sqrt | UnaryKind::Reciprocal => t.on(dt, OpClass::Divide, n),
-            UnaryKind::Exp | UnaryKind::Log | UnaryKind::Erf | UnaryKind::Sigmoid | UnaryKind::Tanh => {
-                t.on(dt, OpClass::Transcendental, n)
-            }
-            // x/2 * (1 + erf(x/√2)) or its tanh form: one transcendental, three multiplies, an add
-            UnaryKind::Gelu | UnaryKind::GeluTanh => {
-                t.on(dt, OpClass::Transcendental, n);
-                t.on(dt, OpClass::Mul, 3 * n);
-                t.on(dt, OpClass::Add, n);
-            }
-            // x * clip(x/6 + 1/2, 0, 1)
-            UnaryKind::HardSwish => {
-                t.on(dt, OpClass::Fma, n);
-                t.on(dt, OpClass::Mul, n);
-                t.on(dt, OpClass::Compare, 2 * n);
-            }
-        },
-        Op::Binary(b) => match b.kind {
-            BinaryKind::Add | BinaryKind::Sub => t.on(dt, OpClass::Add, n),
-            BinaryKind::Mul => t.on(dt, OpClass::Mul, n),
-            BinaryKind::Div => t.on(dt, OpClass::Divide, n),
-            BinaryKind::Pow => t.on(dt, OpClass::Transcendental, n),
-            BinaryKind::PRelu => {
-                t.on(dt, OpClass::Compare, n);
-                t.on(dt, OpClass::Mul, n);
-            }
-        },
-        Op::Variadic(v) => {
-            let k = inputs.iter().flatten().count().saturating_sub(1) as u64;
-            let class = match v.kind {
-                VariadicKind::Sum => OpClass::Add,
-                VariadicKind::Max | VariadicKind::Min => OpClass::Compare,
-            };
-            t.on(dt, class, k * n);
-        }
-        Op::Clip(_) => t.on(dt, OpClass::Compare, 2 * n),
-        Op::LeakyRelu(_) => {
-            t.on(dt, OpClass::Compare, n);
-            t.on(dt, OpClass::Mul, n);
-        }
-        Op::HardSigmoid(_) => {
-            t.on(dt, OpClass::Fma, n);
-            t.on(dt, OpClass::Compare, 2 * n);
-        }
-        // max, x - max, exp, sum, one reciprocal per row, scale.
-        Op::Softmax(s) => {
-            let rank = y.map(|y| y.shape.len()).unwrap_or(1) as i64;
-            let axis = (if s.axis < 0 { s.axis + rank } else { s.axis }).clamp(0, (rank - 1).max(0)) as usize;
-            let row: u64 = match y {
-                Some(y) if s.flatten_trailing => y.shape[axis.min(y.shape.len())..].iter().map(|&d| d as u64).product(),
-                Some(y) => y.shape.get(axis).copied().unwrap_or(1) as u64,
-                None => 1,
-            };
-            t.on_scalar(dt, OpClass::Compare, n);
-            t.on_scalar(dt, OpClass::Add, n);
-            t.on(dt, OpClass::Add, n);
-            t.on(dt, OpClass::Transcendental, n);
-            t.on(dt, OpClass::Mul, n);
-            t.on(dt, OpClass::Divide, n / row.max(1));
-        }
-        Op::Cast(_) => t.on(dt, OpClass::Add, n),
-        // Inference form: one scale and shift per element.
-        Op::BatchNorm(_) => t.on(dt, OpClass::Fma, n),
-        // mean, subtract, variance, one rsqrt per row, normalize, scale and shift.
-        Op::LayerNorm(l) => {
-            let rank = x.map(|x| x.shape.len()).unwrap_or(1) as i64;
-            let axis = (if l.axis < 0 { l.axis + rank } else { l.axis }).clamp(0, rank) as usize;
-            let row: u64 =
-                x.map(|x| x.shape[axis.min(x.shape.len())..].iter().map(|&d| d as u64).product()).unwrap_or(1);
-            t.on_scalar(dt, OpClass::Add, n);
-            t.on_scalar(dt, OpClass::Fma, n);
-            t.on(dt, OpClass::Add, n);
-            t.on(dt, OpClass::Fma, n);
-            t.on(dt, OpClass::Mul, n);
-            t.on(dt, OpClass::Divide, n / row.max(1));
-        }
-        // Sum of squares over `size` channels, a power and a divide per element.
-        Op::Lrn(l) => {
-            t.on_scalar(dt, OpClass::Fma, n * l.size as u64);
-            t.on(dt, OpClass::Transcendental, n);
-            t.on(dt, OpClass::Divide, n);
-        }
-        Op::Reduce(r) => match r.kind {
-            ReduceKind::Sum => t.on_scalar(dt, OpClass::Add, n_in),
-            ReduceKind::Max => t.on_scalar(dt, OpClass::Compare, n_in),
-            ReduceKind::Mean => {
-                t.on_scalar(dt, OpClass::Add, n_in);
-                t.on(dt, OpClass::Mul, n);
-            }
-        },
-        Op::Pool(p) => {
-            let k: u64 = p.window.kernel_shape.iter().flatten().map(|&d| d as u64).product();
-            match p.kind {
-                PoolKind::Max => t.on_scalar(dt, OpClass::Compare, n * k),
-                PoolKind::Average => {
-                    t.on_scalar(dt, OpClass::Add, n * k);
-                    t.on(dt, OpClass::Mul, n);
-                }
-            }
-        }
-        Op::GlobalPool(g) => match g.kind {
-            PoolKind::Max => t.on_scalar(dt, OpClass::Compare, n_in),
-            PoolKind::Average => {
-                t.on_scalar(dt, OpClass::Add, n_in);
-                t.on(dt, OpClass::Mul, n);
-            }
-        },
-        // Views and metadata: nothing computed, nothing copied.
-        Op::Reshape(_)
-        | Op::Flatten(_)
-        | Op::Squeeze(_)
-        | Op::Unsqueeze(_)
-        | Op::Identity(_)
-        | Op::Dropout(_)
-        | Op::Shape(_) => bytes = 0,
-        Op::ConstantOfShape(_) => bytes = bytes_of(outputs),
-        // Copies: what is read is what is written.
-        Op::Slice(_) | Op::Gather(_) => bytes = 2 * bytes_of(outputs),
-        Op::Transpose(_) | Op::Concat(_) | Op::Split(_) | Op::Pad(_) => {}
-        Op::Resize(r) => {
-            let resized = match (x, y) {
-                (Some(x), Some(y)) => x.shape.iter().zip(&y.shape).filter(|(a, b)| a != b).count() as u32,
-                _ => 0,
-            };
-            match r.mode {
-                ResizeMode::Nearest => {}
-                ResizeMode::Linear => t.on(dt, OpClass::Fma, n * 2u64.pow(resized)),
-                ResizeMode::Cubic => t.on(dt, OpClass::Fma, n * 4u64.pow(resized)),
-            }
-        }
-        // x / scale (a multiply by the reciprocal), round, add the zero point, saturate.
-        Op::QuantizeLinear(_) => {
-            t.on(x_dt, OpClass::Mul, n);
-            t.on(x_dt, OpClass::Add, 2 * n);
-            t.on(DType::I32, OpClass::Compare, 2 * n);
-        }
-        // (x - zero_point) * scale.
-        Op::DequantizeLinear(_) => {
-            t.on(dt, OpClass::Add, n);
-            t.on(dt, OpClass::Mul, n);
-        }
-        // Unknown semantics: only the bytes it reads and writes.
-        Op::Opaque(_) => {}
-    }
-    t.work(bytes + packing, bytes)
+    let mut c = Counter::new(inputs, outputs);
+    op.work(&mut c);
+    c.finish()
 }
 
 #[cfg(test)]

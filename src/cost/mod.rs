@@ -23,7 +23,7 @@ mod count;
 mod profile;
 
 pub(crate) use count::{bytes_of, Tally};
-pub use count::{dot_work, kernel_work, precision_of};
+pub use count::{dot_work, kernel_work, precision_of, Counter};
 pub use profile::{
     load_file, load_target, resolve, shipped_source, target_names, Cache, Energy, Profile, ProfileError, SHIPPED,
 };

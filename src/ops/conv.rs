@@ -4,6 +4,7 @@
 
 use super::parse::push;
 use super::{input, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, TensorType};
 
 /// ONNX `auto_pad`: how padding is chosen when it is not written out.
@@ -368,6 +369,20 @@ impl Kernel for Conv {
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> u64 {
         ConvAttrs::conv_macs(inputs, outputs, 1)
     }
+    fn work(&self, c: &mut Counter) {
+        let (n, dt, x_dt) = (c.n(), c.dtype(), c.input_dtype());
+        let macs = self.macs(c.inputs, c.outputs);
+        // A depthwise window runs one lane at a time; the rest is a GEMM on im2col tiles.
+        if c.is_depthwise(1, self.attrs.group) {
+            c.on_scalar(x_dt, OpClass::Fma, macs);
+        } else {
+            c.on(x_dt, OpClass::Fma, macs);
+            c.im2col(1, self.attrs.group);
+        }
+        if c.input(2).is_some() {
+            c.on(dt, OpClass::Add, n);
+        }
+    }
 }
 
 /// N-D transposed convolution with inputs X (`[N, C, in...]`), W (`[C, M/group, k...]`) and
@@ -489,6 +504,13 @@ impl Kernel for ConvTranspose {
         match (inputs.first().copied().flatten(), inputs.get(1).copied().flatten()) {
             (Some(x), Some(w)) => conv_macs(&x.shape, &w.shape),
             _ => 0,
+        }
+    }
+    fn work(&self, c: &mut Counter) {
+        let (n, dt) = (c.n(), c.dtype());
+        c.on(c.input_dtype(), OpClass::Fma, self.macs(c.inputs, c.outputs));
+        if c.input(2).is_some() {
+            c.on(dt, OpClass::Add, n);
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::parse::push;
 use super::{broadcast_shapes, input, norm_axis, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use crate::cost::{Counter, OpClass};
 use crate::tensor::{DType, Tensor, TensorType};
 
 /// Unary elementwise functions.
@@ -127,6 +128,29 @@ impl Kernel for Unary {
         };
         let values: Vec<f64> = x.to_f64_vec()?.into_iter().map(f).collect();
         Some(Ok(vec![Tensor::from_f64(x.dtype, x.shape.clone(), &values)?]))
+    }
+    fn work(&self, c: &mut Counter) {
+        let (n, dt) = (c.n(), c.dtype());
+        match self.kind {
+            UnaryKind::Abs | UnaryKind::Neg => c.on(dt, OpClass::Add, n),
+            UnaryKind::Relu => c.on(dt, OpClass::Compare, n),
+            UnaryKind::Sqrt | UnaryKind::Reciprocal => c.on(dt, OpClass::Divide, n),
+            UnaryKind::Exp | UnaryKind::Log | UnaryKind::Erf | UnaryKind::Sigmoid | UnaryKind::Tanh => {
+                c.on(dt, OpClass::Transcendental, n)
+            }
+            // x/2 * (1 + erf(x/√2)) or its tanh form: one transcendental, three multiplies, an add
+            UnaryKind::Gelu | UnaryKind::GeluTanh => {
+                c.on(dt, OpClass::Transcendental, n);
+                c.on(dt, OpClass::Mul, 3 * n);
+                c.on(dt, OpClass::Add, n);
+            }
+            // x * clip(x/6 + 1/2, 0, 1)
+            UnaryKind::HardSwish => {
+                c.on(dt, OpClass::Fma, n);
+                c.on(dt, OpClass::Mul, n);
+                c.on(dt, OpClass::Compare, 2 * n);
+            }
+        }
     }
 }
 
@@ -284,6 +308,19 @@ impl Kernel for Binary {
         let values: Vec<f64> = x.iter().zip(&y).map(|(&p, &q)| op(p, q)).collect();
         Some(Ok(vec![Tensor::from_f64(a.dtype, shape, &values)?]))
     }
+    fn work(&self, c: &mut Counter) {
+        let (n, dt) = (c.n(), c.dtype());
+        match self.kind {
+            BinaryKind::Add | BinaryKind::Sub => c.on(dt, OpClass::Add, n),
+            BinaryKind::Mul => c.on(dt, OpClass::Mul, n),
+            BinaryKind::Div => c.on(dt, OpClass::Divide, n),
+            BinaryKind::Pow => c.on(dt, OpClass::Transcendental, n),
+            BinaryKind::PRelu => {
+                c.on(dt, OpClass::Compare, n);
+                c.on(dt, OpClass::Mul, n);
+            }
+        }
+    }
 }
 
 impl Binary {
@@ -390,6 +427,14 @@ impl Kernel for Variadic {
         }
         Some(Ok(vec![acc]))
     }
+    fn work(&self, c: &mut Counter) {
+        let k = c.inputs.iter().flatten().count().saturating_sub(1) as u64;
+        let class = match self.kind {
+            VariadicKind::Sum => OpClass::Add,
+            VariadicKind::Max | VariadicKind::Min => OpClass::Compare,
+        };
+        c.on(c.dtype(), class, k * c.n());
+    }
 }
 
 /// Elementwise max or min over broadcast inputs.
@@ -467,6 +512,9 @@ impl Kernel for Clip {
         }
         attrs
     }
+    fn work(&self, c: &mut Counter) {
+        c.on(c.dtype(), OpClass::Compare, 2 * c.n());
+    }
 }
 
 /// `x if x >= 0 else alpha * x`.
@@ -488,6 +536,11 @@ impl Kernel for LeakyRelu {
     }
     fn attributes(&self, _opset: i64) -> Attrs {
         vec![("alpha".into(), Attr::Float(self.alpha))]
+    }
+    fn work(&self, c: &mut Counter) {
+        let (n, dt) = (c.n(), c.dtype());
+        c.on(dt, OpClass::Compare, n);
+        c.on(dt, OpClass::Mul, n);
     }
 }
 
@@ -512,6 +565,11 @@ impl Kernel for HardSigmoid {
     }
     fn attributes(&self, _opset: i64) -> Attrs {
         vec![("alpha".into(), Attr::Float(self.alpha)), ("beta".into(), Attr::Float(self.beta))]
+    }
+    fn work(&self, c: &mut Counter) {
+        let (n, dt) = (c.n(), c.dtype());
+        c.on(dt, OpClass::Fma, n);
+        c.on(dt, OpClass::Compare, 2 * n);
     }
 }
 
@@ -540,6 +598,23 @@ impl Kernel for Softmax {
     }
     fn attributes(&self, _opset: i64) -> Attrs {
         vec![("axis".into(), Attr::Int(self.axis))]
+    }
+    /// max, x - max, exp, sum, one reciprocal per row, scale.
+    fn work(&self, c: &mut Counter) {
+        let (n, dt, y) = (c.n(), c.dtype(), c.output());
+        let rank = y.map(|y| y.shape.len()).unwrap_or(1) as i64;
+        let axis = (if self.axis < 0 { self.axis + rank } else { self.axis }).clamp(0, (rank - 1).max(0)) as usize;
+        let row: u64 = match y {
+            Some(y) if self.flatten_trailing => y.shape[axis.min(y.shape.len())..].iter().map(|&d| d as u64).product(),
+            Some(y) => y.shape.get(axis).copied().unwrap_or(1) as u64,
+            None => 1,
+        };
+        c.on_scalar(dt, OpClass::Compare, n);
+        c.on_scalar(dt, OpClass::Add, n);
+        c.on(dt, OpClass::Add, n);
+        c.on(dt, OpClass::Transcendental, n);
+        c.on(dt, OpClass::Mul, n);
+        c.on(dt, OpClass::Divide, n / row.max(1));
     }
 }
 
@@ -580,6 +655,9 @@ impl Kernel for Cast {
             Tensor::from_f64(self.to, x.shape.clone(), &x.to_f64_vec()?)?
         };
         Some(Ok(vec![out]))
+    }
+    fn work(&self, c: &mut Counter) {
+        c.on(c.dtype(), OpClass::Add, c.n());
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::parse::push;
 use super::{input, norm_axis, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use crate::cost::Counter;
 use crate::tensor::{shape_string, DType, Tensor, TensorData, TensorType};
 
 /// Number of elements of `shape`, or an error when the product of its non-zero dimensions
@@ -479,6 +480,10 @@ impl Kernel for Slice {
         });
         Some(Ok(vec![take(&[x], out, &picks)?]))
     }
+    /// A copy: what is read is what is written.
+    fn work(&self, c: &mut Counter) {
+        c.bytes = 2 * crate::cost::bytes_of(c.outputs);
+    }
 }
 
 /// How [`Pad`] fills the border.
@@ -718,6 +723,10 @@ impl Kernel for Gather {
             (0..outer).flat_map(|o| idx.iter().flat_map(move |&j| (o * dim + j) * inner..(o * dim + j + 1) * inner)),
         );
         Some(Ok(vec![take(&[data], out.shape, &picks)?]))
+    }
+    /// A copy: what is read is what is written.
+    fn work(&self, c: &mut Counter) {
+        c.bytes = 2 * crate::cost::bytes_of(c.outputs);
     }
 }
 

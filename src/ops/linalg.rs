@@ -3,6 +3,7 @@
 
 use super::parse::push;
 use super::{broadcast_shapes, input, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
 
 /// The output shape and multiply-accumulate count of `A @ B` with numpy `matmul` semantics:
@@ -168,6 +169,19 @@ impl Kernel for Gemm {
             _ => 0,
         }
     }
+    fn work(&self, c: &mut Counter) {
+        let (n, dt) = (c.n(), c.dtype());
+        c.on(c.input_dtype(), OpClass::Fma, self.macs(c.inputs, c.outputs));
+        if self.alpha != 1.0 {
+            c.on(dt, OpClass::Mul, n);
+        }
+        if c.input(2).is_some() {
+            c.on(dt, OpClass::Add, n);
+            if self.beta != 1.0 {
+                c.on(dt, OpClass::Mul, n);
+            }
+        }
+    }
 }
 
 /// Matrix product with numpy semantics (1-D operands, broadcast batch axes).
@@ -194,6 +208,9 @@ impl Kernel for MatMul {
     /// `batch * M * N * K`.
     fn macs(&self, inputs: &[Option<&TensorType>], _outputs: &[TensorType]) -> u64 {
         matmul_macs(inputs, 0, 1)
+    }
+    fn work(&self, c: &mut Counter) {
+        c.on(c.input_dtype(), OpClass::Fma, self.macs(c.inputs, c.outputs));
     }
 }
 
@@ -234,6 +251,9 @@ impl Kernel for MatMulInteger {
     fn macs(&self, inputs: &[Option<&TensorType>], _outputs: &[TensorType]) -> u64 {
         matmul_macs(inputs, 0, 1)
     }
+    fn work(&self, c: &mut Counter) {
+        c.on(c.input_dtype(), OpClass::Fma, self.macs(c.inputs, c.outputs));
+    }
 }
 
 /// Quantized matrix product; inputs a, a_scale, a_zero_point, b, b_scale, b_zero_point,
@@ -261,6 +281,10 @@ impl Kernel for QLinearMatMul {
     /// `batch * M * N * K`, as for MatMul.
     fn macs(&self, inputs: &[Option<&TensorType>], _outputs: &[TensorType]) -> u64 {
         matmul_macs(inputs, 0, 3)
+    }
+    fn work(&self, c: &mut Counter) {
+        c.on(c.input_dtype(), OpClass::Fma, self.macs(c.inputs, c.outputs));
+        c.requantize(c.n());
     }
 }
 

@@ -2,8 +2,8 @@
 //! per-opset forms), inferring output types, writing attributes back for an opset, counting
 //! multiply-accumulates, and evaluating small constant inputs (for shape folding).
 //!
-//! Adding an op: implement [`Kernel`] in its family file and add one line to the `ops!` table
-//! and one to [`lookup`].
+//! Adding an op: see the recipe in `src/ops/README.md` (implement [`Kernel`] in its family
+//! file, one line in the `ops!` table, its rules, its emit lowering).
 
 mod attr;
 mod conv;
@@ -38,6 +38,7 @@ pub use reduce::{Reduce, ReduceKind};
 pub use resize::{AspectPolicy, CoordinateMode, NearestMode, Resize, ResizeMode};
 pub use shape::{ConstantOfShape, Dropout, Flatten, Identity, Reshape, Shape, Squeeze, Unsqueeze};
 
+use crate::cost::Counter;
 use crate::tensor::{Tensor, TensorType};
 
 /// Why an op could not be parsed, typed or evaluated. The graph adds the node name and op.
@@ -87,6 +88,11 @@ pub trait Kernel: Sized {
         0
     }
 
+    /// Counts the operations of one run by class and element type, and the bytes it moves, from
+    /// the input and output types in `c` (the cost model prices them per target). The default
+    /// counts no operation and every input and output byte once (a copy or a layout change).
+    fn work(&self, _c: &mut Counter) {}
+
     /// Evaluates the op on constant inputs, for folding shape computations; `None` when this op
     /// (or these dtypes) cannot be evaluated here.
     fn eval(&self, _inputs: &[Option<&Tensor>]) -> Option<OpResult<Vec<Tensor>>> {
@@ -94,9 +100,11 @@ pub trait Kernel: Sized {
     }
 }
 
-/// Declares [`Op`] and forwards the [`Kernel`] methods to each variant.
+/// Declares [`Op`], forwards the [`Kernel`] methods to each variant, and derives the registry
+/// ([`lookup`]) and [`SUPPORTED`] from the ONNX op_types listed beside each variant (a variant
+/// without names, [`Opaque`], is never looked up).
 macro_rules! ops {
-    ($($variant:ident($ty:ty)),* $(,)?) => {
+    ($($variant:ident($ty:ty) $(: $($name:literal)|+)?),* $(,)?) => {
         /// A parsed operator.
         #[derive(Clone, Debug, PartialEq)]
         #[allow(missing_docs)] // each variant is the op of the same name
@@ -117,54 +125,70 @@ macro_rules! ops {
             pub fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> u64 {
                 match self { $(Op::$variant(k) => k.macs(inputs, outputs)),* }
             }
+            /// Counts the operations and bytes of one run into `c`.
+            pub fn work(&self, c: &mut Counter) {
+                match self { $(Op::$variant(k) => k.work(c)),* }
+            }
             /// Evaluation on constant inputs, where supported.
             pub fn eval(&self, inputs: &[Option<&Tensor>]) -> Option<OpResult<Vec<Tensor>>> {
                 match self { $(Op::$variant(k) => k.eval(inputs)),* }
             }
         }
+
+        /// The registry: ONNX op_type (default domain) to parser.
+        pub fn lookup(op_type: &str) -> Option<ParseFn> {
+            Some(match op_type {
+                $($($($name)|+ => |p| <$ty>::parse(p).map(Op::$variant),)?)*
+                _ => return None,
+            })
+        }
+
+        /// Every op_type gos-opt interprets (default domain): the registry's, and `Constant`
+        /// (pooled at import), for documentation and tests.
+        pub const SUPPORTED: &[&str] = &[$($($($name,)+)?)* "Constant"];
     };
 }
 
 ops! {
-    Conv(Conv),
-    ConvTranspose(ConvTranspose),
-    Gemm(Gemm),
-    MatMul(MatMul),
-    MatMulInteger(MatMulInteger),
-    QLinearMatMul(QLinearMatMul),
-    Unary(Unary),
-    Binary(Binary),
-    Variadic(Variadic),
-    Clip(Clip),
-    LeakyRelu(LeakyRelu),
-    HardSigmoid(HardSigmoid),
-    Softmax(Softmax),
-    Cast(Cast),
-    BatchNorm(BatchNorm),
-    LayerNorm(LayerNorm),
-    Lrn(Lrn),
-    Reduce(Reduce),
-    Pool(Pool),
-    GlobalPool(GlobalPool),
-    Reshape(Reshape),
-    Flatten(Flatten),
-    Transpose(Transpose),
-    Concat(Concat),
-    Split(Split),
-    Slice(Slice),
-    Squeeze(Squeeze),
-    Unsqueeze(Unsqueeze),
-    Pad(Pad),
-    Gather(Gather),
-    Shape(Shape),
-    ConstantOfShape(ConstantOfShape),
-    Identity(Identity),
-    Dropout(Dropout),
-    Resize(Resize),
-    QuantizeLinear(QuantizeLinear),
-    DequantizeLinear(DequantizeLinear),
-    QLinearConv(QLinearConv),
-    ConvInteger(ConvInteger),
+    Conv(Conv): "Conv",
+    ConvTranspose(ConvTranspose): "ConvTranspose",
+    Gemm(Gemm): "Gemm",
+    MatMul(MatMul): "MatMul",
+    MatMulInteger(MatMulInteger): "MatMulInteger",
+    QLinearMatMul(QLinearMatMul): "QLinearMatMul",
+    Unary(Unary): "Abs" | "Neg" | "Sqrt" | "Exp" | "Log" | "Erf" | "Reciprocal" | "Relu" | "Sigmoid" | "Tanh" | "HardSwish" | "Gelu",
+    Binary(Binary): "Add" | "Sub" | "Mul" | "Div" | "Pow" | "PRelu",
+    Variadic(Variadic): "Sum" | "Max" | "Min",
+    Clip(Clip): "Clip",
+    LeakyRelu(LeakyRelu): "LeakyRelu",
+    HardSigmoid(HardSigmoid): "HardSigmoid",
+    Softmax(Softmax): "Softmax",
+    Cast(Cast): "Cast",
+    BatchNorm(BatchNorm): "BatchNormalization",
+    LayerNorm(LayerNorm): "LayerNormalization",
+    Lrn(Lrn): "LRN",
+    Reduce(Reduce): "ReduceMean" | "ReduceMax" | "ReduceSum",
+    Pool(Pool): "MaxPool" | "AveragePool",
+    GlobalPool(GlobalPool): "GlobalAveragePool",
+    Reshape(Reshape): "Reshape",
+    Flatten(Flatten): "Flatten",
+    Transpose(Transpose): "Transpose",
+    Concat(Concat): "Concat",
+    Split(Split): "Split",
+    Slice(Slice): "Slice",
+    Squeeze(Squeeze): "Squeeze",
+    Unsqueeze(Unsqueeze): "Unsqueeze",
+    Pad(Pad): "Pad",
+    Gather(Gather): "Gather",
+    Shape(Shape): "Shape",
+    ConstantOfShape(ConstantOfShape): "ConstantOfShape",
+    Identity(Identity): "Identity",
+    Dropout(Dropout): "Dropout",
+    Resize(Resize): "Resize",
+    QuantizeLinear(QuantizeLinear): "QuantizeLinear",
+    DequantizeLinear(DequantizeLinear): "DequantizeLinear",
+    QLinearConv(QLinearConv): "QLinearConv",
+    ConvInteger(ConvInteger): "ConvInteger",
     Opaque(Opaque),
 }
 
@@ -222,118 +246,6 @@ pub fn feeds_values_only(op_type: &str, opset: i64, index: usize) -> bool {
 
 /// A parse function in the registry.
 type ParseFn = fn(&Parser) -> OpResult<Op>;
-
-/// The registry: ONNX op_type (default domain) to parser. One line per op.
-pub fn lookup(op_type: &str) -> Option<ParseFn> {
-    Some(match op_type {
-        "Conv" => |p| Conv::parse(p).map(Op::Conv),
-        "ConvTranspose" => |p| ConvTranspose::parse(p).map(Op::ConvTranspose),
-        "Gemm" => |p| Gemm::parse(p).map(Op::Gemm),
-        "MatMul" => |p| MatMul::parse(p).map(Op::MatMul),
-        "MatMulInteger" => |p| MatMulInteger::parse(p).map(Op::MatMulInteger),
-        "QLinearMatMul" => |p| QLinearMatMul::parse(p).map(Op::QLinearMatMul),
-        "Abs" | "Neg" | "Sqrt" | "Exp" | "Log" | "Erf" | "Reciprocal" | "Relu" | "Sigmoid" | "Tanh" | "HardSwish"
-        | "Gelu" => |p| Unary::parse(p).map(Op::Unary),
-        "Add" | "Sub" | "Mul" | "Div" | "Pow" | "PRelu" => |p| Binary::parse(p).map(Op::Binary),
-        "Sum" | "Max" | "Min" => |p| Variadic::parse(p).map(Op::Variadic),
-        "Clip" => |p| Clip::parse(p).map(Op::Clip),
-        "LeakyRelu" => |p| LeakyRelu::parse(p).map(Op::LeakyRelu),
-        "HardSigmoid" => |p| HardSigmoid::parse(p).map(Op::HardSigmoid),
-        "Softmax" => |p| Softmax::parse(p).map(Op::Softmax),
-        "Cast" => |p| Cast::parse(p).map(Op::Cast),
-        "BatchNormalization" => |p| BatchNorm::parse(p).map(Op::BatchNorm),
-        "LayerNormalization" => |p| LayerNorm::parse(p).map(Op::LayerNorm),
-        "LRN" => |p| Lrn::parse(p).map(Op::Lrn),
-        "ReduceMean" | "ReduceMax" | "ReduceSum" => |p| Reduce::parse(p).map(Op::Reduce),
-        "MaxPool" | "AveragePool" => |p| Pool::parse(p).map(Op::Pool),
-        "GlobalAveragePool" => |p| GlobalPool::parse(p).map(Op::GlobalPool),
-        "Reshape" => |p| Reshape::parse(p).map(Op::Reshape),
-        "Flatten" => |p| Flatten::parse(p).map(Op::Flatten),
-        "Transpose" => |p| Transpose::parse(p).map(Op::Transpose),
-        "Concat" => |p| Concat::parse(p).map(Op::Concat),
-        "Split" => |p| Split::parse(p).map(Op::Split),
-        "Slice" => |p| Slice::parse(p).map(Op::Slice),
-        "Squeeze" => |p| Squeeze::parse(p).map(Op::Squeeze),
-        "Unsqueeze" => |p| Unsqueeze::parse(p).map(Op::Unsqueeze),
-        "Pad" => |p| Pad::parse(p).map(Op::Pad),
-        "Gather" => |p| Gather::parse(p).map(Op::Gather),
-        "Shape" => |p| Shape::parse(p).map(Op::Shape),
-        "ConstantOfShape" => |p| ConstantOfShape::parse(p).map(Op::ConstantOfShape),
-        "Identity" => |p| Identity::parse(p).map(Op::Identity),
-        "Dropout" => |p| Dropout::parse(p).map(Op::Dropout),
-        "Resize" => |p| Resize::parse(p).map(Op::Resize),
-        "QuantizeLinear" => |p| QuantizeLinear::parse(p).map(Op::QuantizeLinear),
-        "DequantizeLinear" => |p| DequantizeLinear::parse(p).map(Op::DequantizeLinear),
-        "QLinearConv" => |p| QLinearConv::parse(p).map(Op::QLinearConv),
-        "ConvInteger" => |p| ConvInteger::parse(p).map(Op::ConvInteger),
-        _ => return None,
-    })
-}
-
-/// Every op_type the registry supports (default domain), for documentation and tests.
-pub const SUPPORTED: &[&str] = &[
-    "Conv",
-    "ConvTranspose",
-    "Gemm",
-    "MatMul",
-    "Add",
-    "Sub",
-    "Mul",
-    "Div",
-    "Sum",
-    "Max",
-    "Min",
-    "Pow",
-    "Sqrt",
-    "Exp",
-    "Log",
-    "Erf",
-    "Abs",
-    "Neg",
-    "Reciprocal",
-    "Relu",
-    "LeakyRelu",
-    "PRelu",
-    "Clip",
-    "Sigmoid",
-    "HardSigmoid",
-    "HardSwish",
-    "Gelu",
-    "Tanh",
-    "Softmax",
-    "BatchNormalization",
-    "LayerNormalization",
-    "ReduceMean",
-    "ReduceMax",
-    "ReduceSum",
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "Reshape",
-    "Flatten",
-    "Transpose",
-    "Concat",
-    "Split",
-    "Slice",
-    "Squeeze",
-    "Unsqueeze",
-    "Pad",
-    "Resize",
-    "Constant",
-    "ConstantOfShape",
-    "Identity",
-    "Dropout",
-    "Shape",
-    "Gather",
-    "Cast",
-    "LRN",
-    "QuantizeLinear",
-    "DequantizeLinear",
-    "QLinearConv",
-    "QLinearMatMul",
-    "ConvInteger",
-    "MatMulInteger",
-];
 
 /// Numpy-style multidirectional broadcasting of two shapes.
 pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> OpResult<Vec<usize>> {

@@ -5,6 +5,7 @@ use super::linalg::{flag, require_opset};
 use super::parse::push;
 use super::pool::defined_since;
 use super::{broadcast_shapes, input, norm_axis, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
 
 /// ONNX's default `epsilon` for BatchNormalization and LayerNormalization.
@@ -93,6 +94,10 @@ impl Kernel for BatchNorm {
         }
         attrs
     }
+    /// Inference form: one scale and shift per element.
+    fn work(&self, c: &mut Counter) {
+        c.on(c.dtype(), OpClass::Fma, c.n());
+    }
 }
 
 /// Layer normalization over the axes from `axis` on (opset 17+); inputs X, Scale, optional B;
@@ -172,6 +177,19 @@ impl Kernel for LayerNorm {
         }
         attrs
     }
+    /// mean, subtract, variance, one rsqrt per row, normalize, scale and shift.
+    fn work(&self, c: &mut Counter) {
+        let (n, dt, x) = (c.n(), c.dtype(), c.input(0));
+        let rank = x.map(|x| x.shape.len()).unwrap_or(1) as i64;
+        let axis = (if self.axis < 0 { self.axis + rank } else { self.axis }).clamp(0, rank) as usize;
+        let row: u64 = x.map(|x| x.shape[axis.min(x.shape.len())..].iter().map(|&d| d as u64).product()).unwrap_or(1);
+        c.on_scalar(dt, OpClass::Add, n);
+        c.on_scalar(dt, OpClass::Fma, n);
+        c.on(dt, OpClass::Add, n);
+        c.on(dt, OpClass::Fma, n);
+        c.on(dt, OpClass::Mul, n);
+        c.on(dt, OpClass::Divide, n / row.max(1));
+    }
 }
 
 /// Local response normalization across channels:
@@ -223,6 +241,13 @@ impl Kernel for Lrn {
             push(&mut attrs, "bias", Attr::Float(self.bias));
         }
         attrs
+    }
+    /// Sum of squares over `size` channels, a power and a divide per element.
+    fn work(&self, c: &mut Counter) {
+        let (n, dt) = (c.n(), c.dtype());
+        c.on_scalar(dt, OpClass::Fma, n * self.size as u64);
+        c.on(dt, OpClass::Transcendental, n);
+        c.on(dt, OpClass::Divide, n);
     }
 }
 

@@ -5,6 +5,7 @@ use super::conv::ConvAttrs;
 use super::linalg::flag;
 use super::parse::push;
 use super::{input, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
 
 /// What a pooling window computes.
@@ -133,6 +134,17 @@ impl Kernel for Pool {
         }
         attrs
     }
+    fn work(&self, c: &mut Counter) {
+        let (n, dt) = (c.n(), c.dtype());
+        let k: u64 = self.window.kernel_shape.iter().flatten().map(|&d| d as u64).product();
+        match self.kind {
+            PoolKind::Max => c.on_scalar(dt, OpClass::Compare, n * k),
+            PoolKind::Average => {
+                c.on_scalar(dt, OpClass::Add, n * k);
+                c.on(dt, OpClass::Mul, n);
+            }
+        }
+    }
 }
 
 /// Pooling over every spatial axis: `[N, C, spatial...]` to `[N, C, 1, ...]`.
@@ -166,6 +178,16 @@ impl Kernel for GlobalPool {
     }
     fn attributes(&self, _opset: i64) -> Attrs {
         Vec::new()
+    }
+    fn work(&self, c: &mut Counter) {
+        let (n, n_in, dt) = (c.n(), c.n_in(), c.dtype());
+        match self.kind {
+            PoolKind::Max => c.on_scalar(dt, OpClass::Compare, n_in),
+            PoolKind::Average => {
+                c.on_scalar(dt, OpClass::Add, n_in);
+                c.on(dt, OpClass::Mul, n);
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use super::linalg::{check_zero_point, flag, require_opset};
 use super::parse::push;
 use super::pool::defined_since;
 use super::{input, norm_axis, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
 
 /// Reads an element-type attribute (`0` or absent means unset).
@@ -135,6 +136,13 @@ impl Kernel for QuantizeLinear {
         }
         attrs
     }
+    /// x / scale (a multiply by the reciprocal), round, add the zero point, saturate.
+    fn work(&self, c: &mut Counter) {
+        let (n, x_dt) = (c.n(), c.input_dtype());
+        c.on(x_dt, OpClass::Mul, n);
+        c.on(x_dt, OpClass::Add, 2 * n);
+        c.on(DType::I32, OpClass::Compare, 2 * n);
+    }
 }
 
 /// `y = (x - x_zero_point) * x_scale`; inputs x, x_scale, optional x_zero_point.
@@ -184,6 +192,12 @@ impl Kernel for DequantizeLinear {
         }
         attrs
     }
+    /// (x - zero_point) * scale.
+    fn work(&self, c: &mut Counter) {
+        let (n, dt) = (c.n(), c.dtype());
+        c.on(dt, OpClass::Add, n);
+        c.on(dt, OpClass::Mul, n);
+    }
 }
 
 /// Quantized convolution; inputs x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
@@ -217,6 +231,14 @@ impl Kernel for QLinearConv {
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> u64 {
         ConvAttrs::conv_macs(inputs, outputs, 3)
     }
+    fn work(&self, c: &mut Counter) {
+        c.on(c.input_dtype(), OpClass::Fma, self.macs(c.inputs, c.outputs));
+        if c.input(8).is_some() {
+            c.on(DType::I32, OpClass::Add, c.n());
+        }
+        c.requantize(c.n());
+        c.im2col(3, self.attrs.group);
+    }
 }
 
 /// Integer convolution `conv(x - x_zero_point, w - w_zero_point)` into int32; inputs x, w and
@@ -247,6 +269,10 @@ impl Kernel for ConvInteger {
     /// As for Conv.
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> u64 {
         ConvAttrs::conv_macs(inputs, outputs, 1)
+    }
+    fn work(&self, c: &mut Counter) {
+        c.on(c.input_dtype(), OpClass::Fma, self.macs(c.inputs, c.outputs));
+        c.im2col(1, self.attrs.group);
     }
 }
 

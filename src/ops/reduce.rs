@@ -4,6 +4,7 @@
 use super::layout::{eval_numel, for_each_index, norm_axes, strides};
 use super::parse::push;
 use super::{input, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use crate::cost::{Counter, OpClass};
 use crate::tensor::{Tensor, TensorType};
 
 /// Which reduction.
@@ -173,6 +174,17 @@ impl Kernel for Reduce {
             }
         };
         Some(Ok(vec![Tensor::from_f64(x.dtype, out, &acc)?]))
+    }
+    fn work(&self, c: &mut Counter) {
+        let (n, n_in, dt) = (c.n(), c.n_in(), c.dtype());
+        match self.kind {
+            ReduceKind::Sum => c.on_scalar(dt, OpClass::Add, n_in),
+            ReduceKind::Max => c.on_scalar(dt, OpClass::Compare, n_in),
+            ReduceKind::Mean => {
+                c.on_scalar(dt, OpClass::Add, n_in);
+                c.on(dt, OpClass::Mul, n);
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 use super::layout::norm_axes;
 use super::parse::push;
 use super::{input, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, TensorType};
 
 /// Declares an enum of ONNX string attribute values with its parser and spelling.
@@ -283,6 +284,18 @@ impl Kernel for Resize {
             }
         }
         attrs
+    }
+    fn work(&self, c: &mut Counter) {
+        let (n, dt) = (c.n(), c.dtype());
+        let resized = match (c.input(0), c.output()) {
+            (Some(x), Some(y)) => x.shape.iter().zip(&y.shape).filter(|(a, b)| a != b).count() as u32,
+            _ => 0,
+        };
+        match self.mode {
+            ResizeMode::Nearest => {}
+            ResizeMode::Linear => c.on(dt, OpClass::Fma, n * 2u64.pow(resized)),
+            ResizeMode::Cubic => c.on(dt, OpClass::Fma, n * 4u64.pow(resized)),
+        }
     }
 }
 

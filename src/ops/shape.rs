@@ -4,6 +4,7 @@
 use super::layout::{checked_numel, eval_numel, norm_axes, take};
 use super::parse::push;
 use super::{input, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use crate::cost::Counter;
 use crate::tensor::{shape_string, DType, Tensor, TensorType};
 
 /// The same data under a new static shape: `eval` for every op here that does not move elements.
@@ -79,6 +80,10 @@ impl Kernel for Reshape {
         let x = inputs.first().copied().flatten()?;
         with_shape(x, self.infer(&[Some(&x.ttype())]))
     }
+    /// A view: nothing computed, nothing copied.
+    fn work(&self, c: &mut Counter) {
+        c.bytes = 0;
+    }
 }
 
 /// Flattens to 2-D: dimensions before `axis` and from `axis` on.
@@ -119,6 +124,10 @@ impl Kernel for Flatten {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Option<OpResult<Vec<Tensor>>> {
         let x = inputs.first().copied().flatten()?;
         with_shape(x, self.infer(&[Some(&x.ttype())]))
+    }
+    /// A view: nothing computed, nothing copied.
+    fn work(&self, c: &mut Counter) {
+        c.bytes = 0;
     }
 }
 
@@ -166,6 +175,10 @@ impl Kernel for Squeeze {
         let x = inputs.first().copied().flatten()?;
         with_shape(x, self.infer(&[Some(&x.ttype())]))
     }
+    /// A view: nothing computed, nothing copied.
+    fn work(&self, c: &mut Counter) {
+        c.bytes = 0;
+    }
 }
 
 /// Inserts size-1 dimensions.
@@ -202,6 +215,10 @@ impl Kernel for Unsqueeze {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Option<OpResult<Vec<Tensor>>> {
         let x = inputs.first().copied().flatten()?;
         with_shape(x, self.infer(&[Some(&x.ttype())]))
+    }
+    /// A view: nothing computed, nothing copied.
+    fn work(&self, c: &mut Counter) {
+        c.bytes = 0;
     }
 }
 
@@ -261,6 +278,10 @@ impl Kernel for Shape {
         let x = inputs.first().copied().flatten()?;
         Some(Ok(vec![self.shape_of(&x.ttype())]))
     }
+    /// A view: nothing computed, nothing copied.
+    fn work(&self, c: &mut Counter) {
+        c.bytes = 0;
+    }
 }
 
 /// A tensor of a given shape filled with one value.
@@ -315,6 +336,10 @@ impl Kernel for ConstantOfShape {
         let n = eval_numel(&self.shape)?;
         Some(Ok(vec![take(&[&self.value], self.shape.clone(), &vec![(0, 0); n])?]))
     }
+    /// Writes its output.
+    fn work(&self, c: &mut Counter) {
+        c.bytes = crate::cost::bytes_of(c.outputs);
+    }
 }
 
 /// Output equals input.
@@ -336,6 +361,10 @@ impl Kernel for Identity {
     }
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Option<OpResult<Vec<Tensor>>> {
         Some(Ok(vec![inputs.first().copied().flatten()?.clone()]))
+    }
+    /// A view: nothing computed, nothing copied.
+    fn work(&self, c: &mut Counter) {
+        c.bytes = 0;
     }
 }
 
@@ -407,6 +436,10 @@ impl Kernel for Dropout {
             out.push(Tensor::from_f64(dtype, x.shape.clone(), &vec![1.0; eval_numel(&x.shape)?])?);
         }
         Some(Ok(out))
+    }
+    /// A view: nothing computed, nothing copied.
+    fn work(&self, c: &mut Counter) {
+        c.bytes = 0;
     }
 }
 
