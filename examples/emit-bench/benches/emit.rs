@@ -34,7 +34,7 @@ fn main() {
         println!("skipping: ../shared/models not found, no models to bench");
         return;
     }
-    // A name filter (`cargo bench -p emit-bench -- int8`) limits the summary table too.
+    // A name filter (`cargo bench -p emit-bench --bench emit -- int8`) limits the approx table too.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default();
     let loaded: Vec<Loaded> = MODELS.iter().filter(|m| m.name.contains(&filter)).map(load).collect();
     let mut c = Criterion::default()
