@@ -1,14 +1,15 @@
 //! Generated Rust against tract, one thread each, same inputs (the first test set beside each
 //! model), on the MLPerf Tiny models and mnist-8, float and int8 (QDQ: integer kernels, and
-//! float kernels for comparison). Criterion measures both; a summary table of medians and
-//! ratios (tract time / generated time) is printed at the end.
+//! float kernels for comparison), measured by criterion; then each approx-mode model against
+//! the same model in exact mode. The side-by-side table with onnxruntime is the `peers` bench
+//! (`scripts/bench-peers.sh`).
 //!
-//!     cargo bench -p emit-bench
+//!     cargo bench -p emit-bench --bench emit
 
+mod common;
+
+use common::{load, Loaded, MODELS};
 use criterion::{black_box, Criterion};
-use emit_bench::{Model, MODELS};
-use gos_opt::verify::{io_names, load_test_sets, TractModel};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Median seconds of `f` over `runs` runs after a warm-up.
@@ -28,32 +29,12 @@ fn median(mut f: impl FnMut(), runs: usize) -> f64 {
     t[runs / 2]
 }
 
-struct Loaded {
-    model: &'static Model,
-    tract: TractModel,
-    set: gos_opt::verify::InputSet,
-    x: Vec<f32>,
-}
-
-fn load(model: &'static Model) -> Loaded {
-    let path = Path::new(model.onnx);
-    let bytes = std::fs::read(path).expect("model");
-    let (names, _) = io_names(&bytes).expect("ONNX");
-    let sets = load_test_sets(path.parent().expect("dir"), model.sets).expect("test sets");
-    let set = sets[0].input_set(&names).expect("inputs");
-    let types = set.iter().map(|(k, t)| (k.clone(), t.ttype())).collect();
-    let tract = TractModel::load(model.name, &bytes, path.parent(), &types).expect("tract");
-    let x: Vec<f32> = set[&names[0]].as_f32().expect("float input").to_vec();
-    assert_eq!(x.len(), model.input_len);
-    Loaded { model, tract, set, x }
-}
-
 fn main() {
     if MODELS.is_empty() {
         println!("skipping: ../shared/models not found, no models to bench");
         return;
     }
-    // A name filter (`cargo bench -p emit-bench -- int8`) limits the summary table too.
+    // A name filter (`cargo bench -p emit-bench --bench emit -- int8`) limits the approx table too.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default();
     let loaded: Vec<Loaded> = MODELS.iter().filter(|m| m.name.contains(&filter)).map(load).collect();
     let mut c = Criterion::default()
@@ -69,24 +50,6 @@ fn main() {
         g.finish();
     }
     c.final_summary();
-    println!("\n| model | tract (µs) | generated (µs) | speed-up |\n|---|---|---|---|");
-    let mut ratios = Vec::new();
-    for l in &loaded {
-        let tract = median(|| drop(l.tract.run(0, &l.set).expect("tract runs")), 101);
-        let (mut y, mut arena) = (vec![0f32; l.model.output_len], vec![0f32; l.model.arena_len]);
-        let ours = median(|| (l.model.run)(black_box(&l.x), &mut y, &mut arena), 101);
-        println!("| {} | {:.1} | {:.1} | {:.2}× |", l.model.name, tract * 1e6, ours * 1e6, tract / ours);
-        if !["mnist_8", "cnn_small"].contains(&l.model.name)
-            && !l.model.name.starts_with("int8")
-            && !l.model.name.starts_with("approx")
-        {
-            ratios.push(tract / ours);
-        }
-    }
-    ratios.sort_by(f64::total_cmp);
-    if !ratios.is_empty() {
-        println!("median speed-up over the MLPerf Tiny (float) models: {:.2}×", ratios[ratios.len() / 2]);
-    }
     approx_against_exact(&loaded);
 }
 

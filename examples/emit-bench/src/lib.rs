@@ -1,4 +1,7 @@
-//! The models of the bench, compiled from ONNX into Rust by `build.rs`.
+//! The type of the bench's model list. The models themselves, compiled from ONNX into Rust by
+//! `build.rs` (`OUT_DIR/models.rs`), are included by each bench target (`benches/common`), so
+//! that `scripts/bench-peers.sh` can compile the generated code with `-C target-cpu=native`
+//! while the runtimes it is compared with stay the same binaries.
 
 /// One generated model.
 pub struct Model {
@@ -17,5 +20,3 @@ pub struct Model {
     /// `ARENA_LEN`.
     pub arena_len: usize,
 }
-
-include!(concat!(env!("OUT_DIR"), "/models.rs"));
