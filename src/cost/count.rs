@@ -1,5 +1,5 @@
 //! Work per ONNX kernel: the [`Counter`] each op counts its operations and bytes into, from its
-//! input and output types (the counting itself lives with the op, `crate::ops::Kernel::work`).
+//! input and output types (the counting itself lives with the op, `crate::ops::Operator::work`).
 //! The counts are per element (a vector instruction on four lanes is four operations); profiles
 //! divide by the lanes.
 
@@ -84,7 +84,7 @@ pub fn dot_work(a: &TensorType, b: &TensorType, out: &TensorType, spec: &str, di
     t.work(bytes, bytes)
 }
 
-/// What an op's [`crate::ops::Kernel::work`] counts into: the op's input types (`None` for an
+/// What an op's [`crate::ops::Operator::work`] counts into: the op's input types (`None` for an
 /// omitted input) and output types, the operations counted so far, and the bytes it moves (by
 /// default every input and output once).
 pub struct Counter<'a> {
@@ -184,7 +184,7 @@ impl<'a> Counter<'a> {
 }
 
 /// The work of one ONNX kernel from its input types (`None` for an omitted input) and output
-/// types: what the op's own [`crate::ops::Kernel::work`] counts.
+/// types: what the op's own [`crate::ops::Operator::work`] counts.
 pub fn kernel_work(op: &Op, inputs: &[Option<&TensorType>], outputs: &[TensorType]) -> Work {
     let mut c = Counter::new(inputs, outputs);
     op.work(&mut c);

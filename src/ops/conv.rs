@@ -3,7 +3,7 @@
 //! convolutions share.
 
 use super::parse::push;
-use super::{input, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use super::{input, Attr, Attrs, Operator, OpError, OpResult, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, TensorType};
 
@@ -347,7 +347,7 @@ pub struct Conv {
     pub attrs: ConvAttrs,
 }
 
-impl Kernel for Conv {
+impl Operator for Conv {
     fn parse(p: &Parser) -> OpResult<Self> {
         Ok(Conv { attrs: ConvAttrs::parse(p)? })
     }
@@ -397,7 +397,7 @@ pub struct ConvTranspose {
     pub output_shape: Option<Vec<usize>>,
 }
 
-impl Kernel for ConvTranspose {
+impl Operator for ConvTranspose {
     fn parse(p: &Parser) -> OpResult<Self> {
         let attrs = ConvAttrs::parse(p)?;
         let mut output_padding = usize_list(p, "output_padding", 0)?.unwrap_or_default();

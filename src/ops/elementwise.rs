@@ -2,7 +2,7 @@
 //! Sum/Max/Min, Clip, LeakyRelu, HardSigmoid, Cast, and Softmax (a row-wise normalization).
 
 use super::parse::push;
-use super::{broadcast_shapes, input, norm_axis, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use super::{broadcast_shapes, input, norm_axis, Attr, Attrs, Operator, OpError, OpResult, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{DType, Tensor, TensorType};
 
@@ -91,7 +91,7 @@ pub struct Unary {
     pub kind: UnaryKind,
 }
 
-impl Kernel for Unary {
+impl Operator for Unary {
     fn parse(p: &Parser) -> OpResult<Self> {
         let kind = UnaryKind::from_onnx(p.op_type).ok_or_else(|| OpError::Unsupported(p.op_type.into()))?;
         if kind != UnaryKind::Gelu {
@@ -202,7 +202,7 @@ impl LegacyBroadcast {
     }
 }
 
-impl Kernel for Binary {
+impl Operator for Binary {
     fn parse(p: &Parser) -> OpResult<Self> {
         let kind = match p.op_type {
             "Add" => BinaryKind::Add,
@@ -382,7 +382,7 @@ pub struct Variadic {
     pub kind: VariadicKind,
 }
 
-impl Kernel for Variadic {
+impl Operator for Variadic {
     fn parse(p: &Parser) -> OpResult<Self> {
         let kind = match p.op_type {
             "Sum" => VariadicKind::Sum,
@@ -484,7 +484,7 @@ pub struct Clip {
     pub max: Option<f64>,
 }
 
-impl Kernel for Clip {
+impl Operator for Clip {
     fn parse(p: &Parser) -> OpResult<Self> {
         if p.opset < 11 {
             let min = p.float_opt("min")?.map(f64::from);
@@ -524,7 +524,7 @@ pub struct LeakyRelu {
     pub alpha: f32,
 }
 
-impl Kernel for LeakyRelu {
+impl Operator for LeakyRelu {
     fn parse(p: &Parser) -> OpResult<Self> {
         Ok(LeakyRelu { alpha: p.float("alpha", 0.01)? })
     }
@@ -553,7 +553,7 @@ pub struct HardSigmoid {
     pub beta: f32,
 }
 
-impl Kernel for HardSigmoid {
+impl Operator for HardSigmoid {
     fn parse(p: &Parser) -> OpResult<Self> {
         Ok(HardSigmoid { alpha: p.float("alpha", 0.2)?, beta: p.float("beta", 0.5)? })
     }
@@ -583,7 +583,7 @@ pub struct Softmax {
     pub flatten_trailing: bool,
 }
 
-impl Kernel for Softmax {
+impl Operator for Softmax {
     fn parse(p: &Parser) -> OpResult<Self> {
         let legacy = p.opset < 13;
         Ok(Softmax { axis: p.int("axis", if legacy { 1 } else { -1 })?, flatten_trailing: legacy })
@@ -627,7 +627,7 @@ pub struct Cast {
     pub saturate: Option<i64>,
 }
 
-impl Kernel for Cast {
+impl Operator for Cast {
     fn parse(p: &Parser) -> OpResult<Self> {
         let code = p.int_opt("to")?.ok_or_else(|| OpError::MissingAttr("to".into()))?;
         let to = DType::from_onnx(code as i32)

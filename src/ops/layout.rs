@@ -3,7 +3,7 @@
 //! `i` of input `s`) applied by [`take`], so every element type is handled by the same code.
 
 use super::parse::push;
-use super::{input, norm_axis, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use super::{input, norm_axis, Attr, Attrs, Operator, OpError, OpResult, Parser};
 use crate::cost::Counter;
 use crate::tensor::{shape_string, DType, Tensor, TensorData, TensorType};
 
@@ -158,7 +158,7 @@ impl Transpose {
     }
 }
 
-impl Kernel for Transpose {
+impl Operator for Transpose {
     fn parse(p: &Parser) -> OpResult<Self> {
         Ok(Transpose { perm: p.ints_opt("perm")? })
     }
@@ -199,7 +199,7 @@ pub struct Concat {
     pub axis: i64,
 }
 
-impl Kernel for Concat {
+impl Operator for Concat {
     fn parse(p: &Parser) -> OpResult<Self> {
         Ok(Concat { axis: p.int_opt("axis")?.ok_or_else(|| OpError::MissingAttr("axis".into()))? })
     }
@@ -299,7 +299,7 @@ impl Split {
     }
 }
 
-impl Kernel for Split {
+impl Operator for Split {
     fn parse(p: &Parser) -> OpResult<Self> {
         let split = p.ints_attr_or_operand("split", 1)?.filter(|s| !s.is_empty());
         let num_outputs = p.int_opt("num_outputs")?;
@@ -427,7 +427,7 @@ impl Slice {
     }
 }
 
-impl Kernel for Slice {
+impl Operator for Slice {
     fn parse(p: &Parser) -> OpResult<Self> {
         if p.opset < 10 {
             let required = |name: &str| p.ints_opt(name)?.ok_or_else(|| OpError::MissingAttr(name.into()));
@@ -595,7 +595,7 @@ impl Pad {
     }
 }
 
-impl Kernel for Pad {
+impl Operator for Pad {
     fn parse(p: &Parser) -> OpResult<Self> {
         let mode = match p.string("mode", "constant")?.as_str() {
             "constant" => PadMode::Constant,
@@ -670,7 +670,7 @@ pub struct Gather {
     pub axis: i64,
 }
 
-impl Kernel for Gather {
+impl Operator for Gather {
     fn parse(p: &Parser) -> OpResult<Self> {
         Ok(Gather { axis: p.int("axis", 0)? })
     }
@@ -733,7 +733,7 @@ impl Kernel for Gather {
 /// Helpers for the op tests in this family and its neighbours.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::super::{Attr, Attrs, InputInfo, Kernel, Parser};
+    use super::super::{Attr, Attrs, InputInfo, Operator, Parser};
     use crate::tensor::Tensor;
     use std::fmt::Debug;
 
@@ -769,7 +769,7 @@ pub(crate) mod testing {
     }
 
     /// Parses, writes the attributes back for the same opset, parses again and checks both agree.
-    pub fn round_trip<K: Kernel + PartialEq + Debug>(p: &Parser) -> K {
+    pub fn round_trip<K: Operator + PartialEq + Debug>(p: &Parser) -> K {
         let k = K::parse(p).expect("parses");
         let written = k.attributes(p.opset);
         let again = Parser { attrs: &written, inputs: p.inputs.clone(), ..*p };
@@ -778,7 +778,7 @@ pub(crate) mod testing {
     }
 
     /// Evaluates on constant inputs, expecting success.
-    pub fn run<K: Kernel>(k: &K, inputs: &[&Tensor]) -> Vec<Tensor> {
+    pub fn run<K: Operator>(k: &K, inputs: &[&Tensor]) -> Vec<Tensor> {
         let inputs: Vec<Option<&Tensor>> = inputs.iter().map(|&t| Some(t)).collect();
         k.eval(&inputs).expect("evaluable").expect("evaluates")
     }
@@ -799,7 +799,7 @@ mod tests {
         Tensor::f32(shape.to_vec(), (0..n).map(|i| i as f32).collect())
     }
 
-    fn infer1<K: Kernel>(k: &K, x: &TensorType) -> OpResult<Vec<usize>> {
+    fn infer1<K: Operator>(k: &K, x: &TensorType) -> OpResult<Vec<usize>> {
         k.infer(&[Some(x)]).map(|mut t| t.remove(0).shape)
     }
 

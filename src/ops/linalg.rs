@@ -2,7 +2,7 @@
 //! MatMulInteger and QLinearMatMul. Scales, zero points and biases stay node inputs.
 
 use super::parse::push;
-use super::{broadcast_shapes, input, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use super::{broadcast_shapes, input, Attr, Attrs, Operator, OpError, OpResult, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
 
@@ -89,7 +89,7 @@ pub struct Gemm {
     pub trans_b: bool,
 }
 
-impl Kernel for Gemm {
+impl Operator for Gemm {
     /// Before opset 7 a `broadcast` attribute chose whether C broadcasts; it is read as
     /// broadcasting, which gives the same result whenever the node is valid.
     fn parse(p: &Parser) -> OpResult<Self> {
@@ -188,7 +188,7 @@ impl Kernel for Gemm {
 #[derive(Clone, Debug, PartialEq)]
 pub struct MatMul;
 
-impl Kernel for MatMul {
+impl Operator for MatMul {
     fn parse(_p: &Parser) -> OpResult<Self> {
         Ok(MatMul)
     }
@@ -230,7 +230,7 @@ pub(crate) fn require_opset(p: &Parser, since: i64) -> OpResult<()> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct MatMulInteger;
 
-impl Kernel for MatMulInteger {
+impl Operator for MatMulInteger {
     fn parse(p: &Parser) -> OpResult<Self> {
         require_opset(p, 10)?;
         Ok(MatMulInteger)
@@ -261,7 +261,7 @@ impl Kernel for MatMulInteger {
 #[derive(Clone, Debug, PartialEq)]
 pub struct QLinearMatMul;
 
-impl Kernel for QLinearMatMul {
+impl Operator for QLinearMatMul {
     fn parse(p: &Parser) -> OpResult<Self> {
         require_opset(p, 10)?;
         Ok(QLinearMatMul)

@@ -2,7 +2,7 @@
 //! per-opset forms), inferring output types, writing attributes back for an opset, counting
 //! multiply-accumulates, and evaluating small constant inputs (for shape folding).
 //!
-//! Adding an op: see the recipe in `src/ops/README.md` (implement [`Kernel`] in its family
+//! Adding an op: see the recipe in `src/ops/README.md` (implement [`Operator`] in its family
 //! file, one line in the `ops!` table, its rules, its emit lowering).
 
 mod attr;
@@ -70,7 +70,7 @@ pub enum OpError {
 pub type OpResult<T> = Result<T, OpError>;
 
 /// What every operator implements.
-pub trait Kernel: Sized {
+pub trait Operator: Sized {
     /// Parses the op from its ONNX form (attributes and constant operand inputs).
     fn parse(p: &Parser) -> OpResult<Self>;
 
@@ -100,7 +100,7 @@ pub trait Kernel: Sized {
     }
 }
 
-/// Declares [`Op`], forwards the [`Kernel`] methods to each variant, and derives the registry
+/// Declares [`Op`], forwards the [`Operator`] methods to each variant, and derives the registry
 /// ([`lookup`]) and [`SUPPORTED`] from the ONNX op_types listed beside each variant (a variant
 /// without names, [`Opaque`], is never looked up).
 macro_rules! ops {

@@ -4,7 +4,7 @@
 use super::linalg::{flag, require_opset};
 use super::parse::push;
 use super::pool::defined_since;
-use super::{broadcast_shapes, input, norm_axis, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use super::{broadcast_shapes, input, norm_axis, Attr, Attrs, Operator, OpError, OpResult, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
 
@@ -24,7 +24,7 @@ pub struct BatchNorm {
     pub spatial: bool,
 }
 
-impl Kernel for BatchNorm {
+impl Operator for BatchNorm {
     /// Training forms (`training_mode=1`, or running statistics as extra outputs) are
     /// [`OpError::Unsupported`].
     fn parse(p: &Parser) -> OpResult<Self> {
@@ -115,7 +115,7 @@ pub struct LayerNorm {
     pub n_outputs: usize,
 }
 
-impl Kernel for LayerNorm {
+impl Operator for LayerNorm {
     fn parse(p: &Parser) -> OpResult<Self> {
         require_opset(p, 17)?;
         let code = p.int("stash_type", 1)?;
@@ -207,7 +207,7 @@ pub struct Lrn {
     pub bias: f32,
 }
 
-impl Kernel for Lrn {
+impl Operator for Lrn {
     fn parse(p: &Parser) -> OpResult<Self> {
         let size = p.int_opt("size")?.ok_or_else(|| OpError::MissingAttr("size".into()))?;
         let size = usize::try_from(size).ok().filter(|&s| s > 0).ok_or_else(|| OpError::BadAttr {

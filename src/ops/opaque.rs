@@ -1,7 +1,7 @@
 //! Operators gos-opt does not interpret: carried through unchanged with every attribute and
 //! subgraph; their output types come from the file's value_info or from tract's analysis.
 
-use super::{Attrs, Kernel, OpError, OpResult, Parser};
+use super::{Attrs, Operator, OpError, OpResult, Parser};
 use crate::tensor::TensorType;
 
 /// An op that no rule matches and that export writes back exactly as read.
@@ -15,7 +15,7 @@ pub struct Opaque {
     pub attrs: Attrs,
 }
 
-impl Kernel for Opaque {
+impl Operator for Opaque {
     fn parse(p: &Parser) -> OpResult<Self> {
         Ok(Opaque { domain: p.domain.to_string(), op_type: p.op_type.to_string(), attrs: p.attrs.clone() })
     }

@@ -4,7 +4,7 @@
 use super::conv::ConvAttrs;
 use super::linalg::flag;
 use super::parse::push;
-use super::{input, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use super::{input, Attr, Attrs, Operator, OpError, OpResult, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
 
@@ -70,7 +70,7 @@ impl Pool {
     }
 }
 
-impl Kernel for Pool {
+impl Operator for Pool {
     fn parse(p: &Parser) -> OpResult<Self> {
         let (kind, max_outputs) = match p.op_type {
             "MaxPool" => (PoolKind::Max, if p.opset >= 8 { 2 } else { 1 }),
@@ -155,7 +155,7 @@ pub struct GlobalPool {
     pub kind: PoolKind,
 }
 
-impl Kernel for GlobalPool {
+impl Operator for GlobalPool {
     fn parse(p: &Parser) -> OpResult<Self> {
         let kind = match p.op_type {
             "GlobalAveragePool" => PoolKind::Average,

@@ -6,7 +6,7 @@ use super::conv::{check_bias, ConvAttrs};
 use super::linalg::{check_zero_point, flag, require_opset};
 use super::parse::push;
 use super::pool::defined_since;
-use super::{input, norm_axis, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use super::{input, norm_axis, Attr, Attrs, Operator, OpError, OpResult, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
 
@@ -81,7 +81,7 @@ pub struct QuantizeLinear {
     pub precision: Option<DType>,
 }
 
-impl Kernel for QuantizeLinear {
+impl Operator for QuantizeLinear {
     fn parse(p: &Parser) -> OpResult<Self> {
         require_opset(p, 10)?;
         defined_since(p, "axis", Some(13))?;
@@ -156,7 +156,7 @@ pub struct DequantizeLinear {
     pub output_dtype: Option<DType>,
 }
 
-impl Kernel for DequantizeLinear {
+impl Operator for DequantizeLinear {
     fn parse(p: &Parser) -> OpResult<Self> {
         require_opset(p, 10)?;
         defined_since(p, "axis", Some(13))?;
@@ -208,7 +208,7 @@ pub struct QLinearConv {
     pub attrs: ConvAttrs,
 }
 
-impl Kernel for QLinearConv {
+impl Operator for QLinearConv {
     fn parse(p: &Parser) -> OpResult<Self> {
         require_opset(p, 10)?;
         Ok(QLinearConv { attrs: ConvAttrs::parse(p)? })
@@ -249,7 +249,7 @@ pub struct ConvInteger {
     pub attrs: ConvAttrs,
 }
 
-impl Kernel for ConvInteger {
+impl Operator for ConvInteger {
     fn parse(p: &Parser) -> OpResult<Self> {
         require_opset(p, 10)?;
         Ok(ConvInteger { attrs: ConvAttrs::parse(p)? })

@@ -3,7 +3,7 @@
 
 use super::layout::{eval_numel, for_each_index, norm_axes, strides};
 use super::parse::push;
-use super::{input, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use super::{input, Attr, Attrs, Operator, OpError, OpResult, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{Tensor, TensorType};
 
@@ -97,7 +97,7 @@ impl Reduce {
     }
 }
 
-impl Kernel for Reduce {
+impl Operator for Reduce {
     fn parse(p: &Parser) -> OpResult<Self> {
         let kind = match p.op_type {
             "ReduceMean" => ReduceKind::Mean,

@@ -4,7 +4,7 @@
 
 use super::layout::norm_axes;
 use super::parse::push;
-use super::{input, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use super::{input, Attr, Attrs, Operator, OpError, OpResult, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, TensorType};
 
@@ -192,7 +192,7 @@ impl Resize {
     }
 }
 
-impl Kernel for Resize {
+impl Operator for Resize {
     fn parse(p: &Parser) -> OpResult<Self> {
         if p.opset < 10 {
             return Err(OpError::Unsupported(format!("Resize does not exist at opset {}", p.opset)));

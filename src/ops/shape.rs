@@ -3,7 +3,7 @@
 
 use super::layout::{checked_numel, eval_numel, norm_axes, take};
 use super::parse::push;
-use super::{input, Attr, Attrs, Kernel, OpError, OpResult, Parser};
+use super::{input, Attr, Attrs, Operator, OpError, OpResult, Parser};
 use crate::cost::Counter;
 use crate::tensor::{shape_string, DType, Tensor, TensorType};
 
@@ -57,7 +57,7 @@ impl Reshape {
     }
 }
 
-impl Kernel for Reshape {
+impl Operator for Reshape {
     fn parse(p: &Parser) -> OpResult<Self> {
         let shape = p.ints_attr_or_operand("shape", 1)?.ok_or(OpError::MissingInput(1))?;
         Ok(Reshape { shape, allowzero: p.int("allowzero", 0)? != 0 })
@@ -93,7 +93,7 @@ pub struct Flatten {
     pub axis: i64,
 }
 
-impl Kernel for Flatten {
+impl Operator for Flatten {
     fn parse(p: &Parser) -> OpResult<Self> {
         Ok(Flatten { axis: p.int("axis", 1)? })
     }
@@ -139,7 +139,7 @@ pub struct Squeeze {
     pub axes: Option<Vec<i64>>,
 }
 
-impl Kernel for Squeeze {
+impl Operator for Squeeze {
     fn parse(p: &Parser) -> OpResult<Self> {
         Ok(Squeeze { axes: p.ints_attr_or_operand("axes", 1)?.filter(|a| !a.is_empty()) })
     }
@@ -188,7 +188,7 @@ pub struct Unsqueeze {
     pub axes: Vec<i64>,
 }
 
-impl Kernel for Unsqueeze {
+impl Operator for Unsqueeze {
     fn parse(p: &Parser) -> OpResult<Self> {
         let axes = p.ints_attr_or_operand("axes", 1)?;
         let missing = if p.opset < 13 { OpError::MissingAttr("axes".into()) } else { OpError::MissingInput(1) };
@@ -251,7 +251,7 @@ impl Shape {
     }
 }
 
-impl Kernel for Shape {
+impl Operator for Shape {
     fn parse(p: &Parser) -> OpResult<Self> {
         Ok(Shape { start: p.int("start", 0)?, end: p.int_opt("end")? })
     }
@@ -301,7 +301,7 @@ impl ConstantOfShape {
     }
 }
 
-impl Kernel for ConstantOfShape {
+impl Operator for ConstantOfShape {
     fn parse(p: &Parser) -> OpResult<Self> {
         let dims = p.operand_ints(0)?.ok_or(OpError::MissingInput(0))?;
         let shape = dims
@@ -346,7 +346,7 @@ impl Kernel for ConstantOfShape {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Identity;
 
-impl Kernel for Identity {
+impl Operator for Identity {
     fn parse(_p: &Parser) -> OpResult<Self> {
         Ok(Identity)
     }
@@ -382,7 +382,7 @@ pub struct Dropout {
     pub n_outputs: usize,
 }
 
-impl Kernel for Dropout {
+impl Operator for Dropout {
     fn parse(p: &Parser) -> OpResult<Self> {
         let unsupported =
             |what: &str| OpError::Unsupported(format!("Dropout with {what} (only inference is supported)"));
@@ -449,7 +449,7 @@ mod tests {
     use super::super::{Cast, Concat, Gather, Slice};
     use super::*;
 
-    fn infer1<K: Kernel>(k: &K, shape: &[usize]) -> OpResult<Vec<usize>> {
+    fn infer1<K: Operator>(k: &K, shape: &[usize]) -> OpResult<Vec<usize>> {
         k.infer(&[Some(&TensorType::new(DType::F32, shape.to_vec()))]).map(|mut t| t.remove(0).shape)
     }
 
