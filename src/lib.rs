@@ -1,7 +1,29 @@
 //! gos-opt: rewrites neural-network operators into cheaper equivalents for small devices.
 //!
-//! The pipeline (see `ARCHITECTURE.md`): [`onnx`] imports a model into a [`graph::Graph`],
-//! [`verify`] checks a rewritten model against the original with tract.
+//! The pipeline ([`pipeline::run`], shared by the CLI and the build step [`build`]; see
+//! `ARCHITECTURE.md`):
+//!
+//! 1. [`onnx`] imports a model into a [`graph::Graph`] of [`ops`] (one file per operator
+//!    family), with [`tensor`] values;
+//! 2. [`ir`] lowers the graph into an e-graph of mathematical primitives, where [`rules`]
+//!    (data in `rules/`) rewrite it and [`search`] saturates and extracts the cheapest program
+//!    under the [`cost`] model of a target; in `--mode approx`, [`approx`] chooses approximate
+//!    replacements under an accuracy budget, with their numerics in [`fit`];
+//! 3. [`ir`] lifts the program back into a graph, [`onnx`] exports it, [`verify`] checks it
+//!    against the original, and only then is it written ([`fsutil`]), with a [`report`] and,
+//!    on request, a `no_std` Rust module from [`emit`].
+//!
+//! Beside the pipeline: [`inspect`] (per-layer figures), [`guard`] (panics caught at stage
+//! boundaries), [`reference`](mod@reference) (tract, the external runtime that verification runs models on)
+//! and [`interp`] (gos-opt's own evaluator of IR expressions, which checks rules).
+//!
+//! Words used with one meaning throughout: an *op* is an ONNX operator as parsed
+//! ([`ops::Op`]); a *kernel* is one op applied as a unit: an `Ir::Kernel` node of the e-graph,
+//! priced by [`cost::kernel_work`], run alone by [`interp::run_kernel`], and implemented in the
+//! Rust back end by a kernel function ([`emit`]); a *primitive* is a mathematical instruction of
+//! the IR; *lowering* turns something into a form closer to the machine (a graph into IR in
+//! [`ir`], an op into kernel calls in [`emit`]); *verifying* checks a written model against its
+//! original ([`verify`]) or a rule on drawn instances (`gos-opt rules verify`, [`rules`]).
 #![warn(missing_docs)]
 
 pub mod approx;

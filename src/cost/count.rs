@@ -143,7 +143,8 @@ impl<'a> Counter<'a> {
         self.tally.on(dtype, c, n);
     }
 
-    /// Adds `n` operations that run one lane at a time (see [`Tally::on_scalar`]).
+    /// Adds `n` operations that run one lane at a time: a reduction along an axis (its IEEE
+    /// order keeps a compiled loop sequential) or a depthwise or pooling window.
     pub fn on_scalar(&mut self, dtype: DType, c: OpClass, n: u64) {
         self.tally.on_scalar(dtype, c, n);
     }

@@ -2,7 +2,7 @@
 //! Sum/Max/Min, Clip, LeakyRelu, HardSigmoid, Cast, and Softmax (a row-wise normalization).
 
 use super::parse::push;
-use super::{broadcast_shapes, input, norm_axis, Attr, Attrs, Operator, OpError, OpResult, Parser};
+use super::{broadcast_shapes, input, norm_axis, Attr, Attrs, OpError, OpResult, Operator, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{DType, Tensor, TensorType};
 

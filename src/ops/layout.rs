@@ -3,7 +3,7 @@
 //! `i` of input `s`) applied by [`take`], so every element type is handled by the same code.
 
 use super::parse::push;
-use super::{input, norm_axis, Attr, Attrs, Operator, OpError, OpResult, Parser};
+use super::{input, norm_axis, Attr, Attrs, OpError, OpResult, Operator, Parser};
 use crate::cost::Counter;
 use crate::tensor::{shape_string, DType, Tensor, TensorData, TensorType};
 

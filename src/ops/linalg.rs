@@ -2,7 +2,7 @@
 //! MatMulInteger and QLinearMatMul. Scales, zero points and biases stay node inputs.
 
 use super::parse::push;
-use super::{broadcast_shapes, input, Attr, Attrs, Operator, OpError, OpResult, Parser};
+use super::{broadcast_shapes, input, Attr, Attrs, OpError, OpResult, Operator, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
 

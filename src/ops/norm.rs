@@ -4,7 +4,7 @@
 use super::linalg::{flag, require_opset};
 use super::parse::push;
 use super::pool::defined_since;
-use super::{broadcast_shapes, input, norm_axis, Attr, Attrs, Operator, OpError, OpResult, Parser};
+use super::{broadcast_shapes, input, norm_axis, Attr, Attrs, OpError, OpResult, Operator, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
 

@@ -1,7 +1,7 @@
 //! Operators gos-opt does not interpret: carried through unchanged with every attribute and
 //! subgraph; their output types come from the file's value_info or from tract's analysis.
 
-use super::{Attrs, Operator, OpError, OpResult, Parser};
+use super::{Attrs, OpError, OpResult, Operator, Parser};
 use crate::tensor::TensorType;
 
 /// An op that no rule matches and that export writes back exactly as read.

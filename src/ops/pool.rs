@@ -4,7 +4,7 @@
 use super::conv::ConvAttrs;
 use super::linalg::flag;
 use super::parse::push;
-use super::{input, Attr, Attrs, Operator, OpError, OpResult, Parser};
+use super::{input, Attr, Attrs, OpError, OpResult, Operator, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
 

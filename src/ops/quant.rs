@@ -6,7 +6,7 @@ use super::conv::{check_bias, ConvAttrs};
 use super::linalg::{check_zero_point, flag, require_opset};
 use super::parse::push;
 use super::pool::defined_since;
-use super::{input, norm_axis, Attr, Attrs, Operator, OpError, OpResult, Parser};
+use super::{input, norm_axis, Attr, Attrs, OpError, OpResult, Operator, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
 

@@ -3,7 +3,7 @@
 
 use super::layout::{eval_numel, for_each_index, norm_axes, strides};
 use super::parse::push;
-use super::{input, Attr, Attrs, Operator, OpError, OpResult, Parser};
+use super::{input, Attr, Attrs, OpError, OpResult, Operator, Parser};
 use crate::cost::{Counter, OpClass};
 use crate::tensor::{Tensor, TensorType};
 

@@ -3,7 +3,7 @@
 
 use super::layout::{checked_numel, eval_numel, norm_axes, take};
 use super::parse::push;
-use super::{input, Attr, Attrs, Operator, OpError, OpResult, Parser};
+use super::{input, Attr, Attrs, OpError, OpResult, Operator, Parser};
 use crate::cost::Counter;
 use crate::tensor::{shape_string, DType, Tensor, TensorType};
 

@@ -50,7 +50,7 @@ const REFRESH_PASSES: usize = 32;
 /// strictly until nothing changes. A class's kept total can then be stale: its children may
 /// have switched to choices that make its kept node dearer, or another node cheaper. So every
 /// class is then re-evaluated against its children's current choices, keeping its node on
-/// ties, until no choice changes (at most [`REFRESH_PASSES`] passes). The reported cost is that
+/// ties, until no choice changes (at most `REFRESH_PASSES` passes). The reported cost is that
 /// of the program returned: each chosen class's own cost, once.
 pub fn extract_dag(egraph: &IrGraph, root: Id, cost: &dyn NodeCost) -> Result<Extraction, ExtractError> {
     extract_dag_redirected(egraph, root, cost, &Redirects::new())

@@ -1,6 +1,6 @@
 //! Verification: runs an original and a candidate model with tract on the same inputs (a
 //! model's test sets, or seeded random inputs) and compares every output under a tolerance
-//! policy per element type (see [`compare`] for the policy and the figures).
+//! policy per element type (see [`compare`](mod@compare) for the policy and the figures).
 //!
 //! Verification never passes silently: a model tract cannot load or run is a [`VerifyError`],
 //! and a report with no input sets does not pass.

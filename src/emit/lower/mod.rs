@@ -5,7 +5,7 @@
 //! after a Conv or MatMul), and elementwise ops overwrite an input that dies with them.
 
 //!
-//! One file per op family, as in `src/ops/`: [`Lowerer::node`] dispatches each node to its
+//! One file per op family, as in `src/ops/`: `Lowerer::node` dispatches each node to its
 //! family's method.
 
 mod conv;
