@@ -1,9 +1,13 @@
 //! Convolutions, float and integer: padding into a scratch buffer, a direct convolution with
 //! the output channels innermost (any kernel, stride, dilation, group) whose tiles are shared by
 //! the float and the integer kernel (the accumulator type is the only difference), and
-//! depthwise paths. Bias and a clamp (ReLU, ReLU6, Clip) are fused into the store.
+//! depthwise paths. Bias and a clamp (ReLU, ReLU6, Clip) are fused into the store. On x86-64 CPUs
+//! with AVX2 and FMA (checked at run time) the float convolution is an explicit-SIMD microkernel
+//! and the others are compiled for AVX2.
 
-use super::{QIn, QOut, Requant};
+#[cfg(target_arch = "x86_64")]
+use super::x86_avx2_fma;
+use super::{avx2_or_portable, QIn, QOut, Requant};
 
 /// Copies `x` (`[C][H][W]`) into `p` (`[C][PH][PW]`) at row `PT`, column `PL`, `fill` around
 /// (zero, or a quantized input's zero point).
@@ -61,9 +65,164 @@ fn k_conv<
     hi: f32,
 ) {
     let y = &mut y[..G * MG * OH * OW];
-    k_conv_tiles::<f32, f32, f32, G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB, SUB, PB>(x, w, b, |at, _, v| {
-        y[at] = v.max(lo).min(hi)
+    #[cfg(target_arch = "x86_64")]
+    if MB & 7 == 0 && !lo.is_nan() && !hi.is_nan() && x86_avx2_fma() {
+        let (x, w, b) = (&x[..G * CG * H * W], &w[..G * MG * CG * KH * KW], &b[..G * MG]);
+        // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the kernel reads.
+        unsafe { k_conv_avx2::<G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB>(x, w, b, y, lo, hi) };
+        return;
+    }
+    avx2_or_portable(|| {
+        k_conv_tiles::<f32, f32, f32, G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB, SUB, PB>(
+            x,
+            w,
+            b,
+            |at, _, v| y[at] = v.max(lo).min(hi),
+        )
     });
+}
+
+/// [`k_conv`] with AVX2 and FMA (`MB` a multiple of 8, bounds not NaN): per weight block, up
+/// to 24 output channels (three `__m256`) by four output pixels at a time (single pixels at
+/// the end of a row), the sums starting from the bias, clamped in registers and stored to the
+/// channels' planes.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `x`, `w`, `b` and `y` are as long as [`k_conv`] makes them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn k_conv_avx2<
+    const G: usize,
+    const CG: usize,
+    const H: usize,
+    const W: usize,
+    const MG: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const DH: usize,
+    const DW: usize,
+    const MB: usize,
+>(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+    lo: f32,
+    hi: f32,
+) {
+    let (x, w, b, y) = (x.as_ptr(), w.as_ptr(), b.as_ptr(), y.as_mut_ptr());
+    for g in 0..G {
+        for m0 in (0..MG).step_by(MB) {
+            let mut s = 0;
+            while s < MB {
+                // Three vectors of channels at a time; four left go as two and two.
+                let left = (MB - s) / 8;
+                let v = if left == 4 { 2 } else { left.min(3) };
+                let first = g * MG + m0 + s;
+                for oh in 0..OH {
+                    let mut ow0 = 0;
+                    while ow0 < OW {
+                        let pb = if ow0 + 4 <= OW { 4 } else { 1 };
+                        // SAFETY: the tile's input rows, weights, bias and outputs lie inside the
+                        // slices (channels first..first + 8v of group g, pixels ow0..ow0 + pb).
+                        unsafe {
+                            let t = (
+                                x.add((g * CG * H + oh * SH) * W + ow0 * SW),
+                                w.add((g * MG + m0) * CG * KH * KW + s),
+                                b.add(first),
+                                y.add((first * OH + oh) * OW + ow0),
+                                lo,
+                                hi,
+                            );
+                            match (pb, v) {
+                                (4, 3) => k_conv_avx2_tile::<4, 3, CG, H, W, OH, OW, KH, KW, SW, DH, DW, MB>(t),
+                                (4, 2) => k_conv_avx2_tile::<4, 2, CG, H, W, OH, OW, KH, KW, SW, DH, DW, MB>(t),
+                                (4, _) => k_conv_avx2_tile::<4, 1, CG, H, W, OH, OW, KH, KW, SW, DH, DW, MB>(t),
+                                (_, 3) => k_conv_avx2_tile::<1, 3, CG, H, W, OH, OW, KH, KW, SW, DH, DW, MB>(t),
+                                (_, 2) => k_conv_avx2_tile::<1, 2, CG, H, W, OH, OW, KH, KW, SW, DH, DW, MB>(t),
+                                _ => k_conv_avx2_tile::<1, 1, CG, H, W, OH, OW, KH, KW, SW, DH, DW, MB>(t),
+                            }
+                        }
+                        ow0 += pb;
+                    }
+                }
+                s += v * 8;
+            }
+        }
+    }
+}
+
+/// One register tile of [`k_conv_avx2`]: `PB` pixels (input at `x`: the first pixel's top-left
+/// tap in the group's first channel) by `V` vectors of eight output channels (weights at `w`,
+/// bias at `b`), clamped to `[lo, hi]` into `y` (the first channel's plane at the first pixel).
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; every tap, weight, bias and output of the tile lies inside its
+/// slice.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(clippy::type_complexity)]
+unsafe fn k_conv_avx2_tile<
+    const PB: usize,
+    const V: usize,
+    const CG: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const SW: usize,
+    const DH: usize,
+    const DW: usize,
+    const MB: usize,
+>(
+    (x, w, b, y, lo, hi): (*const f32, *const f32, *const f32, *mut f32, f32, f32),
+) {
+    use core::arch::x86_64::*;
+    // SAFETY: the caller keeps every offset inside its slice.
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); V]; PB];
+        for (v, sum) in acc[0].iter_mut().enumerate() {
+            *sum = _mm256_loadu_ps(b.add(v * 8));
+        }
+        for p in 1..PB {
+            acc[p] = acc[0];
+        }
+        for c in 0..CG {
+            for kh in 0..KH {
+                let xr = x.add((c * H + kh * DH) * W);
+                let wr = w.add((c * KH + kh) * KW * MB);
+                for kw in 0..KW {
+                    let mut wv = [_mm256_setzero_ps(); V];
+                    for (v, wv) in wv.iter_mut().enumerate() {
+                        *wv = _mm256_loadu_ps(wr.add(kw * MB + v * 8));
+                    }
+                    for (p, acc) in acc.iter_mut().enumerate() {
+                        let xv = _mm256_set1_ps(*xr.add(p * SW + kw * DW));
+                        for (sum, wv) in acc.iter_mut().zip(wv) {
+                            *sum = _mm256_fmadd_ps(xv, wv, *sum);
+                        }
+                    }
+                }
+            }
+        }
+        let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+        let mut lanes = [0f32; 8];
+        for (p, acc) in acc.iter().enumerate() {
+            for (v, &sum) in acc.iter().enumerate() {
+                _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_min_ps(_mm256_max_ps(sum, lo), hi));
+                for (l, &lane) in lanes.iter().enumerate() {
+                    *y.add((v * 8 + l) * OH * OW + p) = lane;
+                }
+            }
+        }
+    }
 }
 
 /// The direct convolution of [`k_conv`] and [`k_qconv`], for any accumulator `A` (f32, or i32
@@ -157,9 +316,36 @@ fn k_conv_tiles<
 }
 
 /// Depthwise convolution of an already padded `x` (`[C][H][W]`) by `w` (`[C][KH][KW]`) into
-/// `y` (`[C][OH][OW]`), bias per channel, clamped; the inner loop runs along an output row.
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
+/// `y` (`[C][OH][OW]`), bias per channel, clamped: [`k_dw_rows`], compiled for AVX2 and FMA
+/// where the x86-64 CPU has them ([`avx2_or_portable`]).
 fn k_dw<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const DH: usize,
+    const DW: usize,
+>(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+    lo: f32,
+    hi: f32,
+) {
+    avx2_or_portable(|| k_dw_rows::<C, H, W, OH, OW, KH, KW, SH, SW, DH, DW>(x, w, b, y, lo, hi));
+}
+
+/// The loops of [`k_dw`]: per channel and output row, the row's sums along the row (the inner
+/// loop), from the bias, clamped.
+#[inline(always)]
+#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
+fn k_dw_rows<
     const C: usize,
     const H: usize,
     const W: usize,
@@ -238,8 +424,13 @@ fn k_qconv<
     rq: Requant,
 ) {
     let y = &mut y[..G * MG * OH * OW];
-    k_conv_tiles::<X, W, i32, G, CG, H, WD, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB, SUB, PB>(x, w, off, |at, ch, v| {
-        y[at] = Y::store(v as f32 * mul[ch] + bias[ch], rq)
+    avx2_or_portable(|| {
+        k_conv_tiles::<X, W, i32, G, CG, H, WD, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB, SUB, PB>(
+            x,
+            w,
+            off,
+            |at, ch, v| y[at] = Y::store(v as f32 * mul[ch] + bias[ch], rq),
+        )
     });
 }
 
@@ -298,28 +489,30 @@ fn k_qdw<
     y: &mut [Y],
     rq: Requant,
 ) {
-    let x = &x[..C * H * WD];
-    let w = &w[..C * KH * KW];
-    let y = &mut y[..C * OH * OW];
-    for c in 0..C {
-        let plane = &x[c * H * WD..(c + 1) * H * WD];
-        for oh in 0..OH {
-            let mut row = [0f32; OW];
-            for kh in 0..KH {
-                let src = &plane[(oh * SH + kh * DH) * WD..(oh * SH + kh * DH + 1) * WD];
-                for kw in 0..KW {
-                    let wv = w[(c * KH + kh) * KW + kw];
-                    for ow in 0..OW {
-                        row[ow] += wv * src[ow * SW + kw * DW];
+    avx2_or_portable(|| {
+        let x = &x[..C * H * WD];
+        let w = &w[..C * KH * KW];
+        let y = &mut y[..C * OH * OW];
+        for c in 0..C {
+            let plane = &x[c * H * WD..(c + 1) * H * WD];
+            for oh in 0..OH {
+                let mut row = [0f32; OW];
+                for kh in 0..KH {
+                    let src = &plane[(oh * SH + kh * DH) * WD..(oh * SH + kh * DH + 1) * WD];
+                    for kw in 0..KW {
+                        let wv = w[(c * KH + kh) * KW + kw];
+                        for ow in 0..OW {
+                            row[ow] += wv * src[ow * SW + kw * DW];
+                        }
                     }
                 }
-            }
-            let out = &mut y[(c * OH + oh) * OW..(c * OH + oh + 1) * OW];
-            for ow in 0..OW {
-                out[ow] = Y::store(row[ow] * mul[c] + bias[c], rq);
+                let out = &mut y[(c * OH + oh) * OW..(c * OH + oh + 1) * OW];
+                for ow in 0..OW {
+                    out[ow] = Y::store(row[ow] * mul[c] + bias[c], rq);
+                }
             }
         }
-    }
+    });
 }
 
 #[cfg(test)]
@@ -347,6 +540,80 @@ mod tests {
             }
         }
         y
+    }
+
+    /// The AVX2 convolution against the portable tiles (exact: small integers) on
+    /// `[2·CG][H][W]` by 2 groups of `MG` filters of `KH × KW`, stride (1, `SW`), dilation (2, 1),
+    /// weight blocks of `MB` channels.
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_matches_portable<
+        const CG: usize,
+        const H: usize,
+        const W: usize,
+        const MG: usize,
+        const OH: usize,
+        const OW: usize,
+        const KH: usize,
+        const KW: usize,
+        const SW: usize,
+        const MB: usize,
+    >() {
+        if !super::super::x86_avx2_fma() {
+            println!("skipped: this CPU has no AVX2 and FMA");
+            return;
+        }
+        assert_eq!((OH, OW), (H - 2 * (KH - 1), (W - KW) / SW + 1));
+        let x: Vec<f32> = (0..2 * CG * H * W).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+        let w: Vec<f32> = (0..2 * MG * CG * KH * KW).map(|i| ((i * 5) % 7) as f32 - 3.0).collect();
+        let b: Vec<f32> = (0..2 * MG).map(|i| (i % 5) as f32).collect();
+        let (lo, hi) = (-8.0f32, 10.0f32);
+        let mut want = vec![f32::NAN; 2 * MG * OH * OW];
+        super::k_conv_tiles::<f32, f32, f32, 2, CG, H, W, MG, OH, OW, KH, KW, 1, SW, 2, 1, MB, 8, 2>(
+            &x,
+            &w,
+            &b,
+            |at, _, v| want[at] = v.max(lo).min(hi),
+        );
+        let mut got = vec![f32::NAN; want.len()];
+        // SAFETY: checked above that the CPU has AVX2 and FMA.
+        unsafe { super::k_conv_avx2::<2, CG, H, W, MG, OH, OW, KH, KW, 1, SW, 2, 1, MB>(&x, &w, &b, &mut got, lo, hi) };
+        assert_eq!(got, want);
+        assert!(want.contains(&lo) || want.contains(&hi), "the clamp is exercised");
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_convolutions_match_the_portable_ones_at_tile_edges() {
+        // 40 channels: vectors 3 + 2; rows of 5 pixels: 4 + 1.
+        avx2_matches_portable::<3, 6, 11, 40, 2, 5, 3, 2, 2, 40>();
+        // Two blocks of 32 channels (vectors 2 + 2); rows of 3 pixels.
+        avx2_matches_portable::<2, 5, 5, 64, 1, 3, 3, 3, 1, 32>();
+        // 8 channels, one vector; rows of 9 pixels: 4 + 4 + 1.
+        avx2_matches_portable::<1, 4, 9, 8, 2, 9, 2, 1, 1, 8>();
+    }
+
+    /// The depthwise convolution compiled for AVX2 gives the portable one's results, bit for
+    /// bit (stride 2, dilation 2 along the rows, rows of 5 pixels).
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_depthwise_matches_the_portable_one() {
+        if !super::super::x86_avx2_fma() {
+            println!("skipped: this CPU has no AVX2 and FMA");
+            return;
+        }
+        let x: Vec<f32> = (0..3 * 7 * 13).map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6).collect();
+        let w: Vec<f32> = (0..3 * 9).map(|i| ((i * 5) % 7) as f32 * 0.31 - 0.9).collect();
+        let b = [0.25, -0.5, 0.125];
+        let (mut want, mut got) = (vec![f32::NAN; 3 * 5 * 5], vec![f32::NAN; 3 * 5 * 5]);
+        super::k_dw_rows::<3, 7, 13, 5, 5, 3, 3, 1, 2, 1, 2>(&x, &w, &b, &mut want, -0.75, 1.5);
+        // SAFETY: checked above that the CPU has AVX2 and FMA.
+        unsafe {
+            super::super::avx2_call(|| {
+                super::k_dw_rows::<3, 7, 13, 5, 5, 3, 3, 1, 2, 1, 2>(&x, &w, &b, &mut got, -0.75, 1.5)
+            })
+        };
+        assert_eq!(got, want);
+        assert!(want.iter().all(|v| (-0.75..=1.5).contains(v)));
     }
 
     #[test]

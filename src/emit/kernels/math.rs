@@ -129,6 +129,9 @@ fn m_pow(x: f32, y: f32) -> f32 {
     m_exp(y * m_ln(x))
 }
 
+// The run-time check of the explicit-SIMD kernels, in this scope as in the generated module's.
+include!("simd.rs");
+
 // The other kernel files, compiled under test as child modules so that they see these functions
 // (and, below `quant`, its element traits) as the generated module's single scope does.
 #[path = "elementwise.rs"]

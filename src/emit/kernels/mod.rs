@@ -19,17 +19,24 @@ const LINALG: &str = include_str!("linalg.rs");
 const MATH: &str = include_str!("math.rs");
 const NORM: &str = include_str!("norm.rs");
 const QUANT: &str = include_str!("quant.rs");
+const SIMD: &str = include_str!("simd.rs");
 
 /// Every item of the library: its name, the source file holding it, and the items it calls.
 /// Items are emitted in this order.
 const LIBRARY: &[(&str, &str, &[&str])] = &[
-    ("k_mm", LINALG, &["k_mm_rows"]),
+    ("k_mm", LINALG, &["k_mm_portable", "k_mm_avx2", "x86_avx2_fma"]),
+    ("k_mm_portable", LINALG, &["k_mm_rows"]),
     ("k_mm_rows", LINALG, &[]),
+    ("k_mm_avx2", LINALG, &["k_mm_avx2_tile"]),
+    ("k_mm_avx2_tile", LINALG, &[]),
     ("k_bmm", LINALG, &["k_mm"]),
     ("k_pad2d", CONV, &[]),
-    ("k_conv", CONV, &["k_conv_tiles"]),
+    ("k_conv", CONV, &["k_conv_tiles", "k_conv_avx2", "x86_avx2_fma", "avx2_or_portable"]),
+    ("k_conv_avx2", CONV, &["k_conv_avx2_tile"]),
+    ("k_conv_avx2_tile", CONV, &[]),
     ("k_conv_tiles", CONV, &[]),
-    ("k_dw", CONV, &[]),
+    ("k_dw", CONV, &["k_dw_rows", "avx2_or_portable"]),
+    ("k_dw_rows", CONV, &[]),
     ("k_map", ELEMENTWISE, &[]),
     ("k_map_ip", ELEMENTWISE, &[]),
     ("k_bin", ELEMENTWISE, &[]),
@@ -48,12 +55,12 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("m_quantize", QUANT, &["Requant"]),
     ("k_quant_to", QUANT, &["QOut"]),
     ("k_dequant", QUANT, &["QIn"]),
-    ("k_qmm", LINALG, &["QIn", "QOut", "k_qmm_rows"]),
+    ("k_qmm", LINALG, &["QIn", "QOut", "k_qmm_rows", "avx2_or_portable"]),
     ("k_qmm_rows", LINALG, &["QIn", "QOut"]),
-    ("k_qmmf", LINALG, &["QIn", "QOut", "k_qmmf_rows"]),
+    ("k_qmmf", LINALG, &["QIn", "QOut", "k_qmmf_rows", "avx2_or_portable"]),
     ("k_qmmf_rows", LINALG, &["QIn", "QOut"]),
-    ("k_qconv", CONV, &["QOut", "k_conv_tiles"]),
-    ("k_qdw", CONV, &["QOut"]),
+    ("k_qconv", CONV, &["QOut", "k_conv_tiles", "avx2_or_portable"]),
+    ("k_qdw", CONV, &["QOut", "avx2_or_portable"]),
     ("k_widen_pad", CONV, &["QIn"]),
     ("k_copy", LAYOUT, &[]),
     ("k_fill", LAYOUT, &[]),
@@ -65,6 +72,9 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("m_erf", MATH, &["m_exp"]),
     ("m_tanh", MATH, &["m_exp"]),
     ("m_pow", MATH, &["m_exp", "m_ln", "m_rte"]),
+    ("x86_avx2_fma", SIMD, &[]),
+    ("avx2_or_portable", SIMD, &["avx2_call", "x86_avx2_fma"]),
+    ("avx2_call", SIMD, &[]),
 ];
 
 /// The items `names` and everything they call, each once, in library order.
@@ -84,12 +94,15 @@ pub fn sources(names: &std::collections::BTreeSet<&'static str>) -> Vec<&'static
     LIBRARY.iter().filter(|(name, _, _)| wanted.contains(name)).filter_map(|(name, src, _)| item(src, name)).collect()
 }
 
+/// How the lines that start an item begin.
+const ITEM_STARTS: [&str; 4] = ["fn ", "unsafe fn ", "struct ", "trait "];
+
 /// The text of the top-level item `name` in `src`: a `fn`, `struct` or `trait` with the doc
 /// comments and attributes above it (for a trait, with the `impl`s of it that follow), up to
 /// its closing `}` at the start of a line.
 fn item(src: &'static str, name: &str) -> Option<&'static str> {
     let starts = |line: &str| {
-        ["fn ", "struct ", "trait "].iter().any(|kw| {
+        ITEM_STARTS.iter().any(|kw| {
             line.strip_prefix(kw)
                 .is_some_and(|rest| rest.starts_with(name) && !ident(rest[name.len()..].chars().next()))
         })
@@ -148,7 +161,7 @@ fn line_spans(src: &str) -> Vec<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{item, LIBRARY};
+    use super::{item, ITEM_STARTS, LIBRARY};
 
     #[test]
     fn every_item_and_dependency_is_in_the_library() {
@@ -162,11 +175,18 @@ mod tests {
 
     #[test]
     fn every_item_of_the_sources_is_in_the_library() {
-        for src in
-            [super::CONV, super::ELEMENTWISE, super::LAYOUT, super::LINALG, super::MATH, super::NORM, super::QUANT]
-        {
+        for src in [
+            super::CONV,
+            super::ELEMENTWISE,
+            super::LAYOUT,
+            super::LINALG,
+            super::MATH,
+            super::NORM,
+            super::QUANT,
+            super::SIMD,
+        ] {
             for line in src.lines() {
-                let name = ["fn ", "struct ", "trait "].iter().find_map(|kw| line.strip_prefix(kw));
+                let name = ITEM_STARTS.iter().find_map(|kw| line.strip_prefix(kw));
                 let Some(name) = name.map(|n| n.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or(n))
                 else {
                     continue;

@@ -8,7 +8,9 @@
 //! bias, clamp (a fused ReLU or Clip), and quantize the result into the output's integer type
 //! (or store it as f32 when no QuantizeLinear follows).
 
-use super::m_rte;
+#[cfg(target_arch = "x86_64")]
+use super::{avx2_call, x86_avx2_fma};
+use super::{avx2_or_portable, m_rte};
 
 /// An integer element a quantized kernel reads, widened for the sums.
 trait QIn: Copy {

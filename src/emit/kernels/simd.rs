@@ -1,0 +1,58 @@
+// Run-time dispatch of the explicit-SIMD kernels: which instruction sets the x86-64 CPU running
+// the module offers (and its OS saves the registers of), read once with `cpuid` and `xgetbv`
+// through `core::arch` and cached, so that a module built for baseline x86-64 takes the AVX2
+// path where the CPU has it. Other targets compile none of it and run the portable kernels.
+// (`include!`d by the unit tests into the scope of `math.rs`, the root of the kernels' modules.)
+
+/// Whether the CPU has AVX2 and FMA and the OS saves the YMM registers: CPUID leaf 1 (FMA,
+/// OSXSAVE, AVX), leaf 7 (AVX2), and XCR0's SSE and AVX state bits. Checked once, then cached;
+/// a build with both features enabled skips the check.
+#[cfg(target_arch = "x86_64")]
+fn x86_avx2_fma() -> bool {
+    use core::sync::atomic::{AtomicU8, Ordering};
+    // 0: not checked yet, 1: no, 2: yes.
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+        return true;
+    }
+    match STATE.load(Ordering::Relaxed) {
+        1 => return false,
+        2 => return true,
+        _ => {}
+    }
+    use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
+    // SAFETY: every x86-64 CPU has CPUID; XGETBV runs only when OSXSAVE says the OS enabled it.
+    let yes = unsafe {
+        let leaf1 = __cpuid(1);
+        let bit = |reg: u32, b: u32| reg >> b & 1 == 1;
+        let (fma, osxsave, avx) = (bit(leaf1.ecx, 12), bit(leaf1.ecx, 27), bit(leaf1.ecx, 28));
+        let avx2 = __cpuid(0).eax >= 7 && bit(__cpuid_count(7, 0).ebx, 5);
+        fma && osxsave && avx && avx2 && _xgetbv(0) & 6 == 6
+    };
+    STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+    yes
+}
+
+/// Runs `f`, compiled for AVX2 and FMA where the x86-64 CPU has them (checked at run time): the
+/// compiler vectorizes the loops inlined into `f` with eight-lane registers. It contracts no
+/// product and sum into an FMA, so the results are the portable code's, bit for bit.
+#[inline(always)]
+fn avx2_or_portable(f: impl FnOnce()) {
+    #[cfg(target_arch = "x86_64")]
+    if x86_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        unsafe { avx2_call(f) };
+        return;
+    }
+    f()
+}
+
+/// Calls `f` from a function compiled for AVX2 and FMA, into which it is inlined.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2_call(f: impl FnOnce()) {
+    f()
+}
