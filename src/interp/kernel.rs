@@ -5,7 +5,7 @@ use super::InterpError;
 use crate::graph::{ConstOrigin, Graph, ModelMeta, Node, Value, ValueKind};
 use crate::ops::Op;
 use crate::reference::Runnable;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, TensorType};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -21,8 +21,10 @@ pub enum KernelInput {
     Runtime(Tensor),
 }
 
-/// Runs `op` on `inputs` with tract, the model declaring `opset`; one tensor per output.
-pub fn run_kernel(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<Vec<Tensor>, InterpError> {
+/// A one-node model of `op` on `inputs`, declaring `opset`: constant inputs are initializers
+/// (`c{i}`), runtime inputs graph inputs (`x{i}`, returned with their values by name), the
+/// outputs `y{k}` typed by the op's inference (also returned).
+pub fn kernel_graph(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<KernelGraph, InterpError> {
     let fail = |cause: String| InterpError::Kernel { op: op.onnx_name().to_string(), cause };
     if op.is_opaque() {
         return Err(InterpError::Unsupported(format!("opaque op {}", op.onnx_name())));
@@ -73,6 +75,23 @@ pub fn run_kernel(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<Vec<Ten
     };
     graph.add_node(node).map_err(|e| fail(e.to_string()))?;
     graph.outputs = outputs;
+    Ok(KernelGraph { graph, feeds, out_types })
+}
+
+/// A one-node model ([`kernel_graph`]) with the values of its runtime inputs.
+pub struct KernelGraph {
+    /// The model.
+    pub graph: Graph,
+    /// Runtime input values by graph input name.
+    pub feeds: HashMap<String, Tensor>,
+    /// The inferred output types.
+    pub out_types: Vec<TensorType>,
+}
+
+/// Runs `op` on `inputs` with tract, the model declaring `opset`; one tensor per output.
+pub fn run_kernel(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<Vec<Tensor>, InterpError> {
+    let fail = |cause: String| InterpError::Kernel { op: op.onnx_name().to_string(), cause };
+    let KernelGraph { graph, mut feeds, out_types } = kernel_graph(op, inputs, opset)?;
     let bytes = crate::onnx::export_bytes(&graph).map_err(|e| fail(e.to_string()))?;
     // tract's dependencies are built with overflow checks in dev builds: an integer overflow
     // inside a kernel panics. That is a failed run here, not a crash.
