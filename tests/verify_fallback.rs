@@ -76,7 +76,7 @@ fn model(g: GraphProto, value_info: Vec<ValueInfoProto>) -> Vec<u8> {
 
 const F: DataType = DataType::FLOAT;
 
-/// An `If` on `c` whose then-branch is `x` flattened to rank 1 and whose else-branch is `x` as
+/// An `If` on `c = ReduceSum(x) > 0` (Greater: an op gos-opt does not interpret) whose then-branch is `x` flattened to rank 1 and whose else-branch is `x` as
 /// it is (rank 2): tract refuses branches of different rank. Beside it, `z = Relu(Relu(x))`.
 fn if_model() -> Vec<u8> {
     let mut flat = graph(vec![], vec![node("Reshape", &["x", "shape"], &["t"])], vec![value("t", F, &[4])]);
@@ -90,12 +90,23 @@ fn if_model() -> Vec<u8> {
         a.g = protobuf::MessageField::some(g);
         branch_if.attribute.push(a);
     }
-    let g = graph(
-        vec![value("x", F, &[1, 4]), value("c", DataType::BOOL, &[])],
-        vec![branch_if, node("Relu", &["x"], &["a"]), node("Relu", &["a"], &["z"])],
+    let mut g = graph(
+        vec![value("x", F, &[1, 4])],
+        vec![
+            node("ReduceSum", &["x"], &["s"]),
+            node("Greater", &["s", "zero"], &["c"]),
+            branch_if,
+            node("Relu", &["x"], &["a"]),
+            node("Relu", &["a"], &["z"]),
+        ],
         vec![value("y", F, &[1, 4]), value("z", F, &[1, 4])],
     );
-    model(g, vec![])
+    let mut zero = TensorProto::new();
+    zero.name = "zero".into();
+    zero.data_type = F as i32;
+    zero.float_data = vec![0.0];
+    g.initializer.push(zero);
+    model(g, vec![value("c", DataType::BOOL, &[1, 1])])
 }
 
 /// BatchNormalization whose mean is a graph input and whose variance is computed (`exp(v)`).
@@ -177,13 +188,29 @@ fn models_tract_cannot_load_are_verified_by_the_interpreter() {
     for (name, bytes) in
         [("if.onnx", if_model()), ("bn.onnx", batchnorm_model()), ("matmul1d.onnx", vector_matmul_model())]
     {
-        let r = run(dir.path(), name, &bytes, &[]);
+        let sub = dir.path().join(name.trim_end_matches(".onnx"));
+        std::fs::create_dir(&sub).unwrap();
+        if name == "if.onnx" {
+            // Test sets beside the model take each branch once (their sums are > 0 and < 0).
+            for (k, sign) in [1.0f32, -1.0].into_iter().enumerate() {
+                let set = sub.join(format!("test_data_set_{k}"));
+                std::fs::create_dir(&set).unwrap();
+                let mut x = TensorProto::new();
+                x.name = "x".into();
+                x.data_type = F as i32;
+                x.dims = vec![1, 4];
+                x.float_data = [1.0, -2.0, 3.0, 0.5].map(|v| v * sign).to_vec();
+                std::fs::write(set.join("input_0.pb"), x.write_to_bytes().unwrap()).unwrap();
+            }
+        }
+        let r = run(&sub, name, &bytes, &[]);
         assert_eq!(r.code, 0, "{name}: {}", r.stderr);
         let v = &r.report["verification"];
         assert_eq!(v["method"], "interpreter", "{name}: tract ran it? {v}");
         assert_eq!(v["passed"], true, "{name}: {v}");
         assert_eq!(r.report["verified"], true);
-        assert!(v["input_sets"].as_u64().unwrap() >= 2, "{v}");
+        let sets = if name == "if.onnx" { 4 } else { 2 };
+        assert_eq!(v["input_sets"].as_u64(), Some(sets), "{v}");
         let figures = &v["outputs"][0]["figures"];
         assert!(figures["max_abs"].is_number(), "{name}: no figures: {v}");
         assert_eq!(r.report["nodes_after"].as_u64().unwrap() + 1, r.report["nodes_before"].as_u64().unwrap());
@@ -209,6 +236,17 @@ fn the_interpreter_agrees_with_tract_and_catches_a_wrong_model() {
     report.add_set(&tract, &ours, &TolerancePolicy::default());
     assert!(report.passed, "{}", report.summary());
     assert!(report.outputs[0].figures.max_abs < 1e-3, "{:?}", report.outputs[0].figures);
+
+    // The If takes the branch its computed condition says: rank 1 when sum(x) > 0, else rank 2.
+    let g = gos_opt::onnx::import_bytes(&if_model(), None, &Default::default()).unwrap();
+    let evaluator = gos_opt::verify::GraphEvaluator::new().unwrap();
+    for (sign, shape) in [(1.0f32, vec![4]), (-1.0, vec![1, 4])] {
+        let x = gos_opt::tensor::Tensor::f32(vec![1, 4], [1.0, -2.0, 3.0, 0.5].map(|v| v * sign).to_vec());
+        let out = evaluator.eval(&g, &HashMap::from([("x".to_string(), x)])).unwrap();
+        assert_eq!(out[0].shape, shape);
+        assert_eq!(out[0].to_f64_vec().unwrap(), [1.0, -2.0, 3.0, 0.5].map(|v| f64::from(v * sign)));
+        assert_eq!(out[1].to_f64_vec().unwrap(), [1.0, -2.0, 3.0, 0.5].map(|v| f64::from((v * sign).max(0.0))));
+    }
 
     // The BN model against one whose shift is changed: the interpreter's verification fails.
     let bn = batchnorm_model();

@@ -4,10 +4,11 @@
 //! ([`crate::interp::run_kernel`], which often works for a node when the whole model does not
 //! load), and its decomposition into IR primitives (the shipped exact rules, the cheapest
 //! kernel-free form) evaluated by [`crate::interp::Interpreter`]. `If` runs the branch its
-//! condition takes; other ops gos-opt does not interpret are an error.
+//! condition takes; other default-domain ops gos-opt does not interpret run as one-node tract
+//! models; ops of other domains are an error.
 
 use crate::graph::{Graph, Node, ValueId};
-use crate::interp::{kernel_graph, run_kernel, InterpError, Interpreter, KernelGraph, KernelInput};
+use crate::interp::{kernel_graph, run_kernel, run_opaque, InterpError, Interpreter, KernelGraph, KernelInput};
 use crate::ir::Ir;
 use crate::ops::Op;
 use crate::tensor::Tensor;
@@ -63,16 +64,6 @@ impl GraphEvaluator {
             .iter()
             .map(|v| v.map(|v| Ok((lookup(graph, env, v)?, graph.constant(v).is_some()))).transpose())
             .collect::<Result<_, InterpError>>()?;
-        if let Op::Opaque(o) = &node.op {
-            if o.domain.is_empty() && o.op_type == "If" {
-                return self.branch(graph, o, &inputs, env);
-            }
-            return Err(InterpError::Unsupported(format!("op {} is not interpreted", o.op_type)));
-        }
-        let tensors: Vec<Option<&Tensor>> = inputs.iter().map(|i| i.as_ref().map(|(t, _)| &**t)).collect();
-        if let Some(Ok(outs)) = node.op.eval(&tensors) {
-            return Ok(outs);
-        }
         let kernel_inputs: Vec<KernelInput> = inputs
             .iter()
             .map(|i| match i {
@@ -82,6 +73,16 @@ impl GraphEvaluator {
             })
             .collect();
         let opset = graph.meta.opset().max(node.op.min_opset());
+        if let Op::Opaque(o) = &node.op {
+            if o.domain.is_empty() && o.op_type == "If" {
+                return self.branch(graph, o, &inputs, env);
+            }
+            return run_opaque(&node.op, &kernel_inputs, opset, node.outputs.len());
+        }
+        let tensors: Vec<Option<&Tensor>> = inputs.iter().map(|i| i.as_ref().map(|(t, _)| &**t)).collect();
+        if let Some(Ok(outs)) = node.op.eval(&tensors) {
+            return Ok(outs);
+        }
         match run_kernel(&node.op, &kernel_inputs, opset) {
             Ok(outs) => Ok(outs),
             Err(kernel) => self.decomposed(&node.op, &kernel_inputs, opset).map_err(|prims| {
