@@ -96,7 +96,7 @@ pub enum VerifyError {
 }
 
 /// tract's message without the backtrace anyhow appends when `RUST_BACKTRACE` is set.
-fn tract_message(message: String) -> String {
+pub(crate) fn tract_message(message: String) -> String {
     match message.find(" / Stack backtrace:") {
         Some(i) => message[..i].to_string(),
         None => message,
