@@ -43,6 +43,7 @@ fn main() {
             emit_rust: None,
             emit_options: Default::default(),
             approx: None,
+            checks: Default::default(),
         };
         let t = Instant::now();
         let result = pipeline::run(&opts);

@@ -65,6 +65,7 @@ impl Builder {
                 emit_rust: None,
                 emit_options: EmitOptions::default(),
                 approx: None,
+                checks: Default::default(),
             },
             rerun_if_changed: true,
         }

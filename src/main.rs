@@ -170,9 +170,19 @@ struct OptimizeArgs {
     /// Exact mode: stop saturating after this many iterations.
     #[arg(long, value_name = "N", default_value_t = search::Limits::default().iterations)]
     iter_limit: usize,
-    /// Exact mode: stop saturating after this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = search::Limits::default().time.as_secs_f64())]
-    time_limit: f64,
+    /// Bound the whole run to this many seconds: saturation stops early, and a later stage past
+    /// the bound stops the run with an error (exit 1, nothing written). Without it saturation
+    /// stops after 5 s and the rest is unbounded.
+    #[arg(long, value_name = "SECONDS")]
+    time_limit: Option<f64>,
+    /// Refuse a model declaring (or inferring) a tensor larger than this, before allocating it:
+    /// bytes, or with a suffix K, M, G, T (powers of 1024).
+    #[arg(long, value_name = "BYTES", default_value = "4G", value_parser = pipeline::parse_bytes)]
+    max_memory: u64,
+    /// Write the model without verifying it against the original: the report and the model's
+    /// `gos-opt.verified` metadata say `false`.
+    #[arg(long)]
+    no_verify: bool,
     #[command(flatten)]
     approx: ApproxArgs,
 }
@@ -515,11 +525,18 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
         limits: search::Limits {
             nodes: args.node_limit,
             iterations: args.iter_limit,
-            time: std::time::Duration::from_secs_f64(args.time_limit.max(0.0)),
+            time: args
+                .time_limit
+                .map_or(search::Limits::default().time, |t| std::time::Duration::from_secs_f64(t.max(0.0))),
         },
         emit_rust: args.emit_rust,
         emit_options: gos_opt::emit::EmitOptions { quantized: args.emit_quantized.into() },
         approx,
+        checks: pipeline::Checks {
+            verify: !args.no_verify,
+            max_memory: args.max_memory,
+            time_limit: args.time_limit.map(|t| std::time::Duration::from_secs_f64(t.max(0.0))),
+        },
     };
     let progress = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new_spinner() };
     progress.enable_steady_tick(std::time::Duration::from_millis(120));

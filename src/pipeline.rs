@@ -11,6 +11,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub mod limits;
+pub use limits::{parse_bytes, Deadline, LimitError, DEFAULT_MAX_MEMORY};
+
 /// What the optimizer may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -51,6 +54,27 @@ pub struct Options {
     pub emit_options: crate::emit::EmitOptions,
     /// Approx mode's data and budget (required with [`Mode::Approx`]).
     pub approx: Option<crate::approx::Request>,
+    /// Verification and resource limits (`--no-verify`, `--max-memory`, `--time-limit`).
+    pub checks: Checks,
+}
+
+/// Whether a run verifies, and the limits it runs under.
+#[derive(Clone, Debug)]
+pub struct Checks {
+    /// Verify the written model against the original (`--no-verify` turns it off: the report
+    /// and the model's `gos-opt.verified` metadata then say `false`).
+    pub verify: bool,
+    /// The largest tensor, in bytes, the model may declare or have inferred (`--max-memory`).
+    pub max_memory: u64,
+    /// The whole run's time bound (`--time-limit`); saturation gets what is left of it.
+    pub time_limit: Option<std::time::Duration>,
+}
+
+impl Default for Checks {
+    /// Verify, [`DEFAULT_MAX_MEMORY`], no time bound beyond saturation's own.
+    fn default() -> Self {
+        Checks { verify: true, max_memory: DEFAULT_MAX_MEMORY, time_limit: None }
+    }
 }
 
 /// Why a run failed. [`PipelineError::Verification`] maps to exit code 3, the rest to 1.
@@ -109,6 +133,9 @@ pub enum PipelineError {
     /// Rust could not be emitted (`--emit-rust`); nothing was written.
     #[error(transparent)]
     Emit(#[from] crate::emit::EmitError),
+    /// A limit was hit (`--max-memory`, `--time-limit`); nothing was written.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     /// A panic inside tract or gos-opt, caught; nothing was written.
     #[error("internal error while {stage}: {message}; nothing written")]
     Panic { stage: String, message: String },
@@ -140,6 +167,8 @@ pub struct Outcome {
     pub nodes_before: usize,
     /// Nodes after rewriting.
     pub nodes_after: usize,
+    /// Whether the written model was verified (`false` with `--no-verify`).
+    pub verified: bool,
     /// The verification figures.
     pub verification: VerifyReport,
     /// What saturation did (exact mode).
@@ -191,6 +220,7 @@ pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, 
 
 /// The stages of [`run_with`], uncaught.
 fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, PipelineError> {
+    let deadline = Deadline::new(opts.checks.time_limit);
     stage("importing");
     // The one place a run resolves its target (unknown names are refused here).
     let profile = crate::cost::resolve(Some(&opts.target), opts.target_file.as_deref())?;
@@ -207,7 +237,12 @@ fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, Pi
     let original = std::fs::read(&opts.input)
         .map_err(|e| import_err(ImportError::Io { path: opts.input.display().to_string(), cause: e.to_string() }))?;
     let dir = opts.input.parent();
+    limits::check_declared(&original, &opts.import.input_shapes, opts.checks.max_memory)?;
     let mut graph: Graph = onnx::import_bytes(&original, dir, &opts.import).map_err(import_err)?;
+    limits::check_graph(&graph, opts.checks.max_memory)?;
+    deadline.check("importing")?;
+    // The evaluator's reference when tract cannot run the original.
+    let source = graph.clone();
     let nodes_before = graph.node_count();
     // Read off the original: its ops decide where random inputs must stay.
     let domains = verify::input_domains(&graph);
@@ -216,9 +251,14 @@ fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, Pi
     let mut approx = None;
     if opts.mode == Mode::Exact {
         stage("optimizing (saturate, extract, lift)");
-        let (optimized, stats) = optimize_exact(&graph, &rules, &profile, opts.objective, &opts.limits)?;
+        let mut limits = opts.limits.clone();
+        if let Some(left) = deadline.remaining() {
+            limits.time = limits.time.min(left);
+        }
+        let (optimized, stats) = optimize_exact(&graph, &rules, &profile, opts.objective, &limits)?;
         graph = optimized;
         search = Some(stats);
+        deadline.check("optimizing")?;
     }
     if let (Mode::Approx, Some(request)) = (opts.mode, &opts.approx) {
         stage("reading the data");
@@ -246,9 +286,12 @@ fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, Pi
         graph = out.graph;
         search = Some(out.stats);
         approx = Some((out.report, out.variants, out.heldout_outputs));
+        deadline.check("optimizing (approx)")?;
     }
+    limits::check_graph(&graph, opts.checks.max_memory)?;
     graph.meta.set_metadata("gos-opt.version", env!("CARGO_PKG_VERSION"));
     graph.meta.set_metadata("gos-opt.target", &opts.target);
+    graph.meta.set_metadata(VERIFIED_KEY, if opts.checks.verify { "true" } else { "false" });
     stage("exporting");
     let bytes = onnx::export_bytes(&graph)?;
     // Generated before verification so that a model the back end cannot do fails fast.
@@ -257,17 +300,24 @@ fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, Pi
     }
     let rust = opts.emit_rust.as_ref().map(|_| crate::emit::generate(&graph, &opts.emit_options)).transpose()?;
 
+    deadline.check("exporting")?;
     let verification = match &approx {
+        _ if !opts.checks.verify => {
+            VerifyReport::skipped(&graph.outputs.iter().map(|&v| graph.value(v).name.clone()).collect::<Vec<_>>())
+        }
         // Approx mode judged the model on held-out data against the budget already.
         Some((report, _, (reference, outputs))) => approx_verification(report, reference, outputs),
         None => {
-            stage("verifying against the original with tract");
-            verify_against_original(&original, dir, &bytes, &graph, &domains)?
+            stage("verifying against the original");
+            let original = verify::Model { bytes: &original, dir, graph: &source };
+            let candidate = verify::Model { bytes: &bytes, dir, graph: &graph };
+            verify_against_original(original, candidate, opts.mode, &domains)?
         }
     };
-    if !verification.passed {
+    if opts.checks.verify && !verification.passed {
         return Err(PipelineError::Verification(verification.summary()));
     }
+    deadline.check("verifying")?;
     let emit = match (rust, &opts.emit_rust) {
         (Some(rust), Some(dir)) => Some(crate::emit::write(rust, dir)?),
         _ => None,
@@ -286,6 +336,7 @@ fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, Pi
         output,
         nodes_before,
         nodes_after: graph.node_count(),
+        verified: opts.checks.verify,
         verification,
         search,
         before,
@@ -382,15 +433,21 @@ pub fn optimize_exact(
 /// Seeded random input sets used besides the test sets found beside the model.
 const RANDOM_SETS: usize = 2;
 
-/// Runs the original and the candidate with tract on the test sets beside the model (if any)
-/// and on seeded random inputs (integer inputs inside `domains`), and compares their outputs.
+/// The metadata key saying whether the written model was verified (`"true"`, or `"false"`
+/// with `--no-verify`).
+pub const VERIFIED_KEY: &str = "gos-opt.verified";
+
+/// Runs the original and the candidate on the test sets beside the model (if any) and on
+/// seeded random inputs (integer inputs inside `domains`), and compares their outputs: with
+/// tract, else with gos-opt's evaluator; in `--mode none`, when neither runs them, the
+/// written nodes must be the original's byte for byte.
 fn verify_against_original(
-    original: &[u8],
-    dir: Option<&Path>,
-    candidate: &[u8],
-    graph: &Graph,
+    original: verify::Model,
+    candidate: verify::Model,
+    mode: Mode,
     domains: &HashMap<String, verify::Domain>,
 ) -> Result<VerifyReport, VerifyError> {
+    let (dir, graph) = (original.dir, candidate.graph);
     let types: HashMap<String, TensorType> =
         graph.inputs.iter().filter_map(|&id| Some((graph.value(id).name.clone(), graph.ty(id)?.clone()))).collect();
     let names: Vec<String> = graph.inputs.iter().map(|&id| graph.value(id).name.clone()).collect();
@@ -407,7 +464,12 @@ fn verify_against_original(
     }
     let spec = verify::RandomSpec { domains: domains.clone(), ..verify::RandomSpec::with_seed(0) };
     sets.extend(verify::random_sets(&types, &spec, RANDOM_SETS)?);
-    verify::verify(original, dir, candidate, dir, &sets, &types)
+    match verify::verify_or_interpret(original, candidate, &sets, &types) {
+        Err(VerifyError::NoReference { .. }) if mode == Mode::None => {
+            verify::structural(original.bytes, candidate.bytes)
+        }
+        other => other,
+    }
 }
 
 impl From<crate::fsutil::WriteError> for PipelineError {

@@ -74,6 +74,7 @@ fn run_case(case: &Path, mode: Mode, out: &Path) -> Result<bool, String> {
         emit_rust: None,
         emit_options: Default::default(),
         approx: None,
+        checks: Default::default(),
     };
     match run(&opts) {
         Ok(_) => Ok(true),

@@ -47,6 +47,7 @@ fn options(input: &Path, output: PathBuf, shape: Option<&str>) -> Options {
         emit_rust: None,
         emit_options: Default::default(),
         approx: None,
+        checks: Default::default(),
     }
 }
 

@@ -5,7 +5,7 @@ use super::InterpError;
 use crate::graph::{ConstOrigin, Graph, ModelMeta, Node, Value, ValueKind};
 use crate::ops::Op;
 use crate::reference::Runnable;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, TensorType};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -21,12 +21,20 @@ pub enum KernelInput {
     Runtime(Tensor),
 }
 
-/// Runs `op` on `inputs` with tract, the model declaring `opset`; one tensor per output.
-pub fn run_kernel(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<Vec<Tensor>, InterpError> {
-    let fail = |cause: String| InterpError::Kernel { op: op.onnx_name().to_string(), cause };
+/// A one-node model of `op` on `inputs`, declaring `opset`: constant inputs are initializers
+/// (`c{i}`), runtime inputs graph inputs (`x{i}`, returned with their values by name), the
+/// outputs `y{k}` typed by the op's inference (also returned).
+pub fn kernel_graph(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<KernelGraph, InterpError> {
     if op.is_opaque() {
         return Err(InterpError::Unsupported(format!("opaque op {}", op.onnx_name())));
     }
+    one_node(op, inputs, opset, None)
+}
+
+/// [`kernel_graph`] for any op: with `untyped` outputs (an op gos-opt does not interpret, whose
+/// output types tract infers), or typed by the op's inference when `None`.
+fn one_node(op: &Op, inputs: &[KernelInput], opset: i64, untyped: Option<usize>) -> Result<KernelGraph, InterpError> {
+    let fail = |cause: String| InterpError::Kernel { op: op.onnx_name().to_string(), cause };
     let meta = ModelMeta {
         ir_version: crate::onnx::ir_version_for(opset),
         opset_imports: vec![(String::new(), opset)],
@@ -58,11 +66,12 @@ pub fn run_kernel(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<Vec<Ten
         node_inputs.push(id);
         types.push(ty);
     }
-    let out_types = op.infer(&types.iter().map(Option::as_ref).collect::<Vec<_>>()).map_err(|e| fail(e.to_string()))?;
-    let outputs: Vec<_> = out_types
-        .iter()
-        .enumerate()
-        .map(|(k, ty)| graph.add_value(Value { name: format!("y{k}"), ty: Some(ty.clone()), ..Value::default() }))
+    let out_types = match untyped {
+        Some(_) => Vec::new(),
+        None => op.infer(&types.iter().map(Option::as_ref).collect::<Vec<_>>()).map_err(|e| fail(e.to_string()))?,
+    };
+    let outputs: Vec<_> = (0..untyped.unwrap_or(out_types.len()))
+        .map(|k| graph.add_value(Value { name: format!("y{k}"), ty: out_types.get(k).cloned(), ..Value::default() }))
         .collect();
     let node = Node {
         name: "node".into(),
@@ -73,6 +82,38 @@ pub fn run_kernel(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<Vec<Ten
     };
     graph.add_node(node).map_err(|e| fail(e.to_string()))?;
     graph.outputs = outputs;
+    Ok(KernelGraph { graph, feeds, out_types })
+}
+
+/// A one-node model ([`kernel_graph`]) with the values of its runtime inputs.
+pub struct KernelGraph {
+    /// The model.
+    pub graph: Graph,
+    /// Runtime input values by graph input name.
+    pub feeds: HashMap<String, Tensor>,
+    /// The inferred output types.
+    pub out_types: Vec<TensorType>,
+}
+
+/// Runs `op` on `inputs` with tract, the model declaring `opset`; one tensor per output.
+pub fn run_kernel(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<Vec<Tensor>, InterpError> {
+    run(op, kernel_graph(op, inputs, opset)?)
+}
+
+/// Runs a default-domain op gos-opt does not interpret (`Greater`, `Where`, ...) on `inputs`
+/// with tract, as a one-node model declaring `opset` with `outputs` outputs whose types tract
+/// infers.
+pub fn run_opaque(op: &Op, inputs: &[KernelInput], opset: i64, outputs: usize) -> Result<Vec<Tensor>, InterpError> {
+    if !op.domain().is_empty() && op.domain() != "ai.onnx" {
+        return Err(InterpError::Unsupported(format!("op {} of domain {}", op.onnx_name(), op.domain())));
+    }
+    run(op, one_node(op, inputs, opset, Some(outputs))?)
+}
+
+/// Runs a one-node model with tract, checking the outputs against the inferred types.
+fn run(op: &Op, kernel: KernelGraph) -> Result<Vec<Tensor>, InterpError> {
+    let fail = |cause: String| InterpError::Kernel { op: op.onnx_name().to_string(), cause };
+    let KernelGraph { graph, mut feeds, out_types } = kernel;
     let bytes = crate::onnx::export_bytes(&graph).map_err(|e| fail(e.to_string()))?;
     // tract's dependencies are built with overflow checks in dev builds: an integer overflow
     // inside a kernel panics. That is a failed run here, not a crash.

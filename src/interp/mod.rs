@@ -22,7 +22,7 @@ mod kernel;
 mod layout;
 mod prims;
 
-pub use kernel::{run_kernel, KernelInput};
+pub use kernel::{kernel_graph, run_kernel, run_opaque, KernelGraph, KernelInput};
 
 use crate::ir::{kernel_symbol, ConstFns, FnArg, Ir, IrAnalysis, IrData, IrGraph, Payload};
 use crate::tensor::{Tensor, TensorType};

@@ -27,7 +27,10 @@ pub struct Report<'a> {
     pub nodes_before: usize,
     /// Node count of the written model.
     pub nodes_after: usize,
-    /// Verification figures.
+    /// Whether the written model was verified (`false` with `--no-verify`; the model's
+    /// `gos-opt.verified` metadata says the same).
+    pub verified: bool,
+    /// Verification figures, with the method (`tract`, `interpreter`, `structural`, `none`).
     pub verification: &'a VerifyReport,
     /// E-graph statistics of saturation (exact mode), with per-rule application counts.
     pub search: Option<&'a crate::search::Stats>,
@@ -55,6 +58,7 @@ impl<'a> Report<'a> {
             mode: opts.mode,
             nodes_before: outcome.nodes_before,
             nodes_after: outcome.nodes_after,
+            verified: outcome.verified,
             verification: &outcome.verification,
             search: outcome.search.as_ref(),
             before: &outcome.before,

@@ -16,10 +16,14 @@
 
 pub mod compare;
 mod domain;
+pub mod evaluate;
+pub mod fallback;
 mod inputs;
 
 pub use compare::{compare, Comparison, Figures, Tolerance, TolerancePolicy, Top1};
 pub use domain::{input_domains, Domain};
+pub use evaluate::GraphEvaluator;
+pub use fallback::{interpret, structural, verify_or_interpret, Model};
 pub use inputs::{load_test_sets, random_inputs, random_sets, RandomSpec, TestSet};
 
 use crate::reference::Runnable;
@@ -78,13 +82,21 @@ pub enum VerifyError {
         /// The graph input.
         input: String,
     },
+    /// Neither tract nor gos-opt's evaluator could run the models.
+    #[error("{tract}; gos-opt's interpreter cannot run it either: {interpreter}")]
+    NoReference {
+        /// tract's failure.
+        tract: String,
+        /// The evaluator's.
+        interpreter: String,
+    },
     /// No input sets were given: nothing would be checked.
     #[error("no input sets: nothing to verify on")]
     NoInputs,
 }
 
 /// tract's message without the backtrace anyhow appends when `RUST_BACKTRACE` is set.
-fn tract_message(message: String) -> String {
+pub(crate) fn tract_message(message: String) -> String {
     match message.find(" / Stack backtrace:") {
         Some(i) => message[..i].to_string(),
         None => message,
@@ -177,11 +189,29 @@ pub struct OutputReport {
     pub failures: Vec<String>,
 }
 
+/// How the outputs were computed for comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Both models ran in tract.
+    Tract,
+    /// gos-opt's own graph evaluator ran both ([`crate::interp::eval_graph`]): tract could not
+    /// load or run one of them.
+    Interpreter,
+    /// Nothing could run the models; the written nodes were checked to be the original's,
+    /// byte for byte (`--mode none` of a model with ops neither reference computes).
+    Structural,
+    /// Not verified (`--no-verify`).
+    None,
+}
+
 /// The outcome of a verification: per-output figures over every input set.
 #[derive(Clone, Debug, Serialize)]
 pub struct VerifyReport {
     /// What the outputs were compared with ("original model", "expected outputs").
     pub reference: String,
+    /// How the outputs were computed.
+    pub method: Method,
     /// Whether at least one set was compared and every output of every set agreed.
     pub passed: bool,
     /// Input sets compared.
@@ -207,7 +237,19 @@ impl VerifyReport {
                 failures: Vec::new(),
             })
             .collect();
-        VerifyReport { reference: reference.into(), passed: false, input_sets: 0, outputs, problems: Vec::new() }
+        VerifyReport {
+            reference: reference.into(),
+            method: Method::Tract,
+            passed: false,
+            input_sets: 0,
+            outputs,
+            problems: Vec::new(),
+        }
+    }
+
+    /// The report of a run that was not verified (`--no-verify`): method `none`, not passed.
+    pub fn skipped(output_names: &[String]) -> VerifyReport {
+        VerifyReport { method: Method::None, ..VerifyReport::new("original model", output_names) }
     }
 
     /// Compares one input set's outputs with the reference's and folds them in.
@@ -245,6 +287,18 @@ impl VerifyReport {
 
     /// One line: `passed (N sets)` or the first failure with its output name.
     pub fn summary(&self) -> String {
+        if self.method == Method::None {
+            return "not verified (--no-verify)".into();
+        }
+        if self.passed && self.method == Method::Structural {
+            return format!("every node is the {}'s, byte for byte (structural check)", self.reference);
+        }
+        if self.passed && self.method == Method::Interpreter {
+            return format!(
+                "agrees with the {} on {} input set(s) (gos-opt's interpreter: tract cannot run it)",
+                self.reference, self.input_sets
+            );
+        }
         if self.passed {
             return format!("agrees with the {} on {} input set(s)", self.reference, self.input_sets);
         }
