@@ -65,10 +65,19 @@ fn check_page(json: &serde_json::Value, html: &str) {
     let ms = |v: &serde_json::Value| format!("{:.4}", v["cost"]["latency_s"].as_f64().unwrap() * 1e3);
     assert_eq!(row("predicted latency (ms)")[..2], [ms(&json["before"]), ms(&json["after"])]);
     // The chart: one bar pair per layer up to CHART_LAYERS, the rest summed in one more; the
-    // table: every original node, and the written model's nodes it did not have.
+    // table: a row per node of the written model (and per original node computed no more),
+    // which together stand for every original node.
     let table = element(html, "layer-table", "table");
     let layers = table.matches("<tr><td>").count();
-    assert!(layers >= json["before"]["nodes"].as_array().unwrap().len());
+    assert!(layers >= json["after"]["nodes"].as_array().unwrap().len());
+    let members: u64 = table
+        .split("<tr><td>")
+        .skip(1)
+        .map(|r| {
+            r.split("<td class=\"num\">").nth(1).and_then(|c| c.split('<').next()).unwrap().parse::<u64>().unwrap()
+        })
+        .sum();
+    assert_eq!(members as usize, json["before"]["nodes"].as_array().unwrap().len());
     let bars = element(html, "layer-chart", "div").matches("<g class=\"layer\">").count();
     assert_eq!(bars, layers.min(CHART_LAYERS) + usize::from(layers > CHART_LAYERS));
 }

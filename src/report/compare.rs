@@ -25,20 +25,24 @@ pub fn cost(node: &NodeInfo, objective: Objective) -> f64 {
     })
 }
 
-/// One layer before and after.
+/// One layer before and after: a node of the written model with the original nodes whose value
+/// it computes now (itself, merged and absorbed nodes), or an original node computed no more.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layer<'r> {
     /// Node name.
     pub name: &'r str,
-    /// Its op in the input model (`None`: a node only the written model has).
+    /// The original node's op (of the first original node it stands for; `None`: a node only
+    /// the written model has).
     pub op_before: Option<&'r str>,
     /// The op of the written model's node of that name (`None`: no such node).
     pub op_after: Option<&'r str>,
     /// `kept`, `rewritten`, `merged`, `removed` (from the fates), or `new`.
     pub fate: &'static str,
-    /// Predicted cost before.
+    /// Original nodes it stands for.
+    pub members: usize,
+    /// Predicted cost of those original nodes.
     pub before: f64,
-    /// Predicted cost after (0 when its value is computed elsewhere now, or no more).
+    /// Predicted cost of the written model's node (0 when there is none).
     pub after: f64,
 }
 
@@ -59,38 +63,58 @@ impl<'r> ByName<'r> {
     }
 }
 
-/// Every layer of `before` in order, matched with the node of the same name in `after`, then
-/// the nodes only `after` has. The fate comes from `fates` when the run has them.
+/// The layers of a run, in the input model's order: each original node is counted in the
+/// layer of the node that computes its value now (its fate's `into`, or `absorbed_into` when
+/// removed; its own name without fates), matched by name with the written model's node; then
+/// the nodes only the written model has.
 pub fn layers<'r>(
     before: &'r Inspection,
     after: &'r Inspection,
     fates: &'r [NodeFate],
     objective: Objective,
 ) -> Vec<Layer<'r>> {
-    let fate_of: HashMap<&str, Fate> = fates.iter().rev().map(|f| (f.node.as_str(), f.fate)).collect();
+    let fate_of: HashMap<&str, &NodeFate> = fates.iter().rev().map(|f| (f.node.as_str(), f)).collect();
     let mut unmatched = ByName::new(&after.nodes);
     let mut taken = vec![false; after.nodes.len()];
-    let mut rows = Vec::with_capacity(before.nodes.len());
+    let mut rows: Vec<Layer<'r>> = Vec::with_capacity(before.nodes.len());
+    let mut row_of: HashMap<&str, usize> = HashMap::new();
     for n in &before.nodes {
-        let now = unmatched.take(&n.name);
-        if let Some(i) = now {
-            taken[i] = true;
-        }
-        let now = now.map(|i| &after.nodes[i]);
-        let fate = match (fate_of.get(n.name.as_str()), now) {
-            (Some(f), _) => f.name(),
-            (None, Some(a)) if a.op == n.op => Fate::Kept.name(),
-            (None, Some(_)) => Fate::Rewritten.name(),
-            (None, None) => Fate::Removed.name(),
+        let fate = fate_of.get(n.name.as_str());
+        let key = fate.and_then(|f| f.into.as_deref().or(f.absorbed_into.as_deref())).unwrap_or(&n.name);
+        let existing = if key.is_empty() { None } else { row_of.get(key).copied() };
+        let i = match existing {
+            Some(i) => i,
+            None => {
+                let now = unmatched.take(key);
+                if let Some(i) = now {
+                    taken[i] = true;
+                }
+                let now = now.map(|i| &after.nodes[i]);
+                let own = if key == n.name { fate.map(|f| f.fate) } else { fate_of.get(key).map(|f| f.fate) };
+                let fate = match (own, now) {
+                    (Some(f), _) => f.name(),
+                    (None, Some(a)) if a.op == n.op => Fate::Kept.name(),
+                    (None, Some(_)) => Fate::Rewritten.name(),
+                    (None, None) => Fate::Removed.name(),
+                };
+                rows.push(Layer {
+                    name: key,
+                    op_before: Some(&n.op),
+                    op_after: now.map(|a| a.op.as_str()),
+                    fate,
+                    members: 0,
+                    before: 0.0,
+                    after: now.map_or(0.0, |a| cost(a, objective)),
+                });
+                row_of.insert(key, rows.len() - 1);
+                rows.len() - 1
+            }
         };
-        rows.push(Layer {
-            name: &n.name,
-            op_before: Some(&n.op),
-            op_after: now.map(|a| a.op.as_str()),
-            fate,
-            before: cost(n, objective),
-            after: now.map_or(0.0, |a| cost(a, objective)),
-        });
+        rows[i].members += 1;
+        rows[i].before += cost(n, objective);
+        if key == n.name {
+            rows[i].op_before = Some(&n.op);
+        }
     }
     for (a, _) in after.nodes.iter().zip(taken).filter(|(_, t)| !t) {
         rows.push(Layer {
@@ -98,6 +122,7 @@ pub fn layers<'r>(
             op_before: None,
             op_after: Some(&a.op),
             fate: "new",
+            members: 0,
             before: 0.0,
             after: cost(a, objective),
         });
@@ -302,23 +327,33 @@ mod tests {
     }
 
     #[test]
-    fn layers_match_by_name_and_take_the_fates() {
-        let (before, after, fates) = run();
+    fn layers_gather_the_original_nodes_each_node_computes_now() {
+        let (before, after, mut fates) = run();
+        fates[3].absorbed_into = Some("c".into());
         let rows = layers(&before, &after, &fates, Objective::Latency);
-        let view: Vec<(&str, &str, f64, f64)> = rows.iter().map(|l| (l.name, l.fate, l.before, l.after)).collect();
+        let view: Vec<(&str, &str, usize, f64, f64)> =
+            rows.iter().map(|l| (l.name, l.fate, l.members, l.before, l.after)).collect();
         let close = |x: f64, y: f64| (x - y).abs() < 1e-9;
         let expected = [
-            ("conv", "kept", 10.0, 9.0),
-            ("bn", "merged", 2.0, 0.0),
-            ("relu", "kept", 1.0, 1.0),
-            ("a", "removed", 1.0, 0.0),
-            ("b", "removed", 1.0, 0.0),
-            ("c", "rewritten", 1.0, 0.5),
+            ("conv", "kept", 2, 12.0, 9.0),
+            ("relu", "kept", 1, 1.0, 1.0),
+            ("c", "rewritten", 2, 2.0, 0.5),
+            ("b", "removed", 1, 1.0, 0.0),
         ];
-        assert_eq!(view.len(), expected.len());
+        assert_eq!(view.len(), expected.len(), "{view:?}");
         for (got, want) in view.iter().zip(expected) {
-            assert!(got.0 == want.0 && got.1 == want.1 && close(got.2, want.2) && close(got.3, want.3), "{got:?}");
+            assert!(
+                got.0 == want.0 && got.1 == want.1 && got.2 == want.2 && close(got.3, want.3) && close(got.4, want.4),
+                "{got:?}"
+            );
         }
+        assert_eq!(rows[2].op_before, Some("Mul"), "the op of the original node of that name");
+        // Without fates, layers match by name.
+        let rows = layers(&before, &after, &[], Objective::Latency);
+        assert_eq!(
+            rows.iter().map(|l| (l.name, l.fate)).collect::<Vec<_>>()[..2],
+            [("conv", "kept"), ("bn", "removed")]
+        );
     }
 
     #[test]

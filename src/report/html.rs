@@ -201,7 +201,7 @@ fn layers_html(s: &mut String, layers: &[Layer], unit: &str) {
     let _ = write!(
         s,
         "<h2>Predicted cost per layer ({unit})</h2>\n<p class=\"muted\">{} layers; the {} dearest drawn{}. \
-         A layer whose value another node computes now, or that is gone, costs 0 after.</p>\n<div id=\"layer-chart\">{}</div>\n",
+         Each layer of the written model counts, before, the original nodes whose value it computes now (merged, folded or absorbed into it).</p>\n<div id=\"layer-chart\">{}</div>\n",
         layers.len(),
         bars.len().min(CHART_LAYERS),
         if rest.is_empty() { String::new() } else { format!(", the other {} summed", rest.len()) },
@@ -210,13 +210,14 @@ fn layers_html(s: &mut String, layers: &[Layer], unit: &str) {
     let _ = writeln!(
         s,
         "<details><summary>All layers</summary><table id=\"layer-table\">{}",
-        head(&["node", "op before", "op after", "fate", "before", "after", "change"])
+        head(&["node", "original nodes", "op before", "op after", "fate", "before", "after", "change"])
     );
     for l in layers {
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>{}</tr>",
+            "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>{}</tr>",
             escape(l.name),
+            l.members,
             escape(l.op_before.unwrap_or("-")),
             escape(l.op_after.unwrap_or("-")),
             l.fate,
