@@ -147,9 +147,10 @@ struct OptimizeArgs {
     /// Static shape for a dynamic input, NAME=DIMS (e.g. x=1x3x48x320); repeatable.
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     input_shape: Vec<String>,
-    /// Write a report of the run here: JSON, or Markdown when the name ends in `.md`.
+    /// Write a report of the run here: JSON, Markdown when the name ends in `.md`, a
+    /// self-contained HTML page with charts for `.html`/`.htm`; repeatable.
     #[arg(long, value_name = "R.json")]
-    report: Option<PathBuf>,
+    report: Vec<PathBuf>,
     /// Also write the optimized model as a no_std Rust module: DIR/model.rs (and DIR/weights.bin
     /// for large weights).
     #[arg(long, value_name = "DIR")]
@@ -544,16 +545,12 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
     progress.finish_and_clear();
     match result {
         Ok(outcome) => {
-            if let Some(path) = &args.report {
-                let report = gos_opt::report::Report::new(&opts, &outcome);
-                let rendered = if path.extension().is_some_and(|e| e == "md") {
-                    Ok(report.to_markdown().into_bytes())
-                } else {
-                    serde_json::to_vec_pretty(&report)
-                };
-                let written = rendered
+            let report = gos_opt::report::Report::new(&opts, &outcome);
+            for path in &args.report {
+                let written = report
+                    .render_for(path)
                     .map_err(|e| e.to_string())
-                    .and_then(|json| gos_opt::fsutil::write_atomically(path, &json).map_err(|e| e.to_string()));
+                    .and_then(|bytes| gos_opt::fsutil::write_atomically(path, &bytes).map_err(|e| e.to_string()));
                 if let Err(e) = written {
                     return fail(&anyhow::anyhow!(e).context("writing the report"), 1);
                 }

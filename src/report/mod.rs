@@ -1,5 +1,9 @@
-//! The run report (`--report R.json`, or `R.md` for a person): a versioned document presenting
-//! what the pipeline decided and measured. It recomputes nothing.
+//! The run report (`--report R.json`, or `R.md` / `R.html` for a person): a versioned document
+//! presenting what the pipeline decided and measured. It recomputes nothing.
+
+mod compare;
+mod html;
+mod svg;
 
 use crate::pipeline::{Mode, Options, Outcome};
 use crate::verify::VerifyReport;
@@ -65,6 +69,17 @@ impl<'a> Report<'a> {
             after: &outcome.after,
             rust: outcome.emit.as_ref(),
             approx: outcome.approx.as_ref(),
+        }
+    }
+
+    /// The report in the format `path`'s extension names: Markdown for `.md`, HTML for `.html`
+    /// or `.htm`, JSON otherwise.
+    pub fn render_for(&self, path: &std::path::Path) -> Result<Vec<u8>, serde_json::Error> {
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("md") => Ok(self.to_markdown().into_bytes()),
+            Some("html" | "htm") => Ok(self.to_html().into_bytes()),
+            _ => serde_json::to_vec_pretty(self),
         }
     }
 

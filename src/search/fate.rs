@@ -6,7 +6,7 @@ use crate::graph::Graph;
 use crate::ir::{Ir, IrGraph, Origins, Provenance};
 use egg::{Id, Language, RecExpr};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// One rule's part in a run.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -64,6 +64,15 @@ pub struct NodeFate {
     /// That node's op.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub into_op: Option<String>,
+    /// The rules whose work computes its value now (they created the chosen node of its class,
+    /// or merged that node's form into the class), by name; empty when none did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+    /// For a removed node: the node that now computes the nearest value downstream of it that
+    /// is still computed (a Conv folded into the BatchNormalization it fed, shape arithmetic
+    /// folded into the Reshape that used it); `None` when nothing downstream is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub absorbed_into: Option<String>,
 }
 
 /// The extracted program's chosen node per class (canonical ids, canonical children).
@@ -81,27 +90,36 @@ pub fn chosen_in(expr: &RecExpr<Ir>, classes: &[Id]) -> HashMap<Id, Ir> {
         .collect()
 }
 
+/// Per class of the program whose chosen nodes are `chosen`, the rules whose work it computes:
+/// a rule created the chosen node, or merged the chosen node's form into the class.
+fn rules_by_class(egraph: &IrGraph, chosen: &HashMap<Id, Ir>) -> HashMap<Id, BTreeSet<String>> {
+    let program: HashMap<&Ir, Id> = chosen.iter().map(|(&class, node)| (node, class)).collect();
+    let mut by_class: HashMap<Id, BTreeSet<String>> = HashMap::new();
+    for (rule, record) in &egraph.analysis.provenance {
+        let class = match record {
+            Provenance::Created(node) => program.get(&node.clone().map_children(|c| egraph.find(c))).copied(),
+            Provenance::Merged { class, forms } => {
+                let class = egraph.find(*class);
+                chosen
+                    .get(&class)
+                    .filter(|now| forms.iter().any(|f| f.clone().map_children(|c| egraph.find(c)) == **now))
+                    .map(|_| class)
+            }
+        };
+        if let Some(class) = class {
+            by_class.entry(class).or_default().insert(rule.to_string());
+        }
+    }
+    by_class
+}
+
 /// Per applied rule (by name, in name order), its count and whether its work survives in the
 /// program whose chosen nodes are `chosen`.
 pub fn rule_uses(egraph: &IrGraph, chosen: &HashMap<Id, Ir>, applied: &BTreeMap<String, usize>) -> Vec<RuleUse> {
-    let program: std::collections::HashSet<&Ir> = chosen.values().collect();
-    let mut survives: HashMap<String, bool> = HashMap::new();
-    for (rule, record) in &egraph.analysis.provenance {
-        let used = match record {
-            Provenance::Created(node) => program.contains(&node.clone().map_children(|c| egraph.find(c))),
-            Provenance::Merged { class, forms } => chosen
-                .get(&egraph.find(*class))
-                .is_some_and(|now| forms.iter().any(|f| f.clone().map_children(|c| egraph.find(c)) == *now)),
-        };
-        *survives.entry(rule.to_string()).or_default() |= used;
-    }
+    let survives: HashSet<String> = rules_by_class(egraph, chosen).into_values().flatten().collect();
     applied
         .iter()
-        .map(|(rule, &n)| RuleUse {
-            rule: rule.clone(),
-            applied: n,
-            survives: survives.get(rule).copied().unwrap_or(false),
-        })
+        .map(|(rule, &n)| RuleUse { rule: rule.clone(), applied: n, survives: survives.contains(rule) })
         .collect()
 }
 
@@ -118,7 +136,8 @@ pub fn node_fates(egraph: &IrGraph, chosen: &HashMap<Id, Ir>, origins: &Origins,
     // The node whose name a class takes when lifted: the last origin (as lift does).
     let namer: HashMap<Id, crate::graph::NodeId> =
         origins.nodes.iter().map(|&(class, node)| (egraph.find(class), node)).collect();
-    origins
+    let rules = rules_by_class(egraph, chosen);
+    let mut fates: Vec<NodeFate> = origins
         .nodes
         .iter()
         .map(|&(class, id)| {
@@ -126,7 +145,15 @@ pub fn node_fates(egraph: &IrGraph, chosen: &HashMap<Id, Ir>, origins: &Origins,
             let node = graph.node(id);
             let op = node.op.onnx_name().to_string();
             let Some(now) = chosen.get(&class) else {
-                return NodeFate { node: node.name.clone(), op, fate: Fate::Removed, into: None, into_op: None };
+                return NodeFate {
+                    node: node.name.clone(),
+                    op,
+                    fate: Fate::Removed,
+                    into: None,
+                    into_op: None,
+                    rules: Vec::new(),
+                    absorbed_into: None,
+                };
             };
             let into_op = op_name(egraph, now);
             let namer = namer.get(&class).copied();
@@ -136,20 +163,62 @@ pub fn node_fates(egraph: &IrGraph, chosen: &HashMap<Id, Ir>, origins: &Origins,
                 Some(n) if n == id => Fate::Rewritten,
                 _ => Fate::Merged,
             };
-            NodeFate { node: node.name.clone(), op, fate, into, into_op: Some(into_op) }
+            // Several original nodes may share a class; each is told the class's rules.
+            let rules = rules.get(&class).map(|r| r.iter().cloned().collect()).unwrap_or_default();
+            NodeFate { node: node.name.clone(), op, fate, into, into_op: Some(into_op), rules, absorbed_into: None }
         })
-        .collect()
+        .collect();
+    absorb_removed(&mut fates, &origins.nodes, graph);
+    fates
+}
+
+/// Fills in [`NodeFate::absorbed_into`] of the removed nodes: a breadth-first walk down their
+/// consumers to the first node that is not removed.
+fn absorb_removed(fates: &mut [NodeFate], nodes: &[(Id, crate::graph::NodeId)], graph: &Graph) {
+    let mut index: HashMap<crate::graph::NodeId, usize> = HashMap::new();
+    for (i, &(_, id)) in nodes.iter().enumerate() {
+        index.entry(id).or_insert(i);
+    }
+    for (i, &(_, start)) in nodes.iter().enumerate() {
+        if fates[i].fate != Fate::Removed {
+            continue;
+        }
+        let mut seen = HashSet::from([start]);
+        let mut queue = std::collections::VecDeque::from([start]);
+        let mut found = None;
+        while let Some(id) = queue.pop_front() {
+            for next in graph.dag.neighbors_directed(id, petgraph::Direction::Outgoing) {
+                if !seen.insert(next) {
+                    continue;
+                }
+                match index.get(&next).map(|&j| &fates[j]) {
+                    Some(f) if f.fate != Fate::Removed => found = found.or_else(|| f.into.clone()),
+                    _ => queue.push_back(next),
+                }
+            }
+            if found.is_some() {
+                break;
+            }
+        }
+        fates[i].absorbed_into = found;
+    }
 }
 
 /// Marks as removed the fates whose node the lifted graph does not have (a kernel on weights
 /// whose consumers were folded into constants).
 pub fn settle_fates(fates: &mut [NodeFate], lifted: &Graph) {
-    let names: std::collections::HashSet<&str> = lifted.dag.node_weights().map(|n| n.name.as_str()).collect();
+    let names: HashSet<&str> = lifted.dag.node_weights().map(|n| n.name.as_str()).collect();
     for f in fates.iter_mut() {
         if f.into.as_deref().is_some_and(|n| !names.contains(n)) {
             f.fate = Fate::Removed;
             f.into = None;
             f.into_op = None;
+            f.rules.clear();
+        }
+    }
+    for f in fates.iter_mut() {
+        if f.absorbed_into.as_deref().is_some_and(|n| !names.contains(n)) {
+            f.absorbed_into = None;
         }
     }
 }
