@@ -1,0 +1,7 @@
+//! Fuzz target `onnx_roundtrip`: runs [`checks::onnx_roundtrip`] on every input; a panic is a crash.
+#![no_main]
+
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::onnx_roundtrip(data));
