@@ -44,5 +44,6 @@ pub mod reference;
 pub mod report;
 pub mod rules;
 pub mod search;
+pub mod shiftadd;
 pub mod tensor;
 pub mod verify;

@@ -18,7 +18,7 @@ pub mod lower;
 pub mod plan;
 pub mod writer;
 
-use crate::graph::{ConstOrigin, Graph, GraphError, ValueKind};
+use crate::graph::{ConstOrigin, Graph, GraphError, ValueId, ValueKind};
 use crate::ops::Op;
 use crate::tensor::{DType, Tensor};
 use lower::quant::{QuantConst, QuantConsts};
@@ -195,7 +195,8 @@ fn fold_constants(graph: &mut Graph) -> Result<QuantConsts, EmitError> {
         }
         let outputs = match &node.op {
             Op::DequantizeLinear(dq) => dequantize(dq, &inputs).map(|(t, q)| {
-                if let Some(q) = q {
+                if let Some(mut q) = q {
+                    q.coded = node.inputs[0].is_some_and(|w| is_coded(graph, w));
                     quantized.insert(node.outputs[0], q);
                 }
                 vec![t]
@@ -211,6 +212,12 @@ fn fold_constants(graph: &mut Graph) -> Result<QuantConsts, EmitError> {
         }
     }
     Ok(quantized)
+}
+
+/// Whether `v` is a constant marked as digit-coded ([`crate::shiftadd::CODED`]).
+fn is_coded(graph: &Graph, v: ValueId) -> bool {
+    matches!(&graph.value(v).kind,
+        ValueKind::Const { origin: ConstOrigin::Initializer { doc_string, .. }, .. } if doc_string == crate::shiftadd::CODED)
 }
 
 /// DequantizeLinear of a constant: `(x - zero_point) * scale`, per tensor or per axis; and, for
@@ -249,6 +256,7 @@ fn dequantize(dq: &crate::ops::DequantizeLinear, inputs: &[Option<&Tensor>]) -> 
         scale: scale.iter().map(|&s| s as f32).collect(),
         zero: zp.iter().map(|&z| z as i32).collect(),
         axis,
+        coded: false,
     });
     Some((Tensor::f32(shape, data), q))
 }

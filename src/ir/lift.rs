@@ -97,7 +97,14 @@ pub fn lift_classes(
                 Err(e) => return Err(LiftError::Fold(e.to_string())),
             };
             let name = graph.fresh_name("gos_folded");
-            lifted.push(Lifted::Values(vec![graph.add_const(&name, Arc::new(tensor), ConstOrigin::Derived)]));
+            let origin = match enode {
+                // Digit-coded weights say so in the file, for the back end's shift-add kernels.
+                Ir::Fun(f, _) if &*f.0 == crate::shiftadd::FUNCTION => {
+                    ConstOrigin::Initializer { also_input: false, doc_string: crate::shiftadd::CODED.into() }
+                }
+                _ => ConstOrigin::Derived,
+            };
+            lifted.push(Lifted::Values(vec![graph.add_const(&name, Arc::new(tensor), origin)]));
             continue;
         }
         let child = |c: &Id| &lifted[usize::from(*c)];

@@ -40,6 +40,9 @@ pub struct QuantConst {
     pub zero: Vec<i32>,
     /// The axis of per-axis scales.
     pub axis: usize,
+    /// Whether the integers are digit-coded ([`crate::shiftadd::CODED`]): the contractions
+    /// reading them run as shift-add kernels.
+    pub coded: bool,
 }
 
 /// Integer constants, by the value their dequantization defines.
