@@ -31,6 +31,14 @@ pub struct NodeInfo {
     pub cost: Option<LayerCost>,
 }
 
+/// The constant integers `v` is the DequantizeLinear of, if it is one.
+fn weight_ints(graph: &Graph, v: crate::graph::ValueId) -> Option<crate::graph::ValueId> {
+    let ValueKind::Node { node } = graph.value(v).kind else { return None };
+    let dq = graph.node(node);
+    matches!(dq.op, crate::ops::Op::DequantizeLinear(_)).then_some(())?;
+    dq.inputs.first().copied().flatten()
+}
+
 /// One layer's predicted cost on a target.
 #[derive(Clone, Debug, Serialize)]
 pub struct LayerCost {
@@ -50,6 +58,10 @@ pub struct LayerCost {
     pub bytes: u64,
     /// The memory level the layer's working set fits in.
     pub level: MemLevel,
+    /// When the layer runs as shift-add kernels: its digits, operations and the multiply
+    /// form's cost (the saving is the difference).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shift_add: Option<crate::shiftadd::ShiftAddChoice>,
 }
 
 /// The predicted totals on a target.
@@ -121,6 +133,7 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
         for &o in &node.outputs {
             weight_only[o.index()] = folded;
         }
+        let mut shift_add = None;
         let cost = target.map(|profile| {
             let outs: Vec<_> = node.outputs.iter().filter_map(|&o| graph.ty(o).cloned()).collect();
             let c = match (folded || integer.absorbed.contains(&id), integer.kernels.get(&id)) {
@@ -130,7 +143,19 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
                     let mut ints = in_types.clone();
                     ints[0] = Some(x);
                     ints[1] = Some(w);
-                    crate::cost::kernel_cost(profile, &node.op, &ints, &outs)
+                    let mult = crate::cost::kernel_work(&node.op, &ints, &outs);
+                    // Weights coded as digit planes run as shift-add kernels.
+                    let coded = node.inputs.get(1).copied().flatten().and_then(|v| weight_ints(graph, v));
+                    match coded.and_then(|v| crate::shiftadd::coding_of(graph, v)) {
+                        Some(coding) => {
+                            let n = outs.first().map_or(0, |t| t.numel() as u64);
+                            let p = crate::cost::precision_of(x.dtype).0;
+                            let (choice, work) = crate::shiftadd::ShiftAddChoice::price(profile, &mult, p, &coding, n);
+                            shift_add = Some(choice);
+                            crate::cost::roofline(profile, &work)
+                        }
+                        None => crate::cost::roofline(profile, &mult),
+                    }
                 }
                 (false, None) => crate::cost::kernel_cost(profile, &node.op, &in_types, &outs),
             };
@@ -143,6 +168,7 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
                 memory_cycles: c.memory_cycles,
                 bytes: c.bytes,
                 level: c.level,
+                shift_add: shift_add.take(),
             }
         });
         let mut params = 0;

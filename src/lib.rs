@@ -8,7 +8,8 @@
 //! 2. [`ir`] lowers the graph into an e-graph of mathematical primitives, where [`rules`]
 //!    (data in `rules/`) rewrite it and [`search`] saturates and extracts the cheapest program
 //!    under the [`cost`] model of a target; in `--mode approx`, [`approx`] chooses approximate
-//!    replacements under an accuracy budget, with their numerics in [`fit`];
+//!    replacements under an accuracy budget, with their numerics in [`fit`]; [`shiftadd`]
+//!    writes integer weights as digit planes, which the cost model prices as additions;
 //! 3. [`ir`] lifts the program back into a graph, [`onnx`] exports it, [`verify`] checks it
 //!    against the original, and only then is it written ([`fsutil`]), with a [`report`] and,
 //!    on request, a `no_std` Rust module from [`emit`].

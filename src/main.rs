@@ -128,7 +128,7 @@ struct OptimizeArgs {
     /// The ONNX model to optimize (never modified).
     #[arg(required = true)]
     model: Option<PathBuf>,
-    /// Target device: rpi3, rpi4, redmi-note-7s, cortex-m4, cortex-m7, asic45, host
+    /// Target device: rpi3, rpi4, redmi-note-7s, cortex-m4, cortex-m7, cortex-m0plus, asic45, host
     /// (`gos-opt targets` lists them).
     #[arg(long, required_unless_present = "target_file")]
     target: Option<String>,

@@ -209,7 +209,10 @@ fn the_extractor_prices_a_lowered_model_and_lifts_it() {
 
 #[test]
 fn every_shipped_profile_parses_and_every_number_has_a_source() {
-    assert_eq!(cost::target_names(), ["rpi3", "rpi4", "redmi-note-7s", "cortex-m4", "cortex-m7", "asic45", "host"]);
+    assert_eq!(
+        cost::target_names(),
+        ["rpi3", "rpi4", "redmi-note-7s", "cortex-m4", "cortex-m7", "cortex-m0plus", "asic45", "host"]
+    );
     for shipped in cost::SHIPPED {
         let p = cost::load_target(shipped.name).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.name, shipped.name);
@@ -257,7 +260,7 @@ fn targets_lists_all_seven_and_shows_one() {
     let (code, stdout, stderr) = gos_opt(&["targets"], &[]);
     assert_eq!(code, 0, "{stderr}");
     let names: Vec<&str> = stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
-    assert_eq!(names, ["rpi3", "rpi4", "redmi-note-7s", "cortex-m4", "cortex-m7", "asic45", "host"]);
+    assert_eq!(names, ["rpi3", "rpi4", "redmi-note-7s", "cortex-m4", "cortex-m7", "cortex-m0plus", "asic45", "host"]);
     assert!(stdout.lines().all(|l| l.split_whitespace().count() > 2), "every target has a description");
     let (code, stdout, _) = gos_opt(&["targets", "show", "rpi3"], &[]);
     assert_eq!(code, 0);

@@ -126,6 +126,11 @@ impl OpCounts {
         *slot = slot.saturating_add(n);
     }
 
+    /// Removes and returns the count of class `c` at precision `p`.
+    pub fn take(&mut self, p: Precision, c: OpClass) -> u64 {
+        std::mem::take(&mut self.0[p as usize][c as usize])
+    }
+
     /// The count of one class over all precisions.
     pub fn total(&self, c: OpClass) -> u64 {
         Precision::ALL.iter().fold(0u64, |acc, &p| acc.saturating_add(self.get(p, c)))

@@ -345,6 +345,7 @@ pub const SHIPPED: &[Shipped] = &[
     Shipped { name: "redmi-note-7s", text: include_str!("../../targets/redmi-note-7s.toml") },
     Shipped { name: "cortex-m4", text: include_str!("../../targets/cortex-m4.toml") },
     Shipped { name: "cortex-m7", text: include_str!("../../targets/cortex-m7.toml") },
+    Shipped { name: "cortex-m0plus", text: include_str!("../../targets/cortex-m0plus.toml") },
     Shipped { name: "asic45", text: include_str!("../../targets/asic45.toml") },
     Shipped { name: "host", text: include_str!("../../targets/host.toml") },
 ];
@@ -418,7 +419,7 @@ mod tests {
         );
         assert_eq!(
             load_target("rpi5").unwrap_err().to_string(),
-            "unknown target 'rpi5' (known: rpi3, rpi4, redmi-note-7s, cortex-m4, cortex-m7, asic45, host)"
+            "unknown target 'rpi5' (known: rpi3, rpi4, redmi-note-7s, cortex-m4, cortex-m7, cortex-m0plus, asic45, host)"
         );
     }
 

@@ -18,7 +18,7 @@ pub mod lower;
 pub mod plan;
 pub mod writer;
 
-use crate::graph::{ConstOrigin, Graph, GraphError, ValueId, ValueKind};
+use crate::graph::{ConstOrigin, Graph, GraphError, ValueKind};
 use crate::ops::Op;
 use crate::tensor::{DType, Tensor};
 use lower::quant::{QuantConst, QuantConsts};
@@ -196,7 +196,7 @@ fn fold_constants(graph: &mut Graph) -> Result<QuantConsts, EmitError> {
         let outputs = match &node.op {
             Op::DequantizeLinear(dq) => dequantize(dq, &inputs).map(|(t, q)| {
                 if let Some(mut q) = q {
-                    q.coded = node.inputs[0].is_some_and(|w| is_coded(graph, w));
+                    q.coded = node.inputs[0].is_some_and(|w| crate::shiftadd::coding_of(graph, w).is_some());
                     quantized.insert(node.outputs[0], q);
                 }
                 vec![t]
@@ -212,12 +212,6 @@ fn fold_constants(graph: &mut Graph) -> Result<QuantConsts, EmitError> {
         }
     }
     Ok(quantized)
-}
-
-/// Whether `v` is a constant marked as digit-coded ([`crate::shiftadd::CODED`]).
-fn is_coded(graph: &Graph, v: ValueId) -> bool {
-    matches!(&graph.value(v).kind,
-        ValueKind::Const { origin: ConstOrigin::Initializer { doc_string, .. }, .. } if doc_string == crate::shiftadd::CODED)
 }
 
 /// DequantizeLinear of a constant: `(x - zero_point) * scale`, per tensor or per axis; and, for

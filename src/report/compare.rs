@@ -284,6 +284,7 @@ mod tests {
                 memory_cycles: 0.0,
                 bytes: 0,
                 level: crate::cost::MemLevel::L1,
+                shift_add: None,
             }),
         }
     }

@@ -162,6 +162,33 @@ impl<'a> Report<'a> {
             let latency = n.cost.as_ref().map(|c| format!("{:.3}", c.latency_s * 1e6)).unwrap_or_else(|| "-".into());
             let _ = writeln!(s, "| {} | {} | {} | {latency} |", n.name, n.op, n.macs);
         }
+        let shift_add: Vec<_> = self
+            .after
+            .nodes
+            .iter()
+            .filter_map(|n| Some((n, n.cost.as_ref()?, n.cost.as_ref()?.shift_add.as_ref()?)))
+            .collect();
+        if !shift_add.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n## Shift-add layers\n\nMultiplications replaced by additions of digit planes where the target's \
+                 multiplier makes that cheaper.\n\n| node | recoding | digits/weight | additions | multiplications \
+                 replaced | predicted µs (multiply form) |\n|---|---|---|---|---|---|"
+            );
+            for (n, c, sa) in shift_add {
+                let _ = writeln!(
+                    s,
+                    "| {} | {:?} | {:.2} | {} | {} | {:.3} ({:.3}) |",
+                    n.name,
+                    sa.recoding,
+                    sa.digits_per_weight,
+                    sa.additions,
+                    sa.multiplications,
+                    c.latency_s * 1e6,
+                    sa.multiply_latency_s * 1e6
+                );
+            }
+        }
         s
     }
 }

@@ -16,6 +16,7 @@ mod payloads;
 mod recognize;
 mod resample;
 mod resize;
+mod shiftadd;
 mod weights;
 
 pub(crate) use payloads::matmul_spec;
@@ -57,6 +58,7 @@ fn table() -> impl Iterator<Item = &'static Function> {
         .chain(fold::FUNCTIONS)
         .chain(recognize::FUNCTIONS)
         .chain(merge::FUNCTIONS)
+        .chain(shiftadd::FUNCTIONS)
 }
 
 fn find(name: &str) -> Result<&'static Function, String> {

@@ -54,6 +54,7 @@ pub fn builtin() -> &'static [(&'static str, &'static str)] {
         ("rules/layout.rules", include_str!("../../rules/layout.rules")),
         ("rules/recognize.rules", include_str!("../../rules/recognize.rules")),
         ("rules/fold.rules", include_str!("../../rules/fold.rules")),
+        ("rules/shiftadd.rules", include_str!("../../rules/shiftadd.rules")),
         ("rules/approx/quantize.rules", include_str!("../../rules/approx/quantize.rules")),
         ("rules/approx/lowrank.rules", include_str!("../../rules/approx/lowrank.rules")),
         ("rules/approx/prune.rules", include_str!("../../rules/approx/prune.rules")),

@@ -11,12 +11,18 @@
 //! MatMul reading the DequantizeLinear of a runtime 8-bit tensor, with weights dequantized from
 //! 8-bit constants, multiplies in 8 bits; the DequantizeLinear of a runtime 8-bit tensor costs
 //! nothing itself, and every other reader pays for dequantizing what it reads (a price that
-//! needs no knowledge of the readers, which an extractor does not have).
+//! needs no knowledge of the readers, which an extractor does not have). One whose weights are
+//! marked `@csd` (`rules/shiftadd.rules`) is priced as the shift-add kernel it becomes
+//! ([`crate::shiftadd::shift_add_work`]), and the mark itself costs a token, so the multiply
+//! form wins ties.
 
-use crate::cost::{bytes_of, dot_work, kernel_work, roofline, Estimate, Objective, OpClass, Profile, Tally, Work};
+use crate::cost::{
+    bytes_of, dot_work, kernel_work, precision_of, roofline, Estimate, Objective, OpClass, Profile, Tally, Work,
+};
 use crate::graph::Graph;
 use crate::ir::{kernel_op, node_data, Ir, IrData, IrGraph, Payload};
 use crate::ops::Op;
+use crate::shiftadd::{shift_add_work, Coding};
 use crate::tensor::{DType, TensorData, TensorType};
 use egg::{Id, Language};
 
@@ -89,7 +95,33 @@ fn integer_kernel_work(enode: &Ir, egraph: &IrGraph, data: &IrData) -> Option<Wo
     let mut inputs: Vec<Option<&TensorType>> = vec![Some(xi), Some(wi)];
     inputs.extend(ch[3..].iter().map(|c| egraph[*c].data.ty()));
     let outputs: Vec<TensorType> = data.types.iter().flatten().cloned().collect();
-    Some(kernel_work(op, &inputs, &outputs))
+    let work = kernel_work(op, &inputs, &outputs);
+    Some(match coded_weights(egraph, w) {
+        Some(coding) => {
+            let n = outputs.first().map_or(0, |t| t.numel() as u64);
+            shift_add_work(&work, precision_of(xi.dtype).0, &coding, n)
+        }
+        None => work,
+    })
+}
+
+/// The digit coding of class `w`'s integers when it is the DequantizeLinear of `@csd` weights
+/// (`rules/shiftadd.rules`): the contraction reading it runs as shift-add kernels.
+fn coded_weights(egraph: &IrGraph, w: Id) -> Option<Coding> {
+    let class_node = |id: Id, f: &dyn Fn(&Ir) -> Option<Id>| egraph[id].nodes.iter().find_map(f);
+    let dequantized = class_node(w, &|n| match n {
+        Ir::Kernel(_, ch) if matches!(kernel_op(egraph, n), Some(Op::DequantizeLinear(_))) => ch.get(1).copied(),
+        _ => None,
+    })?;
+    let coded = class_node(dequantized, &|n| match n {
+        Ir::Fun(f, args) if &*f.0 == crate::shiftadd::FUNCTION => args.first().copied(),
+        _ => None,
+    })?;
+    egraph[coded].nodes.iter().find_map(|n| {
+        let Ir::Const(c) = n else { return None };
+        let values = egraph.analysis.consts.get(&c.0)?.to_i64_vec()?;
+        Some(Coding::choose(&values.into_iter().map(|v| v as i32).collect::<Vec<_>>()))
+    })
 }
 
 /// The work of an e-node from its children's facts; `None` when the node is ill-typed.
@@ -234,6 +266,10 @@ pub fn objective_cost(profile: &Profile, objective: Objective, enode: &Ir, egrap
     // A dequantized 8-bit weight stays a DequantizeLinear kernel of integers, which the integer
     // kernels read (and this module prices): any other form of it (the `dequantize` primitive,
     // folded to floats when lifted) costs a token amount more.
+    // Marking weights for shift-add kernels costs a token: the multiply form wins every tie.
+    if matches!(enode, Ir::Fun(f, _) if &*f.0 == crate::shiftadd::FUNCTION) {
+        return TOKEN;
+    }
     let kernel_form = |n: &Ir| matches!(n, Ir::Kernel(..)) && dequantizes_int(egraph, n).is_some();
     if weight_only && !kernel_form(enode) && class.is_some_and(|c| egraph[c].nodes.iter().any(kernel_form)) {
         return TOKEN;

@@ -16,7 +16,15 @@
 //! export and import, and the Rust back end runs the contraction reading it with shift-add
 //! kernels.
 
+mod cost;
+
+pub use cost::shift_add_work;
+
+use crate::cost::{roofline, Precision, Profile, Work};
 use crate::fit::spt::spt_terms;
+use crate::graph::{ConstOrigin, Graph, ValueId, ValueKind};
+use serde::Serialize;
+use std::sync::OnceLock;
 
 /// The rule function that marks integer weights as digit-coded (`(@csd ?w)`).
 pub const FUNCTION: &str = "csd";
@@ -25,7 +33,8 @@ pub const FUNCTION: &str = "csd";
 pub const CODED: &str = "gos-opt: shift-add digit planes";
 
 /// How a weight tensor's integers are written as digits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Recoding {
     /// Canonical signed digits (non-adjacent form): digits in {−1, 0, 1}, no two adjacent
     /// non-zero, fewest non-zero digits.
@@ -59,6 +68,22 @@ pub fn value(digits: &[Digit]) -> i64 {
     digits.iter().map(|d| if d.negative { -(1i64 << d.shift) } else { 1i64 << d.shift }).sum()
 }
 
+/// `w`'s non-zero digits and planes under `recoding` (from a table for 9-bit values: the cost
+/// model asks for every weight of a layer each time it prices one).
+fn digit_counts(w: i32, recoding: Recoding) -> (u32, u32) {
+    fn count(w: i32, r: Recoding) -> (u32, u32) {
+        let d = digits(w, r);
+        (d.len() as u32, d.last().map_or(0, |d| d.shift + 1))
+    }
+    static TABLE: OnceLock<Vec<[(u32, u32); 2]>> = OnceLock::new();
+    let table =
+        TABLE.get_or_init(|| (-256..256).map(|w| [count(w, Recoding::Csd), count(w, Recoding::Binary)]).collect());
+    match usize::try_from(w + 256) {
+        Ok(i) if i < table.len() => table[i][recoding as usize],
+        _ => count(w, recoding),
+    }
+}
+
 /// A weight tensor's digit coding and its size: what a shift-add kernel executes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Coding {
@@ -87,9 +112,9 @@ impl Coding {
     pub fn of(values: &[i32], recoding: Recoding) -> Coding {
         let (mut nonzeros, mut planes) = (0u64, 0u32);
         for &w in values {
-            let d = digits(w, recoding);
-            nonzeros += d.len() as u64;
-            planes = planes.max(d.last().map_or(0, |d| d.shift + 1));
+            let (n, p) = digit_counts(w, recoding);
+            nonzeros += n as u64;
+            planes = planes.max(p);
         }
         Coding { recoding, nonzeros, weights: values.len() as u64, planes }
     }
@@ -101,6 +126,69 @@ impl Coding {
         } else {
             self.nonzeros as f64 / self.weights as f64
         }
+    }
+}
+
+/// The coding of constant `ints` when it is marked as digit-coded ([`CODED`]).
+pub fn coding_of(graph: &Graph, ints: ValueId) -> Option<Coding> {
+    let ValueKind::Const { tensor, origin: ConstOrigin::Initializer { doc_string, .. } } = &graph.value(ints).kind
+    else {
+        return None;
+    };
+    if doc_string != CODED {
+        return None;
+    }
+    let values: Vec<i32> = tensor.to_i64_vec()?.into_iter().map(|v| v as i32).collect();
+    Some(Coding::choose(&values))
+}
+
+/// A layer run by shift-add kernels, as the report shows it: its coding, the operations it
+/// executes instead of multiplications, and what the multiply form would have cost.
+#[derive(Clone, Debug, Serialize)]
+pub struct ShiftAddChoice {
+    /// The recoding of its weights.
+    pub recoding: Recoding,
+    /// Non-zero digits per weight.
+    pub digits_per_weight: f64,
+    /// Digit planes.
+    pub planes: u32,
+    /// Additions and subtractions executed (digits, and combining the planes).
+    pub additions: u64,
+    /// Shifts executed (combining the planes).
+    pub shifts: u64,
+    /// The multiplications the multiply form executes (and this one does not).
+    pub multiplications: u64,
+    /// Predicted seconds of the multiply form.
+    pub multiply_latency_s: f64,
+    /// Predicted picojoules of the multiply form.
+    pub multiply_energy_pj: f64,
+}
+
+impl ShiftAddChoice {
+    /// The choice for weights coded as `coding`, from the multiply form's work (multiply-
+    /// accumulates at precision `p`) on `profile`; returns it with the shift-add work.
+    pub fn price(
+        profile: &Profile,
+        mult: &Work,
+        p: Precision,
+        coding: &Coding,
+        outputs: u64,
+    ) -> (ShiftAddChoice, Work) {
+        use crate::cost::OpClass;
+        let work = shift_add_work(mult, p, coding, outputs);
+        let all = |w: &Work, c: OpClass| w.ops.total(c) + w.scalar.total(c);
+        let m = roofline(profile, mult);
+        let choice = ShiftAddChoice {
+            recoding: coding.recoding,
+            digits_per_weight: coding.digits_per_weight(),
+            planes: coding.planes,
+            additions: all(&work, OpClass::Add),
+            shifts: all(&work, OpClass::Shift),
+            multiplications: mult.ops.get(p, OpClass::Fma) + mult.scalar.get(p, OpClass::Fma),
+            multiply_latency_s: m.latency_s,
+            multiply_energy_pj: m.energy_pj,
+        };
+        (choice, work)
     }
 }
 

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Multiplication → shift/add (issue 13): for each int8 QDQ model of ../shared, the predicted
+# cost before and after optimizing for each target, and how many layers the extractor put on
+# shift-add kernels (with their digits per weight). Reports go to target/shiftadd-figures/.
+# Opt-in (about a minute): bash scripts/shiftadd-figures.sh [BIN]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+S=../shared
+if [ ! -d "$S/models/int8" ]; then
+  echo "error: ../shared is missing" >&2
+  exit 1
+fi
+BIN=${1:-target/release/gos-opt}
+if [ "$BIN" = target/release/gos-opt ]; then cargo build --release --quiet || exit 1; fi
+OUT=target/shiftadd-figures
+mkdir -p "$OUT"
+echo "| model | target | objective | predicted before | after | ratio | shift-add layers | digits/weight |"
+echo "|---|---|---|---|---|---|---|---|"
+for model in mnist-8 dscnn_kws resnet8_cifar10_pretrainedResnet mobilenetv1_025_vww96 fc_autoencoder_ad01; do
+  for spec in cortex-m0plus:latency cortex-m4:latency rpi3:latency asic45:energy; do
+    target=${spec%%:*}
+    objective=${spec##*:}
+    tag=$model-$target-$objective
+    if ! "$BIN" "$S/models/int8/$model/model_qdq.onnx" --target "$target" --objective "$objective" -q \
+      -o "$OUT/$tag.onnx" --report "$OUT/$tag.json"; then
+      echo "| $model | $target | $objective | failed | | | | |"
+      continue
+    fi
+    python3 - "$OUT/$tag.json" "$model" "$target" "$objective" <<'PY'
+import json, sys
+path, model, target, objective = sys.argv[1:]
+r = json.load(open(path))
+key = "latency_s" if objective == "latency" else "energy_pj"
+unit = (lambda v: f"{v * 1e3:.3g} ms") if objective == "latency" else (lambda v: f"{v / 1e6:.3g} µJ")
+b, a = r["before"]["cost"][key], r["after"]["cost"][key]
+layers = [n["cost"]["shift_add"] for n in r["after"]["nodes"] if n.get("cost", {}).get("shift_add")]
+digits = sum(l["digits_per_weight"] for l in layers) / len(layers) if layers else 0
+print(f"| {model} | {target} | {objective} | {unit(b)} | {unit(a)} | {b / a:.2f}x | {len(layers)} | "
+      + (f"{digits:.2f} |" if layers else "- |"))
+PY
+  done
+done
