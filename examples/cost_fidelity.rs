@@ -4,7 +4,7 @@
 //!     cargo run --release --example cost_fidelity [-- --target-file host.toml] [--budget-ms 60]
 //!
 //! Each layer is measured alone: the node and its constants become a one-node ONNX model, loaded
-//! and run once with the reference runtime (`reference::Runnable`), then timed many times with
+//! and run once with the reference runtime (`tract::Runnable`), then timed many times with
 //! the same tract plan on inputs converted once (`Runnable::run` converts every tensor to and
 //! from tract on each call, which would dominate memory-bound layers); the median run counts.
 //! Prints per model and overall the Spearman rank correlation and the median relative error.
@@ -13,8 +13,8 @@
 use gos_opt::cost::{self, Profile};
 use gos_opt::graph::{ConstOrigin, Graph, Node, Value, ValueId, ValueKind};
 use gos_opt::onnx::{self, ImportOptions};
-use gos_opt::reference::{to_tract, tract_dtype, Runnable};
 use gos_opt::tensor::{Tensor, TensorType};
+use gos_opt::tract::{to_tract, tract_dtype, Runnable};
 use gos_opt::verify::{random_sets, InputSet, RandomSpec};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

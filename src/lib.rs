@@ -15,7 +15,7 @@
 //!    on request, a `no_std` Rust module from [`emit`].
 //!
 //! Beside the pipeline: [`inspect`] (per-layer figures), [`guard`] (panics caught at stage
-//! boundaries), [`reference`](mod@reference) (tract, the external runtime that verification runs models on)
+//! boundaries), [`tract`](mod@tract) (the tract runtime, on which verification runs models)
 //! and [`interp`] (gos-opt's own evaluator of IR expressions, which checks rules).
 //!
 //! Words used with one meaning throughout: an *op* is an ONNX operator as parsed
@@ -41,10 +41,10 @@ pub mod ir;
 pub mod onnx;
 pub mod ops;
 pub mod pipeline;
-pub mod reference;
 pub mod report;
 pub mod rules;
 pub mod search;
 pub mod shiftadd;
 pub mod tensor;
+pub mod tract;
 pub mod verify;

@@ -126,7 +126,7 @@ impl TractRun {
     }
 
     /// With `ignore_declared`, the file's value_info and output shapes are ignored (a symbolic
-    /// batch tract cannot unify with the fixed one, as `reference::Runnable` does).
+    /// batch tract cannot unify with the fixed one, as `tract::Runnable` does).
     fn load(bytes: &[u8], dir: Option<&Path>, inputs: &InputSet, ignore_declared: bool) -> Result<TractRun, String> {
         let e = |e: tract_onnx::prelude::TractError| format!("{e:?}");
         let mut onnx = tract_onnx::onnx();
@@ -140,7 +140,7 @@ impl TractRun {
         for i in 0..model.inputs.len() {
             let name = model.node(model.inputs[i].node).name.clone();
             let t = inputs.get(&name).ok_or_else(|| format!("no input '{name}'"))?;
-            let t = gos_opt::reference::to_tract(t).map_err(|e| e.to_string())?;
+            let t = gos_opt::tract::to_tract(t).map_err(|e| e.to_string())?;
             model.set_input_fact(i, InferenceFact::dt_shape(t.datum_type(), t.shape())).map_err(e)?;
             values.push(TValue::from(t));
         }

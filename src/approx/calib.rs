@@ -4,8 +4,8 @@
 
 use super::data::Dataset;
 use crate::fit::Samples;
-use crate::reference::Runnable;
 use crate::tensor::{DType, Tensor, TensorType};
+use crate::tract::Runnable;
 use std::collections::HashMap;
 use std::path::Path;
 

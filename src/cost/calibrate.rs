@@ -269,7 +269,7 @@ fn matmul_chain(k: usize) -> Vec<u8> {
 /// Seconds per run of a model.
 fn run_time(bytes: &[u8], budget: Duration) -> Result<f64, String> {
     let types = std::collections::HashMap::new();
-    let model = crate::reference::Runnable::new(bytes, None, &types).map_err(|e| e.to_string())?;
+    let model = crate::tract::Runnable::new(bytes, None, &types).map_err(|e| e.to_string())?;
     let x = [Tensor::f32(vec![1, 16], vec![0.5; 16])];
     let mut err = None;
     let rate = best_rate(budget, 1, || {

@@ -4,8 +4,8 @@
 use super::InterpError;
 use crate::graph::{ConstOrigin, Graph, ModelMeta, Node, Value, ValueKind};
 use crate::ops::Op;
-use crate::reference::Runnable;
 use crate::tensor::{Tensor, TensorType};
+use crate::tract::Runnable;
 use std::collections::HashMap;
 use std::sync::Arc;
 

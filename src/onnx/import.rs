@@ -438,7 +438,7 @@ impl Importer<'_> {
                 .iter()
                 .filter_map(|&id| Some((self.graph.value(id).name.clone(), self.graph.ty(id)?.clone())))
                 .collect();
-            self.tract = Some(crate::reference::infer_types(self.bytes, self.base_dir, &fixed));
+            self.tract = Some(crate::tract::infer_types(self.bytes, self.base_dir, &fixed));
         }
         self.tract.as_ref().and_then(|m| m.get(name).cloned())
     }

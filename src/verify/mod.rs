@@ -26,8 +26,8 @@ pub use evaluate::GraphEvaluator;
 pub use fallback::{interpret, structural, verify_or_interpret, Model};
 pub use inputs::{load_test_sets, random_inputs, random_sets, RandomSpec, TestSet};
 
-use crate::reference::Runnable;
 use crate::tensor::{DType, Tensor, TensorType};
+use crate::tract::Runnable;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -195,7 +195,7 @@ pub struct OutputReport {
 pub enum Method {
     /// Both models ran in tract.
     Tract,
-    /// gos-opt's own graph evaluator ran both ([`crate::interp::eval_graph`]): tract could not
+    /// gos-opt's own graph evaluator ran both ([`GraphEvaluator`]): tract could not
     /// load or run one of them.
     Interpreter,
     /// Nothing could run the models; the written nodes were checked to be the original's,
