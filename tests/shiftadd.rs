@@ -12,16 +12,21 @@ const BIN: &str = env!("CARGO_BIN_EXE_gos-opt");
 /// Optimizes `model` for `target` (extra arguments after it); returns the parsed report and the
 /// output model's bytes.
 fn optimize(model: &Path, target: &str, extra: &[&str], tag: &str) -> (Value, Vec<u8>) {
+    optimize_with(model, &[&["--target", target], extra].concat(), tag)
+}
+
+/// [`optimize`] with the target given among `args`.
+fn optimize_with(model: &Path, args: &[&str], tag: &str) -> (Value, Vec<u8>) {
     let dir = common::target_dir().join("shiftadd-test");
     std::fs::create_dir_all(&dir).unwrap();
     let (out, report) = (dir.join(format!("{tag}.onnx")), dir.join(format!("{tag}.json")));
     let status = Command::new(BIN)
         .arg(model)
-        .args(["--target", target, "-q", "-o"])
+        .args(["-q", "-o"])
         .arg(&out)
         .arg("--report")
         .arg(&report)
-        .args(extra)
+        .args(args)
         .status()
         .unwrap();
     assert!(status.success(), "{tag}: gos-opt failed");
@@ -66,12 +71,18 @@ fn shift_add_is_chosen_on_the_small_multiplier_core_only() {
     assert!(after < before / 2.0, "predicted {before} -> {after}");
     assert_eq!(m0["verified"], Value::Bool(true));
     assert!(contains(&bytes, gos_opt::shiftadd::CODED), "the coded weights say so in the file");
-    // One-cycle multipliers keep the multiply kernels.
+    // One-cycle multipliers keep the multiply kernels, also on a Cortex-M0+ built with one.
     for target in ["cortex-m4", "rpi3", "host"] {
         let (r, bytes) = optimize(&model, target, &[], &format!("mnist-{target}"));
         assert!(shift_add_layers(&r).is_empty(), "{target}");
         assert!(!contains(&bytes, gos_opt::shiftadd::CODED), "{target}");
     }
+    let fast = common::target_dir().join("shiftadd-test/m0plus-fast-multiplier.toml");
+    let source = gos_opt::cost::shipped_source("cortex-m0plus").unwrap();
+    std::fs::write(&fast, source.replace("multiplier_cycles = 32 ", "multiplier_cycles = 1 ")).unwrap();
+    let (r, bytes) = optimize_with(&model, &["--target-file", fast.to_str().unwrap()], "mnist-m0plus-fast");
+    assert!(shift_add_layers(&r).is_empty());
+    assert!(!contains(&bytes, gos_opt::shiftadd::CODED));
 }
 
 #[test]

@@ -356,6 +356,7 @@ pub fn calibrate(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Profi
         clock_hz,
         cores,
         threads: 1,
+        multiplier_cycles: None,
         simd,
         throughput: rates,
         l1: Cache { size: l1, bandwidth: sig4(l1_bw) },

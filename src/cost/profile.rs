@@ -9,6 +9,8 @@
 //! clock_hz = 1.2e9                    # [Hz]
 //! cores = 4                           # cores on the chip
 //! threads = 1                         # threads a kernel uses (we model one)
+//! multiplier_cycles = 32              # optional: an integer multiply's latency [cycles]; sets
+//!                                     # throughput.{i32,i16,i8}.{mul,fma}, which are then omitted
 //! [simd]                              # lanes per vector instruction, per precision
 //! f32 = 4                             # also i32, i16, i8
 //! [throughput.f32]                    # vector instructions per cycle per thread, per class
@@ -96,6 +98,11 @@ pub struct Profile {
     pub cores: u32,
     /// Threads one kernel uses (1: we model single-threaded kernels).
     pub threads: u32,
+    /// An integer multiply's latency in cycles, for cores whose multiplier is an implementation
+    /// option (a Cortex-M0+ has a one-cycle or a 32-cycle one). When set, it gives the integer
+    /// `mul` throughput (1 / cycles) and `fma` (a multiply then an add: 1 / (cycles + 1)), and
+    /// the file leaves those figures out.
+    pub multiplier_cycles: Option<f64>,
     /// SIMD lanes per vector instruction, by [`Precision`].
     pub simd: [f64; 4],
     /// Vector instructions per cycle per thread, `[precision][class]`.
@@ -147,11 +154,31 @@ impl Profile {
             ProfileError::File { origin: origin.into(), cause: format!("{at}{}", e.message().trim()) }
         })?;
         let mut r = Reader { origin, table: &table, known: Vec::new() };
+        let multiplier_cycles = if table.contains_key("multiplier_cycles") {
+            let cycles = r.num("multiplier_cycles")?;
+            for path in multiplier_fields() {
+                if r.get(&path).is_ok() {
+                    return Err(r.err(&path, "is set by multiplier_cycles; leave it out".into()));
+                }
+            }
+            Some(cycles)
+        } else {
+            None
+        };
         let per_class = |r: &mut Reader, section: &str| -> Result<[[f64; 7]; 4], ProfileError> {
             let mut out = [[0.0; 7]; 4];
             for p in Precision::ALL {
                 for c in OpClass::ALL {
-                    out[p as usize][c as usize] = r.num(&format!("{section}.{}.{}", p.key(), c.key()))?;
+                    out[p as usize][c as usize] = match (section, multiplier_cycles) {
+                        ("throughput", Some(cycles)) if derived_from_multiplier(p, c) => {
+                            if c == OpClass::Mul {
+                                1.0 / cycles
+                            } else {
+                                1.0 / (cycles + 1.0)
+                            }
+                        }
+                        _ => r.num(&format!("{section}.{}.{}", p.key(), c.key()))?,
+                    };
                 }
             }
             Ok(out)
@@ -168,6 +195,7 @@ impl Profile {
             clock_hz,
             cores,
             threads,
+            multiplier_cycles,
             simd,
             throughput: per_class(&mut r, "throughput")?,
             l1: Cache { size: r.count("memory.l1.size")?, bandwidth: r.num("memory.l1.bandwidth")? },
@@ -203,13 +231,18 @@ impl Profile {
         line(&mut s, "clock_hz", "clock_hz", num(self.clock_hz));
         line(&mut s, "cores", "cores", self.cores.to_string());
         line(&mut s, "threads", "threads", self.threads.to_string());
+        if let Some(cycles) = self.multiplier_cycles {
+            line(&mut s, "multiplier_cycles", "multiplier_cycles", num(cycles));
+        }
         let _ = writeln!(s, "\n[simd] # lanes per vector instruction");
         for p in Precision::ALL {
             line(&mut s, p.key(), &format!("simd.{}", p.key()), num(self.simd[p as usize]));
         }
         for p in Precision::ALL {
             let _ = writeln!(s, "\n[throughput.{}] # vector instructions per cycle per thread", p.key());
-            for c in OpClass::ALL {
+            for c in
+                OpClass::ALL.into_iter().filter(|&c| self.multiplier_cycles.is_none() || !derived_from_multiplier(p, c))
+            {
                 let path = format!("throughput.{}.{}", p.key(), c.key());
                 line(&mut s, c.key(), &path, num(self.throughput[p as usize][c as usize]));
             }
@@ -236,6 +269,23 @@ impl Profile {
         }
         s
     }
+}
+
+/// Whether `multiplier_cycles`, when a profile sets it, gives this throughput figure: the
+/// integer multiply and multiply-add.
+fn derived_from_multiplier(p: Precision, c: OpClass) -> bool {
+    p != Precision::F32 && matches!(c, OpClass::Mul | OpClass::Fma)
+}
+
+/// The throughput fields `multiplier_cycles` sets, as dotted paths.
+fn multiplier_fields() -> Vec<String> {
+    let mut paths = Vec::new();
+    for p in Precision::ALL {
+        for c in OpClass::ALL.into_iter().filter(|&c| derived_from_multiplier(p, c)) {
+            paths.push(format!("throughput.{}.{}", p.key(), c.key()));
+        }
+    }
+    paths
 }
 
 /// A float written so that TOML reads it back as a float (`4.0`, `0.25`, `1.2e9`).
@@ -420,6 +470,23 @@ mod tests {
         assert_eq!(
             load_target("rpi5").unwrap_err().to_string(),
             "unknown target 'rpi5' (known: rpi3, rpi4, redmi-note-7s, cortex-m4, cortex-m7, cortex-m0plus, asic45, host)"
+        );
+    }
+
+    #[test]
+    fn multiplier_cycles_set_the_integer_multiply_figures() {
+        let m0 = load_target("cortex-m0plus").unwrap();
+        assert_eq!(m0.multiplier_cycles, Some(32.0));
+        assert_eq!(m0.ops_per_cycle(Precision::I8, OpClass::Mul), 1.0 / 32.0);
+        assert_eq!(m0.ops_per_cycle(Precision::I32, OpClass::Fma), 1.0 / 33.0);
+        assert_eq!(m0.ops_per_cycle(Precision::I8, OpClass::Add), 1.0);
+        let source = shipped_source("cortex-m0plus").unwrap();
+        let fast = Profile::parse(&source.replace("multiplier_cycles = 32 ", "multiplier_cycles = 1 "), "fast.toml");
+        assert_eq!(fast.unwrap().ops_per_cycle(Precision::I16, OpClass::Mul), 1.0);
+        let both = source.replace("[throughput.i8] # instructions per cycle", "[throughput.i8]\nmul = 1.0");
+        assert_eq!(
+            Profile::parse(&both, "both.toml").unwrap_err().to_string(),
+            "both.toml: throughput.i8.mul: is set by multiplier_cycles; leave it out"
         );
     }
 

@@ -116,20 +116,14 @@ fn run(op: &Op, kernel: KernelGraph) -> Result<Vec<Tensor>, InterpError> {
     let KernelGraph { graph, mut feeds, out_types } = kernel;
     let bytes = crate::onnx::export_bytes(&graph).map_err(|e| fail(e.to_string()))?;
     // tract's dependencies are built with overflow checks in dev builds: an integer overflow
-    // inside a kernel panics. That is a failed run here, not a crash.
-    let run = crate::guard::catch(|| -> Result<Vec<Tensor>, InterpError> {
-        let runnable = Runnable::new(&bytes, None, &HashMap::new()).map_err(|e| fail(e.to_string()))?;
-        let ordered: Vec<Tensor> = runnable
-            .input_names
-            .iter()
-            .map(|n| feeds.remove(n).ok_or_else(|| fail(format!("tract asks for an unknown input '{n}'"))))
-            .collect::<Result<_, _>>()?;
-        runnable.run(&ordered).map_err(|e| fail(e.to_string()))
-    });
-    let results = match run {
-        Ok(r) => r?,
-        Err(panic) => return Err(fail(format!("tract panicked: {panic}"))),
-    };
+    // inside a kernel panics; `crate::tract` turns that into an error, a failed run here.
+    let runnable = Runnable::new(&bytes, None, &HashMap::new()).map_err(|e| fail(e.to_string()))?;
+    let ordered: Vec<Tensor> = runnable
+        .input_names
+        .iter()
+        .map(|n| feeds.remove(n).ok_or_else(|| fail(format!("tract asks for an unknown input '{n}'"))))
+        .collect::<Result<_, _>>()?;
+    let results = runnable.run(&ordered).map_err(|e| fail(e.to_string()))?;
     for (r, ty) in results.iter().zip(&out_types) {
         if r.ttype() != *ty {
             return Err(fail(format!("tract returned {} where {} was inferred", r.ttype(), ty)));

@@ -15,6 +15,12 @@ use tract_onnx::tract_hir::infer::InferenceModel;
 #[error("tract: {0}")]
 pub struct TractError(pub String);
 
+/// Runs `f`, turning a panic inside tract into an error (tract asserts on some malformed models
+/// and inputs; gos-opt reports those instead of aborting).
+fn guarded<T>(f: impl FnOnce() -> Result<T, TractError>) -> Result<T, TractError> {
+    crate::guard::catch(f).unwrap_or_else(|p| Err(TractError(format!("tract panicked: {p}"))))
+}
+
 fn flat(e: impl std::fmt::Debug) -> TractError {
     // tract's anyhow chains print on several lines; keep the chain on one.
     let s = format!("{e:?}");
@@ -157,8 +163,17 @@ fn fix_inputs(model: &mut InferenceModel, shapes: &HashMap<String, TensorType>) 
 }
 
 /// Static types of every tensor tract can infer, by name. Best effort: an empty map when tract
-/// cannot load or analyse the model.
+/// cannot load or analyse the model, or panics doing so (tract's ONNX loader and analysis
+/// assert on some malformed inputs; a panic there must not abort the import).
 pub fn infer_types(
+    bytes: &[u8],
+    dir: Option<&Path>,
+    inputs: &HashMap<String, TensorType>,
+) -> HashMap<String, TensorType> {
+    guarded(|| Ok(infer_types_unguarded(bytes, dir, inputs))).unwrap_or_default()
+}
+
+fn infer_types_unguarded(
     bytes: &[u8],
     dir: Option<&Path>,
     inputs: &HashMap<String, TensorType>,
@@ -189,8 +204,10 @@ pub struct Runnable {
 impl Runnable {
     /// Loads and optimizes a model with static input types (given by name for dynamic inputs).
     pub fn new(bytes: &[u8], dir: Option<&Path>, inputs: &HashMap<String, TensorType>) -> Result<Runnable, TractError> {
-        Runnable::build(load(bytes, dir, false)?.0, inputs)
-            .or_else(|first| Runnable::build(load(bytes, dir, true)?.0, inputs).map_err(|_| first))
+        guarded(|| {
+            Runnable::build(load(bytes, dir, false)?.0, inputs)
+                .or_else(|first| Runnable::build(load(bytes, dir, true)?.0, inputs).map_err(|_| first))
+        })
     }
 
     /// [`Runnable::new`] whose outputs are the tensors named `outputs` (any intermediate
@@ -201,13 +218,15 @@ impl Runnable {
         inputs: &HashMap<String, TensorType>,
         outputs: &[String],
     ) -> Result<Runnable, TractError> {
-        let (mut model, outlets) = load(bytes, dir, false)?;
-        let ids = outputs
-            .iter()
-            .map(|n| outlets.get(n).copied().ok_or_else(|| TractError(format!("no tensor named '{n}'"))))
-            .collect::<Result<Vec<_>, _>>()?;
-        model.select_output_outlets(&ids).map_err(flat)?;
-        Runnable::build(model, inputs)
+        guarded(|| {
+            let (mut model, outlets) = load(bytes, dir, false)?;
+            let ids = outputs
+                .iter()
+                .map(|n| outlets.get(n).copied().ok_or_else(|| TractError(format!("no tensor named '{n}'"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            model.select_output_outlets(&ids).map_err(flat)?;
+            Runnable::build(model, inputs)
+        })
     }
 
     fn build(mut model: InferenceModel, inputs: &HashMap<String, TensorType>) -> Result<Runnable, TractError> {
@@ -220,7 +239,7 @@ impl Runnable {
     /// Runs on inputs given in tract's input order; outputs in the model's output order.
     pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>, TractError> {
         let tv: Vec<TValue> = inputs.iter().map(|t| to_tract(t).map(TValue::from)).collect::<Result<_, _>>()?;
-        let out = self.plan.run(tv.into()).map_err(flat)?;
+        let out = guarded(|| self.plan.run(tv.into()).map_err(flat))?;
         out.iter().map(|t| from_tract(t)).collect()
     }
 }

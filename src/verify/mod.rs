@@ -131,9 +131,7 @@ impl TractModel {
         input_types: &HashMap<String, TensorType>,
     ) -> Result<TractModel, VerifyError> {
         let fail = |cause: String| VerifyError::Load { model: label.into(), cause };
-        let runnable = crate::guard::catch(|| Runnable::new(bytes, dir, input_types))
-            .map_err(|p| fail(format!("tract panicked: {p}")))?
-            .map_err(|e| fail(tract_message(e.0)))?;
+        let runnable = Runnable::new(bytes, dir, input_types).map_err(|e| fail(tract_message(e.0)))?;
         let (_, outputs) = io_names(bytes).ok_or_else(|| fail("not an ONNX model".into()))?;
         Ok(TractModel { runnable, outputs, label: label.into() })
     }
@@ -164,9 +162,7 @@ impl TractModel {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let fail = |cause: String| VerifyError::Run { model: self.label.clone(), set, cause };
-        crate::guard::catch(|| self.runnable.run(&ordered))
-            .map_err(|p| fail(format!("tract panicked: {p}")))?
-            .map_err(|e| fail(tract_message(e.0)))
+        self.runnable.run(&ordered).map_err(|e| fail(tract_message(e.0)))
     }
 }
 
