@@ -1,0 +1,151 @@
+"""Measure gos-opt emitted Rust modules on Cortex-M cores in an instruction-level emulator.
+
+Run through scripts/cortexm.sh (it makes the venv and builds gos-opt). Each model is emitted
+with `gos-opt MODEL --target T --emit-rust DIR`, built with plain rustc for each core
+(thumbv7em-none-eabihf for the Cortex-M4F, thumbv6m-none-eabi for the Cortex-M0+), run in
+unicorn on the model's test inputs, counted per instruction class and priced with the core's
+cycle table. Outputs are checked against the host build of the same module (bit for bit for
+int8 models) and against onnxruntime.
+"""
+
+import argparse
+import os
+import shlex
+import sys
+
+from . import cores as cores_mod
+from . import measure, models, report, selfcheck
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog="scripts/cortexm.sh",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument(
+        "--models", default=",".join(models.MODELS), help="comma list (default: %(default)s)"
+    )
+    ap.add_argument("--kinds", default="float,int8", help="comma list of float, int8")
+    ap.add_argument(
+        "--cores", default="cortex-m4,cortex-m0plus", help="comma list of cortex-m4, cortex-m0plus"
+    )
+    ap.add_argument("--opts", default="3", help="comma list of rustc opt-levels, e.g. 3,s")
+    ap.add_argument(
+        "--target",
+        "--emit-target",
+        dest="targets",
+        default="auto",
+        help="comma list of gos-opt targets the modules are emitted for; every "
+        "core runs every one. auto (default): the core's own target, cortex-m4 "
+        "for the M4 and cortex-m0plus for the M0+ when targets/cortex-m0plus.toml "
+        "exists. E.g. --cores cortex-m0plus --emit-target cortex-m0plus,cortex-m4 "
+        "compares the shift-add build with a multiply build on the M0+",
+    )
+    ap.add_argument(
+        "--m0plus-mul-cycles",
+        type=int,
+        choices=(32, 1),
+        default=32,
+        help="MULS cycles of the M0+ (multiplier option; default %(default)s)",
+    )
+    ap.add_argument(
+        "--all-sets",
+        action="store_true",
+        help="run every test_data_set_k (checks, count spread); figures are set 0's",
+    )
+    ap.add_argument(
+        "--shared", default=os.environ.get("GOS_SHARED", os.path.join(REPO, "..", "shared"))
+    )
+    ap.add_argument("--work", default=os.path.join(REPO, "target", "cortexm", "work"))
+    ap.add_argument(
+        "--json", default=os.path.join(REPO, "target", "cortexm", "results.json"), help="'' to skip"
+    )
+    ap.add_argument(
+        "--md", default=os.path.join(REPO, "target", "cortexm", "results.md"), help="'' to skip"
+    )
+    return ap.parse_args(argv)
+
+
+def _split(text):
+    return [x for x in text.split(",") if x]
+
+
+def _targets_for(args, core):
+    if args.targets == "auto":
+        return [cores_mod.default_emit_target(core, REPO)]
+    return _split(args.targets)
+
+
+def _model_files(args):
+    for name in _split(args.models):
+        for kind in _split(args.kinds):
+            m = models.locate(REPO, args.shared, name, kind)
+            if m is None:
+                print(f"skipping {kind} {name}: no model file", file=sys.stderr)
+                continue
+            yield m
+
+
+def _line(row):
+    head = f"{row['kind']:5s} {row['model']:32s} {row['core']:13s} {row['emit_target']:13s} {row['opt']}"
+    if "instructions" not in row:
+        return f"{head}  {row['status'].splitlines()[0]}"
+    return (
+        f"{head}  insns={row['instructions']:,} cycles~{row['cycles']:,} "
+        f"ms={row['ms']:.2f}@{row['clock_mhz']:.0f}MHz stack={row['stack_bytes']} "
+        f"{report._check_text(row)} {row['status']}"
+    )
+
+
+def run_all(args, cores, gos_opt):
+    rows, emitted = [], {}
+    for model in _model_files(args):
+        for core in cores:
+            for target in _targets_for(args, core):
+                key = (model, target)
+                if key not in emitted:
+                    emitted[key] = measure.emit(gos_opt, model, target, args.work, args.all_sets)
+                em = emitted[key]
+                for opt in _split(args.opts):
+                    if isinstance(em, str):
+                        row = {
+                            "model": model.name,
+                            "kind": model.kind,
+                            "core": core.name,
+                            "emit_target": target,
+                            "opt": f"O{opt}",
+                            "status": em,
+                        }
+                    else:
+                        row = measure.measure(em, core, opt)
+                    rows.append(row)
+                    print(_line(row), flush=True)
+                    yield rows
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    all_cores = cores_mod.make_cores(args.m0plus_mul_cycles)
+    cores = [all_cores[c] for c in _split(args.cores)]
+    gos_opt = os.environ.get("GOS_OPT", os.path.join(REPO, "target", "release", "gos-opt"))
+    command = "bash scripts/cortexm.sh " + shlex.join(sys.argv[1:] if argv is None else argv)
+    checks = [line for core in cores for line in selfcheck.check(core)]
+    print("\n".join(checks), flush=True)
+    for path in (args.json, args.md, args.work):
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    rows = []
+    for rows in run_all(args, cores, gos_opt):
+        if args.json:
+            report.write_json(args.json, rows, cores, command)
+    if args.md:
+        report.write_markdown(args.md, rows, cores, command, checks)
+    print("wrote", " and ".join(p for p in (args.json, args.md) if p))
+    return 0 if rows and all(r["status"] == "ok" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
