@@ -13,8 +13,8 @@ import os
 import shlex
 import sys
 
+from . import build, emulate, measure, models, report, selfcheck
 from . import cores as cores_mod
-from . import measure, models, report, selfcheck
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -50,6 +50,12 @@ def parse_args(argv):
         choices=(32, 1),
         default=32,
         help="MULS cycles of the M0+ (multiplier option; default %(default)s)",
+    )
+    ap.add_argument(
+        "--python-hook",
+        action="store_true",
+        help="count blocks with a Python hook (about 100x slower) instead of the native one, "
+        "to check it",
     )
     ap.add_argument(
         "--all-sets",
@@ -100,7 +106,7 @@ def _line(row):
     )
 
 
-def run_all(args, cores, gos_opt):
+def run_all(args, cores, gos_opt, counter):
     rows, emitted = [], {}
     for model in _model_files(args):
         for core in cores:
@@ -120,7 +126,7 @@ def run_all(args, cores, gos_opt):
                             "status": em,
                         }
                     else:
-                        row = measure.measure(em, core, opt)
+                        row = measure.measure(em, core, opt, counter)
                     rows.append(row)
                     print(_line(row), flush=True)
                     yield rows
@@ -137,8 +143,12 @@ def main(argv=None):
     for path in (args.json, args.md, args.work):
         if path:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if args.python_hook:
+        counter = emulate.PythonBlockCounter()
+    else:
+        counter = emulate.NativeBlockCounter(build.build_block_counter(args.work))
     rows = []
-    for rows in run_all(args, cores, gos_opt):
+    for rows in run_all(args, cores, gos_opt, counter):
         if args.json:
             report.write_json(args.json, rows, cores, command)
     if args.md:

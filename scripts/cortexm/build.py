@@ -76,6 +76,29 @@ def build_elf(outdir, core, opt):
     return (elf if rc == 0 else None), log, time.time() - t
 
 
+def build_block_counter(outdir):
+    """The native block-counting hook (rust/blockcount.rs) as a shared library."""
+    os.makedirs(outdir, exist_ok=True)
+    lib = os.path.join(outdir, "libblockcount.so")
+    rc, _, log = _run(
+        [
+            "rustc",
+            "--edition",
+            "2021",
+            "-C",
+            "opt-level=3",
+            "--crate-type",
+            "cdylib",
+            "-o",
+            lib,
+            os.path.join(RUST_DIR, "blockcount.rs"),
+        ]
+    )
+    if rc != 0:
+        raise RuntimeError("building the block counter failed:\n" + log)
+    return lib
+
+
 def build_host(outdir, opt):
     """Build host.rs + model.rs for this machine; returns (executable or None, log)."""
     _copy_source("host.rs", outdir)

@@ -110,7 +110,7 @@ def _summary(row, em, core, tallies, runs):
     row["cycles_per_mac"] = first["cycles"] / macs if macs else None
 
 
-def measure(em, core, opt):
+def measure(em, core, opt, counter):
     """One row of results: sizes, counts, estimated cycles, checks (see report.py)."""
     m = em.model
     row = {
@@ -130,7 +130,7 @@ def measure(em, core, opt):
     image = emulate.load_elf(elf)
     row.update(_sizes(image))
     row["arena_bytes"] = 4 * emulate.lengths(image)[2]
-    runs = [emulate.run(core, image, x.ravel()) for x in em.inputs]
+    runs = [emulate.run(core, image, x.ravel(), counter) for x in em.inputs]
     failed = [r.error for r in runs if r.error]
     if failed:
         row["status"] = "run failed: " + failed[0]
