@@ -72,7 +72,9 @@ def parse_args(argv):
     ap.add_argument(
         "--md", default=os.path.join(REPO, "target", "cortexm", "results.md"), help="'' to skip"
     )
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    args.work = os.path.abspath(args.work)  # builds run inside it
+    return args
 
 
 def _split(text):
@@ -136,7 +138,9 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     all_cores = cores_mod.make_cores(args.m0plus_mul_cycles)
     cores = [all_cores[c] for c in _split(args.cores)]
-    gos_opt = os.environ.get("GOS_OPT", os.path.join(REPO, "target", "release", "gos-opt"))
+    gos_opt = os.path.abspath(
+        os.environ.get("GOS_OPT", os.path.join(REPO, "target", "release", "gos-opt"))
+    )
     command = "bash scripts/cortexm.sh " + shlex.join(sys.argv[1:] if argv is None else argv)
     checks = [line for core in cores for line in selfcheck.check(core)]
     print("\n".join(checks), flush=True)
