@@ -30,8 +30,34 @@ RUST_ESCAPES = (
 )
 
 
+def _demangle_v0(name):
+    """Path of a v0-mangled Rust symbol (_R...; the precompiled core and compiler_builtins use
+    them), read leniently: crate hashes and generic arguments dropped."""
+    parts, i = [], 2
+    while i < len(name):
+        if name.startswith("Cs", i) and "_" in name[i:]:
+            i = name.index("_", i) + 1
+        elif name[i].isdigit():
+            j = i
+            while j < len(name) and name[j].isdigit():
+                j += 1
+            n = int(name[i:j])
+            j += 1 if name[j : j + 1] == "_" else 0
+            parts.append(name[j : j + n])
+            i = j + n
+        else:
+            i += 1
+    return "::".join(parts) or name
+
+
+def mangled(name):
+    return name.startswith(("_ZN", "_R"))
+
+
 def demangle(name):
-    """Readable form of a legacy-mangled Rust symbol (_ZN...E), hash dropped."""
+    """Readable form of a mangled Rust symbol (legacy _ZN...E, hash dropped, or v0 _R...)."""
+    if name.startswith("_R"):
+        return _demangle_v0(name)
     if not name.startswith("_ZN"):
         return name
     i, parts = 3, []
@@ -93,9 +119,7 @@ class FunctionIndex:
     def __init__(self, functions):
         best = {}
         for start, size, name in functions:
-            if start not in best or (
-                best[start][1].startswith("_ZN") and not name.startswith("_ZN")
-            ):
+            if start not in best or (mangled(best[start][1]) and not mangled(name)):
                 best[start] = (size, name)
         self.entries = sorted((s, size, name) for s, (size, name) in best.items())
         self.starts = [e[0] for e in self.entries]
