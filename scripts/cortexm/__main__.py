@@ -104,39 +104,52 @@ def _line(row):
     return (
         f"{head}  insns={row['instructions']:,} cycles~{row['cycles']:,} "
         f"ms={row['ms']:.2f}@{row['clock_mhz']:.0f}MHz stack={row['stack_bytes']} "
-        f"{report._check_text(row)} {row['status']}"
+        f"{report.check_text(row)} {row['status']}"
     )
 
 
-def run_all(args, cores, gos_opt, counter):
-    rows, emitted = [], {}
+def _jobs(args, cores):
+    """(model, core, emit target) in the order they are measured."""
     for model in _model_files(args):
         for core in cores:
             for target in _targets_for(args, core):
-                key = (model, target)
-                if key not in emitted:
-                    emitted[key] = measure.emit(gos_opt, model, target, args.work, args.all_sets)
-                em = emitted[key]
-                for opt in _split(args.opts):
-                    if isinstance(em, str):
-                        row = {
-                            "model": model.name,
-                            "kind": model.kind,
-                            "core": core.name,
-                            "emit_target": target,
-                            "opt": f"O{opt}",
-                            "status": em,
-                        }
-                    else:
-                        row = measure.measure(em, core, opt, counter)
-                    rows.append(row)
-                    print(_line(row), flush=True)
-                    yield rows
+                yield model, core, target
+
+
+def _failed(model, core, target, opt, status):
+    return {
+        "model": model.name,
+        "kind": model.kind,
+        "core": core.name,
+        "emit_target": target,
+        "opt": f"O{opt}",
+        "status": status,
+    }
+
+
+def run_all(args, cores, gos_opt, counter):
+    """Measures every job at every opt-level; yields the rows so far after each one."""
+    rows, emitted = [], {}
+    for model, core, target in _jobs(args, cores):
+        if (model, target) not in emitted:  # both cores share one emitted module
+            emitted[model, target] = measure.emit(gos_opt, model, target, args.work, args.all_sets)
+        em = emitted[model, target]
+        for opt in _split(args.opts):
+            if isinstance(em, str):
+                row = _failed(model, core, target, opt, em)
+            else:
+                row = measure.measure(em, core, opt, counter)
+            rows.append(row)
+            print(_line(row), flush=True)
+            yield rows
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     all_cores = cores_mod.make_cores(args.m0plus_mul_cycles)
+    unknown = [c for c in _split(args.cores) if c not in all_cores]
+    if unknown:
+        sys.exit(f"unknown core {unknown[0]}; known: {', '.join(all_cores)}")
     cores = [all_cores[c] for c in _split(args.cores)]
     gos_opt = os.path.abspath(
         os.environ.get("GOS_OPT", os.path.join(REPO, "target", "release", "gos-opt"))

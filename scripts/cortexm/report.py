@@ -20,7 +20,7 @@ def _kb(n):
     return f"{n / 1024:.1f}"
 
 
-def _check_text(row):
+def check_text(row):
     checks = row.get("checks") or []
     if not checks:
         return ""
@@ -59,7 +59,7 @@ def main_table(rows):
         lines.append(
             head + f"| {r['instructions']:,} | {r['cycles']:,} "
             f"| {r['ms']:.2f} @ {r['clock_mhz']:.0f} MHz | {cpm} | {_kb(r['flash_bytes'])} "
-            f"| {r['stack_bytes']:,} | {_kb(r['arena_bytes'])} | {_check_text(r)} "
+            f"| {r['stack_bytes']:,} | {_kb(r['arena_bytes'])} | {check_text(r)} "
             f"| {r['status']} |"
         )
     return lines
