@@ -6,6 +6,12 @@ with `gos-opt MODEL --target T --emit-rust DIR`, built with plain rustc for each
 unicorn on the model's test inputs, counted per instruction class and priced with the core's
 cycle table. Outputs are checked against the host build of the same module (bit for bit for
 int8 models) and against onnxruntime.
+
+Origin: grew from the Cortex-M4 counter in shared/tools/cortexm (cm4_count.py, wrapper.rs,
+link.ld, written by a helper session), split here into one module per job: build.py (gos-opt,
+rustc), emulate.py (unicorn), cycles.py (cycle tables), count.py (counts and cycles per class
+and function), reference.py (onnxruntime, comparisons), report.py (JSON, Markdown),
+selfcheck.py (is the CPU model really the one asked for), measure.py (one measurement).
 """
 
 import argparse
