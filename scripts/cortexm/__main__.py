@@ -176,7 +176,9 @@ def main(argv=None):
             report.write_json(args.json, rows, cores, command)
     if args.md:
         report.write_markdown(args.md, rows, cores, command, checks)
-    print("wrote", " and ".join(p for p in (args.json, args.md) if p))
+    written = [p for p in (args.json, args.md) if p]
+    if written:
+        print("wrote", " and ".join(written))
     return 0 if rows and all(r["status"] == "ok" for r in rows) else 1
 
 

@@ -11,10 +11,7 @@ use std::io::{Read, Write};
 fn main() {
     let mut bytes = Vec::new();
     std::io::stdin().read_to_end(&mut bytes).expect("read stdin");
-    let input: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let input: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     assert_eq!(input.len(), model::INPUT_LEN, "input length");
     let mut output = vec![0f32; model::OUTPUT_LEN];
     let mut arena = vec![f32::NAN; model::ARENA_LEN];

@@ -20,11 +20,7 @@ pub unsafe extern "C" fn entry(inp: *const f32, out: *mut f32, arena: *mut f32) 
 /// Lengths for the harness: [INPUT_LEN, OUTPUT_LEN, ARENA_LEN].
 #[no_mangle]
 #[used]
-pub static GOS_LENS: [u32; 3] = [
-    model::INPUT_LEN as u32,
-    model::OUTPUT_LEN as u32,
-    model::ARENA_LEN as u32,
-];
+pub static GOS_LENS: [u32; 3] = [model::INPUT_LEN as u32, model::OUTPUT_LEN as u32, model::ARENA_LEN as u32];
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
