@@ -88,28 +88,40 @@ class Block:
     mnemonics: collections.Counter
     cycles: int  # everything but a final branch
     branch: object  # cycles.Cost of the final branch, or None
+    class_cycles: collections.Counter  # cycles per class, but a final branch
+
+
+def _instruction_cycles(costs):
+    """Cycles of each instruction of a block; a final branch's are charged per exit later."""
+    out, run = [], 0
+    for k, c in enumerate(costs):
+        if c.pipelined:
+            out.append(2 if run == 0 else 1)
+            run += 1
+            continue
+        run = 0
+        if c.is_branch and k == len(costs) - 1:
+            out.append(0)
+        else:
+            out.append(c.not_taken if c.is_branch else c.cycles)
+    return out
 
 
 def analyse_block(disasm, cost, code, addr):
     insns = list(disasm.disasm(code, addr))
     costs = [cost(i) for i in insns]
-    cycles, run = 0, 0
-    for k, c in enumerate(costs):
-        if c.pipelined:
-            cycles += 2 if run == 0 else 1
-            run += 1
-            continue
-        run = 0
-        if c.is_branch and k == len(costs) - 1:
-            continue
-        cycles += c.not_taken if c.is_branch else c.cycles
+    each = _instruction_cycles(costs)
+    class_cycles = collections.Counter()
+    for c, n in zip(costs, each):
+        class_cycles[c.cls] += n
     branch = costs[-1] if costs and costs[-1].is_branch else None
     return Block(
         insns,
         collections.Counter(c.cls for c in costs),
         collections.Counter(i.insn_name().lower() for i in insns),
-        cycles,
+        sum(each),
         branch,
+        class_cycles,
     )
 
 
@@ -156,6 +168,7 @@ def tally(run, image, core):
         "undecoded_block_runs": 0,
     }
     classes, mnemonics = collections.Counter(), collections.Counter()
+    class_cycles = collections.Counter()
     functions = collections.defaultdict(_new_function)
     hot = []
     for (addr, size), n in run.blocks.items():
@@ -166,12 +179,14 @@ def tally(run, image, core):
         if block.branch is not None:
             extra, taken = _branch_cycles(block, n, run.taken.get((addr, size), 0))
             cycles += extra
+            class_cycles["branch"] += extra
             totals["branches_taken"] += taken
             totals["branches_not_taken"] += n - taken
         count = len(block.insns) * n
         totals["instructions"] += count
         totals["cycles"] += cycles
         classes.update({c: k * n for c, k in block.classes.items()})
+        class_cycles.update({c: k * n for c, k in block.class_cycles.items()})
         mnemonics.update({m: k * n for m, k in block.mnemonics.items()})
         start, fname = index.lookup(addr)
         f = functions[fname]
@@ -183,6 +198,7 @@ def tally(run, image, core):
     return dict(
         totals,
         classes=dict(classes.most_common()),
+        class_cycles=dict(class_cycles.most_common()),
         top_mnemonics=dict(mnemonics.most_common(40)),
         distinct_blocks=len(run.blocks),
         library_cycles=sum(f["cycles"] for name, f in functions.items() if not in_module(name)),

@@ -98,6 +98,7 @@ def _summary(row, em, core, tallies, runs):
         ],
         library_cycle_share=first["library_cycles"] / max(first["cycles"], 1),
         classes=first["classes"],
+        class_cycles=first["class_cycles"],
         top_mnemonics=first["top_mnemonics"],
         functions=first["functions"],
         branches_taken=first["branches_taken"],

@@ -136,7 +136,12 @@ def hot_costs(rows, top=4):
     for r in rows:
         if not _ok(r):
             continue
-        classes = ", ".join(f"{k} {v:,}" for k, v in list(r["classes"].items())[:8])
+        share = r.get("class_cycles", {})
+        classes = ", ".join(
+            f"{k} {v:,}"
+            + (f" ({share[k] / max(r['cycles'], 1):.0%} of cycles)" if k in share else "")
+            for k, v in list(r["classes"].items())[:8]
+        )
         funcs = "; ".join(
             f"`{f['name'][-50:]}` {f['cycles'] / max(r['cycles'], 1):.0%}"
             for f in r["functions"][:top]
@@ -145,7 +150,7 @@ def hot_costs(rows, top=4):
             f"- **{r['kind']} {models.SHORT.get(r['model'], r['model'])}, {r['core']}, "
             f"emitted for {r['emit_target']}, {r['opt']}**: outside the module "
             f"(core, compiler_builtins) {r['library_cycle_share']:.0%} of cycles; "
-            f"classes: {classes}; hottest functions: {funcs}"
+            f"instructions per class: {classes}; hottest functions: {funcs}"
         )
     return lines
 
