@@ -17,6 +17,7 @@
 //! kernels.
 
 mod cost;
+pub mod program;
 
 pub use cost::shift_add_work;
 

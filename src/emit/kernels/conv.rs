@@ -429,7 +429,7 @@ fn k_qconv<
             x,
             w,
             off,
-            |at, ch, v| y[at] = Y::store(v as f32 * mul[ch] + bias[ch], rq),
+            |at, ch, v| y[at] = Y::requant(v, 0, mul[ch], bias[ch], rq),
         )
     });
 }

@@ -302,7 +302,7 @@ fn k_qmm_rows<
         for r in 0..R {
             for c in j - j0..NB {
                 let at = if AX == 1 { row0 + r } else { j0 + c };
-                y[r * N + j0 + c] = Y::store((acc[r][c] + off[at]) as f32 * mul[at] + bias[at], rq);
+                y[r * N + j0 + c] = Y::requant(acc[r][c], off[at], mul[at], bias[at], rq);
             }
         }
         j = j0 + NB;

@@ -53,6 +53,14 @@ struct Requant {
 trait QOut: Copy {
     /// `v` stored as `rq` says.
     fn store(v: f32, rq: Requant) -> Self;
+
+    /// An integer sum `acc` of an output channel with the channel's offset `off` (the input's
+    /// zero point times its weights), scale `mul` and float bias: `store((acc + off) · mul +
+    /// bias)`.
+    #[inline(always)]
+    fn requant(acc: i32, off: i32, mul: f32, bias: f32, rq: Requant) -> Self {
+        Self::store((acc + off) as f32 * mul + bias, rq)
+    }
 }
 
 impl QOut for f32 {
@@ -129,3 +137,5 @@ fn k_quant_ip<const N: usize>(y: &mut [f32], inv: f32, zp: f32, qmin: f32, qmax:
 mod conv;
 #[path = "linalg.rs"]
 mod linalg;
+#[path = "shiftadd.rs"]
+mod shiftadd;

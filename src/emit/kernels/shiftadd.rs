@@ -1,0 +1,305 @@
+//! Shift-add kernels: integer Conv, Gemm and MatMul whose weights are digit programs (the
+//! layout of `gos_opt::shiftadd::program`: per output channel, per digit plane from the highest,
+//! the input offsets of the taps whose digit there is +1, then of those whose digit is −1). Per
+//! plane the inputs are added and subtracted, the planes combined by shifts (Horner), so no
+//! input is multiplied by a weight: for cores whose multiplier is slow (ARMv6-M's 32-cycle
+//! one). The i32 sums are exactly the multiply kernels' (`k_qconv`, `k_qmm`), and so are the
+//! results: the same offsets, scales, biases and store ([`QOut::requant`]).
+
+use super::{QIn, QOut, Requant};
+
+/// A word of a digit program: a count or an input offset (`u16` where all fit, else `u32`).
+trait SaWord: Copy {
+    /// The word as an index.
+    fn at(self) -> usize;
+}
+
+impl SaWord for u16 {
+    #[inline(always)]
+    fn at(self) -> usize {
+        self as usize
+    }
+}
+
+impl SaWord for u32 {
+    #[inline(always)]
+    fn at(self) -> usize {
+        self as usize
+    }
+}
+
+/// Whether `prog` is exactly `channels` programs of `planes` planes whose offsets are all below
+/// `limit`: what the kernels check once per call before their unchecked loads.
+fn k_sa_valid<D: SaWord>(prog: &[D], channels: usize, planes: usize, limit: usize) -> bool {
+    let mut at = 0;
+    for _ in 0..channels * planes {
+        let Some(&[np, nn]) = prog.get(at..at + 2) else { return false };
+        let end = at + 2 + np.at() + nn.at();
+        match prog.get(at + 2..end) {
+            Some(offsets) if offsets.iter().all(|o| o.at() < limit) => at = end,
+            _ => return false,
+        }
+    }
+    at == prog.len()
+}
+
+/// The program of one channel (at the start of `prog`) on `PB` windows of `x`, window `p`
+/// starting at `base + p·STEP`: per plane, from the highest, the inputs at its positive offsets
+/// added and those at its negative ones subtracted, then `acc = (acc << 1) + sum`. Returns the
+/// `PB` sums and the words of the program. Not inlined: one copy per layer shape keeps the
+/// flash small, and its body (the inner loops) holds no multiplication.
+///
+/// # Safety
+/// `prog` starts with a whole program (checked by [`k_sa_valid`]) and every
+/// `base + offset + (PB - 1)·STEP` of it indexes `x`.
+#[inline(never)]
+unsafe fn k_sa_run<X: QIn, D: SaWord, const PLANES: usize, const PB: usize, const STEP: usize>(
+    x: &[X],
+    base: usize,
+    prog: &[D],
+) -> ([i32; PB], usize) {
+    let mut acc = [0i32; PB];
+    let mut at = 0;
+    for _ in 0..PLANES {
+        let (np, nn) = (prog[at].at(), prog[at + 1].at());
+        let (pos, neg) = prog[at + 2..at + 2 + np + nn].split_at(np);
+        at += 2 + np + nn;
+        let mut sum = [0i32; PB];
+        for &o in pos {
+            let i = base + o.at();
+            for (p, s) in sum.iter_mut().enumerate() {
+                // SAFETY: the caller keeps every window's offsets inside `x`.
+                *s += unsafe { x.get_unchecked(i + p * STEP) }.wide();
+            }
+        }
+        for &o in neg {
+            let i = base + o.at();
+            for (p, s) in sum.iter_mut().enumerate() {
+                // SAFETY: as above.
+                *s -= unsafe { x.get_unchecked(i + p * STEP) }.wide();
+            }
+        }
+        for (a, s) in acc.iter_mut().zip(sum) {
+            *a = (*a << 1) + s;
+        }
+    }
+    (acc, at)
+}
+
+/// Integer convolution of an already padded `x` (`[G·CG][H][W]`, padding the input's zero
+/// point) by the digit programs `prog` of its `G·MG` output channels (offsets into a group's
+/// input from the window's top-left tap) into `y` (`[G·MG][OH][OW]`); `off`, `mul`, `bias` per
+/// output channel, as [`k_qconv`] has them. Output pixels go `PB` at a time along a row (the
+/// last tile of a row overlapping the one before), so each program word serves `PB` pixels.
+///
+/// # Panics
+/// When `prog` is not `G·MG` programs of `PLANES` planes whose windows lie inside `x`.
+#[allow(clippy::too_many_arguments)]
+fn k_saconv<
+    X: QIn,
+    D: SaWord,
+    Y: QOut,
+    const G: usize,
+    const CG: usize,
+    const H: usize,
+    const W: usize,
+    const MG: usize,
+    const OH: usize,
+    const OW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PLANES: usize,
+    const PB: usize,
+>(
+    x: &[X],
+    prog: &[D],
+    off: &[i32],
+    mul: &[f32],
+    bias: &[f32],
+    y: &mut [Y],
+    rq: Requant,
+) {
+    const { assert!(PB >= 1 && PB <= OW, "pixel tiles are 1 to OW wide") };
+    let (x, y) = (&x[..G * CG * H * W], &mut y[..G * MG * OH * OW]);
+    // How far into its group's input the last window starts.
+    let reach = (OH - 1) * SH * W + (OW - 1) * SW;
+    assert!(k_sa_valid(prog, G * MG, PLANES, CG * H * W - reach), "malformed digit programs");
+    let mut at = 0;
+    for g in 0..G {
+        for m in g * MG..(g + 1) * MG {
+            let mut len = 0;
+            for oh in 0..OH {
+                let mut ow = 0;
+                while ow < OW {
+                    let o0 = if ow + PB <= OW { ow } else { OW - PB };
+                    let base = (g * CG * H + oh * SH) * W + o0 * SW;
+                    // SAFETY: checked above: the program is whole and its offsets, from any
+                    // window of group g, stay inside the group's input.
+                    let (acc, n) = unsafe { k_sa_run::<X, D, PLANES, PB, SW>(x, base, &prog[at..]) };
+                    len = n;
+                    for (p, &a) in acc.iter().enumerate().skip(ow - o0) {
+                        y[(m * OH + oh) * OW + o0 + p] = Y::requant(a, off[m], mul[m], bias[m], rq);
+                    }
+                    ow = o0 + PB;
+                }
+            }
+            at += len;
+        }
+    }
+}
+
+/// `y[M][N] = store((x[M][K] · w[K][N] + off) · mul + bias)` (per column), the weights as the
+/// digit programs `prog` of the `N` columns (offsets along a row of `x`); rows go `RB` at a time
+/// (the last tile overlapping the one before), so each program word serves `RB` rows.
+///
+/// # Panics
+/// When `prog` is not `N` programs of `PLANES` planes with offsets below `K`.
+#[allow(clippy::too_many_arguments)]
+fn k_samm<
+    X: QIn,
+    D: SaWord,
+    Y: QOut,
+    const M: usize,
+    const K: usize,
+    const N: usize,
+    const PLANES: usize,
+    const RB: usize,
+>(
+    x: &[X],
+    prog: &[D],
+    off: &[i32],
+    mul: &[f32],
+    bias: &[f32],
+    y: &mut [Y],
+    rq: Requant,
+) {
+    const { assert!(RB >= 1 && RB <= M, "row tiles are 1 to M high") };
+    let (x, y) = (&x[..M * K], &mut y[..M * N]);
+    assert!(k_sa_valid(prog, N, PLANES, K), "malformed digit programs");
+    let mut at = 0;
+    for j in 0..N {
+        let mut len = 0;
+        let mut r = 0;
+        while r < M {
+            let r0 = if r + RB <= M { r } else { M - RB };
+            // SAFETY: checked above: the program is whole and its offsets lie within a row.
+            let (acc, n) = unsafe { k_sa_run::<X, D, PLANES, RB, K>(x, r0 * K, &prog[at..]) };
+            len = n;
+            for (p, &a) in acc.iter().enumerate().skip(r - r0) {
+                y[(r0 + p) * N + j] = Y::requant(a, off[j], mul[j], bias[j], rq);
+            }
+            r = r0 + RB;
+        }
+        at += len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Requant;
+    use crate::shiftadd::program::DigitPrograms;
+    use crate::shiftadd::Recoding;
+
+    const RQ: Requant = Requant { lo: f32::NEG_INFINITY, hi: f32::INFINITY, inv: 1.0, zero: 0.0 };
+
+    /// Weights in [-128, 127] with zeros, a whole zero row, and the extremes.
+    fn weights(n: usize) -> Vec<i32> {
+        (0..n).map(|i| if i % 11 == 3 { 0 } else { ((i * 73 + 17) % 256) as i32 - 128 }).collect()
+    }
+
+    #[test]
+    fn the_matrix_kernel_sums_what_the_products_sum() {
+        const M: usize = 3;
+        const K: usize = 7;
+        const N: usize = 5;
+        let mut w = weights(K * N);
+        (w[0], w[1]) = (-128, 127);
+        for k in 0..K {
+            w[k * N + 2] = 0; // a column of zeros
+        }
+        let x: Vec<u8> = (0..M * K).map(|i| ((i * 37) % 256) as u8).collect();
+        let off: Vec<i32> = (0..N as i32).map(|j| j * 100 - 7).collect();
+        let want: Vec<f32> = (0..M * N)
+            .map(|i| {
+                let (r, j) = (i / N, i % N);
+                ((0..K).map(|k| x[r * K + k] as i32 * w[k * N + j]).sum::<i32>() + off[j]) as f32
+            })
+            .collect();
+        for recoding in [Recoding::Csd, Recoding::Binary] {
+            let columns: Vec<Vec<(u32, i32)>> =
+                (0..N).map(|j| (0..K).map(|k| (k as u32, w[k * N + j])).collect()).collect();
+            let p = DigitPrograms::encode(&columns, recoding);
+            assert_eq!(p.planes, 8, "{recoding:?}: −128 needs plane 7");
+            let words: Vec<u16> = p.words.iter().map(|&v| v as u16).collect();
+            let mut y = vec![f32::NAN; M * N];
+            // Two-row tiles over three rows: the last overlaps.
+            super::k_samm::<u8, u16, f32, M, K, N, 8, 2>(&x, &words, &off, &[1.0; N], &[0.0; N], &mut y, RQ);
+            assert_eq!(y, want, "{recoding:?}");
+        }
+    }
+
+    #[test]
+    fn the_convolution_sums_what_the_multiply_kernel_sums() {
+        // Two groups of 2 input and 3 output channels, 3 × 2 taps, stride (1, 2), dilation
+        // (2, 1), on a 7 × 8 (already padded) input: output 3 × 4, pixel tiles of 3.
+        const G: usize = 2;
+        const CG: usize = 2;
+        const H: usize = 7;
+        const W: usize = 8;
+        const MG: usize = 3;
+        const KH: usize = 3;
+        const KW: usize = 2;
+        const OH: usize = 3;
+        const OW: usize = 4;
+        let taps = CG * KH * KW;
+        let w = weights(G * MG * taps);
+        let x: Vec<i8> = (0..G * CG * H * W).map(|i| ((i * 53) % 256) as u8 as i8).collect();
+        let off = [5, -6, 7, -8, 9, -10];
+        let mut want = vec![0f32; G * MG * OH * OW];
+        for (m, out) in want.chunks_mut(OH * OW).enumerate() {
+            let g = m / MG;
+            for (i, v) in out.iter_mut().enumerate() {
+                let (oh, ow) = (i / OW, i % OW);
+                let mut acc = off[m];
+                for t in 0..taps {
+                    let (c, a, b) = (t / (KH * KW), t / KW % KH, t % KW);
+                    acc += x[((g * CG + c) * H + oh + 2 * a) * W + 2 * ow + b] as i32 * w[m * taps + t];
+                }
+                *v = acc as f32;
+            }
+        }
+        let channels: Vec<Vec<(u32, i32)>> = (0..G * MG)
+            .map(|m| {
+                (0..taps)
+                    .map(|t| {
+                        let (c, a, b) = (t / (KH * KW), t / KW % KH, t % KW);
+                        (((c * H + 2 * a) * W + b) as u32, w[m * taps + t])
+                    })
+                    .collect()
+            })
+            .collect();
+        let p = DigitPrograms::encode(&channels, Recoding::Csd);
+        const PLANES: usize = 8;
+        assert_eq!(p.planes as usize, PLANES);
+        let mut y = vec![f32::NAN; want.len()];
+        super::k_saconv::<i8, u32, f32, G, CG, H, W, MG, OH, OW, 1, 2, PLANES, 3>(
+            &x,
+            &p.words,
+            &off,
+            &[1.0; 6],
+            &[0.0; 6],
+            &mut y,
+            RQ,
+        );
+        assert_eq!(y, want);
+    }
+
+    #[test]
+    fn malformed_programs_are_refused() {
+        let p = DigitPrograms::encode(&[vec![(3, 5)], vec![(1, -1)]], Recoding::Csd);
+        assert!(super::k_sa_valid(&p.words, 2, p.planes as usize, 4));
+        assert!(!super::k_sa_valid(&p.words, 2, p.planes as usize, 3), "offset 3 past the limit");
+        assert!(!super::k_sa_valid(&p.words, 1, p.planes as usize, 4), "words left over");
+        assert!(!super::k_sa_valid(&p.words[..p.words.len() - 1], 2, p.planes as usize, 4), "cut short");
+    }
+}
