@@ -87,8 +87,7 @@ impl Small {
         let n: usize = self.w.iter().product::<i64>() as usize;
         // Weights over all of [-128, 127] with many zeros, the extremes, and channel 1 all zero.
         let per = n / m;
-        let mut w: Vec<i8> =
-            (0..n).map(|i| if i % 5 == 2 { 0 } else { ((i * 89 + 31) % 256) as u8 as i8 }).collect();
+        let mut w: Vec<i8> = (0..n).map(|i| if i % 5 == 2 { 0 } else { ((i * 89 + 31) % 256) as u8 as i8 }).collect();
         (w[0], w[n - 1]) = (-128, 127);
         for (i, v) in w.iter_mut().enumerate() {
             let ch = if axis == 0 { i / per } else { i % m };
@@ -408,7 +407,7 @@ fn shared_int8_models_run_shift_add_kernels_bit_for_bit() {
             .iter()
             .map(|s| s.input_set(&declared).expect("inputs"))
             .collect();
-        let ident = name.replace('-', "_");
+        let ident = name.replace('-', "_").to_lowercase();
         let coded_id = format!("{ident}_coded");
         let optimized = optimize_for_m0plus(&path, &src.join(&coded_id));
         let shapes = types_of(&sets[0]).into_iter().map(|(k, t)| (k, t.shape)).collect();
@@ -473,7 +472,11 @@ fn build_thumbv6m(dir: &Path) -> Option<PathBuf> {
         .arg(dir.join("wrapper.rs"))
         .output()
         .expect("rustc");
-    assert!(out.status.success(), "the coded module does not build for ARMv6-M:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the coded module does not build for ARMv6-M:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(obj)
 }
 
@@ -499,7 +502,8 @@ fn a_coded_module_builds_for_armv6m_without_multiplies_in_its_loops() {
     let model = &small_models()[0];
     let bytes = model.model(true);
     let shapes = [("x".to_string(), model.x.iter().map(|&d| d as usize).collect())].into();
-    let graph = import_bytes(&bytes, None, &ImportOptions { input_shapes: shapes, ..Default::default() }).expect("import");
+    let graph =
+        import_bytes(&bytes, None, &ImportOptions { input_shapes: shapes, ..Default::default() }).expect("import");
     let r = emit::emit_rust(&graph, &dir).expect("emit");
     assert!(uses_shift_add(&r));
     let Some(obj) = build_thumbv6m(&dir) else { return };

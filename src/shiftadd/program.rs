@@ -35,7 +35,9 @@ impl DigitPrograms {
     pub fn encode(channels: &[Vec<(u32, i32)>], recoding: Recoding) -> DigitPrograms {
         let coded: Vec<Vec<(u32, super::Digit)>> = channels
             .iter()
-            .map(|taps| taps.iter().flat_map(|&(at, w)| digits(w, recoding).into_iter().map(move |d| (at, d))).collect())
+            .map(|taps| {
+                taps.iter().flat_map(|&(at, w)| digits(w, recoding).into_iter().map(move |d| (at, d))).collect()
+            })
             .collect();
         let planes = coded.iter().flatten().map(|(_, d)| d.shift + 1).max().unwrap_or(0);
         let mut words = Vec::new();

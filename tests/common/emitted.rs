@@ -142,4 +142,3 @@ pub fn one_step(reference: &[f32], actual: &[f32], step: f64) -> (usize, bool) {
     }
     (off, within)
 }
-

@@ -53,14 +53,6 @@ struct Requant {
 trait QOut: Copy {
     /// `v` stored as `rq` says.
     fn store(v: f32, rq: Requant) -> Self;
-
-    /// An integer sum `acc` of an output channel with the channel's offset `off` (the input's
-    /// zero point times its weights), scale `mul` and float bias: `store((acc + off) · mul +
-    /// bias)`.
-    #[inline(always)]
-    fn requant(acc: i32, off: i32, mul: f32, bias: f32, rq: Requant) -> Self {
-        Self::store((acc + off) as f32 * mul + bias, rq)
-    }
 }
 
 impl QOut for f32 {
@@ -83,6 +75,14 @@ impl QOut for i8 {
     fn store(v: f32, rq: Requant) -> i8 {
         m_quantize(v, rq, -128.0, 127.0) as i8
     }
+}
+
+/// An integer kernel's store of the i32 sum `acc` of an output channel with the channel's
+/// offset `off` (minus the input's zero point times the weights), scale `mul` and float bias:
+/// `store((acc + off) · mul + bias)`.
+#[inline(always)]
+fn m_requant<Y: QOut>(acc: i32, off: i32, mul: f32, bias: f32, rq: Requant) -> Y {
+    Y::store((acc + off) as f32 * mul + bias, rq)
 }
 
 /// `v` clamped to `[rq.lo, rq.hi]`, then `round_half_even(v · inv) + zero` saturated to

@@ -4,9 +4,9 @@
 //! plane the inputs are added and subtracted, the planes combined by shifts (Horner), so no
 //! input is multiplied by a weight: for cores whose multiplier is slow (ARMv6-M's 32-cycle
 //! one). The i32 sums are exactly the multiply kernels' (`k_qconv`, `k_qmm`), and so are the
-//! results: the same offsets, scales, biases and store ([`QOut::requant`]).
+//! results: the same offsets, scales, biases and store ([`m_requant`]).
 
-use super::{QIn, QOut, Requant};
+use super::{m_requant, QIn, QOut, Requant};
 
 /// A word of a digit program: a count or an input offset (`u16` where all fit, else `u32`).
 trait SaWord: Copy {
@@ -138,7 +138,7 @@ fn k_saconv<
                     let (acc, n) = unsafe { k_sa_run::<X, D, PLANES, PB, SW>(x, base, &prog[at..]) };
                     len = n;
                     for (p, &a) in acc.iter().enumerate().skip(ow - o0) {
-                        y[(m * OH + oh) * OW + o0 + p] = Y::requant(a, off[m], mul[m], bias[m], rq);
+                        y[(m * OH + oh) * OW + o0 + p] = m_requant(a, off[m], mul[m], bias[m], rq);
                     }
                     ow = o0 + PB;
                 }
@@ -186,7 +186,7 @@ fn k_samm<
             let (acc, n) = unsafe { k_sa_run::<X, D, PLANES, RB, K>(x, r0 * K, &prog[at..]) };
             len = n;
             for (p, &a) in acc.iter().enumerate().skip(r - r0) {
-                y[(r0 + p) * N + j] = Y::requant(a, off[j], mul[j], bias[j], rq);
+                y[(r0 + p) * N + j] = m_requant(a, off[j], mul[j], bias[j], rq);
             }
             r = r0 + RB;
         }
@@ -283,13 +283,7 @@ mod tests {
         assert_eq!(p.planes as usize, PLANES);
         let mut y = vec![f32::NAN; want.len()];
         super::k_saconv::<i8, u32, f32, G, CG, H, W, MG, OH, OW, 1, 2, PLANES, 3>(
-            &x,
-            &p.words,
-            &off,
-            &[1.0; 6],
-            &[0.0; 6],
-            &mut y,
-            RQ,
+            &x, &p.words, &off, &[1.0; 6], &[0.0; 6], &mut y, RQ,
         );
         assert_eq!(y, want);
     }
