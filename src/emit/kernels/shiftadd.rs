@@ -43,45 +43,39 @@ fn k_sa_valid<D: SaWord>(prog: &[D], channels: usize, planes: usize, limit: usiz
     at == prog.len()
 }
 
-/// The program of one channel (at the start of `prog`) on `PB` windows of `x`, window `p`
-/// starting at `base + p·STEP`: per plane, from the highest, the inputs at its positive offsets
-/// added and those at its negative ones subtracted, then `acc = (acc << 1) + sum`. Returns the
-/// `PB` sums and the words of the program. Not inlined: one copy per layer shape keeps the
-/// flash small, and its body (the inner loops) holds no multiplication.
+/// The program of one channel (at the start of `prog`) on the window starting at `x[0]`: per
+/// plane, from the highest, the inputs at its positive offsets added and those at its negative
+/// ones subtracted, then `acc = (acc << 1) + sum`. Returns the sum and the words of the
+/// program. Not inlined: one copy per input and word type keeps the flash small, and its body
+/// (the inner loops) holds no multiplication. One window at a time: on ARMv6-M (eight low
+/// registers) LLVM spills the sums of wider tiles, or at `opt-level = "s"` does not unroll them,
+/// while one window's term loop is six instructions (`ldrh`, `ldrb`, `adds`, pointer, count,
+/// branch).
 ///
 /// # Safety
-/// `prog` starts with a whole program (checked by [`k_sa_valid`]) and every
-/// `base + offset + (PB - 1)·STEP` of it indexes `x`.
+/// `prog` starts with a whole program (checked by [`k_sa_valid`]) whose offsets index `x`.
 #[inline(never)]
-unsafe fn k_sa_run<X: QIn, D: SaWord, const PLANES: usize, const PB: usize, const STEP: usize>(
-    x: &[X],
-    base: usize,
-    prog: &[D],
-) -> ([i32; PB], usize) {
-    let mut acc = [0i32; PB];
+unsafe fn k_sa_run<X: QIn, D: SaWord, const PLANES: usize>(x: &[X], prog: &[D]) -> (i32, usize) {
+    let mut acc = 0i32;
     let mut at = 0;
     for _ in 0..PLANES {
-        let (np, nn) = (prog[at].at(), prog[at + 1].at());
-        let (pos, neg) = prog[at + 2..at + 2 + np + nn].split_at(np);
-        at += 2 + np + nn;
-        let mut sum = [0i32; PB];
+        // SAFETY: the program is whole: its counts and the offsets they count lie in `prog`.
+        let (pos, neg) = unsafe {
+            let (np, nn) = (prog.get_unchecked(at).at(), prog.get_unchecked(at + 1).at());
+            let terms = prog.get_unchecked(at + 2..at + 2 + np + nn);
+            at += 2 + np + nn;
+            terms.split_at_unchecked(np)
+        };
+        let mut sum = 0i32;
         for &o in pos {
-            let i = base + o.at();
-            for (p, s) in sum.iter_mut().enumerate() {
-                // SAFETY: the caller keeps every window's offsets inside `x`.
-                *s += unsafe { x.get_unchecked(i + p * STEP) }.wide();
-            }
+            // SAFETY: the caller keeps the program's offsets inside `x`.
+            sum += unsafe { x.get_unchecked(o.at()) }.wide();
         }
         for &o in neg {
-            let i = base + o.at();
-            for (p, s) in sum.iter_mut().enumerate() {
-                // SAFETY: as above.
-                *s -= unsafe { x.get_unchecked(i + p * STEP) }.wide();
-            }
+            // SAFETY: as above.
+            sum -= unsafe { x.get_unchecked(o.at()) }.wide();
         }
-        for (a, s) in acc.iter_mut().zip(sum) {
-            *a = (*a << 1) + s;
-        }
+        acc = (acc << 1) + sum;
     }
     (acc, at)
 }
@@ -89,8 +83,7 @@ unsafe fn k_sa_run<X: QIn, D: SaWord, const PLANES: usize, const PB: usize, cons
 /// Integer convolution of an already padded `x` (`[G·CG][H][W]`, padding the input's zero
 /// point) by the digit programs `prog` of its `G·MG` output channels (offsets into a group's
 /// input from the window's top-left tap) into `y` (`[G·MG][OH][OW]`); `off`, `mul`, `bias` per
-/// output channel, as [`k_qconv`] has them. Output pixels go `PB` at a time along a row (the
-/// last tile of a row overlapping the one before), so each program word serves `PB` pixels.
+/// output channel, as [`k_qconv`] has them.
 ///
 /// # Panics
 /// When `prog` is not `G·MG` programs of `PLANES` planes whose windows lie inside `x`.
@@ -109,7 +102,6 @@ fn k_saconv<
     const SH: usize,
     const SW: usize,
     const PLANES: usize,
-    const PB: usize,
 >(
     x: &[X],
     prog: &[D],
@@ -119,28 +111,23 @@ fn k_saconv<
     y: &mut [Y],
     rq: Requant,
 ) {
-    const { assert!(PB >= 1 && PB <= OW, "pixel tiles are 1 to OW wide") };
     let (x, y) = (&x[..G * CG * H * W], &mut y[..G * MG * OH * OW]);
     // How far into its group's input the last window starts.
     let reach = (OH - 1) * SH * W + (OW - 1) * SW;
     assert!(k_sa_valid(prog, G * MG, PLANES, CG * H * W - reach), "malformed digit programs");
     let mut at = 0;
     for g in 0..G {
+        let group = &x[g * CG * H * W..(g + 1) * CG * H * W];
         for m in g * MG..(g + 1) * MG {
             let mut len = 0;
             for oh in 0..OH {
-                let mut ow = 0;
-                while ow < OW {
-                    let o0 = if ow + PB <= OW { ow } else { OW - PB };
-                    let base = (g * CG * H + oh * SH) * W + o0 * SW;
+                for ow in 0..OW {
+                    let window = &group[oh * SH * W + ow * SW..];
                     // SAFETY: checked above: the program is whole and its offsets, from any
-                    // window of group g, stay inside the group's input.
-                    let (acc, n) = unsafe { k_sa_run::<X, D, PLANES, PB, SW>(x, base, &prog[at..]) };
+                    // window, stay inside the group's input.
+                    let (acc, n) = unsafe { k_sa_run::<X, D, PLANES>(window, &prog[at..]) };
                     len = n;
-                    for (p, &a) in acc.iter().enumerate().skip(ow - o0) {
-                        y[(m * OH + oh) * OW + o0 + p] = m_requant(a, off[m], mul[m], bias[m], rq);
-                    }
-                    ow = o0 + PB;
+                    y[(m * OH + oh) * OW + ow] = m_requant(acc, off[m], mul[m], bias[m], rq);
                 }
             }
             at += len;
@@ -149,22 +136,12 @@ fn k_saconv<
 }
 
 /// `y[M][N] = store((x[M][K] · w[K][N] + off) · mul + bias)` (per column), the weights as the
-/// digit programs `prog` of the `N` columns (offsets along a row of `x`); rows go `RB` at a time
-/// (the last tile overlapping the one before), so each program word serves `RB` rows.
+/// digit programs `prog` of the `N` columns (offsets along a row of `x`).
 ///
 /// # Panics
 /// When `prog` is not `N` programs of `PLANES` planes with offsets below `K`.
 #[allow(clippy::too_many_arguments)]
-fn k_samm<
-    X: QIn,
-    D: SaWord,
-    Y: QOut,
-    const M: usize,
-    const K: usize,
-    const N: usize,
-    const PLANES: usize,
-    const RB: usize,
->(
+fn k_samm<X: QIn, D: SaWord, Y: QOut, const M: usize, const K: usize, const N: usize, const PLANES: usize>(
     x: &[X],
     prog: &[D],
     off: &[i32],
@@ -173,22 +150,16 @@ fn k_samm<
     y: &mut [Y],
     rq: Requant,
 ) {
-    const { assert!(RB >= 1 && RB <= M, "row tiles are 1 to M high") };
     let (x, y) = (&x[..M * K], &mut y[..M * N]);
     assert!(k_sa_valid(prog, N, PLANES, K), "malformed digit programs");
     let mut at = 0;
     for j in 0..N {
         let mut len = 0;
-        let mut r = 0;
-        while r < M {
-            let r0 = if r + RB <= M { r } else { M - RB };
+        for (r, row) in x.chunks_exact(K).enumerate() {
             // SAFETY: checked above: the program is whole and its offsets lie within a row.
-            let (acc, n) = unsafe { k_sa_run::<X, D, PLANES, RB, K>(x, r0 * K, &prog[at..]) };
+            let (acc, n) = unsafe { k_sa_run::<X, D, PLANES>(row, &prog[at..]) };
             len = n;
-            for (p, &a) in acc.iter().enumerate().skip(r - r0) {
-                y[(r0 + p) * N + j] = m_requant(a, off[j], mul[j], bias[j], rq);
-            }
-            r = r0 + RB;
+            y[r * N + j] = m_requant(acc, off[j], mul[j], bias[j], rq);
         }
         at += len;
     }
@@ -232,8 +203,7 @@ mod tests {
             assert_eq!(p.planes, 8, "{recoding:?}: −128 needs plane 7");
             let words: Vec<u16> = p.words.iter().map(|&v| v as u16).collect();
             let mut y = vec![f32::NAN; M * N];
-            // Two-row tiles over three rows: the last overlaps.
-            super::k_samm::<u8, u16, f32, M, K, N, 8, 2>(&x, &words, &off, &[1.0; N], &[0.0; N], &mut y, RQ);
+            super::k_samm::<u8, u16, f32, M, K, N, 8>(&x, &words, &off, &[1.0; N], &[0.0; N], &mut y, RQ);
             assert_eq!(y, want, "{recoding:?}");
         }
     }
@@ -241,7 +211,7 @@ mod tests {
     #[test]
     fn the_convolution_sums_what_the_multiply_kernel_sums() {
         // Two groups of 2 input and 3 output channels, 3 × 2 taps, stride (1, 2), dilation
-        // (2, 1), on a 7 × 8 (already padded) input: output 3 × 4, pixel tiles of 3.
+        // (2, 1), on a 7 × 8 (already padded) input: output 3 × 4.
         const G: usize = 2;
         const CG: usize = 2;
         const H: usize = 7;
@@ -282,7 +252,7 @@ mod tests {
         const PLANES: usize = 8;
         assert_eq!(p.planes as usize, PLANES);
         let mut y = vec![f32::NAN; want.len()];
-        super::k_saconv::<i8, u32, f32, G, CG, H, W, MG, OH, OW, 1, 2, PLANES, 3>(
+        super::k_saconv::<i8, u32, f32, G, CG, H, W, MG, OH, OW, 1, 2, PLANES>(
             &x, &p.words, &off, &[1.0; 6], &[0.0; 6], &mut y, RQ,
         );
         assert_eq!(y, want);

@@ -11,10 +11,6 @@ use super::{nums, Arg, BufId, EmitError, Lowerer, Weight};
 use crate::shiftadd::program::DigitPrograms;
 use crate::shiftadd::Coding;
 
-/// Output pixels (along a row) or rows a shift-add kernel computes per pass over a program:
-/// each program word serves that many, and their sums stay in registers on ARMv6-M.
-const TILE: usize = 4;
-
 impl Lowerer<'_> {
     /// A quantized convolution (any kernel, stride, dilation and group) with digit-coded
     /// `values` (`[M][CG][KH][KW]`, zero points taken off): `k_saconv` on the input padded
@@ -44,8 +40,8 @@ impl Lowerer<'_> {
             .collect();
         let xt = f.xq.elem.rust();
         let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{xt}", f.xq.zero))?;
-        let (pb, dims) = (ow.clamp(1, TILE), [g, cin / g, ph, pw, m / g, oh, ow, sh, sw]);
-        self.shift_add_step("k_saconv", &channels, values, src, f, t, &dims, pb)
+        let dims = [g, cin / g, ph, pw, m / g, oh, ow, sh, sw];
+        self.shift_add_step("k_saconv", &channels, values, src, f, t, &dims)
     }
 
     /// `y[M][N] = x[M][K] · w[K][N]` (Gemm, MatMul) with digit-coded `values` (`[K][N]`, zero
@@ -60,12 +56,11 @@ impl Lowerer<'_> {
     ) -> Result<(), EmitError> {
         let columns: Vec<Vec<(u32, i32)>> =
             (0..n).map(|j| (0..k).map(|i| (i as u32, values[i * n + j])).collect()).collect();
-        self.shift_add_step("k_samm", &columns, values, xb, f, t, &[m, k, n], m.clamp(1, TILE))
+        self.shift_add_step("k_samm", &columns, values, xb, f, t, &[m, k, n])
     }
 
     /// The call of shift-add `kernel` on input `src` with the programs of `channels` (the
-    /// weights `values`, for the choice of recoding), const arguments `dims`, then the planes
-    /// and the tile `tile`.
+    /// weights `values`, for the choice of recoding), const arguments `dims`, then the planes.
     #[allow(clippy::too_many_arguments)]
     fn shift_add_step(
         &mut self,
@@ -76,7 +71,6 @@ impl Lowerer<'_> {
         f: &Fusion,
         t: Terms,
         dims: &[usize],
-        tile: usize,
     ) -> Result<(), EmitError> {
         let programs = DigitPrograms::encode(channels, Coding::choose(values).recoding);
         let words = if programs.fits_u16() {
@@ -91,7 +85,7 @@ impl Lowerer<'_> {
         args.extend([Arg::Write(yb), Arg::Code(Self::requant(f))]);
         let types = [f.xq.elem.rust(), self.program.bufs[pb].elem.rust(), Self::out_type(f)];
         let mut generics = nums(dims);
-        generics.extend([programs.planes.to_string(), tile.to_string()]);
+        generics.push(programs.planes.to_string());
         self.typed_step(kernel, &types, generics, args);
         Ok(())
     }
