@@ -56,28 +56,32 @@ fn k_sa_valid<D: SaWord>(prog: &[D], channels: usize, planes: usize, limit: usiz
 /// `prog` starts with a whole program (checked by [`k_sa_valid`]) whose offsets index `x`.
 #[inline(never)]
 unsafe fn k_sa_run<X: QIn, D: SaWord, const PLANES: usize>(x: &[X], prog: &[D]) -> (i32, usize) {
+    // A pointer walk keeps the plane loop's state in ARMv6-M's eight low registers.
+    let start = prog.as_ptr();
+    let mut w = start;
     let mut acc = 0i32;
-    let mut at = 0;
     for _ in 0..PLANES {
-        // SAFETY: the program is whole: its counts and the offsets they count lie in `prog`.
-        let (pos, neg) = unsafe {
-            let (np, nn) = (prog.get_unchecked(at).at(), prog.get_unchecked(at + 1).at());
-            let terms = prog.get_unchecked(at + 2..at + 2 + np + nn);
-            at += 2 + np + nn;
-            terms.split_at_unchecked(np)
-        };
         let mut sum = 0i32;
-        for &o in pos {
-            // SAFETY: the caller keeps the program's offsets inside `x`.
-            sum += unsafe { x.get_unchecked(o.at()) }.wide();
-        }
-        for &o in neg {
-            // SAFETY: as above.
-            sum -= unsafe { x.get_unchecked(o.at()) }.wide();
+        // SAFETY: the program is whole: its counts and the offsets they count lie in `prog`,
+        // and the caller keeps the offsets inside `x`.
+        unsafe {
+            let (np, nn) = ((*w).at(), (*w.add(1)).at());
+            w = w.add(2);
+            let pos_end = w.add(np);
+            while w < pos_end {
+                sum += x.get_unchecked((*w).at()).wide();
+                w = w.add(1);
+            }
+            let neg_end = w.add(nn);
+            while w < neg_end {
+                sum -= x.get_unchecked((*w).at()).wide();
+                w = w.add(1);
+            }
         }
         acc = (acc << 1) + sum;
     }
-    (acc, at)
+    // SAFETY: `w` walked forward inside `prog` from its start.
+    (acc, unsafe { w.offset_from(start) } as usize)
 }
 
 /// Integer convolution of an already padded `x` (`[G·CG][H][W]`, padding the input's zero
