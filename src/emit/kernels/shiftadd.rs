@@ -46,11 +46,11 @@ fn k_sa_valid<D: SaWord>(prog: &[D], channels: usize, planes: usize, limit: usiz
 /// The program of one channel (at the start of `prog`) on the window starting at `x[0]`: per
 /// plane, from the highest, the inputs at its positive offsets added and those at its negative
 /// ones subtracted, then `acc = (acc << 1) + sum`. Returns the sum and the words of the
-/// program. Not inlined: one copy per input and word type keeps the flash small, and its body
-/// (the inner loops) holds no multiplication. One window at a time: on ARMv6-M (eight low
-/// registers) LLVM spills the sums of wider tiles, or at `opt-level = "s"` does not unroll them,
-/// while one window's term loop is six instructions (`ldrh`, `ldrb`, `adds`, pointer, count,
-/// branch).
+/// program. Not inlined: one copy per input type, word type and plane count keeps the flash
+/// small, and its body (the inner loops) holds no multiplication. One window at a time: on
+/// ARMv6-M (eight low registers) LLVM spills the sums of wider tiles, or at `opt-level = "s"`
+/// does not unroll them, while one window's term loop is six instructions (`ldrh`, `ldrb`,
+/// `adds`, pointer, compare, branch).
 ///
 /// # Safety
 /// `prog` starts with a whole program (checked by [`k_sa_valid`]) whose offsets index `x`.
