@@ -28,11 +28,12 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gos-opt");
 
-/// The shift-add kernels' names in a module's kernel list.
-const SHIFT_ADD_KERNELS: [&str; 2] = ["k_saconv", "k_samm"];
-
+/// Whether a module runs layers as shift-add kernels (the report counts them; its kernel list
+/// names them).
 fn uses_shift_add(r: &EmitReport) -> bool {
-    r.kernels.iter().any(|k| SHIFT_ADD_KERNELS.contains(&k.as_str()))
+    let named = r.kernels.iter().any(|k| k == "k_saconv" || k == "k_samm");
+    assert_eq!(named, r.shift_add_kernels > 0, "{r:?}");
+    named
 }
 
 // --- Small QDQ models -------------------------------------------------------------------------
@@ -318,6 +319,7 @@ fn small_models_run_shift_add_kernels_bit_for_bit() {
             let r = emit::emit_rust_with(&graph, &src.join(&ident), &EmitOptions::default())
                 .unwrap_or_else(|e| panic!("{ident}: emit: {e}"));
             assert_eq!(r.integer_kernels, 1, "{ident}: the contraction runs as an integer kernel");
+            assert_eq!(r.shift_add_kernels, usize::from(coded), "{ident}");
             assert_eq!(uses_shift_add(&r), coded, "{ident}: kernels {:?}", r.kernels);
             idents.push(ident.clone());
             for seed in 0..3 {
@@ -411,6 +413,11 @@ fn shared_int8_models_run_shift_add_kernels_bit_for_bit() {
             .expect("import the optimized model");
         let coded = emit::generate(&graph, &EmitOptions::default()).expect("emit coded");
         assert!(uses_shift_add(&coded.report), "{name}: the cortex-m0plus module has shift-add kernels");
+        let (r, weights) = (&coded.report, coded.weights.as_ref().map_or(0, Vec::len));
+        println!(
+            "int8/{name}: {} of {} integer kernels shift-add; weights {} B ({weights} B in weights.bin)",
+            r.shift_add_kernels, r.integer_kernels, r.weights_bytes
+        );
         let plain_id = format!("{ident}_plain");
         let step = output_step(&graph).expect("a quantized output");
         let plain = emit::emit_rust(&uncoded(graph), &src.join(&plain_id)).expect("emit plain");

@@ -224,6 +224,8 @@ pub struct Program {
     pub aliases: usize,
     /// Nodes computed by integer kernels.
     pub integer_kernels: usize,
+    /// Of those, the nodes computed by shift-add kernels.
+    pub shift_add_kernels: usize,
 }
 
 /// Formats an f32 as a Rust expression that reads back the same value.

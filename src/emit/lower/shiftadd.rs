@@ -87,6 +87,7 @@ impl Lowerer<'_> {
         let mut generics = nums(dims);
         generics.push(programs.planes.to_string());
         self.typed_step(kernel, &types, generics, args);
+        self.program.shift_add_kernels += 1;
         Ok(())
     }
 }
