@@ -28,15 +28,16 @@ impl SaWord for u32 {
     }
 }
 
-/// Whether `prog` is exactly `channels` programs of `planes` planes whose offsets are all below
-/// `limit`: what the kernels check once per call before their unchecked loads.
-fn k_sa_valid<D: SaWord>(prog: &[D], channels: usize, planes: usize, limit: usize) -> bool {
+/// Whether `prog` is exactly `channels` programs of `planes` planes, every offset below `limit`
+/// when there is one: what the kernels check once per call before their unchecked reads (of the
+/// program, and of the input when its offsets are checked here).
+fn k_sa_valid<D: SaWord>(prog: &[D], channels: usize, planes: usize, limit: Option<usize>) -> bool {
     let mut at = 0;
     for _ in 0..channels * planes {
         let Some(&[np, nn]) = prog.get(at..at + 2) else { return false };
         let end = at + 2 + np.at() + nn.at();
         match prog.get(at + 2..end) {
-            Some(offsets) if offsets.iter().all(|o| o.at() < limit) => at = end,
+            Some(offsets) if limit.is_none_or(|l| offsets.iter().all(|o| o.at() < l)) => at = end,
             _ => return false,
         }
     }
@@ -50,31 +51,36 @@ fn k_sa_valid<D: SaWord>(prog: &[D], channels: usize, planes: usize, limit: usiz
 /// small, and its body (the inner loops) holds no multiplication. One window at a time: on
 /// ARMv6-M (eight low registers) LLVM spills the sums of wider tiles, or at `opt-level = "s"`
 /// does not unroll them, while one window's term loop is six instructions (`ldrh`, `ldrb`,
-/// `adds`, pointer, compare, branch).
+/// `adds`, pointer, compare, branch). With `CHECKED` the input loads are bounds-checked (a
+/// compare and a branch each): cheaper than checking the offsets beforehand where the program
+/// runs on few windows (a matrix product of one row).
 ///
 /// # Safety
-/// `prog` starts with a whole program (checked by [`k_sa_valid`]) whose offsets index `x`.
+/// `prog` starts with a whole program (checked by [`k_sa_valid`]), whose offsets index `x`
+/// unless `CHECKED`.
 #[inline(never)]
-unsafe fn k_sa_run<X: QIn, D: SaWord, const PLANES: usize>(x: &[X], prog: &[D]) -> (i32, usize) {
+unsafe fn k_sa_run<X: QIn, D: SaWord, const PLANES: usize, const CHECKED: bool>(x: &[X], prog: &[D]) -> (i32, usize) {
     // A pointer walk keeps the plane loop's state in ARMv6-M's eight low registers.
     let start = prog.as_ptr();
     let mut w = start;
     let mut acc = 0i32;
     for _ in 0..PLANES {
         let mut sum = 0i32;
-        // SAFETY: the program is whole: its counts and the offsets they count lie in `prog`,
-        // and the caller keeps the offsets inside `x`.
+        // SAFETY: the program is whole: its counts and the offsets they count lie in `prog`;
+        // unchecked, the caller keeps the offsets inside `x`.
         unsafe {
             let (np, nn) = ((*w).at(), (*w.add(1)).at());
             w = w.add(2);
             let pos_end = w.add(np);
             while w < pos_end {
-                sum += x.get_unchecked((*w).at()).wide();
+                let o = (*w).at();
+                sum += if CHECKED { x[o] } else { *x.get_unchecked(o) }.wide();
                 w = w.add(1);
             }
             let neg_end = w.add(nn);
             while w < neg_end {
-                sum -= x.get_unchecked((*w).at()).wide();
+                let o = (*w).at();
+                sum -= if CHECKED { x[o] } else { *x.get_unchecked(o) }.wide();
                 w = w.add(1);
             }
         }
@@ -118,7 +124,7 @@ fn k_saconv<
     let (x, y) = (&x[..G * CG * H * W], &mut y[..G * MG * OH * OW]);
     // How far into its group's input the last window starts.
     let reach = (OH - 1) * SH * W + (OW - 1) * SW;
-    assert!(k_sa_valid(prog, G * MG, PLANES, CG * H * W - reach), "malformed digit programs");
+    assert!(k_sa_valid(prog, G * MG, PLANES, Some(CG * H * W - reach)), "malformed digit programs");
     let mut at = 0;
     for g in 0..G {
         let group = &x[g * CG * H * W..(g + 1) * CG * H * W];
@@ -129,7 +135,7 @@ fn k_saconv<
                     let window = &group[oh * SH * W + ow * SW..];
                     // SAFETY: checked above: the program is whole and its offsets, from any
                     // window, stay inside the group's input.
-                    let (acc, n) = unsafe { k_sa_run::<X, D, PLANES>(window, &prog[at..]) };
+                    let (acc, n) = unsafe { k_sa_run::<X, D, PLANES, false>(window, &prog[at..]) };
                     len = n;
                     y[(m * OH + oh) * OW + ow] = m_requant(acc, off[m], mul[m], bias[m], rq);
                 }
@@ -155,13 +161,14 @@ fn k_samm<X: QIn, D: SaWord, Y: QOut, const M: usize, const K: usize, const N: u
     rq: Requant,
 ) {
     let (x, y) = (&x[..M * K], &mut y[..M * N]);
-    assert!(k_sa_valid(prog, N, PLANES, K), "malformed digit programs");
+    // The loads are checked: the offsets are used once per row.
+    assert!(k_sa_valid(prog, N, PLANES, None), "malformed digit programs");
     let mut at = 0;
     for j in 0..N {
         let mut len = 0;
         for (r, row) in x.chunks_exact(K).enumerate() {
-            // SAFETY: checked above: the program is whole and its offsets lie within a row.
-            let (acc, n) = unsafe { k_sa_run::<X, D, PLANES>(row, &prog[at..]) };
+            // SAFETY: checked above: the program is whole (its loads of `row` are checked).
+            let (acc, n) = unsafe { k_sa_run::<X, D, PLANES, true>(row, &prog[at..]) };
             len = n;
             y[r * N + j] = m_requant(acc, off[j], mul[j], bias[j], rq);
         }
@@ -263,11 +270,22 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "index out of bounds")]
+    fn a_matrix_program_reading_past_its_row_panics() {
+        // Offset 3 in rows of 3: the matrix kernel checks its loads instead of the offsets.
+        let p = DigitPrograms::encode(&[vec![(3, 1)]], Recoding::Csd);
+        let mut y = [0f32; 1];
+        super::k_samm::<u8, u32, f32, 1, 3, 1, 1>(&[1, 2, 3], &p.words, &[0], &[1.0], &[0.0], &mut y, RQ);
+    }
+
+    #[test]
     fn malformed_programs_are_refused() {
         let p = DigitPrograms::encode(&[vec![(3, 5)], vec![(1, -1)]], Recoding::Csd);
-        assert!(super::k_sa_valid(&p.words, 2, p.planes as usize, 4));
-        assert!(!super::k_sa_valid(&p.words, 2, p.planes as usize, 3), "offset 3 past the limit");
-        assert!(!super::k_sa_valid(&p.words, 1, p.planes as usize, 4), "words left over");
-        assert!(!super::k_sa_valid(&p.words[..p.words.len() - 1], 2, p.planes as usize, 4), "cut short");
+        let planes = p.planes as usize;
+        assert!(super::k_sa_valid(&p.words, 2, planes, Some(4)));
+        assert!(!super::k_sa_valid(&p.words, 2, planes, Some(3)), "offset 3 past the limit");
+        assert!(super::k_sa_valid(&p.words, 2, planes, None), "offsets unchecked");
+        assert!(!super::k_sa_valid(&p.words, 1, planes, None), "words left over");
+        assert!(!super::k_sa_valid(&p.words[..p.words.len() - 1], 2, planes, None), "cut short");
     }
 }
