@@ -100,6 +100,8 @@ pub struct EmitReport {
     pub aliases: usize,
     /// Conv, Gemm and MatMul nodes computed by integer kernels.
     pub integer_kernels: usize,
+    /// Of those, the ones whose digit-coded weights run as shift-add kernels.
+    pub shift_add_kernels: usize,
     /// Kernels and math functions the module carries.
     pub kernels: Vec<String>,
 }

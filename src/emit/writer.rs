@@ -76,6 +76,7 @@ pub fn write(p: &Program) -> Result<Generated, EmitError> {
         in_place: p.in_place,
         aliases: p.aliases,
         integer_kernels: p.integer_kernels,
+        shift_add_kernels: p.shift_add_kernels,
         kernels: p.kernels.iter().map(|k| k.to_string()).collect(),
     };
     Ok(Generated { source: s, weights: to_file.then_some(file), report })

@@ -165,7 +165,8 @@ impl Report<'_> {
         let _ = writeln!(
             s,
             "<h2>Rust module</h2>\n<p id=\"rust\"><code>{}</code>: arena {} B ({} B without the memory plan), \
-             weights {} B, source {} B; {} kernel calls ({} integer kernels), {} nodes fused, {} in place, {} aliases</p>",
+             weights {} B, source {} B; {} kernel calls ({} integer kernels, {} of them shift-add), {} nodes fused, \
+             {} in place, {} aliases</p>",
             escape(&path),
             r.arena_bytes,
             r.unplanned_bytes,
@@ -173,6 +174,7 @@ impl Report<'_> {
             r.source_bytes,
             r.steps,
             r.integer_kernels,
+            r.shift_add_kernels,
             r.fused,
             r.in_place,
             r.aliases

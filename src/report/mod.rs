@@ -136,13 +136,15 @@ impl<'a> Report<'a> {
             let _ = writeln!(
                 s,
                 "\n## Rust module\n\n`{path}`: arena {} B ({} B without the memory plan), weights {} B, \
-                 source {} B; {} kernel calls ({} integer kernels), {} nodes fused, {} in place, {} aliases\n",
+                 source {} B; {} kernel calls ({} integer kernels, {} of them shift-add), {} nodes fused, {} in place, \
+                 {} aliases\n",
                 r.arena_bytes,
                 r.unplanned_bytes,
                 r.weights_bytes,
                 r.source_bytes,
                 r.steps,
                 r.integer_kernels,
+                r.shift_add_kernels,
                 r.fused,
                 r.in_place,
                 r.aliases

@@ -14,9 +14,10 @@
 //! function `@csd` ([`FUNCTION`]): the same integers, to be computed by shift-add kernels. The
 //! marked constant carries [`CODED`] as its `TensorProto.doc_string`, so the choice survives
 //! export and import, and the Rust back end runs the contraction reading it with shift-add
-//! kernels.
+//! kernels, the weights written as digit programs ([`program`]).
 
 mod cost;
+pub mod program;
 
 pub use cost::shift_add_work;
 

@@ -2,6 +2,7 @@
 //! the import → lower → lift → export round trip, reading a model's ops, writing generated summaries.
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod emitted;
 pub mod suite;
 
 use gos_opt::onnx::{export_bytes, import, ImportError, ImportOptions};

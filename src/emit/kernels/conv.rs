@@ -7,7 +7,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::x86_avx2_fma;
-use super::{avx2_or_portable, QIn, QOut, Requant};
+use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
 
 /// Copies `x` (`[C][H][W]`) into `p` (`[C][PH][PW]`) at row `PT`, column `PL`, `fill` around
 /// (zero, or a quantized input's zero point).
@@ -429,7 +429,7 @@ fn k_qconv<
             x,
             w,
             off,
-            |at, ch, v| y[at] = Y::store(v as f32 * mul[ch] + bias[ch], rq),
+            |at, ch, v| y[at] = m_requant(v, 0, mul[ch], bias[ch], rq),
         )
     });
 }

@@ -6,7 +6,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::x86_avx2_fma;
-use super::{avx2_or_portable, QIn, QOut, Requant};
+use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
 
 /// `y[M][N] = a[M][K] · b[K][N] + bias`, clamped to `[lo, hi]`; `BIAS`: 0 none, 1 per row
 /// (`M` values), 2 per column (`N` values), 3 per element (`M × N` values). On x86-64 CPUs with
@@ -302,7 +302,7 @@ fn k_qmm_rows<
         for r in 0..R {
             for c in j - j0..NB {
                 let at = if AX == 1 { row0 + r } else { j0 + c };
-                y[r * N + j0 + c] = Y::store((acc[r][c] + off[at]) as f32 * mul[at] + bias[at], rq);
+                y[r * N + j0 + c] = m_requant(acc[r][c], off[at], mul[at], bias[at], rq);
             }
         }
         j = j0 + NB;

@@ -19,6 +19,7 @@ const LINALG: &str = include_str!("linalg.rs");
 const MATH: &str = include_str!("math.rs");
 const NORM: &str = include_str!("norm.rs");
 const QUANT: &str = include_str!("quant.rs");
+const SHIFTADD: &str = include_str!("shiftadd.rs");
 const SIMD: &str = include_str!("simd.rs");
 
 /// Every item of the library: its name, the source file holding it, and the items it calls.
@@ -53,15 +54,21 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("Requant", QUANT, &[]),
     ("QOut", QUANT, &["Requant", "m_quantize"]),
     ("m_quantize", QUANT, &["Requant"]),
+    ("m_requant", QUANT, &["QOut", "Requant"]),
     ("k_quant_to", QUANT, &["QOut"]),
     ("k_dequant", QUANT, &["QIn"]),
     ("k_qmm", LINALG, &["QIn", "QOut", "k_qmm_rows", "avx2_or_portable"]),
-    ("k_qmm_rows", LINALG, &["QIn", "QOut"]),
+    ("k_qmm_rows", LINALG, &["QIn", "QOut", "m_requant"]),
     ("k_qmmf", LINALG, &["QIn", "QOut", "k_qmmf_rows", "avx2_or_portable"]),
     ("k_qmmf_rows", LINALG, &["QIn", "QOut"]),
-    ("k_qconv", CONV, &["QOut", "k_conv_tiles", "avx2_or_portable"]),
+    ("k_qconv", CONV, &["QOut", "m_requant", "k_conv_tiles", "avx2_or_portable"]),
     ("k_qdw", CONV, &["QOut", "avx2_or_portable"]),
     ("k_widen_pad", CONV, &["QIn"]),
+    ("SaWord", SHIFTADD, &[]),
+    ("k_sa_valid", SHIFTADD, &["SaWord"]),
+    ("k_sa_run", SHIFTADD, &["QIn", "SaWord"]),
+    ("k_saconv", SHIFTADD, &["QIn", "QOut", "m_requant", "SaWord", "k_sa_valid", "k_sa_run"]),
+    ("k_samm", SHIFTADD, &["QIn", "QOut", "m_requant", "SaWord", "k_sa_valid", "k_sa_run"]),
     ("k_copy", LAYOUT, &[]),
     ("k_fill", LAYOUT, &[]),
     ("m_rte", MATH, &[]),
@@ -183,6 +190,7 @@ mod tests {
             super::MATH,
             super::NORM,
             super::QUANT,
+            super::SHIFTADD,
             super::SIMD,
         ] {
             for line in src.lines() {

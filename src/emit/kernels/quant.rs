@@ -77,6 +77,14 @@ impl QOut for i8 {
     }
 }
 
+/// An integer kernel's store of the i32 sum `acc` of an output channel with the channel's
+/// offset `off` (minus the input's zero point times the weights), scale `mul` and float bias:
+/// `store((acc + off) · mul + bias)`.
+#[inline(always)]
+fn m_requant<Y: QOut>(acc: i32, off: i32, mul: f32, bias: f32, rq: Requant) -> Y {
+    Y::store((acc + off) as f32 * mul + bias, rq)
+}
+
 /// `v` clamped to `[rq.lo, rq.hi]`, then `round_half_even(v · inv) + zero` saturated to
 /// `[qmin, qmax]`, without branches: the scaled value is clamped to `[qmin - zero, qmax - zero]`
 /// first (integers, so rounding commutes with the clamp), then rounded by adding and taking
@@ -129,3 +137,5 @@ fn k_quant_ip<const N: usize>(y: &mut [f32], inv: f32, zp: f32, qmin: f32, qmax:
 mod conv;
 #[path = "linalg.rs"]
 mod linalg;
+#[path = "shiftadd.rs"]
+mod shiftadd;

@@ -15,6 +15,7 @@ mod linalg;
 mod norm;
 mod pool;
 pub mod quant;
+mod shiftadd;
 
 use super::EmitError;
 use crate::graph::{Graph, NodeId, ValueId};
@@ -52,6 +53,10 @@ pub enum Elem {
     I16,
     /// `i32`.
     I32,
+    /// `u16` (digit programs).
+    U16,
+    /// `u32` (digit programs).
+    U32,
 }
 
 impl Elem {
@@ -63,6 +68,8 @@ impl Elem {
             Elem::U8 => "u8",
             Elem::I16 => "i16",
             Elem::I32 => "i32",
+            Elem::U16 => "u16",
+            Elem::U32 => "u32",
         }
     }
 
@@ -70,8 +77,8 @@ impl Elem {
     pub fn bytes(self) -> usize {
         match self {
             Elem::I8 | Elem::U8 => 1,
-            Elem::I16 => 2,
-            Elem::F32 | Elem::I32 => 4,
+            Elem::I16 | Elem::U16 => 2,
+            Elem::F32 | Elem::I32 | Elem::U32 => 4,
         }
     }
 }
@@ -105,6 +112,10 @@ pub enum Weight {
     I16(Vec<i16>),
     /// Integer offsets of quantized sums.
     I32(Vec<i32>),
+    /// Digit programs of shift-add kernels, where every word fits.
+    U16(Vec<u16>),
+    /// Digit programs of shift-add kernels.
+    U32(Vec<u32>),
 }
 
 impl Weight {
@@ -115,6 +126,8 @@ impl Weight {
             Weight::I8(v) => v.len(),
             Weight::I16(v) => v.len(),
             Weight::I32(v) => v.len(),
+            Weight::U16(v) => v.len(),
+            Weight::U32(v) => v.len(),
         }
     }
 
@@ -130,6 +143,8 @@ impl Weight {
             Weight::I8(_) => Elem::I8,
             Weight::I16(_) => Elem::I16,
             Weight::I32(_) => Elem::I32,
+            Weight::U16(_) => Elem::U16,
+            Weight::U32(_) => Elem::U32,
         }
     }
 
@@ -140,6 +155,8 @@ impl Weight {
             Weight::I8(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             Weight::I16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             Weight::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Weight::U16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Weight::U32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
         }
     }
 
@@ -150,6 +167,8 @@ impl Weight {
             Weight::I8(v) => v.iter().map(|x| x.to_string()).collect(),
             Weight::I16(v) => v.iter().map(|x| x.to_string()).collect(),
             Weight::I32(v) => v.iter().map(|x| x.to_string()).collect(),
+            Weight::U16(v) => v.iter().map(|x| x.to_string()).collect(),
+            Weight::U32(v) => v.iter().map(|x| x.to_string()).collect(),
         }
     }
 }
@@ -205,6 +224,8 @@ pub struct Program {
     pub aliases: usize,
     /// Nodes computed by integer kernels.
     pub integer_kernels: usize,
+    /// Of those, the nodes computed by shift-add kernels.
+    pub shift_add_kernels: usize,
 }
 
 /// Formats an f32 as a Rust expression that reads back the same value.

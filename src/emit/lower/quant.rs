@@ -54,10 +54,10 @@ pub struct Fusion {
     /// The integer tensor it reads (dequantized by the absorbed DequantizeLinear).
     x: ValueId,
     /// Its quantization.
-    xq: QParams,
+    pub(super) xq: QParams,
     /// The value the kernel defines: the QuantizeLinear's output, or the node's (or its
     /// activation's) float output.
-    out: ValueId,
+    pub(super) out: ValueId,
     /// The quantization of `out` when it is stored as integers.
     outq: Option<QParams>,
     /// A fused ReLU or Clip.
@@ -253,7 +253,7 @@ impl Prepared {
 
 /// Per output channel: the i32 offset of the input's zero point (`-zx · Σ w`), the scale
 /// (`sx · sw`) and the float bias.
-struct Terms {
+pub(super) struct Terms {
     off: Vec<i32>,
     mul: Vec<f32>,
     bias: Vec<f32>,
@@ -292,7 +292,11 @@ impl Lowerer<'_> {
                     None => vec![0.0; geo.m],
                 };
                 let t = terms(&p, bias, 1.0);
-                self.conv_kernel(&geo, &p, xb, f, t)
+                if w.coded {
+                    self.shift_add_conv(&geo, &p.values, xb, f, t)
+                } else {
+                    self.conv_kernel(&geo, &p, xb, f, t)
+                }
             }
             Op::Gemm(g) => {
                 let s = self.shape(node.inputs[1].expect("weights"))?;
@@ -309,7 +313,11 @@ impl Lowerer<'_> {
                 };
                 let t = terms(&p, bias, g.alpha);
                 let values = if g.trans_b { transpose(&p.values, n, k) } else { p.values };
-                self.matrix_kernel([m, k, n], &values, xb, f, t)
+                if w.coded {
+                    self.shift_add_matrix([m, k, n], &values, xb, f, t)
+                } else {
+                    self.matrix_kernel([m, k, n], &values, xb, f, t)
+                }
             }
             Op::MatMul(_) => {
                 let s = self.shape(node.inputs[1].expect("weights"))?;
@@ -317,14 +325,18 @@ impl Lowerer<'_> {
                 let m = self.shape(node.inputs[0].expect("input"))?.iter().product::<usize>() / k;
                 let p = Prepared::new(w, n, |i| i % n);
                 let t = terms(&p, vec![0.0; n], 1.0);
-                self.matrix_kernel([m, k, n], &p.values, xb, f, t)
+                if w.coded {
+                    self.shift_add_matrix([m, k, n], &p.values, xb, f, t)
+                } else {
+                    self.matrix_kernel([m, k, n], &p.values, xb, f, t)
+                }
             }
             _ => unreachable!("only Conv, Gemm and MatMul are planned"),
         }
     }
 
     /// The store of a fused node: its clamp, and the output's quantization when it has one.
-    fn requant(f: &Fusion) -> String {
+    pub(super) fn requant(f: &Fusion) -> String {
         let (inv, zero) = f.outq.map_or((1.0, 0.0), |q| (q.scale.recip(), q.zero as f32));
         format!(
             "Requant {{ lo: {}, hi: {}, inv: {}, zero: {} }}",
@@ -336,7 +348,7 @@ impl Lowerer<'_> {
     }
 
     /// The element type of a fused node's output.
-    fn out_type(f: &Fusion) -> &'static str {
+    pub(super) fn out_type(f: &Fusion) -> &'static str {
         f.outq.map_or(Elem::F32, |q| q.elem).rust()
     }
 
@@ -344,13 +356,19 @@ impl Lowerer<'_> {
     /// `offsets`), scales and biases.
     fn integer_operands(&mut self, values: &[i32], t: Terms, offsets: bool) -> (BufId, Vec<Arg>) {
         let wb = self.add_typed_weight(Prepared::weight(values));
+        (wb, self.terms(t, offsets))
+    }
+
+    /// The per-channel terms the integer kernels read: offsets (when `offsets`), scales and
+    /// biases.
+    pub(super) fn terms(&mut self, t: Terms, offsets: bool) -> Vec<Arg> {
         let mut args = Vec::new();
         if offsets {
             args.push(Arg::Read(self.add_typed_weight(Weight::I32(t.off))));
         }
         args.push(Arg::Read(self.add_weight(t.mul)));
         args.push(Arg::Read(self.add_weight(t.bias)));
-        (wb, args)
+        args
     }
 
     /// `y[M][N] = x[M][K] · w[K][N]` with per-column terms, summed in i32.

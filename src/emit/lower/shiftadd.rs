@@ -1,0 +1,93 @@
+//! Lowering of integer contractions whose weights are digit-coded ([`crate::shiftadd::CODED`],
+//! [`super::quant::QuantConst::coded`]): the weights become digit programs
+//! ([`DigitPrograms`], under the recoding [`Coding::choose`] picks for them) read by the
+//! shift-add kernels `k_saconv` and `k_samm`, which add, subtract and shift instead of
+//! multiplying. Everything else of the integer path is unchanged: the same padded input, the
+//! same per-channel offsets, scales and biases, the same store.
+
+use super::conv::ConvGeometry;
+use super::quant::{Fusion, Terms};
+use super::{nums, Arg, BufId, EmitError, Lowerer, Weight};
+use crate::shiftadd::program::DigitPrograms;
+use crate::shiftadd::Coding;
+
+impl Lowerer<'_> {
+    /// A quantized convolution (any kernel, stride, dilation and group) with digit-coded
+    /// `values` (`[M][CG][KH][KW]`, zero points taken off): `k_saconv` on the input padded
+    /// with its zero point, each channel's taps at their offsets in a group's padded input.
+    pub(super) fn shift_add_conv(
+        &mut self,
+        geo: &ConvGeometry,
+        values: &[i32],
+        xb: BufId,
+        f: &Fusion,
+        t: Terms,
+    ) -> Result<(), EmitError> {
+        let ConvGeometry { cin, m, g, kh, kw, sh, sw, dh, dw, oh, ow, .. } = *geo;
+        let (ph, pw) = geo.padded();
+        let taps = cin / g * kh * kw;
+        let channels: Vec<Vec<(u32, i32)>> = values
+            .chunks(taps.max(1))
+            .map(|w| {
+                w.iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        let (c, a, b) = (i / (kh * kw), i / kw % kh, i % kw);
+                        (((c * ph + a * dh) * pw + b * dw) as u32, v)
+                    })
+                    .collect()
+            })
+            .collect();
+        let xt = f.xq.elem.rust();
+        let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{xt}", f.xq.zero))?;
+        let dims = [g, cin / g, ph, pw, m / g, oh, ow, sh, sw];
+        self.shift_add_step("k_saconv", &channels, values, src, f, t, &dims)
+    }
+
+    /// `y[M][N] = x[M][K] · w[K][N]` (Gemm, MatMul) with digit-coded `values` (`[K][N]`, zero
+    /// points taken off): `k_samm`, each column's program over a row of `x`.
+    pub(super) fn shift_add_matrix(
+        &mut self,
+        [m, k, n]: [usize; 3],
+        values: &[i32],
+        xb: BufId,
+        f: &Fusion,
+        t: Terms,
+    ) -> Result<(), EmitError> {
+        let columns: Vec<Vec<(u32, i32)>> =
+            (0..n).map(|j| (0..k).map(|i| (i as u32, values[i * n + j])).collect()).collect();
+        self.shift_add_step("k_samm", &columns, values, xb, f, t, &[m, k, n])
+    }
+
+    /// The call of shift-add `kernel` on input `src` with the programs of `channels` (the
+    /// weights `values`, for the choice of recoding), const arguments `dims`, then the planes.
+    #[allow(clippy::too_many_arguments)]
+    fn shift_add_step(
+        &mut self,
+        kernel: &'static str,
+        channels: &[Vec<(u32, i32)>],
+        values: &[i32],
+        src: BufId,
+        f: &Fusion,
+        t: Terms,
+        dims: &[usize],
+    ) -> Result<(), EmitError> {
+        let programs = DigitPrograms::encode(channels, Coding::choose(values).recoding);
+        let words = if programs.fits_u16() {
+            Weight::U16(programs.words.iter().map(|&w| w as u16).collect())
+        } else {
+            Weight::U32(programs.words)
+        };
+        let pb = self.add_typed_weight(words);
+        let mut args = vec![Arg::Read(src), Arg::Read(pb)];
+        args.extend(self.terms(t, true));
+        let yb = self.define(f.out)?;
+        args.extend([Arg::Write(yb), Arg::Code(Self::requant(f))]);
+        let types = [f.xq.elem.rust(), self.program.bufs[pb].elem.rust(), Self::out_type(f)];
+        let mut generics = nums(dims);
+        generics.push(programs.planes.to_string());
+        self.typed_step(kernel, &types, generics, args);
+        self.program.shift_add_kernels += 1;
+        Ok(())
+    }
+}
