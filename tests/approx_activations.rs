@@ -45,18 +45,18 @@ fn model() -> Graph {
     let ty = TensorType::new(DType::F32, vec![1, WIDTH]);
     let x = g.add_value(Value { name: "x".into(), ty: Some(ty.clone()), kind: ValueKind::Input, ..Value::default() });
     g.inputs.push(x);
-    let mut scalar = |g: &mut Graph, name: &str, v: f32| {
+    let scalar = |g: &mut Graph, name: &str, v: f32| {
         g.add_const(name, Arc::new(Tensor::f32(vec![], vec![v])), ConstOrigin::Derived)
     };
     let (k, r2, one, half, shift, two) = (
-        scalar(&mut g, "k", 1.5),
-        scalar(&mut g, "sqrt2", std::f32::consts::SQRT_2),
-        scalar(&mut g, "one", 1.0),
-        scalar(&mut g, "half", 0.5),
-        scalar(&mut g, "shift", -0.25),
-        scalar(&mut g, "two", 2.0),
+        scalar(&mut g, "c_k", 1.5),
+        scalar(&mut g, "c_sqrt2", std::f32::consts::SQRT_2),
+        scalar(&mut g, "c_one", 1.0),
+        scalar(&mut g, "c_half", 0.5),
+        scalar(&mut g, "c_shift", -0.25),
+        scalar(&mut g, "c_two", 2.0),
     );
-    let mut node = |g: &mut Graph, name: &str, op: Op, inputs: &[ValueId]| -> ValueId {
+    let node = |g: &mut Graph, name: &str, op: Op, inputs: &[ValueId]| -> ValueId {
         let out = g.add_value(Value { name: format!("{name}_out"), ty: Some(ty.clone()), ..Value::default() });
         let inputs = inputs.iter().map(|&v| Some(v)).collect();
         g.add_node(Node { name: name.into(), op, inputs, outputs: vec![out], doc_string: String::new() })
