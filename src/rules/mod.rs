@@ -59,6 +59,7 @@ pub fn builtin() -> &'static [(&'static str, &'static str)] {
         ("rules/approx/lowrank.rules", include_str!("../../rules/approx/lowrank.rules")),
         ("rules/approx/prune.rules", include_str!("../../rules/approx/prune.rules")),
         ("rules/approx/merge.rules", include_str!("../../rules/approx/merge.rules")),
+        ("rules/approx/activation.rules", include_str!("../../rules/approx/activation.rules")),
     ]
 }
 

@@ -1,13 +1,15 @@
 //! Cheaper activations with coefficients fitted on the calibration range of their input:
-//! piecewise-linear ("hard") forms of Sigmoid, Tanh, SiLU and GELU, polynomials for `exp`,
-//! `erf` and `2^x`, and the constants of a base-2 softmax. Each fit returns its coefficients
-//! and its error.
+//! piecewise-linear ("hard") forms of Sigmoid, Tanh, SiLU and GELU, GELU as a sigmoid gate,
+//! polynomials for `exp`, `erf` and `2^x`, and the constants of a base-2 softmax. Each fit
+//! returns its coefficients and its error.
 
+mod gate;
 mod hard;
 mod poly;
 mod reference;
 mod softermax;
 
+pub use gate::{fit_gelu_sigmoid_gate, GateFit, GELU_SIGMOID_K};
 pub use hard::{fit_hard_activation, HardFit, HardTarget};
 pub use poly::{fit_polynomial, Elementary, PolyFit, Polynomial, Variable, MAX_DEGREE};
 pub use softermax::{fit_softermax, Softermax};

@@ -5,6 +5,7 @@
 //! the other outputs of the same call are taken from a memo. The numerics live in
 //! [`crate::fit`]. Exact rules cannot call these functions.
 
+mod activation;
 mod lowrank;
 mod quantize;
 
@@ -54,7 +55,7 @@ pub struct Family {
 
 /// Every family approximate rules can call.
 pub fn families() -> impl Iterator<Item = &'static Family> {
-    quantize::FAMILIES.iter().chain(lowrank::FAMILIES)
+    quantize::FAMILIES.iter().chain(lowrank::FAMILIES).chain(activation::FAMILIES)
 }
 
 /// Whether `@name` is a fitting function (`FAMILY.OUTPUT` of a known family).

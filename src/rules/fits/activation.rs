@@ -1,0 +1,138 @@
+//! Activation families: the constants of cheaper forms of smooth activations, fitted on the
+//! calibration inputs of the activation they replace (`rules/approx/activation.rules`).
+//! `hsig`, `hsilu`, `hgelu`: a HardSigmoid's slope and offset for Sigmoid, for the gate of
+//! SiLU (`x·HardSigmoid(x)`) and of GELU; `htanh`: the slope of `clip(α·x, -1, 1)` for Tanh,
+//! with the Clip's op and bounds; `sgelu`: the `k` of GELU ≈ `x·σ(k·x)`; `perf`: an odd
+//! polynomial for erf on the clipped calibration range. Numerics: [`crate::fit::activation`].
+
+use super::{samples, scalar, Family, FitArg, FitOut, FitOutputs};
+use crate::fit::activation::{
+    fit_gelu_sigmoid_gate, fit_hard_activation, fit_polynomial, sample_range, Elementary, HardTarget, Variable,
+};
+use crate::ir::{OpPayload, Payload};
+use crate::ops::{Clip, HardSigmoid, Op};
+use crate::tensor::DType;
+
+/// Erf is ±1 to within 7.5e-7 beyond this: the polynomial's range ends here at most.
+const ERF_SATURATES: f32 = 3.5;
+/// The odd polynomial's degree (terms 1, 3, 5, 7, 9).
+const ERF_DEGREE: usize = 9;
+/// Its coefficient outputs, lowest degree first.
+const ERF_COEFFS: [&str; 5] = ["c1", "c3", "c5", "c7", "c9"];
+
+/// The activation families.
+pub(super) const FAMILIES: &[Family] = &[
+    Family { name: "hsig", outputs: &["op"], fit: |a| hard_sigmoid(a, HardTarget::Sigmoid) },
+    Family { name: "hsilu", outputs: &["op"], fit: |a| hard_sigmoid(a, HardTarget::Silu) },
+    Family { name: "hgelu", outputs: &["op"], fit: |a| hard_sigmoid(a, HardTarget::Gelu) },
+    Family { name: "htanh", outputs: &["clip", "lo", "hi", "slope"], fit: hard_tanh },
+    Family { name: "sgelu", outputs: &["k"], fit: sigmoid_gate },
+    Family { name: "perf", outputs: &["clip", "lo", "hi", "scale", "c1", "c3", "c5", "c7", "c9"], fit: erf_polynomial },
+];
+
+fn op_out(op: Op) -> FitOut {
+    FitOut::Payload(Payload::Op(OpPayload::new(op)))
+}
+
+fn f32_out(v: f64) -> FitOut {
+    FitOut::Tensor(scalar(DType::F32, v))
+}
+
+/// The op of a Clip to `[lo, hi]` (bounds as inputs, opset 11 on).
+fn clip_op(lo: f64, hi: f64) -> FitOut {
+    op_out(Op::Clip(Clip { min: Some(lo), max: Some(hi) }))
+}
+
+/// `[x]`: the HardSigmoid whose (alpha, beta) fit `target` on x's calibration samples.
+fn hard_sigmoid(args: &[FitArg], target: HardTarget) -> Result<FitOutputs, String> {
+    let fit = fit_hard_activation(target, samples(args, 0)?).map_err(|e| e.to_string())?;
+    Ok(FitOutputs::from([("op", op_out(Op::HardSigmoid(HardSigmoid { alpha: fit.alpha, beta: fit.beta })))]))
+}
+
+/// `[x]`: Tanh ≈ `clip(slope·x, -1, 1)`, the slope fitted on x's calibration samples.
+fn hard_tanh(args: &[FitArg]) -> Result<FitOutputs, String> {
+    let fit = fit_hard_activation(HardTarget::Tanh, samples(args, 0)?).map_err(|e| e.to_string())?;
+    Ok(FitOutputs::from([
+        ("clip", clip_op(-1.0, 1.0)),
+        ("lo", f32_out(-1.0)),
+        ("hi", f32_out(1.0)),
+        ("slope", f32_out(f64::from(fit.alpha))),
+    ]))
+}
+
+/// `[x]`: the `k` of GELU ≈ `x·σ(k·x)` fitted on x's calibration samples.
+fn sigmoid_gate(args: &[FitArg]) -> Result<FitOutputs, String> {
+    let fit = fit_gelu_sigmoid_gate(samples(args, 0)?).map_err(|e| e.to_string())?;
+    Ok(FitOutputs::from([("k", f32_out(f64::from(fit.k)))]))
+}
+
+/// `[x]`: erf(x) ≈ `t·q(t²)` with `t = clip(x, -R, R)/R`, `q` of degree 4 (the odd terms of the
+/// degree-9 least-squares fit at Chebyshev nodes on `[-R, R]`; erf is odd, so the even ones
+/// vanish), R the largest calibration magnitude, at most [`ERF_SATURATES`].
+fn erf_polynomial(args: &[FitArg]) -> Result<FitOutputs, String> {
+    let (lo, hi) = sample_range(samples(args, 0)?).map_err(|e| e.to_string())?;
+    let r = f64::from(lo.abs().max(hi.abs()).min(ERF_SATURATES));
+    if r <= 0.0 {
+        return Err("the calibration inputs are all zero: no range to fit erf on".into());
+    }
+    let fit = fit_polynomial(Elementary::Erf, (-r, r), ERF_DEGREE, Variable::Normalized).map_err(|e| e.to_string())?;
+    let mut out = FitOutputs::from([
+        ("clip", clip_op(-r, r)),
+        ("lo", f32_out(-r)),
+        ("hi", f32_out(r)),
+        ("scale", f32_out(f64::from(fit.poly.scale))),
+    ]);
+    for (name, &c) in ERF_COEFFS.iter().zip(fit.poly.coeffs.iter().skip(1).step_by(2)) {
+        out.insert(name, f32_out(f64::from(c)));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::activation::Polynomial;
+    use crate::tensor::TensorType;
+    use ndarray::{ArrayD, IxDyn};
+
+    fn value(out: &FitOutputs, name: &str) -> f64 {
+        match &out[name] {
+            FitOut::Tensor(t) => t.scalar_f64().unwrap(),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn erf_polynomial_is_odd_and_close_on_the_range() {
+        let xs: Vec<f32> = (0..401).map(|i| -2.0 + 0.01 * i as f32).collect();
+        let x = ArrayD::from_shape_vec(IxDyn(&[401]), xs.clone()).unwrap();
+        let ty = TensorType::new(DType::F32, vec![401]);
+        let out = erf_polynomial(&[FitArg::Samples(&ty, &x)]).unwrap();
+        assert_eq!(value(&out, "hi"), 2.0);
+        let coeffs: Vec<f32> = ERF_COEFFS.iter().map(|n| value(&out, n) as f32).collect();
+        // t·q(t²) as the rule computes it, against the reference erf.
+        let odd = Polynomial {
+            coeffs: (0..=ERF_DEGREE).map(|k| if k % 2 == 1 { coeffs[k / 2] } else { 0.0 }).collect(),
+            shift: 0.0,
+            scale: value(&out, "scale") as f32,
+        };
+        for &v in &xs {
+            let err = (f64::from(odd.eval(v)) - Elementary::Erf.value(f64::from(v))).abs();
+            assert!(err < 2e-3, "erf({v}): {err}");
+        }
+    }
+
+    #[test]
+    fn hard_forms_give_ops_and_constants() {
+        let x = ArrayD::from_shape_vec(IxDyn(&[5]), vec![-3.0f32, -1.0, 0.0, 1.0, 3.0]).unwrap();
+        let ty = TensorType::new(DType::F32, vec![5]);
+        let args = [FitArg::Samples(&ty, &x)];
+        let sig = hard_sigmoid(&args, HardTarget::Sigmoid).unwrap();
+        assert!(matches!(&sig["op"], FitOut::Payload(Payload::Op(p)) if matches!(p.op(), Op::HardSigmoid(_))));
+        let tanh = hard_tanh(&args).unwrap();
+        assert_eq!((value(&tanh, "lo"), value(&tanh, "hi")), (-1.0, 1.0));
+        assert!(value(&tanh, "slope") > 0.0);
+        assert!((value(&sigmoid_gate(&args).unwrap(), "k") - 1.702).abs() < 0.8);
+        assert!(erf_polynomial(&[FitArg::Literal(1.0)]).is_err());
+    }
+}
