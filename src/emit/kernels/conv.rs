@@ -463,10 +463,10 @@ fn k_widen_pad<
 
 /// Quantized depthwise convolution of `x` (`[C][H][W]` integers, padded with their zero point)
 /// by `w` (`[C][KH][KW]`: weights minus their zero point) into `y` (`[C][OH][OW]`); `off`
-/// (`-zx · Σ w`), `mul`, `bias` per channel. The sums are exact in i32 (the graph's
-/// `Σ (x - zx)(w - zw)`), then scaled and stored as [`k_qconv`] does. Output pixels go `OB` at
-/// a time (two on 32-bit Arm, whose 13 free registers hold two sums and the pointers, eight
-/// elsewhere, vectorized along the row), every tap summed into registers before the store.
+/// (`-zx · Σ w`), `mul`, `bias` per channel: the graph's `Σ (x - zx)(w - zw)`, exactly, then
+/// scaled and stored as [`k_qconv`] does. On 32-bit Arm the sums are i32, two output pixels at
+/// a time in registers (single-cycle multiply-accumulates); elsewhere f32 along the row, which
+/// the compiler vectorizes (x86 has no fast 32-bit integer multiply before SSE4.1/AVX2).
 #[allow(clippy::too_many_arguments)]
 fn k_qdw<
     X: QIn,
@@ -492,7 +492,7 @@ fn k_qdw<
     y: &mut [Y],
     rq: Requant,
 ) {
-    const OB: usize = if cfg!(target_arch = "arm") { 2 } else { 8 };
+    const OB: usize = 2;
     avx2_or_portable(|| {
         let x = &x[..C * H * WD];
         let w = &w[..C * KH * KW];
@@ -504,12 +504,30 @@ fn k_qdw<
             for oh in 0..OH {
                 let rows = &plane[oh * SH * WD..];
                 let out = &mut y[(c * OH + oh) * OW..(c * OH + oh + 1) * OW];
+                if !cfg!(target_arch = "arm") {
+                    // Float lanes along the row: exact, every partial sum is an integer below
+                    // 2^24 (the plan admits at most 256 taps of 8-bit values).
+                    let mut row = [0f32; OW];
+                    for kh in 0..KH {
+                        let src = &rows[kh * DH * WD..(kh * DH + 1) * WD];
+                        for kw in 0..KW {
+                            let wv = wc[kh * KW + kw].wide() as f32;
+                            for ow in 0..OW {
+                                row[ow] += wv * src[ow * SW + kw * DW].wide() as f32;
+                            }
+                        }
+                    }
+                    for ow in 0..OW {
+                        out[ow] = Y::store((row[ow] + o as f32) * m + b, rq);
+                    }
+                    continue;
+                }
                 let mut ow0 = 0;
                 while ow0 + OB <= OW {
                     let mut acc = [o; OB];
                     for kh in 0..KH {
-                        let src =
-                            &rows[kh * DH * WD + ow0 * SW..kh * DH * WD + (ow0 + OB - 1) * SW + (KW - 1) * DW + 1];
+                        let at = kh * DH * WD + ow0 * SW;
+                        let src = &rows[at..at + (OB - 1) * SW + (KW - 1) * DW + 1];
                         for kw in 0..KW {
                             let wv = wc[kh * KW + kw].wide();
                             for (j, a) in acc.iter_mut().enumerate() {

@@ -229,8 +229,12 @@ fn k_bmm<
 }
 
 /// `y[M][N] = store((a[M][K] · b[K][N] + off) · mul + bias)`: integer products summed in i32;
-/// `off`, `mul` and `bias` are per row (`AX` 1, `M` values) or per column (`AX` 2, `N` values).
-/// Rows go four at a time with `NB4` columns, single rows with `NB1` (both at most `N`).
+/// `off`, `mul` and `bias` are per row (`AX` 1, `M` values) or per column (`AX` 2, `N` values);
+/// `AX` 3 is per row with sums that f32 holds exactly (checked at generation), which off 32-bit
+/// Arm are summed in float lanes ([`k_qmm_rows_f32`]: x86 before AVX2 has no fast 32-bit
+/// integer multiply). Rows go four at a time with `NB4` columns, single rows with `NB1` (both
+/// at most `N`). On 32-bit Arm with the DSP extension, per-row products of `i8` rows run as
+/// [`k_qmm_dsp`].
 #[allow(clippy::too_many_arguments)]
 fn k_qmm<
     A: QIn,
@@ -253,13 +257,42 @@ fn k_qmm<
 ) {
     let (a, b, y) = (&a[..M * K], &b[..K * N], &mut y[..M * N]);
     #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
-    if AX == 1 && A::I8 && K <= 1024 {
+    if AX != 2 && A::I8 && K <= 1024 {
         // SAFETY: `A` is `i8`.
         let a = unsafe { core::slice::from_raw_parts(a.as_ptr() as *const i8, a.len()) };
         k_qmm_dsp::<B, Y, M, K, N>(a, b, (off, mul, bias), y, rq);
         return;
     }
     let ch = (off, mul, bias);
+    if AX == 3 && !cfg!(target_arch = "arm") {
+        // Float lanes, exact (checked at generation).
+        avx2_or_portable(|| {
+            let mut i = 0;
+            while i + 4 <= M {
+                k_qmm_rows_f32::<A, B, Y, 4, NB4, K, N>(
+                    &a[i * K..(i + 4) * K],
+                    b,
+                    ch,
+                    i,
+                    &mut y[i * N..(i + 4) * N],
+                    rq,
+                );
+                i += 4;
+            }
+            while i < M {
+                k_qmm_rows_f32::<A, B, Y, 1, NB1, K, N>(
+                    &a[i * K..(i + 1) * K],
+                    b,
+                    ch,
+                    i,
+                    &mut y[i * N..(i + 1) * N],
+                    rq,
+                );
+                i += 1;
+            }
+        });
+        return;
+    }
     avx2_or_portable(|| {
         let mut i = 0;
         while i + 4 <= M {
@@ -393,8 +426,58 @@ fn k_qmm_rows<
         }
         for r in 0..R {
             for c in j - j0..NB {
-                let at = if AX == 1 { row0 + r } else { j0 + c };
+                let at = if AX == 2 { j0 + c } else { row0 + r };
                 y[r * N + j0 + c] = Y::store((acc[r][c] + off[at]) as f32 * mul[at] + bias[at], rq);
+            }
+        }
+        j = j0 + NB;
+    }
+}
+
+/// `R` rows of [`k_qmm`] with per-row terms (`AX` 3) summed in f32, `NB` columns at a time:
+/// exact, as every row's `Σ |a| · 255` is below 2^24 (checked at generation), so every partial
+/// sum and the offset are integers that f32 holds; the compiler vectorizes the float lanes.
+#[inline(always)]
+fn k_qmm_rows_f32<A: QIn, B: QIn, Y: QOut, const R: usize, const NB: usize, const K: usize, const N: usize>(
+    a: &[A],
+    b: &[B],
+    (off, mul, bias): (&[i32], &[f32], &[f32]),
+    row0: usize,
+    y: &mut [Y],
+    rq: Requant,
+) {
+    const { assert!(NB <= N, "column blocks are at most N wide") };
+    // The rows' weights as f32 once for all column blocks (on the stack, at most 2 KB).
+    let mut af = [[0f32; 128]; R];
+    if K <= 128 {
+        for r in 0..R {
+            for k in 0..K {
+                af[r][k] = a[r * K + k].wide() as f32;
+            }
+        }
+    }
+    let mut j = 0;
+    while j < N {
+        // The last block overlaps the one before instead of running short.
+        let j0 = if j + NB <= N { j } else { N - NB };
+        let mut acc = [[0f32; NB]; R];
+        for k in 0..K {
+            let bk = &b[k * N + j0..k * N + j0 + NB];
+            let mut bf = [0f32; NB];
+            for c in 0..NB {
+                bf[c] = bk[c].wide() as f32;
+            }
+            for r in 0..R {
+                let av = if K <= 128 { af[r][k] } else { a[r * K + k].wide() as f32 };
+                for c in 0..NB {
+                    acc[r][c] += av * bf[c];
+                }
+            }
+        }
+        for r in 0..R {
+            let at = row0 + r;
+            for c in j - j0..NB {
+                y[r * N + j0 + c] = Y::store((acc[r][c] + off[at] as f32) * mul[at] + bias[at], rq);
             }
         }
         j = j0 + NB;

@@ -17,6 +17,7 @@ use super::{avx2_or_portable, m_clamp, m_rte};
 /// An integer element a quantized kernel reads, widened for the sums.
 trait QIn: Copy {
     /// Whether the type is `i8` (read four at a time by SXTB16 on Arm).
+    #[allow(dead_code)] // read on 32-bit Arm only
     const I8: bool = false;
     /// The value as i32.
     fn wide(self) -> i32;
