@@ -7,7 +7,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::x86_avx2_fma;
-use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
+use super::{avx2_or_portable, m_clamp, m_requant, QIn, QOut, Requant};
 
 /// Copies `x` (`[C][H][W]`) into `p` (`[C][PH][PW]`) at row `PT`, column `PL`, `fill` around
 /// (zero, or a quantized input's zero point).
@@ -38,7 +38,6 @@ fn k_pad2d<
 
 /// Convolution of an already padded `x` (`[G·CG][H][W]`) by `w` laid out
 /// `[G][MG/MB][CG][KH][KW][MB]` into `y` (`[G·MG][OH][OW]`), bias per output channel, clamped.
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_conv<
     const G: usize,
     const CG: usize,
@@ -77,7 +76,7 @@ fn k_conv<
             x,
             w,
             b,
-            |at, _, v| y[at] = v.max(lo).min(hi),
+            |at, _, v| y[at] = m_clamp(v, lo, hi),
         )
     });
 }
@@ -216,7 +215,7 @@ unsafe fn k_conv_avx2_tile<
         let mut lanes = [0f32; 8];
         for (p, acc) in acc.iter().enumerate() {
             for (v, &sum) in acc.iter().enumerate() {
-                _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_min_ps(_mm256_max_ps(sum, lo), hi));
+                _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_min_ps(hi, _mm256_max_ps(lo, sum)));
                 for (l, &lane) in lanes.iter().enumerate() {
                     *y.add((v * 8 + l) * OH * OW + p) = lane;
                 }
@@ -344,7 +343,6 @@ fn k_dw<
 /// The loops of [`k_dw`]: per channel and output row, the row's sums along the row (the inner
 /// loop), from the bias, clamped.
 #[inline(always)]
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_dw_rows<
     const C: usize,
     const H: usize,
@@ -384,7 +382,7 @@ fn k_dw_rows<
             }
             let out = &mut y[(c * OH + oh) * OW..(c * OH + oh + 1) * OW];
             for ow in 0..OW {
-                out[ow] = row[ow].max(lo).min(hi);
+                out[ow] = m_clamp(row[ow], lo, hi);
             }
         }
     }
@@ -463,12 +461,16 @@ fn k_widen_pad<
     }
 }
 
-/// Quantized depthwise convolution of `x` (`[C][H][W]`: input minus its zero point, widened
-/// and padded) by `w` (`[C][KH][KW]`: weights minus theirs) into `y` (`[C][OH][OW]`); `mul`,
-/// `bias` per channel. The sums are of integers below 2^24 (at most 256 taps of 8-bit values,
-/// checked at generation), so f32 computes them exactly, with the float unit's vector lanes.
+/// Quantized depthwise convolution of `x` (`[C][H][W]` integers, padded with their zero point)
+/// by `w` (`[C][KH][KW]`: weights minus their zero point) into `y` (`[C][OH][OW]`); `off`
+/// (`-zx · Σ w`), `mul`, `bias` per channel: the graph's `Σ (x - zx)(w - zw)`, exactly, then
+/// scaled and stored as [`k_qconv`] does. On 32-bit Arm the sums are i32, two output pixels at
+/// a time in registers (single-cycle multiply-accumulates); elsewhere f32 along the row, which
+/// the compiler vectorizes (x86 has no fast 32-bit integer multiply before SSE4.1/AVX2).
 #[allow(clippy::too_many_arguments)]
 fn k_qdw<
+    X: QIn,
+    WT: QIn,
     Y: QOut,
     const C: usize,
     const H: usize,
@@ -482,33 +484,70 @@ fn k_qdw<
     const DH: usize,
     const DW: usize,
 >(
-    x: &[f32],
-    w: &[f32],
+    x: &[X],
+    w: &[WT],
+    off: &[i32],
     mul: &[f32],
     bias: &[f32],
     y: &mut [Y],
     rq: Requant,
 ) {
+    const OB: usize = 2;
     avx2_or_portable(|| {
         let x = &x[..C * H * WD];
         let w = &w[..C * KH * KW];
         let y = &mut y[..C * OH * OW];
         for c in 0..C {
             let plane = &x[c * H * WD..(c + 1) * H * WD];
+            let wc = &w[c * KH * KW..(c + 1) * KH * KW];
+            let (o, m, b) = (off[c], mul[c], bias[c]);
             for oh in 0..OH {
-                let mut row = [0f32; OW];
-                for kh in 0..KH {
-                    let src = &plane[(oh * SH + kh * DH) * WD..(oh * SH + kh * DH + 1) * WD];
-                    for kw in 0..KW {
-                        let wv = w[(c * KH + kh) * KW + kw];
-                        for ow in 0..OW {
-                            row[ow] += wv * src[ow * SW + kw * DW];
+                let rows = &plane[oh * SH * WD..];
+                let out = &mut y[(c * OH + oh) * OW..(c * OH + oh + 1) * OW];
+                if !cfg!(target_arch = "arm") {
+                    // Float lanes along the row: exact, every partial sum is an integer below
+                    // 2^24 (the plan admits at most 256 taps of 8-bit values).
+                    let mut row = [0f32; OW];
+                    for kh in 0..KH {
+                        let src = &rows[kh * DH * WD..(kh * DH + 1) * WD];
+                        for kw in 0..KW {
+                            let wv = wc[kh * KW + kw].wide() as f32;
+                            for ow in 0..OW {
+                                row[ow] += wv * src[ow * SW + kw * DW].wide() as f32;
+                            }
                         }
                     }
+                    for ow in 0..OW {
+                        out[ow] = Y::store((row[ow] + o as f32) * m + b, rq);
+                    }
+                    continue;
                 }
-                let out = &mut y[(c * OH + oh) * OW..(c * OH + oh + 1) * OW];
-                for ow in 0..OW {
-                    out[ow] = Y::store(row[ow] * mul[c] + bias[c], rq);
+                let mut ow0 = 0;
+                while ow0 + OB <= OW {
+                    let mut acc = [o; OB];
+                    for kh in 0..KH {
+                        let at = kh * DH * WD + ow0 * SW;
+                        let src = &rows[at..at + (OB - 1) * SW + (KW - 1) * DW + 1];
+                        for kw in 0..KW {
+                            let wv = wc[kh * KW + kw].wide();
+                            for (j, a) in acc.iter_mut().enumerate() {
+                                *a += wv * src[j * SW + kw * DW].wide();
+                            }
+                        }
+                    }
+                    for (j, &a) in acc.iter().enumerate() {
+                        out[ow0 + j] = Y::store(a as f32 * m + b, rq);
+                    }
+                    ow0 += OB;
+                }
+                for ow in ow0..OW {
+                    let mut a = o;
+                    for kh in 0..KH {
+                        for kw in 0..KW {
+                            a += wc[kh * KW + kw].wide() * rows[kh * DH * WD + ow * SW + kw * DW].wide();
+                        }
+                    }
+                    out[ow] = Y::store(a as f32 * m + b, rq);
                 }
             }
         }
@@ -614,6 +653,43 @@ mod tests {
         };
         assert_eq!(got, want);
         assert!(want.iter().all(|v| (-0.75..=1.5).contains(v)));
+    }
+
+    /// The integer depthwise convolution against its definition `Σ (x - zx) · w`, scaled: rows
+    /// of 11 pixels (one block of 8 and single pixels on the host), stride 1 and 2, u8 input.
+    #[test]
+    fn integer_depthwise_agrees_with_the_definition() {
+        let (c, h, wd, k, zx) = (3, 6, 13, 3, 7i32);
+        let x: Vec<u8> = (0..c * h * wd).map(|i| ((i * 37) % 251) as u8).collect();
+        let w: Vec<i8> = (0..c * k * k).map(|i| ((i * 5) % 11) as i8 - 5).collect();
+        let off: Vec<i32> =
+            (0..c).map(|ch| -zx * w[ch * 9..ch * 9 + 9].iter().map(|&v| v as i32).sum::<i32>()).collect();
+        let rq = Requant { lo: f32::NEG_INFINITY, hi: f32::INFINITY, inv: 1.0, zero: 0.0 };
+        let want = |sw: usize, oh: usize, ow: usize| -> Vec<f32> {
+            let mut y = vec![0.0; c * oh * ow];
+            for ch in 0..c {
+                for r in 0..oh {
+                    for s in 0..ow {
+                        let mut acc = 0i32;
+                        for a in 0..k {
+                            for b in 0..k {
+                                let xv = x[(ch * h + r + a) * wd + s * sw + b] as i32 - zx;
+                                acc += xv * w[(ch * k + a) * k + b] as i32;
+                            }
+                        }
+                        y[(ch * oh + r) * ow + s] = acc as f32 * 0.5 + ch as f32;
+                    }
+                }
+            }
+            y
+        };
+        let (mul, bias) = ([0.5f32; 3], [0.0f32, 1.0, 2.0]);
+        let mut y = vec![f32::NAN; 3 * 4 * 11];
+        super::k_qdw::<u8, i8, f32, 3, 6, 13, 4, 11, 3, 3, 1, 1, 1, 1>(&x, &w, &off, &mul, &bias, &mut y, rq);
+        assert_eq!(y, want(1, 4, 11));
+        let mut y = vec![f32::NAN; 3 * 4 * 6];
+        super::k_qdw::<u8, i8, f32, 3, 6, 13, 4, 6, 3, 3, 1, 2, 1, 1>(&x, &w, &off, &mul, &bias, &mut y, rq);
+        assert_eq!(y, want(2, 4, 6));
     }
 
     #[test]

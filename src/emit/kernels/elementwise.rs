@@ -1,6 +1,8 @@
 //! Elementwise kernels: maps of one tensor (out of place or in place) and broadcasting binary
 //! operations over up to four (collapsed) dimensions, with a fused clamp.
 
+use super::m_clamp;
+
 /// `y[i] = f(x[i])` for `N` elements.
 fn k_map<const N: usize, F: Fn(f32) -> f32>(x: &[f32], y: &mut [f32], f: F) {
     let (x, y) = (&x[..N], &mut y[..N]);
@@ -18,7 +20,6 @@ fn k_map_ip<const N: usize, F: Fn(f32) -> f32>(y: &mut [f32], f: F) {
 
 /// `y = f(a, b)` over the shape `[D0][D1][D2][D3]`; `A*`/`B*` are the strides of `a` and `b`
 /// (0 along a broadcast axis). The result is clamped to `[lo, hi]`.
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_bin<
     const D0: usize,
     const D1: usize,
@@ -50,7 +51,7 @@ fn k_bin<
                 let bo = i0 * B0 + i1 * B1 + i2 * B2;
                 let row = &mut y[yo..yo + D3];
                 for i3 in 0..D3 {
-                    row[i3] = f(a[ao + i3 * A3], b[bo + i3 * B3]).max(lo).min(hi);
+                    row[i3] = m_clamp(f(a[ao + i3 * A3], b[bo + i3 * B3]), lo, hi);
                 }
             }
         }
@@ -59,7 +60,6 @@ fn k_bin<
 
 /// `y = f(y, b)` in place over `[D0][D1][D2][D3]` (`y` contiguous); `B*` are the strides of
 /// `b`. The result is clamped to `[lo, hi]`.
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_bin_ip<
     const D0: usize,
     const D1: usize,
@@ -85,7 +85,7 @@ fn k_bin_ip<
                 let bo = i0 * B0 + i1 * B1 + i2 * B2;
                 let row = &mut y[yo..yo + D3];
                 for i3 in 0..D3 {
-                    row[i3] = f(row[i3], b[bo + i3 * B3]).max(lo).min(hi);
+                    row[i3] = m_clamp(f(row[i3], b[bo + i3 * B3]), lo, hi);
                 }
             }
         }

@@ -6,7 +6,9 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::x86_avx2_fma;
-use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+use super::{arm_smlad, arm_sxtb16};
+use super::{avx2_or_portable, m_clamp, m_requant, QIn, QOut, Requant};
 
 /// `y[M][N] = a[M][K] · b[K][N] + bias`, clamped to `[lo, hi]`; `BIAS`: 0 none, 1 per row
 /// (`M` values), 2 per column (`N` values), 3 per element (`M × N` values). On x86-64 CPUs with
@@ -67,7 +69,6 @@ fn k_mm_portable<
 
 /// `R` rows of [`k_mm`] starting at row `row0`, `NB` columns at a time.
 #[inline(always)]
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_mm_rows<const R: usize, const NB: usize, const K: usize, const N: usize, const BIAS: usize>(
     a: &[f32],
     b: &[f32],
@@ -100,7 +101,7 @@ fn k_mm_rows<const R: usize, const NB: usize, const K: usize, const N: usize, co
                     3 => bias[(row0 + r) * N + j0 + c],
                     _ => 0.0,
                 };
-                y[r * N + j0 + c] = (acc[r][c] + add).max(lo).min(hi);
+                y[r * N + j0 + c] = m_clamp(acc[r][c] + add, lo, hi);
             }
         }
         j = j0 + NB;
@@ -197,7 +198,7 @@ unsafe fn k_mm_avx2_tile<const R: usize, const V: usize, const K: usize, const N
                     3 => _mm256_loadu_ps(bias.add((i + r) * N + j + v * 8)),
                     _ => _mm256_setzero_ps(),
                 };
-                let out = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(sum, add), lo), hi);
+                let out = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(sum, add)));
                 _mm256_storeu_ps(y.add(r * N + v * 8), out);
             }
         }
@@ -228,8 +229,12 @@ fn k_bmm<
 }
 
 /// `y[M][N] = store((a[M][K] · b[K][N] + off) · mul + bias)`: integer products summed in i32;
-/// `off`, `mul` and `bias` are per row (`AX` 1, `M` values) or per column (`AX` 2, `N` values).
-/// Rows go four at a time with `NB4` columns, single rows with `NB1` (both at most `N`).
+/// `off`, `mul` and `bias` are per row (`AX` 1, `M` values) or per column (`AX` 2, `N` values);
+/// `AX` 3 is per row with sums that f32 holds exactly (checked at generation), which off 32-bit
+/// Arm are summed in float lanes ([`k_qmm_rows_f32`]: x86 before AVX2 has no fast 32-bit
+/// integer multiply). Rows go four at a time with `NB4` columns, single rows with `NB1` (both
+/// at most `N`). On 32-bit Arm with the DSP extension, per-row products of `i8` rows run as
+/// [`k_qmm_dsp`].
 #[allow(clippy::too_many_arguments)]
 fn k_qmm<
     A: QIn,
@@ -251,7 +256,43 @@ fn k_qmm<
     rq: Requant,
 ) {
     let (a, b, y) = (&a[..M * K], &b[..K * N], &mut y[..M * N]);
+    #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+    if AX != 2 && A::I8 && K <= 1024 {
+        // SAFETY: `A` is `i8`.
+        let a = unsafe { core::slice::from_raw_parts(a.as_ptr() as *const i8, a.len()) };
+        k_qmm_dsp::<B, Y, M, K, N>(a, b, (off, mul, bias), y, rq);
+        return;
+    }
     let ch = (off, mul, bias);
+    if AX == 3 && !cfg!(target_arch = "arm") {
+        // Float lanes, exact (checked at generation).
+        avx2_or_portable(|| {
+            let mut i = 0;
+            while i + 4 <= M {
+                k_qmm_rows_f32::<A, B, Y, 4, NB4, K, N>(
+                    &a[i * K..(i + 4) * K],
+                    b,
+                    ch,
+                    i,
+                    &mut y[i * N..(i + 4) * N],
+                    rq,
+                );
+                i += 4;
+            }
+            while i < M {
+                k_qmm_rows_f32::<A, B, Y, 1, NB1, K, N>(
+                    &a[i * K..(i + 1) * K],
+                    b,
+                    ch,
+                    i,
+                    &mut y[i * N..(i + 1) * N],
+                    rq,
+                );
+                i += 1;
+            }
+        });
+        return;
+    }
     avx2_or_portable(|| {
         let mut i = 0;
         while i + 4 <= M {
@@ -263,6 +304,90 @@ fn k_qmm<
             i += 1;
         }
     });
+}
+
+/// [`k_qmm`] with per-row terms and `i8` rows (a 1×1 convolution: `a` its weights) on 32-bit
+/// Arm with the DSP extension, two multiply-accumulates per SMLAD: each row's weights are read
+/// four at a time and split by SXTB16 into the even and the odd ones (CMSIS-NN's technique, no
+/// repacking); per two columns the inputs are packed once into the matching 16-bit pairs
+/// (`k, k+2` and `k+1, k+3`) on the stack, then read by every pair of rows (4 sums in
+/// registers). The sums are the portable kernel's, exactly.
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+fn k_qmm_dsp<B: QIn, Y: QOut, const M: usize, const K: usize, const N: usize>(
+    a: &[i8],
+    b: &[B],
+    (off, mul, bias): (&[i32], &[f32], &[f32]),
+    y: &mut [Y],
+    rq: Requant,
+) {
+    // The packed inputs of two columns, at most 1024 `k` (4 KiB).
+    let mut xp = [[[0u32; 2]; 2]; 256];
+    let xp = &mut xp[..K / 4];
+    let mut j = 0;
+    while j < N {
+        let nc = if j + 2 <= N { 2 } else { 1 };
+        for (g, pairs) in xp.iter_mut().enumerate() {
+            for (c, pair) in pairs.iter_mut().enumerate().take(nc) {
+                let v = |k: usize| b[(4 * g + k) * N + j + c].wide() as u32 & 0xffff;
+                *pair = [v(0) | v(2) << 16, v(1) | v(3) << 16];
+            }
+        }
+        let mut r = 0;
+        while r < M {
+            let nr = if r + 2 <= M { 2 } else { 1 };
+            let rows = &a[r * K..(r + nr) * K];
+            let mut acc = [[0i32; 2]; 2];
+            match (nr, nc) {
+                (2, 2) => k_qmm_dsp_tile::<B, 2, 2, K, N>(rows, xp, b, j, &mut acc),
+                (2, _) => k_qmm_dsp_tile::<B, 2, 1, K, N>(rows, xp, b, j, &mut acc),
+                (_, 2) => k_qmm_dsp_tile::<B, 1, 2, K, N>(rows, xp, b, j, &mut acc),
+                _ => k_qmm_dsp_tile::<B, 1, 1, K, N>(rows, xp, b, j, &mut acc),
+            }
+            for (i, sums) in acc.iter().enumerate().take(nr) {
+                let at = r + i;
+                for (c, &s) in sums.iter().enumerate().take(nc) {
+                    y[at * N + j + c] = m_requant(s, off[at], mul[at], bias[at], rq);
+                }
+            }
+            r += nr;
+        }
+        j += nc;
+    }
+}
+
+/// `R` rows (`a`, `R · K` weights) by `NC` columns (from `j`) of [`k_qmm_dsp`] into `acc`: the
+/// groups of four `k` by SMLAD on the packed inputs `xp`, the last `K % 4` one by one.
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+#[inline(always)]
+fn k_qmm_dsp_tile<B: QIn, const R: usize, const NC: usize, const K: usize, const N: usize>(
+    a: &[i8],
+    xp: &[[[u32; 2]; 2]],
+    b: &[B],
+    j: usize,
+    acc: &mut [[i32; 2]; 2],
+) {
+    let a = &a[..R * K];
+    let mut sums = [[0i32; NC]; R];
+    for (g, pairs) in xp[..K / 4].iter().enumerate() {
+        for (i, row) in sums.iter_mut().enumerate() {
+            let q = &a[i * K + 4 * g..i * K + 4 * g + 4];
+            let w = u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]);
+            let (even, odd) = (arm_sxtb16::<false>(w), arm_sxtb16::<true>(w));
+            for (s, pair) in row.iter_mut().zip(pairs) {
+                *s = arm_smlad(odd, pair[1], arm_smlad(even, pair[0], *s));
+            }
+        }
+    }
+    for k in 4 * (K / 4)..K {
+        for (i, row) in sums.iter_mut().enumerate() {
+            for (c, s) in row.iter_mut().enumerate() {
+                *s += a[i * K + k] as i32 * b[k * N + j + c].wide();
+            }
+        }
+    }
+    for i in 0..R {
+        acc[i][..NC].copy_from_slice(&sums[i]);
+    }
 }
 
 /// `R` rows of [`k_qmm`] starting at row `row0`, `NB` columns at a time.
@@ -301,8 +426,58 @@ fn k_qmm_rows<
         }
         for r in 0..R {
             for c in j - j0..NB {
-                let at = if AX == 1 { row0 + r } else { j0 + c };
+                let at = if AX == 2 { j0 + c } else { row0 + r };
                 y[r * N + j0 + c] = m_requant(acc[r][c], off[at], mul[at], bias[at], rq);
+            }
+        }
+        j = j0 + NB;
+    }
+}
+
+/// `R` rows of [`k_qmm`] with per-row terms (`AX` 3) summed in f32, `NB` columns at a time:
+/// exact, as every row's `Σ |a| · 255` is below 2^24 (checked at generation), so every partial
+/// sum and the offset are integers that f32 holds; the compiler vectorizes the float lanes.
+#[inline(always)]
+fn k_qmm_rows_f32<A: QIn, B: QIn, Y: QOut, const R: usize, const NB: usize, const K: usize, const N: usize>(
+    a: &[A],
+    b: &[B],
+    (off, mul, bias): (&[i32], &[f32], &[f32]),
+    row0: usize,
+    y: &mut [Y],
+    rq: Requant,
+) {
+    const { assert!(NB <= N, "column blocks are at most N wide") };
+    // The rows' weights as f32 once for all column blocks (on the stack, at most 2 KB).
+    let mut af = [[0f32; 128]; R];
+    if K <= 128 {
+        for r in 0..R {
+            for k in 0..K {
+                af[r][k] = a[r * K + k].wide() as f32;
+            }
+        }
+    }
+    let mut j = 0;
+    while j < N {
+        // The last block overlaps the one before instead of running short.
+        let j0 = if j + NB <= N { j } else { N - NB };
+        let mut acc = [[0f32; NB]; R];
+        for k in 0..K {
+            let bk = &b[k * N + j0..k * N + j0 + NB];
+            let mut bf = [0f32; NB];
+            for c in 0..NB {
+                bf[c] = bk[c].wide() as f32;
+            }
+            for r in 0..R {
+                let av = if K <= 128 { af[r][k] } else { a[r * K + k].wide() as f32 };
+                for c in 0..NB {
+                    acc[r][c] += av * bf[c];
+                }
+            }
+        }
+        for r in 0..R {
+            let at = row0 + r;
+            for c in j - j0..NB {
+                y[r * N + j0 + c] = Y::store((acc[r][c] + off[at] as f32) * mul[at] + bias[at], rq);
             }
         }
         j = j0 + NB;

@@ -15,6 +15,21 @@ fn m_rte(x: f32) -> f32 {
     }
 }
 
+/// `v` clamped to `[lo, hi]` by two comparisons, never a library call: `f32::max`/`min` are
+/// `fmaxf`/`fminf` calls on cores without a float min/max instruction (Cortex-M4's FPv4), where
+/// a compare and a conditional move cost a few cycles. The same value as `v.max(lo).min(hi)`
+/// for every non-NaN `v` (also with `lo > hi`, giving `hi`, and NaN bounds, which clamp
+/// nothing); a NaN `v` stays NaN (as ONNX Relu and Clip define it) where `max` gave `lo`.
+#[inline(always)]
+fn m_clamp(v: f32, lo: f32, hi: f32) -> f32 {
+    let v = if v < lo { lo } else { v };
+    if v > hi {
+        hi
+    } else {
+        v
+    }
+}
+
 /// `2^k` for `-126 <= k <= 127`.
 fn m_pow2i(k: i32) -> f32 {
     f32::from_bits(((k + 127) as u32) << 23)

@@ -2,7 +2,7 @@
 //! (BatchNormalization, DequantizeLinear per axis), ReduceMean/Max/Sum over contiguous axes, max
 //! and average pooling.
 
-use super::{m_exp, m_sqrt};
+use super::{m_clamp, m_exp, m_sqrt};
 
 /// Softmax over the middle axis of `[OUTER][N][INNER]`.
 fn k_softmax<const OUTER: usize, const N: usize, const INNER: usize>(x: &[f32], y: &mut [f32]) {
@@ -12,7 +12,7 @@ fn k_softmax<const OUTER: usize, const N: usize, const INNER: usize>(x: &[f32], 
             let at = |n: usize| (o * N + n) * INNER + i;
             let mut max = f32::NEG_INFINITY;
             for n in 0..N {
-                max = max.max(x[at(n)]);
+                max = if x[at(n)] > max { x[at(n)] } else { max };
             }
             let mut sum = 0.0;
             for n in 0..N {
@@ -58,7 +58,6 @@ fn k_layernorm<const OUTER: usize, const N: usize, const BIAS: bool>(
 }
 
 /// `y = x·s[c] + t[c]` over `[OUTER][C][INNER]`, clamped; `y` may be `x` (see `k_affine_ip`).
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_affine<const OUTER: usize, const C: usize, const INNER: usize>(
     x: &[f32],
     s: &[f32],
@@ -72,14 +71,13 @@ fn k_affine<const OUTER: usize, const C: usize, const INNER: usize>(
         for c in 0..C {
             let at = (o * C + c) * INNER;
             for i in 0..INNER {
-                y[at + i] = (x[at + i] * s[c] + t[c]).max(lo).min(hi);
+                y[at + i] = m_clamp(x[at + i] * s[c] + t[c], lo, hi);
             }
         }
     }
 }
 
 /// `y = y·s[c] + t[c]` in place over `[OUTER][C][INNER]`, clamped.
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_affine_ip<const OUTER: usize, const C: usize, const INNER: usize>(
     y: &mut [f32],
     s: &[f32],
@@ -92,7 +90,7 @@ fn k_affine_ip<const OUTER: usize, const C: usize, const INNER: usize>(
         for c in 0..C {
             let at = (o * C + c) * INNER;
             for v in &mut y[at..at + INNER] {
-                *v = (*v * s[c] + t[c]).max(lo).min(hi);
+                *v = m_clamp(*v * s[c] + t[c], lo, hi);
             }
         }
     }
@@ -107,7 +105,15 @@ fn k_reduce<const OUTER: usize, const N: usize, const INNER: usize, const KIND: 
         for n in 0..N {
             let src = &x[(o * N + n) * INNER..(o * N + n + 1) * INNER];
             for i in 0..INNER {
-                out[i] = if KIND == 2 { out[i].max(src[i]) } else { out[i] + src[i] };
+                out[i] = if KIND == 2 {
+                    if src[i] > out[i] {
+                        src[i]
+                    } else {
+                        out[i]
+                    }
+                } else {
+                    out[i] + src[i]
+                };
             }
         }
         if KIND == 1 {
@@ -121,7 +127,6 @@ fn k_reduce<const OUTER: usize, const N: usize, const INNER: usize, const KIND: 
 /// 2-D pooling of `[C][H][W]` into `[C][OH][OW]`; `MAX` picks the maximum (padding ignored),
 /// otherwise the average, dividing by the window cells inside the input (`INCL`: inside the
 /// padded input).
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_pool<
     const C: usize,
     const H: usize,
@@ -154,7 +159,15 @@ fn k_pool<
                 for ph in h0.max(PT)..h1.min(H + PT) {
                     for pw in w0.max(PL)..w1.min(W + PL) {
                         let v = x[(c * H + ph - PT) * W + pw - PL];
-                        acc = if MAX { acc.max(v) } else { acc + v };
+                        acc = if MAX {
+                            if v > acc {
+                                v
+                            } else {
+                                acc
+                            }
+                        } else {
+                            acc + v
+                        };
                         cells += 1;
                     }
                 }

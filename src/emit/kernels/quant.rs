@@ -8,12 +8,17 @@
 //! bias, clamp (a fused ReLU or Clip), and quantize the result into the output's integer type
 //! (or store it as f32 when no QuantizeLinear follows).
 
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+use super::{arm_smlad, arm_sxtb16};
 #[cfg(target_arch = "x86_64")]
 use super::{avx2_call, x86_avx2_fma};
-use super::{avx2_or_portable, m_rte};
+use super::{avx2_or_portable, m_clamp, m_rte};
 
 /// An integer element a quantized kernel reads, widened for the sums.
 trait QIn: Copy {
+    /// Whether the type is `i8` (read four at a time by SXTB16 on Arm).
+    #[allow(dead_code)] // read on 32-bit Arm only
+    const I8: bool = false;
     /// The value as i32.
     fn wide(self) -> i32;
 }
@@ -26,6 +31,7 @@ impl QIn for u8 {
 }
 
 impl QIn for i8 {
+    const I8: bool = true;
     #[inline(always)]
     fn wide(self) -> i32 {
         self as i32
@@ -57,9 +63,8 @@ trait QOut: Copy {
 
 impl QOut for f32 {
     #[inline(always)]
-    #[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
     fn store(v: f32, rq: Requant) -> f32 {
-        v.max(rq.lo).min(rq.hi)
+        m_clamp(v, rq.lo, rq.hi)
     }
 }
 
@@ -88,12 +93,21 @@ fn m_requant<Y: QOut>(acc: i32, off: i32, mul: f32, bias: f32, rq: Requant) -> Y
 /// `v` clamped to `[rq.lo, rq.hi]`, then `round_half_even(v · inv) + zero` saturated to
 /// `[qmin, qmax]`, without branches: the scaled value is clamped to `[qmin - zero, qmax - zero]`
 /// first (integers, so rounding commutes with the clamp), then rounded by adding and taking
-/// away 1.5·2^23, which leaves no fraction bits (exact for the small range left).
+/// away 1.5·2^23, which leaves no fraction bits (exact for the small range left). On 32-bit Arm
+/// the clamps are comparisons ([`m_clamp`]; `f32::max`/`min` are library calls there), and a
+/// NaN `v` stores 0; elsewhere `max`/`min` (one instruction each, and the integer kernels'
+/// stores vectorize with them: comparisons made int8 VWW 2.4x slower on x86-64), and a NaN `v`
+/// stores the quantized `rq.lo`. Equal results for every other `v`.
 #[inline(always)]
 #[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn m_quantize(v: f32, rq: Requant, qmin: f32, qmax: f32) -> f32 {
     const MAGIC: f32 = 12582912.0;
-    let q = (v.max(rq.lo).min(rq.hi) * rq.inv).max(qmin - rq.zero).min(qmax - rq.zero);
+    let (lo, hi) = (qmin - rq.zero, qmax - rq.zero);
+    let q = if cfg!(target_arch = "arm") {
+        m_clamp(m_clamp(v, rq.lo, rq.hi) * rq.inv, lo, hi)
+    } else {
+        (v.max(rq.lo).min(rq.hi) * rq.inv).max(lo).min(hi)
+    };
     (q + MAGIC) - MAGIC + rq.zero
 }
 
@@ -117,19 +131,17 @@ fn k_dequant<X: QIn, const N: usize>(x: &[X], y: &mut [f32], zero: i32, scale: f
 
 /// `y = clamp(round_half_even(x·inv) + zp, qmin, qmax)` with `inv = 1/scale` (as tract
 /// computes it), the integer held in f32.
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_quant<const N: usize>(x: &[f32], y: &mut [f32], inv: f32, zp: f32, qmin: f32, qmax: f32) {
     let (x, y) = (&x[..N], &mut y[..N]);
     for i in 0..N {
-        y[i] = (m_rte(x[i] * inv) + zp).max(qmin).min(qmax);
+        y[i] = m_clamp(m_rte(x[i] * inv) + zp, qmin, qmax);
     }
 }
 
 /// [`k_quant`] in place.
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn k_quant_ip<const N: usize>(y: &mut [f32], inv: f32, zp: f32, qmin: f32, qmax: f32) {
     for v in &mut y[..N] {
-        *v = (m_rte(*v * inv) + zp).max(qmin).min(qmax);
+        *v = m_clamp(m_rte(*v * inv) + zp, qmin, qmax);
     }
 }
 

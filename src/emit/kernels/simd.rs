@@ -56,3 +56,43 @@ fn avx2_or_portable(f: impl FnOnce()) {
 unsafe fn avx2_call(f: impl FnOnce()) {
     f()
 }
+
+// 32-bit Arm with the DSP extension (Cortex-M4/M7 with FPU: the `eabihf` bare-metal targets;
+// `target_feature = "dsp"` is not visible to `cfg` on stable Rust). Each wrapper is one
+// instruction that the compiler schedules freely (`pure`, `nomem`).
+
+/// SXTB16: bytes 0 and 2 of `x` sign-extended into two 16-bit lanes (`ROR8`: bytes 1 and 3).
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+#[inline(always)]
+fn arm_sxtb16<const ROR8: bool>(x: u32) -> u32 {
+    let r: u32;
+    // SAFETY: SXTB16 only computes a register from a register.
+    unsafe {
+        if ROR8 {
+            core::arch::asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x, options(pure, nomem, nostack));
+        } else {
+            core::arch::asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x, options(pure, nomem, nostack));
+        }
+    }
+    r
+}
+
+/// SMLAD: `acc + a.lo · b.lo + a.hi · b.hi` on signed 16-bit lanes, two multiply-accumulates in
+/// one single-cycle instruction.
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+#[inline(always)]
+fn arm_smlad(a: u32, b: u32, acc: i32) -> i32 {
+    let r: i32;
+    // SAFETY: SMLAD only computes a register from registers.
+    unsafe {
+        core::arch::asm!(
+            "smlad {r}, {a}, {b}, {acc}",
+            r = lateout(reg) r,
+            a = in(reg) a,
+            b = in(reg) b,
+            acc = in(reg) acc,
+            options(pure, nomem, nostack)
+        );
+    }
+    r
+}

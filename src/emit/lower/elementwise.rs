@@ -21,10 +21,10 @@ impl Lowerer<'_> {
             UnaryKind::Log => ("m_ln", &["m_ln"]),
             UnaryKind::Erf => ("m_erf", &["m_erf"]),
             UnaryKind::Reciprocal => ("|v| 1.0 / v", &[]),
-            UnaryKind::Relu => ("|v| v.max(0.0)", &[]),
+            UnaryKind::Relu => ("|v| if v < 0.0 { 0.0 } else { v }", &[]),
             UnaryKind::Sigmoid => ("|v| 1.0 / (1.0 + m_exp(-v))", &["m_exp"]),
             UnaryKind::Tanh => ("m_tanh", &["m_tanh"]),
-            UnaryKind::HardSwish => ("|v| v * (v / 6.0 + 0.5).max(0.0).min(1.0)", &[]),
+            UnaryKind::HardSwish => ("|v| v * m_clamp(v / 6.0 + 0.5, 0.0, 1.0)", &["m_clamp"]),
             UnaryKind::Gelu => ("|v| 0.5 * v * (1.0 + m_erf(v * core::f32::consts::FRAC_1_SQRT_2))", &["m_erf"]),
             UnaryKind::GeluTanh => {
                 ("|v| 0.5 * v * (1.0 + m_tanh(0.797_884_6 * (v + 0.044715 * v * v * v)))", &["m_tanh"])
@@ -40,7 +40,8 @@ impl Lowerer<'_> {
         let lo = c.min.map(|v| v as f32).unwrap_or(f32::NEG_INFINITY);
         let hi = c.max.map(|v| v as f32).unwrap_or(f32::INFINITY);
         let x = self.input(id, 0)?;
-        self.map(x, out, format!("|v| v.max({}).min({})", lit(lo), lit(hi)))
+        self.uses(&["m_clamp"]);
+        self.map(x, out, format!("|v| m_clamp(v, {}, {})", lit(lo), lit(hi)))
     }
 
     /// LeakyRelu as a map.
@@ -54,7 +55,8 @@ impl Lowerer<'_> {
     pub(super) fn hard_sigmoid(&mut self, id: NodeId, h: &crate::ops::HardSigmoid) -> Result<(), EmitError> {
         let out = self.output(id);
         let x = self.input(id, 0)?;
-        self.map(x, out, format!("|v| (v * {} + {}).max(0.0).min(1.0)", lit(h.alpha), lit(h.beta)))
+        self.uses(&["m_clamp"]);
+        self.map(x, out, format!("|v| m_clamp(v * {} + {}, 0.0, 1.0)", lit(h.alpha), lit(h.beta)))
     }
 
     /// A Binary op, broadcasting.
