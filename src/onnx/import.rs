@@ -151,7 +151,7 @@ struct Importer<'a> {
     opts: &'a ImportOptions,
     bytes: &'a [u8],
     /// Types tract inferred, computed the first time an opaque op needs them.
-    tract: Option<HashMap<String, TensorType>>,
+    tract: Option<Result<HashMap<String, TensorType>, String>>,
     opset: i64,
     /// Inputs of nodes folded into constants, pruned at the end when unused.
     folded: Vec<ValueId>,
@@ -393,7 +393,13 @@ impl Importer<'_> {
                 let known = value_info.get(name).and_then(|(t, _)| t.clone());
                 types.push(match known {
                     Some(t) => Some(t),
-                    None => self.tract_type(name),
+                    None => self.tract_type(name).map_err(|cause| ImportError::Node {
+                        node: node_label(n),
+                        op: n.op_type.clone(),
+                        cause: format!(
+                            "gos-opt does not interpret this op and types its outputs with tract, which cannot decode the file: {cause}"
+                        ),
+                    })?,
                 });
             }
             return Ok(types);
@@ -430,17 +436,19 @@ impl Importer<'_> {
         }
     }
 
-    fn tract_type(&mut self, name: &str) -> Option<TensorType> {
-        if self.tract.is_none() {
+    /// The type tract's analysis gives the tensor `name` (computed once per import); an error
+    /// when tract cannot decode the file.
+    fn tract_type(&mut self, name: &str) -> Result<Option<TensorType>, String> {
+        let types = self.tract.get_or_insert_with(|| {
             let fixed: HashMap<String, TensorType> = self
                 .graph
                 .inputs
                 .iter()
                 .filter_map(|&id| Some((self.graph.value(id).name.clone(), self.graph.ty(id)?.clone())))
                 .collect();
-            self.tract = Some(crate::tract::infer_types(self.bytes, self.base_dir, &fixed));
-        }
-        self.tract.as_ref().and_then(|m| m.get(name).cloned())
+            crate::tract::infer_types(self.bytes, self.base_dir, &fixed).map_err(|e| e.0)
+        });
+        types.as_ref().map(|m| m.get(name).cloned()).map_err(Clone::clone)
     }
 
     fn outputs(

@@ -22,8 +22,10 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, TractError>) -> Result<T, TractError
 }
 
 fn flat(e: impl std::fmt::Debug) -> TractError {
-    // tract's anyhow chains print on several lines; keep the chain on one.
+    // tract's anyhow chains print on several lines; keep the chain on one, without the
+    // backtrace anyhow appends when `RUST_BACKTRACE` is set.
     let s = format!("{e:?}");
+    let s = s.split("Stack backtrace:").next().unwrap_or_default();
     TractError(s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" / "))
 }
 
@@ -162,15 +164,19 @@ fn fix_inputs(model: &mut InferenceModel, shapes: &HashMap<String, TensorType>) 
     Ok(())
 }
 
-/// Static types of every tensor tract can infer, by name. Best effort: an empty map when tract
-/// cannot load or analyse the model, or panics doing so (tract's ONNX loader and analysis
-/// assert on some malformed inputs; a panic there must not abort the import).
+/// Static types of every tensor tract can infer, by name. Best effort once tract has decoded
+/// the bytes: a partial or empty map when it cannot load or analyse the model, or panics doing
+/// so (tract's ONNX loader and analysis assert on some malformed inputs; a panic there must not
+/// abort the import). An error only when tract cannot decode the bytes at all: its protobuf
+/// decoder is stricter than gos-opt's (a known field with the wrong wire type), and types
+/// taken from it must not depend on such bytes (an export of the same graph would decode).
 pub fn infer_types(
     bytes: &[u8],
     dir: Option<&Path>,
     inputs: &HashMap<String, TensorType>,
-) -> HashMap<String, TensorType> {
-    guarded(|| Ok(infer_types_unguarded(bytes, dir, inputs))).unwrap_or_default()
+) -> Result<HashMap<String, TensorType>, TractError> {
+    guarded(|| tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).map_err(flat))?;
+    Ok(guarded(|| Ok(infer_types_unguarded(bytes, dir, inputs))).unwrap_or_default())
 }
 
 fn infer_types_unguarded(

@@ -86,7 +86,6 @@ impl GraphEvaluator {
         match run_kernel(&node.op, &kernel_inputs, opset) {
             Ok(outs) => Ok(outs),
             Err(kernel) => self.decomposed(&node.op, &kernel_inputs, opset).map_err(|prims| {
-                let kernel = super::tract_message(kernel.to_string());
                 InterpError::Unsupported(format!("tract cannot run it alone ({kernel}) nor its primitives ({prims})"))
             }),
         }

@@ -95,14 +95,6 @@ pub enum VerifyError {
     NoInputs,
 }
 
-/// tract's message without the backtrace anyhow appends when `RUST_BACKTRACE` is set.
-pub(crate) fn tract_message(message: String) -> String {
-    match message.find(" / Stack backtrace:") {
-        Some(i) => message[..i].to_string(),
-        None => message,
-    }
-}
-
 /// Runtime input names (graph inputs that are not initializers) and output names, in file
 /// order, read from ONNX bytes; `None` when the bytes are not an ONNX model.
 pub fn io_names(bytes: &[u8]) -> Option<(Vec<String>, Vec<String>)> {
@@ -131,7 +123,7 @@ impl TractModel {
         input_types: &HashMap<String, TensorType>,
     ) -> Result<TractModel, VerifyError> {
         let fail = |cause: String| VerifyError::Load { model: label.into(), cause };
-        let runnable = Runnable::new(bytes, dir, input_types).map_err(|e| fail(tract_message(e.0)))?;
+        let runnable = Runnable::new(bytes, dir, input_types).map_err(|e| fail(e.0))?;
         let (_, outputs) = io_names(bytes).ok_or_else(|| fail("not an ONNX model".into()))?;
         Ok(TractModel { runnable, outputs, label: label.into() })
     }
@@ -162,7 +154,7 @@ impl TractModel {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let fail = |cause: String| VerifyError::Run { model: self.label.clone(), set, cause };
-        self.runnable.run(&ordered).map_err(|e| fail(tract_message(e.0)))
+        self.runnable.run(&ordered).map_err(|e| fail(e.0))
     }
 }
 
