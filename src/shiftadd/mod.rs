@@ -177,15 +177,16 @@ impl ShiftAddChoice {
     ) -> (ShiftAddChoice, Work) {
         use crate::cost::OpClass;
         let work = shift_add_work(mult, p, coding, outputs);
-        let all = |w: &Work, c: OpClass| w.ops.total(c) + w.scalar.total(c);
+        let multiplications = mult.ops.get(p, OpClass::Fma) + mult.scalar.get(p, OpClass::Fma);
+        let (digits, plane_steps) = cost::executed(multiplications, coding, outputs);
         let m = roofline(profile, mult);
         let choice = ShiftAddChoice {
             recoding: coding.recoding,
             digits_per_weight: coding.digits_per_weight(),
             planes: coding.planes,
-            additions: all(&work, OpClass::Add),
-            shifts: all(&work, OpClass::Shift),
-            multiplications: mult.ops.get(p, OpClass::Fma) + mult.scalar.get(p, OpClass::Fma),
+            additions: digits + plane_steps,
+            shifts: plane_steps,
+            multiplications,
             multiply_latency_s: m.latency_s,
             multiply_energy_pj: m.energy_pj,
         };
