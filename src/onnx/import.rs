@@ -397,7 +397,7 @@ impl Importer<'_> {
                         node: node_label(n),
                         op: n.op_type.clone(),
                         cause: format!(
-                            "gos-opt does not interpret this op and types its outputs with tract, which cannot decode the file: {cause}"
+                            "gos-opt does not interpret this op and types its outputs with tract, which cannot load the file: {cause}"
                         ),
                     })?,
                 });
@@ -437,7 +437,7 @@ impl Importer<'_> {
     }
 
     /// The type tract's analysis gives the tensor `name` (computed once per import); an error
-    /// when tract cannot decode the file.
+    /// when tract cannot load the file.
     fn tract_type(&mut self, name: &str) -> Result<Option<TensorType>, String> {
         let types = self.tract.get_or_insert_with(|| {
             let fixed: HashMap<String, TensorType> = self

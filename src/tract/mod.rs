@@ -164,28 +164,28 @@ fn fix_inputs(model: &mut InferenceModel, shapes: &HashMap<String, TensorType>) 
     Ok(())
 }
 
-/// Static types of every tensor tract can infer, by name. Best effort once tract has decoded
-/// the bytes: a partial or empty map when it cannot load or analyse the model, or panics doing
-/// so (tract's ONNX loader and analysis assert on some malformed inputs; a panic there must not
-/// abort the import). An error only when tract cannot decode the bytes at all: its protobuf
-/// decoder is stricter than gos-opt's (a known field with the wrong wire type), and types
-/// taken from it must not depend on such bytes (an export of the same graph would decode).
+/// Static types of every tensor tract can infer, by name. Best effort once tract has loaded
+/// the model: a partial or empty map when it cannot analyse it, or panics doing so (tract's
+/// analysis asserts on some malformed inputs; a panic there must not abort the import). An
+/// error when tract cannot load the bytes at all: its protobuf decoder and ONNX parser are
+/// stricter than gos-opt's importer (a known field with the wrong wire type, an attribute
+/// without its type), and types taken from tract must not depend on such bytes (an export of
+/// the same graph would load).
 pub fn infer_types(
     bytes: &[u8],
     dir: Option<&Path>,
     inputs: &HashMap<String, TensorType>,
 ) -> Result<HashMap<String, TensorType>, TractError> {
-    guarded(|| tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).map_err(flat))?;
-    Ok(guarded(|| Ok(infer_types_unguarded(bytes, dir, inputs))).unwrap_or_default())
+    let (mut model, outlets) = guarded(|| load(bytes, dir, false))?;
+    Ok(guarded(|| Ok(analysed_types(&mut model, outlets, inputs))).unwrap_or_default())
 }
 
-fn infer_types_unguarded(
-    bytes: &[u8],
-    dir: Option<&Path>,
+fn analysed_types(
+    model: &mut InferenceModel,
+    outlets: HashMap<String, tract_onnx::prelude::OutletId>,
     inputs: &HashMap<String, TensorType>,
 ) -> HashMap<String, TensorType> {
-    let Ok((mut model, outlets)) = load(bytes, dir, false) else { return HashMap::new() };
-    if fix_inputs(&mut model, inputs).is_err() {
+    if fix_inputs(model, inputs).is_err() {
         return HashMap::new();
     }
     let _ = model.analyse(false);
