@@ -307,6 +307,14 @@ impl Operator for Split {
             return Err(OpError::BadAttr { name: "num_outputs".into(), cause: "given together with split".into() });
         }
         if let Some(n) = num_outputs {
+            if p.opset < 18 {
+                // Not Split's before opset 18: kept, it would be dropped on export (a file
+                // that changes on a round trip; found by fuzzing).
+                return Err(OpError::BadAttr {
+                    name: "num_outputs".into(),
+                    cause: format!("an attribute of Split from opset 18; the model imports opset {}", p.opset),
+                });
+            }
             if usize::try_from(n).ok() != Some(p.n_outputs) {
                 return Err(OpError::BadAttr {
                     name: "num_outputs".into(),
@@ -846,7 +854,9 @@ mod tests {
         let outs = run(&split, &[&arange(&[2, 8])]);
         assert_eq!(outs.iter().map(|t| t.shape.clone()).collect::<Vec<_>>(), vec![vec![2, 3], vec![2, 3], vec![2, 2]]);
         assert_eq!(values(&outs[2]), vec![6.0, 7.0, 14.0, 15.0]);
-        // Uneven without num_outputs, or sizes that do not sum, are errors.
+        // num_outputs before opset 18, uneven without num_outputs, or sizes that do not sum, are
+        // errors.
+        assert!(Split::parse(&parser("Split", 17, &a, vec![var()], 3)).is_err());
         let even = Split { axis: 0, split: None, num_outputs: None, n_outputs: 3 };
         assert!(even.sizes(7).is_err());
         let sized = Split { axis: 0, split: Some(vec![2, 4]), num_outputs: None, n_outputs: 2 };
