@@ -145,9 +145,43 @@ fn load(
         onnx = onnx.with_ignore_value_info(true).with_ignore_output_shapes(true);
     }
     let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(flat)?;
+    if let Some(g) = &proto.graph {
+        check_scans(g)?;
+    }
     let dir = dir.map(|d| d.to_string_lossy().into_owned());
     let parsed = onnx.parse(&proto, dir.as_deref()).map_err(flat)?;
     Ok((parsed.model, parsed.outlets_by_name))
+}
+
+/// Refuses a Scan (in any graph or subgraph) whose counts tract's parser would subtract into an
+/// underflow: `num_scan_inputs` beyond its body's inputs, or fewer body outputs than state
+/// variables. tract (0.23) then allocates without bound until the process is killed, which no
+/// panic guard catches (found by fuzzing).
+fn check_scans(g: &tract_onnx::pb::GraphProto) -> Result<(), TractError> {
+    for n in &g.node {
+        for a in &n.attribute {
+            for body in a.g.iter().chain(&a.graphs) {
+                check_scans(body)?;
+            }
+        }
+        if n.op_type != "Scan" {
+            continue;
+        }
+        let attr = |name: &str| n.attribute.iter().find(|a| a.name == name);
+        let (Some(k), Some(body)) = (attr("num_scan_inputs").map(|a| a.i), attr("body").and_then(|a| a.g.as_ref()))
+        else {
+            continue;
+        };
+        let (inputs, outputs) = (body.input.len(), body.output.len());
+        let state = usize::try_from(k).ok().and_then(|k| inputs.checked_sub(k));
+        if !state.is_some_and(|state| state <= outputs) {
+            return Err(TractError(format!(
+                "Scan '{}': num_scan_inputs {k} does not fit its body's {inputs} inputs and {outputs} outputs",
+                n.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Sets static input facts by input name (for models with dynamic dimensions).
