@@ -174,7 +174,7 @@ fn check_scans(g: &tract_onnx::pb::GraphProto) -> Result<(), TractError> {
         };
         let (inputs, outputs) = (body.input.len(), body.output.len());
         let state = usize::try_from(k).ok().and_then(|k| inputs.checked_sub(k));
-        if !state.is_some_and(|state| state <= outputs) {
+        if state.is_none_or(|state| state > outputs) {
             return Err(TractError(format!(
                 "Scan '{}': num_scan_inputs {k} does not fit its body's {inputs} inputs and {outputs} outputs",
                 n.name
