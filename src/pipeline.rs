@@ -439,8 +439,9 @@ pub const VERIFIED_KEY: &str = "gos-opt.verified";
 
 /// Runs the original and the candidate on the test sets beside the model (if any) and on
 /// seeded random inputs (integer inputs inside `domains`), and compares their outputs: with
-/// tract, else with gos-opt's evaluator; in `--mode none`, when neither runs them, the
-/// written nodes must be the original's byte for byte.
+/// tract, else with gos-opt's evaluator; when neither runs them, in `--mode none` the written
+/// nodes must be the original's byte for byte, and otherwise the evaluator verifies the regions
+/// around the nodes it cannot run ([`verify::regions`]).
 fn verify_against_original(
     original: verify::Model,
     candidate: verify::Model,
@@ -467,6 +468,14 @@ fn verify_against_original(
     match verify::verify_or_interpret(original, candidate, &sets, &types) {
         Err(VerifyError::NoReference { .. }) if mode == Mode::None => {
             verify::structural(original.bytes, candidate.bytes)
+        }
+        Err(VerifyError::NoReference { tract, interpreter }) => {
+            verify::regions(original.graph, candidate.graph, &sets, &verify::TolerancePolicy::default()).map_err(
+                |regions| VerifyError::NoReference {
+                    tract,
+                    interpreter: format!("{interpreter}; nor around the nodes it cannot run: {regions}"),
+                },
+            )
         }
         other => other,
     }

@@ -3,6 +3,8 @@
 //! unverified model that says so; `--mode none` of a model nothing can run is checked node for
 //! node.
 
+mod common;
+
 use onnx_protobuf::{
     tensor_proto::DataType, type_proto, AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto,
     TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
@@ -274,30 +276,138 @@ fn no_verify_writes_an_unverified_model_that_says_so() {
     assert_eq!(metadata(&r.output.expect("written"), "gos-opt.verified").as_deref(), Some("false"));
 }
 
-/// `--mode none` of a model with an op neither reference computes: the nodes are checked to be
-/// the original's, byte for byte.
-#[test]
-fn mode_none_with_opaque_ops_is_checked_structurally() {
-    let mut custom = node("Frobnicate", &["x"], &["y"]);
+/// `x → Relu → Relu → Mul(·, s) → Frobnicate (com.example) → Relu → Relu → Add(·, b) → y`:
+/// an op neither reference computes between regions exact mode rewrites (a Relu of each pair
+/// goes).
+fn custom_op_model(s: f32, b: f32) -> Vec<u8> {
+    let mut custom = node("Frobnicate", &["m"], &["f"]);
     custom.domain = "com.example".into();
-    let mut g = graph(vec![value("x", F, &[1, 4])], vec![custom], vec![value("y", F, &[1, 4])]);
-    g.value_info.push(value("y", F, &[1, 4]));
-    let mut m = ModelProto::parse_from_bytes(&model(g, vec![])).unwrap();
+    let mut g = graph(
+        vec![value("x", F, &[1, 4])],
+        vec![
+            node("Relu", &["x"], &["r1"]),
+            node("Relu", &["r1"], &["r2"]),
+            node("Mul", &["r2", "s"], &["m"]),
+            custom,
+            node("Relu", &["f"], &["r3"]),
+            node("Relu", &["r3"], &["r4"]),
+            node("Add", &["r4", "b"], &["y"]),
+        ],
+        vec![value("y", F, &[1, 4])],
+    );
+    for (name, v) in [("s", s), ("b", b)] {
+        let mut t = TensorProto::new();
+        t.name = name.into();
+        t.data_type = F as i32;
+        t.float_data = vec![v];
+        g.initializer.push(t);
+    }
+    let mut m = ModelProto::parse_from_bytes(&model(g, vec![value("f", F, &[1, 4])])).unwrap();
     let mut custom_opset = OperatorSetIdProto::new();
     custom_opset.domain = "com.example".into();
     custom_opset.version = 1;
     m.opset_import.push(custom_opset);
-    let bytes = m.write_to_bytes().unwrap();
+    m.write_to_bytes().unwrap()
+}
+
+/// `--mode none` of a model with an op neither reference computes: the nodes are checked to be
+/// the original's, byte for byte. Exact mode verifies the regions around it instead.
+#[test]
+fn mode_none_with_opaque_ops_is_checked_structurally() {
+    let bytes = custom_op_model(2.0, 0.5);
+    let m = ModelProto::parse_from_bytes(&bytes).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let r = run(dir.path(), "custom.onnx", &bytes, &["--mode", "none"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.report["verification"]["method"], "structural", "{}", r.report["verification"]);
     assert_eq!(r.report["verification"]["passed"], true);
     let out = r.output.expect("written");
-    assert_eq!(out.graph.node[0].write_to_bytes().unwrap(), m.graph.node[0].write_to_bytes().unwrap());
-    // Exact mode cannot check it and writes nothing.
+    let protos = |m: &ModelProto| m.graph.node.iter().map(|n| n.write_to_bytes().unwrap()).collect::<Vec<_>>();
+    assert_eq!(protos(&out), protos(&m));
+}
+
+/// Exact mode of a model with an op neither reference computes: both models run in the
+/// evaluator cut at that op (its outputs drawn from its declared type, its inputs compared), the
+/// rewritten regions on both sides verify, and the report names the cut node.
+#[test]
+fn exact_mode_verifies_the_regions_around_an_op_nothing_runs() {
+    let bytes = custom_op_model(2.0, 0.5);
+    assert!(!tract_loads(&bytes), "tract runs com.example ops now; the test no longer tests the cut");
+    let dir = tempfile::tempdir().unwrap();
     let r = run(dir.path(), "custom.onnx", &bytes, &[]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("interpreter cannot run it either"), "{}", r.stderr);
-    assert!(r.output.is_none());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = &r.report["verification"];
+    assert_eq!(v["method"], "regions", "{v}");
+    assert_eq!(v["passed"], true, "{v}");
+    assert_eq!(v["cut_nodes"], serde_json::json!(["Frobnicate 'f' -> f"]), "{v}");
+    // The graph output and the one input of the cut node, on the 2 random sets.
+    let names: Vec<&str> = v["outputs"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["y", "input 0 of Frobnicate 'f' -> f"]);
+    assert_eq!(v["input_sets"], 2);
+    assert_eq!(r.report["nodes_before"], 7);
+    assert_eq!(r.report["nodes_after"], 5, "a Relu of each pair goes");
+    let out = r.output.expect("written");
+    assert_eq!(metadata(&out, "gos-opt.verified").as_deref(), Some("true"));
+}
+
+/// The cut verification sees a wrong candidate on either side of the cut: a changed scale
+/// before it (the cut node's input differs) and a changed bias after it (the output differs);
+/// a candidate without the cut node fails too.
+#[test]
+fn the_cut_verification_catches_wrong_regions_on_both_sides() {
+    use gos_opt::verify::{random_sets, regions, RandomSpec, TolerancePolicy};
+    let import = |b: &[u8]| gos_opt::onnx::import_bytes(b, None, &Default::default()).unwrap();
+    let original = import(&custom_op_model(2.0, 0.5));
+    let types: HashMap<_, _> =
+        original.inputs.iter().map(|&v| (original.value(v).name.clone(), original.ty(v).unwrap().clone())).collect();
+    // Inputs away from zero, where the Relus pass them.
+    let spec = RandomSpec { float_range: (0.5, 1.0), ..RandomSpec::with_seed(3) };
+    let sets = random_sets(&types, &spec, 2).unwrap();
+    let policy = TolerancePolicy::default();
+    let same = regions(&original, &original, &sets, &policy).unwrap();
+    assert!(same.passed, "{}", same.summary());
+    assert!(same.summary().contains("around 1 node(s) nothing can run"), "{}", same.summary());
+    let before = regions(&original, &import(&custom_op_model(2.5, 0.5)), &sets, &policy).unwrap();
+    assert!(!before.passed && !before.outputs[1].passed && before.outputs[0].passed, "{before:?}");
+    let after = regions(&original, &import(&custom_op_model(2.0, 0.75)), &sets, &policy).unwrap();
+    assert!(!after.passed && !after.outputs[0].passed && after.outputs[1].passed, "{after:?}");
+    let mut without = ModelProto::parse_from_bytes(&custom_op_model(2.0, 0.5)).unwrap();
+    let g = without.graph.as_mut().unwrap();
+    g.node.retain(|n| n.op_type != "Frobnicate");
+    g.node[3].input[0] = "m".into();
+    let err = regions(&original, &import(&without.write_to_bytes().unwrap()), &sets, &policy).unwrap();
+    assert!(!err.passed && err.problems.iter().any(|p| p.contains("the candidate has no node Frobnicate")), "{err:?}");
+}
+
+/// QLinearMatMul with fp16 scales, which tract refuses (issue 14.3): gos-opt's evaluator
+/// computes every ONNX conformance case's expected output exactly (fp16 and f32 scales, u8 and
+/// i8, 2-D and 3-D), and exact mode writes the fp16 cases verified by it.
+#[test]
+fn qlinearmatmul_with_fp16_scales_is_interpreted_exactly() {
+    let Some(shared) = common::shared_dir() else { return };
+    let evaluator = gos_opt::verify::GraphEvaluator::new().unwrap();
+    for rank in ["2D", "3D"] {
+        for ty in ["uint8", "int8"] {
+            for scale in ["float16", "float32"] {
+                let name = format!("test_qlinearmatmul_{rank}_{ty}_{scale}");
+                let dir = shared.join("conformance/onnx-node/node").join(&name);
+                let bytes = std::fs::read(dir.join("model.onnx")).unwrap();
+                let graph = gos_opt::onnx::import_bytes(&bytes, None, &Default::default()).unwrap();
+                for set in gos_opt::verify::load_test_sets(&dir, None).unwrap() {
+                    let inputs = graph.inputs.iter().zip(&set.inputs);
+                    let feeds = inputs.map(|(&v, (_, t))| (graph.value(v).name.clone(), t.clone())).collect();
+                    let got = evaluator.eval(&graph, &feeds).unwrap();
+                    assert_eq!(got[0], set.outputs[0].1, "{name}");
+                }
+                assert_eq!(tract_loads(&bytes), scale == "float32", "{name}: tract's support changed");
+                if scale == "float16" {
+                    let tmp = tempfile::tempdir().unwrap();
+                    let r = run(tmp.path(), "q.onnx", &bytes, &[]);
+                    assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+                    assert_eq!(r.report["verification"]["method"], "interpreter", "{name}");
+                    assert_eq!(r.report["verification"]["passed"], true, "{name}");
+                }
+            }
+        }
+    }
 }

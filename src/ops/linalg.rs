@@ -4,7 +4,7 @@
 use super::parse::push;
 use super::{broadcast_shapes, input, Attr, Attrs, OpError, OpResult, Operator, Parser};
 use crate::cost::{Counter, OpClass};
-use crate::tensor::{shape_string, DType, TensorType};
+use crate::tensor::{shape_string, DType, Tensor, TensorType};
 
 /// The output shape and multiply-accumulate count of `A @ B` with numpy `matmul` semantics:
 /// a 1-D A is a row `[1, K]` and a 1-D B a column `[K, 1]` (the added axis is dropped from the
@@ -286,6 +286,95 @@ impl Operator for QLinearMatMul {
         c.on(c.input_dtype(), OpClass::Fma, self.macs(c.inputs, c.outputs));
         c.requantize(c.n());
     }
+    /// The ONNX reference's computation, for any float type of the scales (tract refuses fp16
+    /// scales): `(a - a_zp) @ (b - b_zp)` summed exactly, times `a_scale · b_scale / y_scale`
+    /// (in f32), rounded half to even, plus `y_zp`, saturated to the output type. Scales and
+    /// zero points are scalars, or 1-D per row of `a` / `y` and per column of `b`.
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Option<OpResult<Vec<Tensor>>> {
+        let get = |i: usize| inputs.get(i).copied().flatten();
+        let (a, b, y_zp) = (get(0)?, get(3)?, get(7)?);
+        let (lo, hi) = match y_zp.dtype {
+            DType::U8 => (0, 255),
+            DType::I8 => (-128, 127),
+            _ => return None,
+        };
+        let (shape, _) = match matmul_shape(&a.shape, &b.shape) {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e)),
+        };
+        let (m, n) = (if a.shape.len() > 1 { a.shape[a.shape.len() - 2] } else { 1 }, b.shape[b.shape.len() - 1]);
+        let n = if b.shape.len() > 1 { n } else { 1 };
+        // Per-element parameter lookups: a scalar, or one value per row (`rows`) or column.
+        let param = |i: usize, per: usize| -> Option<Vec<f64>> {
+            let v = get(i)?.to_f64_vec()?;
+            (v.len() == 1 || v.len() == per).then_some(v)
+        };
+        let (sa, za, sb, zb, sy) = (param(1, m)?, param(2, m)?, param(4, n)?, param(5, n)?, param(6, m)?);
+        let zy = y_zp.to_f64_vec()?;
+        if zy.len() != 1 && zy.len() != m {
+            return None;
+        }
+        let at = |v: &[f64], k: usize| if v.len() == 1 { v[0] } else { v[k] };
+        let (av, bv) = (a.to_i64_vec()?, b.to_i64_vec()?);
+        let (rows, cols) = (m, n);
+        let sums = matmul_i64(&av, &a.shape, &bv, &b.shape, |row| at(&za, row) as i64, |col| at(&zb, col) as i64)?;
+        let values: Vec<i64> = sums
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let (row, col) = (i / cols % rows, i % cols);
+                let scale = at(&sa, row) as f32 * at(&sb, col) as f32 / at(&sy, row) as f32;
+                let q = (c as f32 * scale).round_ties_even() as i64 + at(&zy, row) as i64;
+                q.clamp(lo, hi)
+            })
+            .collect();
+        Some(Ok(vec![Tensor::from_i64(y_zp.dtype, shape, &values)?]))
+    }
+}
+
+/// `(A - za) @ (B - zb)` in i64 with numpy `matmul` semantics (see [`matmul_shape`]), row-major
+/// with the result's `[.., M, N]` layout; `za(row)` and `zb(col)` give the zero points.
+fn matmul_i64(
+    a: &[i64],
+    a_shape: &[usize],
+    b: &[i64],
+    b_shape: &[usize],
+    za: impl Fn(usize) -> i64,
+    zb: impl Fn(usize) -> i64,
+) -> Option<Vec<i64>> {
+    let a2: Vec<usize> = if a_shape.len() == 1 { vec![1, a_shape[0]] } else { a_shape.to_vec() };
+    let b2: Vec<usize> = if b_shape.len() == 1 { vec![b_shape[0], 1] } else { b_shape.to_vec() };
+    let (ra, rb) = (a2.len(), b2.len());
+    let (m, k, n) = (a2[ra - 2], a2[ra - 1], b2[rb - 1]);
+    let batch = broadcast_shapes(&a2[..ra - 2], &b2[..rb - 2]).ok()?;
+    // The flat batch index of one operand for an output batch index (broadcast axes repeat).
+    let offset = |dims: &[usize], mut idx: usize| {
+        let (mut off, mut stride) = (0, 1);
+        for (i, &out_dim) in batch.iter().enumerate().rev() {
+            let pos = idx % out_dim;
+            idx /= out_dim;
+            let skip = batch.len() - dims.len();
+            if i >= skip && dims[i - skip] != 1 {
+                off += pos * stride;
+            }
+            if i >= skip {
+                stride *= dims[i - skip];
+            }
+        }
+        off
+    };
+    let count: usize = batch.iter().product();
+    let mut out = Vec::with_capacity(count * m * n);
+    for t in 0..count {
+        let (oa, ob) = (offset(&a2[..ra - 2], t) * m * k, offset(&b2[..rb - 2], t) * k * n);
+        for row in 0..m {
+            for col in 0..n {
+                let dot = (0..k).map(|j| (a[oa + row * k + j] - za(row)) * (b[ob + j * n + col] - zb(col))).sum();
+                out.push(dot);
+            }
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -328,6 +417,23 @@ mod tests {
             Gemm::parse(&parser("Gemm", 13, &vec![("transA".into(), Attr::Int(2))])),
             Err(OpError::BadAttr { .. })
         ));
+    }
+
+    /// Per-column b scales, zero points, ties rounded to even: `(a - 1) @ b` is
+    /// `[[0, 2], [4, 6]]`, scaled by 1 and 0.25 per column, plus 10.
+    #[test]
+    fn qlinearmatmul_evaluates_as_the_reference() {
+        let u8s = |shape: Vec<usize>, v: &[i64]| Tensor::from_i64(DType::U8, shape, v).unwrap();
+        let f16s = |v: &[f64]| Tensor::from_f64(DType::F16, vec![v.len()], v).unwrap();
+        let (a, b) = (u8s(vec![2, 2], &[1, 2, 3, 4]), u8s(vec![2, 2], &[2, 0, 0, 2]));
+        let (a_s, a_zp, b_s, b_zp) = (f16s(&[0.5]), u8s(vec![], &[1]), f16s(&[1.0, 0.25]), u8s(vec![2], &[0, 0]));
+        let (y_s, y_zp) = (f16s(&[0.5]), u8s(vec![], &[10]));
+        let ins = [&a, &a_s, &a_zp, &b, &b_s, &b_zp, &y_s, &y_zp].map(Some);
+        let y = QLinearMatMul.eval(&ins).unwrap().unwrap();
+        assert_eq!(y, vec![u8s(vec![2, 2], &[10, 10, 14, 12])]);
+        // A per-column scale of the wrong length is not evaluated.
+        let bad = f16s(&[1.0, 1.0, 1.0]);
+        assert!(QLinearMatMul.eval(&[&a, &a_s, &a_zp, &b, &bad, &b_zp, &y_s, &y_zp].map(Some)).is_none());
     }
 
     #[test]

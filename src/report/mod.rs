@@ -34,7 +34,8 @@ pub struct Report<'a> {
     /// Whether the written model was verified (`false` with `--no-verify`; the model's
     /// `gos-opt.verified` metadata says the same).
     pub verified: bool,
-    /// Verification figures, with the method (`tract`, `interpreter`, `structural`, `none`).
+    /// Verification figures, with the method (`tract`, `interpreter`, `regions`, `structural`,
+    /// `none`); with `regions`, the nodes the models were cut at (`cut_nodes`).
     pub verification: &'a VerifyReport,
     /// E-graph statistics of saturation (exact mode), with per-rule application counts.
     pub search: Option<&'a crate::search::Stats>,

@@ -35,6 +35,20 @@ impl GraphEvaluator {
 
     /// The graph's outputs, in order, for these input values (by graph input name).
     pub fn eval(&self, graph: &Graph, inputs: &HashMap<String, Tensor>) -> Result<Vec<Tensor>, InterpError> {
+        self.eval_cut(graph, inputs, &mut Cut::default(), None)
+    }
+
+    /// [`eval`](Self::eval) with the graph cut at some nodes: a node listed in `cut.supplied`
+    /// (by [`cut_key`]) takes those outputs instead of running, and an opaque node that cannot
+    /// run takes `sample`'s outputs when `sample` is given (then listed in `cut.supplied`).
+    /// Every cut node's inputs are recorded in `cut.taps`, in evaluation order.
+    pub fn eval_cut(
+        &self,
+        graph: &Graph,
+        inputs: &HashMap<String, Tensor>,
+        cut: &mut Cut,
+        sample: Option<Sampler>,
+    ) -> Result<Vec<Tensor>, InterpError> {
         let mut env: HashMap<ValueId, Arc<Tensor>> = HashMap::new();
         for &id in &graph.inputs {
             let name = &graph.value(id).name;
@@ -44,7 +58,25 @@ impl GraphEvaluator {
         let order = graph.topo_order().map_err(|e| InterpError::Malformed(e.to_string()))?;
         for id in order {
             let node = graph.node(id);
-            let outs = self.node(graph, node, &env).map_err(|e| in_node(node, e))?;
+            let key = cut_key(graph, node);
+            let outs = match cut.supplied.get(&key) {
+                Some(outs) => outs.clone(),
+                None => match (self.node(graph, node, &env), sample) {
+                    (Ok(outs), _) => outs,
+                    (Err(e), Some(sample)) if matches!(node.op, Op::Opaque(_)) => {
+                        let outs = sample(graph, node).map_err(|s| {
+                            in_node(node, InterpError::Unsupported(format!("{e}; its outputs cannot be sampled: {s}")))
+                        })?;
+                        cut.supplied.insert(key.clone(), outs.clone());
+                        outs
+                    }
+                    (Err(e), _) => return Err(in_node(node, e)),
+                },
+            };
+            if cut.supplied.contains_key(&key) {
+                let given = node.inputs.iter().map(|v| v.map(|v| lookup(graph, &env, v).map(|t| (*t).clone())));
+                cut.taps.push((key, given.map(Option::transpose).collect::<Result<_, _>>()?));
+            }
             for (&v, t) in node.outputs.iter().zip(outs) {
                 env.insert(v, Arc::new(t));
             }
@@ -140,6 +172,26 @@ fn lookup(graph: &Graph, env: &HashMap<ValueId, Arc<Tensor>>, v: ValueId) -> Res
         .cloned()
         .or_else(|| graph.constant(v).cloned())
         .ok_or_else(|| InterpError::Malformed(format!("value '{}' has no value yet", graph.value(v).name)))
+}
+
+/// Draws the outputs of a node nothing can run (for [`GraphEvaluator::eval_cut`]).
+pub type Sampler<'a> = &'a dyn Fn(&Graph, &Node) -> Result<Vec<Tensor>, String>;
+
+/// Where [`GraphEvaluator::eval_cut`] cuts a graph: outputs supplied per node, and the inputs
+/// each cut node received.
+#[derive(Clone, Debug, Default)]
+pub struct Cut {
+    /// Per node ([`cut_key`]): the outputs it takes instead of running.
+    pub supplied: HashMap<String, Vec<Tensor>>,
+    /// Per cut node, in evaluation order: its key and its inputs (`None`: an absent input).
+    pub taps: Vec<(String, Vec<Option<Tensor>>)>,
+}
+
+/// A node's identity across an original and its optimized graph: its name and its output names
+/// (a node passed through keeps both; ONNX node names alone may be empty or repeated).
+pub fn cut_key(graph: &Graph, node: &Node) -> String {
+    let outs: Vec<&str> = node.outputs.iter().map(|&v| graph.value(v).name.as_str()).collect();
+    format!("{} '{}' -> {}", node.op.onnx_name(), node.name, outs.join(", "))
 }
 
 fn in_node(node: &Node, e: InterpError) -> InterpError {

@@ -19,12 +19,14 @@ mod domain;
 pub mod evaluate;
 pub mod fallback;
 mod inputs;
+mod regions;
 
 pub use compare::{compare, Comparison, Figures, Tolerance, TolerancePolicy, Top1};
 pub use domain::{input_domains, Domain};
-pub use evaluate::GraphEvaluator;
+pub use evaluate::{cut_key, Cut, GraphEvaluator};
 pub use fallback::{interpret, structural, verify_or_interpret, Model};
 pub use inputs::{load_test_sets, random_inputs, random_sets, RandomSpec, TestSet};
+pub use regions::regions;
 
 use crate::tensor::{DType, Tensor, TensorType};
 use crate::tract::Runnable;
@@ -189,6 +191,10 @@ pub enum Method {
     /// Nothing could run the models; the written nodes were checked to be the original's,
     /// byte for byte (`--mode none` of a model with ops neither reference computes).
     Structural,
+    /// Nothing could run the whole models: both ran in gos-opt's evaluator cut at the opaque
+    /// nodes it cannot run (listed in [`VerifyReport::cut_nodes`]), whose outputs were drawn
+    /// from their types and whose inputs were compared ([`regions`]).
+    Regions,
     /// Not verified (`--no-verify`).
     None,
 }
@@ -208,6 +214,9 @@ pub struct VerifyReport {
     pub outputs: Vec<OutputReport>,
     /// Failures that belong to no single output (an output count that differs).
     pub problems: Vec<String>,
+    /// With [`Method::Regions`]: the nodes the models were cut at (op, name and outputs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cut_nodes: Vec<String>,
 }
 
 impl VerifyReport {
@@ -232,6 +241,7 @@ impl VerifyReport {
             input_sets: 0,
             outputs,
             problems: Vec::new(),
+            cut_nodes: Vec::new(),
         }
     }
 
@@ -285,6 +295,15 @@ impl VerifyReport {
             return format!(
                 "agrees with the {} on {} input set(s) (gos-opt's interpreter: tract cannot run it)",
                 self.reference, self.input_sets
+            );
+        }
+        if self.passed && self.method == Method::Regions {
+            return format!(
+                "agrees with the {} on {} input set(s) around {} node(s) nothing can run (gos-opt's \
+                 interpreter; their outputs drawn from their types, their inputs compared)",
+                self.reference,
+                self.input_sets,
+                self.cut_nodes.len()
             );
         }
         if self.passed {
