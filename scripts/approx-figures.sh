@@ -4,14 +4,9 @@
 # accuracy / agreement / relative error, budget used). Reports go to target/approx-figures/.
 # Opt-in (minutes of CPU): bash scripts/approx-figures.sh [FILTER]
 set -uo pipefail
-cd "$(dirname "$0")/.."
-S=../shared
-if [ ! -d "$S/models" ]; then
-  echo "error: ../shared is missing" >&2
-  exit 1
-fi
-cargo build --release --quiet || exit 1
-BIN=target/release/gos-opt
+. "$(dirname "$0")/common.sh"
+need models
+gos_opt_bin
 OUT=target/approx-figures
 mkdir -p "$OUT"
 E=$S/data/mnist-eval-2000

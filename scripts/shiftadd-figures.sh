@@ -4,14 +4,9 @@
 # shift-add kernels (with their digits per weight). Reports go to target/shiftadd-figures/.
 # Opt-in (about a minute): bash scripts/shiftadd-figures.sh [BIN]
 set -uo pipefail
-cd "$(dirname "$0")/.."
-S=../shared
-if [ ! -d "$S/models/int8" ]; then
-  echo "error: ../shared is missing" >&2
-  exit 1
-fi
-BIN=${1:-target/release/gos-opt}
-if [ "$BIN" = target/release/gos-opt ]; then cargo build --release --quiet || exit 1; fi
+. "$(dirname "$0")/common.sh"
+need models/int8
+gos_opt_bin "${1:-}"
 OUT=target/shiftadd-figures
 mkdir -p "$OUT"
 echo "| model | target | objective | predicted before | after | ratio | shift-add layers | digits/weight |"

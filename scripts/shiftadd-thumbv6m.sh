@@ -7,19 +7,14 @@
 # shift-add kernels' inner function. Files go to target/shiftadd-thumbv6m/MODEL/{coded,plain}.
 # Usage: bash scripts/shiftadd-thumbv6m.sh [BIN] [OPT-LEVEL]   (defaults: release build, s)
 set -uo pipefail
-cd "$(dirname "$0")/.."
-S=../shared
-if [ ! -d "$S/models/int8" ]; then
-  echo "error: ../shared is missing" >&2
-  exit 1
-fi
+. "$(dirname "$0")/common.sh"
+need models/int8
 if [ ! -d "$(rustc --print sysroot)/lib/rustlib/thumbv6m-none-eabi" ]; then
   echo "error: rustup target add thumbv6m-none-eabi" >&2
   exit 1
 fi
-BIN=${1:-target/release/gos-opt}
+gos_opt_bin "${1:-}"
 OPT=${2:-s}
-if [ "$BIN" = target/release/gos-opt ]; then cargo build --release --quiet || exit 1; fi
 OUT=target/shiftadd-thumbv6m
 echo "| model | kernels | .text B | .rodata B | flash B | MULS (all) | MULS in k_sa_run |"
 echo "|---|---|---|---|---|---|---|"
