@@ -104,35 +104,35 @@ fn k_qconv4_portable<
     y: &mut [Y],
     rq: Requant,
 ) {
-        for mb in 0..MP / 16 {
-            let wb = &w[mb * CQ * KH * KW * 64..(mb + 1) * CQ * KH * KW * 64];
-            for oh in 0..OH {
-                for ow in 0..OW {
-                    let mut acc = [0i32; 16];
-                    acc.copy_from_slice(&off[mb * 16..mb * 16 + 16]);
-                    for q in 0..CQ {
-                        for kh in 0..KH {
-                            for kw in 0..KW {
-                                let at = ((q * H + oh * SH + kh * DH) * W + ow * SW + kw * DW) * 4;
-                                let xv = &xq[at..at + 4];
-                                let wk = &wb[((q * KH + kh) * KW + kw) * 64..((q * KH + kh) * KW + kw + 1) * 64];
-                                for (m, a) in acc.iter_mut().enumerate() {
-                                    for j in 0..4 {
-                                        *a += xv[j] as i32 * wk[m * 4 + j] as i32;
-                                    }
+    for mb in 0..MP / 16 {
+        let wb = &w[mb * CQ * KH * KW * 64..(mb + 1) * CQ * KH * KW * 64];
+        for oh in 0..OH {
+            for ow in 0..OW {
+                let mut acc = [0i32; 16];
+                acc.copy_from_slice(&off[mb * 16..mb * 16 + 16]);
+                for q in 0..CQ {
+                    for kh in 0..KH {
+                        for kw in 0..KW {
+                            let at = ((q * H + oh * SH + kh * DH) * W + ow * SW + kw * DW) * 4;
+                            let xv = &xq[at..at + 4];
+                            let wk = &wb[((q * KH + kh) * KW + kw) * 64..((q * KH + kh) * KW + kw + 1) * 64];
+                            for (m, a) in acc.iter_mut().enumerate() {
+                                for j in 0..4 {
+                                    *a += xv[j] as i32 * wk[m * 4 + j] as i32;
                                 }
                             }
                         }
                     }
-                    for (m, &a) in acc.iter().enumerate() {
-                        let ch = mb * 16 + m;
-                        if ch < M {
-                            y[(ch * OH + oh) * OW + ow] = m_requant(a, 0, mul[ch], bias[ch], rq);
-                        }
+                }
+                for (m, &a) in acc.iter().enumerate() {
+                    let ch = mb * 16 + m;
+                    if ch < M {
+                        y[(ch * OH + oh) * OW + ow] = m_requant(a, 0, mul[ch], bias[ch], rq);
                     }
                 }
             }
         }
+    }
 }
 
 /// [`k_qconv4`] with AVX512-VNNI: up to four blocks of 16 output channels (`__m512i` sums) by

@@ -20,6 +20,7 @@ trait QIn: Copy {
     #[allow(dead_code)] // read on 32-bit Arm only
     const I8: bool = false;
     /// What makes the type's values `u8` for the packed kernels (`k_qpack`): 128 for `i8`.
+    #[allow(dead_code)] // read by `k_qpack` only, which a module may not use
     const BIAS: i32 = 0;
     /// The value as i32.
     fn wide(self) -> i32;
