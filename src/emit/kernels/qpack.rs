@@ -64,7 +64,7 @@ fn k_qconv4<
 ) {
     let (xq, w, off) = (&xq[..CQ * H * W * 4], &w[..MP * CQ * KH * KW * 4], &off[..MP]);
     let (mul, bias, y) = (&mul[..M], &bias[..M], &mut y[..M * OH * OW]);
-    const { assert!(MP % 16 == 0 && MP >= M && MP < M + 16, "MP is M rounded up to 16") };
+    const { assert!(MP.is_multiple_of(16) && MP >= M && MP < M + 16, "MP is M rounded up to 16") };
     #[cfg(target_arch = "x86_64")]
     if x86_vnni() {
         // SAFETY: the CPU has AVX512-VNNI; the slices are as long as the kernel reads.
