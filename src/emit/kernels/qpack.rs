@@ -35,8 +35,9 @@ fn k_qpack<X: QIn, const C: usize, const HW: usize>(x: &[X], xq: &mut [u8]) {
 
 /// Integer convolution of the packed, padded input `xq` (`[CQ][H][W][4]`, from [`k_qpack`]) by
 /// the packed weights `w` (`[MP/16][CQ][KH][KW][16][4]`, `MP` = `M` rounded up to 16, zero past
-/// `M`) into `y` (`[M][OH][OW]`); `off` (`MP` values: the input's zero point and the `u8` bias
-/// of the input folded in), `mul`, `bias` per output channel, stored as [`m_requant`] does.
+/// `M`) into `y` (`[M][OH][OW]`); `off` (the input's zero point and the `u8` bias of the input
+/// folded in), `mul`, `bias` per output channel (`MP` values each, zero past `M`), stored as
+/// [`m_requant`] does.
 #[allow(clippy::too_many_arguments)]
 fn k_qconv4<
     Y: QOut,
@@ -63,7 +64,7 @@ fn k_qconv4<
     rq: Requant,
 ) {
     let (xq, w, off) = (&xq[..CQ * H * W * 4], &w[..MP * CQ * KH * KW * 4], &off[..MP]);
-    let (mul, bias, y) = (&mul[..M], &bias[..M], &mut y[..M * OH * OW]);
+    let (mul, bias, y) = (&mul[..MP], &bias[..MP], &mut y[..M * OH * OW]);
     const { assert!(MP.is_multiple_of(16) && MP >= M && MP < M + 16, "MP is M rounded up to 16") };
     #[cfg(target_arch = "x86_64")]
     if x86_vnni() {
@@ -136,7 +137,7 @@ fn k_qconv4_portable<
 }
 
 /// [`k_qconv4`] with AVX512-VNNI: up to four blocks of 16 output channels (`__m512i` sums) by
-/// six output pixels of a row at a time (single pixels at the end of the row), one `vpdpbusd`
+/// six output pixels of a row at a time (three, then single pixels at the end of the row), one `vpdpbusd`
 /// per block, pixel and group of four input channels.
 ///
 /// # Safety
@@ -176,7 +177,11 @@ unsafe fn k_qconv4_vnni<
         for oh in 0..OH {
             let mut ow = 0;
             while ow < OW {
-                let p = if ow + 6 <= OW { 6 } else { 1 };
+                let p = match OW - ow {
+                    6.. => 6,
+                    3.. => 3,
+                    _ => 1,
+                };
                 let x = &xq[((oh * SH) * W + ow * SW) * 4..];
                 let wb = &w[mb * CQ * KH * KW * 64..];
                 let init = &off[mb * 16..];
@@ -187,6 +192,10 @@ unsafe fn k_qconv4_vnni<
                         (3, 6) => k_qconv4_vnni_tile::<3, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                         (2, 6) => k_qconv4_vnni_tile::<2, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                         (1, 6) => k_qconv4_vnni_tile::<1, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (4, 3) => k_qconv4_vnni_tile::<4, 3, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (3, 3) => k_qconv4_vnni_tile::<3, 3, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (2, 3) => k_qconv4_vnni_tile::<2, 3, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (1, 3) => k_qconv4_vnni_tile::<1, 3, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                         (4, _) => k_qconv4_vnni_tile::<4, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                         (3, _) => k_qconv4_vnni_tile::<3, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                         (2, _) => k_qconv4_vnni_tile::<2, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
@@ -197,9 +206,9 @@ unsafe fn k_qconv4_vnni<
                     for (b, block) in pixel.iter().enumerate().take(v) {
                         let m0 = (mb + b) * 16;
                         let mut out = [Y::store(0.0, rq); 16];
+                        let (mul, bias) = (&mul[m0..m0 + 16], &bias[m0..m0 + 16]);
                         for (m, o) in out.iter_mut().enumerate() {
-                            let ch = (m0 + m).min(M - 1);
-                            *o = m_requant(block[m], 0, mul[ch], bias[ch], rq);
+                            *o = m_requant(block[m], 0, mul[m], bias[m], rq);
                         }
                         for (m, &o) in out.iter().enumerate().take(M.saturating_sub(m0).min(16)) {
                             y[((m0 + m) * OH + oh) * OW + ow + i] = o;
@@ -325,8 +334,8 @@ mod tests {
                 }
             }
         }
-        let mul: Vec<f32> = (0..M).map(|m| 0.0005 + m as f32 * 1e-5).collect();
-        let bias: Vec<f32> = (0..M).map(|m| m as f32 * 0.5 - 3.0).collect();
+        let mul: Vec<f32> = (0..MP).map(|m| if m < M { 0.0005 + m as f32 * 1e-5 } else { 0.0 }).collect();
+        let bias: Vec<f32> = (0..MP).map(|m| if m < M { m as f32 * 0.5 - 3.0 } else { 0.0 }).collect();
         let rq = Requant { lo: -4.0, hi: 6.0, inv: 20.0, zero: -5.0 };
         let (mut got, mut portable) = (vec![0i8; M * OH * OW], vec![0i8; M * OH * OW]);
         super::k_qconv4::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1>(&xq, &wp, &off, &mul, &bias, &mut got, rq);

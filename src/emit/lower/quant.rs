@@ -459,7 +459,7 @@ impl Lowerer<'_> {
     /// A quantized convolution with one group and `i8` weights as `k_qconv4`: the padded input
     /// packed four channels to a pixel and offset to `u8` by `shift` (`k_qpack`), the weights
     /// packed `[MP/16][CQ][KH][KW][16][4]` (zero past `M` and `cin`), the offsets
-    /// `-(zx + shift) · Σ w` padded to `MP`.
+    /// `-(zx + shift) · Σ w`, the scales and biases padded to `MP` with zeros.
     fn packed_conv(
         &mut self,
         geo: &ConvGeometry,
@@ -484,11 +484,16 @@ impl Lowerer<'_> {
         let wb = self.add_typed_weight(Weight::I8(wp));
         let mut off: Vec<i32> = t.off.iter().zip(&p.sums).map(|(&o, &s)| (o as i64 - shift * s) as i32).collect();
         off.resize(mp, 0);
-        let terms = self.terms(Terms { off, ..t }, true);
+        let (mut mul, mut bias) = (t.mul, t.bias);
+        mul.resize(mp, 0.0);
+        bias.resize(mp, 0.0);
+        let terms = self.terms(Terms { off, mul, bias }, true);
         let yb = self.define(f.out)?;
         let mut args = vec![Arg::Read(packed), Arg::Read(wb)];
         args.extend(terms);
         args.extend([Arg::Write(yb), Arg::Code(rq)]);
+        // A 1×1 convolution's pixels as one row, so that all but the last few go six at a time.
+        let (ph, pw, oh, ow) = if geo.pointwise() { (1, ph * pw, 1, oh * ow) } else { (ph, pw, oh, ow) };
         self.typed_step("k_qconv4", &[yt], nums(&[cq, ph, pw, m, mp, oh, ow, kh, kw, sh, sw, dh, dw]), args);
         Ok(())
     }
