@@ -18,6 +18,7 @@ const LAYOUT: &str = include_str!("layout.rs");
 const LINALG: &str = include_str!("linalg.rs");
 const MATH: &str = include_str!("math.rs");
 const NORM: &str = include_str!("norm.rs");
+const QPACK: &str = include_str!("qpack.rs");
 const QUANT: &str = include_str!("quant.rs");
 const SHIFTADD: &str = include_str!("shiftadd.rs");
 const SIMD: &str = include_str!("simd.rs");
@@ -67,6 +68,11 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_qconv", CONV, &["QOut", "m_requant", "k_conv_tiles", "avx2_or_portable"]),
     ("k_qdw", CONV, &["QIn", "QOut", "avx2_or_portable"]),
     ("k_widen_pad", CONV, &["QIn"]),
+    ("k_qpack", QPACK, &["QIn"]),
+    ("k_qconv4", QPACK, &["QOut", "m_requant", "k_qconv4_portable", "k_qconv4_vnni", "x86_vnni", "avx2_or_portable"]),
+    ("k_qconv4_portable", QPACK, &["QOut", "m_requant"]),
+    ("k_qconv4_vnni", QPACK, &["QOut", "m_requant", "k_qconv4_vnni_tile"]),
+    ("k_qconv4_vnni_tile", QPACK, &[]),
     ("SaWord", SHIFTADD, &[]),
     ("k_sa_valid", SHIFTADD, &["SaWord"]),
     ("k_sa_run", SHIFTADD, &["QIn", "SaWord"]),
@@ -84,6 +90,7 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("m_tanh", MATH, &["m_exp"]),
     ("m_pow", MATH, &["m_exp", "m_ln", "m_rte"]),
     ("x86_avx2_fma", SIMD, &[]),
+    ("x86_vnni", SIMD, &[]),
     ("avx2_or_portable", SIMD, &["avx2_call", "x86_avx2_fma"]),
     ("avx2_call", SIMD, &[]),
     ("arm_sxtb16", SIMD, &[]),

@@ -19,6 +19,9 @@ trait QIn: Copy {
     /// Whether the type is `i8` (read four at a time by SXTB16 on Arm).
     #[allow(dead_code)] // read on 32-bit Arm only
     const I8: bool = false;
+    /// What makes the type's values `u8` for the packed kernels (`k_qpack`): 128 for `i8`.
+    #[allow(dead_code)] // read by `k_qpack` only, which a module may not use
+    const BIAS: i32 = 0;
     /// The value as i32.
     fn wide(self) -> i32;
 }
@@ -32,6 +35,7 @@ impl QIn for u8 {
 
 impl QIn for i8 {
     const I8: bool = true;
+    const BIAS: i32 = 128;
     #[inline(always)]
     fn wide(self) -> i32 {
         self as i32
@@ -149,5 +153,7 @@ fn k_quant_ip<const N: usize>(y: &mut [f32], inv: f32, zp: f32, qmin: f32, qmax:
 mod conv;
 #[path = "linalg.rs"]
 mod linalg;
+#[path = "qpack.rs"]
+mod qpack;
 #[path = "shiftadd.rs"]
 mod shiftadd;

@@ -33,6 +33,37 @@ fn x86_avx2_fma() -> bool {
     yes
 }
 
+/// Whether the CPU has AVX512F, AVX512BW and AVX512-VNNI and the OS saves the opmask and ZMM
+/// registers: CPUID leaf 1 (OSXSAVE), leaf 7 (AVX512F, AVX512BW; ECX: AVX512-VNNI), and XCR0's
+/// SSE, AVX, opmask and ZMM state bits. Checked once, then cached; a build with the features
+/// enabled skips the check.
+#[cfg(target_arch = "x86_64")]
+fn x86_vnni() -> bool {
+    use core::sync::atomic::{AtomicU8, Ordering};
+    // 0: not checked yet, 1: no, 2: yes.
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    if cfg!(all(target_feature = "avx512f", target_feature = "avx512bw", target_feature = "avx512vnni")) {
+        return true;
+    }
+    match STATE.load(Ordering::Relaxed) {
+        1 => return false,
+        2 => return true,
+        _ => {}
+    }
+    use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
+    // SAFETY: every x86-64 CPU has CPUID; XGETBV runs only when OSXSAVE says the OS enabled it.
+    let yes = unsafe {
+        let bit = |reg: u32, b: u32| reg >> b & 1 == 1;
+        let osxsave = bit(__cpuid(1).ecx, 27);
+        let leaf7 = if __cpuid(0).eax >= 7 { Some(__cpuid_count(7, 0)) } else { None };
+        let has = leaf7.is_some_and(|l| bit(l.ebx, 16) && bit(l.ebx, 30) && bit(l.ecx, 11));
+        // XCR0 bits 1, 2 (SSE, AVX), 5, 6, 7 (opmask, ZMM0-15 upper halves, ZMM16-31).
+        osxsave && has && _xgetbv(0) & 0xe6 == 0xe6
+    };
+    STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+    yes
+}
+
 /// Runs `f`, compiled for AVX2 and FMA where the x86-64 CPU has them (checked at run time): the
 /// compiler vectorizes the loops inlined into `f` with eight-lane registers. It contracts no
 /// product and sum into an FMA, so the results are the portable code's, bit for bit.

@@ -10,7 +10,7 @@
 
 use super::conv::{conv_blocks, conv_sub_tile, conv_tile, ConvGeometry};
 use super::linalg::mm_generics;
-use super::{lit, nums, Arg, BufId, Clamp, Elem, EmitError, Lowerer, Weight};
+use super::{lit, nums, Arg, BufId, Clamp, Elem, EmitError, Home, Lowerer, Weight};
 use crate::graph::{Node, NodeId, ValueId, ValueKind};
 use crate::ops::Op;
 use crate::tensor::DType;
@@ -404,6 +404,16 @@ impl Lowerer<'_> {
         let ConvGeometry { cin, m, g, h, wd, kh, kw, sh, sw, dh, dw, oh, ow, .. } = *geo;
         let (xt, yt, rq) = (f.xq.elem.rust(), Self::out_type(f), Self::requant(f));
         let (ph, pw) = geo.padded();
+        let shift = match f.xq.elem {
+            Elem::I8 => Some(128),
+            Elem::U8 => Some(0),
+            _ => None,
+        };
+        if let (1, Some(shift)) = (g, shift) {
+            if p.values.iter().all(|v| i8::try_from(*v).is_ok()) {
+                return self.packed_conv(geo, p, xb, f, t, shift);
+            }
+        }
         if geo.pointwise() {
             let (wb, terms) = self.integer_operands(&p.values, t, true);
             let wt = self.program.bufs[wb].elem.rust();
@@ -443,6 +453,48 @@ impl Lowerer<'_> {
         // (12 % more cycles, spills), 2 × 2, 2 × 4 and 8 × 2.
         generics.extend([on_arm(divisor(mb, 4), conv_sub_tile(mb)), on_arm(1, pb.to_string())]);
         self.typed_step("k_qconv", &[xt, wt, yt], generics, args);
+        Ok(())
+    }
+
+    /// A quantized convolution with one group and `i8` weights as `k_qconv4`: the padded input
+    /// packed four channels to a pixel and offset to `u8` by `shift` (`k_qpack`), the weights
+    /// packed `[MP/16][CQ][KH][KW][16][4]` (zero past `M` and `cin`), the offsets
+    /// `-(zx + shift) · Σ w`, the scales and biases padded to `MP` with zeros.
+    fn packed_conv(
+        &mut self,
+        geo: &ConvGeometry,
+        p: &Prepared,
+        xb: BufId,
+        f: &Fusion,
+        t: Terms,
+        shift: i64,
+    ) -> Result<(), EmitError> {
+        let ConvGeometry { cin, m, kh, kw, sh, sw, dh, dw, oh, ow, .. } = *geo;
+        let (xt, yt, rq) = (f.xq.elem.rust(), Self::out_type(f), Self::requant(f));
+        let (ph, pw) = geo.padded();
+        let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{}", f.xq.zero, xt))?;
+        let (cq, mp, taps) = (cin.div_ceil(4), m.div_ceil(16) * 16, kh * kw);
+        let packed = self.new_typed_buf(cq * ph * pw * 4, Elem::U8, Home::Arena);
+        self.typed_step("k_qpack", &[xt], nums(&[cin, ph * pw]), vec![Arg::Read(src), Arg::Write(packed)]);
+        let mut wp = vec![0i8; mp * cq * taps * 4];
+        for (i, &v) in p.values.iter().enumerate() {
+            let (mi, c, tap) = (i / (cin * taps), i / taps % cin, i % taps);
+            wp[(((mi / 16) * cq + c / 4) * taps + tap) * 64 + (mi % 16) * 4 + c % 4] = v as i8;
+        }
+        let wb = self.add_typed_weight(Weight::I8(wp));
+        let mut off: Vec<i32> = t.off.iter().zip(&p.sums).map(|(&o, &s)| (o as i64 - shift * s) as i32).collect();
+        off.resize(mp, 0);
+        let (mut mul, mut bias) = (t.mul, t.bias);
+        mul.resize(mp, 0.0);
+        bias.resize(mp, 0.0);
+        let terms = self.terms(Terms { off, mul, bias }, true);
+        let yb = self.define(f.out)?;
+        let mut args = vec![Arg::Read(packed), Arg::Read(wb)];
+        args.extend(terms);
+        args.extend([Arg::Write(yb), Arg::Code(rq)]);
+        // A 1×1 convolution's pixels as one row, so that all but the last few go six at a time.
+        let (ph, pw, oh, ow) = if geo.pointwise() { (1, ph * pw, 1, oh * ow) } else { (ph, pw, oh, ow) };
+        self.typed_step("k_qconv4", &[yt], nums(&[cq, ph, pw, m, mp, oh, ow, kh, kw, sh, sw, dh, dw]), args);
         Ok(())
     }
 

@@ -1,0 +1,382 @@
+//! Packed integer convolutions (and 1×1 convolutions, matrix products): the input's channels in
+//! groups of four bytes per pixel, offset to `u8`, and the weights pre-packed at generation as
+//! `[MP/16][CQ][KH][KW][16][4]` `i8` (16 output channels by 4 input channels), the layout of
+//! AVX512-VNNI's `vpdpbusd`, which sums four `u8 × i8` products into each `i32` lane without
+//! intermediate saturation (exact). Chosen at run time: the VNNI microkernel where the x86-64
+//! CPU has it ([`x86_vnni`]), else the portable loops over the same layout (compiled for AVX2
+//! where the CPU has it).
+
+#[cfg(target_arch = "x86_64")]
+use super::super::x86_vnni;
+use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
+
+/// `xq` (`[CQ][HW][4]` bytes, `CQ = ⌈C/4⌉`) = the integers `x` (`[C][HW]`) plus `X::BIAS`
+/// (128 for `i8`: the products' `u8` operand), channels past `C` zero.
+fn k_qpack<X: QIn, const C: usize, const HW: usize>(x: &[X], xq: &mut [u8]) {
+    let cq = C.div_ceil(4);
+    let (x, xq) = (&x[..C * HW], &mut xq[..cq * HW * 4]);
+    for q in 0..cq {
+        let dst = &mut xq[q * HW * 4..(q + 1) * HW * 4];
+        for j in 0..4 {
+            let c = 4 * q + j;
+            if c < C {
+                let src = &x[c * HW..(c + 1) * HW];
+                for (i, s) in src.iter().enumerate() {
+                    dst[i * 4 + j] = (s.wide() + X::BIAS) as u8;
+                }
+            } else {
+                for i in 0..HW {
+                    dst[i * 4 + j] = 0;
+                }
+            }
+        }
+    }
+}
+
+/// Integer convolution of the packed, padded input `xq` (`[CQ][H][W][4]`, from [`k_qpack`]) by
+/// the packed weights `w` (`[MP/16][CQ][KH][KW][16][4]`, `MP` = `M` rounded up to 16, zero past
+/// `M`) into `y` (`[M][OH][OW]`); `off` (the input's zero point and the `u8` bias of the input
+/// folded in), `mul`, `bias` per output channel (`MP` values each, zero past `M`), stored as
+/// [`m_requant`] does.
+#[allow(clippy::too_many_arguments)]
+fn k_qconv4<
+    Y: QOut,
+    const CQ: usize,
+    const H: usize,
+    const W: usize,
+    const M: usize,
+    const MP: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const DH: usize,
+    const DW: usize,
+>(
+    xq: &[u8],
+    w: &[i8],
+    off: &[i32],
+    mul: &[f32],
+    bias: &[f32],
+    y: &mut [Y],
+    rq: Requant,
+) {
+    let (xq, w, off) = (&xq[..CQ * H * W * 4], &w[..MP * CQ * KH * KW * 4], &off[..MP]);
+    let (mul, bias, y) = (&mul[..MP], &bias[..MP], &mut y[..M * OH * OW]);
+    const { assert!(MP.is_multiple_of(16) && MP >= M && MP < M + 16, "MP is M rounded up to 16") };
+    #[cfg(target_arch = "x86_64")]
+    if x86_vnni() {
+        // SAFETY: the CPU has AVX512-VNNI; the slices are as long as the kernel reads.
+        unsafe { k_qconv4_vnni::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, SW, DH, DW>(xq, w, off, mul, bias, y, rq) };
+        return;
+    }
+    avx2_or_portable(|| {
+        k_qconv4_portable::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, SW, DH, DW>(xq, w, off, mul, bias, y, rq)
+    });
+}
+
+/// The loops of [`k_qconv4`] without explicit SIMD, for any target: per block of 16 output
+/// channels and output pixel, the 16 sums in a row the compiler vectorizes.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn k_qconv4_portable<
+    Y: QOut,
+    const CQ: usize,
+    const H: usize,
+    const W: usize,
+    const M: usize,
+    const MP: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const DH: usize,
+    const DW: usize,
+>(
+    xq: &[u8],
+    w: &[i8],
+    off: &[i32],
+    mul: &[f32],
+    bias: &[f32],
+    y: &mut [Y],
+    rq: Requant,
+) {
+    for mb in 0..MP / 16 {
+        let wb = &w[mb * CQ * KH * KW * 64..(mb + 1) * CQ * KH * KW * 64];
+        for oh in 0..OH {
+            for ow in 0..OW {
+                let mut acc = [0i32; 16];
+                acc.copy_from_slice(&off[mb * 16..mb * 16 + 16]);
+                for q in 0..CQ {
+                    for kh in 0..KH {
+                        for kw in 0..KW {
+                            let at = ((q * H + oh * SH + kh * DH) * W + ow * SW + kw * DW) * 4;
+                            let xv = &xq[at..at + 4];
+                            let wk = &wb[((q * KH + kh) * KW + kw) * 64..((q * KH + kh) * KW + kw + 1) * 64];
+                            for (m, a) in acc.iter_mut().enumerate() {
+                                for j in 0..4 {
+                                    *a += xv[j] as i32 * wk[m * 4 + j] as i32;
+                                }
+                            }
+                        }
+                    }
+                }
+                for (m, &a) in acc.iter().enumerate() {
+                    let ch = mb * 16 + m;
+                    if ch < M {
+                        y[(ch * OH + oh) * OW + ow] = m_requant(a, 0, mul[ch], bias[ch], rq);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`k_qconv4`] with AVX512-VNNI: up to four blocks of 16 output channels (`__m512i` sums) by
+/// six output pixels of a row at a time (three, then single pixels at the end of the row), one `vpdpbusd`
+/// per block, pixel and group of four input channels.
+///
+/// # Safety
+/// The CPU has AVX512F, AVX512BW and AVX512-VNNI; the slices are as long as [`k_qconv4`] makes
+/// them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn k_qconv4_vnni<
+    Y: QOut,
+    const CQ: usize,
+    const H: usize,
+    const W: usize,
+    const M: usize,
+    const MP: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const DH: usize,
+    const DW: usize,
+>(
+    xq: &[u8],
+    w: &[i8],
+    off: &[i32],
+    mul: &[f32],
+    bias: &[f32],
+    y: &mut [Y],
+    rq: Requant,
+) {
+    let nb = MP / 16;
+    let mut mb = 0;
+    while mb < nb {
+        let v = (nb - mb).min(4);
+        for oh in 0..OH {
+            let mut ow = 0;
+            while ow < OW {
+                let p = match OW - ow {
+                    6.. => 6,
+                    3.. => 3,
+                    _ => 1,
+                };
+                let x = &xq[((oh * SH) * W + ow * SW) * 4..];
+                let wb = &w[mb * CQ * KH * KW * 64..];
+                let init = &off[mb * 16..];
+                // SAFETY: the tile's taps, weights and offsets lie inside the slices.
+                let sums = unsafe {
+                    match (v, p) {
+                        (4, 6) => k_qconv4_vnni_tile::<4, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (3, 6) => k_qconv4_vnni_tile::<3, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (2, 6) => k_qconv4_vnni_tile::<2, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (1, 6) => k_qconv4_vnni_tile::<1, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (4, 3) => k_qconv4_vnni_tile::<4, 3, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (3, 3) => k_qconv4_vnni_tile::<3, 3, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (2, 3) => k_qconv4_vnni_tile::<2, 3, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (1, 3) => k_qconv4_vnni_tile::<1, 3, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (4, _) => k_qconv4_vnni_tile::<4, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (3, _) => k_qconv4_vnni_tile::<3, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (2, _) => k_qconv4_vnni_tile::<2, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        _ => k_qconv4_vnni_tile::<1, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                    }
+                };
+                for (i, pixel) in sums.iter().enumerate().take(p) {
+                    for (b, block) in pixel.iter().enumerate().take(v) {
+                        let m0 = (mb + b) * 16;
+                        let mut out = [Y::store(0.0, rq); 16];
+                        let (mul, bias) = (&mul[m0..m0 + 16], &bias[m0..m0 + 16]);
+                        for (m, o) in out.iter_mut().enumerate() {
+                            *o = m_requant(block[m], 0, mul[m], bias[m], rq);
+                        }
+                        for (m, &o) in out.iter().enumerate().take(M.saturating_sub(m0).min(16)) {
+                            y[((m0 + m) * OH + oh) * OW + ow + i] = o;
+                        }
+                    }
+                }
+                ow += p;
+            }
+        }
+        mb += v;
+    }
+}
+
+/// One register tile of [`k_qconv4_vnni`]: `P` pixels (input at `x`: the first pixel's top-left
+/// tap in the first group of channels) by `V` blocks of 16 output channels (weights at `w`, sums
+/// starting from `init`); returns the sums, at most six pixels by four blocks.
+///
+/// # Safety
+/// The CPU has AVX512F and AVX512-VNNI; every tap, weight and offset of the tile lies inside
+/// its slice.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn k_qconv4_vnni_tile<
+    const V: usize,
+    const P: usize,
+    const CQ: usize,
+    const H: usize,
+    const W: usize,
+    const KH: usize,
+    const KW: usize,
+    const SW: usize,
+    const DH: usize,
+    const DW: usize,
+>(
+    x: &[u8],
+    w: &[i8],
+    init: &[i32],
+) -> [[[i32; 16]; 4]; 6] {
+    use core::arch::x86_64::*;
+    let (x, w, init) = (x.as_ptr(), w.as_ptr(), init.as_ptr());
+    let block = CQ * KH * KW * 64;
+    // SAFETY: the caller keeps every offset inside its slice.
+    unsafe {
+        let mut acc = [[_mm512_setzero_si512(); V]; P];
+        for row in acc.iter_mut() {
+            for (b, a) in row.iter_mut().enumerate() {
+                *a = _mm512_loadu_si512(init.add(b * 16) as *const _);
+            }
+        }
+        for q in 0..CQ {
+            for kh in 0..KH {
+                for kw in 0..KW {
+                    let tap = ((q * KH + kh) * KW + kw) * 64;
+                    let mut wv = [_mm512_setzero_si512(); V];
+                    for (b, wv) in wv.iter_mut().enumerate() {
+                        *wv = _mm512_loadu_si512(w.add(b * block + tap) as *const _);
+                    }
+                    let at = (q * H + kh * DH) * W + kw * DW;
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        let xv = _mm512_set1_epi32((x.add((at + i * SW) * 4) as *const i32).read_unaligned());
+                        for (a, &wv) in row.iter_mut().zip(&wv) {
+                            *a = _mm512_dpbusd_epi32(*a, xv, wv);
+                        }
+                    }
+                }
+            }
+        }
+        let mut sums = [[[0i32; 16]; 4]; 6];
+        for (s, row) in sums.iter_mut().zip(&acc) {
+            for (s, a) in s.iter_mut().zip(row) {
+                _mm512_storeu_si512(s.as_mut_ptr() as *mut _, *a);
+            }
+        }
+        sums
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Requant;
+
+    /// The packed convolution (VNNI where the CPU has it, and the portable loops) against the
+    /// definition, on an `i8` input with extremes (-128, 127), an input zero point of 3, weights
+    /// with -128 and 127, a channel count not a multiple of 4 and `M` not a multiple of 16
+    /// (`CQ`, `MP`, `OH`, `OW` as the lowering derives them for a 9 × 11 input).
+    fn packed_matches_definition<
+        const C: usize,
+        const CQ: usize,
+        const M: usize,
+        const MP: usize,
+        const K: usize,
+        const S: usize,
+        const OH: usize,
+        const OW: usize,
+    >() {
+        const H: usize = 9;
+        const W: usize = 11;
+        let x: Vec<i8> = (0..C * H * W)
+            .map(|i| match i % 7 {
+                0 => -128,
+                1 => 127,
+                _ => ((i * 37) % 251) as u8 as i8,
+            })
+            .collect();
+        let wt: Vec<i32> = (0..M * C * K * K)
+            .map(|i| match i % 5 {
+                0 => -128,
+                1 => 127,
+                _ => ((i * 13) % 255) as i32 - 127,
+            })
+            .collect();
+        let mut xq = vec![0u8; CQ * H * W * 4];
+        super::k_qpack::<i8, C, { H * W }>(&x, &mut xq);
+        let mut wp = vec![0i8; MP * CQ * K * K * 4];
+        let mut off = vec![0i32; MP];
+        for m in 0..M {
+            for c in 0..C {
+                for t in 0..K * K {
+                    let v = wt[(m * C + c) * K * K + t];
+                    wp[(((m / 16) * CQ + c / 4) * K * K + t) * 64 + (m % 16) * 4 + c % 4] = v as i8;
+                    off[m] -= 128 * v + 3 * v;
+                }
+            }
+        }
+        let mul: Vec<f32> = (0..MP).map(|m| if m < M { 0.0005 + m as f32 * 1e-5 } else { 0.0 }).collect();
+        let bias: Vec<f32> = (0..MP).map(|m| if m < M { m as f32 * 0.5 - 3.0 } else { 0.0 }).collect();
+        let rq = Requant { lo: -4.0, hi: 6.0, inv: 20.0, zero: -5.0 };
+        let (mut got, mut portable) = (vec![0i8; M * OH * OW], vec![0i8; M * OH * OW]);
+        super::k_qconv4::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1>(&xq, &wp, &off, &mul, &bias, &mut got, rq);
+        super::k_qconv4_portable::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1>(
+            &xq,
+            &wp,
+            &off,
+            &mul,
+            &bias,
+            &mut portable,
+            rq,
+        );
+        let mut spread = std::collections::BTreeSet::new();
+        for m in 0..M {
+            for i in 0..OH {
+                for j in 0..OW {
+                    let mut s = 0i32;
+                    for c in 0..C {
+                        for a in 0..K {
+                            for b in 0..K {
+                                let xv = x[(c * H + i * S + a) * W + j * S + b] as i32;
+                                s += (xv - 3) * wt[((m * C + c) * K + a) * K + b];
+                            }
+                        }
+                    }
+                    let want: i8 = super::m_requant(s, 0, mul[m], bias[m], rq);
+                    let at = (m * OH + i) * OW + j;
+                    assert_eq!(got[at], want, "{C}x{M} k{K} s{S}: ({m}, {i}, {j})");
+                    assert_eq!(portable[at], want, "portable {C}x{M} k{K} s{S}: ({m}, {i}, {j})");
+                    spread.insert(want);
+                }
+            }
+        }
+        assert!(spread.len() > 10, "the outputs cover the range: {spread:?}");
+    }
+
+    #[test]
+    fn packed_convolutions_match_the_definition() {
+        packed_matches_definition::<1, 1, 64, 64, 3, 1, 7, 9>();
+        packed_matches_definition::<5, 2, 20, 32, 3, 2, 4, 5>();
+        packed_matches_definition::<16, 4, 8, 16, 1, 1, 9, 11>();
+        packed_matches_definition::<33, 9, 70, 80, 2, 1, 8, 10>();
+    }
+}
