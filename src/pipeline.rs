@@ -298,7 +298,11 @@ fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, Pi
     if opts.emit_rust.is_some() {
         stage("generating Rust");
     }
-    let rust = opts.emit_rust.as_ref().map(|_| crate::emit::generate(&graph, &opts.emit_options)).transpose()?;
+    let emit_options = crate::emit::EmitOptions {
+        narrow_int8: opts.emit_options.narrow_int8 || profile.simd[crate::cost::Precision::I8 as usize] < 16.0,
+        ..opts.emit_options
+    };
+    let rust = opts.emit_rust.as_ref().map(|_| crate::emit::generate(&graph, &emit_options)).transpose()?;
 
     deadline.check("exporting")?;
     let verification = match &approx {

@@ -137,7 +137,7 @@ fn emit_case(case: &Case, dir: &Path) -> Result<(EmitReport, Option<f64>), Strin
         }
         at = n.inputs.first().copied().flatten();
     }
-    let options = EmitOptions { quantized: case.quantized };
+    let options = EmitOptions { quantized: case.quantized, ..EmitOptions::default() };
     emit::emit_rust_with(&graph, dir, &options).map(|r| (r, step)).map_err(|e| e.to_string())
 }
 
@@ -383,4 +383,36 @@ fn an_op_without_a_kernel_fails_with_the_node_and_op() {
         .expect_err("LRN has no kernel");
     let msg = err.to_string();
     assert!(msg.contains("'norm1'") && msg.contains("LRN"), "{msg}");
+}
+
+/// The int8 convolutions of a QDQ model run on the packed layout (`k_qconv4`, VNNI on x86-64)
+/// unless the module is for a core with narrow integer vectors (`narrow_int8`), which the
+/// pipeline sets from the target: cortex-m4 keeps the plain kernels its DSP paths read, rpi3
+/// takes the packed one.
+#[test]
+fn int8_convolutions_are_packed_except_for_narrow_targets() {
+    let Some(shared) = shared_dir() else { return };
+    let path = shared.join("models/int8/mnist-8/model_qdq.onnx");
+    let graph = import(&path, &ImportOptions::default()).unwrap();
+    let source = |narrow_int8| {
+        emit::generate(&graph, &EmitOptions { quantized: Quantized::Integer, narrow_int8 }).unwrap().source
+    };
+    assert!(source(false).contains("k_qconv4::<"), "wide targets take the packed kernel");
+    let narrow = source(true);
+    assert!(!narrow.contains("k_qconv4") && narrow.contains("k_qconv::<"), "narrow targets keep k_qconv");
+    let dir = tempfile::tempdir().unwrap();
+    for (target, packed) in [("cortex-m4", false), ("rpi3", true)] {
+        let out = dir.path().join(target);
+        let status = Command::new(env!("CARGO_BIN_EXE_gos-opt"))
+            .arg(&path)
+            .args(["--target", target, "--mode", "none", "-q", "-o"])
+            .arg(out.join("model.onnx"))
+            .arg("--emit-rust")
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{target}");
+        let module = std::fs::read_to_string(out.join("model.rs")).unwrap();
+        assert_eq!(module.contains("k_qconv4::<"), packed, "{target}");
+    }
 }

@@ -110,8 +110,12 @@ fn emit_case(label: &str, path: PathBuf, suffix: Option<&str>, src: &Path) -> Re
     let words: String =
         label.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect();
     let ident = format!("m_{}", words.split_whitespace().collect::<Vec<_>>().join("_"));
-    let report = emit::emit_rust_with(&graph, &src.join(&ident), &EmitOptions { quantized: Quantized::Integer })
-        .map_err(|e| e.to_string())?;
+    let report = emit::emit_rust_with(
+        &graph,
+        &src.join(&ident),
+        &EmitOptions { quantized: Quantized::Integer, ..EmitOptions::default() },
+    )
+    .map_err(|e| e.to_string())?;
     let step = last_step(&graph).filter(|_| report.integer_kernels > 0);
     if suffix.is_some() && report.integer_kernels == 0 {
         return Err("no integer kernels in a QDQ model".into());

@@ -71,6 +71,12 @@ pub enum Quantized {
 pub struct EmitOptions {
     /// How quantized nodes are computed.
     pub quantized: Quantized,
+    /// The module is for a core whose integer vectors hold fewer than 16 bytes (a
+    /// microcontroller): int8 convolutions keep the plain weight layout that its tuned kernels
+    /// read (SMLAD on Cortex-M4, shift-add), instead of the packed layout of `k_qconv4`, whose
+    /// 16-channel tiles pay on x86-64 (VNNI) and wide SIMD. The pipeline sets it from the
+    /// target's `simd.i8` lanes.
+    pub narrow_int8: bool,
 }
 
 /// What was emitted: sizes for the report.
@@ -180,7 +186,7 @@ pub fn generate(graph: &Graph, options: &EmitOptions) -> Result<Generated, EmitE
     let mut graph = graph.clone();
     let consts = fold_constants(&mut graph)?;
     let integer = options.quantized == Quantized::Integer;
-    let program = lower::lower(&graph, integer.then_some(&consts))?;
+    let program = lower::lower(&graph, integer.then_some(&consts), !options.narrow_int8)?;
     writer::write(&program)
 }
 

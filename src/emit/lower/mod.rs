@@ -256,11 +256,14 @@ impl Clamp {
 }
 
 /// Lowers a graph (constants already folded) into a program; with `integer` (the folded
-/// constants that were quantized integers), quantized tensors and kernels are integers.
-pub fn lower(graph: &Graph, integer: Option<&quant::QuantConsts>) -> Result<Program, EmitError> {
+/// constants that were quantized integers), quantized tensors and kernels are integers;
+/// `packed`: int8 convolutions on the packed layout of `k_qconv4` (see
+/// [`EmitOptions::narrow_int8`](crate::emit::EmitOptions::narrow_int8)).
+pub fn lower(graph: &Graph, integer: Option<&quant::QuantConsts>, packed: bool) -> Result<Program, EmitError> {
     let order = graph.topo_order()?;
     let none = quant::QuantConsts::new();
     let mut l = Lowerer::new(graph, &order, integer.unwrap_or(&none));
+    l.packed = packed;
     if integer.is_some() {
         l.quant = quant::plan(&l, &order);
     }
@@ -327,6 +330,8 @@ struct Lowerer<'g> {
     qconsts: &'g quant::QuantConsts,
     /// Integer tensors and kernels.
     quant: quant::QuantPlan,
+    /// Int8 convolutions on the packed layout of `k_qconv4`.
+    packed: bool,
 }
 
 impl<'g> Lowerer<'g> {
@@ -350,6 +355,7 @@ impl<'g> Lowerer<'g> {
             current: (String::new(), String::new()),
             qconsts,
             quant: quant::QuantPlan::default(),
+            packed: true,
         }
     }
 

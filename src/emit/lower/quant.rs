@@ -409,7 +409,7 @@ impl Lowerer<'_> {
             Elem::U8 => Some(0),
             _ => None,
         };
-        if let (1, Some(shift)) = (g, shift) {
+        if let (1, Some(shift), true) = (g, shift, self.packed) {
             if p.values.iter().all(|v| i8::try_from(*v).is_ok()) {
                 return self.packed_conv(geo, p, xb, f, t, shift);
             }
