@@ -9,28 +9,37 @@
 /// a build with both features enabled skips the check.
 #[cfg(target_arch = "x86_64")]
 fn x86_avx2_fma() -> bool {
-    use core::sync::atomic::{AtomicU8, Ordering};
-    // 0: not checked yet, 1: no, 2: yes.
+    use core::sync::atomic::AtomicU8;
     static STATE: AtomicU8 = AtomicU8::new(0);
     if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
         return true;
     }
-    match STATE.load(Ordering::Relaxed) {
-        1 => return false,
-        2 => return true,
-        _ => {}
+    x86_cached(&STATE, || {
+        use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
+        // SAFETY: every x86-64 CPU has CPUID; XGETBV runs only when OSXSAVE says the OS enabled it.
+        unsafe {
+            let leaf1 = __cpuid(1);
+            let bit = |reg: u32, b: u32| reg >> b & 1 == 1;
+            let (fma, osxsave, avx) = (bit(leaf1.ecx, 12), bit(leaf1.ecx, 27), bit(leaf1.ecx, 28));
+            let avx2 = __cpuid(0).eax >= 7 && bit(__cpuid_count(7, 0).ebx, 5);
+            fma && osxsave && avx && avx2 && _xgetbv(0) & 6 == 6
+        }
+    })
+}
+
+/// `check()`'s answer, computed once and cached in `state` (0: not checked yet, 1: no, 2: yes).
+#[cfg(target_arch = "x86_64")]
+fn x86_cached(state: &core::sync::atomic::AtomicU8, check: impl FnOnce() -> bool) -> bool {
+    use core::sync::atomic::Ordering;
+    match state.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let yes = check();
+            state.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+            yes
+        }
     }
-    use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
-    // SAFETY: every x86-64 CPU has CPUID; XGETBV runs only when OSXSAVE says the OS enabled it.
-    let yes = unsafe {
-        let leaf1 = __cpuid(1);
-        let bit = |reg: u32, b: u32| reg >> b & 1 == 1;
-        let (fma, osxsave, avx) = (bit(leaf1.ecx, 12), bit(leaf1.ecx, 27), bit(leaf1.ecx, 28));
-        let avx2 = __cpuid(0).eax >= 7 && bit(__cpuid_count(7, 0).ebx, 5);
-        fma && osxsave && avx && avx2 && _xgetbv(0) & 6 == 6
-    };
-    STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-    yes
 }
 
 /// Whether the CPU has AVX512F, AVX512BW and AVX512-VNNI and the OS saves the opmask and ZMM
@@ -39,29 +48,23 @@ fn x86_avx2_fma() -> bool {
 /// enabled skips the check.
 #[cfg(target_arch = "x86_64")]
 fn x86_vnni() -> bool {
-    use core::sync::atomic::{AtomicU8, Ordering};
-    // 0: not checked yet, 1: no, 2: yes.
+    use core::sync::atomic::AtomicU8;
     static STATE: AtomicU8 = AtomicU8::new(0);
     if cfg!(all(target_feature = "avx512f", target_feature = "avx512bw", target_feature = "avx512vnni")) {
         return true;
     }
-    match STATE.load(Ordering::Relaxed) {
-        1 => return false,
-        2 => return true,
-        _ => {}
-    }
-    use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
-    // SAFETY: every x86-64 CPU has CPUID; XGETBV runs only when OSXSAVE says the OS enabled it.
-    let yes = unsafe {
-        let bit = |reg: u32, b: u32| reg >> b & 1 == 1;
-        let osxsave = bit(__cpuid(1).ecx, 27);
-        let leaf7 = if __cpuid(0).eax >= 7 { Some(__cpuid_count(7, 0)) } else { None };
-        let has = leaf7.is_some_and(|l| bit(l.ebx, 16) && bit(l.ebx, 30) && bit(l.ecx, 11));
-        // XCR0 bits 1, 2 (SSE, AVX), 5, 6, 7 (opmask, ZMM0-15 upper halves, ZMM16-31).
-        osxsave && has && _xgetbv(0) & 0xe6 == 0xe6
-    };
-    STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-    yes
+    x86_cached(&STATE, || {
+        use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
+        // SAFETY: every x86-64 CPU has CPUID; XGETBV runs only when OSXSAVE says the OS enabled it.
+        unsafe {
+            let bit = |reg: u32, b: u32| reg >> b & 1 == 1;
+            let osxsave = bit(__cpuid(1).ecx, 27);
+            let leaf7 = if __cpuid(0).eax >= 7 { Some(__cpuid_count(7, 0)) } else { None };
+            let has = leaf7.is_some_and(|l| bit(l.ebx, 16) && bit(l.ebx, 30) && bit(l.ecx, 11));
+            // XCR0 bits 1, 2 (SSE, AVX), 5, 6, 7 (opmask, ZMM0-15 upper halves, ZMM16-31).
+            osxsave && has && _xgetbv(0) & 0xe6 == 0xe6
+        }
+    })
 }
 
 /// Runs `f`, compiled for AVX2 and FMA where the x86-64 CPU has them (checked at run time): the
