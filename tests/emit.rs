@@ -9,12 +9,10 @@
 
 mod common;
 
-use common::emitted::{agree, compile, one_step};
+use common::emitted::{compile, judge, last_step};
 use common::{shared_dir, target_dir, types_of};
 use gos_opt::emit::{self, EmitError, EmitOptions, EmitReport, Quantized};
-use gos_opt::graph::ValueKind;
 use gos_opt::onnx::{import, ImportOptions};
-use gos_opt::ops::Op;
 use gos_opt::tensor::{DType, Tensor, TensorType};
 use gos_opt::verify::{io_names, load_test_sets, random_sets, InputSet, RandomSpec, TractModel};
 use std::collections::HashMap;
@@ -125,18 +123,7 @@ fn emit_case(case: &Case, dir: &Path) -> Result<(EmitReport, Option<f64>), Strin
     let shapes = types_of(&case.inputs[0]).into_iter().map(|(k, t)| (k, t.shape)).collect();
     let opts = ImportOptions { input_shapes: shapes, ..ImportOptions::default() };
     let graph = import(&case.path, &opts).map_err(|e| e.to_string())?;
-    // The nearest DequantizeLinear on the first-input path back from the first output.
-    let mut step = None;
-    let mut at = graph.outputs.first().copied();
-    while let Some(v) = at {
-        let ValueKind::Node { node } = graph.value(v).kind else { break };
-        let n = graph.node(node);
-        if matches!(n.op, Op::DequantizeLinear(_)) {
-            step = n.inputs.get(1).copied().flatten().and_then(|s| graph.constant(s)).and_then(|t| t.scalar_f64());
-            break;
-        }
-        at = n.inputs.first().copied().flatten();
-    }
+    let step = last_step(&graph);
     let options = EmitOptions { quantized: case.quantized, ..EmitOptions::default() };
     emit::emit_rust_with(&graph, dir, &options).map(|r| (r, step)).map_err(|e| e.to_string())
 }
@@ -234,29 +221,10 @@ fn generated_code_agrees_with_tract_on_every_shared_model() {
     for (label, k, reference, stored, output, step) in expected {
         let bytes = std::fs::read(&output).expect("output");
         let actual: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        let (abs, rel, mut ok) = agree(&reference, &actual);
-        println!(
-            "{label} set {k}: vs tract: max abs {abs:.2e}, max rel {rel:.2e} {}",
-            if ok { "ok" } else { "differs" }
-        );
-        // Where tract itself disagrees with the stored (onnxruntime) outputs, those judge.
-        let mut judge = &reference;
-        if let Some(stored) = stored.as_ref().filter(|s| !ok && !agree(s, &reference).2) {
-            let (abs, rel, vs_stored) = agree(stored, &actual);
-            println!("  tract disagrees with the stored outputs; vs stored: max abs {abs:.2e}, max rel {rel:.2e}");
-            ok = vs_stored;
-            judge = stored;
-        }
-        if let Some(step) = step.filter(|_| !ok) {
-            let (off, within) = one_step(judge, &actual, step);
-            println!(
-                "  integer kernels: {off} value(s) differ, {} within one quantization step ({step:.3e})",
-                if within { "all" } else { "not all" }
-            );
-            ok = within;
-        }
+        let (ok, line) = judge(&reference, stored.as_deref(), &actual, step);
+        println!("{label} set {k}: {line}");
         if !ok {
-            failures.push(format!("{label} set {k}: max abs {abs:.2e}, max rel {rel:.2e}"));
+            failures.push(format!("{label} set {k}: {line}"));
         }
     }
     for (label, pixel) in [("int8/cnn_small (qdq)", 1.0), ("int8/mnist-8 (qdq)", 255.0)] {
