@@ -58,7 +58,9 @@ impl GraphEvaluator {
         let order = graph.topo_order().map_err(|e| InterpError::Malformed(e.to_string()))?;
         for id in order {
             let node = graph.node(id);
-            let key = cut_key(graph, node);
+            // A plain evaluation (nothing supplied, nothing to sample) names no node.
+            let cutting = sample.is_some() || !cut.supplied.is_empty();
+            let key = if cutting { cut_key(graph, node) } else { String::new() };
             let outs = match cut.supplied.get(&key) {
                 Some(outs) => outs.clone(),
                 None => match (self.node(graph, node, &env), sample) {
@@ -73,7 +75,7 @@ impl GraphEvaluator {
                     (Err(e), _) => return Err(in_node(node, e)),
                 },
             };
-            if cut.supplied.contains_key(&key) {
+            if cutting && cut.supplied.contains_key(&key) {
                 let given = node.inputs.iter().map(|v| v.map(|v| lookup(graph, &env, v).map(|t| (*t).clone())));
                 cut.taps.push((key, given.map(Option::transpose).collect::<Result<_, _>>()?));
             }
