@@ -7,10 +7,10 @@
 //!    family), with [`tensor`] values;
 //! 2. [`ir`] lowers the graph into an e-graph of mathematical primitives, where [`rules`]
 //!    (data in `rules/`) rewrite it and [`search`] saturates and extracts the cheapest program
-//!    under the [`cost`] model of a target; in `--mode approx`, [`approx`] chooses approximate
+//!    under the [`cost`] model of a target (which prices the [`work`] each op counts); in `--mode approx`, [`approx`] chooses approximate
 //!    replacements under an accuracy budget, with their numerics in [`fit`]; [`shiftadd`]
 //!    writes integer weights as digit planes, which the cost model prices as additions;
-//! 3. [`ir`] lifts the program back into a graph, [`onnx`] exports it, [`verify`] checks it
+//! 3. [`lift`] turns the program back into a graph, [`onnx`] exports it, [`verify`] checks it
 //!    against the original, and only then is it written ([`fsutil`]), with a [`report`] and,
 //!    on request, a `no_std` Rust module from [`emit`].
 //!
@@ -38,6 +38,7 @@ pub mod guard;
 pub mod inspect;
 pub mod interp;
 pub mod ir;
+pub mod lift;
 pub mod onnx;
 pub mod ops;
 pub mod pipeline;
@@ -48,3 +49,7 @@ pub mod shiftadd;
 pub mod tensor;
 pub mod tract;
 pub mod verify;
+pub mod work;
+
+#[cfg(test)]
+mod layering;

@@ -114,7 +114,7 @@ pub enum PipelineError {
     Extract(#[from] search::ExtractError),
     /// The extracted program could not be lifted back to a graph.
     #[error(transparent)]
-    Lift(#[from] crate::ir::LiftError),
+    Lift(#[from] crate::lift::LiftError),
     /// The opset could not be raised for a recognized kernel.
     #[error("cannot raise the model's opset: {0}")]
     Upgrade(crate::graph::upgrade::UpgradeError),
@@ -424,7 +424,7 @@ pub fn optimize_exact(
     let chosen = search::chosen(&egraph, &best.expr);
     stats.rules = search::rule_uses(&egraph, &chosen, &stats.applied);
     stats.fates = search::node_fates(&egraph, &chosen, &origins, graph);
-    let mut optimized = crate::ir::lift(&egraph, &best.expr, graph, &origins)?;
+    let mut optimized = crate::lift::lift(&egraph, &best.expr, graph, &origins)?;
     // A kernel on weights whose consumers were folded into constants is dropped by lift.
     search::settle_fates(&mut stats.fates, &optimized);
     // A recognized kernel newer than the model's opset (LayerNormalization in an opset-12

@@ -202,7 +202,7 @@ fn the_extractor_prices_a_lowered_model_and_lifts_it() {
             let ex = egg::Extractor::new(&lowered.egraph, IrCost::new(&p, objective, &lowered.egraph));
             let (best, expr) = ex.find_best(lowered.root);
             assert!(best.0.is_finite() && best.0 > 0.0, "{target} {objective}: {best:?}");
-            gos_opt::ir::lift(&lowered.egraph, &expr, &graph, &lowered.origins).unwrap();
+            gos_opt::lift::lift(&lowered.egraph, &expr, &graph, &lowered.origins).unwrap();
         }
     }
 }

@@ -3,7 +3,8 @@
 
 mod common;
 
-use gos_opt::ir::{lift, lower};
+use gos_opt::ir::lower;
+use gos_opt::lift::lift;
 use gos_opt::onnx::{export, import, ImportOptions};
 use onnx_protobuf::{Message, ModelProto};
 use std::path::{Path, PathBuf};

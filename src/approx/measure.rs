@@ -52,7 +52,7 @@ impl Evaluator<'_> {
     pub fn program(&self, set: &[usize]) -> Result<Program, ApproxError> {
         let redirects: Redirects = set.iter().map(|&i| (self.choices[i].site, self.choices[i].alt)).collect();
         let best = search::extract_dag_redirected(self.egraph, self.root, self.cost, &redirects)?;
-        let mut graph = crate::ir::lift_classes(self.egraph, &best.expr, &best.classes, self.source, self.origins)?;
+        let mut graph = crate::lift::lift_classes(self.egraph, &best.expr, &best.classes, self.source, self.origins)?;
         let needed = crate::graph::upgrade::needed(&graph);
         crate::graph::upgrade::upgrade(&mut graph, needed).map_err(|e| ApproxError::Upgrade(e.to_string()))?;
         let cost = (self.price)(&graph);

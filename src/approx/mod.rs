@@ -58,7 +58,7 @@ pub enum ApproxError {
     Extract(#[from] search::ExtractError),
     /// A program could not be lifted.
     #[error(transparent)]
-    Lift(#[from] crate::ir::LiftError),
+    Lift(#[from] crate::lift::LiftError),
     /// The opset could not be raised for a recognized kernel.
     #[error("cannot raise the model's opset: {0}")]
     Upgrade(String),

@@ -39,6 +39,20 @@ pub enum GraphError {
     Node { node: String, op: String, cause: String },
 }
 
+/// The IR version that goes with an opset (ONNX's release table).
+pub fn ir_version_for(opset: i64) -> i64 {
+    match opset {
+        ..=8 => 4,
+        9 => 5,
+        10 => 6,
+        11 => 6,
+        12..=14 => 7,
+        15..=18 => 8,
+        19..=20 => 9,
+        _ => 10,
+    }
+}
+
 /// Model-level facts that travel from import to export unchanged.
 #[derive(Clone, Debug, Default)]
 pub struct ModelMeta {

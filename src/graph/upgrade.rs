@@ -156,7 +156,7 @@ pub fn upgrade(graph: &mut Graph, to: i64) -> Result<(), UpgradeError> {
             *version = to;
         }
     }
-    graph.meta.ir_version = graph.meta.ir_version.max(crate::onnx::ir_version_for(to));
+    graph.meta.ir_version = graph.meta.ir_version.max(crate::graph::ir_version_for(to));
     Ok(())
 }
 

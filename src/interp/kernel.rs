@@ -36,7 +36,7 @@ pub fn kernel_graph(op: &Op, inputs: &[KernelInput], opset: i64) -> Result<Kerne
 fn one_node(op: &Op, inputs: &[KernelInput], opset: i64, untyped: Option<usize>) -> Result<KernelGraph, InterpError> {
     let fail = |cause: String| InterpError::Kernel { op: op.onnx_name().to_string(), cause };
     let meta = ModelMeta {
-        ir_version: crate::onnx::ir_version_for(opset),
+        ir_version: crate::graph::ir_version_for(opset),
         opset_imports: vec![(String::new(), opset)],
         producer_name: "gos-opt interp".into(),
         graph_name: "kernel".into(),

@@ -5,7 +5,7 @@ use super::infer::{self, Operand};
 use super::lang::Ir;
 use super::payload::{Literal, Payload};
 use crate::tensor::{Tensor, TensorType};
-use egg::{Analysis, DidMerge, EGraph, Id};
+use egg::{Analysis, DidMerge, EGraph, Id, Language, RecExpr};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -131,6 +131,17 @@ impl std::fmt::Debug for IrAnalysis {
 
 /// The e-graph of the IR.
 pub type IrGraph = EGraph<Ir, IrAnalysis>;
+
+/// The canonical class of each node of a program built from `egraph`'s nodes: found by looking
+/// each node up with its children's classes; `usize::MAX` where a node is not in the e-graph.
+pub fn program_classes(egraph: &IrGraph, expr: &RecExpr<Ir>) -> Vec<Id> {
+    let mut classes: Vec<Id> = Vec::with_capacity(expr.as_ref().len());
+    for node in expr.as_ref() {
+        let node = node.clone().map_children(|c| classes[usize::from(c)]);
+        classes.push(egraph.lookup(node).map_or(Id::from(usize::MAX), |c| egraph.find(c)));
+    }
+    classes
+}
 
 fn tensor_ty<'a>(data: &'a IrData, what: &str) -> Result<&'a TensorType, String> {
     data.ty().ok_or_else(|| format!("{what} is not a typed tensor"))

@@ -5,14 +5,12 @@
 mod analysis;
 pub mod infer;
 mod lang;
-mod lift;
 mod lower;
 mod onnx_form;
 mod payload;
 
-pub use analysis::{node_data, ConstFns, FnArg, IrAnalysis, IrData, IrGraph, NoFunctions, Provenance};
+pub use analysis::{node_data, program_classes, ConstFns, FnArg, IrAnalysis, IrData, IrGraph, NoFunctions, Provenance};
 pub use lang::{is_kernel_symbol, kernel_symbol, Ir};
-pub use lift::{lift, lift_classes, program_classes, LiftError};
 pub use lower::{analysis_for, lower, lower_with, LowerError, Lowered, Origins};
-pub use onnx_form::{fold_budget, is_exportable, kernel_op};
+pub use onnx_form::{fold_budget, folds, is_exportable, kernel_op, primitive_op, subexpr, Arg};
 pub use payload::{ConstRef, FnRef, InputRef, Literal, OpPayload, Payload, SliceSpec, WindowSpec};

@@ -91,17 +91,3 @@ pub fn parse_input_shape(spec: &str) -> Result<(String, Vec<usize>), String> {
     }
     Ok((name.to_string(), dims))
 }
-
-/// The IR version that goes with an opset (ONNX's release table).
-pub fn ir_version_for(opset: i64) -> i64 {
-    match opset {
-        ..=8 => 4,
-        9 => 5,
-        10 => 6,
-        11 => 6,
-        12..=14 => 7,
-        15..=18 => 8,
-        19..=20 => 9,
-        _ => 10,
-    }
-}

@@ -4,8 +4,8 @@
 
 use super::parse::push;
 use super::{input, Attr, Attrs, OpError, OpResult, Operator, Parser};
-use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, TensorType};
+use crate::work::{Counter, OpClass};
 
 /// ONNX `auto_pad`: how padding is chosen when it is not written out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -3,8 +3,8 @@
 
 use super::parse::push;
 use super::{broadcast_shapes, input, norm_axis, Attr, Attrs, OpError, OpResult, Operator, Parser};
-use crate::cost::{Counter, OpClass};
 use crate::tensor::{DType, Tensor, TensorType};
+use crate::work::{Counter, OpClass};
 
 /// Unary elementwise functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

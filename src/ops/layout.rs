@@ -6,8 +6,8 @@
 
 use super::parse::push;
 use super::{input, norm_axis, Attr, Attrs, OpError, OpResult, Operator, Parser};
-use crate::cost::Counter;
 use crate::tensor::{shape_string, DType, Tensor, TensorData, TensorType};
+use crate::work::Counter;
 
 /// Number of elements of `shape`, or an error when the product of its non-zero dimensions
 /// overflows `usize` (so that, once this passes, no partial product of the shape overflows).
@@ -492,7 +492,7 @@ impl Operator for Slice {
     }
     /// A copy: what is read is what is written.
     fn work(&self, c: &mut Counter) {
-        c.bytes = 2 * crate::cost::bytes_of(c.outputs);
+        c.bytes = 2 * crate::work::bytes_of(c.outputs);
     }
 }
 
@@ -736,7 +736,7 @@ impl Operator for Gather {
     }
     /// A copy: what is read is what is written.
     fn work(&self, c: &mut Counter) {
-        c.bytes = 2 * crate::cost::bytes_of(c.outputs);
+        c.bytes = 2 * crate::work::bytes_of(c.outputs);
     }
 }
 

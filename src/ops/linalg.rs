@@ -3,8 +3,8 @@
 
 use super::parse::push;
 use super::{broadcast_shapes, input, Attr, Attrs, OpError, OpResult, Operator, Parser};
-use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, Tensor, TensorType};
+use crate::work::{Counter, OpClass};
 
 /// The output shape and multiply-accumulate count of `A @ B` with numpy `matmul` semantics:
 /// a 1-D A is a row `[1, K]` and a 1-D B a column `[K, 1]` (the added axis is dropped from the

@@ -38,8 +38,8 @@ pub use reduce::{Reduce, ReduceKind};
 pub use resize::{AspectPolicy, CoordinateMode, NearestMode, Resize, ResizeMode};
 pub use shape::{ConstantOfShape, Dropout, Flatten, Identity, Reshape, Shape, Squeeze, Unsqueeze};
 
-use crate::cost::Counter;
 use crate::tensor::{Tensor, TensorType};
+use crate::work::Counter;
 
 /// Why an op could not be parsed, typed or evaluated. The graph adds the node name and op.
 // Variant fields are named for what they hold and appear in the messages.

@@ -5,8 +5,8 @@ use super::linalg::{flag, require_opset};
 use super::parse::push;
 use super::pool::defined_since;
 use super::{broadcast_shapes, input, norm_axis, Attr, Attrs, OpError, OpResult, Operator, Parser};
-use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
+use crate::work::{Counter, OpClass};
 
 /// ONNX's default `epsilon` for BatchNormalization and LayerNormalization.
 const DEFAULT_EPSILON: f32 = 1e-5;

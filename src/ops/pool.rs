@@ -5,8 +5,8 @@ use super::conv::ConvAttrs;
 use super::linalg::flag;
 use super::parse::push;
 use super::{input, Attr, Attrs, OpError, OpResult, Operator, Parser};
-use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
+use crate::work::{Counter, OpClass};
 
 /// What a pooling window computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

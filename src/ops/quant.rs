@@ -7,8 +7,8 @@ use super::linalg::{check_zero_point, flag, require_opset};
 use super::parse::push;
 use super::pool::defined_since;
 use super::{input, norm_axis, Attr, Attrs, OpError, OpResult, Operator, Parser};
-use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, DType, TensorType};
+use crate::work::{Counter, OpClass};
 
 /// Reads an element-type attribute (`0` or absent means unset).
 fn dtype_attr(p: &Parser, name: &str) -> OpResult<Option<DType>> {

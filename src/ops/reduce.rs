@@ -4,8 +4,8 @@
 use super::layout::{eval_numel, for_each_index, norm_axes, strides};
 use super::parse::push;
 use super::{input, Attr, Attrs, OpError, OpResult, Operator, Parser};
-use crate::cost::{Counter, OpClass};
 use crate::tensor::{Tensor, TensorType};
+use crate::work::{Counter, OpClass};
 
 /// Which reduction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -5,8 +5,8 @@
 use super::layout::norm_axes;
 use super::parse::push;
 use super::{input, Attr, Attrs, OpError, OpResult, Operator, Parser};
-use crate::cost::{Counter, OpClass};
 use crate::tensor::{shape_string, TensorType};
+use crate::work::{Counter, OpClass};
 
 /// Declares an enum of ONNX string attribute values with its parser and spelling.
 macro_rules! string_enum {

@@ -4,8 +4,8 @@
 use super::layout::{checked_numel, eval_numel, norm_axes, take};
 use super::parse::push;
 use super::{input, Attr, Attrs, OpError, OpResult, Operator, Parser};
-use crate::cost::Counter;
 use crate::tensor::{shape_string, DType, Tensor, TensorType};
+use crate::work::Counter;
 
 /// The same data under a new static shape: `eval` for every op here that does not move elements.
 fn with_shape(x: &Tensor, out: OpResult<Vec<TensorType>>) -> Option<OpResult<Vec<Tensor>>> {
@@ -338,7 +338,7 @@ impl Operator for ConstantOfShape {
     }
     /// Writes its output.
     fn work(&self, c: &mut Counter) {
-        c.bytes = crate::cost::bytes_of(c.outputs);
+        c.bytes = crate::work::bytes_of(c.outputs);
     }
 }
 

@@ -16,14 +16,13 @@
 //! ([`crate::shiftadd::shift_add_work`]), and the mark itself costs a token, so the multiply
 //! form wins ties.
 
-use crate::cost::{
-    bytes_of, dot_work, kernel_work, precision_of, roofline, Estimate, Objective, OpClass, Profile, Tally, Work,
-};
+use crate::cost::{kernel_work, roofline, Estimate, Objective, Profile};
 use crate::graph::Graph;
 use crate::ir::{kernel_op, node_data, Ir, IrData, IrGraph, Payload};
 use crate::ops::Op;
 use crate::shiftadd::{shift_add_work, Coding};
 use crate::tensor::{DType, TensorData, TensorType};
+use crate::work::{bytes_of, dot_work, precision_of, OpClass, Tally, Work};
 use egg::{Id, Language};
 
 /// Whether class `id` holds a digit plane (a constant whose every value is -1, 0 or 1), as

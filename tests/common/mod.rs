@@ -125,7 +125,7 @@ pub fn through_egraph(graph: &gos_opt::graph::Graph) -> Result<gos_opt::graph::G
     let lowered = gos_opt::ir::lower(graph).map_err(|e| format!("lower: {e}"))?;
     let extractor = egg::Extractor::new(&lowered.egraph, egg::AstSize);
     let (_, expr) = extractor.find_best(lowered.root);
-    gos_opt::ir::lift(&lowered.egraph, &expr, graph, &lowered.origins).map_err(|e| format!("lift: {e}"))
+    gos_opt::lift::lift(&lowered.egraph, &expr, graph, &lowered.origins).map_err(|e| format!("lift: {e}"))
 }
 
 /// Exact optimization for rpi3 with the shipped rules (saturate, extract, lift), as the pipeline

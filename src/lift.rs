@@ -1,13 +1,11 @@
-//! Lifting `RecExpr → Graph`: kernel e-nodes become nodes again, named as their source node
-//! when their e-class came from one (see [`Origins`]), freshly named otherwise.
+//! Lifting `RecExpr → Graph`, the way back from the e-graph (`crate::ir` lowers a graph into
+//! it): kernel e-nodes become nodes again, named as their source node when their e-class came
+//! from one (see [`Origins`]), freshly named otherwise; weight-only computations are folded by
+//! gos-opt's evaluator ([`crate::interp`]), which is why this stage sits above both.
 
-use super::analysis::IrGraph;
-use super::lang::Ir;
-use super::lower::Origins;
-use super::onnx_form::{fold_budget, folds, primitive_op, subexpr, Arg};
-use super::payload::Payload;
 use crate::graph::{ConstOrigin, Graph, GraphError, Node, NodeId, Value, ValueId, ValueKind};
 use crate::interp::{Interpreter, Value as Evaluated};
+use crate::ir::{fold_budget, folds, primitive_op, program_classes, subexpr, Arg, Ir, IrGraph, Origins, Payload};
 use egg::{Id, Language, RecExpr};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -38,17 +36,6 @@ enum Lifted {
     Absent,
     /// A payload or literal (consumed by its parent).
     Leaf,
-}
-
-/// The canonical class of each node of a program built from `egraph`'s nodes: found by looking
-/// each node up with its children's classes; `usize::MAX` where a node is not in the e-graph.
-pub fn program_classes(egraph: &IrGraph, expr: &RecExpr<Ir>) -> Vec<Id> {
-    let mut classes: Vec<Id> = Vec::with_capacity(expr.as_ref().len());
-    for node in expr.as_ref() {
-        let node = node.clone().map_children(|c| classes[usize::from(c)]);
-        classes.push(egraph.lookup(node).map_or(Id::from(usize::MAX), |c| egraph.find(c)));
-    }
-    classes
 }
 
 /// Rebuilds a graph from an extracted expression whose root is `outputs`. `source` is the graph
