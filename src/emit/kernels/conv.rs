@@ -341,7 +341,9 @@ fn k_dw<
 }
 
 /// The loops of [`k_dw`]: per channel and output row, the row's sums along the row (the inner
-/// loop), from the bias, clamped.
+/// loop), from the bias, clamped. Short rows of a stride-1 convolution (fewer than 16 pixels:
+/// DS-CNN's 5, MobileNet's last layers) go through [`k_dw_flat`] instead, whose inner loop is
+/// long; both sum in the same order, so their results are the same bit for bit.
 #[inline(always)]
 fn k_dw_rows<
     const C: usize,
@@ -366,6 +368,9 @@ fn k_dw_rows<
     let x = &x[..C * H * W];
     let w = &w[..C * KH * KW];
     let y = &mut y[..C * OH * OW];
+    if SH == 1 && SW == 1 && OW < 16 && OH > 1 {
+        return k_dw_flat::<C, H, W, OH, OW, KH, KW, DH, DW>(x, w, b, y, lo, hi);
+    }
     for c in 0..C {
         let plane = &x[c * H * W..(c + 1) * H * W];
         for oh in 0..OH {
@@ -384,6 +389,70 @@ fn k_dw_rows<
             for ow in 0..OW {
                 out[ow] = m_clamp(row[ow], lo, hi);
             }
+        }
+    }
+}
+
+/// A stride-1 depthwise convolution with short rows, computed over the padded width: output
+/// `(oh, ow)` for `ow` in `0..W` is `Σ w[kh][kw] · x[(oh + kh·DH)·W + ow + kw·DW]`, so the
+/// outputs of `R` consecutive rows are one 1-D convolution along the flattened padded plane,
+/// whose inner loop is `(R - 1)·W + OW` long (the `W - OW` columns past each row but the last
+/// are computed and dropped). `R` rows fill a block of at most 32 sums; the last block of a
+/// plane overlaps the one before it (and writes the same values again).
+#[inline(always)]
+fn k_dw_flat<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const DH: usize,
+    const DW: usize,
+>(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+    lo: f32,
+    hi: f32,
+) {
+    const B: usize = 32;
+    let rows = if W >= B { 1 } else { (B / W).min(OH) };
+    let n = (rows - 1) * W + OW;
+    for c in 0..C {
+        let plane = &x[c * H * W..(c + 1) * H * W];
+        let taps = &w[c * KH * KW..(c + 1) * KH * KW];
+        let out = &mut y[c * OH * OW..(c + 1) * OH * OW];
+        let mut next = 0;
+        while next < OH {
+            let oh0 = next.min(OH - rows);
+            // Eight sums at a time, kept in registers over the taps (the last eight overlap).
+            let mut acc = [0f32; B];
+            let (lanes, mut j) = (n.min(8), 0);
+            while j < n {
+                let j0 = j.min(n - lanes);
+                let mut sums = [b[c]; 8];
+                for kh in 0..KH {
+                    for kw in 0..KW {
+                        let wv = taps[kh * KW + kw];
+                        let src = &plane[(oh0 + kh * DH) * W + kw * DW + j0..][..lanes];
+                        for (a, &v) in sums[..lanes].iter_mut().zip(src) {
+                            *a += wv * v;
+                        }
+                    }
+                }
+                acc[j0..j0 + lanes].copy_from_slice(&sums[..lanes]);
+                j = j0 + lanes;
+            }
+            for r in 0..rows {
+                let dst = &mut out[(oh0 + r) * OW..(oh0 + r + 1) * OW];
+                for (d, &a) in dst.iter_mut().zip(&acc[r * W..r * W + OW]) {
+                    *d = m_clamp(a, lo, hi);
+                }
+            }
+            next = oh0 + rows;
         }
     }
 }
@@ -653,6 +722,46 @@ mod tests {
         };
         assert_eq!(got, want);
         assert!(want.iter().all(|v| (-0.75..=1.5).contains(v)));
+    }
+
+    /// The flat stride-1 depthwise path gives the row loops' results bit for bit: rows of 5
+    /// pixels (DS-CNN's), dilation 2 down the columns, planes of several blocks and of less
+    /// than one block.
+    #[test]
+    fn flat_depthwise_matches_the_row_loops() {
+        fn rows<const H: usize, const W: usize, const OH: usize, const OW: usize, const DH: usize>(
+            x: &[f32],
+            w: &[f32],
+            b: &[f32],
+            y: &mut [f32],
+        ) {
+            // The row loops' order, by hand: the kernel takes the flat path for these shapes.
+            for c in 0..2 {
+                for oh in 0..OH {
+                    for ow in 0..OW {
+                        let mut acc = b[c];
+                        for kh in 0..3 {
+                            for kw in 0..3 {
+                                acc += w[c * 9 + kh * 3 + kw] * x[(c * H + oh + kh * DH) * W + ow + kw];
+                            }
+                        }
+                        y[(c * OH + oh) * OW + ow] = acc.max(-0.5).min(0.9);
+                    }
+                }
+            }
+        }
+        fn check<const H: usize, const W: usize, const OH: usize, const OW: usize, const DH: usize>() {
+            let x: Vec<f32> = (0..2 * H * W).map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6).collect();
+            let w: Vec<f32> = (0..2 * 9).map(|i| ((i * 5) % 7) as f32 * 0.31 - 0.9).collect();
+            let b = [0.25, -0.125];
+            let (mut want, mut got) = (vec![f32::NAN; 2 * OH * OW], vec![f32::NAN; 2 * OH * OW]);
+            rows::<H, W, OH, OW, DH>(&x, &w, &b, &mut want);
+            super::k_dw_rows::<2, H, W, OH, OW, 3, 3, 1, 1, DH, 1>(&x, &w, &b, &mut got, -0.5, 0.9);
+            assert_eq!(got, want);
+        }
+        check::<27, 7, 25, 5, 1>(); // 173 flat outputs: blocks at 0, 32, ... and an overlap
+        check::<7, 5, 3, 3, 2>(); // 13 flat outputs: one short block
+        check::<6, 9, 4, 7, 1>(); // 34: one block and an overlapping one
     }
 
     /// The integer depthwise convolution against its definition `Σ (x - zx) · w`, scaled: rows
