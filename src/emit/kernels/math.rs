@@ -149,6 +149,8 @@ include!("simd.rs");
 
 // The other kernel files, compiled under test as child modules so that they see these functions
 // (and, below `quant`, its element traits) as the generated module's single scope does.
+#[path = "dw.rs"]
+mod dw;
 #[path = "elementwise.rs"]
 mod elementwise;
 #[path = "layout.rs"]

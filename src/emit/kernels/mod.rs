@@ -13,6 +13,7 @@
 mod math;
 
 const CONV: &str = include_str!("conv.rs");
+const DW: &str = include_str!("dw.rs");
 const ELEMENTWISE: &str = include_str!("elementwise.rs");
 const LAYOUT: &str = include_str!("layout.rs");
 const LINALG: &str = include_str!("linalg.rs");
@@ -37,9 +38,9 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_conv_avx2", CONV, &["k_conv_avx2_tile"]),
     ("k_conv_avx2_tile", CONV, &[]),
     ("k_conv_tiles", CONV, &[]),
-    ("k_dw", CONV, &["k_dw_rows", "avx2_or_portable"]),
-    ("k_dw_rows", CONV, &["k_dw_flat", "m_clamp"]),
-    ("k_dw_flat", CONV, &["m_clamp"]),
+    ("k_dw", DW, &["k_dw_rows", "avx2_or_portable"]),
+    ("k_dw_rows", DW, &["k_dw_flat", "m_clamp"]),
+    ("k_dw_flat", DW, &["m_clamp"]),
     ("k_map", ELEMENTWISE, &[]),
     ("k_map_ip", ELEMENTWISE, &[]),
     ("k_bin", ELEMENTWISE, &["m_clamp"]),

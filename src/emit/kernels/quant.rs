@@ -8,10 +8,10 @@
 //! bias, clamp (a fused ReLU or Clip), and quantize the result into the output's integer type
 //! (or store it as f32 when no QuantizeLinear follows).
 
+#[cfg(target_arch = "x86_64")]
+use super::x86_avx2_fma;
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
 use super::{arm_smlad, arm_sxtb16};
-#[cfg(target_arch = "x86_64")]
-use super::{avx2_call, x86_avx2_fma};
 use super::{avx2_or_portable, m_clamp, m_rte};
 
 /// An integer element a quantized kernel reads, widened for the sums.
