@@ -26,13 +26,17 @@ fn k_pad2d<
     fill: T,
 ) {
     let p = &mut p[..C * PH * PW];
-    p.fill(fill);
+    // Each element written once: the border filled, the interior copied.
     for c in 0..C {
+        let plane = &mut p[c * PH * PW..(c + 1) * PH * PW];
+        plane[..PT * PW].fill(fill);
         for h in 0..H {
-            let src = &x[(c * H + h) * W..(c * H + h + 1) * W];
-            let at = (c * PH + h + PT) * PW + PL;
-            p[at..at + W].copy_from_slice(src);
+            let row = &mut plane[(PT + h) * PW..(PT + h + 1) * PW];
+            row[..PL].fill(fill);
+            row[PL..PL + W].copy_from_slice(&x[(c * H + h) * W..(c * H + h + 1) * W]);
+            row[PL + W..].fill(fill);
         }
+        plane[(PT + H) * PW..].fill(fill);
     }
 }
 
@@ -555,6 +559,21 @@ mod tests {
         avx2_matches_portable::<2, 5, 5, 64, 1, 3, 3, 3, 1, 32>();
         // 8 channels, one vector; rows of 9 pixels: 4 + 4 + 1.
         avx2_matches_portable::<1, 4, 9, 8, 2, 9, 2, 1, 1, 8>();
+    }
+
+    /// Padding writes every element of the padded buffer: the input at its place, `fill`
+    /// elsewhere (the buffer starts as NaN, so an element left out shows).
+    #[test]
+    fn padding_writes_the_input_inside_and_fill_around() {
+        let x: Vec<f32> = (0..2 * 2 * 3).map(|i| i as f32).collect();
+        let mut p = vec![f32::NAN; 2 * 5 * 6];
+        super::k_pad2d::<f32, 2, 2, 3, 5, 6, 1, 2>(&x, &mut p, -1.0);
+        for (i, &v) in p.iter().enumerate() {
+            let (c, h, w) = (i / 30, i / 6 % 5, i % 6);
+            let inside = (1..3).contains(&h) && (2..5).contains(&w);
+            let want = if inside { x[(c * 2 + h - 1) * 3 + w - 2] } else { -1.0 };
+            assert_eq!(v, want, "element {i} (c {c}, h {h}, w {w})");
+        }
     }
 
     /// The integer depthwise convolution against its definition `Σ (x - zx) · w`, scaled: rows
