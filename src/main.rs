@@ -531,7 +531,7 @@ fn optimize(args: OptimizeArgs) -> ExitCode {
                 .map_or(search::Limits::default().time, |t| std::time::Duration::from_secs_f64(t.max(0.0))),
         },
         emit_rust: args.emit_rust,
-        emit_options: gos_opt::emit::EmitOptions { quantized: args.emit_quantized.into(), narrow_int8: false },
+        emit_options: gos_opt::emit::EmitOptions { quantized: args.emit_quantized.into(), ..Default::default() },
         approx,
         checks: pipeline::Checks {
             verify: !args.no_verify,

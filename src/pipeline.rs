@@ -300,6 +300,8 @@ fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, Pi
     }
     let emit_options = crate::emit::EmitOptions {
         narrow_int8: opts.emit_options.narrow_int8 || profile.simd[crate::cost::Precision::I8 as usize] < 16.0,
+        integer_requant: opts.emit_options.integer_requant
+            || profile.ops_per_cycle(crate::cost::Precision::F32, crate::cost::OpClass::Mul) < 0.1,
         ..opts.emit_options
     };
     let rust = opts.emit_rust.as_ref().map(|_| crate::emit::generate(&graph, &emit_options)).transpose()?;

@@ -363,7 +363,9 @@ fn int8_convolutions_are_packed_except_for_narrow_targets() {
     let path = shared.join("models/int8/mnist-8/model_qdq.onnx");
     let graph = import(&path, &ImportOptions::default()).unwrap();
     let source = |narrow_int8| {
-        emit::generate(&graph, &EmitOptions { quantized: Quantized::Integer, narrow_int8 }).unwrap().source
+        emit::generate(&graph, &EmitOptions { quantized: Quantized::Integer, narrow_int8, ..EmitOptions::default() })
+            .unwrap()
+            .source
     };
     assert!(source(false).contains("k_qconv4::<"), "wide targets take the packed kernel");
     let narrow = source(true);

@@ -316,10 +316,16 @@ fn small_models_run_shift_add_kernels_bit_for_bit() {
             let shapes = [("x".to_string(), model.x.iter().map(|&d| d as usize).collect())].into();
             let graph = import_bytes(&bytes, None, &ImportOptions { input_shapes: shapes, ..Default::default() })
                 .unwrap_or_else(|e| panic!("{ident}: import: {e}"));
-            let r = emit::emit_rust_with(&graph, &src.join(&ident), &EmitOptions::default())
+            // The plain module as for cortex-m0plus: plain int8 layouts (`k_qconv`, not the
+            // packed one) storing through tables of steps; the coded one with the float formula
+            // (the shared models below check the other way round): equal bits check both.
+            let options = EmitOptions { integer_requant: !coded, narrow_int8: !coded, ..EmitOptions::default() };
+            let r = emit::emit_rust_with(&graph, &src.join(&ident), &options)
                 .unwrap_or_else(|e| panic!("{ident}: emit: {e}"));
             assert_eq!(r.integer_kernels, 1, "{ident}: the contraction runs as an integer kernel");
             assert_eq!(r.shift_add_kernels, usize::from(coded), "{ident}");
+            // One table where the output is integers (a QuantizeLinear follows).
+            assert!(r.step_tables <= usize::from(!coded), "{ident}");
             assert_eq!(uses_shift_add(&r), coded, "{ident}: kernels {:?}", r.kernels);
             idents.push(ident.clone());
             for seed in 0..3 {
@@ -411,8 +417,12 @@ fn shared_int8_models_run_shift_add_kernels_bit_for_bit() {
         let shapes = types_of(&sets[0]).into_iter().map(|(k, t)| (k, t.shape)).collect();
         let graph = import(&optimized, &ImportOptions { input_shapes: shapes, ..Default::default() })
             .expect("import the optimized model");
-        let coded = emit::generate(&graph, &EmitOptions::default()).expect("emit coded");
+        // Integer stores (tables of steps) in the coded module, as gos-opt emits it for
+        // cortex-m0plus; the float formula in the plain one.
+        let options = EmitOptions { integer_requant: true, ..EmitOptions::default() };
+        let coded = emit::generate(&graph, &options).expect("emit coded");
         assert!(uses_shift_add(&coded.report), "{name}: the cortex-m0plus module has shift-add kernels");
+        assert!(coded.report.step_tables > 0, "{name}: the module stores through tables of steps");
         let (r, weights) = (&coded.report, coded.weights.as_ref().map_or(0, Vec::len));
         println!(
             "int8/{name}: {} of {} integer kernels shift-add; weights {} B ({weights} B in weights.bin)",

@@ -16,17 +16,21 @@ def _run(cmd, **kw):
 
 
 def emit(gos_opt, model_path, target, outdir):
-    """gos-opt MODEL --target T -o OUT/m.onnx --emit-rust OUT/; returns (ok, log)."""
+    """gos-opt MODEL --target T -o OUT/m.onnx --emit-rust OUT/; returns (ok, log). A target
+    written T@MODE adds --mode MODE: cortex-m0plus@none is the model as it is (multiply
+    kernels) emitted for the M0+ (its integer stores, no float unit)."""
     os.makedirs(outdir, exist_ok=True)
     model_rs = os.path.join(outdir, "model.rs")
     if os.path.exists(model_rs):
         os.remove(model_rs)
+    name, _, mode = target.partition("@")
     rc, out, err = _run(
         [
             gos_opt,
             model_path,
             "--target",
-            target,
+            name,
+            *(["--mode", mode] if mode else []),
             "-o",
             os.path.join(outdir, "m.onnx"),
             "--emit-rust",

@@ -16,6 +16,7 @@
 pub mod kernels;
 pub mod lower;
 pub mod plan;
+pub mod requant;
 pub mod writer;
 
 use crate::graph::{ConstOrigin, Graph, GraphError, ValueKind};
@@ -77,6 +78,11 @@ pub struct EmitOptions {
     /// 16-channel tiles pay on x86-64 (VNNI) and wide SIMD. The pipeline sets it from the
     /// target's `simd.i8` lanes.
     pub narrow_int8: bool,
+    /// The module is for a core without a float unit (its f32 arithmetic is a library of
+    /// calls): integer kernels with integer outputs store their sums through tables of steps
+    /// ([`requant`]), integer comparisons giving the float formula's result exactly. The
+    /// pipeline sets it for targets whose f32 multiply runs below 0.1 per cycle.
+    pub integer_requant: bool,
 }
 
 /// What was emitted: sizes for the report.
@@ -108,6 +114,9 @@ pub struct EmitReport {
     pub integer_kernels: usize,
     /// Of those, the ones whose digit-coded weights run as shift-add kernels.
     pub shift_add_kernels: usize,
+    /// Integer kernels that store through a table of steps ([`requant`]) instead of the float
+    /// formula.
+    pub step_tables: usize,
     /// Kernels and math functions the module carries.
     pub kernels: Vec<String>,
 }
@@ -186,7 +195,7 @@ pub fn generate(graph: &Graph, options: &EmitOptions) -> Result<Generated, EmitE
     let mut graph = graph.clone();
     let consts = fold_constants(&mut graph)?;
     let integer = options.quantized == Quantized::Integer;
-    let program = lower::lower(&graph, integer.then_some(&consts), !options.narrow_int8)?;
+    let program = lower::lower(&graph, integer.then_some(&consts), options)?;
     writer::write(&program)
 }
 

@@ -7,7 +7,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::x86_avx2_fma;
-use super::{avx2_or_portable, m_clamp, m_requant, QIn, QOut, Requant};
+use super::{avx2_or_portable, m_clamp, m_store, QIn, QOut, Requant};
 
 /// Copies `x` (`[C][H][W]`) into `p` (`[C][PH][PW]`) at row `PT`, column `PL`, `fill` around
 /// (zero, or a quantized input's zero point).
@@ -320,7 +320,8 @@ fn k_conv_tiles<
 
 /// Integer convolution of an already padded `x` (`[G·CG][H][W]`) by `w` laid out
 /// `[G][MG/MB][CG][KH][KW][MB]` into `y` (`[G·MG][OH][OW]`); `off`, `mul`, `bias` per output
-/// channel. The float convolution's tiles ([`k_conv_tiles`]), summing in i32.
+/// channel, `steps` the integer store's table or empty ([`m_store`]). The float convolution's
+/// tiles ([`k_conv_tiles`]), summing in i32.
 #[allow(clippy::too_many_arguments)]
 fn k_qconv<
     X: Copy + Into<i32>,
@@ -348,6 +349,7 @@ fn k_qconv<
     off: &[i32],
     mul: &[f32],
     bias: &[f32],
+    steps: &[i32],
     y: &mut [Y],
     rq: Requant,
 ) {
@@ -357,7 +359,7 @@ fn k_qconv<
             x,
             w,
             off,
-            |at, ch, v| y[at] = m_requant(v, 0, mul[ch], bias[ch], rq),
+            |at, ch, v| y[at] = m_store(v, 0, ch, mul, bias, steps, rq),
         )
     });
 }
@@ -393,8 +395,8 @@ fn k_widen_pad<
 
 /// Quantized depthwise convolution of `x` (`[C][H][W]` integers, padded with their zero point)
 /// by `w` (`[C][KH][KW]`: weights minus their zero point) into `y` (`[C][OH][OW]`); `off`
-/// (`-zx · Σ w`), `mul`, `bias` per channel: the graph's `Σ (x - zx)(w - zw)`, exactly, then
-/// scaled and stored as [`k_qconv`] does. On 32-bit Arm the sums are i32, two output pixels at
+/// (`-zx · Σ w`), `mul`, `bias` per channel (and `steps`, read on 32-bit Arm): the graph's
+/// `Σ (x - zx)(w - zw)`, exactly, then scaled and stored as [`k_qconv`] does. On 32-bit Arm the sums are i32, two output pixels at
 /// a time in registers (single-cycle multiply-accumulates); elsewhere f32 along the row, which
 /// the compiler vectorizes (x86 has no fast 32-bit integer multiply before SSE4.1/AVX2).
 #[allow(clippy::too_many_arguments)]
@@ -419,6 +421,7 @@ fn k_qdw<
     off: &[i32],
     mul: &[f32],
     bias: &[f32],
+    steps: &[i32],
     y: &mut [Y],
     rq: Requant,
 ) {
@@ -466,7 +469,7 @@ fn k_qdw<
                         }
                     }
                     for (j, &a) in acc.iter().enumerate() {
-                        out[ow0 + j] = Y::store(a as f32 * m + b, rq);
+                        out[ow0 + j] = m_store(a, 0, c, mul, bias, steps, rq);
                     }
                     ow0 += OB;
                 }
@@ -477,7 +480,7 @@ fn k_qdw<
                             a += wc[kh * KW + kw].wide() * rows[kh * DH * WD + ow * SW + kw * DW].wide();
                         }
                     }
-                    out[ow] = Y::store(a as f32 * m + b, rq);
+                    out[ow] = m_store(a, 0, c, mul, bias, steps, rq);
                 }
             }
         }
@@ -606,10 +609,10 @@ mod tests {
         };
         let (mul, bias) = ([0.5f32; 3], [0.0f32, 1.0, 2.0]);
         let mut y = vec![f32::NAN; 3 * 4 * 11];
-        super::k_qdw::<u8, i8, f32, 3, 6, 13, 4, 11, 3, 3, 1, 1, 1, 1>(&x, &w, &off, &mul, &bias, &mut y, rq);
+        super::k_qdw::<u8, i8, f32, 3, 6, 13, 4, 11, 3, 3, 1, 1, 1, 1>(&x, &w, &off, &mul, &bias, &[], &mut y, rq);
         assert_eq!(y, want(1, 4, 11));
         let mut y = vec![f32::NAN; 3 * 4 * 6];
-        super::k_qdw::<u8, i8, f32, 3, 6, 13, 4, 6, 3, 3, 1, 2, 1, 1>(&x, &w, &off, &mul, &bias, &mut y, rq);
+        super::k_qdw::<u8, i8, f32, 3, 6, 13, 4, 6, 3, 3, 1, 2, 1, 1>(&x, &w, &off, &mul, &bias, &[], &mut y, rq);
         assert_eq!(y, want(2, 4, 6));
     }
 
@@ -636,7 +639,14 @@ mod tests {
         let rq = Requant { lo: f32::NEG_INFINITY, hi: f32::INFINITY, inv: 1.0, zero: 0.0 };
         let mut yi = vec![0.0f32; want.len()];
         super::k_qconv::<i8, i8, f32, 1, 2, 4, 5, 4, 2, 3, 3, 3, 1, 1, 1, 1, 4, 2, 2>(
-            &xi, &wi, &[0; 4], &[1.0; 4], &[0.0; 4], &mut yi, rq,
+            &xi,
+            &wi,
+            &[0; 4],
+            &[1.0; 4],
+            &[0.0; 4],
+            &[],
+            &mut yi,
+            rq,
         );
         assert_eq!(yi, want);
     }

@@ -4,11 +4,13 @@
 //! time) the float product is an explicit-SIMD microkernel and the integer ones are compiled
 //! for AVX2.
 
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+use super::m_requant;
 #[cfg(target_arch = "x86_64")]
 use super::x86_avx2_fma;
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
 use super::{arm_smlad, arm_sxtb16};
-use super::{avx2_or_portable, m_clamp, m_requant, QIn, QOut, Requant};
+use super::{avx2_or_portable, m_clamp, m_store, QIn, QOut, Requant};
 
 /// `y[M][N] = a[M][K] · b[K][N] + bias`, clamped to `[lo, hi]`; `BIAS`: 0 none, 1 per row
 /// (`M` values), 2 per column (`N` values), 3 per element (`M × N` values). On x86-64 CPUs with
@@ -234,7 +236,8 @@ fn k_bmm<
 /// Arm are summed in float lanes ([`k_qmm_rows_f32`]: x86 before AVX2 has no fast 32-bit
 /// integer multiply). Rows go four at a time with `NB4` columns, single rows with `NB1` (both
 /// at most `N`). On 32-bit Arm with the DSP extension, per-row products of `i8` rows run as
-/// [`k_qmm_dsp`].
+/// [`k_qmm_dsp`]. `steps`: the integer store's table or empty ([`m_store`]; read by
+/// [`k_qmm_rows`]).
 #[allow(clippy::too_many_arguments)]
 fn k_qmm<
     A: QIn,
@@ -252,6 +255,7 @@ fn k_qmm<
     off: &[i32],
     mul: &[f32],
     bias: &[f32],
+    steps: &[i32],
     y: &mut [Y],
     rq: Requant,
 ) {
@@ -293,14 +297,15 @@ fn k_qmm<
         });
         return;
     }
+    let rows = (off, mul, bias, steps);
     avx2_or_portable(|| {
         let mut i = 0;
         while i + 4 <= M {
-            k_qmm_rows::<A, B, Y, 4, NB4, K, N, AX>(&a[i * K..(i + 4) * K], b, ch, i, &mut y[i * N..(i + 4) * N], rq);
+            k_qmm_rows::<A, B, Y, 4, NB4, K, N, AX>(&a[i * K..(i + 4) * K], b, rows, i, &mut y[i * N..(i + 4) * N], rq);
             i += 4;
         }
         while i < M {
-            k_qmm_rows::<A, B, Y, 1, NB1, K, N, AX>(&a[i * K..(i + 1) * K], b, ch, i, &mut y[i * N..(i + 1) * N], rq);
+            k_qmm_rows::<A, B, Y, 1, NB1, K, N, AX>(&a[i * K..(i + 1) * K], b, rows, i, &mut y[i * N..(i + 1) * N], rq);
             i += 1;
         }
     });
@@ -404,7 +409,7 @@ fn k_qmm_rows<
 >(
     a: &[A],
     b: &[B],
-    (off, mul, bias): (&[i32], &[f32], &[f32]),
+    (off, mul, bias, steps): (&[i32], &[f32], &[f32], &[i32]),
     row0: usize,
     y: &mut [Y],
     rq: Requant,
@@ -427,7 +432,7 @@ fn k_qmm_rows<
         for r in 0..R {
             for c in j - j0..NB {
                 let at = if AX == 2 { j0 + c } else { row0 + r };
-                y[r * N + j0 + c] = m_requant(acc[r][c], off[at], mul[at], bias[at], rq);
+                y[r * N + j0 + c] = m_store(acc[r][c], off[at], at, mul, bias, steps, rq);
             }
         }
         j = j0 + NB;
@@ -610,7 +615,7 @@ mod tests {
         let (ai, bi): (Vec<i8>, Vec<i8>) = (a.iter().map(|&v| v as i8).collect(), b.iter().map(|&v| v as i8).collect());
         let mut yi = [0.0f32; 30];
         let rq = Requant { lo: -20.0, hi: 20.0, inv: 1.0, zero: 0.0 };
-        super::k_qmm::<i8, i8, f32, 5, 3, 6, 2, 4, 4>(&ai, &bi, &[0; 6], &[1.0; 6], &bias, &mut yi, rq);
+        super::k_qmm::<i8, i8, f32, 5, 3, 6, 2, 4, 4>(&ai, &bi, &[0; 6], &[1.0; 6], &bias, &[], &mut yi, rq);
         for i in 0..5 {
             for j in 0..6 {
                 let dot: f32 = (0..3).map(|k| a[i * 3 + k] * b[k * 6 + j]).sum();

@@ -63,12 +63,19 @@ struct Requant {
 trait QOut: Copy {
     /// `v` stored as `rq` says.
     fn store(v: f32, rq: Requant) -> Self;
+    /// The integer `q`, already in the type's range (the integer store, [`m_steps`]).
+    #[allow(dead_code)] // called by `m_steps` only, which a module may not use (`k_qconv4`)
+    fn level(q: i32) -> Self;
 }
 
 impl QOut for f32 {
     #[inline(always)]
     fn store(v: f32, rq: Requant) -> f32 {
         m_clamp(v, rq.lo, rq.hi)
+    }
+    #[inline(always)]
+    fn level(q: i32) -> f32 {
+        q as f32
     }
 }
 
@@ -77,12 +84,20 @@ impl QOut for u8 {
     fn store(v: f32, rq: Requant) -> u8 {
         m_quantize(v, rq, 0.0, 255.0) as u8
     }
+    #[inline(always)]
+    fn level(q: i32) -> u8 {
+        q as u8
+    }
 }
 
 impl QOut for i8 {
     #[inline(always)]
     fn store(v: f32, rq: Requant) -> i8 {
         m_quantize(v, rq, -128.0, 127.0) as i8
+    }
+    #[inline(always)]
+    fn level(q: i32) -> i8 {
+        q as i8
     }
 }
 
@@ -92,6 +107,31 @@ impl QOut for i8 {
 #[inline(always)]
 fn m_requant<Y: QOut>(acc: i32, off: i32, mul: f32, bias: f32, rq: Requant) -> Y {
     Y::store((acc + off) as f32 * mul + bias, rq)
+}
+
+/// The store of channel `ch`'s i32 sum `acc` by an integer kernel: [`m_requant`] with the
+/// offset `off` and the channel's scale and bias, or, when the module carries a table of steps for the layer
+/// (`steps` not empty: generated for cores without a float unit), [`m_steps`] of `acc + off`,
+/// the same integer found by comparisons alone.
+#[inline(always)]
+fn m_store<Y: QOut>(acc: i32, off: i32, ch: usize, mul: &[f32], bias: &[f32], steps: &[i32], rq: Requant) -> Y {
+    if steps.is_empty() {
+        m_requant(acc, off, mul[ch], bias[ch], rq)
+    } else {
+        m_steps(acc + off, ch, steps)
+    }
+}
+
+/// The integer stored for the sum `s` (offset included) of channel `ch` of a table of steps
+/// (`gos_opt::emit::requant::table`): the channel's start, then at it `[q0, n, t_1..t_n]`, the
+/// integer stored for `i32::MIN` and the sums at which it steps up; the result is `q0` plus the
+/// count of `t_k ≤ s`, a binary search (at most 8 comparisons for 8-bit outputs). Equal to
+/// [`m_requant`]'s for every `s` (the table is built from the same f32 formula).
+#[inline(always)]
+fn m_steps<Y: QOut>(s: i32, ch: usize, steps: &[i32]) -> Y {
+    let at = steps[ch] as usize;
+    let n = steps[at + 1] as usize;
+    Y::level(steps[at] + steps[at + 2..at + 2 + n].partition_point(|&t| t <= s) as i32)
 }
 
 /// `v` clamped to `[rq.lo, rq.hi]`, then `round_half_even(v · inv) + zero` saturated to

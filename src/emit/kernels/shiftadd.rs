@@ -4,9 +4,10 @@
 //! plane the inputs are added and subtracted, the planes combined by shifts (Horner), so no
 //! input is multiplied by a weight: for cores whose multiplier is slow (ARMv6-M's 32-cycle
 //! one). The i32 sums are exactly the multiply kernels' (`k_qconv`, `k_qmm`), and so are the
-//! results: the same offsets, scales, biases and store ([`m_requant`]).
+//! results: the same offsets, scales, biases and store ([`m_store`]: the float formula, or the
+//! table of steps that gives the same integers on cores without a float unit).
 
-use super::{m_requant, QIn, QOut, Requant};
+use super::{m_store, QIn, QOut, Requant};
 
 /// A word of a digit program: a count or an input offset (`u16` where all fit, else `u32`).
 trait SaWord: Copy {
@@ -93,7 +94,8 @@ unsafe fn k_sa_run<X: QIn, D: SaWord, const PLANES: usize, const CHECKED: bool>(
 /// Integer convolution of an already padded `x` (`[G·CG][H][W]`, padding the input's zero
 /// point) by the digit programs `prog` of its `G·MG` output channels (offsets into a group's
 /// input from the window's top-left tap) into `y` (`[G·MG][OH][OW]`); `off`, `mul`, `bias` per
-/// output channel, as [`k_qconv`] has them.
+/// output channel, as [`k_qconv`] has them, and `steps` the integer store's table or empty
+/// ([`m_store`]).
 ///
 /// # Panics
 /// When `prog` is not `G·MG` programs of `PLANES` planes whose windows lie inside `x`.
@@ -118,6 +120,7 @@ fn k_saconv<
     off: &[i32],
     mul: &[f32],
     bias: &[f32],
+    steps: &[i32],
     y: &mut [Y],
     rq: Requant,
 ) {
@@ -137,7 +140,7 @@ fn k_saconv<
                     // window, stay inside the group's input.
                     let (acc, n) = unsafe { k_sa_run::<X, D, PLANES, false>(window, &prog[at..]) };
                     len = n;
-                    y[(m * OH + oh) * OW + ow] = m_requant(acc, off[m], mul[m], bias[m], rq);
+                    y[(m * OH + oh) * OW + ow] = m_store(acc, off[m], m, mul, bias, steps, rq);
                 }
             }
             at += len;
@@ -146,7 +149,8 @@ fn k_saconv<
 }
 
 /// `y[M][N] = store((x[M][K] · w[K][N] + off) · mul + bias)` (per column), the weights as the
-/// digit programs `prog` of the `N` columns (offsets along a row of `x`).
+/// digit programs `prog` of the `N` columns (offsets along a row of `x`); `steps` the integer
+/// store's table or empty ([`m_store`]).
 ///
 /// # Panics
 /// When `prog` is not `N` programs of `PLANES` planes with offsets below `K`.
@@ -157,6 +161,7 @@ fn k_samm<X: QIn, D: SaWord, Y: QOut, const M: usize, const K: usize, const N: u
     off: &[i32],
     mul: &[f32],
     bias: &[f32],
+    steps: &[i32],
     y: &mut [Y],
     rq: Requant,
 ) {
@@ -170,7 +175,7 @@ fn k_samm<X: QIn, D: SaWord, Y: QOut, const M: usize, const K: usize, const N: u
             // SAFETY: checked above: the program is whole (its loads of `row` are checked).
             let (acc, n) = unsafe { k_sa_run::<X, D, PLANES, true>(row, &prog[at..]) };
             len = n;
-            y[r * N + j] = m_requant(acc, off[j], mul[j], bias[j], rq);
+            y[r * N + j] = m_store(acc, off[j], j, mul, bias, steps, rq);
         }
         at += len;
     }
@@ -214,7 +219,7 @@ mod tests {
             assert_eq!(p.planes, 8, "{recoding:?}: −128 needs plane 7");
             let words: Vec<u16> = p.words.iter().map(|&v| v as u16).collect();
             let mut y = vec![f32::NAN; M * N];
-            super::k_samm::<u8, u16, f32, M, K, N, 8>(&x, &words, &off, &[1.0; N], &[0.0; N], &mut y, RQ);
+            super::k_samm::<u8, u16, f32, M, K, N, 8>(&x, &words, &off, &[1.0; N], &[0.0; N], &[], &mut y, RQ);
             assert_eq!(y, want, "{recoding:?}");
         }
     }
@@ -264,9 +269,51 @@ mod tests {
         assert_eq!(p.planes as usize, PLANES);
         let mut y = vec![f32::NAN; want.len()];
         super::k_saconv::<i8, u32, f32, G, CG, H, W, MG, OH, OW, 1, 2, PLANES>(
-            &x, &p.words, &off, &[1.0; 6], &[0.0; 6], &mut y, RQ,
+            &x,
+            &p.words,
+            &off,
+            &[1.0; 6],
+            &[0.0; 6],
+            &[],
+            &mut y,
+            RQ,
         );
         assert_eq!(y, want);
+    }
+
+    #[test]
+    fn the_table_of_steps_stores_what_the_float_formula_stores() {
+        use crate::emit::requant::{table, Store};
+        // A ReLU6 into i8 (zero -128), and a plain u8 output where `s · mul · inv` is a tie
+        // for every odd `s` (0.125 · 4 = 0.5): ties, both saturations and the clamp.
+        let cases = [
+            (Requant { lo: 0.0, hi: 6.0, inv: 1.0 / 0.0235, zero: -128.0 }, (-128.0, 127.0), [3.7e-4, 1.1e-5, 0.0]),
+            (
+                Requant { lo: f32::NEG_INFINITY, hi: f32::INFINITY, inv: 4.0, zero: 3.0 },
+                (0.0, 255.0),
+                [0.125, 9e-4, 2.0],
+            ),
+        ];
+        for (rq, (qmin, qmax), muls) in cases {
+            let store = Store { lo: rq.lo, hi: rq.hi, inv: rq.inv, zero: rq.zero, qmin, qmax };
+            let (off, bias) = ([-700, 0, 5], [-0.3, 0.05, 0.0]);
+            let steps = table(&store, &muls, &bias).expect("monotone");
+            // Every sum a layer of 72 int8 × u8 taps reaches (|Σ| ≤ 72 · 128 · 255 < 2^22).
+            for acc in -(1 << 22)..=1 << 22 {
+                for (ch, &o) in off.iter().enumerate() {
+                    // Both output types' stores, as i32.
+                    let put = |steps: &[i32]| -> i32 {
+                        if qmin < 0.0 {
+                            super::m_store::<i8>(acc, o, ch, &muls, &bias, steps, rq) as i32
+                        } else {
+                            super::m_store::<u8>(acc, o, ch, &muls, &bias, steps, rq) as i32
+                        }
+                    };
+                    let (float, int) = (put(&[]), put(&steps));
+                    assert_eq!(int, float, "acc {acc}, channel {ch}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -275,7 +322,7 @@ mod tests {
         // Offset 3 in rows of 3: the matrix kernel checks its loads instead of the offsets.
         let p = DigitPrograms::encode(&[vec![(3, 1)]], Recoding::Csd);
         let mut y = [0f32; 1];
-        super::k_samm::<u8, u32, f32, 1, 3, 1, 1>(&[1, 2, 3], &p.words, &[0], &[1.0], &[0.0], &mut y, RQ);
+        super::k_samm::<u8, u32, f32, 1, 3, 1, 1>(&[1, 2, 3], &p.words, &[0], &[1.0], &[0.0], &[], &mut y, RQ);
     }
 
     #[test]

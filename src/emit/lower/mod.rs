@@ -16,8 +16,9 @@ mod norm;
 mod pool;
 pub mod quant;
 mod shiftadd;
+mod steps;
 
-use super::EmitError;
+use super::{EmitError, EmitOptions};
 use crate::graph::{Graph, NodeId, ValueId};
 use crate::ops::{BinaryKind, Op, UnaryKind};
 use crate::tensor::{DType, Tensor};
@@ -226,6 +227,8 @@ pub struct Program {
     pub integer_kernels: usize,
     /// Of those, the nodes computed by shift-add kernels.
     pub shift_add_kernels: usize,
+    /// Integer kernels storing through a table of steps (integer requantization).
+    pub step_tables: usize,
 }
 
 /// Formats an f32 as a Rust expression that reads back the same value.
@@ -257,13 +260,15 @@ impl Clamp {
 
 /// Lowers a graph (constants already folded) into a program; with `integer` (the folded
 /// constants that were quantized integers), quantized tensors and kernels are integers;
-/// `packed`: int8 convolutions on the packed layout of `k_qconv4` (see
-/// [`EmitOptions::narrow_int8`](crate::emit::EmitOptions::narrow_int8)).
-pub fn lower(graph: &Graph, integer: Option<&quant::QuantConsts>, packed: bool) -> Result<Program, EmitError> {
+/// int8 convolutions on the packed layout of `k_qconv4` unless
+/// [`EmitOptions::narrow_int8`], stores through tables of steps under
+/// [`EmitOptions::integer_requant`].
+pub fn lower(graph: &Graph, integer: Option<&quant::QuantConsts>, options: &EmitOptions) -> Result<Program, EmitError> {
     let order = graph.topo_order()?;
     let none = quant::QuantConsts::new();
     let mut l = Lowerer::new(graph, &order, integer.unwrap_or(&none));
-    l.packed = packed;
+    l.packed = !options.narrow_int8;
+    l.integer_requant = options.integer_requant;
     if integer.is_some() {
         l.quant = quant::plan(&l, &order);
     }
@@ -332,6 +337,8 @@ struct Lowerer<'g> {
     quant: quant::QuantPlan,
     /// Int8 convolutions on the packed layout of `k_qconv4`.
     packed: bool,
+    /// Integer stores through tables of steps ([`crate::emit::requant`]).
+    integer_requant: bool,
 }
 
 impl<'g> Lowerer<'g> {
@@ -356,6 +363,7 @@ impl<'g> Lowerer<'g> {
             qconsts,
             quant: quant::QuantPlan::default(),
             packed: true,
+            integer_requant: false,
         }
     }
 

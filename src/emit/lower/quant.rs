@@ -58,9 +58,9 @@ pub struct Fusion {
     /// activation's) float output.
     pub(super) out: ValueId,
     /// The quantization of `out` when it is stored as integers.
-    outq: Option<QParams>,
+    pub(super) outq: Option<QParams>,
     /// A fused ReLU or Clip.
-    clamp: Clamp,
+    pub(super) clamp: Clamp,
 }
 
 /// Which tensors are integers and which nodes are integer kernels.
@@ -255,8 +255,8 @@ impl Prepared {
 /// (`sx · sw`) and the float bias.
 pub(super) struct Terms {
     off: Vec<i32>,
-    mul: Vec<f32>,
-    bias: Vec<f32>,
+    pub(super) mul: Vec<f32>,
+    pub(super) bias: Vec<f32>,
 }
 
 /// Whether f32 sums `Σ x · w` over each output channel's weights are exact: every partial sum,
@@ -380,13 +380,14 @@ impl Lowerer<'_> {
         f: &Fusion,
         t: Terms,
     ) -> Result<(), EmitError> {
+        let steps = self.steps(&t, f);
         let (wb, terms) = self.integer_operands(values, t, true);
         let wt = self.program.bufs[wb].elem.rust();
         let yb = self.define(f.out)?;
         let generics = int_mm_generics(&[m, k, n, 2], n);
         let mut args = vec![Arg::Read(xb), Arg::Read(wb)];
         args.extend(terms);
-        args.extend([Arg::Write(yb), Arg::Code(Self::requant(f))]);
+        args.extend([steps, Arg::Write(yb), Arg::Code(Self::requant(f))]);
         self.typed_step("k_qmm", &[f.xq.elem.rust(), wt, Self::out_type(f)], generics, args);
         Ok(())
     }
@@ -415,6 +416,7 @@ impl Lowerer<'_> {
             }
         }
         if geo.pointwise() {
+            let steps = self.steps(&t, f);
             let (wb, terms) = self.integer_operands(&p.values, t, true);
             let wt = self.program.bufs[wb].elem.rust();
             let yb = self.define(f.out)?;
@@ -423,31 +425,33 @@ impl Lowerer<'_> {
             let generics = int_mm_generics(&[m, cin, h * wd, ax], h * wd);
             let mut args = vec![Arg::Read(wb), Arg::Read(xb)];
             args.extend(terms);
-            args.extend([Arg::Write(yb), Arg::Code(rq)]);
+            args.extend([steps, Arg::Write(yb), Arg::Code(rq)]);
             self.typed_step("k_qmm", &[wt, xt, yt], generics, args);
             return Ok(());
         }
         if geo.depthwise() {
             // Integers padded with the input's zero point, summed in i32.
             let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{}", f.xq.zero, xt))?;
+            let steps = self.steps(&t, f);
             let (wb, terms) = self.integer_operands(&p.values, t, true);
             let wt = self.program.bufs[wb].elem.rust();
             let yb = self.define(f.out)?;
             let mut args = vec![Arg::Read(src), Arg::Read(wb)];
             args.extend(terms);
-            args.extend([Arg::Write(yb), Arg::Code(rq)]);
+            args.extend([steps, Arg::Write(yb), Arg::Code(rq)]);
             let generics = nums(&[cin, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw]);
             self.typed_step("k_qdw", &[xt, wt, yt], generics, args);
             return Ok(());
         }
         let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{}", f.xq.zero, xt))?;
         let (mb, pb) = conv_tile(m / g, ow);
+        let steps = self.steps(&t, f);
         let (wb, terms) = self.integer_operands(&conv_blocks(&p.values, geo, mb), t, true);
         let wt = self.program.bufs[wb].elem.rust();
         let yb = self.define(f.out)?;
         let mut args = vec![Arg::Read(src), Arg::Read(wb)];
         args.extend(terms);
-        args.extend([Arg::Write(yb), Arg::Code(rq)]);
+        args.extend([steps, Arg::Write(yb), Arg::Code(rq)]);
         let mut generics = nums(&[g, cin / g, ph, pw, m / g, oh, ow, kh, kw, sh, sw, dh, dw, mb]);
         // On 32-bit Arm 4 channels by 1 pixel: measured on ResNet-8 (cm4 harness) against 4 × 2
         // (12 % more cycles, spills), 2 × 2, 2 × 4 and 8 × 2.

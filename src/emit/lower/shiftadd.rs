@@ -3,7 +3,8 @@
 //! ([`DigitPrograms`], under the recoding [`Coding::choose`] picks for them) read by the
 //! shift-add kernels `k_saconv` and `k_samm`, which add, subtract and shift instead of
 //! multiplying. Everything else of the integer path is unchanged: the same padded input, the
-//! same per-channel offsets, scales and biases, the same store.
+//! same per-channel offsets, scales and biases, the same store (through a table of steps on
+//! cores without a float unit, [`super::steps`]).
 
 use super::conv::ConvGeometry;
 use super::quant::{Fusion, Terms};
@@ -80,7 +81,9 @@ impl Lowerer<'_> {
         };
         let pb = self.add_typed_weight(words);
         let mut args = vec![Arg::Read(src), Arg::Read(pb)];
+        let steps = self.steps(&t, f);
         args.extend(self.terms(t, true));
+        args.push(steps);
         let yb = self.define(f.out)?;
         args.extend([Arg::Write(yb), Arg::Code(Self::requant(f))]);
         let types = [f.xq.elem.rust(), self.program.bufs[pb].elem.rust(), Self::out_type(f)];

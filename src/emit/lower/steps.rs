@@ -1,0 +1,31 @@
+//! The integer store's tables of steps ([`crate::emit::requant`]) as kernel arguments: for
+//! modules whose target has no float unit
+//! ([`EmitOptions::integer_requant`](crate::emit::EmitOptions::integer_requant)), an integer
+//! kernel with an integer output reads its layer's table and stores by comparisons; otherwise
+//! (float outputs, other targets, a channel whose store is not monotone) it reads an empty
+//! table and stores with the float formula. The results are the same integers either way.
+
+use super::quant::{Fusion, Terms};
+use super::{Arg, Elem, Lowerer, Weight};
+use crate::emit::requant::{table, Store};
+
+impl Lowerer<'_> {
+    /// The `steps` argument of an integer kernel storing `f`'s output with the per-channel
+    /// terms `t`: its table of steps, or `&[]`.
+    pub(super) fn steps(&mut self, t: &Terms, f: &Fusion) -> Arg {
+        let Some(q) = f.outq.filter(|_| self.integer_requant) else { return Arg::Code("&[]".into()) };
+        let (qmin, qmax) = match q.elem {
+            Elem::I8 => (-128.0, 127.0),
+            Elem::U8 => (0.0, 255.0),
+            _ => return Arg::Code("&[]".into()),
+        };
+        let store = Store { lo: f.clamp.lo, hi: f.clamp.hi, inv: q.scale.recip(), zero: q.zero as f32, qmin, qmax };
+        match table(&store, &t.mul, &t.bias) {
+            Some(steps) => {
+                self.program.step_tables += 1;
+                Arg::Read(self.add_typed_weight(Weight::I32(steps)))
+            }
+            None => Arg::Code("&[]".into()),
+        }
+    }
+}
