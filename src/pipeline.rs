@@ -298,10 +298,12 @@ fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, Pi
     if opts.emit_rust.is_some() {
         stage("generating Rust");
     }
+    let no_fpu = profile.ops_per_cycle(crate::cost::Precision::F32, crate::cost::OpClass::Mul) < 0.1;
     let emit_options = crate::emit::EmitOptions {
         narrow_int8: opts.emit_options.narrow_int8 || profile.simd[crate::cost::Precision::I8 as usize] < 16.0,
-        integer_requant: opts.emit_options.integer_requant
-            || profile.ops_per_cycle(crate::cost::Precision::F32, crate::cost::OpClass::Mul) < 0.1,
+        integer_requant: opts.emit_options.integer_requant || no_fpu,
+        // A core without a float unit is a microcontroller, whose profile's L2 is its flash.
+        weights_budget: opts.emit_options.weights_budget.or(no_fpu.then_some(profile.l2.size as usize)),
         ..opts.emit_options
     };
     let rust = opts.emit_rust.as_ref().map(|_| crate::emit::generate(&graph, &emit_options)).transpose()?;

@@ -423,6 +423,13 @@ fn shared_int8_models_run_shift_add_kernels_bit_for_bit() {
         let coded = emit::generate(&graph, &options).expect("emit coded");
         assert!(uses_shift_add(&coded.report), "{name}: the cortex-m0plus module has shift-add kernels");
         assert!(coded.report.step_tables > 0, "{name}: the module stores through tables of steps");
+        // A weights budget one byte short of every table: some layers keep the float store, and
+        // the weights fit.
+        let budget = coded.report.weights_bytes - 1;
+        let fitted = emit::generate(&graph, &EmitOptions { weights_budget: Some(budget), ..options }).expect("emit");
+        let f = &fitted.report;
+        assert!(f.weights_bytes <= budget && f.step_tables_left_out > 0, "{name}: {f:?}");
+        assert_eq!(f.step_tables + f.step_tables_left_out, coded.report.step_tables, "{name}");
         let (r, weights) = (&coded.report, coded.weights.as_ref().map_or(0, Vec::len));
         println!(
             "int8/{name}: {} of {} integer kernels shift-add; weights {} B ({weights} B in weights.bin)",

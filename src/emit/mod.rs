@@ -24,6 +24,7 @@ use crate::ops::Op;
 use crate::tensor::{DType, Tensor};
 use lower::quant::{QuantConst, QuantConsts};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -83,6 +84,11 @@ pub struct EmitOptions {
     /// ([`requant`]), integer comparisons giving the float formula's result exactly. The
     /// pipeline sets it for targets whose f32 multiply runs below 0.1 per cycle.
     pub integer_requant: bool,
+    /// With `integer_requant`: the bytes the module's weights may take (the target's flash).
+    /// Each table costs up to 1 KiB per output channel; when they do not all fit, the layers
+    /// that store the most values per table byte get theirs, as long as the weights fit, and
+    /// the others keep the float store. `None`: no limit.
+    pub weights_budget: Option<usize>,
 }
 
 /// What was emitted: sizes for the report.
@@ -117,6 +123,9 @@ pub struct EmitReport {
     /// Integer kernels that store through a table of steps ([`requant`]) instead of the float
     /// formula.
     pub step_tables: usize,
+    /// Layers that could store through a table but keep the float store: their tables did not
+    /// fit [`EmitOptions::weights_budget`].
+    pub step_tables_left_out: usize,
     /// Kernels and math functions the module carries.
     pub kernels: Vec<String>,
 }
@@ -194,9 +203,36 @@ pub fn generate(graph: &Graph, options: &EmitOptions) -> Result<Generated, EmitE
     }
     let mut graph = graph.clone();
     let consts = fold_constants(&mut graph)?;
-    let integer = options.quantized == Quantized::Integer;
-    let program = lower::lower(&graph, integer.then_some(&consts), options)?;
+    let integer = (options.quantized == Quantized::Integer).then_some(&consts);
+    let tables = if options.integer_requant { lower::Tables::All } else { lower::Tables::None };
+    let mut program = lower::lower(&graph, integer, options, tables)?;
+    if let Some(chosen) = options.weights_budget.and_then(|budget| tables_within(&program, budget)) {
+        program = lower::lower(&graph, integer, options, lower::Tables::Only(chosen))?;
+    }
     writer::write(&program)
+}
+
+/// The layers whose tables of steps fit `budget` bytes of weights beside the rest, when not all
+/// of them do: by stored values per table byte, best first, each taken while it fits. `None`
+/// when every table fits.
+fn tables_within(program: &lower::Program, budget: usize) -> Option<BTreeSet<String>> {
+    let total: usize = program.weights.iter().map(|w| w.len() * w.elem().bytes()).sum();
+    if total <= budget {
+        return None;
+    }
+    let tables: usize = program.table_uses.iter().map(|u| u.bytes).sum();
+    let mut left = budget.saturating_sub(total - tables);
+    let mut uses: Vec<&lower::TableUse> = program.table_uses.iter().collect();
+    // stores/bytes, descending; ties by node name (deterministic).
+    uses.sort_by(|a, b| (b.stores * a.bytes).cmp(&(a.stores * b.bytes)).then_with(|| a.node.cmp(&b.node)));
+    let mut chosen = BTreeSet::new();
+    for u in uses {
+        if u.bytes <= left {
+            left -= u.bytes;
+            chosen.insert(u.node.clone());
+        }
+    }
+    Some(chosen)
 }
 
 /// Replaces every node whose inputs are all constants (weight dequantization, shape arithmetic)
@@ -270,4 +306,26 @@ fn dequantize(dq: &crate::ops::DequantizeLinear, inputs: &[Option<&Tensor>]) -> 
         coded: false,
     });
     Some((Tensor::f32(shape, data), q))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lower::{Program, TableUse, Weight};
+
+    fn table(node: &str, bytes: usize, stores: usize) -> TableUse {
+        TableUse { node: node.into(), bytes, stores }
+    }
+
+    #[test]
+    fn tables_go_to_the_most_stores_per_byte_while_the_weights_fit() {
+        let mut p = Program::default();
+        // 1,000 bytes of weights, 600 of them three tables.
+        p.weights.push(Weight::I8(vec![0; 1000]));
+        p.table_uses = vec![table("a", 200, 100), table("b", 200, 800), table("c", 200, 400)];
+        assert_eq!(super::tables_within(&p, 1000), None, "everything fits");
+        let chosen = |budget| super::tables_within(&p, budget).unwrap().into_iter().collect::<Vec<_>>();
+        assert_eq!(chosen(999), ["b", "c"]);
+        assert_eq!(chosen(799), ["b"]);
+        assert!(chosen(500).is_empty(), "the rest alone is 400 bytes; no table fits beside it");
+    }
 }

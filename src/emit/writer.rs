@@ -78,6 +78,7 @@ pub fn write(p: &Program) -> Result<Generated, EmitError> {
         integer_kernels: p.integer_kernels,
         shift_add_kernels: p.shift_add_kernels,
         step_tables: p.step_tables,
+        step_tables_left_out: p.table_uses.len() - p.step_tables,
         kernels: p.kernels.iter().map(|k| k.to_string()).collect(),
     };
     Ok(Generated { source: s, weights: to_file.then_some(file), report })

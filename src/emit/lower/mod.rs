@@ -229,6 +229,8 @@ pub struct Program {
     pub shift_add_kernels: usize,
     /// Integer kernels storing through a table of steps (integer requantization).
     pub step_tables: usize,
+    /// Every layer that could store through a table of steps (whether it does or not).
+    pub table_uses: Vec<TableUse>,
 }
 
 /// Formats an f32 as a Rust expression that reads back the same value.
@@ -263,12 +265,17 @@ impl Clamp {
 /// int8 convolutions on the packed layout of `k_qconv4` unless
 /// [`EmitOptions::narrow_int8`], stores through tables of steps under
 /// [`EmitOptions::integer_requant`].
-pub fn lower(graph: &Graph, integer: Option<&quant::QuantConsts>, options: &EmitOptions) -> Result<Program, EmitError> {
+pub fn lower(
+    graph: &Graph,
+    integer: Option<&quant::QuantConsts>,
+    options: &EmitOptions,
+    tables: Tables,
+) -> Result<Program, EmitError> {
     let order = graph.topo_order()?;
     let none = quant::QuantConsts::new();
     let mut l = Lowerer::new(graph, &order, integer.unwrap_or(&none));
     l.packed = !options.narrow_int8;
-    l.integer_requant = options.integer_requant;
+    l.tables = tables;
     if integer.is_some() {
         l.quant = quant::plan(&l, &order);
     }
@@ -337,8 +344,32 @@ struct Lowerer<'g> {
     quant: quant::QuantPlan,
     /// Int8 convolutions on the packed layout of `k_qconv4`.
     packed: bool,
-    /// Integer stores through tables of steps ([`crate::emit::requant`]).
-    integer_requant: bool,
+    /// Which integer stores go through tables of steps ([`crate::emit::requant`]).
+    tables: Tables,
+}
+
+/// Which layers store through tables of steps.
+#[derive(Clone, Debug, Default)]
+pub enum Tables {
+    /// None (the float formula everywhere).
+    #[default]
+    None,
+    /// Every layer that can.
+    All,
+    /// The layers of these names.
+    Only(BTreeSet<String>),
+}
+
+/// A layer that can store through a table of steps: its node, the table's bytes, and the values
+/// it stores (each through the table rather than the float formula).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableUse {
+    /// The node that computes the layer.
+    pub node: String,
+    /// Bytes of its table.
+    pub bytes: usize,
+    /// Values the layer stores per run.
+    pub stores: usize,
 }
 
 impl<'g> Lowerer<'g> {
@@ -363,7 +394,7 @@ impl<'g> Lowerer<'g> {
             qconsts,
             quant: quant::QuantPlan::default(),
             packed: true,
-            integer_requant: false,
+            tables: Tables::None,
         }
     }
 
