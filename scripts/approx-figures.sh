@@ -2,6 +2,7 @@
 # Approx mode's figures on the shared models (issue 11's "Done means"): for each model the
 # command, then gos-opt's own summary lines (predicted rpi3 saving against exact mode, held-out
 # accuracy / agreement / relative error, budget used). Reports go to target/approx-figures/.
+# onnxruntime's int8 models beside ours: scripts/approx-ort.sh.
 # Opt-in (minutes of CPU): bash scripts/approx-figures.sh [FILTER]
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
