@@ -34,7 +34,7 @@ impl WeightGrid {
     pub const POW2: WeightGrid = WeightGrid::Spt { terms: 1 };
 
     /// The grid's non-negative levels, ascending (the grid is their signed copies).
-    fn magnitudes(self) -> Result<Vec<i32>, FitError> {
+    pub(super) fn magnitudes(self) -> Result<Vec<i32>, FitError> {
         match self {
             WeightGrid::Uniform { bits: bits @ 2..=8 } => Ok((0..1 << (bits - 1)).collect()),
             WeightGrid::Spt { terms: terms @ 1.. } => {
@@ -104,16 +104,16 @@ pub fn quantize_weights(w: &ArrayD<f32>, axis: usize, grid: WeightGrid) -> Resul
 }
 
 /// A grid's levels with an O(1) nearest-level lookup (the levels are integers).
-struct Levels {
+pub(super) struct Levels {
     /// The largest level (≥ 1).
-    top: f64,
+    pub(super) top: f64,
     /// For each `i` in `0..top`: the largest level ≤ i and the smallest level ≥ i + 1.
     around: Vec<(f64, f64)>,
 }
 
 impl Levels {
     /// The levels of a grid's ascending magnitudes (0 first).
-    fn new(magnitudes: &[i32]) -> Levels {
+    pub(super) fn new(magnitudes: &[i32]) -> Levels {
         let top = magnitudes.last().copied().unwrap_or(0);
         let around = (0..top)
             .map(|i| {
@@ -126,7 +126,7 @@ impl Levels {
     }
 
     /// The signed level nearest `t` (finite; the smaller magnitude on a tie).
-    fn nearest(&self, t: f64) -> f64 {
+    pub(super) fn nearest(&self, t: f64) -> f64 {
         let a = t.abs();
         let level = if a >= self.top {
             self.top
@@ -151,7 +151,7 @@ impl Levels {
 }
 
 /// The scale of one channel (see [`quantize_weights`]); 1 for a channel of zeros.
-fn fit_scale(w: &[f64], levels: &Levels) -> f64 {
+pub(super) fn fit_scale(w: &[f64], levels: &Levels) -> f64 {
     let amax = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     if amax == 0.0 {
         return 1.0;

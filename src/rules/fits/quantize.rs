@@ -1,16 +1,20 @@
 //! Quantization families: an activation's QuantizeLinear parameters from its calibration
 //! samples (`act8mse`, `act8minmax`, `act8pct`), a linear layer's weights on an integer grid per
-//! output channel (`w8`, `w4`, `wpow2`, `wspt2`), and the bias that removes the mean error both
+//! output channel (`w8`, `w4`, `wpow2`, `wspt2`; rounded to least output error when given the
+//! layer's input), and the bias that removes the mean error both
 //! cause (`bias`). Numerics: [`crate::fit::quant`].
 
 use super::{array, int8, op, samples, scalar, tensor, Family, FitArg, FitOut, FitOutputs};
+use crate::fit::patches::{conv_patches, sample_rows, Moments, RowCap};
 use crate::fit::quant::{
-    choose_activation_qparams, correct_bias, quantize_weights, ConvGeometry, LinearLayer, QParams, RangeMethod,
-    WeightGrid, ZeroPoint,
+    choose_activation_qparams, correct_bias, quantize_weights, quantize_weights_for_inputs, ConvGeometry, LinearLayer,
+    QParams, RangeMethod, WeightGrid, ZeroPoint,
 };
+use crate::fit::Samples;
 use crate::ir::{OpPayload, Payload};
 use crate::ops::{DequantizeLinear, Op, QuantizeLinear};
 use crate::tensor::DType;
+use ndarray::{Array2, ArrayD};
 
 const ACT: &[&str] = &["scale", "zero", "qop", "dqop"];
 const WEIGHTS: &[&str] = &["q", "scale", "zero", "dqop", "deq"];
@@ -62,12 +66,22 @@ fn channel_axis(op: &Op, rank: usize) -> Result<usize, String> {
     }
 }
 
-/// `[w, op]`: the weights on `grid`, per output channel (zero point 0), with the per-axis
-/// DequantizeLinear's op and the dequantized weights.
+/// `[w, op]` or `[w, op, x]`: the weights on `grid`, per output channel (zero point 0), with the
+/// per-axis DequantizeLinear's op and the dequantized weights. With the layer's input `x`, the
+/// weights are rounded to least output error on its calibration samples
+/// ([`quantize_weights_for_inputs`]); without it, to the nearest level.
 fn weights(args: &[FitArg], grid: WeightGrid) -> Result<FitOutputs, String> {
     let w = array(args, 0)?;
-    let axis = channel_axis(op(args, 1)?, w.ndim())?;
-    let qw = quantize_weights(&w, axis, grid).map_err(|e| e.to_string())?;
+    let layer = op(args, 1)?;
+    let axis = channel_axis(layer, w.ndim())?;
+    let qw = match args.get(2) {
+        None => quantize_weights(&w, axis, grid),
+        Some(_) => match input_moments(layer, &w, samples(args, 2)?)? {
+            Some(second) => quantize_weights_for_inputs(&w, axis, grid, &second),
+            None => quantize_weights(&w, axis, grid),
+        },
+    }
+    .map_err(|e| e.to_string())?;
     let shape = w.shape().to_vec();
     let channels = qw.scales.len();
     Ok(FitOutputs::from([
@@ -77,6 +91,25 @@ fn weights(args: &[FitArg], grid: WeightGrid) -> Result<FitOutputs, String> {
         ("dqop", dequantize_op(axis as i64)),
         ("deq", FitOut::Tensor(tensor(qw.dequantized))),
     ]))
+}
+
+/// The second moments `E[x xᵀ]` of the input rows a layer's weight rows multiply, one matrix
+/// per group (see [`quantize_weights_for_inputs`]); `None` for a Gemm whose input is transposed
+/// (its rows are not the samples').
+fn input_moments(layer: &Op, w: &ArrayD<f32>, x: &Samples) -> Result<Option<Vec<Array2<f64>>>, String> {
+    let second = |rows: ndarray::ArrayView2<f32>| Moments::of(rows).map(|m| m.second).map_err(|e| e.to_string());
+    match layer {
+        Op::Conv(c) => {
+            let patches = conv_patches(x, &c.attrs, &w.shape()[2..], RowCap::default()).map_err(|e| e.to_string())?;
+            patches.groups.iter().map(|g| second(g.view())).collect::<Result<_, _>>().map(Some)
+        }
+        Op::Gemm(g) if g.trans_a => Ok(None),
+        Op::Gemm(_) | Op::MatMul(_) => {
+            let rows = sample_rows(x, RowCap::default()).map_err(|e| e.to_string())?;
+            Ok(Some(vec![second(rows.view())?]))
+        }
+        other => Err(format!("{} has no input rows to round its weights on", other.onnx_name())),
+    }
 }
 
 /// `[x, w, b, op, w_dequantized, x_scale, x_zero]`: the bias that makes the quantized layer's
