@@ -436,7 +436,13 @@ impl Lowerer<'_> {
             let mut args = vec![Arg::Read(src), Arg::Read(wb)];
             args.extend(terms);
             args.extend([Arg::Write(yb), Arg::Code(rq)]);
-            let generics = nums(&[cin, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw]);
+            // The x86-64 kernel's sums of one channel on the stack: up to 64 KiB.
+            let n = if matches!(f.xq.elem, Elem::I8 | Elem::U8) && sh == sw && sw <= 2 && oh * pw <= 16384 {
+                oh * pw
+            } else {
+                0
+            };
+            let generics = nums(&[cin, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw, n]);
             self.typed_step("k_qdw", &[xt, wt, yt], generics, args);
             return Ok(());
         }
