@@ -219,6 +219,7 @@ unsafe fn k_qconv4_vnni<
 /// Stores the sums of a tile of the packed kernels ([`k_qconv4_vnni_tile`],
 /// [`k_qconv4_avx2_tile`]): `p` pixels by `v` blocks of 16 output channels, the first block
 /// `mb`, the first pixel at row `oh`, column `ow`; channels past `M` are dropped.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn k_qconv4_store<Y: QOut, const M: usize, const OH: usize, const OW: usize>(
