@@ -19,6 +19,7 @@ const LAYOUT: &str = include_str!("layout.rs");
 const LINALG: &str = include_str!("linalg.rs");
 const MATH: &str = include_str!("math.rs");
 const NORM: &str = include_str!("norm.rs");
+const QDW: &str = include_str!("qdw.rs");
 const QPACK: &str = include_str!("qpack.rs");
 const QUANT: &str = include_str!("quant.rs");
 const SHIFTADD: &str = include_str!("shiftadd.rs");
@@ -55,7 +56,8 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_quant_ip", QUANT, &["m_rte", "m_clamp"]),
     ("QIn", QUANT, &[]),
     ("Requant", QUANT, &[]),
-    ("QOut", QUANT, &["Requant", "m_quantize", "m_clamp"]),
+    ("QOut", QUANT, &["Requant", "m_quantize", "m_clamp", "m_byte"]),
+    ("m_byte", QUANT, &[]),
     ("m_quantize", QUANT, &["Requant", "m_clamp"]),
     ("m_requant", QUANT, &["QOut", "Requant"]),
     ("m_store", QUANT, &["m_requant", "m_steps", "Requant"]),
@@ -70,12 +72,31 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_qmmf", LINALG, &["QIn", "QOut", "k_qmmf_rows", "avx2_or_portable"]),
     ("k_qmmf_rows", LINALG, &["QIn", "QOut"]),
     ("k_qconv", CONV, &["QOut", "m_store", "k_conv_tiles", "avx2_or_portable"]),
-    ("k_qdw", CONV, &["QIn", "QOut", "m_store", "avx2_or_portable"]),
+    ("k_qdw", QDW, &["QIn", "QOut", "k_qdw_portable", "k_qdw_avx2", "x86_avx2_fma", "avx2_or_portable"]),
+    ("k_qdw_avx2", QDW, &["QIn", "QOut", "m_requant", "k_qdw_load"]),
+    ("k_qdw_load", QDW, &[]),
+    ("k_qdw_portable", QDW, &["QIn", "QOut", "m_store"]),
     ("k_widen_pad", CONV, &["QIn"]),
     ("k_qpack", QPACK, &["QIn"]),
-    ("k_qconv4", QPACK, &["QOut", "m_requant", "k_qconv4_portable", "k_qconv4_vnni", "x86_vnni", "avx2_or_portable"]),
+    (
+        "k_qconv4",
+        QPACK,
+        &[
+            "QOut",
+            "m_requant",
+            "k_qconv4_portable",
+            "k_qconv4_vnni",
+            "x86_vnni",
+            "k_qconv4_avx2",
+            "x86_avx2_fma",
+            "avx2_or_portable",
+        ],
+    ),
     ("k_qconv4_portable", QPACK, &["QOut", "m_requant"]),
-    ("k_qconv4_vnni", QPACK, &["QOut", "m_requant", "k_qconv4_vnni_tile"]),
+    ("k_qconv4_store", QPACK, &["QOut", "m_requant"]),
+    ("k_qconv4_vnni", QPACK, &["QOut", "k_qconv4_store", "k_qconv4_vnni_tile"]),
+    ("k_qconv4_avx2", QPACK, &["QOut", "k_qconv4_store", "k_qconv4_avx2_tile"]),
+    ("k_qconv4_avx2_tile", QPACK, &[]),
     ("k_qconv4_vnni_tile", QPACK, &[]),
     ("SaWord", SHIFTADD, &[]),
     ("k_sa_valid", SHIFTADD, &["SaWord"]),
@@ -207,6 +228,8 @@ mod tests {
             super::LINALG,
             super::MATH,
             super::NORM,
+            super::QDW,
+            super::QPACK,
             super::QUANT,
             super::SHIFTADD,
             super::SIMD,

@@ -3,11 +3,11 @@
 //! `[MP/16][CQ][KH][KW][16][4]` `i8` (16 output channels by 4 input channels), the layout of
 //! AVX512-VNNI's `vpdpbusd`, which sums four `u8 × i8` products into each `i32` lane without
 //! intermediate saturation (exact). Chosen at run time: the VNNI microkernel where the x86-64
-//! CPU has it ([`x86_vnni`]), else the portable loops over the same layout (compiled for AVX2
-//! where the CPU has it).
+//! CPU has it ([`x86_vnni`]), else an AVX2 microkernel on the same layout (`vpmaddwd` on the
+//! inputs and weights widened to i16) where it has AVX2, else the portable loops.
 
 #[cfg(target_arch = "x86_64")]
-use super::super::x86_vnni;
+use super::super::{x86_avx2_fma, x86_vnni};
 use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
 
 /// `xq` (`[CQ][HW][4]` bytes, `CQ = ⌈C/4⌉`) = the integers `x` (`[C][HW]`) plus `X::BIAS`
@@ -70,6 +70,12 @@ fn k_qconv4<
     if x86_vnni() {
         // SAFETY: the CPU has AVX512-VNNI; the slices are as long as the kernel reads.
         unsafe { k_qconv4_vnni::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, SW, DH, DW>(xq, w, off, mul, bias, y, rq) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if x86_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the kernel reads.
+        unsafe { k_qconv4_avx2::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, SW, DH, DW>(xq, w, off, mul, bias, y, rq) };
         return;
     }
     avx2_or_portable(|| {
@@ -202,23 +208,163 @@ unsafe fn k_qconv4_vnni<
                         _ => k_qconv4_vnni_tile::<1, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                     }
                 };
-                for (i, pixel) in sums.iter().enumerate().take(p) {
-                    for (b, block) in pixel.iter().enumerate().take(v) {
-                        let m0 = (mb + b) * 16;
-                        let mut out = [Y::store(0.0, rq); 16];
-                        let (mul, bias) = (&mul[m0..m0 + 16], &bias[m0..m0 + 16]);
-                        for (m, o) in out.iter_mut().enumerate() {
-                            *o = m_requant(block[m], 0, mul[m], bias[m], rq);
-                        }
-                        for (m, &o) in out.iter().enumerate().take(M.saturating_sub(m0).min(16)) {
-                            y[((m0 + m) * OH + oh) * OW + ow + i] = o;
-                        }
-                    }
-                }
+                k_qconv4_store::<Y, M, OH, OW>(&sums, (p, v), (mb, oh, ow), mul, bias, y, rq);
                 ow += p;
             }
         }
         mb += v;
+    }
+}
+
+/// Stores the sums of a tile of the packed kernels ([`k_qconv4_vnni_tile`],
+/// [`k_qconv4_avx2_tile`]): `p` pixels by `v` blocks of 16 output channels, the first block
+/// `mb`, the first pixel at row `oh`, column `ow`; channels past `M` are dropped.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn k_qconv4_store<Y: QOut, const M: usize, const OH: usize, const OW: usize>(
+    sums: &[[[i32; 16]; 4]; 6],
+    (p, v): (usize, usize),
+    (mb, oh, ow): (usize, usize, usize),
+    mul: &[f32],
+    bias: &[f32],
+    y: &mut [Y],
+    rq: Requant,
+) {
+    for (i, pixel) in sums.iter().enumerate().take(p) {
+        for (b, block) in pixel.iter().enumerate().take(v) {
+            let m0 = (mb + b) * 16;
+            let mut out = [Y::store(0.0, rq); 16];
+            let (mul, bias) = (&mul[m0..m0 + 16], &bias[m0..m0 + 16]);
+            for (m, o) in out.iter_mut().enumerate() {
+                *o = m_requant(block[m], 0, mul[m], bias[m], rq);
+            }
+            for (m, &o) in out.iter().enumerate().take(M.saturating_sub(m0).min(16)) {
+                y[((m0 + m) * OH + oh) * OW + ow + i] = o;
+            }
+        }
+    }
+}
+
+/// [`k_qconv4`] with AVX2, for CPUs without AVX512-VNNI: per block of 16 output channels, two
+/// output pixels of a row at a time (a single one at the end of an odd row) by
+/// [`k_qconv4_avx2_tile`].
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; the slices are as long as [`k_qconv4`] makes them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn k_qconv4_avx2<
+    Y: QOut,
+    const CQ: usize,
+    const H: usize,
+    const W: usize,
+    const M: usize,
+    const MP: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const DH: usize,
+    const DW: usize,
+>(
+    xq: &[u8],
+    w: &[i8],
+    off: &[i32],
+    mul: &[f32],
+    bias: &[f32],
+    y: &mut [Y],
+    rq: Requant,
+) {
+    for mb in 0..MP / 16 {
+        for oh in 0..OH {
+            let mut ow = 0;
+            while ow < OW {
+                let p = if OW - ow >= 2 { 2 } else { 1 };
+                let x = &xq[((oh * SH) * W + ow * SW) * 4..];
+                let wb = &w[mb * CQ * KH * KW * 64..];
+                let init = &off[mb * 16..mb * 16 + 16];
+                // SAFETY: the CPU has AVX2; the tile's taps and weights lie inside the slices.
+                let sums = unsafe {
+                    if p == 2 {
+                        k_qconv4_avx2_tile::<2, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init)
+                    } else {
+                        k_qconv4_avx2_tile::<1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init)
+                    }
+                };
+                k_qconv4_store::<Y, M, OH, OW>(&sums, (p, 1), (mb, oh, ow), mul, bias, y, rq);
+                ow += p;
+            }
+        }
+    }
+}
+
+/// One register tile of [`k_qconv4_avx2`]: `P` pixels (input at `x` as for
+/// [`k_qconv4_vnni_tile`]) by one block of 16 output channels (weights at `w`, sums starting
+/// from `init`). Per tap, the block's 64 weights widened to i16 in four registers (channels
+/// `4k..4k + 4` in the `k`-th, four inputs each) and each pixel's four inputs widened and
+/// broadcast: `vpmaddwd` sums pairs of products into i32 lanes, which hold each channel's two
+/// pairs side by side until one horizontal add at the end (exact: `u8 · i8` products and
+/// their pair sums fit). Returns the sums in the layout of [`k_qconv4_vnni_tile`].
+///
+/// # Safety
+/// The CPU has AVX2; every tap and weight of the tile lies inside its slice.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn k_qconv4_avx2_tile<
+    const P: usize,
+    const CQ: usize,
+    const H: usize,
+    const W: usize,
+    const KH: usize,
+    const KW: usize,
+    const SW: usize,
+    const DH: usize,
+    const DW: usize,
+>(
+    x: &[u8],
+    w: &[i8],
+    init: &[i32],
+) -> [[[i32; 16]; 4]; 6] {
+    use core::arch::x86_64::*;
+    let (x, w, init) = (x.as_ptr(), w.as_ptr(), &init[..16]);
+    // SAFETY: the caller keeps every offset inside its slice.
+    unsafe {
+        let mut acc = [[_mm256_setzero_si256(); 4]; P];
+        for q in 0..CQ {
+            for kh in 0..KH {
+                for kw in 0..KW {
+                    let tap = ((q * KH + kh) * KW + kw) * 64;
+                    let mut wv = [_mm256_setzero_si256(); 4];
+                    for (k, wv) in wv.iter_mut().enumerate() {
+                        *wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(tap + 16 * k) as *const _));
+                    }
+                    let at = (q * H + kh * DH) * W + kw * DW;
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        let four = (x.add((at + i * SW) * 4) as *const i32).read_unaligned();
+                        let xv = _mm256_broadcastq_epi64(_mm_cvtepu8_epi16(_mm_cvtsi32_si128(four)));
+                        for (a, &wv) in row.iter_mut().zip(&wv) {
+                            *a = _mm256_add_epi32(*a, _mm256_madd_epi16(xv, wv));
+                        }
+                    }
+                }
+            }
+        }
+        let mut sums = [[[0i32; 16]; 4]; 6];
+        let (init0, init1) =
+            (_mm256_loadu_si256(init.as_ptr() as *const _), _mm256_loadu_si256(init[8..].as_ptr() as *const _));
+        for (s, row) in sums.iter_mut().zip(&acc) {
+            // hadd: channels 0, 1, 4, 5 | 2, 3, 6, 7 (of 8); the permutation puts them in order.
+            let lo = _mm256_permute4x64_epi64::<0xd8>(_mm256_hadd_epi32(row[0], row[1]));
+            let hi = _mm256_permute4x64_epi64::<0xd8>(_mm256_hadd_epi32(row[2], row[3]));
+            _mm256_storeu_si256(s[0].as_mut_ptr() as *mut _, _mm256_add_epi32(lo, init0));
+            _mm256_storeu_si256(s[0][8..].as_mut_ptr() as *mut _, _mm256_add_epi32(hi, init1));
+        }
+        sums
     }
 }
 
@@ -348,6 +494,17 @@ mod tests {
             &mut portable,
             rq,
         );
+        #[cfg(target_arch = "x86_64")]
+        if super::super::super::x86_avx2_fma() {
+            let mut avx2 = vec![0i8; M * OH * OW];
+            // SAFETY: the CPU has AVX2 and FMA; the slices are the kernel's.
+            unsafe {
+                super::k_qconv4_avx2::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1>(
+                    &xq, &wp, &off, &mul, &bias, &mut avx2, rq,
+                )
+            };
+            assert_eq!(avx2, portable, "avx2 {C}x{M} k{K} s{S}");
+        }
         let mut spread = std::collections::BTreeSet::new();
         for m in 0..M {
             for i in 0..OH {

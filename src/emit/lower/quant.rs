@@ -371,7 +371,9 @@ impl Lowerer<'_> {
         args
     }
 
-    /// `y[M][N] = x[M][K] · w[K][N]` with per-column terms, summed in i32.
+    /// `y[M][N] = x[M][K] · w[K][N]` with per-column terms, summed in i32. A single row of 8-bit
+    /// integers by `i8` weights is a 1×1 convolution of `K` channels into `N` on one pixel
+    /// (the layouts agree), run on the packed layout (`k_qconv4`); others as `k_qmm`.
     fn matrix_kernel(
         &mut self,
         [m, k, n]: [usize; 3],
@@ -380,6 +382,33 @@ impl Lowerer<'_> {
         f: &Fusion,
         t: Terms,
     ) -> Result<(), EmitError> {
+        let shift = packed_shift(f.xq.elem);
+        if let (1, Some(shift), true) = (m, shift, self.packed) {
+            if values.iter().all(|v| i8::try_from(*v).is_ok()) {
+                let mut sums = vec![0i64; n];
+                for (i, &v) in values.iter().enumerate() {
+                    sums[i % n] += v as i64;
+                }
+                let p = Prepared { values: transpose(values, k, n), sums, scales: Vec::new() };
+                let geo = ConvGeometry {
+                    cin: k,
+                    m: n,
+                    g: 1,
+                    h: 1,
+                    wd: 1,
+                    kh: 1,
+                    kw: 1,
+                    sh: 1,
+                    sw: 1,
+                    dh: 1,
+                    dw: 1,
+                    pads: [0; 4],
+                    oh: 1,
+                    ow: 1,
+                };
+                return self.packed_conv(&geo, &p, xb, f, t, shift);
+            }
+        }
         let steps = self.steps(&t, f);
         let (wb, terms) = self.integer_operands(values, t, true);
         let wt = self.program.bufs[wb].elem.rust();
@@ -405,11 +434,7 @@ impl Lowerer<'_> {
         let ConvGeometry { cin, m, g, h, wd, kh, kw, sh, sw, dh, dw, oh, ow, .. } = *geo;
         let (xt, yt, rq) = (f.xq.elem.rust(), Self::out_type(f), Self::requant(f));
         let (ph, pw) = geo.padded();
-        let shift = match f.xq.elem {
-            Elem::I8 => Some(128),
-            Elem::U8 => Some(0),
-            _ => None,
-        };
+        let shift = packed_shift(f.xq.elem);
         if let (1, Some(shift), true) = (g, shift, self.packed) {
             if p.values.iter().all(|v| i8::try_from(*v).is_ok()) {
                 return self.packed_conv(geo, p, xb, f, t, shift);
@@ -439,7 +464,13 @@ impl Lowerer<'_> {
             let mut args = vec![Arg::Read(src), Arg::Read(wb)];
             args.extend(terms);
             args.extend([steps, Arg::Write(yb), Arg::Code(rq)]);
-            let generics = nums(&[cin, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw]);
+            // The x86-64 kernel's sums of one channel on the stack: up to 64 KiB.
+            let n = if matches!(f.xq.elem, Elem::I8 | Elem::U8) && sh == sw && sw <= 2 && oh * pw <= 16384 {
+                oh * pw
+            } else {
+                0
+            };
+            let generics = nums(&[cin, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw, n]);
             self.typed_step("k_qdw", &[xt, wt, yt], generics, args);
             return Ok(());
         }
@@ -614,6 +645,16 @@ fn int_mm_generics(dims: &[usize], n: usize) -> Vec<String> {
     let (nb1, nb4) = (generics.pop().expect("NB1"), generics.pop().expect("NB4"));
     generics.extend([on_arm(pick(2), nb4), on_arm(pick(8), nb1)]);
     generics
+}
+
+/// What makes an input of type `elem` `u8` for the packed kernels (`k_qpack`): 128 for `i8`, 0
+/// for `u8`; none for wider types.
+fn packed_shift(elem: Elem) -> Option<i64> {
+    match elem {
+        Elem::I8 => Some(128),
+        Elem::U8 => Some(0),
+        _ => None,
+    }
 }
 
 /// `v` (`[R][C]`) transposed.
