@@ -3,11 +3,11 @@
 # command, then gos-opt's own summary lines (predicted rpi3 saving against exact mode, held-out
 # accuracy / agreement / relative error, budget used). Reports go to target/approx-figures/.
 # onnxruntime's int8 models beside ours: scripts/approx-ort.sh.
-# Opt-in (minutes of CPU): bash scripts/approx-figures.sh [FILTER]
+# Opt-in (minutes of CPU): bash scripts/approx-figures.sh [FILTER]  (GOS_OPT=BINARY: another build)
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 need models
-gos_opt_bin
+gos_opt_bin "${GOS_OPT:-}"
 OUT=target/approx-figures
 mkdir -p "$OUT"
 E=$S/data/mnist-eval-2000

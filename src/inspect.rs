@@ -143,7 +143,14 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
                     let mut ints = in_types.clone();
                     ints[0] = Some(x);
                     ints[1] = Some(w);
-                    let mult = crate::cost::kernel_work(&node.op, &ints, &outs);
+                    // A kernel storing through a clamp and a QuantizeLinear writes what they
+                    // would have: the clamp and the requantization are done in its store.
+                    let store = integer.stores.get(&id);
+                    let written = store.map_or(outs.clone(), |s| vec![s.written.clone()]);
+                    let mut mult = crate::cost::kernel_work(&node.op, &ints, &written);
+                    if let Some(s) = store {
+                        mult.fused_store(s.written.numel() as u64, s.clamped, s.requantized);
+                    }
                     // Weights coded as digit planes run as shift-add kernels.
                     let coded = node.inputs.get(1).copied().flatten().and_then(|v| weight_ints(graph, v));
                     match coded.and_then(|v| crate::shiftadd::coding_of(graph, v)) {

@@ -162,6 +162,24 @@ impl Work {
     pub fn none() -> Work {
         Work::default()
     }
+
+    /// Adds what a kernel's store does to each of its `n` outputs when it computes the clamp
+    /// (one compare) and the requantization ([`Counter::requantize`]) of the nodes after it.
+    pub fn fused_store(&mut self, n: u64, clamped: bool, requantized: bool) {
+        if clamped {
+            self.ops.add(Precision::F32, OpClass::Compare, n);
+        }
+        if requantized {
+            requantize(&mut self.ops, n);
+        }
+    }
+}
+
+/// The requantization of `n` accumulators (scale, round, add the zero point, saturate).
+fn requantize(ops: &mut OpCounts, n: u64) {
+    ops.add(Precision::F32, OpClass::Mul, n);
+    ops.add(Precision::F32, OpClass::Add, 2 * n);
+    ops.add(Precision::I32, OpClass::Compare, 2 * n);
 }
 
 /// The profile precision an element type is computed at, and how many operations of that
@@ -308,9 +326,7 @@ impl<'a> Counter<'a> {
 
     /// The requantization of `n` accumulators (scale, round, add the zero point, saturate).
     pub fn requantize(&mut self, n: u64) {
-        self.on(DType::F32, OpClass::Mul, n);
-        self.on(DType::F32, OpClass::Add, 2 * n);
-        self.on(DType::I32, OpClass::Compare, 2 * n);
+        requantize(&mut self.tally.vector, n);
     }
 
     /// Whether a convolution whose weight is input `weight` is depthwise (one input channel

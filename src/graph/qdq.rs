@@ -1,11 +1,12 @@
 //! Quantized (QDQ) groups as an integer back end runs them: which Conv, Gemm and MatMul nodes
-//! multiply 8-bit integers, and which DequantizeLinear nodes only feed them (and so are never
-//! computed). The cost model prices a graph with it; the Rust back end's plan
+//! multiply 8-bit integers, which DequantizeLinear nodes only feed them (and so are never
+//! computed), and which ReLU/Clip and QuantizeLinear after them the kernel's store computes
+//! (requantized in the store, as onnxruntime's QLinearConv does, so never a pass of their own). The cost model prices a graph with it; the Rust back end's plan
 //! (`emit::lower::quant`) applies further conditions of its own (per-tensor activation scales,
 //! scales along the output channels), which a model from gos-opt's quantization rules meets.
 
 use super::{Graph, NodeId, ValueId, ValueKind};
-use crate::ops::Op;
+use crate::ops::{Op, UnaryKind};
 use crate::tensor::{DType, TensorType};
 use std::collections::{HashMap, HashSet};
 
@@ -15,8 +16,23 @@ pub struct IntegerKernels {
     /// Conv, Gemm and MatMul nodes that multiply 8-bit integers: their activation and weight
     /// integer types.
     pub kernels: HashMap<NodeId, (TensorType, TensorType)>,
-    /// DequantizeLinear nodes whose every reader is an integer kernel reading them as its input.
+    /// Nodes never computed on their own: DequantizeLinear nodes whose every reader is an
+    /// integer kernel reading them as its input, and the ReLU/Clip and QuantizeLinear nodes an
+    /// integer kernel's store computes.
     pub absorbed: HashSet<NodeId>,
+    /// Per integer kernel that stores through the nodes after it, what its store does.
+    pub stores: HashMap<NodeId, Store>,
+}
+
+/// The store of an integer kernel that computes the nodes after it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Store {
+    /// The type it writes: the QuantizeLinear's 8-bit output, or the clamp's float output.
+    pub written: TensorType,
+    /// Whether it clamps (a ReLU or Clip).
+    pub clamped: bool,
+    /// Whether it requantizes (a QuantizeLinear).
+    pub requantized: bool,
 }
 
 impl IntegerKernels {
@@ -67,6 +83,128 @@ impl IntegerKernels {
                 found.absorbed.insert(id);
             }
         }
+        // The single reader of `v`, when `v` is not a graph output.
+        let sole_reader = |v: ValueId| match readers.get(&v).map(|r| r.as_slice()) {
+            Some([(n, _)]) if !graph.outputs.contains(&v) => Some(*n),
+            _ => None,
+        };
+        let kernels: Vec<NodeId> = found.kernels.keys().copied().collect();
+        for id in kernels {
+            let Some(mut out) = graph.node(id).outputs.first().copied() else { continue };
+            let mut through = Vec::new();
+            // A ReLU, or a Clip with constant bounds, reading the kernel's output alone.
+            if let Some(act) = sole_reader(out) {
+                let n = graph.node(act);
+                let clamp = match &n.op {
+                    Op::Unary(u) => u.kind == UnaryKind::Relu,
+                    Op::Clip(_) => n.inputs.iter().skip(1).flatten().all(|v| graph.constant(*v).is_some()),
+                    _ => false,
+                };
+                if clamp && n.inputs.first().copied().flatten() == Some(out) {
+                    through.push(act);
+                    out = n.outputs[0];
+                }
+            }
+            // A QuantizeLinear reading that alone, whose integers only DequantizeLinear nodes read.
+            let mut requantized = false;
+            if let Some(q) = sole_reader(out) {
+                let n = graph.node(q);
+                let y = n.outputs[0];
+                let dequantized_only = readers.get(&y).is_some_and(|r| {
+                    r.iter().all(|&(r, _)| {
+                        let d = graph.node(r);
+                        matches!(d.op, Op::DequantizeLinear(_)) && d.inputs.first().copied().flatten() == Some(y)
+                    })
+                });
+                if matches!(n.op, Op::QuantizeLinear(_))
+                    && n.inputs.first().copied().flatten() == Some(out)
+                    && !graph.outputs.contains(&y)
+                    && dequantized_only
+                {
+                    through.push(q);
+                    out = y;
+                    requantized = true;
+                }
+            }
+            if let (false, Some(t)) = (through.is_empty(), graph.ty(out)) {
+                let clamped = through.len() > requantized as usize;
+                found.absorbed.extend(through);
+                found.stores.insert(id, Store { written: t.clone(), clamped, requantized });
+            }
+        }
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{ConstOrigin, Node, Value, ValueKind};
+    use crate::ops::test_support::parser;
+    use crate::tensor::{Tensor, TensorData};
+    use std::sync::Arc;
+
+    /// `x (u8) → DQ → Conv(DQ(w)) → Relu → Q → DQ → Conv(DQ(w)) → y`, with the Relu's output
+    /// also a graph output when `relu_out` is set.
+    fn chain(relu_out: bool) -> (Graph, Vec<NodeId>) {
+        let mut g = Graph::default();
+        let ty = |d, s: &[usize]| Some(TensorType::new(d, s.to_vec()));
+        let value = |g: &mut Graph, name: &str, t| g.add_value(Value { name: name.into(), ty: t, ..Value::default() });
+        let x = value(&mut g, "x", ty(DType::U8, &[1, 1, 4, 4]));
+        g.values[x.index()].kind = ValueKind::Input;
+        g.inputs.push(x);
+        let c = |g: &mut Graph, name: &str, t: Tensor| g.add_const(name, Arc::new(t), ConstOrigin::Derived);
+        let scale = c(&mut g, "s", Tensor::new(vec![], TensorData::F32(vec![0.1])));
+        let zero = c(&mut g, "z", Tensor::new(vec![], TensorData::U8(vec![0])));
+        let w = c(&mut g, "w", Tensor::new(vec![1, 1, 1, 1], TensorData::I8(vec![3])));
+        let wz = c(&mut g, "wz", Tensor::new(vec![], TensorData::I8(vec![0])));
+        let mut ids = Vec::new();
+        let mut node = |g: &mut Graph, op: &str, inputs: &[ValueId], out: &str, t| {
+            let y = value(g, out, t);
+            let op = Op::parse(&parser(op, 13, &Vec::new())).unwrap();
+            let n = Node {
+                name: out.into(),
+                op,
+                inputs: inputs.iter().map(|&v| Some(v)).collect(),
+                outputs: vec![y],
+                doc_string: String::new(),
+            };
+            ids.push(g.add_node(n).unwrap());
+            y
+        };
+        let f = ty(DType::F32, &[1, 1, 4, 4]);
+        let dx = node(&mut g, "DequantizeLinear", &[x, scale, zero], "dx", f.clone());
+        let dw = node(&mut g, "DequantizeLinear", &[w, scale, wz], "dw", ty(DType::F32, &[1, 1, 1, 1]));
+        let c1 = node(&mut g, "Conv", &[dx, dw], "c1", f.clone());
+        let r = node(&mut g, "Relu", &[c1], "r", f.clone());
+        let q = node(&mut g, "QuantizeLinear", &[r, scale, zero], "q", ty(DType::U8, &[1, 1, 4, 4]));
+        let dq = node(&mut g, "DequantizeLinear", &[q, scale, zero], "dq", f.clone());
+        let y = node(&mut g, "Conv", &[dq, dw], "y", f);
+        g.outputs.push(y);
+        if relu_out {
+            g.outputs.push(r);
+        }
+        (g, ids)
+    }
+
+    #[test]
+    fn a_kernel_stores_through_its_relu_and_quantizelinear() {
+        let (g, ids) = chain(false);
+        let k = IntegerKernels::of(&g);
+        let (dx, c1, relu, q, dq, y) = (ids[0], ids[2], ids[3], ids[4], ids[5], ids[6]);
+        assert!(k.kernels.contains_key(&c1) && k.kernels.contains_key(&y));
+        assert_eq!(k.absorbed, [dx, relu, q, dq].into_iter().collect());
+        let s = &k.stores[&c1];
+        assert_eq!((s.written.dtype, s.clamped, s.requantized), (DType::U8, true, true));
+        assert!(!k.stores.contains_key(&y), "a graph output is stored as it is");
+    }
+
+    #[test]
+    fn a_relu_read_elsewhere_keeps_its_quantizelinear() {
+        let (g, ids) = chain(true);
+        let k = IntegerKernels::of(&g);
+        assert!(k.absorbed.contains(&ids[3]) && !k.absorbed.contains(&ids[4]));
+        let s = &k.stores[&ids[2]];
+        assert_eq!((s.written.dtype, s.clamped, s.requantized), (DType::F32, true, false));
     }
 }

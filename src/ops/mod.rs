@@ -19,7 +19,7 @@ mod reduce;
 mod resize;
 mod shape;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use attr::{Attr, Attrs};
 pub use conv::{AutoPad, Conv, ConvAttrs, ConvTranspose, Window};
