@@ -207,6 +207,8 @@ fn k_quant_ip<const N: usize>(y: &mut [f32], inv: f32, zp: f32, qmin: f32, qmax:
 mod conv;
 #[path = "linalg.rs"]
 mod linalg;
+#[path = "qarm.rs"]
+mod qarm;
 #[path = "qdw.rs"]
 mod qdw;
 #[path = "qpack.rs"]

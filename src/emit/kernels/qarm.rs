@@ -1,0 +1,115 @@
+//! Integer kernels for 32-bit Arm with the DSP extension (Cortex-M4/M7), two 16-bit
+//! multiply-accumulates per SMLAD, as CMSIS-NN's `arm_convolve_s8` does: the inputs of two
+//! output pixels packed once into sign- or zero-extended 16-bit pairs (im2col), read by every
+//! pair of output channels, whose `i8` weights the generator laid out in pairs (`[M/2][K][2]`)
+//! so that one word holds both channels' weights of two taps and SXTB16 splits it into the
+//! two channels' pairs. The sums are the portable kernels' exactly (every product and pair sum
+//! fits i32), so the stores are too.
+
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+use super::{arm_smlad, arm_sxtb16, m_store, QIn, QOut, Requant};
+
+/// [`k_qconv`] on 32-bit Arm with the DSP extension for 8-bit `X`, `i8` weights in blocks of
+/// two output channels (`[G][MG/2][CG][KH][KW][2]`) and `K = CG · KH · KW ≤ 1024` taps: the
+/// output pixels of each group go two at a time (across row ends), their `K` inputs packed
+/// into 16-bit pairs `[K/2][pixel]` (the last pair of an odd `K` with a zero above), then
+/// every pair of channels sums them into four registers by SMLAD ([`k_qconv_dsp_tile`]) and
+/// stores them ([`m_store`]).
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+#[allow(clippy::too_many_arguments)]
+fn k_qconv_dsp<
+    X: QIn,
+    Y: QOut,
+    const G: usize,
+    const CG: usize,
+    const H: usize,
+    const WD: usize,
+    const MG: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const DH: usize,
+    const DW: usize,
+>(
+    x: &[X],
+    w: &[i8],
+    off: &[i32],
+    (mul, bias, steps): (&[f32], &[f32], &[i32]),
+    y: &mut [Y],
+    rq: Requant,
+) {
+    let k = CG * KH * KW;
+    let (x, w, y) = (&x[..G * CG * H * WD], &w[..G * MG * k], &mut y[..G * MG * OH * OW]);
+    // The packed inputs of two pixels, `[K/2][pixel]` pairs, at most 1024 taps (4 KiB).
+    let mut cols = [[0u32; 2]; 512];
+    let cols = &mut cols[..k.div_ceil(2)];
+    cols.fill([0; 2]);
+    for g in 0..G {
+        let mut pix = 0;
+        while pix < OH * OW {
+            let np = if pix + 2 <= OH * OW { 2 } else { 1 };
+            // The taps as 16-bit halves: tap `i` of pixel `p` is half `4 · (i / 2) + 2p + i % 2`.
+            let half = cols.as_mut_ptr() as *mut i16;
+            for p in 0..np {
+                let (oh, ow) = ((pix + p) / OW, (pix + p) % OW);
+                let mut i = 0;
+                for c in 0..CG {
+                    for kh in 0..KH {
+                        let at = ((g * CG + c) * H + oh * SH + kh * DH) * WD + ow * SW;
+                        let row = &x[at..at + (KW - 1) * DW + 1];
+                        for kw in 0..KW {
+                            // SAFETY: `i < K ≤ 2 · cols.len()`, so the half lies in `cols`.
+                            unsafe { *half.add(2 * i - (i & 1) + 2 * p) = row[kw * DW].wide() as i16 };
+                            i += 1;
+                        }
+                    }
+                }
+            }
+            for m in (0..MG).step_by(2) {
+                let ch = g * MG + m;
+                let acc = k_qconv_dsp_tile(&w[ch * k..(ch + 2) * k], cols, [off[ch], off[ch + 1]]);
+                for (c, sums) in acc.iter().enumerate() {
+                    for (p, &s) in sums.iter().enumerate().take(np) {
+                        y[(ch + c) * OH * OW + pix + p] = m_store(s, 0, ch + c, mul, bias, steps, rq);
+                    }
+                }
+            }
+            pix += np;
+        }
+    }
+}
+
+/// Two output channels (`w`: their `K` weight pairs, `[K][2]`) by two pixels (`cols`: their
+/// packed input pairs) of [`k_qconv_dsp`], the sums starting from `init`: per two taps one
+/// word of weights, split by SXTB16 into each channel's pair, and four SMLAD.
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+#[inline(always)]
+fn k_qconv_dsp_tile(w: &[i8], cols: &[[u32; 2]], init: [i32; 2]) -> [[i32; 2]; 2] {
+    let mut acc = [[init[0]; 2], [init[1]; 2]];
+    let mut mac = |word: u32, xp: &[u32; 2]| {
+        let (w0, w1) = (arm_sxtb16::<false>(word), arm_sxtb16::<true>(word));
+        acc[0][0] = arm_smlad(w0, xp[0], acc[0][0]);
+        acc[0][1] = arm_smlad(w0, xp[1], acc[0][1]);
+        acc[1][0] = arm_smlad(w1, xp[0], acc[1][0]);
+        acc[1][1] = arm_smlad(w1, xp[1], acc[1][1]);
+    };
+    let (words, tail) = w.split_at(w.len() / 4 * 4);
+    let word = |q: &[i8]| u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]);
+    // Four taps per step (two words).
+    let (mut w8, mut x2) = (words.chunks_exact(8), cols.chunks_exact(2));
+    for (q, xp) in (&mut w8).zip(&mut x2) {
+        mac(word(&q[..4]), &xp[0]);
+        mac(word(&q[4..]), &xp[1]);
+    }
+    if let (q @ [_, _, _, _], [xp, ..]) = (w8.remainder(), x2.remainder()) {
+        mac(word(q), xp);
+    }
+    if let (&[a, b], Some(xp)) = (tail, cols.last()) {
+        // An odd `K`: the last tap alone (its pair's upper input is zero).
+        mac(a as u8 as u32 | (b as u8 as u32) << 8, xp);
+    }
+    acc
+}
