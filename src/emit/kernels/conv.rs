@@ -358,7 +358,7 @@ fn k_qconv<
 ) {
     let y = &mut y[..G * MG * OH * OW];
     #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
-    if MB == 2 && W::I8 && core::mem::size_of::<X>() == 1 && CG * KH * KW <= 1024 {
+    if MB == 2 && W::I8 && core::mem::size_of::<X>() == 1 && CG * KH * KW <= 768 {
         // SAFETY: `W` is `i8`.
         let w = unsafe { core::slice::from_raw_parts(w.as_ptr() as *const i8, w.len()) };
         k_qconv_dsp::<X, Y, G, CG, H, WD, MG, OH, OW, KH, KW, SH, SW, DH, DW>(x, w, off, (mul, bias, steps), y, rq);

@@ -10,7 +10,7 @@
 use super::{arm_smlad, arm_sxtb16, m_store, QIn, QOut, Requant};
 
 /// [`k_qconv`] on 32-bit Arm with the DSP extension for 8-bit `X`, `i8` weights in blocks of
-/// two output channels (`[G][MG/2][CG][KH][KW][2]`) and `K = CG · KH · KW ≤ 1024` taps: the
+/// two output channels (`[G][MG/2][CG][KH][KW][2]`) and `K = CG · KH · KW ≤ 768` taps: the
 /// output pixels of each group go two at a time (across row ends), their `K` inputs packed
 /// into 16-bit pairs `[K/2][pixel]` (the last pair of an odd `K` with a zero above), then
 /// every pair of channels sums them into four registers by SMLAD ([`k_qconv_dsp_tile`]) and
@@ -41,17 +41,17 @@ fn k_qconv_dsp<
     y: &mut [Y],
     rq: Requant,
 ) {
+    const PX: usize = 2;
     let k = CG * KH * KW;
     let (x, w, y) = (&x[..G * CG * H * WD], &w[..G * MG * k], &mut y[..G * MG * OH * OW]);
-    // The packed inputs of two pixels, `[K/2][pixel]` pairs, at most 1024 taps (4 KiB).
-    let mut cols = [[0u32; 2]; 512];
+    // The packed inputs of two pixels, `[K/2][pixel]` pairs, at most 768 taps (3 KiB).
+    let mut cols = [[0u32; PX]; 384];
     let cols = &mut cols[..k.div_ceil(2)];
-    cols.fill([0; 2]);
     for g in 0..G {
         let mut pix = 0;
         while pix < OH * OW {
-            let np = if pix + 2 <= OH * OW { 2 } else { 1 };
-            // The taps as 16-bit halves: tap `i` of pixel `p` is half `4 · (i / 2) + 2p + i % 2`.
+            let np = PX.min(OH * OW - pix);
+            // The taps as 16-bit halves: tap `i` of pixel `p` is half `2 · PX · (i / 2) + 2p + i % 2`.
             let half = cols.as_mut_ptr() as *mut i16;
             for p in 0..np {
                 let (oh, ow) = ((pix + p) / OW, (pix + p) % OW);
@@ -62,10 +62,14 @@ fn k_qconv_dsp<
                         let row = &x[at..at + (KW - 1) * DW + 1];
                         for kw in 0..KW {
                             // SAFETY: `i < K ≤ 2 · cols.len()`, so the half lies in `cols`.
-                            unsafe { *half.add(2 * i - (i & 1) + 2 * p) = row[kw * DW].wide() as i16 };
+                            unsafe { *half.add(PX * (i & !1) + (i & 1) + 2 * p) = row[kw * DW].wide() as i16 };
                             i += 1;
                         }
                     }
+                }
+                if k % 2 == 1 {
+                    // SAFETY: as above, the upper half of the last pair.
+                    unsafe { *half.add(PX * (k & !1) + 1 + 2 * p) = 0 };
                 }
             }
             for m in (0..MG).step_by(2) {
@@ -82,19 +86,19 @@ fn k_qconv_dsp<
     }
 }
 
-/// Two output channels (`w`: their `K` weight pairs, `[K][2]`) by two pixels (`cols`: their
+/// Two output channels (`w`: their `K` weight pairs, `[K][2]`) by `PX` pixels (`cols`: their
 /// packed input pairs) of [`k_qconv_dsp`], the sums starting from `init`: per two taps one
-/// word of weights, split by SXTB16 into each channel's pair, and four SMLAD.
+/// word of weights, split by SXTB16 into each channel's pair, and `2 · PX` SMLAD.
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
 #[inline(always)]
-fn k_qconv_dsp_tile(w: &[i8], cols: &[[u32; 2]], init: [i32; 2]) -> [[i32; 2]; 2] {
-    let mut acc = [[init[0]; 2], [init[1]; 2]];
-    let mut mac = |word: u32, xp: &[u32; 2]| {
+fn k_qconv_dsp_tile<const PX: usize>(w: &[i8], cols: &[[u32; PX]], init: [i32; 2]) -> [[i32; PX]; 2] {
+    let mut acc = [[init[0]; PX], [init[1]; PX]];
+    let mut mac = |word: u32, xp: &[u32; PX]| {
         let (w0, w1) = (arm_sxtb16::<false>(word), arm_sxtb16::<true>(word));
-        acc[0][0] = arm_smlad(w0, xp[0], acc[0][0]);
-        acc[0][1] = arm_smlad(w0, xp[1], acc[0][1]);
-        acc[1][0] = arm_smlad(w1, xp[0], acc[1][0]);
-        acc[1][1] = arm_smlad(w1, xp[1], acc[1][1]);
+        for (p, &x) in xp.iter().enumerate() {
+            acc[0][p] = arm_smlad(w0, x, acc[0][p]);
+            acc[1][p] = arm_smlad(w1, x, acc[1][p]);
+        }
     };
     let (words, tail) = w.split_at(w.len() / 4 * 4);
     let word = |q: &[i8]| u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]);
