@@ -12,7 +12,7 @@ use super::{arm_smlad, arm_sxtb16, m_store, QIn, QOut, Requant};
 /// [`k_qconv`] on 32-bit Arm with the DSP extension for 8-bit `X`, `i8` weights in blocks of
 /// two output channels (`[G][MG/2][CG][KH][KW][2]`) and `K = CG · KH · KW ≤ 768` taps: the
 /// output pixels of each group go two at a time (across row ends), their `K` inputs packed
-/// into 16-bit pairs `[K/2][pixel]` (the last pair of an odd `K` with a zero above), then
+/// into 16-bit pairs `[K/2][pixel]` through a table of the taps' offsets, then
 /// every pair of channels sums them into four registers by SMLAD ([`k_qconv_dsp_tile`]) and
 /// stores them ([`m_store`]).
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
@@ -44,33 +44,35 @@ fn k_qconv_dsp<
     const PX: usize = 2;
     let k = CG * KH * KW;
     let (x, w, y) = (&x[..G * CG * H * WD], &w[..G * MG * k], &mut y[..G * MG * OH * OW]);
-    // The packed inputs of two pixels, `[K/2][pixel]` pairs, at most 768 taps (3 KiB).
+    // Where the taps of a pixel lie from its first, in pairs (`[K/2]`; the upper one of an odd
+    // `K`'s last pair is the first tap, which its zero weight drops), at most 768 taps.
+    let mut taps = [[0u32; 2]; 384];
+    let taps = &mut taps[..k.div_ceil(2)];
+    let mut i = 0;
+    for c in 0..CG {
+        for kh in 0..KH {
+            for kw in 0..KW {
+                taps[i / 2][i % 2] = ((c * H + kh * DH) * WD + kw * DW) as u32;
+                i += 1;
+            }
+        }
+    }
+    let span = ((CG - 1) * H + (KH - 1) * DH) * WD + (KW - 1) * DW + 1;
+    // The packed inputs of two pixels, `[K/2][pixel]` pairs (3 KiB).
     let mut cols = [[0u32; PX]; 384];
     let cols = &mut cols[..k.div_ceil(2)];
     for g in 0..G {
         let mut pix = 0;
         while pix < OH * OW {
             let np = PX.min(OH * OW - pix);
-            // The taps as 16-bit halves: tap `i` of pixel `p` is half `2 · PX · (i / 2) + 2p + i % 2`.
-            let half = cols.as_mut_ptr() as *mut i16;
-            for p in 0..np {
-                let (oh, ow) = ((pix + p) / OW, (pix + p) % OW);
-                let mut i = 0;
-                for c in 0..CG {
-                    for kh in 0..KH {
-                        let at = ((g * CG + c) * H + oh * SH + kh * DH) * WD + ow * SW;
-                        let row = &x[at..at + (KW - 1) * DW + 1];
-                        for kw in 0..KW {
-                            // SAFETY: `i < K ≤ 2 · cols.len()`, so the half lies in `cols`.
-                            unsafe { *half.add(PX * (i & !1) + (i & 1) + 2 * p) = row[kw * DW].wide() as i16 };
-                            i += 1;
-                        }
-                    }
-                }
-                if k % 2 == 1 {
-                    // SAFETY: as above, the upper half of the last pair.
-                    unsafe { *half.add(PX * (k & !1) + 1 + 2 * p) = 0 };
-                }
+            let first = |p: usize| (g * CG * H + p / OW * SH) * WD + p % OW * SW;
+            // A single pixel is packed twice.
+            let (a, b) = (first(pix), first(pix + np - 1));
+            let (xa, xb) = (&x[a..a + span], &x[b..b + span]);
+            // SAFETY: every offset of `taps` is below `span`.
+            let at = |xs: &[X], o: u32| unsafe { xs.get_unchecked(o as usize) }.wide() as u32;
+            for (col, t) in cols.iter_mut().zip(taps.iter()) {
+                *col = [at(xa, t[0]) & 0xffff | at(xa, t[1]) << 16, at(xb, t[0]) & 0xffff | at(xb, t[1]) << 16];
             }
             for m in (0..MG).step_by(2) {
                 let ch = g * MG + m;
