@@ -299,8 +299,10 @@ fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, Pi
         stage("generating Rust");
     }
     let no_fpu = profile.ops_per_cycle(crate::cost::Precision::F32, crate::cost::OpClass::Mul) < 0.1;
+    let i8_lanes = profile.simd[crate::cost::Precision::I8 as usize];
     let emit_options = crate::emit::EmitOptions {
-        narrow_int8: opts.emit_options.narrow_int8 || profile.simd[crate::cost::Precision::I8 as usize] < 16.0,
+        narrow_int8: opts.emit_options.narrow_int8 || i8_lanes < 16.0,
+        arm_dsp: opts.emit_options.arm_dsp || (4.0..16.0).contains(&i8_lanes),
         integer_requant: opts.emit_options.integer_requant || no_fpu,
         // A core without a float unit is a microcontroller, whose profile's L2 is its flash.
         weights_budget: opts.emit_options.weights_budget.or(no_fpu.then_some(profile.l2.size as usize)),

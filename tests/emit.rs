@@ -355,21 +355,26 @@ fn an_op_without_a_kernel_fails_with_the_node_and_op() {
 
 /// The int8 convolutions of a QDQ model run on the packed layout (`k_qconv4`, VNNI on x86-64)
 /// unless the module is for a core with narrow integer vectors (`narrow_int8`), which the
-/// pipeline sets from the target: cortex-m4 keeps the plain kernels its DSP paths read, rpi3
-/// takes the packed one.
+/// pipeline sets from the target: cortex-m4 keeps the plain kernels its DSP paths read (with
+/// `arm_dsp`, in their SMLAD layouts), rpi3 takes the packed one.
 #[test]
 fn int8_convolutions_are_packed_except_for_narrow_targets() {
     let Some(shared) = shared_dir() else { return };
     let path = shared.join("models/int8/mnist-8/model_qdq.onnx");
     let graph = import(&path, &ImportOptions::default()).unwrap();
-    let source = |narrow_int8| {
-        emit::generate(&graph, &EmitOptions { quantized: Quantized::Integer, narrow_int8, ..EmitOptions::default() })
-            .unwrap()
-            .source
+    let source = |narrow_int8, arm_dsp| {
+        let options = EmitOptions { quantized: Quantized::Integer, narrow_int8, arm_dsp, ..EmitOptions::default() };
+        emit::generate(&graph, &options).unwrap().source
     };
-    assert!(source(false).contains("k_qconv4::<"), "wide targets take the packed kernel");
-    let narrow = source(true);
+    assert!(source(false, false).contains("k_qconv4::<"), "wide targets take the packed kernel");
+    let narrow = source(true, false);
     assert!(!narrow.contains("k_qconv4::<") && narrow.contains("k_qconv::<"), "narrow targets keep k_qconv");
+    // With the DSP extension: 5x5 convolutions in pairs of channels (`MB` 2, read by SMLAD),
+    // the single-row Gemm on its transposed `i8` weights (`k_qmm::<i8, u8, ..>`, 10 rows).
+    let dsp = source(true, true);
+    assert!(dsp.contains("k_qconv::<u8, i8, u8, 1, 1, 32, 32, 8, 28, 28, 5, 5, 1, 1, 1, 1, 2, "), "pairs");
+    assert!(dsp.contains("k_qmm::<i8, u8, u8, 10, 256, 1, 1, "), "transposed Gemm");
+    assert!(!narrow.contains("k_qmm::<i8, u8, u8, 10, 256, 1, 1, "), "only on DSP targets");
     let dir = tempfile::tempdir().unwrap();
     for (target, packed) in [("cortex-m4", false), ("rpi3", true)] {
         let out = dir.path().join(target);

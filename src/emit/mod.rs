@@ -79,6 +79,12 @@ pub struct EmitOptions {
     /// 16-channel tiles pay on x86-64 (VNNI) and wide SIMD. The pipeline sets it from the
     /// target's `simd.i8` lanes.
     pub narrow_int8: bool,
+    /// With `narrow_int8`: the core has the Armv7E-M DSP extension (SMLAD, two 16-bit
+    /// multiply-accumulates per instruction; Cortex-M4/M7): k×k int8 convolutions keep their
+    /// weights in pairs of output channels and single-row int8 Gemms their weights transposed,
+    /// the layouts its SMLAD kernels read (`qarm.rs`). The pipeline sets it for narrow targets
+    /// with four int8 lanes.
+    pub arm_dsp: bool,
     /// The module is for a core without a float unit (its f32 arithmetic is a library of
     /// calls): integer kernels with integer outputs store their sums through tables of steps
     /// ([`requant`]), integer comparisons giving the float formula's result exactly. The

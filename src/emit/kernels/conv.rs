@@ -5,6 +5,8 @@
 //! with AVX2 and FMA (checked at run time) the float convolution is an explicit-SIMD microkernel
 //! and the others are compiled for AVX2.
 
+#[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+use super::qarm::k_qconv_dsp;
 #[cfg(target_arch = "x86_64")]
 use super::x86_avx2_fma;
 use super::{avx2_or_portable, m_clamp, m_store, QIn, QOut, Requant};
@@ -321,11 +323,12 @@ fn k_conv_tiles<
 /// Integer convolution of an already padded `x` (`[G·CG][H][W]`) by `w` laid out
 /// `[G][MG/MB][CG][KH][KW][MB]` into `y` (`[G·MG][OH][OW]`); `off`, `mul`, `bias` per output
 /// channel, `steps` the integer store's table or empty ([`m_store`]). The float convolution's
-/// tiles ([`k_conv_tiles`]), summing in i32.
+/// tiles ([`k_conv_tiles`]), summing in i32; on 32-bit Arm with the DSP extension, 8-bit
+/// inputs by `i8` weights in blocks of two channels run as [`k_qconv_dsp`] (SMLAD).
 #[allow(clippy::too_many_arguments)]
 fn k_qconv<
-    X: Copy + Into<i32>,
-    W: Copy + Into<i32>,
+    X: QIn + Into<i32>,
+    W: QIn + Into<i32>,
     Y: QOut,
     const G: usize,
     const CG: usize,
@@ -354,6 +357,13 @@ fn k_qconv<
     rq: Requant,
 ) {
     let y = &mut y[..G * MG * OH * OW];
+    #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
+    if MB == 2 && W::I8 && core::mem::size_of::<X>() == 1 && CG * KH * KW <= 768 {
+        // SAFETY: `W` is `i8`.
+        let w = unsafe { core::slice::from_raw_parts(w.as_ptr() as *const i8, w.len()) };
+        k_qconv_dsp::<X, Y, G, CG, H, WD, MG, OH, OW, KH, KW, SH, SW, DH, DW>(x, w, off, (mul, bias, steps), y, rq);
+        return;
+    }
     avx2_or_portable(|| {
         k_conv_tiles::<X, W, i32, G, CG, H, WD, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB, SUB, PB>(
             x,

@@ -316,7 +316,7 @@ fn k_qmm<
 /// four at a time and split by SXTB16 into the even and the odd ones (CMSIS-NN's technique, no
 /// repacking); per two columns the inputs are packed once into the matching 16-bit pairs
 /// (`k, k+2` and `k+1, k+3`) on the stack, then read by every pair of rows (4 sums in
-/// registers). The sums are the portable kernel's, exactly.
+/// registers; a single column by four rows at a time). The sums are the portable kernel's, exactly.
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
 fn k_qmm_dsp<B: QIn, Y: QOut, const M: usize, const K: usize, const N: usize>(
     a: &[i8],
@@ -339,10 +339,12 @@ fn k_qmm_dsp<B: QIn, Y: QOut, const M: usize, const K: usize, const N: usize>(
         }
         let mut r = 0;
         while r < M {
-            let nr = if r + 2 <= M { 2 } else { 1 };
+            // A single column goes four rows at a time (each packed pair serves four SMLAD).
+            let nr = if nc == 1 && r + 4 <= M { 4 } else { 2.min(M - r) };
             let rows = &a[r * K..(r + nr) * K];
-            let mut acc = [[0i32; 2]; 2];
+            let mut acc = [[0i32; 2]; 4];
             match (nr, nc) {
+                (4, _) => k_qmm_dsp_tile::<B, 4, 1, K, N>(rows, xp, b, j, &mut acc),
                 (2, 2) => k_qmm_dsp_tile::<B, 2, 2, K, N>(rows, xp, b, j, &mut acc),
                 (2, _) => k_qmm_dsp_tile::<B, 2, 1, K, N>(rows, xp, b, j, &mut acc),
                 (_, 2) => k_qmm_dsp_tile::<B, 1, 2, K, N>(rows, xp, b, j, &mut acc),
@@ -369,7 +371,7 @@ fn k_qmm_dsp_tile<B: QIn, const R: usize, const NC: usize, const K: usize, const
     xp: &[[[u32; 2]; 2]],
     b: &[B],
     j: usize,
-    acc: &mut [[i32; 2]; 2],
+    acc: &mut [[i32; 2]; 4],
 ) {
     let a = &a[..R * K];
     let mut sums = [[0i32; NC]; R];

@@ -19,6 +19,7 @@ const LAYOUT: &str = include_str!("layout.rs");
 const LINALG: &str = include_str!("linalg.rs");
 const MATH: &str = include_str!("math.rs");
 const NORM: &str = include_str!("norm.rs");
+const QARM: &str = include_str!("qarm.rs");
 const QDW: &str = include_str!("qdw.rs");
 const QPACK: &str = include_str!("qpack.rs");
 const QUANT: &str = include_str!("quant.rs");
@@ -56,10 +57,11 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_quant_ip", QUANT, &["m_rte", "m_clamp"]),
     ("QIn", QUANT, &[]),
     ("Requant", QUANT, &[]),
-    ("QOut", QUANT, &["Requant", "m_quantize", "m_clamp", "m_byte"]),
+    ("QOut", QUANT, &["Requant", "m_quantize", "m_clamp", "m_byte", "m_levels"]),
     ("m_byte", QUANT, &[]),
     ("m_quantize", QUANT, &["Requant", "m_clamp"]),
     ("m_requant", QUANT, &["QOut", "Requant"]),
+    ("m_levels", QUANT, &["Requant"]),
     ("m_store", QUANT, &["m_requant", "m_steps", "Requant"]),
     ("m_steps", QUANT, &["QOut"]),
     ("k_quant_to", QUANT, &["QOut"]),
@@ -71,7 +73,9 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_qmm_rows", LINALG, &["QIn", "QOut", "m_store"]),
     ("k_qmmf", LINALG, &["QIn", "QOut", "k_qmmf_rows", "avx2_or_portable"]),
     ("k_qmmf_rows", LINALG, &["QIn", "QOut"]),
-    ("k_qconv", CONV, &["QOut", "m_store", "k_conv_tiles", "avx2_or_portable"]),
+    ("k_qconv", CONV, &["QIn", "QOut", "m_store", "k_conv_tiles", "avx2_or_portable", "k_qconv_dsp"]),
+    ("k_qconv_dsp", QARM, &["QIn", "QOut", "m_store", "k_qconv_dsp_tile"]),
+    ("k_qconv_dsp_tile", QARM, &["arm_smlad", "arm_sxtb16"]),
     ("k_qdw", QDW, &["QIn", "QOut", "k_qdw_portable", "k_qdw_avx2", "x86_avx2_fma", "avx2_or_portable"]),
     ("k_qdw_avx2", QDW, &["QIn", "QOut", "m_requant", "k_qdw_load"]),
     ("k_qdw_load", QDW, &[]),
@@ -228,6 +232,7 @@ mod tests {
             super::LINALG,
             super::MATH,
             super::NORM,
+            super::QARM,
             super::QDW,
             super::QPACK,
             super::QUANT,

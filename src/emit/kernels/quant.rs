@@ -50,7 +50,8 @@ impl QIn for i16 {
 }
 
 /// How a quantized kernel stores a float result `v`: clamped to `[lo, hi]` (a fused ReLU or
-/// Clip), then for an integer output `round_half_even(v · inv) + zero`, saturated.
+/// Clip), then for an integer output `round_half_even(v · inv) + zero`, saturated (on 32-bit
+/// Arm with a float unit by [`m_levels`], elsewhere [`m_quantize`]).
 #[derive(Clone, Copy)]
 struct Requant {
     lo: f32,
@@ -82,7 +83,11 @@ impl QOut for f32 {
 impl QOut for u8 {
     #[inline(always)]
     fn store(v: f32, rq: Requant) -> u8 {
-        m_byte(m_quantize(v, rq, 0.0, 255.0))
+        if cfg!(all(target_arch = "arm", target_os = "none", target_abi = "eabihf")) {
+            m_levels(v, rq, 0, 255) as u8
+        } else {
+            m_byte(m_quantize(v, rq, 0.0, 255.0))
+        }
     }
     #[inline(always)]
     fn level(q: i32) -> u8 {
@@ -93,7 +98,11 @@ impl QOut for u8 {
 impl QOut for i8 {
     #[inline(always)]
     fn store(v: f32, rq: Requant) -> i8 {
-        m_byte(m_quantize(v, rq, -128.0, 127.0)) as i8
+        if cfg!(all(target_arch = "arm", target_os = "none", target_abi = "eabihf")) {
+            m_levels(v, rq, -128, 127) as i8
+        } else {
+            m_byte(m_quantize(v, rq, -128.0, 127.0)) as i8
+        }
     }
     #[inline(always)]
     fn level(q: i32) -> i8 {
@@ -169,6 +178,23 @@ fn m_quantize(v: f32, rq: Requant, qmin: f32, qmax: f32) -> f32 {
     (q + MAGIC) - MAGIC + rq.zero
 }
 
+/// The integer of [`m_quantize`] for a float `v` stored in `[qmin, qmax]` as `rq` says, with
+/// integer clamps instead of float ones (each a VCMP and a VMRS on the Cortex-M4): `v · inv`
+/// rounded half to even (by adding and taking away 1.5·2^23, exact below 2^22 in magnitude,
+/// and of the right sign and at least about 2^22 beyond: such values end at a bound), then
+/// clamped in integers to the bounds `lo · inv`, `hi · inv` rounded the same way and to
+/// `[qmin - zero, qmax - zero]`, plus `zero`. The same integer for every non-NaN `v`: with
+/// `inv > 0` rounding is monotonic, so clamping before or after the product and before or
+/// after rounding gives the same result (a NaN `v` stores `zero`, clamped).
+#[inline(always)]
+fn m_levels(v: f32, rq: Requant, qmin: i32, qmax: i32) -> i32 {
+    const MAGIC: f32 = 12582912.0;
+    let round = |t: f32| ((t + MAGIC) - MAGIC) as i32;
+    let zero = rq.zero as i32;
+    let (lo, hi) = (round(rq.lo * rq.inv), round(rq.hi * rq.inv));
+    round(v * rq.inv).max(lo).min(hi).max(qmin - zero).min(qmax - zero) + zero
+}
+
 /// QuantizeLinear of `x` into the integer buffer `y`: `round_half_even(x · inv) + zero`,
 /// saturated.
 fn k_quant_to<Y: QOut, const N: usize>(x: &[f32], y: &mut [Y], inv: f32, zero: f32) {
@@ -207,6 +233,8 @@ fn k_quant_ip<const N: usize>(y: &mut [f32], inv: f32, zp: f32, qmin: f32, qmax:
 mod conv;
 #[path = "linalg.rs"]
 mod linalg;
+#[path = "qarm.rs"]
+mod qarm;
 #[path = "qdw.rs"]
 mod qdw;
 #[path = "qpack.rs"]
@@ -230,5 +258,25 @@ mod tests {
             }
         }
         assert_eq!(super::m_byte(f32::NAN), 0);
+    }
+
+    /// `m_levels` is the integer `m_quantize` gives, for values around every
+    /// rounding boundary, far beyond the bounds, and infinite, with and without a fused clamp.
+    #[test]
+    fn integer_clamps_give_the_float_store() {
+        let clamps = [(f32::NEG_INFINITY, f32::INFINITY), (0.0, f32::INFINITY), (0.0, 6.0), (-1.5, 0.7)];
+        for (lo, hi) in clamps {
+            for (inv, zero) in [(1.0 / 0.0235, 3.0), (40.0, -128.0), (1e-3, 0.0), (3e9, 17.0)] {
+                let rq = super::Requant { lo, hi, inv, zero };
+                for i in -3000..=3000 {
+                    for v in [i as f32 / (2.0 * inv), i as f32 * 1e3, i as f32 * 1e-5, f32::INFINITY, -f32::INFINITY] {
+                        for (qmin, qmax) in [(0, 255), (-128, 127)] {
+                            let want = super::m_quantize(v, rq, qmin as f32, qmax as f32) as i32;
+                            assert_eq!(super::m_levels(v, rq, qmin, qmax), want, "{v} {lo} {hi} {inv} {zero}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -275,6 +275,7 @@ pub fn lower(
     let none = quant::QuantConsts::new();
     let mut l = Lowerer::new(graph, &order, integer.unwrap_or(&none));
     l.packed = !options.narrow_int8;
+    l.dsp = options.narrow_int8 && options.arm_dsp;
     l.tables = tables;
     if integer.is_some() {
         l.quant = quant::plan(&l, &order);
@@ -344,6 +345,8 @@ struct Lowerer<'g> {
     quant: quant::QuantPlan,
     /// Int8 convolutions on the packed layout of `k_qconv4`.
     packed: bool,
+    /// Int8 kernels for the Arm DSP extension ([`EmitOptions::arm_dsp`]).
+    dsp: bool,
     /// Which integer stores go through tables of steps ([`crate::emit::requant`]).
     tables: Tables,
 }
@@ -394,6 +397,7 @@ impl<'g> Lowerer<'g> {
             qconsts,
             quant: quant::QuantPlan::default(),
             packed: true,
+            dsp: false,
             tables: Tables::None,
         }
     }

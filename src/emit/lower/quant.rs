@@ -243,7 +243,7 @@ impl Prepared {
 
     /// The values in the narrowest type that holds them.
     fn weight(values: &[i32]) -> Weight {
-        if values.iter().all(|v| i8::try_from(*v).is_ok()) {
+        if fits_i8(values) {
             Weight::I8(values.iter().map(|&v| v as i8).collect())
         } else {
             Weight::I16(values.iter().map(|&v| v as i16).collect())
@@ -384,7 +384,7 @@ impl Lowerer<'_> {
     ) -> Result<(), EmitError> {
         let shift = packed_shift(f.xq.elem);
         if let (1, Some(shift), true) = (m, shift, self.packed) {
-            if values.iter().all(|v| i8::try_from(*v).is_ok()) {
+            if fits_i8(values) {
                 let mut sums = vec![0i64; n];
                 for (i, &v) in values.iter().enumerate() {
                     sums[i % n] += v as i64;
@@ -410,6 +410,17 @@ impl Lowerer<'_> {
             }
         }
         let steps = self.steps(&t, f);
+        if m == 1 && self.dsp && shift.is_some() && fits_i8(values) {
+            // `y^T = w^T · x^T`: the weights' rows are `k_qmm`'s per-row `i8` rows (SMLAD).
+            let (wb, terms) = self.integer_operands(&transpose(values, k, n), t, true);
+            let yb = self.define(f.out)?;
+            let mut args = vec![Arg::Read(wb), Arg::Read(xb)];
+            args.extend(terms);
+            args.extend([steps, Arg::Write(yb), Arg::Code(Self::requant(f))]);
+            let generics = int_mm_generics(&[n, k, 1, 1], 1);
+            self.typed_step("k_qmm", &["i8", f.xq.elem.rust(), Self::out_type(f)], generics, args);
+            return Ok(());
+        }
         let (wb, terms) = self.integer_operands(values, t, true);
         let wt = self.program.bufs[wb].elem.rust();
         let yb = self.define(f.out)?;
@@ -436,7 +447,7 @@ impl Lowerer<'_> {
         let (ph, pw) = geo.padded();
         let shift = packed_shift(f.xq.elem);
         if let (1, Some(shift), true) = (g, shift, self.packed) {
-            if p.values.iter().all(|v| i8::try_from(*v).is_ok()) {
+            if fits_i8(&p.values) {
                 return self.packed_conv(geo, p, xb, f, t, shift);
             }
         }
@@ -475,7 +486,11 @@ impl Lowerer<'_> {
             return Ok(());
         }
         let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{}", f.xq.zero, xt))?;
-        let (mb, pb) = conv_tile(m / g, ow);
+        let (mut mb, pb) = conv_tile(m / g, ow);
+        if self.dsp && (m / g).is_multiple_of(2) && fits_i8(&p.values) {
+            // Pairs of output channels, the layout of the SMLAD kernel (`k_qconv_dsp`).
+            mb = 2;
+        }
         let steps = self.steps(&t, f);
         let (wb, terms) = self.integer_operands(&conv_blocks(&p.values, geo, mb), t, true);
         let wt = self.program.bufs[wb].elem.rust();
@@ -655,6 +670,11 @@ fn packed_shift(elem: Elem) -> Option<i64> {
         Elem::U8 => Some(0),
         _ => None,
     }
+}
+
+/// Whether every value is an `i8`.
+fn fits_i8(values: &[i32]) -> bool {
+    values.iter().all(|v| i8::try_from(*v).is_ok())
 }
 
 /// `v` (`[R][C]`) transposed.
