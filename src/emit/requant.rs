@@ -84,24 +84,83 @@ impl Store {
     }
 }
 
+/// Header words of a channel's table: `q0, n, base, d, f`; the corrections follow.
+const HEADER: usize = 5;
+
+/// The most thresholds a channel's table holds: 8-bit outputs (the kernel's search takes 8
+/// bits of `k`).
+const MOST: usize = 255;
+
+/// A channel's [`Store::steps`] `[q0, n, t_1, …, t_n]` as the kernels read them: `[q0, n, base,
+/// d, f]` and then `c_1, …, c_n` (signed bytes, four to an i32 word from its low byte), with
+/// `t_k = base + ((k · d) >> f) + c_k` (wrapping i32 arithmetic, which gives `t_k` exactly as
+/// it is an i32). `d ≥ 0` and `n · d < 2^31`, so every `k · d` the search forms is exact.
+/// `None` when there are more than [`MOST`] thresholds or a correction does not fit a byte.
+pub fn compact(steps: &[i32]) -> Option<Vec<i32>> {
+    let (q0, n) = (steps[0], steps[1] as usize);
+    let t: Vec<i64> = steps[2..].iter().map(|&t| t as i64).collect();
+    if n > MOST || t.len() != n {
+        return None;
+    }
+    let span = if n > 1 { t[n - 1] - t[0] } else { 0 };
+    // The finest fixed point whose n · d stays below 2^31.
+    let (mut d, mut f) = (0i64, 0u32);
+    for bits in (0..=20).rev() {
+        let dd = if n > 1 { ((span << bits) + (n as i64 - 1) / 2) / (n as i64 - 1) } else { 0 };
+        if dd * (n as i64) < 1 << 31 {
+            (d, f) = (dd, bits);
+            break;
+        }
+    }
+    let line = |k: i64| (k * d) >> f;
+    let base = t.first().map_or(0, |&t1| t1 - line(1));
+    let mut bytes = Vec::with_capacity(n);
+    for (k, &tk) in (1..).zip(&t) {
+        bytes.push(i8::try_from(tk - base - line(k)).ok()?);
+    }
+    // Wrapped to i32: the kernel's wrapping sums give every t_k all the same.
+    let mut table = vec![q0, n as i32, base as i32, d as i32, f as i32];
+    table.extend(bytes.chunks(4).map(|c| {
+        let mut word = [0u8; 4];
+        for (w, &b) in word.iter_mut().zip(c) {
+            *w = b as u8;
+        }
+        i32::from_le_bytes(word)
+    }));
+    Some(table)
+}
+
 /// The table the kernels search for `channels` channels with scales `mul` and biases `bias`:
-/// each channel's start in the table, then each channel's [`Store::steps`]. `None` when a
-/// channel has no steps.
+/// each channel's start in the table, then each channel's [`compact`] steps. `None` when a
+/// channel has no steps, or none that compact.
 pub fn table(store: &Store, mul: &[f32], bias: &[f32]) -> Option<Vec<i32>> {
     let mut table: Vec<i32> = vec![0; mul.len()];
     for (ch, (&m, &b)) in mul.iter().zip(bias).enumerate() {
-        let steps = store.steps(m, b)?;
+        let steps = compact(&store.steps(m, b)?)?;
         table[ch] = i32::try_from(table.len()).ok()?;
         table.extend(steps);
     }
     Some(table)
 }
 
-/// What the kernels store for `s` in the channel `ch` of `table`: `q0 + #{k : t_k ≤ s}`.
+/// What the kernels store for `s` in the channel `ch` of `table`: `q0 + #{k : t_k ≤ s}`, by
+/// the kernels' search (`m_steps`): `k` from its highest bit down, each bit kept when
+/// `t_k ≤ s` for the `k` with it.
 pub fn search(table: &[i32], ch: usize, s: i32) -> i32 {
     let at = table[ch] as usize;
-    let n = table[at + 1] as usize;
-    table[at] + table[at + 2..at + 2 + n].partition_point(|&t| t <= s) as i32
+    let (q0, n, base, d, f) = (table[at], table[at + 1] as usize, table[at + 2], table[at + 3], table[at + 4]);
+    let corr = &table[at + HEADER..];
+    let (mut k, mut kd) = (0usize, 0i32);
+    for bit in (0..8).rev() {
+        let (k2, kd2) = (k + (1 << bit), kd.wrapping_add(d.wrapping_shl(bit)));
+        if k2 <= n {
+            let c = (corr[(k2 - 1) >> 2] >> (8 * ((k2 - 1) & 3))) as i8 as i32;
+            if base.wrapping_add(kd2.wrapping_shr(f as u32)).wrapping_add(c) <= s {
+                (k, kd) = (k2, kd2);
+            }
+        }
+    }
+    q0 + k as i32
 }
 
 #[cfg(test)]
@@ -147,10 +206,20 @@ mod tests {
     }
 
     #[test]
+    fn a_table_is_a_line_and_a_byte_per_threshold() {
+        // 255 thresholds: 5 header words and 64 words of corrections.
+        let t = table(&I8, &[1.7e-3], &[0.2]).unwrap();
+        assert_eq!(t.len(), 1 + 5 + 64);
+        // Thresholds off any line by more than a byte do not compact.
+        assert!(super::compact(&[0, 3, 0, 1000, 1001]).is_none());
+        assert_eq!(super::compact(&[7, 1, -5]).unwrap(), vec![7, 1, -5, 0, 20, 0]);
+    }
+
+    #[test]
     fn negative_or_non_finite_terms_get_no_table() {
         assert!(table(&I8, &[1.0, -0.5], &[0.0, 0.0]).is_none());
         assert!(table(&I8, &[f32::NAN], &[0.0]).is_none());
         assert!(table(&I8, &[1.0], &[f32::INFINITY]).is_none());
-        assert_eq!(table(&I8, &[0.0], &[3.4]).unwrap(), vec![1, 3, 0], "a constant channel");
+        assert_eq!(table(&I8, &[0.0], &[3.4]).unwrap(), vec![1, 3, 0, 0, 0, 20], "a constant channel");
     }
 }
