@@ -138,7 +138,7 @@ fn m_store<Y: QOut>(acc: i32, off: i32, ch: usize, mul: &[f32], bias: &[f32], st
 
 /// The integer stored for the sum `s` (offset included) of channel `ch` of a table of steps
 /// (`gos_opt::emit::requant::table`): the channel's start, then at it `[q0, n, base, d, f]` and
-/// `n` signed bytes `c_k` (four to a word, from its low byte), the integer stored for
+/// `n` 4-bit signed `c_k` (eight to a word, from its low bits), the integer stored for
 /// `i32::MIN` and the sums `t_k = base + ((k · d) >> f) + c_k` at which it steps up; the result
 /// is `q0` plus the count of `t_k ≤ s`, found bit by bit from `k`'s highest (8 comparisons for
 /// 8-bit outputs; `k · d` a sum of shifts of `d`, no multiply). Equal to [`m_requant`]'s for
@@ -152,7 +152,7 @@ fn m_steps<Y: QOut>(s: i32, ch: usize, steps: &[i32]) -> Y {
     for bit in (0..8).rev() {
         let (k2, kd2) = (k + (1 << bit), kd.wrapping_add(d.wrapping_shl(bit)));
         if k2 <= n {
-            let c = (corr[(k2 - 1) >> 2] >> (8 * ((k2 - 1) & 3))) as i8 as i32;
+            let c = (corr[(k2 - 1) >> 3] << (28 - 4 * ((k2 - 1) & 7))) >> 28;
             if base.wrapping_add(kd2.wrapping_shr(f as u32)).wrapping_add(c) <= s {
                 (k, kd) = (k2, kd2);
             }
