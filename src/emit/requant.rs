@@ -99,13 +99,14 @@ const MOST: usize = 255;
 
 /// A channel's [`Store::steps`] `[q0, n, t_1, …, t_n]` as the kernels read them: `[q0, n, base,
 /// d, f]` and then `c_1, …, c_n` (4-bit two's complement, eight to an i32 word from its low
-/// bits), with
-/// `t_k = base + ((k · d) >> f) + c_k` (wrapping i32 arithmetic, which gives `t_k` exactly as
-/// it is an i32). `d ≥ 0` and `n · d < 2^31`, so every `k · d` the search forms is exact.
-/// `None` when there are more than [`MOST`] thresholds or a correction is not in `-8..=7`.
+/// bits), with `t_k = base + ((k · d) >> f) + c_k` (wrapping i32 arithmetic, which gives `t_k`
+/// exactly as it is an i32). `n · d < 2^31`, so every `k · d` the search forms is exact.
+/// `None` when `steps` is not of that form, has more than [`MOST`] thresholds, or a correction
+/// is not in `-8..=7`.
 pub fn compact(steps: &[i32]) -> Option<Vec<i32>> {
-    let (q0, n) = (steps[0], steps[1] as usize);
-    let t: Vec<i64> = steps[2..].iter().map(|&t| t as i64).collect();
+    let [q0, n, ref t @ ..] = *steps else { return None };
+    let n = usize::try_from(n).ok()?;
+    let t: Vec<i64> = t.iter().map(|&t| t as i64).collect();
     if n > MOST || t.len() != n {
         return None;
     }
@@ -219,6 +220,7 @@ mod tests {
         assert_eq!(super::compact(&[0, 3, 0, 7, 0]).unwrap(), vec![0, 3, 0, 0, 20, 0x70]);
         assert_eq!(super::compact(&[0, 3, 0, -8, 0]).unwrap(), vec![0, 3, 0, 0, 20, 0x80]);
         assert!(super::compact(&[0, 3, 0, 8, 0]).is_none());
+        assert!(super::compact(&[0]).is_none() && super::compact(&[0, 2, 5]).is_none(), "malformed");
         assert!(super::compact(&[0, 3, 0, 1000, 1001]).is_none());
         assert_eq!(super::compact(&[7, 1, -5]).unwrap(), vec![7, 1, -5, 0, 20, 0]);
     }
