@@ -91,7 +91,7 @@ pub struct EmitOptions {
     /// pipeline sets it for targets whose f32 multiply runs below 0.1 per cycle.
     pub integer_requant: bool,
     /// With `integer_requant`: the bytes the module's weights may take (the target's flash).
-    /// Each table costs up to 1 KiB per output channel; when they do not all fit, the layers
+    /// Each table costs up to 148 bytes per output channel; when they do not all fit, the layers
     /// that store the most values per table byte get theirs, as long as the weights fit, and
     /// the others keep the float store. `None`: no limit.
     pub weights_budget: Option<usize>,

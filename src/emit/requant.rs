@@ -13,6 +13,12 @@
 //! same f32 formula here); the kernel then stores `q0 + #{k : t_k ≤ s}`, which equals the float
 //! result for every i32 `s`, ties and saturation included. A channel with a negative or
 //! non-finite scale, or a non-finite bias, gets no table (the layer keeps the float store).
+//!
+//! The thresholds lie on a line up to the float formula's rounding (`t_k ≈ t_1 + (k-1) / (mul ·
+//! inv)`), so a channel's table is that line and a 4-bit signed correction per threshold
+//! ([`compact`]): `t_k = base + ((k · d) >> f) + c_k`, about a seventh of the bytes of the
+//! thresholds themselves (255 levels: 148 bytes instead of 1,028). The kernel's search builds
+//! `k` bit by bit from the highest, so `k · d` is a sum of shifts of `d` (no multiply).
 
 /// The float store of one layer's integer kernel into an integer output: what the kernels
 /// compute for every channel, given the channel's `mul` and `bias`.
@@ -84,24 +90,83 @@ impl Store {
     }
 }
 
+/// Header words of a channel's table: `q0, n, base, d, f`; the corrections follow.
+const HEADER: usize = 5;
+
+/// The most thresholds a channel's table holds: 8-bit outputs (the kernel's search takes 8
+/// bits of `k`).
+const MOST: usize = 255;
+
+/// A channel's [`Store::steps`] `[q0, n, t_1, …, t_n]` as the kernels read them: `[q0, n, base,
+/// d, f]` and then `c_1, …, c_n` (4-bit two's complement, eight to an i32 word from its low
+/// bits), with `t_k = base + ((k · d) >> f) + c_k` (wrapping i32 arithmetic, which gives `t_k`
+/// exactly as it is an i32). `n · d < 2^31`, so every `k · d` the search forms is exact.
+/// `None` when `steps` is not of that form, has more than [`MOST`] thresholds, or a correction
+/// is not in `-8..=7`.
+pub fn compact(steps: &[i32]) -> Option<Vec<i32>> {
+    let [q0, n, ref t @ ..] = *steps else { return None };
+    let n = usize::try_from(n).ok()?;
+    let t: Vec<i64> = t.iter().map(|&t| t as i64).collect();
+    if n > MOST || t.len() != n {
+        return None;
+    }
+    let span = if n > 1 { t[n - 1] - t[0] } else { 0 };
+    // The finest fixed point whose n · d stays below 2^31.
+    let (mut d, mut f) = (0i64, 0u32);
+    for bits in (0..=20).rev() {
+        let dd = if n > 1 { ((span << bits) + (n as i64 - 1) / 2) / (n as i64 - 1) } else { 0 };
+        if dd * (n as i64) < 1 << 31 {
+            (d, f) = (dd, bits);
+            break;
+        }
+    }
+    let line = |k: i64| (k * d) >> f;
+    let base = t.first().map_or(0, |&t1| t1 - line(1));
+    let mut nibbles = Vec::with_capacity(n);
+    for (k, &tk) in (1..).zip(&t) {
+        let c = tk - base - line(k);
+        if !(-8..=7).contains(&c) {
+            return None;
+        }
+        nibbles.push(c as u32 & 15);
+    }
+    // Wrapped to i32: the kernel's wrapping sums give every t_k all the same.
+    let mut table = vec![q0, n as i32, base as i32, d as i32, f as i32];
+    table.extend(nibbles.chunks(8).map(|c| c.iter().rev().fold(0u32, |word, &v| word << 4 | v) as i32));
+    Some(table)
+}
+
 /// The table the kernels search for `channels` channels with scales `mul` and biases `bias`:
-/// each channel's start in the table, then each channel's [`Store::steps`]. `None` when a
-/// channel has no steps.
+/// each channel's start in the table, then each channel's [`compact`] steps. `None` when a
+/// channel has no steps, or none that compact.
 pub fn table(store: &Store, mul: &[f32], bias: &[f32]) -> Option<Vec<i32>> {
     let mut table: Vec<i32> = vec![0; mul.len()];
     for (ch, (&m, &b)) in mul.iter().zip(bias).enumerate() {
-        let steps = store.steps(m, b)?;
+        let steps = compact(&store.steps(m, b)?)?;
         table[ch] = i32::try_from(table.len()).ok()?;
         table.extend(steps);
     }
     Some(table)
 }
 
-/// What the kernels store for `s` in the channel `ch` of `table`: `q0 + #{k : t_k ≤ s}`.
+/// What the kernels store for `s` in the channel `ch` of `table`: `q0 + #{k : t_k ≤ s}`, by
+/// the kernels' search (`m_steps`): `k` from its highest bit down, each bit kept when
+/// `t_k ≤ s` for the `k` with it.
 pub fn search(table: &[i32], ch: usize, s: i32) -> i32 {
     let at = table[ch] as usize;
-    let n = table[at + 1] as usize;
-    table[at] + table[at + 2..at + 2 + n].partition_point(|&t| t <= s) as i32
+    let (q0, n, base, d, f) = (table[at], table[at + 1] as usize, table[at + 2], table[at + 3], table[at + 4]);
+    let corr = &table[at + HEADER..];
+    let (mut k, mut kd) = (0usize, 0i32);
+    for bit in (0..8).rev() {
+        let (k2, kd2) = (k + (1 << bit), kd.wrapping_add(d.wrapping_shl(bit)));
+        if k2 <= n {
+            let c = (corr[(k2 - 1) >> 3] << (28 - 4 * ((k2 - 1) & 7))) >> 28;
+            if base.wrapping_add(kd2.wrapping_shr(f as u32)).wrapping_add(c) <= s {
+                (k, kd) = (k2, kd2);
+            }
+        }
+    }
+    q0 + k as i32
 }
 
 #[cfg(test)]
@@ -147,10 +212,24 @@ mod tests {
     }
 
     #[test]
+    fn a_table_is_a_line_and_four_bits_per_threshold() {
+        // 255 thresholds: 5 header words and 32 words of corrections.
+        let t = table(&I8, &[1.7e-3], &[0.2]).unwrap();
+        assert_eq!(t.len(), 1 + 5 + 32);
+        // Corrections of -8 and 7 round trip; thresholds further off the line do not compact.
+        assert_eq!(super::compact(&[0, 3, 0, 7, 0]).unwrap(), vec![0, 3, 0, 0, 20, 0x70]);
+        assert_eq!(super::compact(&[0, 3, 0, -8, 0]).unwrap(), vec![0, 3, 0, 0, 20, 0x80]);
+        assert!(super::compact(&[0, 3, 0, 8, 0]).is_none());
+        assert!(super::compact(&[0]).is_none() && super::compact(&[0, 2, 5]).is_none(), "malformed");
+        assert!(super::compact(&[0, 3, 0, 1000, 1001]).is_none());
+        assert_eq!(super::compact(&[7, 1, -5]).unwrap(), vec![7, 1, -5, 0, 20, 0]);
+    }
+
+    #[test]
     fn negative_or_non_finite_terms_get_no_table() {
         assert!(table(&I8, &[1.0, -0.5], &[0.0, 0.0]).is_none());
         assert!(table(&I8, &[f32::NAN], &[0.0]).is_none());
         assert!(table(&I8, &[1.0], &[f32::INFINITY]).is_none());
-        assert_eq!(table(&I8, &[0.0], &[3.4]).unwrap(), vec![1, 3, 0], "a constant channel");
+        assert_eq!(table(&I8, &[0.0], &[3.4]).unwrap(), vec![1, 3, 0, 0, 0, 20], "a constant channel");
     }
 }

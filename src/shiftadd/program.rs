@@ -7,11 +7,12 @@
 //! program is, for every digit plane from the highest (`planes - 1`) down to 0:
 //!
 //! ```text
-//! npos, nneg, offset × npos, offset × nneg
+//! npos, offset × npos, nneg, offset × nneg
 //! ```
 //!
-//! the number of the channel's taps whose digit on that plane is +1, the number whose digit is
-//! −1, then the input offsets (from the window's start) of the first, then those of the second.
+//! the number of the channel's taps whose digit on that plane is +1 and their input offsets
+//! (from the window's start), then the number whose digit is −1 and theirs: each count just
+//! before the offsets it counts, so that a kernel walking the words needs no count held aside.
 //! A kernel sums the inputs at the positive offsets and takes away those at the negative ones
 //! (additions and subtractions only), and combines the planes as Horner does: `acc = 2·acc +
 //! plane sum` (a shift and an addition per plane), which gives `Σ x · w` exactly. Every channel
@@ -44,10 +45,10 @@ impl DigitPrograms {
         for taps in &coded {
             for plane in (0..planes).rev() {
                 let on = |negative: bool| taps.iter().filter(move |(_, d)| d.shift == plane && d.negative == negative);
-                words.push(on(false).count() as u32);
-                words.push(on(true).count() as u32);
-                words.extend(on(false).map(|(at, _)| *at));
-                words.extend(on(true).map(|(at, _)| *at));
+                for negative in [false, true] {
+                    words.push(on(negative).count() as u32);
+                    words.extend(on(negative).map(|(at, _)| *at));
+                }
             }
         }
         DigitPrograms { words, planes }
@@ -70,8 +71,8 @@ mod tests {
         assert_eq!(p.planes, 2);
         #[rustfmt::skip]
         assert_eq!(p.words, vec![
-            1, 1, 4, 7, // plane 1: +x[4] − x[7]
-            1, 0, 4,    // plane 0: +x[4]
+            1, 4, 1, 7, // plane 1: +x[4] − x[7]
+            1, 4, 0,    // plane 0: +x[4]
             0, 0, 0, 0, // channel 1: two empty planes
         ]);
         assert!(p.fits_u16());
@@ -81,7 +82,7 @@ mod tests {
     fn csd_uses_negative_digits_and_zero_weights_no_planes() {
         // 7 = 2^3 − 2^0.
         let p = DigitPrograms::encode(&[vec![(70_000, 7)]], Recoding::Csd);
-        assert_eq!((p.planes, p.words.clone()), (4, vec![1, 0, 70_000, 0, 0, 0, 0, 0, 1, 70_000]));
+        assert_eq!((p.planes, p.words.clone()), (4, vec![1, 70_000, 0, 0, 0, 0, 0, 0, 1, 70_000]));
         assert!(!p.fits_u16());
         assert_eq!(DigitPrograms::encode(&[vec![(0, 0)]], Recoding::Csd), DigitPrograms { words: vec![], planes: 0 });
     }

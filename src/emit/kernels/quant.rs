@@ -146,15 +146,28 @@ fn m_store<Y: QOut>(acc: i32, off: i32, ch: usize, mul: &[f32], bias: &[f32], st
 }
 
 /// The integer stored for the sum `s` (offset included) of channel `ch` of a table of steps
-/// (`gos_opt::emit::requant::table`): the channel's start, then at it `[q0, n, t_1..t_n]`, the
-/// integer stored for `i32::MIN` and the sums at which it steps up; the result is `q0` plus the
-/// count of `t_k ≤ s`, a binary search (at most 8 comparisons for 8-bit outputs). Equal to
-/// [`m_requant`]'s for every `s` (the table is built from the same f32 formula).
+/// (`gos_opt::emit::requant::table`): the channel's start, then at it `[q0, n, base, d, f]` and
+/// `n` 4-bit signed `c_k` (eight to a word, from its low bits), the integer stored for
+/// `i32::MIN` and the sums `t_k = base + ((k · d) >> f) + c_k` at which it steps up; the result
+/// is `q0` plus the count of `t_k ≤ s`, found bit by bit from `k`'s highest (8 comparisons for
+/// 8-bit outputs; `k · d` a sum of shifts of `d`, no multiply). Equal to [`m_requant`]'s for
+/// every `s` (the table is built from the same f32 formula).
 #[inline(always)]
 fn m_steps<Y: QOut>(s: i32, ch: usize, steps: &[i32]) -> Y {
     let at = steps[ch] as usize;
-    let n = steps[at + 1] as usize;
-    Y::level(steps[at] + steps[at + 2..at + 2 + n].partition_point(|&t| t <= s) as i32)
+    let (q0, n, base, d, f) = (steps[at], steps[at + 1] as usize, steps[at + 2], steps[at + 3], steps[at + 4]);
+    let corr = &steps[at + 5..];
+    let (mut k, mut kd) = (0usize, 0i32);
+    for bit in (0..8).rev() {
+        let (k2, kd2) = (k + (1 << bit), kd.wrapping_add(d.wrapping_shl(bit)));
+        if k2 <= n {
+            let c = (corr[(k2 - 1) >> 3] << (28 - 4 * ((k2 - 1) & 7))) >> 28;
+            if base.wrapping_add(kd2.wrapping_shr(f as u32)).wrapping_add(c) <= s {
+                (k, kd) = (k2, kd2);
+            }
+        }
+    }
+    Y::level(q0 + k as i32)
 }
 
 /// `v` clamped to `[rq.lo, rq.hi]`, then `round_half_even(v · inv) + zero` saturated to

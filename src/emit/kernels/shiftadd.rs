@@ -1,9 +1,9 @@
 //! Shift-add kernels: integer Conv, Gemm and MatMul whose weights are digit programs (the
 //! layout of `gos_opt::shiftadd::program`: per output channel, per digit plane from the highest,
-//! the input offsets of the taps whose digit there is +1, then of those whose digit is −1). Per
-//! plane the inputs are added and subtracted, the planes combined by shifts (Horner), so no
-//! input is multiplied by a weight: for cores whose multiplier is slow (ARMv6-M's 32-cycle
-//! one). The i32 sums are exactly the multiply kernels' (`k_qconv`, `k_qmm`), and so are the
+//! the count and input offsets of the taps whose digit there is +1, then of those whose digit
+//! is −1). Per plane the inputs are added and subtracted, the planes combined by shifts
+//! (Horner), so no input is multiplied by a weight: for cores whose multiplier is slow
+//! (ARMv6-M's 32-cycle one). The i32 sums are exactly the multiply kernels' (`k_qconv`, `k_qmm`), and so are the
 //! results: the same offsets, scales, biases and store ([`m_store`]: the float formula, or the
 //! table of steps that gives the same integers on cores without a float unit).
 
@@ -34,10 +34,10 @@ impl SaWord for u32 {
 /// program, and of the input when its offsets are checked here).
 fn k_sa_valid<D: SaWord>(prog: &[D], channels: usize, planes: usize, limit: Option<usize>) -> bool {
     let mut at = 0;
-    for _ in 0..channels * planes {
-        let Some(&[np, nn]) = prog.get(at..at + 2) else { return false };
-        let end = at + 2 + np.at() + nn.at();
-        match prog.get(at + 2..end) {
+    for _ in 0..channels * planes * 2 {
+        let Some(n) = prog.get(at) else { return false };
+        let Some(end) = (at + 1).checked_add(n.at()) else { return false };
+        match prog.get(at + 1..end) {
             Some(offsets) if limit.is_none_or(|l| offsets.iter().all(|o| o.at() < l)) => at = end,
             _ => return false,
         }
@@ -45,14 +45,56 @@ fn k_sa_valid<D: SaWord>(prog: &[D], channels: usize, planes: usize, limit: Opti
     at == prog.len()
 }
 
+/// `acc` plus (or, `NEG`, minus) the inputs at the offsets of the run of words at `*w` (its
+/// count, then the offsets), `*w` moved past the run. The last `count % 4` first, then four
+/// at a time: the loop holds four `ldrh`, `ldrb`, `adds` and one pointer step, compare and
+/// branch (ARMv6-M: 6 cycles per offset, against 8–9 one at a time or with LLVM's unrolling,
+/// which tests for the end after each offset).
+///
+/// # Safety
+/// The run at `*w` is whole; its offsets index `x` unless `CHECKED`.
+#[inline(always)]
+unsafe fn k_sa_terms<X: QIn, D: SaWord, const CHECKED: bool, const NEG: bool>(
+    x: &[X],
+    w: &mut *const D,
+    acc: i32,
+) -> i32 {
+    // SAFETY: as the caller promises.
+    let at = |p: *const D| unsafe {
+        let o = (*p).at();
+        if CHECKED { x[o] } else { *x.get_unchecked(o) }.wide()
+    };
+    let add = |acc: i32, v: i32| if NEG { acc - v } else { acc + v };
+    let mut acc = acc;
+    // SAFETY: every pointer below stays within the run.
+    unsafe {
+        let n = (**w).at();
+        let mut p = w.add(1);
+        let end = p.add(n);
+        if n & 1 != 0 {
+            acc = add(acc, at(p));
+            p = p.add(1);
+        }
+        if n & 2 != 0 {
+            acc = add(add(acc, at(p)), at(p.add(1)));
+            p = p.add(2);
+        }
+        while p < end {
+            acc = add(acc, at(p) + at(p.add(1)) + at(p.add(2)) + at(p.add(3)));
+            p = p.add(4);
+        }
+        *w = end;
+    }
+    acc
+}
+
 /// The program of one channel (at the start of `prog`) on the window starting at `x[0]`: per
-/// plane, from the highest, the inputs at its positive offsets added and those at its negative
-/// ones subtracted, then `acc = (acc << 1) + sum`. Returns the sum and the words of the
-/// program. Not inlined: one copy per input type, word type and plane count keeps the flash
-/// small, and its body (the inner loops) holds no multiplication. One window at a time: on
-/// ARMv6-M (eight low registers) LLVM spills the sums of wider tiles, or at `opt-level = "s"`
-/// does not unroll them, while one window's term loop is six instructions (`ldrh`, `ldrb`,
-/// `adds`, pointer, compare, branch). With `CHECKED` the input loads are bounds-checked (a
+/// plane, from the highest, `acc = 2·acc`, then the inputs at its positive offsets added and
+/// those at its negative ones subtracted ([`k_sa_terms`]). Returns the sum and the words of
+/// the program. Not inlined: one copy per input type, word type and plane count keeps the
+/// flash small, and its body (the inner loops) holds no multiplication. One window at a time:
+/// on ARMv6-M (eight low registers) LLVM spills the sums of wider tiles, or at
+/// `opt-level = "s"` does not unroll them. With `CHECKED` the input loads are bounds-checked (a
 /// compare and a branch each): cheaper than checking the offsets beforehand where the program
 /// runs on few windows (a matrix product of one row).
 ///
@@ -66,26 +108,12 @@ unsafe fn k_sa_run<X: QIn, D: SaWord, const PLANES: usize, const CHECKED: bool>(
     let mut w = start;
     let mut acc = 0i32;
     for _ in 0..PLANES {
-        let mut sum = 0i32;
         // SAFETY: the program is whole: its counts and the offsets they count lie in `prog`;
         // unchecked, the caller keeps the offsets inside `x`.
         unsafe {
-            let (np, nn) = ((*w).at(), (*w.add(1)).at());
-            w = w.add(2);
-            let pos_end = w.add(np);
-            while w < pos_end {
-                let o = (*w).at();
-                sum += if CHECKED { x[o] } else { *x.get_unchecked(o) }.wide();
-                w = w.add(1);
-            }
-            let neg_end = w.add(nn);
-            while w < neg_end {
-                let o = (*w).at();
-                sum -= if CHECKED { x[o] } else { *x.get_unchecked(o) }.wide();
-                w = w.add(1);
-            }
+            acc = k_sa_terms::<X, D, CHECKED, false>(x, &mut w, acc << 1);
+            acc = k_sa_terms::<X, D, CHECKED, true>(x, &mut w, acc);
         }
-        acc = (acc << 1) + sum;
     }
     // SAFETY: `w` walked forward inside `prog` from its start.
     (acc, unsafe { w.offset_from(start) } as usize)
