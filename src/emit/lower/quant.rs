@@ -514,7 +514,8 @@ impl Lowerer<'_> {
         let fold = if (cin * kw).div_ceil(4) < cin.div_ceil(4) * kw { kw } else { 1 };
         let (cin, kw, dw, pwf) = (cin * fold, kw / fold, if fold > 1 { 1 } else { dw }, pw - (fold - 1) * dw);
         let (cq, mp, taps) = (cin.div_ceil(4), m.div_ceil(16) * 16, kh * kw);
-        let packed = self.new_typed_buf(cq * ph * pwf * 4, Elem::U8, Home::Arena);
+        // Room for the input packed as u16, as `k_qpack` packs it for the AVX2 kernel.
+        let packed = self.new_typed_buf(cq * ph * pwf * 8, Elem::U8, Home::Arena);
         // Unfolded rows are read one at a time; otherwise each channel as one row.
         let dims = if fold > 1 { [geo.cin, ph, pw, fold, geo.dw] } else { [cin, 1, ph * pw, 1, 1] };
         self.typed_step("k_qpack", &[xt], nums(&dims), vec![Arg::Read(src), Arg::Write(packed)]);
