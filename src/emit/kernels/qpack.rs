@@ -350,7 +350,8 @@ fn k_qconv4_store<
 /// [`k_qconv4`] with AVX2, for CPUs without AVX512-VNNI, on the input packed as `u16`
 /// ([`k_qpack`]): per half block of 8 output channels
 /// (only as many groups of four channels as hold channels below `M`), six output pixels of a
-/// row at a time (three, then single pixels at the end of the row) by [`k_qconv4_avx2_tile`].
+/// row at a time (five, or three, then single pixels at the end of the row; five: DS-CNN's rows
+/// of 5 and 125 pixels) by [`k_qconv4_avx2_tile`].
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; the slices are as long as [`k_qconv4`] makes them.
@@ -389,6 +390,7 @@ unsafe fn k_qconv4_avx2<
             while ow < OW {
                 let p = match OW - ow {
                     6.. => 6,
+                    5 => 5,
                     3.. => 3,
                     _ => 1,
                 };
@@ -404,9 +406,11 @@ unsafe fn k_qconv4_avx2<
                 }
                 match (groups, p) {
                     (2, 6) => tile!(2, 6),
+                    (2, 5) => tile!(2, 5),
                     (2, 3) => tile!(2, 3),
                     (2, _) => tile!(2, 1),
                     (_, 6) => tile!(1, 6),
+                    (_, 5) => tile!(1, 5),
                     (_, 3) => tile!(1, 3),
                     _ => tile!(1, 1),
                 }
