@@ -4,30 +4,116 @@
 //! AVX512-VNNI's `vpdpbusd`, which sums four `u8 × i8` products into each `i32` lane without
 //! intermediate saturation (exact). Chosen at run time: the VNNI microkernel where the x86-64
 //! CPU has it ([`x86_vnni`]), else an AVX2 microkernel on the same layout (`vpmaddwd` on the
-//! inputs and weights widened to i16) where it has AVX2, else the portable loops.
+//! inputs, packed as `u16` for it, and the weights widened to i16) where it has AVX2, else the
+//! portable loops.
 
 #[cfg(target_arch = "x86_64")]
 use super::super::{x86_avx2_fma, x86_vnni};
 use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
 
-/// `xq` (`[CQ][HW][4]` bytes, `CQ = ⌈C/4⌉`) = the integers `x` (`[C][HW]`) plus `X::BIAS`
-/// (128 for `i8`: the products' `u8` operand), channels past `C` zero.
-fn k_qpack<X: QIn, const C: usize, const HW: usize>(x: &[X], xq: &mut [u8]) {
-    let cq = C.div_ceil(4);
-    let (x, xq) = (&x[..C * HW], &mut xq[..cq * HW * 4]);
-    for q in 0..cq {
-        let dst = &mut xq[q * HW * 4..(q + 1) * HW * 4];
+/// `xq` (`[CQ][H][WO][4]` bytes, `CQ = ⌈C·F/4⌉`, `WO = W - (F - 1)·D`) = the integers `x`
+/// (`[C][H][W]`) plus `X::BIAS` (128 for `i8`: the products' `u8` operand), with each channel
+/// `c` unfolded into `F` channels `c·F + k`, the input shifted left by `k·D` columns (a
+/// convolution `F` taps wide at dilation `D` becomes one a single tap wide on `C·F` channels:
+/// no lanes of zeros for a single input channel); channels past `C·F` zero. Where
+/// [`k_qconv4`] runs its AVX2 kernel ([`k_qconv4_wide`]) each value as a little-endian `u16`
+/// (`xq` twice as long), which that kernel broadcasts without widening.
+fn k_qpack<X: QIn, const C: usize, const H: usize, const W: usize, const F: usize, const D: usize>(
+    x: &[X],
+    xq: &mut [u8],
+) {
+    if k_qconv4_wide() {
+        k_qpack_as::<X, C, H, W, F, D, true>(x, xq)
+    } else {
+        k_qpack_as::<X, C, H, W, F, D, false>(x, xq)
+    }
+}
+
+/// Whether [`k_qconv4`] runs its AVX2 kernel, which reads the packed input as `u16`
+/// ([`k_qpack`]): an x86-64 CPU with AVX2 and FMA but not AVX512-VNNI.
+#[inline(always)]
+fn k_qconv4_wide() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if !x86_vnni() && x86_avx2_fma() {
+        return true;
+    }
+    false
+}
+
+/// [`k_qpack`], each value a `u16` when `WIDE`.
+fn k_qpack_as<
+    X: QIn,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const D: usize,
+    const WIDE: bool,
+>(
+    x: &[X],
+    xq: &mut [u8],
+) {
+    let (cf, wo, size) = (C * F, W - (F - 1) * D, if WIDE { 2 } else { 1 });
+    let (x, xq) = (&x[..C * H * W], &mut xq[..cf.div_ceil(4) * H * wo * 4 * size]);
+    for (q, dst) in xq.chunks_exact_mut(H * wo * 4 * size).enumerate() {
+        for (h, dst) in dst.chunks_exact_mut(wo * 4 * size).enumerate() {
+            let row = |j: usize| {
+                let c = 4 * q + j;
+                (c < cf).then(|| &x[((c / F) * H + h) * W + (c % F) * D..][..wo])
+            };
+            k_qpack_row::<X, WIDE>(&[row(0), row(1), row(2), row(3)], dst);
+        }
+    }
+}
+
+/// `dst[4i + j] = rows[j][i] + X::BIAS` (zero for a missing row; when `WIDE`, as `u16` at
+/// bytes `2(4i + j)`, `2(4i + j) + 1`): four rows of integers interleaved, sixteen pixels at
+/// a time with SSE2 on x86-64.
+#[inline(always)]
+fn k_qpack_row<X: QIn, const WIDE: bool>(rows: &[Option<&[X]>; 4], dst: &mut [u8]) {
+    let size = if WIDE { 2 } else { 1 };
+    let n = dst.len() / (4 * size);
+    let byte = |j: usize, i: usize| rows[j].map_or(0, |r| (r[i].wide() + X::BIAS) as u8);
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    if core::mem::size_of::<X>() == 1 {
+        use core::arch::x86_64::*;
+        // SAFETY: SSE2 is part of x86-64; X is one byte, whose bits plus BIAS (0 or 128, a flip
+        // of the top bit) are the byte stored; every load and store lies inside its row.
+        unsafe {
+            let (flip, zero) = (_mm_set1_epi8(X::BIAS as u8 as i8), _mm_setzero_si128());
+            let load = |j: usize, i: usize| match rows[j] {
+                Some(r) => _mm_xor_si128(_mm_loadu_si128(r[i..i + 16].as_ptr() as *const _), flip),
+                None => _mm_setzero_si128(),
+            };
+            while i + 16 <= n {
+                let (a, b, c, d) = (load(0, i), load(1, i), load(2, i), load(3, i));
+                let (ab0, ab1) = (_mm_unpacklo_epi8(a, b), _mm_unpackhi_epi8(a, b));
+                let (cd0, cd1) = (_mm_unpacklo_epi8(c, d), _mm_unpackhi_epi8(c, d));
+                let four = [
+                    _mm_unpacklo_epi16(ab0, cd0),
+                    _mm_unpackhi_epi16(ab0, cd0),
+                    _mm_unpacklo_epi16(ab1, cd1),
+                    _mm_unpackhi_epi16(ab1, cd1),
+                ];
+                let out = dst[i * 4 * size..(i + 16) * 4 * size].as_mut_ptr() as *mut __m128i;
+                for (k, v) in four.into_iter().enumerate() {
+                    if WIDE {
+                        _mm_storeu_si128(out.add(2 * k), _mm_unpacklo_epi8(v, zero));
+                        _mm_storeu_si128(out.add(2 * k + 1), _mm_unpackhi_epi8(v, zero));
+                    } else {
+                        _mm_storeu_si128(out.add(k), v);
+                    }
+                }
+                i += 16;
+            }
+        }
+    }
+    for i in i..n {
         for j in 0..4 {
-            let c = 4 * q + j;
-            if c < C {
-                let src = &x[c * HW..(c + 1) * HW];
-                for (i, s) in src.iter().enumerate() {
-                    dst[i * 4 + j] = (s.wide() + X::BIAS) as u8;
-                }
-            } else {
-                for i in 0..HW {
-                    dst[i * 4 + j] = 0;
-                }
+            dst[(4 * i + j) * size] = byte(j, i);
+            if WIDE {
+                dst[(4 * i + j) * 2 + 1] = 0;
             }
         }
     }
@@ -63,7 +149,8 @@ fn k_qconv4<
     y: &mut [Y],
     rq: Requant,
 ) {
-    let (xq, w, off) = (&xq[..CQ * H * W * 4], &w[..MP * CQ * KH * KW * 4], &off[..MP]);
+    let size = if k_qconv4_wide() { 2 } else { 1 };
+    let (xq, w, off) = (&xq[..CQ * H * W * 4 * size], &w[..MP * CQ * KH * KW * 4], &off[..MP]);
     let (mul, bias, y) = (&mul[..MP], &bias[..MP], &mut y[..M * OH * OW]);
     const { assert!(MP.is_multiple_of(16) && MP >= M && MP < M + 16, "MP is M rounded up to 16") };
     #[cfg(target_arch = "x86_64")]
@@ -73,8 +160,9 @@ fn k_qconv4<
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if x86_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the kernel reads.
+    if k_qconv4_wide() {
+        // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the kernel reads, the
+        // input packed as u16 (`k_qpack`).
         unsafe { k_qconv4_avx2::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, SW, DH, DW>(xq, w, off, mul, bias, y, rq) };
         return;
     }
@@ -208,7 +296,7 @@ unsafe fn k_qconv4_vnni<
                         _ => k_qconv4_vnni_tile::<1, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                     }
                 };
-                k_qconv4_store::<Y, M, OH, OW>(&sums, (p, v), (mb, oh, ow), mul, bias, y, rq);
+                k_qconv4_store::<Y, M, OH, OW, 16, 4, 6>(&sums, (p, v), (mb * 16, oh, ow), mul, bias, y, rq);
                 ow += p;
             }
         }
@@ -217,38 +305,53 @@ unsafe fn k_qconv4_vnni<
 }
 
 /// Stores the sums of a tile of the packed kernels ([`k_qconv4_vnni_tile`],
-/// [`k_qconv4_avx2_tile`]): `p` pixels by `v` blocks of 16 output channels, the first block
-/// `mb`, the first pixel at row `oh`, column `ow`; channels past `M` are dropped.
+/// [`k_qconv4_avx2_tile`]), at most `P` pixels by `V` blocks of `L` output channels (of 16
+/// sums): `p` pixels by `v` blocks, block `b` from channel `m0 + 16·b`, the first pixel at row
+/// `oh`, column `ow`; channels past `M` are dropped. Per channel, its `p` pixels are stored in
+/// a row.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn k_qconv4_store<Y: QOut, const M: usize, const OH: usize, const OW: usize>(
-    sums: &[[[i32; 16]; 4]; 6],
+fn k_qconv4_store<
+    Y: QOut,
+    const M: usize,
+    const OH: usize,
+    const OW: usize,
+    const L: usize,
+    const V: usize,
+    const P: usize,
+>(
+    sums: &[[[i32; 16]; V]; P],
     (p, v): (usize, usize),
-    (mb, oh, ow): (usize, usize, usize),
+    (m0, oh, ow): (usize, usize, usize),
     mul: &[f32],
     bias: &[f32],
     y: &mut [Y],
     rq: Requant,
 ) {
-    for (i, pixel) in sums.iter().enumerate().take(p) {
-        for (b, block) in pixel.iter().enumerate().take(v) {
-            let m0 = (mb + b) * 16;
-            let mut out = [Y::store(0.0, rq); 16];
-            let (mul, bias) = (&mul[m0..m0 + 16], &bias[m0..m0 + 16]);
-            for (m, o) in out.iter_mut().enumerate() {
-                *o = m_requant(block[m], 0, mul[m], bias[m], rq);
+    for b in 0..v {
+        let c0 = m0 + b * 16;
+        let (mul, bias) = (&mul[c0..c0 + L], &bias[c0..c0 + L]);
+        let mut out = [[Y::store(0.0, rq); L]; P];
+        for (o, pixel) in out.iter_mut().zip(sums).take(p) {
+            for (m, o) in o.iter_mut().enumerate() {
+                *o = m_requant(pixel[b][m], 0, mul[m], bias[m], rq);
             }
-            for (m, &o) in out.iter().enumerate().take(M.saturating_sub(m0).min(16)) {
-                y[((m0 + m) * OH + oh) * OW + ow + i] = o;
+        }
+        for m in 0..M.saturating_sub(c0).min(L) {
+            let row = &mut y[((c0 + m) * OH + oh) * OW + ow..][..p];
+            for (i, o) in row.iter_mut().enumerate() {
+                *o = out[i][m];
             }
         }
     }
 }
 
-/// [`k_qconv4`] with AVX2, for CPUs without AVX512-VNNI: per block of 16 output channels, two
-/// output pixels of a row at a time (a single one at the end of an odd row) by
-/// [`k_qconv4_avx2_tile`].
+/// [`k_qconv4`] with AVX2, for CPUs without AVX512-VNNI, on the input packed as `u16`
+/// ([`k_qpack`]): per half block of 8 output channels
+/// (only as many groups of four channels as hold channels below `M`), six output pixels of a
+/// row at a time (five, or three, then single pixels at the end of the row; five: DS-CNN's rows
+/// of 5 and 125 pixels) by [`k_qconv4_avx2_tile`].
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; the slices are as long as [`k_qconv4`] makes them.
@@ -279,23 +382,38 @@ unsafe fn k_qconv4_avx2<
     y: &mut [Y],
     rq: Requant,
 ) {
-    for mb in 0..MP / 16 {
+    for half in 0..M.div_ceil(8) {
+        let (mb, m0) = (half / 2, half * 8);
+        let groups = (M - m0).div_ceil(4).min(2);
         for oh in 0..OH {
             let mut ow = 0;
             while ow < OW {
-                let p = if OW - ow >= 2 { 2 } else { 1 };
-                let x = &xq[((oh * SH) * W + ow * SW) * 4..];
-                let wb = &w[mb * CQ * KH * KW * 64..];
-                let init = &off[mb * 16..mb * 16 + 16];
-                // SAFETY: the CPU has AVX2; the tile's taps and weights lie inside the slices.
-                let sums = unsafe {
-                    if p == 2 {
-                        k_qconv4_avx2_tile::<2, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init)
-                    } else {
-                        k_qconv4_avx2_tile::<1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init)
-                    }
+                let p = match OW - ow {
+                    6.. => 6,
+                    5 => 5,
+                    3.. => 3,
+                    _ => 1,
                 };
-                k_qconv4_store::<Y, M, OH, OW>(&sums, (p, 1), (mb, oh, ow), mul, bias, y, rq);
+                let x = &xq[((oh * SH) * W + ow * SW) * 8..];
+                let wb = &w[mb * CQ * KH * KW * 64 + (half % 2) * 32..];
+                let init = &off[m0..m0 + 8];
+                macro_rules! tile {
+                    ($r:literal, $p:literal) => {{
+                        // SAFETY: the CPU has AVX2; the tile's taps and weights lie inside the slices.
+                        let sums = unsafe { k_qconv4_avx2_tile::<$r, $p, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init) };
+                        k_qconv4_store::<Y, M, OH, OW, 8, 1, $p>(&sums, ($p, 1), (m0, oh, ow), mul, bias, y, rq)
+                    }};
+                }
+                match (groups, p) {
+                    (2, 6) => tile!(2, 6),
+                    (2, 5) => tile!(2, 5),
+                    (2, 3) => tile!(2, 3),
+                    (2, _) => tile!(2, 1),
+                    (_, 6) => tile!(1, 6),
+                    (_, 5) => tile!(1, 5),
+                    (_, 3) => tile!(1, 3),
+                    _ => tile!(1, 1),
+                }
                 ow += p;
             }
         }
@@ -303,12 +421,14 @@ unsafe fn k_qconv4_avx2<
 }
 
 /// One register tile of [`k_qconv4_avx2`]: `P` pixels (input at `x` as for
-/// [`k_qconv4_vnni_tile`]) by one block of 16 output channels (weights at `w`, sums starting
-/// from `init`). Per tap, the block's 64 weights widened to i16 in four registers (channels
-/// `4k..4k + 4` in the `k`-th, four inputs each) and each pixel's four inputs widened and
-/// broadcast: `vpmaddwd` sums pairs of products into i32 lanes, which hold each channel's two
-/// pairs side by side until one horizontal add at the end (exact: `u8 · i8` products and
-/// their pair sums fit). Returns the sums in the layout of [`k_qconv4_vnni_tile`].
+/// [`k_qconv4_vnni_tile`], but packed as `u16`) by `4·R` output channels, `R` at most 2
+/// (weights at `w`: each tap's 16 bytes per group of four channels 64 bytes apart, as in the
+/// packed layout; sums starting from `init`). Per tap, each group's 16 weights widened to i16
+/// in a register (four inputs for each of four channels) and each pixel's four inputs
+/// broadcast (one load, already 16-bit): `vpmaddwd`
+/// sums pairs of products into i32 lanes, which hold each channel's two pairs side by side
+/// until one horizontal add at the end (exact: `u8 · i8` products and their pair sums fit).
+/// Returns the sums of channel `m` of pixel `i` at `[i][0][m]`, `m < 8`.
 ///
 /// # Safety
 /// The CPU has AVX2; every tap and weight of the tile lies inside its slice.
@@ -316,6 +436,7 @@ unsafe fn k_qconv4_avx2<
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn k_qconv4_avx2_tile<
+    const R: usize,
     const P: usize,
     const CQ: usize,
     const H: usize,
@@ -329,24 +450,24 @@ unsafe fn k_qconv4_avx2_tile<
     x: &[u8],
     w: &[i8],
     init: &[i32],
-) -> [[[i32; 16]; 4]; 6] {
+) -> [[[i32; 16]; 1]; P] {
     use core::arch::x86_64::*;
-    let (x, w, init) = (x.as_ptr(), w.as_ptr(), &init[..16]);
+    let (x, w, init) = (x.as_ptr(), w.as_ptr(), &init[..8]);
     // SAFETY: the caller keeps every offset inside its slice.
     unsafe {
-        let mut acc = [[_mm256_setzero_si256(); 4]; P];
+        let mut acc = [[_mm256_setzero_si256(); R]; P];
         for q in 0..CQ {
             for kh in 0..KH {
                 for kw in 0..KW {
                     let tap = ((q * KH + kh) * KW + kw) * 64;
-                    let mut wv = [_mm256_setzero_si256(); 4];
+                    let mut wv = [_mm256_setzero_si256(); R];
                     for (k, wv) in wv.iter_mut().enumerate() {
                         *wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(tap + 16 * k) as *const _));
                     }
                     let at = (q * H + kh * DH) * W + kw * DW;
                     for (i, row) in acc.iter_mut().enumerate() {
-                        let four = (x.add((at + i * SW) * 4) as *const i32).read_unaligned();
-                        let xv = _mm256_broadcastq_epi64(_mm_cvtepu8_epi16(_mm_cvtsi32_si128(four)));
+                        let four = (x.add((at + i * SW) * 8) as *const i64).read_unaligned();
+                        let xv = _mm256_set1_epi64x(four);
                         for (a, &wv) in row.iter_mut().zip(&wv) {
                             *a = _mm256_add_epi32(*a, _mm256_madd_epi16(xv, wv));
                         }
@@ -354,15 +475,13 @@ unsafe fn k_qconv4_avx2_tile<
                 }
             }
         }
-        let mut sums = [[[0i32; 16]; 4]; 6];
-        let (init0, init1) =
-            (_mm256_loadu_si256(init.as_ptr() as *const _), _mm256_loadu_si256(init[8..].as_ptr() as *const _));
+        let mut sums = [[[0i32; 16]; 1]; P];
+        let init = _mm256_loadu_si256(init.as_ptr() as *const _);
         for (s, row) in sums.iter_mut().zip(&acc) {
-            // hadd: channels 0, 1, 4, 5 | 2, 3, 6, 7 (of 8); the permutation puts them in order.
-            let lo = _mm256_permute4x64_epi64::<0xd8>(_mm256_hadd_epi32(row[0], row[1]));
-            let hi = _mm256_permute4x64_epi64::<0xd8>(_mm256_hadd_epi32(row[2], row[3]));
-            _mm256_storeu_si256(s[0].as_mut_ptr() as *mut _, _mm256_add_epi32(lo, init0));
-            _mm256_storeu_si256(s[0][8..].as_mut_ptr() as *mut _, _mm256_add_epi32(hi, init1));
+            let second = if R > 1 { row[R - 1] } else { _mm256_setzero_si256() };
+            // hadd: channels 0, 1, 4, 5 | 2, 3, 6, 7; the permutation puts them in order.
+            let eight = _mm256_permute4x64_epi64::<0xd8>(_mm256_hadd_epi32(row[0], second));
+            _mm256_storeu_si256(s[0].as_mut_ptr() as *mut _, _mm256_add_epi32(eight, init));
         }
         sums
     }
@@ -467,8 +586,13 @@ mod tests {
                 _ => ((i * 13) % 255) as i32 - 127,
             })
             .collect();
-        let mut xq = vec![0u8; CQ * H * W * 4];
-        super::k_qpack::<i8, C, { H * W }>(&x, &mut xq);
+        // `k_qpack` packs as `k_qconv4` reads (u16 for its AVX2 kernel); the portable and
+        // AVX2 kernels, called directly, read u8 and u16.
+        let (mut xq, mut narrow, mut wide) =
+            (vec![0u8; CQ * H * W * 8], vec![0u8; CQ * H * W * 4], vec![0u8; CQ * H * W * 8]);
+        super::k_qpack::<i8, C, 1, { H * W }, 1, 1>(&x, &mut xq);
+        super::k_qpack_as::<i8, C, 1, { H * W }, 1, 1, false>(&x, &mut narrow);
+        super::k_qpack_as::<i8, C, 1, { H * W }, 1, 1, true>(&x, &mut wide);
         let mut wp = vec![0i8; MP * CQ * K * K * 4];
         let mut off = vec![0i32; MP];
         for m in 0..M {
@@ -486,7 +610,7 @@ mod tests {
         let (mut got, mut portable) = (vec![0i8; M * OH * OW], vec![0i8; M * OH * OW]);
         super::k_qconv4::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1>(&xq, &wp, &off, &mul, &bias, &mut got, rq);
         super::k_qconv4_portable::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1>(
-            &xq,
+            &narrow,
             &wp,
             &off,
             &mul,
@@ -500,7 +624,7 @@ mod tests {
             // SAFETY: the CPU has AVX2 and FMA; the slices are the kernel's.
             unsafe {
                 super::k_qconv4_avx2::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1>(
-                    &xq, &wp, &off, &mul, &bias, &mut avx2, rq,
+                    &wide, &wp, &off, &mul, &bias, &mut avx2, rq,
                 )
             };
             assert_eq!(avx2, portable, "avx2 {C}x{M} k{K} s{S}");
@@ -535,5 +659,42 @@ mod tests {
         packed_matches_definition::<5, 2, 20, 32, 3, 2, 4, 5>();
         packed_matches_definition::<16, 4, 8, 16, 1, 1, 9, 11>();
         packed_matches_definition::<33, 9, 70, 80, 2, 1, 8, 10>();
+    }
+
+    /// A convolution of one `u8` channel 3 × 4 (stride 2, columns dilated by `D`) with its
+    /// channel unfolded into one per kernel column (`k_qpack` with `F = 4`, weights
+    /// `[M][4][3][1]`, the kernel one column wide) against the same convolution packed plainly.
+    fn folded_matches_plain<const D: usize, const WO: usize, const OW: usize>() {
+        const H: usize = 11;
+        const W: usize = 13;
+        const M: usize = 24;
+        let x: Vec<u8> = (0..H * W).map(|i| ((i * 71) % 256) as u8).collect();
+        let wt: Vec<i8> = (0..M * 12).map(|i| ((i * 29) % 256) as u8 as i8).collect();
+        let (mut plain, mut folded) = (vec![0u8; H * W * 8], vec![0u8; H * WO * 8]);
+        super::k_qpack::<u8, 1, 1, { H * W }, 1, 1>(&x, &mut plain);
+        super::k_qpack::<u8, 1, H, W, 4, D>(&x, &mut folded);
+        let (mut wp, mut wf) = (vec![0i8; 32 * 12 * 4], vec![0i8; 32 * 3 * 4]);
+        for m in 0..M {
+            for (t, &v) in wt[m * 12..(m + 1) * 12].iter().enumerate() {
+                let (r, k) = (t / 4, t % 4);
+                wp[((m / 16) * 12 + t) * 64 + (m % 16) * 4] = v;
+                wf[((m / 16) * 3 + r) * 64 + (m % 16) * 4 + k] = v;
+            }
+        }
+        let off = vec![-7i32; 32];
+        let mul: Vec<f32> = (0..32).map(|m| 0.002 + m as f32 * 1e-4).collect();
+        let bias: Vec<f32> = (0..32).map(|m| m as f32 * 0.25 - 2.0).collect();
+        let rq = Requant { lo: f32::NEG_INFINITY, hi: f32::INFINITY, inv: 4.0, zero: 100.0 };
+        let (mut want, mut got) = (vec![0u8; M * 5 * OW], vec![0u8; M * 5 * OW]);
+        super::k_qconv4::<u8, 1, H, W, M, 32, 5, OW, 3, 4, 2, 2, 1, D>(&plain, &wp, &off, &mul, &bias, &mut want, rq);
+        super::k_qconv4::<u8, 1, H, WO, M, 32, 5, OW, 3, 1, 2, 2, 1, 1>(&folded, &wf, &off, &mul, &bias, &mut got, rq);
+        assert_eq!(got, want, "dilation {D}");
+        assert!(want.iter().collect::<std::collections::BTreeSet<_>>().len() > 10, "the outputs cover the range");
+    }
+
+    #[test]
+    fn folded_columns_match_the_plain_packing() {
+        folded_matches_plain::<1, 10, 5>();
+        folded_matches_plain::<2, 7, 4>();
     }
 }

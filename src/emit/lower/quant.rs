@@ -509,7 +509,10 @@ impl Lowerer<'_> {
     /// A quantized convolution with one group and `i8` weights as `k_qconv4`: the padded input
     /// packed four channels to a pixel and offset to `u8` by `shift` (`k_qpack`), the weights
     /// packed `[MP/16][CQ][KH][KW][16][4]` (zero past `M` and `cin`), the offsets
-    /// `-(zx + shift) · Σ w`, the scales and biases padded to `MP` with zeros.
+    /// `-(zx + shift) · Σ w`, the scales and biases padded to `MP` with zeros. When fewer
+    /// groups of four channels hold the input's channels times the kernel's columns than the
+    /// channels alone times the columns (one input channel: a quarter), each channel is
+    /// unfolded into one per kernel column ([`fold_columns`]) and the kernel is one column wide.
     fn packed_conv(
         &mut self,
         geo: &ConvGeometry,
@@ -523,11 +526,16 @@ impl Lowerer<'_> {
         let (xt, yt, rq) = (f.xq.elem.rust(), Self::out_type(f), Self::requant(f));
         let (ph, pw) = geo.padded();
         let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{}", f.xq.zero, xt))?;
+        let fold = if (cin * kw).div_ceil(4) < cin.div_ceil(4) * kw { kw } else { 1 };
+        let (cin, kw, dw, pwf) = (cin * fold, kw / fold, if fold > 1 { 1 } else { dw }, pw - (fold - 1) * dw);
         let (cq, mp, taps) = (cin.div_ceil(4), m.div_ceil(16) * 16, kh * kw);
-        let packed = self.new_typed_buf(cq * ph * pw * 4, Elem::U8, Home::Arena);
-        self.typed_step("k_qpack", &[xt], nums(&[cin, ph * pw]), vec![Arg::Read(src), Arg::Write(packed)]);
+        // Room for the input packed as u16, as `k_qpack` packs it for the AVX2 kernel.
+        let packed = self.new_typed_buf(cq * ph * pwf * 8, Elem::U8, Home::Arena);
+        // Unfolded rows are read one at a time; otherwise each channel as one row.
+        let dims = if fold > 1 { [geo.cin, ph, pw, fold, geo.dw] } else { [cin, 1, ph * pw, 1, 1] };
+        self.typed_step("k_qpack", &[xt], nums(&dims), vec![Arg::Read(src), Arg::Write(packed)]);
         let mut wp = vec![0i8; mp * cq * taps * 4];
-        for (i, &v) in p.values.iter().enumerate() {
+        for (i, &v) in fold_columns(&p.values, geo, fold).iter().enumerate() {
             let (mi, c, tap) = (i / (cin * taps), i / taps % cin, i % taps);
             wp[(((mi / 16) * cq + c / 4) * taps + tap) * 64 + (mi % 16) * 4 + c % 4] = v as i8;
         }
@@ -543,8 +551,8 @@ impl Lowerer<'_> {
         args.extend(terms);
         args.extend([Arg::Write(yb), Arg::Code(rq)]);
         // A 1×1 convolution's pixels as one row, so that all but the last few go six at a time.
-        let (ph, pw, oh, ow) = if geo.pointwise() { (1, ph * pw, 1, oh * ow) } else { (ph, pw, oh, ow) };
-        self.typed_step("k_qconv4", &[yt], nums(&[cq, ph, pw, m, mp, oh, ow, kh, kw, sh, sw, dh, dw]), args);
+        let (ph, pwf, oh, ow) = if geo.pointwise() { (1, ph * pw, 1, oh * ow) } else { (ph, pwf, oh, ow) };
+        self.typed_step("k_qconv4", &[yt], nums(&[cq, ph, pwf, m, mp, oh, ow, kh, kw, sh, sw, dh, dw]), args);
         Ok(())
     }
 
@@ -675,6 +683,22 @@ fn packed_shift(elem: Elem) -> Option<i64> {
 /// Whether every value is an `i8`.
 fn fits_i8(values: &[i32]) -> bool {
     values.iter().all(|v| i8::try_from(*v).is_ok())
+}
+
+/// The weights `values` (`[M][C][KH][KW]`) of `geo` as those of a convolution on `C · fold`
+/// channels (channel `c · fold + k` the input shifted left by `k` columns, `k < fold = KW`) one
+/// column wide: `[M][C · KW][KH]`; unchanged when `fold` is 1.
+fn fold_columns(values: &[i32], geo: &ConvGeometry, fold: usize) -> Vec<i32> {
+    if fold == 1 {
+        return values.to_vec();
+    }
+    let (c, kh, kw) = (geo.cin, geo.kh, geo.kw);
+    let mut out = vec![0; values.len()];
+    for (i, &v) in values.iter().enumerate() {
+        let (mi, ci, r, k) = (i / (c * kh * kw), i / (kh * kw) % c, i / kw % kh, i % kw);
+        out[((mi * c + ci) * kw + k) * kh + r] = v;
+    }
+    out
 }
 
 /// `v` (`[R][C]`) transposed.
