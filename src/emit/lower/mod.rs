@@ -17,6 +17,7 @@ mod pool;
 pub mod quant;
 mod shiftadd;
 mod steps;
+mod winograd;
 
 use super::{EmitError, EmitOptions};
 use crate::graph::{Graph, NodeId, ValueId};
@@ -346,6 +347,8 @@ struct Lowerer<'g> {
     packed: bool,
     /// Which integer stores go through tables of steps ([`crate::emit::requant`]).
     tables: Tables,
+    /// The Winograd forms, by their input transform's node.
+    winograd: HashMap<NodeId, crate::winograd::Form>,
 }
 
 /// Which layers store through tables of steps.
@@ -395,6 +398,7 @@ impl<'g> Lowerer<'g> {
             quant: quant::QuantPlan::default(),
             packed: true,
             tables: Tables::None,
+            winograd: crate::winograd::forms(graph),
         }
     }
 
