@@ -117,6 +117,7 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
     // Values computed from constants only (folded at emission, as in the e-graph's analysis).
     let mut weight_only: Vec<bool> = graph.values.iter().map(|v| matches!(v.kind, ValueKind::Const { .. })).collect();
     let integer = crate::graph::qdq::IntegerKernels::of(graph);
+    let winograd = winograd_work(graph);
     for id in graph.topo_order()? {
         let node = graph.node(id);
         let op = match node.op.domain() {
@@ -164,7 +165,10 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
                         None => crate::cost::roofline(profile, &mult),
                     }
                 }
-                (false, None) => crate::cost::kernel_cost(profile, &node.op, &in_types, &outs),
+                (false, None) => match winograd.get(&id) {
+                    Some(work) => crate::cost::roofline(profile, work),
+                    None => crate::cost::kernel_cost(profile, &node.op, &in_types, &outs),
+                },
             };
             LayerCost {
                 weight_only: folded,
@@ -307,4 +311,29 @@ impl Inspection {
         }
         s
     }
+}
+
+/// The work of the nodes of the graph's Winograd forms as the back end runs them
+/// ([`crate::winograd::Form`]): the transforms by additions ([`crate::winograd::input_work`],
+/// [`crate::winograd::output_work`]), the products as the MatMul they are, the layout nodes
+/// between them not at all.
+fn winograd_work(graph: &Graph) -> std::collections::HashMap<crate::graph::NodeId, crate::work::Work> {
+    let mut work = std::collections::HashMap::new();
+    let ty = |v: Option<crate::graph::ValueId>| v.and_then(|v| graph.ty(v));
+    for form in crate::winograd::forms(graph).values() {
+        let (input, output) = (graph.node(form.input), graph.node(form.output));
+        let (x, v) = (ty(input.inputs[0]), ty(Some(input.outputs[0])));
+        let (m, y, b) =
+            (ty(output.inputs[0]), ty(Some(output.outputs[0])), ty(output.inputs.get(2).copied().flatten()));
+        let (Some(x), Some(v), Some(m), Some(y)) = (x, v, m, y) else { continue };
+        work.insert(form.input, crate::winograd::input_work(x, v));
+        work.insert(form.output, crate::winograd::output_work(m, y, b));
+        for (i, &n) in form.middle.iter().enumerate() {
+            // middle[2] is the MatMul of the products, priced as it is.
+            if i != 2 {
+                work.insert(n, crate::work::Work::none());
+            }
+        }
+    }
+    work
 }

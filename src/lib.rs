@@ -49,6 +49,7 @@ pub mod shiftadd;
 pub mod tensor;
 pub mod tract;
 pub mod verify;
+pub mod winograd;
 pub mod work;
 
 #[cfg(test)]

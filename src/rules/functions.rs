@@ -18,6 +18,7 @@ mod resample;
 mod resize;
 mod shiftadd;
 mod weights;
+mod winograd;
 
 pub(crate) use payloads::matmul_spec;
 
@@ -59,6 +60,7 @@ fn table() -> impl Iterator<Item = &'static Function> {
         .chain(recognize::FUNCTIONS)
         .chain(merge::FUNCTIONS)
         .chain(shiftadd::FUNCTIONS)
+        .chain(winograd::FUNCTIONS)
 }
 
 fn find(name: &str) -> Result<&'static Function, String> {

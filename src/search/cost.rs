@@ -133,7 +133,10 @@ pub fn node_work(enode: &Ir, egraph: &IrGraph) -> Option<Work> {
     if let Some(work) = integer_kernel_work(enode, egraph, &data) {
         return Some(work);
     }
-    let mut work = own_work(enode, egraph, &data)?;
+    let mut work = match super::winograd::winograd_work(enode, egraph, &data) {
+        Some(w) => w,
+        None => own_work(enode, egraph, &data)?,
+    };
     // Dequantizing the 8-bit runtime tensors it reads as floats: a multiply and an add each.
     let mut read: Vec<Id> = enode.children().iter().copied().filter(|&c| runtime_dequantized(egraph, c)).collect();
     read.dedup();

@@ -6,6 +6,7 @@ mod extract;
 mod fate;
 #[cfg(feature = "ilp")]
 pub mod ilp;
+mod winograd;
 
 pub use cost::{digit_plane, node_cost, node_work, objective_cost, TargetCost};
 pub use extract::{extract_dag, extract_dag_redirected, ExtractError, Extraction, NodeCost, Redirects};

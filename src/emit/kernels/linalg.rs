@@ -573,6 +573,10 @@ fn k_qmmf_rows<A: QIn, Y: QOut, const R: usize, const NB: usize, const K: usize,
     }
 }
 
+// The Winograd kernels call `k_mm`: compiled under test below it, as in the generated scope.
+#[path = "winograd.rs"]
+mod winograd;
+
 #[cfg(test)]
 mod tests {
     use super::super::Requant;

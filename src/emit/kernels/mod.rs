@@ -25,6 +25,7 @@ const QPACK: &str = include_str!("qpack.rs");
 const QUANT: &str = include_str!("quant.rs");
 const SHIFTADD: &str = include_str!("shiftadd.rs");
 const SIMD: &str = include_str!("simd.rs");
+const WINOGRAD: &str = include_str!("winograd.rs");
 
 /// Every item of the library: its name, the source file holding it, and the items it calls.
 /// Items are emitted in this order.
@@ -35,6 +36,9 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_mm_avx2", LINALG, &["k_mm_avx2_tile"]),
     ("k_mm_avx2_tile", LINALG, &[]),
     ("k_bmm", LINALG, &["k_mm"]),
+    ("k_wino", WINOGRAD, &["k_wino_in", "k_mm", "k_wino_out"]),
+    ("k_wino_in", WINOGRAD, &[]),
+    ("k_wino_out", WINOGRAD, &["m_clamp"]),
     ("k_pad2d", CONV, &[]),
     ("k_conv", CONV, &["k_conv_tiles", "k_conv_avx2", "x86_avx2_fma", "avx2_or_portable", "m_clamp"]),
     ("k_conv_avx2", CONV, &["k_conv_avx2_tile"]),
@@ -242,6 +246,7 @@ mod tests {
             super::QUANT,
             super::SHIFTADD,
             super::SIMD,
+            super::WINOGRAD,
         ] {
             for line in src.lines() {
                 let name = ITEM_STARTS.iter().find_map(|kw| line.strip_prefix(kw));

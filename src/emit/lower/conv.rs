@@ -46,13 +46,16 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn conv(&mut self, id: NodeId, c: &crate::ops::Conv) -> Result<(), EmitError> {
+        let geo = self.conv_geometry(id, c)?;
+        if self.winograd(id, &geo)? {
+            return Ok(());
+        }
         let node = self.graph.node(id);
         let x = self.input(id, 0)?;
         let wt = self
             .constant(node.inputs.get(1).copied().flatten())
             .ok_or_else(|| self.unsupported("weights computed at run time"))?;
         let w = self.const_f32(wt)?;
-        let geo = self.conv_geometry(id, c)?;
         let ConvGeometry { cin, m, g, h, wd, kh, kw, sh, sw, dh, dw, oh, ow, .. } = geo;
         let mut bias = match node.inputs.get(2).copied().flatten() {
             Some(b) => self.const_values(Some(b), "the bias")?,

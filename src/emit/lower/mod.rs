@@ -17,6 +17,7 @@ mod pool;
 pub mod quant;
 mod shiftadd;
 mod steps;
+mod winograd;
 
 use super::{EmitError, EmitOptions};
 use crate::graph::{Graph, NodeId, ValueId};
@@ -349,6 +350,8 @@ struct Lowerer<'g> {
     dsp: bool,
     /// Which integer stores go through tables of steps ([`crate::emit::requant`]).
     tables: Tables,
+    /// The Winograd forms, by their input transform's node.
+    winograd: HashMap<NodeId, crate::winograd::Form>,
 }
 
 /// Which layers store through tables of steps.
@@ -399,6 +402,7 @@ impl<'g> Lowerer<'g> {
             packed: true,
             dsp: false,
             tables: Tables::None,
+            winograd: crate::winograd::forms(graph),
         }
     }
 

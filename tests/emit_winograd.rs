@@ -1,0 +1,169 @@
+//! Winograd F(2×2, 3×3) end to end (issue 12, item 4): gos-opt rewrites 3×3 stride-1
+//! convolutions into the Winograd form (`rules/winograd.rules`) where the cost model finds it
+//! cheaper, the written ONNX model verifies against the original in tract, and the Rust back end
+//! runs each form as `k_wino` (additions-only transforms around `k_mm`). The generated modules
+//! are compiled, run, and compared with tract on the original model: within 1e-4 absolute or
+//! relative. Models: a small one built here (odd sizes, so the last tiles are cropped; a
+//! convolution without bias; a Relu fused after one) and the shared float ResNet-8.
+
+mod common;
+
+use common::emitted::{agree, compile};
+use common::{shared_dir, target_dir, types_of};
+use gos_opt::emit::{self, EmitReport};
+use gos_opt::graph::{ConstOrigin, Graph, ModelMeta, Node, Value, ValueId, ValueKind};
+use gos_opt::onnx::{import, ImportOptions};
+use gos_opt::ops::{Conv, ConvAttrs, Op, Unary, UnaryKind};
+use gos_opt::tensor::{DType, Tensor, TensorType};
+use gos_opt::verify::{io_names, load_test_sets, InputSet, TractModel};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gos-opt");
+
+/// Deterministic values in [-0.5, 0.5).
+fn values(n: usize, seed: usize) -> Vec<f32> {
+    (0..n).map(|i| ((i * 7919 + seed * 104729) % 1000) as f32 / 1000.0 - 0.5).collect()
+}
+
+/// `x [1, 24, 17, 19] → Conv 3×3 pads 1 (16, bias) → Relu → Conv 3×3 no pads (24, no bias) → y`
+/// (each layer's transformed filter and transform weights fit the fold budget, the bytes of the
+/// model's weights).
+fn small_model() -> Graph {
+    let meta = ModelMeta { ir_version: 8, opset_imports: vec![(String::new(), 13)], ..ModelMeta::default() };
+    let mut g = Graph::new(meta);
+    let value = |g: &mut Graph, name: &str, shape: Vec<usize>, kind: ValueKind| {
+        g.add_value(Value { name: name.into(), ty: Some(TensorType::new(DType::F32, shape)), kind, ..Value::default() })
+    };
+    let weight = |g: &mut Graph, name: &str, shape: Vec<usize>, seed: usize| {
+        let n = shape.iter().product();
+        g.add_const(name, Arc::new(Tensor::f32(shape, values(n, seed))), ConstOrigin::Derived)
+    };
+    let x = value(&mut g, "x", vec![1, 24, 17, 19], ValueKind::Input);
+    let (a, r) = (
+        value(&mut g, "a", vec![1, 16, 17, 19], ValueKind::Unset),
+        value(&mut g, "r", vec![1, 16, 17, 19], ValueKind::Unset),
+    );
+    let y = value(&mut g, "y", vec![1, 24, 15, 17], ValueKind::Unset);
+    let (w1, b1, w2) = (
+        weight(&mut g, "w1", vec![16, 24, 3, 3], 1),
+        weight(&mut g, "b1", vec![16], 2),
+        weight(&mut g, "w2", vec![24, 16, 3, 3], 3),
+    );
+    g.inputs.push(x);
+    g.outputs.push(y);
+    let mut node = |name: &str, op: Op, inputs: Vec<Option<ValueId>>, out: ValueId| {
+        g.add_node(Node { name: name.into(), op, inputs, outputs: vec![out], doc_string: String::new() })
+            .expect("node");
+    };
+    let conv = |pads: Vec<usize>| Op::Conv(Conv { attrs: ConvAttrs { pads, ..ConvAttrs::default() } });
+    node("conv1", conv(vec![1, 1, 1, 1]), vec![Some(x), Some(w1), Some(b1)], a);
+    node("relu", Op::Unary(Unary { kind: UnaryKind::Relu }), vec![Some(a)], r);
+    node("conv2", conv(vec![]), vec![Some(r), Some(w2)], y);
+    g
+}
+
+/// Optimizes `model` for `host` with gos-opt (exact mode, verified against the original) into
+/// `dir/model.opt.onnx`.
+fn optimize(model: &Path, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("create the module's directory");
+    let out = dir.join("model.opt.onnx");
+    let status =
+        Command::new(BIN).arg(model).args(["--target", "host", "-q", "-o"]).arg(&out).status().expect("run gos-opt");
+    assert!(status.success(), "gos-opt failed (or did not verify) on {}", model.display());
+    out
+}
+
+/// Emits the optimized model into `dir` and checks that it has `forms` Winograd forms, each run
+/// by `k_wino`.
+fn emit_optimized(optimized: &Path, set: &InputSet, dir: &Path, forms: usize) -> EmitReport {
+    let shapes = types_of(set).into_iter().map(|(k, t)| (k, t.shape)).collect();
+    let graph = import(optimized, &ImportOptions { input_shapes: shapes, ..Default::default() }).expect("import");
+    assert_eq!(gos_opt::winograd::forms(&graph).len(), forms, "{}", optimized.display());
+    let report = emit::emit_rust(&graph, dir).expect("emit");
+    assert!(report.kernels.iter().any(|k| k == "k_wino"), "{report:?}");
+    let source = std::fs::read_to_string(dir.join("model.rs")).expect("model.rs");
+    assert_eq!(source.matches("k_wino::<").count(), forms, "one k_wino call per form");
+    report
+}
+
+/// One model to run: its module, the original model, its input sets.
+struct Case {
+    ident: String,
+    original: Vec<u8>,
+    dir: Option<PathBuf>,
+    sets: Vec<InputSet>,
+}
+
+fn f32s(t: &Tensor) -> Vec<f32> {
+    t.to_f64_vec().expect("numeric").into_iter().map(|v| v as f32).collect()
+}
+
+#[test]
+fn winograd_forms_run_as_k_wino_and_agree_with_tract() {
+    let root = target_dir().join("emit-winograd");
+    let src = root.join("src");
+    std::fs::create_dir_all(&src).expect("create target/emit-winograd");
+    let mut cases = Vec::new();
+    // The small model, on two random inputs.
+    let small = root.join("small.onnx");
+    let bytes = gos_opt::onnx::export_bytes(&small_model()).expect("export");
+    std::fs::write(&small, &bytes).expect("write the small model");
+    let sets: Vec<InputSet> = (0..2)
+        .map(|k| HashMap::from([("x".to_string(), Tensor::f32(vec![1, 24, 17, 19], values(24 * 17 * 19, 10 + k)))]))
+        .collect();
+    let optimized = optimize(&small, &src.join("small"));
+    emit_optimized(&optimized, &sets[0], &src.join("small"), 2);
+    cases.push(Case { ident: "small".into(), original: bytes, dir: None, sets });
+    // The shared float ResNet-8 on its test sets: every stride-1 3×3 convolution (5 of 9).
+    if let Some(shared) = shared_dir() {
+        let path = shared.join("models/mlperf-tiny/onnx/resnet8_cifar10_pretrainedResnet/model.onnx");
+        let dir = path.parent().expect("dir").to_path_buf();
+        let bytes = std::fs::read(&path).expect("model");
+        let (declared, _) = io_names(&bytes).expect("ONNX");
+        let sets: Vec<InputSet> = load_test_sets(&dir, None)
+            .expect("test sets")
+            .iter()
+            .map(|s| s.input_set(&declared).expect("inputs"))
+            .collect();
+        let optimized = optimize(&path, &src.join("resnet8"));
+        emit_optimized(&optimized, &sets[0], &src.join("resnet8"), 5);
+        cases.push(Case { ident: "resnet8".into(), original: bytes, dir: Some(dir), sets });
+    }
+    let idents: Vec<String> = cases.iter().map(|c| c.ident.clone()).collect();
+    let runner = compile(&root, &idents, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let io = root.join("io");
+    std::fs::create_dir_all(&io).expect("create io");
+    let (mut jobs, mut expected) = (String::new(), Vec::new());
+    for case in &cases {
+        let tract = TractModel::load(&case.ident, &case.original, case.dir.as_deref(), &types_of(&case.sets[0]))
+            .expect("tract loads the original");
+        for (k, set) in case.sets.iter().enumerate() {
+            let x = f32s(&set[&tract.input_names()[0]]);
+            let reference = f32s(&tract.run(k, set).expect("tract runs")[0]);
+            let (input, output) =
+                (io.join(format!("{}_{k}.in", case.ident)), io.join(format!("{}_{k}.out", case.ident)));
+            std::fs::write(&input, x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).expect("write input");
+            let _ = writeln!(jobs, "{} {} {}", case.ident, input.display(), output.display());
+            expected.push((format!("{} set {k}", case.ident), reference, output));
+        }
+    }
+    let job_file = io.join("jobs");
+    std::fs::write(&job_file, &jobs).expect("write jobs");
+    let run = Command::new(&runner).arg(&job_file).output().expect("run the generated code");
+    assert!(run.status.success(), "the generated code failed: {}", String::from_utf8_lossy(&run.stderr));
+    let mut failures = Vec::new();
+    for (label, reference, output) in expected {
+        let bytes = std::fs::read(&output).expect("output");
+        let actual: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let (abs, rel, ok) = agree(&reference, &actual);
+        println!("{label}: vs tract on the original: max abs {abs:.2e}, max rel {rel:.2e}");
+        if !ok {
+            failures.push(format!("{label}: max abs {abs:.2e}, max rel {rel:.2e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
