@@ -20,7 +20,7 @@ for m in resnet8:resnet8_cifar10_pretrainedResnet resnet_large:resnet_large_cifa
   name=${m%%:*}
   model=$MODELS/${m#*:}/model.onnx
   "$BIN" "$model" --mode none --target host -q --no-verify -o "$OUT/${name}_plain.onnx" --emit-rust "$OUT/${name}_plain"
-  "$BIN" "$model" --target host -q -o "$OUT/${name}_wino.onnx" --emit-rust "$OUT/${name}_wino"
+  "$BIN" "$model" --target host -q --rules rules/winograd.rules -o "$OUT/${name}_wino.onnx" --emit-rust "$OUT/${name}_wino"
   echo "$name: $(grep -c 'k_wino::<' "$OUT/${name}_wino/model.rs") k_wino calls after, $(grep -c 'k_conv::<' "$OUT/${name}_plain/model.rs") k_conv calls before" >&2
   mods="$mods $name"
 done

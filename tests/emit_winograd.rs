@@ -66,13 +66,20 @@ fn small_model() -> Graph {
     g
 }
 
-/// Optimizes `model` for `host` with gos-opt (exact mode, verified against the original) into
-/// `dir/model.opt.onnx`.
+/// The Winograd rules (opt-in: not in the shipped rule set).
+const RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/winograd.rules");
+
+/// Optimizes `model` for `host` with gos-opt and the Winograd rules (exact mode, verified
+/// against the original) into `dir/model.opt.onnx`.
 fn optimize(model: &Path, dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).expect("create the module's directory");
     let out = dir.join("model.opt.onnx");
-    let status =
-        Command::new(BIN).arg(model).args(["--target", "host", "-q", "-o"]).arg(&out).status().expect("run gos-opt");
+    let status = Command::new(BIN)
+        .arg(model)
+        .args(["--target", "host", "-q", "--rules", RULES, "-o"])
+        .arg(&out)
+        .status()
+        .expect("run gos-opt");
     assert!(status.success(), "gos-opt failed (or did not verify) on {}", model.display());
     out
 }

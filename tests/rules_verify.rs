@@ -86,3 +86,18 @@ fn a_right_rule_from_a_file_passes() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(rows(&stdout), vec![("double".to_string(), 50, "pass".to_string())]);
 }
+
+#[test]
+fn the_opt_in_winograd_rules_pass() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/winograd.rules");
+    let (code, stdout, stderr) = run(&["rules", "verify", "--rules", path]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let names: Vec<String> = rows(&stdout)
+        .into_iter()
+        .map(|(name, cases, verdict)| {
+            assert!(cases >= 50 && verdict == "pass", "{name}: {cases} cases, {verdict}");
+            name
+        })
+        .collect();
+    assert_eq!(names, ["conv3x3-winograd-f2", "conv3x3-winograd-f2-nobias"]);
+}

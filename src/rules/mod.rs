@@ -55,7 +55,6 @@ pub fn builtin() -> &'static [(&'static str, &'static str)] {
         ("rules/recognize.rules", include_str!("../../rules/recognize.rules")),
         ("rules/fold.rules", include_str!("../../rules/fold.rules")),
         ("rules/shiftadd.rules", include_str!("../../rules/shiftadd.rules")),
-        ("rules/winograd.rules", include_str!("../../rules/winograd.rules")),
         ("rules/approx/quantize.rules", include_str!("../../rules/approx/quantize.rules")),
         ("rules/approx/lowrank.rules", include_str!("../../rules/approx/lowrank.rules")),
         ("rules/approx/prune.rules", include_str!("../../rules/approx/prune.rules")),
