@@ -74,6 +74,7 @@ fn k_qpack_row<X: QIn, const WIDE: bool>(rows: &[Option<&[X]>; 4], dst: &mut [u8
     let size = if WIDE { 2 } else { 1 };
     let n = dst.len() / (4 * size);
     let byte = |j: usize, i: usize| rows[j].map_or(0, |r| (r[i].wide() + X::BIAS) as u8);
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
     if core::mem::size_of::<X>() == 1 {
