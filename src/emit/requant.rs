@@ -90,9 +90,6 @@ impl Store {
     }
 }
 
-/// Header words of a channel's table: `q0, n, base, d, f`; the corrections follow.
-const HEADER: usize = 5;
-
 /// The most thresholds a channel's table holds: 8-bit outputs (the kernel's search takes 8
 /// bits of `k`).
 const MOST: usize = 255;
@@ -149,29 +146,33 @@ pub fn table(store: &Store, mul: &[f32], bias: &[f32]) -> Option<Vec<i32>> {
     Some(table)
 }
 
-/// What the kernels store for `s` in the channel `ch` of `table`: `q0 + #{k : t_k ≤ s}`, by
-/// the kernels' search (`m_steps`): `k` from its highest bit down, each bit kept when
-/// `t_k ≤ s` for the `k` with it.
-pub fn search(table: &[i32], ch: usize, s: i32) -> i32 {
-    let at = table[ch] as usize;
-    let (q0, n, base, d, f) = (table[at], table[at + 1] as usize, table[at + 2], table[at + 3], table[at + 4]);
-    let corr = &table[at + HEADER..];
-    let (mut k, mut kd) = (0usize, 0i32);
-    for bit in (0..8).rev() {
-        let (k2, kd2) = (k + (1 << bit), kd.wrapping_add(d.wrapping_shl(bit)));
-        if k2 <= n {
-            let c = (corr[(k2 - 1) >> 3] << (28 - 4 * ((k2 - 1) & 7))) >> 28;
-            if base.wrapping_add(kd2.wrapping_shr(f as u32)).wrapping_add(c) <= s {
-                (k, kd) = (k2, kd2);
-            }
-        }
-    }
-    q0 + k as i32
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{search, table, Store};
+    use super::{table, Store};
+
+    /// Header words of a channel's table: `q0, n, base, d, f`; the corrections follow.
+    const HEADER: usize = 5;
+
+    /// What the kernels store for `s` in the channel `ch` of `table`: `q0 + #{k : t_k ≤ s}`, by
+    /// the kernels' search (`m_steps`, which `kernels::shiftadd`'s test checks against the float
+    /// formula itself; this test-only mirror checks the tables built here): `k` from its highest bit down, each bit kept when
+    /// `t_k ≤ s` for the `k` with it.
+    fn search(table: &[i32], ch: usize, s: i32) -> i32 {
+        let at = table[ch] as usize;
+        let (q0, n, base, d, f) = (table[at], table[at + 1] as usize, table[at + 2], table[at + 3], table[at + 4]);
+        let corr = &table[at + HEADER..];
+        let (mut k, mut kd) = (0usize, 0i32);
+        for bit in (0..8).rev() {
+            let (k2, kd2) = (k + (1 << bit), kd.wrapping_add(d.wrapping_shl(bit)));
+            if k2 <= n {
+                let c = (corr[(k2 - 1) >> 3] << (28 - 4 * ((k2 - 1) & 7))) >> 28;
+                if base.wrapping_add(kd2.wrapping_shr(f as u32)).wrapping_add(c) <= s {
+                    (k, kd) = (k2, kd2);
+                }
+            }
+        }
+        q0 + k as i32
+    }
 
     const I8: Store =
         Store { lo: f32::NEG_INFINITY, hi: f32::INFINITY, inv: 1.0, zero: 0.0, qmin: -128.0, qmax: 127.0 };
