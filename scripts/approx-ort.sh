@@ -5,18 +5,15 @@
 # quantization of it (read off model_qdq.onnx) against gos-opt's (the report's sensitivity
 # table) — and onnxruntime's whole int8 model on the held-out crops, with its predicted rpi3
 # cost (`gos-opt inspect`). scripts/approx-ort.py does the onnxruntime part; it runs in a venv
-# (target/ort-venv) with the onnxruntime and onnx versions that made the shared int8 models.
+# (target/ort-venv, common.sh) with the onnxruntime and onnx versions that made the shared int8 models.
 # Opt-in (a few minutes): bash scripts/approx-ort.sh [FILTER]
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 need models/int8
 gos_opt_bin
-VENV=target/ort-venv
+ort_venv
 OUT=target/approx-ort
 mkdir -p "$OUT"
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV" && "$VENV/bin/pip" install --quiet numpy onnx==1.23.2 onnxruntime==1.32.0 || exit 1
-fi
 FILTER=${1:-}
 M=$S/models/mlperf-tiny/onnx
 for m in resnet8_cifar10_pretrainedResnet resnet_large_cifar10; do
@@ -25,7 +22,7 @@ for m in resnet8_cifar10_pretrainedResnet resnet_large_cifar10; do
   # The sensitivity table does not depend on the budget; a wide one keeps the report written.
   "$BIN" "$M/$m/model.onnx" --calib "$S/data/natural-crops/crops32.f32" --budget agree=0.5 --target rpi3 \
     --mode approx -q -o "$OUT/$m.onnx" --report "$OUT/$m.json" || exit 1
-  "$VENV/bin/python" scripts/approx-ort.py "$M/$m/model.onnx" "$S/models/int8/$m/model_qdq.onnx" \
+  "$PY" scripts/approx-ort.py "$M/$m/model.onnx" "$S/models/int8/$m/model_qdq.onnx" \
     "$S/data/natural-crops/crops32.f32" "$OUT/$m.json" || exit 1
   "$BIN" inspect "$S/models/int8/$m/model_qdq.onnx" --target rpi3 | grep "^predicted" | sed 's/^/onnxruntime int8 model: /'
   "$BIN" inspect "$M/$m/model.onnx" --target rpi3 | grep "^predicted" | sed 's/^/float model: /'
