@@ -38,11 +38,14 @@ run resnet8 "$M/resnet8_cifar10_pretrainedResnet/model.onnx" --calib "$S/data/na
 # The same at a wider budget: a written model to set beside onnxruntime's int8 one (scripts/approx-ort.sh).
 run resnet8-agree0.9 "$M/resnet8_cifar10_pretrainedResnet/model.onnx" --calib "$S/data/natural-crops/crops32.f32" --budget agree=0.9
 run resnet_large "$M/resnet_large_cifar10/model.onnx" --calib "$S/data/natural-crops/crops32.f32" --budget agree=0.98
+# The larger ResNet under a relative-error budget: every layer int8, beside onnxruntime's int8
+# model at a lower predicted cost (agree=0.94 and agree=0.9 break on the held-out crops).
+run resnet_large-rel "$M/resnet_large_cifar10/model.onnx" --calib "$S/data/natural-crops/crops32.f32" --budget rel=0.1
 run vww "$M/mobilenetv1_025_vww96/model.onnx" --calib "$S/data/natural-crops/crops96.f32" --budget agree=0.97
 # Relative-error budgets, calibrated and judged on the test sets beside each model (every second
 # one held out), and vit_tiny on MNIST.
-# DS-CNN on MFCC features of MLPerf Tiny's speech recordings (scripts/kws-mfcc.py: the first
-# half of a 10-second recording calibrates; its second half and a 1-second clip are held out).
+# DS-CNN on MFCC features of MLPerf Tiny's speech recordings (scripts/kws-mfcc.py: alternate
+# 2.5-second blocks of a 10-second recording calibrate and are held out, with a 1-second clip).
 if [ -z "$FILTER" ] || [[ dscnn-rel == *"$FILTER"* ]]; then
   ort_venv
   mkdir -p "$OUT/kws"
@@ -50,9 +53,16 @@ if [ -z "$FILTER" ] || [[ dscnn-rel == *"$FILTER"* ]]; then
 fi
 run dscnn-rel "$M/dscnn_kws/model.onnx" --calib "$OUT/kws/calib.f32" --eval "$OUT/kws/eval.f32" --budget rel=0.05
 run fc_autoencoder-rel "$M/fc_autoencoder_ad01/model.onnx" --calib "$M/fc_autoencoder_ad01" --budget rel=0.05
-run vww-rel "$M/mobilenetv1_025_vww96/model.onnx" --calib "$S/data/natural-crops/crops96.f32" --budget rel=0.1
+# VWW at rel=0.1 breaks the budget on the held-out crops (0.1097); at 0.15 it holds.
+run vww-rel "$M/mobilenetv1_025_vww96/model.onnx" --calib "$S/data/natural-crops/crops96.f32" --budget rel=0.15
 run vit_tiny-rel "$S/models/trained-tiny/vit_tiny/model.onnx" $MNIST_SPLIT --budget rel=0.1
 # ppocr cls (input 3×48×192, 27,648 values, as a 96×96 crop): the 96-px crops read in that shape;
 # its one test set is too little data. Slow (half an hour).
 run ppocr-cls-rel "$S/models/ppocr/cls/model.onnx" --calib "$S/data/natural-crops/crops96.f32" --input-shape x=1x3x48x192 \
   --budget rel=0.1
+# ppocr rec (PP-LCNetV3 + SVTR blocks, CTC output over 6625 characters) at width 192, on 32 of
+# the crops read in that shape (16 calibrate, 16 held out). Slow (an hour): every choice is
+# measured alone, and the model is large. At rel=0.1 it breaks the budget on the held-out crops
+# (0.1586).
+run ppocr-rec-rel "$S/models/ppocr/rec/model.onnx" --calib "$S/data/natural-crops/crops96.f32@0..32" \
+  --input-shape x=1x3x48x192 --budget rel=0.2

@@ -5,10 +5,12 @@ get_dataset.py: tf.signal.stft with a 30 ms periodic Hann window and a 20 ms hop
 of tf.signal.mfccs_from_log_mel_spectrograms, the first 10 coefficients; 49 frames per second
 of 16 kHz audio, the model's 1×1×49×10 input).
 
-Each sample is one second of audio. The 10-second recording gives windows every STRIDE seconds;
-those that start in its first half are the calibration set, those that start in its second half
-(after a gap of one window, so that no audio is shared) and the 1-second "marvin" clip are the
-held-out set. Both are written as raw little-endian f32 (gos-opt's `--calib X.f32`).
+Each sample is one second of audio. The 10-second recording (digital silence, three spoken words,
+background noise) is cut into BLOCK-second blocks that take turns: windows every STRIDE seconds
+that lie wholly inside an even block are the calibration set, those inside an odd block, and the
+1-second "marvin" clip, are the held-out set, so both sets see words, silence and noise and
+share no audio. Identical windows (digital silence) are kept once per set. Both are written as
+raw little-endian f32 (gos-opt's `--calib X.f32`).
 
     python3 scripts/kws-mfcc.py SHARED_SAMPLES_DIR OUT_DIR
 """
@@ -20,7 +22,8 @@ import numpy as np
 RATE = 16000
 WINDOW, HOP, FFT = 480, 320, 512
 MEL_BINS, LOW_HZ, HIGH_HZ, COEFFS = 40, 20.0, 4000.0, 10
-STRIDE = 0.125
+STRIDE = 0.0625
+BLOCK = 2.5
 
 
 def read_wav(path):
@@ -71,12 +74,14 @@ def main():
     mel, dct = mel_matrix(), dct_matrix()
     long = read_wav(f"{samples}/benchmark/training/streaming_wakeword/short_wav_easy10s.wav")
     marvin = read_wav(f"{samples}/benchmark/runner/sd_card/marvin_617de221_0.wav")
-    half = len(long) // 2
+    block = int(BLOCK * RATE)
     starts = np.arange(0, len(long) - RATE + 1, int(STRIDE * RATE))
-    calib = [mfcc(long[s:s + RATE], mel, dct) for s in starts if s + RATE <= half]
-    held = [mfcc(long[s:s + RATE], mel, dct) for s in starts if s >= half] + [mfcc(marvin, mel, dct)]
+    inside = [s for s in starts if s // block == (s + RATE - 1) // block]
+    calib = [mfcc(long[s:s + RATE], mel, dct) for s in inside if (s // block) % 2 == 0]
+    held = [mfcc(long[s:s + RATE], mel, dct) for s in inside if (s // block) % 2 == 1] + [mfcc(marvin, mel, dct)]
     for name, xs in (("calib", calib), ("eval", held)):
-        np.stack(xs).astype("<f4").tofile(f"{out}/{name}.f32")
+        xs = np.unique(np.stack(xs).astype("<f4"), axis=0)
+        xs.tofile(f"{out}/{name}.f32")
         print(f"{out}/{name}.f32: {len(xs)} samples of 49x10")
 
 
