@@ -16,8 +16,9 @@ use super::{avx2_or_portable, m_clamp, m_rte};
 
 /// An integer element a quantized kernel reads, widened for the sums.
 trait QIn: Copy {
-    /// Whether the type is `i8` (read four at a time by SXTB16 on Arm).
-    #[allow(dead_code)] // read on 32-bit Arm only
+    /// Whether the type is `i8` (read four at a time by SXTB16 on Arm, sign-extended by
+    /// `k_qconv1`'s AVX2 kernel).
+    #[allow(dead_code)] // read by `k_qconv1` and on 32-bit Arm only
     const I8: bool = false;
     /// What makes the type's values `u8` for the packed kernels (`k_qpack`): 128 for `i8`.
     #[allow(dead_code)] // read by `k_qpack` only, which a module may not use
@@ -248,6 +249,8 @@ mod conv;
 mod linalg;
 #[path = "qarm.rs"]
 mod qarm;
+#[path = "qconv1.rs"]
+mod qconv1;
 #[path = "qdw.rs"]
 mod qdw;
 #[path = "qpack.rs"]

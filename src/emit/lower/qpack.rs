@@ -1,5 +1,6 @@
-//! Quantized convolutions on wide targets (`k_qconv4`): the packed layout of four input channels
-//! to a pixel against sixteen output channels. The integer kernels' planning and their other
+//! Quantized convolutions on wide targets (`k_qconv4`, `k_qconv1`): the packed layout of
+//! four input channels to a pixel against sixteen output channels, and convolutions of a single
+//! input channel with pixels in the vector lanes. The integer kernels' planning and their other
 //! forms are in `quant.rs`.
 
 use super::conv::ConvGeometry;
@@ -54,6 +55,37 @@ impl Lowerer<'_> {
         // A 1×1 convolution's pixels as one row, so that all but the last few go six at a time.
         let (ph, pwf, oh, ow) = if geo.pointwise() { (1, ph * pw, 1, oh * ow) } else { (ph, pwf, oh, ow) };
         self.typed_step("k_qconv4", &[yt], nums(&[cq, ph, pwf, m, mp, oh, ow, kh, kw, sh, sw, dh, dw]), args);
+        Ok(())
+    }
+
+    /// A quantized convolution of one input channel at stride and dilation 1 as `k_qconv1`:
+    /// the padded image as it is, the weights `[M][KH][⌈KW/2⌉][2]` `i16` (kernel columns in
+    /// pairs, zero past `KW`), the offsets `-zx · Σ w`, the scales and biases.
+    pub(super) fn one_channel_conv(
+        &mut self,
+        geo: &ConvGeometry,
+        p: &Prepared,
+        xb: BufId,
+        f: &Fusion,
+        t: Terms,
+    ) -> Result<(), EmitError> {
+        let ConvGeometry { m, kh, kw, oh, ow, .. } = *geo;
+        let (xt, yt, rq) = (f.xq.elem.rust(), Self::out_type(f), Self::requant(f));
+        let (ph, pw) = geo.padded();
+        let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{}", f.xq.zero, xt))?;
+        let kp = kw.div_ceil(2);
+        let mut wp = vec![0i16; m * kh * kp * 2];
+        for (i, &v) in p.values.iter().enumerate() {
+            let (mi, r, c) = (i / (kh * kw), i / kw % kh, i % kw);
+            wp[((mi * kh + r) * kp + c / 2) * 2 + c % 2] = i16::try_from(v).expect("8-bit weights minus their zero point");
+        }
+        let wb = self.add_typed_weight(Weight::I16(wp));
+        let terms = self.terms(t, true);
+        let yb = self.define(f.out)?;
+        let mut args = vec![Arg::Read(src), Arg::Read(wb)];
+        args.extend(terms);
+        args.extend([Arg::Write(yb), Arg::Code(rq)]);
+        self.typed_step("k_qconv1", &[xt, yt], nums(&[ph, pw, m, oh, ow, kh, kw]), args);
         Ok(())
     }
 }

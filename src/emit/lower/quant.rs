@@ -448,6 +448,9 @@ impl Lowerer<'_> {
         let (ph, pw) = geo.padded();
         let shift = packed_shift(f.xq.elem);
         if let (1, Some(shift), true) = (g, shift, self.packed) {
+            if cin == 1 && (sh, sw, dh, dw) == (1, 1, 1, 1) && !geo.pointwise() {
+                return self.one_channel_conv(geo, p, xb, f, t);
+            }
             if fits_i8(&p.values) {
                 return self.packed_conv(geo, p, xb, f, t, shift);
             }
