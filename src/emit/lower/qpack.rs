@@ -6,6 +6,8 @@
 use super::conv::ConvGeometry;
 use super::quant::{Fusion, Prepared, Terms};
 use super::{nums, Arg, BufId, Elem, EmitError, Home, Lowerer, Weight};
+use crate::graph::NodeId;
+use crate::ops::Op;
 
 impl Lowerer<'_> {
     /// A quantized convolution with one group and `i8` weights as `k_qconv4`: the padded input
@@ -60,7 +62,11 @@ impl Lowerer<'_> {
 
     /// A quantized convolution of one input channel at stride and dilation 1 as `k_qconv1`:
     /// the padded image as it is, the weights `[M][KH][⌈KW/2⌉][2]` `i16` (kernel columns in
-    /// pairs, zero past `KW`), the offsets `-zx · Σ w`, the scales and biases.
+    /// pairs, zero past `KW`), the offsets `-zx · Σ w`, the scales and biases. A MaxPool the
+    /// plan runs on its integers ([`Fusion::pool`]) is fused into it when its windows are 2 × 2
+    /// at stride 2 and tile the output, and no scale is negative (the store is then
+    /// non-decreasing in the sum): the kernel defines the QuantizeLinear's output after the
+    /// pool, and the pool is skipped.
     pub(super) fn one_channel_conv(
         &mut self,
         geo: &ConvGeometry,
@@ -79,14 +85,39 @@ impl Lowerer<'_> {
             let (mi, r, c) = (i / (kh * kw), i / kw % kh, i % kw);
             wp[((mi * kh + r) * kp + c / 2) * 2 + c % 2] = i16::try_from(v).expect("8-bit weights minus their zero point");
         }
+        let pooled = f.pool.filter(|&(pool, _)| self.pool_of_two(pool, oh, ow) && t.mul.iter().all(|&s| s >= 0.0));
+        let (window, out) = match pooled {
+            Some((pool, q)) => {
+                self.skipped.insert(pool);
+                self.program.fused += 1;
+                (2, q)
+            }
+            None => (1, f.out),
+        };
         let wb = self.add_typed_weight(Weight::I16(wp));
         let terms = self.terms(t, true);
-        let yb = self.define(f.out)?;
+        let yb = self.define(out)?;
         let mut args = vec![Arg::Read(src), Arg::Read(wb)];
         args.extend(terms);
         args.extend([Arg::Write(yb), Arg::Code(rq)]);
-        self.typed_step("k_qconv1", &[xt, yt], nums(&[ph, pw, m, oh, ow, kh, kw]), args);
+        self.typed_step("k_qconv1", &[xt, yt], nums(&[ph, pw, m, oh, ow, kh, kw, window]), args);
         Ok(())
+    }
+
+    /// Whether `pool` takes the largest of 2 × 2 windows at stride 2 without padding that tile
+    /// its `oh × ow` input (both even).
+    fn pool_of_two(&self, pool: NodeId, oh: usize, ow: usize) -> bool {
+        let Op::Pool(p) = &self.graph.node(pool).op else { return false };
+        let kernel = [2, 2];
+        p.window.kernel_shape.as_deref() == Some(&kernel[..])
+            && oh.is_multiple_of(2)
+            && ow.is_multiple_of(2)
+            && p.window.window(&[oh, ow], &kernel, p.ceil_mode).is_ok_and(|w| {
+                w.strides == [2, 2]
+                    && w.pads.iter().all(|&p| p == 0)
+                    && w.dilations.iter().all(|&d| d == 1)
+                    && w.output == [oh / 2, ow / 2]
+            })
     }
 }
 

@@ -13,7 +13,7 @@ use super::qpack::packed_shift;
 use super::linalg::mm_generics;
 use super::{lit, nums, Arg, BufId, Clamp, Elem, EmitError, Lowerer, Weight};
 use crate::graph::{Node, NodeId, ValueId, ValueKind};
-use crate::ops::Op;
+use crate::ops::{Op, PoolKind};
 use crate::tensor::DType;
 use std::collections::{BTreeSet, HashMap};
 
@@ -56,12 +56,15 @@ pub struct Fusion {
     /// Its quantization.
     pub(super) xq: QParams,
     /// The value the kernel defines: the QuantizeLinear's output, or the node's (or its
-    /// activation's) float output.
+    /// activation's) float output, or the input of a MaxPool that a QuantizeLinear follows.
     pub(super) out: ValueId,
     /// The quantization of `out` when it is stored as integers.
     pub(super) outq: Option<QParams>,
     /// A fused ReLU or Clip.
     pub(super) clamp: Clamp,
+    /// The MaxPool reading `out` and the QuantizeLinear output it defines, when the kernel
+    /// stores `out` quantized before the pool ([`pooled_quantize`]).
+    pub(super) pool: Option<(NodeId, ValueId)>,
 }
 
 /// Which tensors are integers and which nodes are integer kernels.
@@ -73,6 +76,8 @@ pub struct QuantPlan {
     pub fused: HashMap<NodeId, Fusion>,
     /// Nodes whose work an integer kernel does (DequantizeLinear, activations, QuantizeLinear).
     pub absorbed: BTreeSet<NodeId>,
+    /// MaxPools run on integers, with the QuantizeLinear output each defines.
+    pub pools: HashMap<NodeId, ValueId>,
 }
 
 /// `s` and `z` of a per-tensor QuantizeLinear or DequantizeLinear whose integer side is `int`.
@@ -123,6 +128,10 @@ pub(super) fn plan(lw: &Lowerer, order: &[NodeId]) -> QuantPlan {
     }
     for &id in order {
         if let Some((fusion, absorbed)) = fusion(lw, id, &plan.stored) {
+            if let (Some((pool, q)), Some(p)) = (fusion.pool, fusion.outq) {
+                plan.stored.insert(fusion.out, p);
+                plan.pools.insert(pool, q);
+            }
             plan.absorbed.extend(absorbed);
             plan.fused.insert(id, fusion);
         }
@@ -200,7 +209,7 @@ fn fusion(lw: &Lowerer, id: NodeId, stored: &HashMap<ValueId, QParams>) -> Optio
         clamp = c;
         out = y;
     }
-    let mut outq = None;
+    let (mut outq, mut pool) = (None, None);
     if let Some(q) = lw.sole_reader(out) {
         let qn = lw.graph.node(q);
         if matches!(qn.op, Op::QuantizeLinear(_)) && qn.inputs.first().copied().flatten() == Some(out) {
@@ -209,9 +218,38 @@ fn fusion(lw: &Lowerer, id: NodeId, stored: &HashMap<ValueId, QParams>) -> Optio
                 outq = Some(*p);
                 out = qn.outputs[0];
             }
+        } else if let Some((qn, y, p)) = pooled_quantize(lw, q, out, stored) {
+            absorbed.push(qn);
+            outq = Some(p);
+            pool = Some((q, y));
         }
     }
-    Some((Fusion { x, xq, out, outq, clamp }, absorbed))
+    Some((Fusion { x, xq, out, outq, clamp, pool }, absorbed))
+}
+
+/// When `pool` is a MaxPool of `x` whose output only a QuantizeLinear reads, into integers the
+/// plan stores: the QuantizeLinear, its output and their quantization. Quantization is
+/// monotonic (non-decreasing, saturated), so the largest of the quantized values is the
+/// quantized largest value: the kernel computing `x` stores it quantized, the pool runs on the
+/// integers and defines the QuantizeLinear's output, bit for bit the graph's.
+fn pooled_quantize(
+    lw: &Lowerer,
+    pool: NodeId,
+    x: ValueId,
+    stored: &HashMap<ValueId, QParams>,
+) -> Option<(NodeId, ValueId, QParams)> {
+    let node = lw.graph.node(pool);
+    let max = matches!(&node.op, Op::Pool(p) if p.kind == PoolKind::Max);
+    let indices_read = node.outputs.iter().skip(1).any(|v| lw.graph.outputs.contains(v) || lw.consumers.contains_key(v));
+    if !max || indices_read || node.inputs.first().copied().flatten() != Some(x) {
+        return None;
+    }
+    let q = lw.sole_reader(node.outputs[0])?;
+    let qn = lw.graph.node(q);
+    if !matches!(qn.op, Op::QuantizeLinear(_)) || qn.inputs.first().copied().flatten() != Some(node.outputs[0]) {
+        return None;
+    }
+    Some((q, qn.outputs[0], *stored.get(&qn.outputs[0])?))
 }
 
 /// Quantized weights with their zero points taken off, and per output channel the sum of its
