@@ -357,7 +357,10 @@ fn k_qconv4_store<
 /// ([`k_qpack`]): per half block of 8 output channels
 /// (only as many groups of four channels as hold channels below `M`), six output pixels of a
 /// row at a time (five, or three, then single pixels at the end of the row; five: DS-CNN's rows
-/// of 5 and 125 pixels) by [`k_qconv4_avx2_tile`].
+/// of 5 and 125 pixels) by [`k_qconv4_avx2_tile`]. Where the half block's weights fit in 8 KiB
+/// as i16 (at most 128 taps of four channels), they are widened once per half block onto the
+/// stack, and the tiles, reading them from there instead of two registers, take seven pixels
+/// (a row's last 8 to 10 as two tiles of 4 or 5).
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; the slices are as long as [`k_qconv4`] makes them.
@@ -388,35 +391,55 @@ unsafe fn k_qconv4_avx2<
     y: &mut [Y],
     rq: Requant,
 ) {
+    use core::arch::x86_64::*;
+    let taps = CQ * KH * KW;
+    let mut stack = [_mm256_setzero_si256(); 256];
+    let widen = taps * 2 <= stack.len();
     for half in 0..M.div_ceil(8) {
         let (mb, m0) = (half / 2, half * 8);
         let groups = (M - m0).div_ceil(4).min(2);
+        let wb = &w[mb * taps * 64 + (half % 2) * 32..];
+        if widen {
+            for t in 0..taps {
+                for k in 0..groups {
+                    // SAFETY: the CPU has AVX2; the tap's 16 weights lie inside `w`.
+                    stack[t * 2 + k] = unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(wb[t * 64 + 16 * k..][..16].as_ptr() as *const _)) };
+                }
+            }
+        }
+        let wide = widen.then(|| &stack[..taps * 2]);
         for oh in 0..OH {
             let mut ow = 0;
             while ow < OW {
-                let p = match OW - ow {
-                    6.. => 6,
-                    5 => 5,
-                    3.. => 3,
+                let p = match (widen, OW - ow) {
+                    (true, 7 | 11..) => 7,
+                    (true, 9 | 10) => 5,
+                    (true, 4 | 8) => 4,
+                    (_, 6..) => 6,
+                    (_, 5) => 5,
+                    (_, 3..) => 3,
                     _ => 1,
                 };
                 let x = &xq[((oh * SH) * W + ow * SW) * 8..];
-                let wb = &w[mb * CQ * KH * KW * 64 + (half % 2) * 32..];
                 let init = &off[m0..m0 + 8];
                 macro_rules! tile {
                     ($r:literal, $p:literal) => {{
                         // SAFETY: the CPU has AVX2; the tile's taps and weights lie inside the slices.
-                        let sums = unsafe { k_qconv4_avx2_tile::<$r, $p, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init) };
+                        let sums = unsafe { k_qconv4_avx2_tile::<$r, $p, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, wide, init) };
                         k_qconv4_store::<Y, M, OH, OW, 8, 1, $p>(&sums, ($p, 1), (m0, oh, ow), mul, bias, y, rq)
                     }};
                 }
                 match (groups, p) {
+                    (2, 7) => tile!(2, 7),
                     (2, 6) => tile!(2, 6),
                     (2, 5) => tile!(2, 5),
+                    (2, 4) => tile!(2, 4),
                     (2, 3) => tile!(2, 3),
                     (2, _) => tile!(2, 1),
+                    (_, 7) => tile!(1, 7),
                     (_, 6) => tile!(1, 6),
                     (_, 5) => tile!(1, 5),
+                    (_, 4) => tile!(1, 4),
                     (_, 3) => tile!(1, 3),
                     _ => tile!(1, 1),
                 }
@@ -429,7 +452,8 @@ unsafe fn k_qconv4_avx2<
 /// One register tile of [`k_qconv4_avx2`]: `P` pixels (input at `x` as for
 /// [`k_qconv4_vnni_tile`], but packed as `u16`) by `4·R` output channels, `R` at most 2
 /// (weights at `w`: each tap's 16 bytes per group of four channels 64 bytes apart, as in the
-/// packed layout; sums starting from `init`). Per tap, each group's 16 weights widened to i16
+/// packed layout, or already widened in `wide`, two vectors a tap; sums starting from
+/// `init`). Per tap, each group's 16 weights widened to i16
 /// in a register (four inputs for each of four channels) and each pixel's four inputs
 /// broadcast (one load, already 16-bit): `vpmaddwd`
 /// sums pairs of products into i32 lanes, which hold each channel's two pairs side by side
@@ -437,7 +461,8 @@ unsafe fn k_qconv4_avx2<
 /// Returns the sums of channel `m` of pixel `i` at `[i][0][m]`, `m < 8`.
 ///
 /// # Safety
-/// The CPU has AVX2; every tap and weight of the tile lies inside its slice.
+/// The CPU has AVX2; every tap and weight of the tile lies inside its slice (`wide`, when
+/// given, holds two vectors for each of the `CQ · KH · KW` taps).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
@@ -455,6 +480,7 @@ unsafe fn k_qconv4_avx2_tile<
 >(
     x: &[u8],
     w: &[i8],
+    wide: Option<&[core::arch::x86_64::__m256i]>,
     init: &[i32],
 ) -> [[[i32; 16]; 1]; P] {
     use core::arch::x86_64::*;
@@ -465,10 +491,13 @@ unsafe fn k_qconv4_avx2_tile<
         for q in 0..CQ {
             for kh in 0..KH {
                 for kw in 0..KW {
-                    let tap = ((q * KH + kh) * KW + kw) * 64;
+                    let t = (q * KH + kh) * KW + kw;
                     let mut wv = [_mm256_setzero_si256(); R];
                     for (k, wv) in wv.iter_mut().enumerate() {
-                        *wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(tap + 16 * k) as *const _));
+                        *wv = match wide {
+                            Some(wide) => *wide.get_unchecked(t * 2 + k),
+                            None => _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(t * 64 + 16 * k) as *const _)),
+                        };
                     }
                     let at = (q * H + kh * DH) * W + kw * DW;
                     for (i, row) in acc.iter_mut().enumerate() {
