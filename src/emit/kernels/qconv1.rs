@@ -159,7 +159,9 @@ unsafe fn k_qconv1_avx2<
                 macro_rules! tile {
                     ($g:literal) => {{
                         // SAFETY: the CPU has AVX2; the tiles' pixels lie inside the image.
-                        let top = unsafe { k_qconv1_avx2_tile::<X, $g, W, KH, KW>(&x[oh * W + first..], second - first, w, off) };
+                        let top = unsafe {
+                            k_qconv1_avx2_tile::<X, $g, W, KH, KW>(&x[oh * W + first..], second - first, w, off)
+                        };
                         let mut pooled = [[0i32; 16]; $g];
                         if P == 1 {
                             for (p, t) in pooled.iter_mut().zip(&top) {
@@ -167,7 +169,14 @@ unsafe fn k_qconv1_avx2<
                                 p[8..].copy_from_slice(&t[1]);
                             }
                         } else {
-                            let under = unsafe { k_qconv1_avx2_tile::<X, $g, W, KH, KW>(&x[(oh + 1) * W + first..], second - first, w, off) };
+                            let under = unsafe {
+                                k_qconv1_avx2_tile::<X, $g, W, KH, KW>(
+                                    &x[(oh + 1) * W + first..],
+                                    second - first,
+                                    w,
+                                    off,
+                                )
+                            };
                             for ((p, t), u) in pooled.iter_mut().zip(&top).zip(&under) {
                                 // SAFETY: the CPU has AVX2.
                                 unsafe { k_qconv1_avx2_pool(t, u, p) };
@@ -263,7 +272,8 @@ unsafe fn k_qconv1_avx2_tile<X: QIn, const G: usize, const W: usize, const KH: u
                 for (j, xv) in xv.iter_mut().enumerate() {
                     let at = xp.add(kh * W + j * d + 2 * p);
                     let left = _mm_loadl_epi64(at as *const _);
-                    let right = if 2 * p + 1 < KW { _mm_loadl_epi64(at.add(1) as *const _) } else { _mm_setzero_si128() };
+                    let right =
+                        if 2 * p + 1 < KW { _mm_loadl_epi64(at.add(1) as *const _) } else { _mm_setzero_si128() };
                     let pairs = _mm_unpacklo_epi8(left, right);
                     *xv = if X::I8 { _mm256_cvtepi8_epi16(pairs) } else { _mm256_cvtepu8_epi16(pairs) };
                 }
@@ -351,7 +361,10 @@ mod tests {
                     let want = window.max().expect("P > 0");
                     let at = (m * oh + i) * ow + j;
                     assert_eq!(got[at], want, "{M} channels {KH}x{KW} on {H}x{W}, pool {P}: ({m}, {i}, {j})");
-                    assert_eq!(portable[at], want, "portable {M} channels {KH}x{KW} on {H}x{W}, pool {P}: ({m}, {i}, {j})");
+                    assert_eq!(
+                        portable[at], want,
+                        "portable {M} channels {KH}x{KW} on {H}x{W}, pool {P}: ({m}, {i}, {j})"
+                    );
                     spread.insert(want);
                 }
             }

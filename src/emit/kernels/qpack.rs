@@ -403,7 +403,9 @@ unsafe fn k_qconv4_avx2<
             for t in 0..taps {
                 for k in 0..groups {
                     // SAFETY: the CPU has AVX2; the tap's 16 weights lie inside `w`.
-                    stack[t * 2 + k] = unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(wb[t * 64 + 16 * k..][..16].as_ptr() as *const _)) };
+                    stack[t * 2 + k] = unsafe {
+                        _mm256_cvtepi8_epi16(_mm_loadu_si128(wb[t * 64 + 16 * k..][..16].as_ptr() as *const _))
+                    };
                 }
             }
         }
@@ -425,7 +427,8 @@ unsafe fn k_qconv4_avx2<
                 macro_rules! tile {
                     ($r:literal, $p:literal) => {{
                         // SAFETY: the CPU has AVX2; the tile's taps and weights lie inside the slices.
-                        let sums = unsafe { k_qconv4_avx2_tile::<$r, $p, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, wide, init) };
+                        let sums =
+                            unsafe { k_qconv4_avx2_tile::<$r, $p, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, wide, init) };
                         k_qconv4_store::<Y, M, OH, OW, 8, 1, $p>(&sums, ($p, 1), (m0, oh, ow), mul, bias, y, rq)
                     }};
                 }

@@ -83,7 +83,8 @@ impl Lowerer<'_> {
         let mut wp = vec![0i16; m * kh * kp * 2];
         for (i, &v) in p.values.iter().enumerate() {
             let (mi, r, c) = (i / (kh * kw), i / kw % kh, i % kw);
-            wp[((mi * kh + r) * kp + c / 2) * 2 + c % 2] = i16::try_from(v).expect("8-bit weights minus their zero point");
+            wp[((mi * kh + r) * kp + c / 2) * 2 + c % 2] =
+                i16::try_from(v).expect("8-bit weights minus their zero point");
         }
         let pooled = f.pool.filter(|&(pool, _)| self.pool_of_two(pool, oh, ow) && t.mul.iter().all(|&s| s >= 0.0));
         let (window, out) = match pooled {
@@ -146,4 +147,3 @@ fn fold_columns(values: &[i32], geo: &ConvGeometry, fold: usize) -> Vec<i32> {
     }
     out
 }
-

@@ -9,8 +9,8 @@
 //! then scaled by `sx · sw` and quantized as QuantizeLinear does.
 
 use super::conv::{conv_blocks, conv_sub_tile, conv_tile, ConvGeometry};
-use super::qpack::packed_shift;
 use super::linalg::mm_generics;
+use super::qpack::packed_shift;
 use super::{lit, nums, Arg, BufId, Clamp, Elem, EmitError, Lowerer, Weight};
 use crate::graph::{Node, NodeId, ValueId, ValueKind};
 use crate::ops::{Op, PoolKind};
@@ -240,7 +240,8 @@ fn pooled_quantize(
 ) -> Option<(NodeId, ValueId, QParams)> {
     let node = lw.graph.node(pool);
     let max = matches!(&node.op, Op::Pool(p) if p.kind == PoolKind::Max);
-    let indices_read = node.outputs.iter().skip(1).any(|v| lw.graph.outputs.contains(v) || lw.consumers.contains_key(v));
+    let indices_read =
+        node.outputs.iter().skip(1).any(|v| lw.graph.outputs.contains(v) || lw.consumers.contains_key(v));
     if !max || indices_read || node.inputs.first().copied().flatten() != Some(x) {
         return None;
     }
