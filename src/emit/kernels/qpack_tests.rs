@@ -151,9 +151,9 @@ fn packed_rows_of_any_length_match_the_definition() {
         let size = if WIDE { 2 } else { 1 };
         let mut dst = vec![0xa5u8; n * 4 * size];
         super::k_qpack_row::<X, WIDE>(&[Some(&rows[0]), None, Some(&rows[1]), Some(&rows[2])], &mut dst);
-        for i in 0..n {
-            for (j, r) in [Some(0), None, Some(1), Some(2)].into_iter().enumerate() {
-                let want = r.map_or(0, |r| (rows[r][i].wide() + X::BIAS) as u16);
+        for (j, r) in [Some(0), None, Some(1), Some(2)].into_iter().enumerate() {
+            let want: Vec<u16> = (0..n).map(|i| r.map_or(0, |r: usize| (rows[r][i].wide() + X::BIAS) as u16)).collect();
+            for (i, &want) in want.iter().enumerate() {
                 let at = (4 * i + j) * size;
                 let got = if WIDE { u16::from_le_bytes([dst[at], dst[at + 1]]) } else { dst[at] as u16 };
                 assert_eq!(got, want, "n {n} pixel {i} row {j} wide {WIDE}");

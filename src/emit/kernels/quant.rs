@@ -253,8 +253,9 @@ fn k_qmaxpool<
             for h in (oh * SH).max(PT) - PT..(oh * SH + KH).min(H + PT).max(PT) - PT {
                 let xr = &x[(c * H + h) * W..][..W];
                 for (ow, o) in row.iter_mut().enumerate() {
-                    for w in (ow * SW).max(PL) - PL..(ow * SW + KW).min(W + PL).max(PL) - PL {
-                        *o = (*o).max(xr[w]);
+                    let (start, end) = ((ow * SW).max(PL) - PL, (ow * SW + KW).min(W + PL).max(PL) - PL);
+                    for &v in xr.iter().take(end).skip(start) {
+                        *o = (*o).max(v);
                     }
                 }
             }
