@@ -8,10 +8,10 @@ import sys
 src, dst, weights = sys.argv[1], sys.argv[2], sys.argv[3]
 out, names = [], []
 for line in open(src).read().split("\n"):
-    m = re.match(r"^        (k_[a-z0-9_]+)(?:::<([^(]*)>)?\(", line)
+    m = re.match(r"^        (k_[a-z0-9_]+)(?:::<(.*?)>)?\(", line)
     if m and line.rstrip().endswith(";"):
         i = len(names)
-        names.append(f"{m.group(1)}<{m.group(2) or ''}>")
+        names.append(f"{m.group(1)}<{re.sub(r'{ if cfg!.*? } }', '{..}', m.group(2) or '')}>")
         out.append(
             f"        {{ let t = std::time::Instant::now(); {line.strip()} "
             f"let e = t.elapsed().as_nanos() as u64; #[allow(unused_unsafe)] unsafe {{ if e < T[{i}] {{ T[{i}] = e; }} }} }}"

@@ -20,6 +20,7 @@ const LINALG: &str = include_str!("linalg.rs");
 const MATH: &str = include_str!("math.rs");
 const NORM: &str = include_str!("norm.rs");
 const QARM: &str = include_str!("qarm.rs");
+const QCONV1: &str = include_str!("qconv1.rs");
 const QDW: &str = include_str!("qdw.rs");
 const QPACK: &str = include_str!("qpack.rs");
 const QUANT: &str = include_str!("quant.rs");
@@ -70,6 +71,7 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("m_steps", QUANT, &["QOut"]),
     ("k_quant_to", QUANT, &["QOut"]),
     ("k_dequant", QUANT, &["QIn"]),
+    ("k_qmaxpool", QUANT, &[]),
     ("k_qmm", LINALG, &["QIn", "QOut", "k_qmm_rows", "k_qmm_rows_f32", "avx2_or_portable", "k_qmm_dsp"]),
     ("k_qmm_rows_f32", LINALG, &["QIn", "QOut"]),
     ("k_qmm_dsp", LINALG, &["QIn", "QOut", "m_requant", "k_qmm_dsp_tile"]),
@@ -85,6 +87,11 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_qdw_load", QDW, &[]),
     ("k_qdw_portable", QDW, &["QIn", "QOut", "m_store"]),
     ("k_widen_pad", CONV, &["QIn"]),
+    ("k_qconv1", QCONV1, &["QIn", "QOut", "k_qconv1_portable", "k_qconv1_avx2", "x86_avx2_fma", "avx2_or_portable"]),
+    ("k_qconv1_portable", QCONV1, &["QIn", "QOut", "m_requant"]),
+    ("k_qconv1_avx2", QCONV1, &["QIn", "QOut", "m_requant", "k_qconv1_avx2_tile", "k_qconv1_avx2_pool"]),
+    ("k_qconv1_avx2_pool", QCONV1, &[]),
+    ("k_qconv1_avx2_tile", QCONV1, &["QIn"]),
     ("k_qpack", QPACK, &["k_qpack_as", "k_qconv4_wide"]),
     ("k_qpack_as", QPACK, &["QIn", "k_qpack_row"]),
     ("k_qpack_row", QPACK, &["QIn"]),
@@ -241,6 +248,7 @@ mod tests {
             super::MATH,
             super::NORM,
             super::QARM,
+            super::QCONV1,
             super::QDW,
             super::QPACK,
             super::QUANT,

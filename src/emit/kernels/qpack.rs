@@ -67,27 +67,29 @@ fn k_qpack_as<
 }
 
 /// `dst[4i + j] = rows[j][i] + X::BIAS` (zero for a missing row; when `WIDE`, as `u16` at
-/// bytes `2(4i + j)`, `2(4i + j) + 1`): four rows of integers interleaved, sixteen pixels at
-/// a time with SSE2 on x86-64.
+/// bytes `2(4i + j)`, `2(4i + j) + 1`): four rows of integers interleaved, with SSE2 on
+/// x86-64 sixteen pixels at a time (eight for rows of 8 to 15), the last block overlapping the
+/// one before rather than run short (it stores the same values again).
 #[inline(always)]
 fn k_qpack_row<X: QIn, const WIDE: bool>(rows: &[Option<&[X]>; 4], dst: &mut [u8]) {
     let size = if WIDE { 2 } else { 1 };
     let n = dst.len() / (4 * size);
-    let byte = |j: usize, i: usize| rows[j].map_or(0, |r| (r[i].wide() + X::BIAS) as u8);
-    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
-    let mut i = 0;
     #[cfg(target_arch = "x86_64")]
-    if core::mem::size_of::<X>() == 1 {
+    if core::mem::size_of::<X>() == 1 && n >= 8 {
         use core::arch::x86_64::*;
+        let block = if n >= 16 { 16 } else { 8 };
         // SAFETY: SSE2 is part of x86-64; X is one byte, whose bits plus BIAS (0 or 128, a flip
-        // of the top bit) are the byte stored; every load and store lies inside its row.
+        // of the top bit) are the byte stored; every block of `block` pixels lies inside its
+        // row (`i + block <= n`), loads of eight pixels read eight bytes.
         unsafe {
             let (flip, zero) = (_mm_set1_epi8(X::BIAS as u8 as i8), _mm_setzero_si128());
             let load = |j: usize, i: usize| match rows[j] {
-                Some(r) => _mm_xor_si128(_mm_loadu_si128(r[i..i + 16].as_ptr() as *const _), flip),
+                Some(r) if block == 16 => _mm_xor_si128(_mm_loadu_si128(r[i..i + 16].as_ptr() as *const _), flip),
+                Some(r) => _mm_xor_si128(_mm_loadl_epi64(r[i..i + 8].as_ptr() as *const _), flip),
                 None => _mm_setzero_si128(),
             };
-            while i + 16 <= n {
+            let mut i = 0;
+            loop {
                 let (a, b, c, d) = (load(0, i), load(1, i), load(2, i), load(3, i));
                 let (ab0, ab1) = (_mm_unpacklo_epi8(a, b), _mm_unpackhi_epi8(a, b));
                 let (cd0, cd1) = (_mm_unpacklo_epi8(c, d), _mm_unpackhi_epi8(c, d));
@@ -97,8 +99,8 @@ fn k_qpack_row<X: QIn, const WIDE: bool>(rows: &[Option<&[X]>; 4], dst: &mut [u8
                     _mm_unpacklo_epi16(ab1, cd1),
                     _mm_unpackhi_epi16(ab1, cd1),
                 ];
-                let out = dst[i * 4 * size..(i + 16) * 4 * size].as_mut_ptr() as *mut __m128i;
-                for (k, v) in four.into_iter().enumerate() {
+                let out = dst[i * 4 * size..(i + block) * 4 * size].as_mut_ptr() as *mut __m128i;
+                for (k, v) in four.into_iter().take(block / 4).enumerate() {
                     if WIDE {
                         _mm_storeu_si128(out.add(2 * k), _mm_unpacklo_epi8(v, zero));
                         _mm_storeu_si128(out.add(2 * k + 1), _mm_unpackhi_epi8(v, zero));
@@ -106,13 +108,16 @@ fn k_qpack_row<X: QIn, const WIDE: bool>(rows: &[Option<&[X]>; 4], dst: &mut [u8
                         _mm_storeu_si128(out.add(k), v);
                     }
                 }
-                i += 16;
+                if i + block == n {
+                    return;
+                }
+                i = (i + block).min(n - block);
             }
         }
     }
-    for i in i..n {
+    for i in 0..n {
         for j in 0..4 {
-            dst[(4 * i + j) * size] = byte(j, i);
+            dst[(4 * i + j) * size] = rows[j].map_or(0, |r| (r[i].wide() + X::BIAS) as u8);
             if WIDE {
                 dst[(4 * i + j) * 2 + 1] = 0;
             }
@@ -352,7 +357,10 @@ fn k_qconv4_store<
 /// ([`k_qpack`]): per half block of 8 output channels
 /// (only as many groups of four channels as hold channels below `M`), six output pixels of a
 /// row at a time (five, or three, then single pixels at the end of the row; five: DS-CNN's rows
-/// of 5 and 125 pixels) by [`k_qconv4_avx2_tile`].
+/// of 5 and 125 pixels) by [`k_qconv4_avx2_tile`]. Where the half block's weights fit in 8 KiB
+/// as i16 (at most 128 taps of four channels), they are widened once per half block onto the
+/// stack, and the tiles, reading them from there instead of two registers, take seven pixels
+/// (a row's last 8 to 10 as two tiles of 4 or 5).
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; the slices are as long as [`k_qconv4`] makes them.
@@ -383,35 +391,58 @@ unsafe fn k_qconv4_avx2<
     y: &mut [Y],
     rq: Requant,
 ) {
+    use core::arch::x86_64::*;
+    let taps = CQ * KH * KW;
+    let mut stack = [_mm256_setzero_si256(); 256];
+    let widen = taps * 2 <= stack.len();
     for half in 0..M.div_ceil(8) {
         let (mb, m0) = (half / 2, half * 8);
         let groups = (M - m0).div_ceil(4).min(2);
+        let wb = &w[mb * taps * 64 + (half % 2) * 32..];
+        if widen {
+            for t in 0..taps {
+                for k in 0..groups {
+                    // SAFETY: the CPU has AVX2; the tap's 16 weights lie inside `w`.
+                    stack[t * 2 + k] = unsafe {
+                        _mm256_cvtepi8_epi16(_mm_loadu_si128(wb[t * 64 + 16 * k..][..16].as_ptr() as *const _))
+                    };
+                }
+            }
+        }
+        let wide = widen.then(|| &stack[..taps * 2]);
         for oh in 0..OH {
             let mut ow = 0;
             while ow < OW {
-                let p = match OW - ow {
-                    6.. => 6,
-                    5 => 5,
-                    3.. => 3,
+                let p = match (widen, OW - ow) {
+                    (true, 7 | 11..) => 7,
+                    (true, 9 | 10) => 5,
+                    (true, 4 | 8) => 4,
+                    (_, 6..) => 6,
+                    (_, 5) => 5,
+                    (_, 3..) => 3,
                     _ => 1,
                 };
                 let x = &xq[((oh * SH) * W + ow * SW) * 8..];
-                let wb = &w[mb * CQ * KH * KW * 64 + (half % 2) * 32..];
                 let init = &off[m0..m0 + 8];
                 macro_rules! tile {
                     ($r:literal, $p:literal) => {{
                         // SAFETY: the CPU has AVX2; the tile's taps and weights lie inside the slices.
-                        let sums = unsafe { k_qconv4_avx2_tile::<$r, $p, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init) };
+                        let sums =
+                            unsafe { k_qconv4_avx2_tile::<$r, $p, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, wide, init) };
                         k_qconv4_store::<Y, M, OH, OW, 8, 1, $p>(&sums, ($p, 1), (m0, oh, ow), mul, bias, y, rq)
                     }};
                 }
                 match (groups, p) {
+                    (2, 7) => tile!(2, 7),
                     (2, 6) => tile!(2, 6),
                     (2, 5) => tile!(2, 5),
+                    (2, 4) => tile!(2, 4),
                     (2, 3) => tile!(2, 3),
                     (2, _) => tile!(2, 1),
+                    (_, 7) => tile!(1, 7),
                     (_, 6) => tile!(1, 6),
                     (_, 5) => tile!(1, 5),
+                    (_, 4) => tile!(1, 4),
                     (_, 3) => tile!(1, 3),
                     _ => tile!(1, 1),
                 }
@@ -424,7 +455,8 @@ unsafe fn k_qconv4_avx2<
 /// One register tile of [`k_qconv4_avx2`]: `P` pixels (input at `x` as for
 /// [`k_qconv4_vnni_tile`], but packed as `u16`) by `4·R` output channels, `R` at most 2
 /// (weights at `w`: each tap's 16 bytes per group of four channels 64 bytes apart, as in the
-/// packed layout; sums starting from `init`). Per tap, each group's 16 weights widened to i16
+/// packed layout, or already widened in `wide`, two vectors a tap; sums starting from
+/// `init`). Per tap, each group's 16 weights widened to i16
 /// in a register (four inputs for each of four channels) and each pixel's four inputs
 /// broadcast (one load, already 16-bit): `vpmaddwd`
 /// sums pairs of products into i32 lanes, which hold each channel's two pairs side by side
@@ -432,7 +464,8 @@ unsafe fn k_qconv4_avx2<
 /// Returns the sums of channel `m` of pixel `i` at `[i][0][m]`, `m < 8`.
 ///
 /// # Safety
-/// The CPU has AVX2; every tap and weight of the tile lies inside its slice.
+/// The CPU has AVX2; every tap and weight of the tile lies inside its slice (`wide`, when
+/// given, holds two vectors for each of the `CQ · KH · KW` taps).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
@@ -450,6 +483,7 @@ unsafe fn k_qconv4_avx2_tile<
 >(
     x: &[u8],
     w: &[i8],
+    wide: Option<&[core::arch::x86_64::__m256i]>,
     init: &[i32],
 ) -> [[[i32; 16]; 1]; P] {
     use core::arch::x86_64::*;
@@ -460,10 +494,13 @@ unsafe fn k_qconv4_avx2_tile<
         for q in 0..CQ {
             for kh in 0..KH {
                 for kw in 0..KW {
-                    let tap = ((q * KH + kh) * KW + kw) * 64;
+                    let t = (q * KH + kh) * KW + kw;
                     let mut wv = [_mm256_setzero_si256(); R];
                     for (k, wv) in wv.iter_mut().enumerate() {
-                        *wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(tap + 16 * k) as *const _));
+                        *wv = match wide {
+                            Some(wide) => *wide.get_unchecked(t * 2 + k),
+                            None => _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(t * 64 + 16 * k) as *const _)),
+                        };
                     }
                     let at = (q * H + kh * DH) * W + kw * DW;
                     for (i, row) in acc.iter_mut().enumerate() {
@@ -554,148 +591,5 @@ unsafe fn k_qconv4_vnni_tile<
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::Requant;
-
-    /// The packed convolution (VNNI where the CPU has it, and the portable loops) against the
-    /// definition, on an `i8` input with extremes (-128, 127), an input zero point of 3, weights
-    /// with -128 and 127, a channel count not a multiple of 4 and `M` not a multiple of 16
-    /// (`CQ`, `MP`, `OH`, `OW` as the lowering derives them for a 9 × 11 input).
-    fn packed_matches_definition<
-        const C: usize,
-        const CQ: usize,
-        const M: usize,
-        const MP: usize,
-        const K: usize,
-        const S: usize,
-        const OH: usize,
-        const OW: usize,
-    >() {
-        const H: usize = 9;
-        const W: usize = 11;
-        let x: Vec<i8> = (0..C * H * W)
-            .map(|i| match i % 7 {
-                0 => -128,
-                1 => 127,
-                _ => ((i * 37) % 251) as u8 as i8,
-            })
-            .collect();
-        let wt: Vec<i32> = (0..M * C * K * K)
-            .map(|i| match i % 5 {
-                0 => -128,
-                1 => 127,
-                _ => ((i * 13) % 255) as i32 - 127,
-            })
-            .collect();
-        // `k_qpack` packs as `k_qconv4` reads (u16 for its AVX2 kernel); the portable and
-        // AVX2 kernels, called directly, read u8 and u16.
-        let (mut xq, mut narrow, mut wide) =
-            (vec![0u8; CQ * H * W * 8], vec![0u8; CQ * H * W * 4], vec![0u8; CQ * H * W * 8]);
-        super::k_qpack::<i8, C, 1, { H * W }, 1, 1>(&x, &mut xq);
-        super::k_qpack_as::<i8, C, 1, { H * W }, 1, 1, false>(&x, &mut narrow);
-        super::k_qpack_as::<i8, C, 1, { H * W }, 1, 1, true>(&x, &mut wide);
-        let mut wp = vec![0i8; MP * CQ * K * K * 4];
-        let mut off = vec![0i32; MP];
-        for m in 0..M {
-            for c in 0..C {
-                for t in 0..K * K {
-                    let v = wt[(m * C + c) * K * K + t];
-                    wp[(((m / 16) * CQ + c / 4) * K * K + t) * 64 + (m % 16) * 4 + c % 4] = v as i8;
-                    off[m] -= 128 * v + 3 * v;
-                }
-            }
-        }
-        let mul: Vec<f32> = (0..MP).map(|m| if m < M { 0.0005 + m as f32 * 1e-5 } else { 0.0 }).collect();
-        let bias: Vec<f32> = (0..MP).map(|m| if m < M { m as f32 * 0.5 - 3.0 } else { 0.0 }).collect();
-        let rq = Requant { lo: -4.0, hi: 6.0, inv: 20.0, zero: -5.0 };
-        let (mut got, mut portable) = (vec![0i8; M * OH * OW], vec![0i8; M * OH * OW]);
-        super::k_qconv4::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1>(&xq, &wp, &off, &mul, &bias, &mut got, rq);
-        super::k_qconv4_portable::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1>(
-            &narrow,
-            &wp,
-            &off,
-            &mul,
-            &bias,
-            &mut portable,
-            rq,
-        );
-        #[cfg(target_arch = "x86_64")]
-        if super::super::super::x86_avx2_fma() {
-            let mut avx2 = vec![0i8; M * OH * OW];
-            // SAFETY: the CPU has AVX2 and FMA; the slices are the kernel's.
-            unsafe {
-                super::k_qconv4_avx2::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1>(
-                    &wide, &wp, &off, &mul, &bias, &mut avx2, rq,
-                )
-            };
-            assert_eq!(avx2, portable, "avx2 {C}x{M} k{K} s{S}");
-        }
-        let mut spread = std::collections::BTreeSet::new();
-        for m in 0..M {
-            for i in 0..OH {
-                for j in 0..OW {
-                    let mut s = 0i32;
-                    for c in 0..C {
-                        for a in 0..K {
-                            for b in 0..K {
-                                let xv = x[(c * H + i * S + a) * W + j * S + b] as i32;
-                                s += (xv - 3) * wt[((m * C + c) * K + a) * K + b];
-                            }
-                        }
-                    }
-                    let want: i8 = super::m_requant(s, 0, mul[m], bias[m], rq);
-                    let at = (m * OH + i) * OW + j;
-                    assert_eq!(got[at], want, "{C}x{M} k{K} s{S}: ({m}, {i}, {j})");
-                    assert_eq!(portable[at], want, "portable {C}x{M} k{K} s{S}: ({m}, {i}, {j})");
-                    spread.insert(want);
-                }
-            }
-        }
-        assert!(spread.len() > 10, "the outputs cover the range: {spread:?}");
-    }
-
-    #[test]
-    fn packed_convolutions_match_the_definition() {
-        packed_matches_definition::<1, 1, 64, 64, 3, 1, 7, 9>();
-        packed_matches_definition::<5, 2, 20, 32, 3, 2, 4, 5>();
-        packed_matches_definition::<16, 4, 8, 16, 1, 1, 9, 11>();
-        packed_matches_definition::<33, 9, 70, 80, 2, 1, 8, 10>();
-    }
-
-    /// A convolution of one `u8` channel 3 × 4 (stride 2, columns dilated by `D`) with its
-    /// channel unfolded into one per kernel column (`k_qpack` with `F = 4`, weights
-    /// `[M][4][3][1]`, the kernel one column wide) against the same convolution packed plainly.
-    fn folded_matches_plain<const D: usize, const WO: usize, const OW: usize>() {
-        const H: usize = 11;
-        const W: usize = 13;
-        const M: usize = 24;
-        let x: Vec<u8> = (0..H * W).map(|i| ((i * 71) % 256) as u8).collect();
-        let wt: Vec<i8> = (0..M * 12).map(|i| ((i * 29) % 256) as u8 as i8).collect();
-        let (mut plain, mut folded) = (vec![0u8; H * W * 8], vec![0u8; H * WO * 8]);
-        super::k_qpack::<u8, 1, 1, { H * W }, 1, 1>(&x, &mut plain);
-        super::k_qpack::<u8, 1, H, W, 4, D>(&x, &mut folded);
-        let (mut wp, mut wf) = (vec![0i8; 32 * 12 * 4], vec![0i8; 32 * 3 * 4]);
-        for m in 0..M {
-            for (t, &v) in wt[m * 12..(m + 1) * 12].iter().enumerate() {
-                let (r, k) = (t / 4, t % 4);
-                wp[((m / 16) * 12 + t) * 64 + (m % 16) * 4] = v;
-                wf[((m / 16) * 3 + r) * 64 + (m % 16) * 4 + k] = v;
-            }
-        }
-        let off = vec![-7i32; 32];
-        let mul: Vec<f32> = (0..32).map(|m| 0.002 + m as f32 * 1e-4).collect();
-        let bias: Vec<f32> = (0..32).map(|m| m as f32 * 0.25 - 2.0).collect();
-        let rq = Requant { lo: f32::NEG_INFINITY, hi: f32::INFINITY, inv: 4.0, zero: 100.0 };
-        let (mut want, mut got) = (vec![0u8; M * 5 * OW], vec![0u8; M * 5 * OW]);
-        super::k_qconv4::<u8, 1, H, W, M, 32, 5, OW, 3, 4, 2, 2, 1, D>(&plain, &wp, &off, &mul, &bias, &mut want, rq);
-        super::k_qconv4::<u8, 1, H, WO, M, 32, 5, OW, 3, 1, 2, 2, 1, 1>(&folded, &wf, &off, &mul, &bias, &mut got, rq);
-        assert_eq!(got, want, "dilation {D}");
-        assert!(want.iter().collect::<std::collections::BTreeSet<_>>().len() > 10, "the outputs cover the range");
-    }
-
-    #[test]
-    fn folded_columns_match_the_plain_packing() {
-        folded_matches_plain::<1, 10, 5>();
-        folded_matches_plain::<2, 7, 4>();
-    }
-}
+#[path = "qpack_tests.rs"]
+mod tests;

@@ -16,8 +16,9 @@ use super::{avx2_or_portable, m_clamp, m_rte};
 
 /// An integer element a quantized kernel reads, widened for the sums.
 trait QIn: Copy {
-    /// Whether the type is `i8` (read four at a time by SXTB16 on Arm).
-    #[allow(dead_code)] // read on 32-bit Arm only
+    /// Whether the type is `i8` (read four at a time by SXTB16 on Arm, sign-extended by
+    /// `k_qconv1`'s AVX2 kernel).
+    #[allow(dead_code)] // read by `k_qconv1` and on 32-bit Arm only
     const I8: bool = false;
     /// What makes the type's values `u8` for the packed kernels (`k_qpack`): 128 for `i8`.
     #[allow(dead_code)] // read by `k_qpack` only, which a module may not use
@@ -218,6 +219,50 @@ fn k_quant_to<Y: QOut, const N: usize>(x: &[f32], y: &mut [Y], inv: f32, zero: f
     }
 }
 
+/// MaxPool of the integers `x` (`[C][H][W]`) into `y` (`[C][OH][OW]`), padding ignored (a
+/// window of padding alone gives `least`): a MaxPool between an integer kernel and the
+/// QuantizeLinear after it, run on the quantized values (quantization is monotonic, so the
+/// largest quantized value is the quantized largest).
+#[allow(clippy::too_many_arguments)]
+fn k_qmaxpool<
+    T: Copy + Ord,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const PB: usize,
+    const PR: usize,
+>(
+    x: &[T],
+    y: &mut [T],
+    least: T,
+) {
+    let (x, y) = (&x[..C * H * W], &mut y[..C * OH * OW]);
+    for c in 0..C {
+        for oh in 0..OH {
+            let row = &mut y[(c * OH + oh) * OW..][..OW];
+            row.fill(least);
+            // The window's rows and columns inside the input.
+            for h in (oh * SH).max(PT) - PT..(oh * SH + KH).min(H + PT).max(PT) - PT {
+                let xr = &x[(c * H + h) * W..][..W];
+                for (ow, o) in row.iter_mut().enumerate() {
+                    let (start, end) = ((ow * SW).max(PL) - PL, (ow * SW + KW).min(W + PL).max(PL) - PL);
+                    for &v in xr.iter().take(end).skip(start) {
+                        *o = (*o).max(v);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// DequantizeLinear of the integer buffer `x`: `y = (x - zero) · scale`.
 fn k_dequant<X: QIn, const N: usize>(x: &[X], y: &mut [f32], zero: i32, scale: f32) {
     let (x, y) = (&x[..N], &mut y[..N]);
@@ -248,6 +293,8 @@ mod conv;
 mod linalg;
 #[path = "qarm.rs"]
 mod qarm;
+#[path = "qconv1.rs"]
+mod qconv1;
 #[path = "qdw.rs"]
 mod qdw;
 #[path = "qpack.rs"]
@@ -271,6 +318,34 @@ mod tests {
             }
         }
         assert_eq!(super::m_byte(f32::NAN), 0);
+    }
+
+    /// The integer MaxPool is the quantization of the float MaxPool, with padding on every
+    /// side (top and left 1, bottom 2, right 1) and windows of padding alone at the end (-inf).
+    #[test]
+    fn integer_max_pool_is_the_quantized_float_pool() {
+        let rq = super::Requant { lo: f32::NEG_INFINITY, hi: f32::INFINITY, inv: 1.0 / 0.37, zero: -20.0 };
+        let (h, w, oh, ow) = (7, 6, 5, 4);
+        let x: Vec<f32> = (0..2 * h * w).map(|i| ((i * 37) % 101) as f32 * 0.5 - 30.0).collect();
+        let q: Vec<i8> = x.iter().map(|&v| <i8 as super::QOut>::store(v, rq)).collect();
+        let mut got = vec![0i8; 2 * oh * ow];
+        super::k_qmaxpool::<i8, 2, 7, 6, 5, 4, 3, 2, 2, 2, 1, 1, 2, 1>(&q, &mut got, -128);
+        let mut want = Vec::new();
+        for c in 0..2 {
+            for i in 0..oh {
+                for j in 0..ow {
+                    let mut m = f32::NEG_INFINITY;
+                    for a in (2 * i).saturating_sub(1)..(2 * i + 2).min(h) {
+                        for b in (2 * j).saturating_sub(1)..(2 * j + 1).min(w) {
+                            m = m.max(x[(c * h + a) * w + b]);
+                        }
+                    }
+                    want.push(<i8 as super::QOut>::store(m, rq));
+                }
+            }
+        }
+        assert_eq!(got, want);
+        assert!(want.contains(&-128) && want.iter().collect::<std::collections::BTreeSet<_>>().len() > 10);
     }
 
     /// `m_levels` is the integer `m_quantize` gives, for values around every

@@ -14,6 +14,7 @@ mod layout;
 mod linalg;
 mod norm;
 mod pool;
+mod qpack;
 pub mod quant;
 mod shiftadd;
 mod steps;

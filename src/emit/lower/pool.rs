@@ -1,7 +1,8 @@
-//! Lowering of pooling and reductions: windowed MaxPool/AveragePool, global pooling and
-//! ReduceSum/Mean/Max over contiguous axes.
+//! Lowering of pooling and reductions: windowed MaxPool/AveragePool (a MaxPool between an
+//! integer kernel and a QuantizeLinear on the integers), global pooling and ReduceSum/Mean/Max
+//! over contiguous axes.
 
-use super::{lit, Arg, EmitError, Lowerer, Step};
+use super::{lit, Arg, Elem, EmitError, Lowerer, Step};
 use crate::graph::NodeId;
 use crate::ops::{PoolKind, ReduceKind};
 
@@ -91,6 +92,16 @@ impl Lowerer<'_> {
         let pr = pr.max(((ow - 1) * sw + kw).saturating_sub(w + pl));
         let c = xshape[0] * xshape[1];
         let xb = self.read(x)?;
+        let dims = [c, h, w, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr].map(|v| v.to_string());
+        if let Some(&q) = self.quant.pools.get(&id) {
+            // On the integers of the kernel before it, defining the QuantizeLinear's output; a
+            // window of padding alone gives the quantized -inf, the type's least value.
+            let yb = self.define(q)?;
+            let least = if self.quant.stored[&q].elem == Elem::I8 { "-128i8" } else { "0u8" };
+            let args = vec![Arg::Read(xb), Arg::Write(yb), Arg::Code(least.into())];
+            self.typed_step("k_qmaxpool", &["_"], dims.into(), args);
+            return Ok(());
+        }
         let yb = self.define(node.outputs[0])?;
         let max = p.kind == PoolKind::Max;
         self.program.kernels.insert("k_pool");
@@ -98,11 +109,7 @@ impl Lowerer<'_> {
             node: self.current.0.clone(),
             op: self.current.1.clone(),
             kernel: "k_pool",
-            generics: [c, h, w, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr]
-                .iter()
-                .map(|v| v.to_string())
-                .chain([max.to_string(), p.count_include_pad.to_string()])
-                .collect(),
+            generics: dims.into_iter().chain([max.to_string(), p.count_include_pad.to_string()]).collect(),
             args: vec![Arg::Read(xb), Arg::Write(yb)],
         });
         Ok(())

@@ -10,9 +10,10 @@
 
 use super::conv::{conv_blocks, conv_sub_tile, conv_tile, ConvGeometry};
 use super::linalg::mm_generics;
-use super::{lit, nums, Arg, BufId, Clamp, Elem, EmitError, Home, Lowerer, Weight};
+use super::qpack::packed_shift;
+use super::{lit, nums, Arg, BufId, Clamp, Elem, EmitError, Lowerer, Weight};
 use crate::graph::{Node, NodeId, ValueId, ValueKind};
-use crate::ops::Op;
+use crate::ops::{Op, PoolKind};
 use crate::tensor::DType;
 use std::collections::{BTreeSet, HashMap};
 
@@ -55,12 +56,15 @@ pub struct Fusion {
     /// Its quantization.
     pub(super) xq: QParams,
     /// The value the kernel defines: the QuantizeLinear's output, or the node's (or its
-    /// activation's) float output.
+    /// activation's) float output, or the input of a MaxPool that a QuantizeLinear follows.
     pub(super) out: ValueId,
     /// The quantization of `out` when it is stored as integers.
     pub(super) outq: Option<QParams>,
     /// A fused ReLU or Clip.
     pub(super) clamp: Clamp,
+    /// The MaxPool reading `out` and the QuantizeLinear output it defines, when the kernel
+    /// stores `out` quantized before the pool ([`pooled_quantize`]).
+    pub(super) pool: Option<(NodeId, ValueId)>,
 }
 
 /// Which tensors are integers and which nodes are integer kernels.
@@ -72,6 +76,8 @@ pub struct QuantPlan {
     pub fused: HashMap<NodeId, Fusion>,
     /// Nodes whose work an integer kernel does (DequantizeLinear, activations, QuantizeLinear).
     pub absorbed: BTreeSet<NodeId>,
+    /// MaxPools run on integers, with the QuantizeLinear output each defines.
+    pub pools: HashMap<NodeId, ValueId>,
 }
 
 /// `s` and `z` of a per-tensor QuantizeLinear or DequantizeLinear whose integer side is `int`.
@@ -122,6 +128,10 @@ pub(super) fn plan(lw: &Lowerer, order: &[NodeId]) -> QuantPlan {
     }
     for &id in order {
         if let Some((fusion, absorbed)) = fusion(lw, id, &plan.stored) {
+            if let (Some((pool, q)), Some(p)) = (fusion.pool, fusion.outq) {
+                plan.stored.insert(fusion.out, p);
+                plan.pools.insert(pool, q);
+            }
             plan.absorbed.extend(absorbed);
             plan.fused.insert(id, fusion);
         }
@@ -199,7 +209,7 @@ fn fusion(lw: &Lowerer, id: NodeId, stored: &HashMap<ValueId, QParams>) -> Optio
         clamp = c;
         out = y;
     }
-    let mut outq = None;
+    let (mut outq, mut pool) = (None, None);
     if let Some(q) = lw.sole_reader(out) {
         let qn = lw.graph.node(q);
         if matches!(qn.op, Op::QuantizeLinear(_)) && qn.inputs.first().copied().flatten() == Some(out) {
@@ -208,16 +218,46 @@ fn fusion(lw: &Lowerer, id: NodeId, stored: &HashMap<ValueId, QParams>) -> Optio
                 outq = Some(*p);
                 out = qn.outputs[0];
             }
+        } else if let Some((qn, y, p)) = pooled_quantize(lw, q, out, stored) {
+            absorbed.push(qn);
+            outq = Some(p);
+            pool = Some((q, y));
         }
     }
-    Some((Fusion { x, xq, out, outq, clamp }, absorbed))
+    Some((Fusion { x, xq, out, outq, clamp, pool }, absorbed))
+}
+
+/// When `pool` is a MaxPool of `x` whose output only a QuantizeLinear reads, into integers the
+/// plan stores: the QuantizeLinear, its output and their quantization. Quantization is
+/// monotonic (non-decreasing, saturated), so the largest of the quantized values is the
+/// quantized largest value: the kernel computing `x` stores it quantized, the pool runs on the
+/// integers and defines the QuantizeLinear's output, bit for bit the graph's.
+fn pooled_quantize(
+    lw: &Lowerer,
+    pool: NodeId,
+    x: ValueId,
+    stored: &HashMap<ValueId, QParams>,
+) -> Option<(NodeId, ValueId, QParams)> {
+    let node = lw.graph.node(pool);
+    let max = matches!(&node.op, Op::Pool(p) if p.kind == PoolKind::Max);
+    let indices_read =
+        node.outputs.iter().skip(1).any(|v| lw.graph.outputs.contains(v) || lw.consumers.contains_key(v));
+    if !max || indices_read || node.inputs.first().copied().flatten() != Some(x) {
+        return None;
+    }
+    let q = lw.sole_reader(node.outputs[0])?;
+    let qn = lw.graph.node(q);
+    if !matches!(qn.op, Op::QuantizeLinear(_)) || qn.inputs.first().copied().flatten() != Some(node.outputs[0]) {
+        return None;
+    }
+    Some((q, qn.outputs[0], *stored.get(&qn.outputs[0])?))
 }
 
 /// Quantized weights with their zero points taken off, and per output channel the sum of its
 /// weights and its scale (the plan admits only scales per tensor or per output channel).
-struct Prepared {
-    values: Vec<i32>,
-    sums: Vec<i64>,
+pub(super) struct Prepared {
+    pub(super) values: Vec<i32>,
+    pub(super) sums: Vec<i64>,
     scales: Vec<f32>,
 }
 
@@ -254,7 +294,7 @@ impl Prepared {
 /// Per output channel: the i32 offset of the input's zero point (`-zx · Σ w`), the scale
 /// (`sx · sw`) and the float bias.
 pub(super) struct Terms {
-    off: Vec<i32>,
+    pub(super) off: Vec<i32>,
     pub(super) mul: Vec<f32>,
     pub(super) bias: Vec<f32>,
 }
@@ -447,6 +487,9 @@ impl Lowerer<'_> {
         let (ph, pw) = geo.padded();
         let shift = packed_shift(f.xq.elem);
         if let (1, Some(shift), true) = (g, shift, self.packed) {
+            if cin == 1 && (sh, sw, dh, dw) == (1, 1, 1, 1) && !geo.pointwise() {
+                return self.one_channel_conv(geo, p, xb, f, t);
+            }
             if fits_i8(&p.values) {
                 return self.packed_conv(geo, p, xb, f, t, shift);
             }
@@ -503,56 +546,6 @@ impl Lowerer<'_> {
         // (12 % more cycles, spills), 2 × 2, 2 × 4 and 8 × 2.
         generics.extend([on_arm(divisor(mb, 4), conv_sub_tile(mb)), on_arm(1, pb.to_string())]);
         self.typed_step("k_qconv", &[xt, wt, yt], generics, args);
-        Ok(())
-    }
-
-    /// A quantized convolution with one group and `i8` weights as `k_qconv4`: the padded input
-    /// packed four channels to a pixel and offset to `u8` by `shift` (`k_qpack`), the weights
-    /// packed `[MP/16][CQ][KH][KW][16][4]` (zero past `M` and `cin`), the offsets
-    /// `-(zx + shift) · Σ w`, the scales and biases padded to `MP` with zeros. When fewer
-    /// groups of four channels hold the input's channels times the kernel's columns than the
-    /// channels alone times the columns (one input channel: a quarter), each channel is
-    /// unfolded into one per kernel column ([`fold_columns`]) and the kernel is one column wide.
-    fn packed_conv(
-        &mut self,
-        geo: &ConvGeometry,
-        p: &Prepared,
-        xb: BufId,
-        f: &Fusion,
-        t: Terms,
-        shift: i64,
-    ) -> Result<(), EmitError> {
-        let ConvGeometry { cin, m, kh, kw, sh, sw, dh, dw, oh, ow, .. } = *geo;
-        let (xt, yt, rq) = (f.xq.elem.rust(), Self::out_type(f), Self::requant(f));
-        let (ph, pw) = geo.padded();
-        let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{}", f.xq.zero, xt))?;
-        let fold = if (cin * kw).div_ceil(4) < cin.div_ceil(4) * kw { kw } else { 1 };
-        let (cin, kw, dw, pwf) = (cin * fold, kw / fold, if fold > 1 { 1 } else { dw }, pw - (fold - 1) * dw);
-        let (cq, mp, taps) = (cin.div_ceil(4), m.div_ceil(16) * 16, kh * kw);
-        // Room for the input packed as u16, as `k_qpack` packs it for the AVX2 kernel.
-        let packed = self.new_typed_buf(cq * ph * pwf * 8, Elem::U8, Home::Arena);
-        // Unfolded rows are read one at a time; otherwise each channel as one row.
-        let dims = if fold > 1 { [geo.cin, ph, pw, fold, geo.dw] } else { [cin, 1, ph * pw, 1, 1] };
-        self.typed_step("k_qpack", &[xt], nums(&dims), vec![Arg::Read(src), Arg::Write(packed)]);
-        let mut wp = vec![0i8; mp * cq * taps * 4];
-        for (i, &v) in fold_columns(&p.values, geo, fold).iter().enumerate() {
-            let (mi, c, tap) = (i / (cin * taps), i / taps % cin, i % taps);
-            wp[(((mi / 16) * cq + c / 4) * taps + tap) * 64 + (mi % 16) * 4 + c % 4] = v as i8;
-        }
-        let wb = self.add_typed_weight(Weight::I8(wp));
-        let mut off: Vec<i32> = t.off.iter().zip(&p.sums).map(|(&o, &s)| (o as i64 - shift * s) as i32).collect();
-        off.resize(mp, 0);
-        let (mut mul, mut bias) = (t.mul, t.bias);
-        mul.resize(mp, 0.0);
-        bias.resize(mp, 0.0);
-        let terms = self.terms(Terms { off, mul, bias }, true);
-        let yb = self.define(f.out)?;
-        let mut args = vec![Arg::Read(packed), Arg::Read(wb)];
-        args.extend(terms);
-        args.extend([Arg::Write(yb), Arg::Code(rq)]);
-        // A 1×1 convolution's pixels as one row, so that all but the last few go six at a time.
-        let (ph, pwf, oh, ow) = if geo.pointwise() { (1, ph * pw, 1, oh * ow) } else { (ph, pwf, oh, ow) };
-        self.typed_step("k_qconv4", &[yt], nums(&[cq, ph, pwf, m, mp, oh, ow, kh, kw, sh, sw, dh, dw]), args);
         Ok(())
     }
 
@@ -670,35 +663,9 @@ fn int_mm_generics(dims: &[usize], n: usize) -> Vec<String> {
     generics
 }
 
-/// What makes an input of type `elem` `u8` for the packed kernels (`k_qpack`): 128 for `i8`, 0
-/// for `u8`; none for wider types.
-fn packed_shift(elem: Elem) -> Option<i64> {
-    match elem {
-        Elem::I8 => Some(128),
-        Elem::U8 => Some(0),
-        _ => None,
-    }
-}
-
 /// Whether every value is an `i8`.
 fn fits_i8(values: &[i32]) -> bool {
     values.iter().all(|v| i8::try_from(*v).is_ok())
-}
-
-/// The weights `values` (`[M][C][KH][KW]`) of `geo` as those of a convolution on `C · fold`
-/// channels (channel `c · fold + k` the input shifted left by `k` columns, `k < fold = KW`) one
-/// column wide: `[M][C · KW][KH]`; unchanged when `fold` is 1.
-fn fold_columns(values: &[i32], geo: &ConvGeometry, fold: usize) -> Vec<i32> {
-    if fold == 1 {
-        return values.to_vec();
-    }
-    let (c, kh, kw) = (geo.cin, geo.kh, geo.kw);
-    let mut out = vec![0; values.len()];
-    for (i, &v) in values.iter().enumerate() {
-        let (mi, ci, r, k) = (i / (c * kh * kw), i / (kh * kw) % c, i / kw % kh, i % kw);
-        out[((mi * c + ci) * kw + k) * kh + r] = v;
-    }
-    out
 }
 
 /// `v` (`[R][C]`) transposed.

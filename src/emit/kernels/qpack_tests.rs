@@ -1,0 +1,175 @@
+//! Tests of the packed integer convolutions (`qpack.rs`): the packing and the kernels against
+//! the definition.
+
+use super::super::{QIn, Requant};
+
+/// The packed convolution (VNNI where the CPU has it, and the portable loops) against the
+/// definition, on an `i8` input with extremes (-128, 127), an input zero point of 3, weights
+/// with -128 and 127, a channel count not a multiple of 4 and `M` not a multiple of 16
+/// (`CQ`, `MP`, `OH`, `OW` as the lowering derives them for a 9 × 11 input).
+fn packed_matches_definition<
+    const C: usize,
+    const CQ: usize,
+    const M: usize,
+    const MP: usize,
+    const K: usize,
+    const S: usize,
+    const OH: usize,
+    const OW: usize,
+>() {
+    const H: usize = 9;
+    const W: usize = 11;
+    let x: Vec<i8> = (0..C * H * W)
+        .map(|i| match i % 7 {
+            0 => -128,
+            1 => 127,
+            _ => ((i * 37) % 251) as u8 as i8,
+        })
+        .collect();
+    let wt: Vec<i32> = (0..M * C * K * K)
+        .map(|i| match i % 5 {
+            0 => -128,
+            1 => 127,
+            _ => ((i * 13) % 255) as i32 - 127,
+        })
+        .collect();
+    // `k_qpack` packs as `k_qconv4` reads (u16 for its AVX2 kernel); the portable and
+    // AVX2 kernels, called directly, read u8 and u16.
+    let (mut xq, mut narrow, mut wide) =
+        (vec![0u8; CQ * H * W * 8], vec![0u8; CQ * H * W * 4], vec![0u8; CQ * H * W * 8]);
+    super::k_qpack::<i8, C, 1, { H * W }, 1, 1>(&x, &mut xq);
+    super::k_qpack_as::<i8, C, 1, { H * W }, 1, 1, false>(&x, &mut narrow);
+    super::k_qpack_as::<i8, C, 1, { H * W }, 1, 1, true>(&x, &mut wide);
+    let mut wp = vec![0i8; MP * CQ * K * K * 4];
+    let mut off = vec![0i32; MP];
+    for m in 0..M {
+        for c in 0..C {
+            for t in 0..K * K {
+                let v = wt[(m * C + c) * K * K + t];
+                wp[(((m / 16) * CQ + c / 4) * K * K + t) * 64 + (m % 16) * 4 + c % 4] = v as i8;
+                off[m] -= 128 * v + 3 * v;
+            }
+        }
+    }
+    let mul: Vec<f32> = (0..MP).map(|m| if m < M { 0.0005 + m as f32 * 1e-5 } else { 0.0 }).collect();
+    let bias: Vec<f32> = (0..MP).map(|m| if m < M { m as f32 * 0.5 - 3.0 } else { 0.0 }).collect();
+    let rq = Requant { lo: -4.0, hi: 6.0, inv: 20.0, zero: -5.0 };
+    let (mut got, mut portable) = (vec![0i8; M * OH * OW], vec![0i8; M * OH * OW]);
+    super::k_qconv4::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1>(&xq, &wp, &off, &mul, &bias, &mut got, rq);
+    super::k_qconv4_portable::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1>(
+        &narrow,
+        &wp,
+        &off,
+        &mul,
+        &bias,
+        &mut portable,
+        rq,
+    );
+    #[cfg(target_arch = "x86_64")]
+    if super::super::super::x86_avx2_fma() {
+        let mut avx2 = vec![0i8; M * OH * OW];
+        // SAFETY: the CPU has AVX2 and FMA; the slices are the kernel's.
+        unsafe {
+            super::k_qconv4_avx2::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1>(
+                &wide, &wp, &off, &mul, &bias, &mut avx2, rq,
+            )
+        };
+        assert_eq!(avx2, portable, "avx2 {C}x{M} k{K} s{S}");
+    }
+    let mut spread = std::collections::BTreeSet::new();
+    for m in 0..M {
+        for i in 0..OH {
+            for j in 0..OW {
+                let mut s = 0i32;
+                for c in 0..C {
+                    for a in 0..K {
+                        for b in 0..K {
+                            let xv = x[(c * H + i * S + a) * W + j * S + b] as i32;
+                            s += (xv - 3) * wt[((m * C + c) * K + a) * K + b];
+                        }
+                    }
+                }
+                let want: i8 = super::m_requant(s, 0, mul[m], bias[m], rq);
+                let at = (m * OH + i) * OW + j;
+                assert_eq!(got[at], want, "{C}x{M} k{K} s{S}: ({m}, {i}, {j})");
+                assert_eq!(portable[at], want, "portable {C}x{M} k{K} s{S}: ({m}, {i}, {j})");
+                spread.insert(want);
+            }
+        }
+    }
+    assert!(spread.len() > 10, "the outputs cover the range: {spread:?}");
+}
+
+#[test]
+fn packed_convolutions_match_the_definition() {
+    packed_matches_definition::<1, 1, 64, 64, 3, 1, 7, 9>();
+    packed_matches_definition::<5, 2, 20, 32, 3, 2, 4, 5>();
+    packed_matches_definition::<16, 4, 8, 16, 1, 1, 9, 11>();
+    packed_matches_definition::<33, 9, 70, 80, 2, 1, 8, 10>();
+    // 144 taps of four channels: the AVX2 kernel's weights too many to widen on the stack.
+    packed_matches_definition::<64, 16, 24, 32, 3, 1, 7, 9>();
+}
+
+/// A convolution of one `u8` channel 3 × 4 (stride 2, columns dilated by `D`) with its
+/// channel unfolded into one per kernel column (`k_qpack` with `F = 4`, weights
+/// `[M][4][3][1]`, the kernel one column wide) against the same convolution packed plainly.
+fn folded_matches_plain<const D: usize, const WO: usize, const OW: usize>() {
+    const H: usize = 11;
+    const W: usize = 13;
+    const M: usize = 24;
+    let x: Vec<u8> = (0..H * W).map(|i| ((i * 71) % 256) as u8).collect();
+    let wt: Vec<i8> = (0..M * 12).map(|i| ((i * 29) % 256) as u8 as i8).collect();
+    let (mut plain, mut folded) = (vec![0u8; H * W * 8], vec![0u8; H * WO * 8]);
+    super::k_qpack::<u8, 1, 1, { H * W }, 1, 1>(&x, &mut plain);
+    super::k_qpack::<u8, 1, H, W, 4, D>(&x, &mut folded);
+    let (mut wp, mut wf) = (vec![0i8; 32 * 12 * 4], vec![0i8; 32 * 3 * 4]);
+    for m in 0..M {
+        for (t, &v) in wt[m * 12..(m + 1) * 12].iter().enumerate() {
+            let (r, k) = (t / 4, t % 4);
+            wp[((m / 16) * 12 + t) * 64 + (m % 16) * 4] = v;
+            wf[((m / 16) * 3 + r) * 64 + (m % 16) * 4 + k] = v;
+        }
+    }
+    let off = vec![-7i32; 32];
+    let mul: Vec<f32> = (0..32).map(|m| 0.002 + m as f32 * 1e-4).collect();
+    let bias: Vec<f32> = (0..32).map(|m| m as f32 * 0.25 - 2.0).collect();
+    let rq = Requant { lo: f32::NEG_INFINITY, hi: f32::INFINITY, inv: 4.0, zero: 100.0 };
+    let (mut want, mut got) = (vec![0u8; M * 5 * OW], vec![0u8; M * 5 * OW]);
+    super::k_qconv4::<u8, 1, H, W, M, 32, 5, OW, 3, 4, 2, 2, 1, D>(&plain, &wp, &off, &mul, &bias, &mut want, rq);
+    super::k_qconv4::<u8, 1, H, WO, M, 32, 5, OW, 3, 1, 2, 2, 1, 1>(&folded, &wf, &off, &mul, &bias, &mut got, rq);
+    assert_eq!(got, want, "dilation {D}");
+    assert!(want.iter().collect::<std::collections::BTreeSet<_>>().len() > 10, "the outputs cover the range");
+}
+
+/// Four rows interleaved (one missing) against the definition, for every row length from 1
+/// to 40 (sixteen-pixel blocks, eight-pixel blocks, overlapping last blocks, scalar rows),
+/// `i8` (offset by 128) and `u8`, as bytes and as `u16`.
+#[test]
+fn packed_rows_of_any_length_match_the_definition() {
+    fn check<X: QIn, const WIDE: bool>(n: usize, make: fn(usize) -> X) {
+        let rows: Vec<Vec<X>> = (0..3).map(|j| (0..n).map(|i| make(i * 3 + j * 101)).collect()).collect();
+        let size = if WIDE { 2 } else { 1 };
+        let mut dst = vec![0xa5u8; n * 4 * size];
+        super::k_qpack_row::<X, WIDE>(&[Some(&rows[0]), None, Some(&rows[1]), Some(&rows[2])], &mut dst);
+        for (j, r) in [Some(0), None, Some(1), Some(2)].into_iter().enumerate() {
+            let want: Vec<u16> = (0..n).map(|i| r.map_or(0, |r: usize| (rows[r][i].wide() + X::BIAS) as u16)).collect();
+            for (i, &want) in want.iter().enumerate() {
+                let at = (4 * i + j) * size;
+                let got = if WIDE { u16::from_le_bytes([dst[at], dst[at + 1]]) } else { dst[at] as u16 };
+                assert_eq!(got, want, "n {n} pixel {i} row {j} wide {WIDE}");
+            }
+        }
+    }
+    for n in 1..=40 {
+        check::<i8, false>(n, |v| (v * 37) as u8 as i8);
+        check::<i8, true>(n, |v| (v * 37) as u8 as i8);
+        check::<u8, false>(n, |v| (v * 53) as u8);
+        check::<u8, true>(n, |v| (v * 53) as u8);
+    }
+}
+
+#[test]
+fn folded_columns_match_the_plain_packing() {
+    folded_matches_plain::<1, 10, 5>();
+    folded_matches_plain::<2, 7, 4>();
+}
