@@ -77,14 +77,17 @@ fn k_conv<
         unsafe { k_conv_avx2::<G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB>(x, w, b, y, lo, hi) };
         return;
     }
-    avx2_or_portable(|| {
-        k_conv_tiles::<f32, f32, f32, G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB, SUB, PB>(
-            x,
-            w,
-            b,
-            |at, _, v| y[at] = m_clamp(v, lo, hi),
-        )
-    });
+    avx2_or_portable(
+        #[inline(always)]
+        || {
+            k_conv_tiles::<f32, f32, f32, G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB, SUB, PB>(
+                x,
+                w,
+                b,
+                |at, _, v| y[at] = m_clamp(v, lo, hi),
+            )
+        },
+    );
 }
 
 /// [`k_conv`] with AVX2 and FMA (`MB` a multiple of 8, bounds not NaN): per weight block, up
@@ -364,14 +367,17 @@ fn k_qconv<
         k_qconv_dsp::<X, Y, G, CG, H, WD, MG, OH, OW, KH, KW, SH, SW, DH, DW>(x, w, off, (mul, bias, steps), y, rq);
         return;
     }
-    avx2_or_portable(|| {
-        k_conv_tiles::<X, W, i32, G, CG, H, WD, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB, SUB, PB>(
-            x,
-            w,
-            off,
-            |at, ch, v| y[at] = m_store(v, 0, ch, mul, bias, steps, rq),
-        )
-    });
+    avx2_or_portable(
+        #[inline(always)]
+        || {
+            k_conv_tiles::<X, W, i32, G, CG, H, WD, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB, SUB, PB>(
+                x,
+                w,
+                off,
+                |at, ch, v| y[at] = m_store(v, 0, ch, mul, bias, steps, rq),
+            )
+        },
+    );
 }
 
 /// `p` (`[C][PH][PW]`) = `x - zero` (`x`: `[C][H][W]` integers) as f32 at row `PT`, column `PL`,

@@ -270,13 +270,46 @@ fn k_qmm<
     let ch = (off, mul, bias);
     if AX == 3 && !cfg!(target_arch = "arm") {
         // Float lanes, exact (checked at generation).
-        avx2_or_portable(|| {
+        avx2_or_portable(
+            #[inline(always)]
+            || {
+                let mut i = 0;
+                while i + 4 <= M {
+                    k_qmm_rows_f32::<A, B, Y, 4, NB4, K, N>(
+                        &a[i * K..(i + 4) * K],
+                        b,
+                        ch,
+                        i,
+                        &mut y[i * N..(i + 4) * N],
+                        rq,
+                    );
+                    i += 4;
+                }
+                while i < M {
+                    k_qmm_rows_f32::<A, B, Y, 1, NB1, K, N>(
+                        &a[i * K..(i + 1) * K],
+                        b,
+                        ch,
+                        i,
+                        &mut y[i * N..(i + 1) * N],
+                        rq,
+                    );
+                    i += 1;
+                }
+            },
+        );
+        return;
+    }
+    let rows = (off, mul, bias, steps);
+    avx2_or_portable(
+        #[inline(always)]
+        || {
             let mut i = 0;
             while i + 4 <= M {
-                k_qmm_rows_f32::<A, B, Y, 4, NB4, K, N>(
+                k_qmm_rows::<A, B, Y, 4, NB4, K, N, AX>(
                     &a[i * K..(i + 4) * K],
                     b,
-                    ch,
+                    rows,
                     i,
                     &mut y[i * N..(i + 4) * N],
                     rq,
@@ -284,31 +317,18 @@ fn k_qmm<
                 i += 4;
             }
             while i < M {
-                k_qmm_rows_f32::<A, B, Y, 1, NB1, K, N>(
+                k_qmm_rows::<A, B, Y, 1, NB1, K, N, AX>(
                     &a[i * K..(i + 1) * K],
                     b,
-                    ch,
+                    rows,
                     i,
                     &mut y[i * N..(i + 1) * N],
                     rq,
                 );
                 i += 1;
             }
-        });
-        return;
-    }
-    let rows = (off, mul, bias, steps);
-    avx2_or_portable(|| {
-        let mut i = 0;
-        while i + 4 <= M {
-            k_qmm_rows::<A, B, Y, 4, NB4, K, N, AX>(&a[i * K..(i + 4) * K], b, rows, i, &mut y[i * N..(i + 4) * N], rq);
-            i += 4;
-        }
-        while i < M {
-            k_qmm_rows::<A, B, Y, 1, NB1, K, N, AX>(&a[i * K..(i + 1) * K], b, rows, i, &mut y[i * N..(i + 1) * N], rq);
-            i += 1;
-        }
-    });
+        },
+    );
 }
 
 /// [`k_qmm`] with per-row terms and `i8` rows (a 1×1 convolution: `a` its weights) on 32-bit
@@ -506,29 +526,32 @@ fn k_qmmf<A: QIn, Y: QOut, const M: usize, const K: usize, const N: usize, const
     rq: Requant,
 ) {
     let (a, b, y) = (&a[..M * K], &b[..K * N], &mut y[..M * N]);
-    avx2_or_portable(|| {
-        let mut i = 0;
-        while i + 4 <= M {
-            k_qmmf_rows::<A, Y, 4, NB4, K, N>(
-                &a[i * K..(i + 4) * K],
-                b,
-                (&mul[i..], &bias[i..]),
-                &mut y[i * N..(i + 4) * N],
-                rq,
-            );
-            i += 4;
-        }
-        while i < M {
-            k_qmmf_rows::<A, Y, 1, NB1, K, N>(
-                &a[i * K..(i + 1) * K],
-                b,
-                (&mul[i..], &bias[i..]),
-                &mut y[i * N..(i + 1) * N],
-                rq,
-            );
-            i += 1;
-        }
-    });
+    avx2_or_portable(
+        #[inline(always)]
+        || {
+            let mut i = 0;
+            while i + 4 <= M {
+                k_qmmf_rows::<A, Y, 4, NB4, K, N>(
+                    &a[i * K..(i + 4) * K],
+                    b,
+                    (&mul[i..], &bias[i..]),
+                    &mut y[i * N..(i + 4) * N],
+                    rq,
+                );
+                i += 4;
+            }
+            while i < M {
+                k_qmmf_rows::<A, Y, 1, NB1, K, N>(
+                    &a[i * K..(i + 1) * K],
+                    b,
+                    (&mul[i..], &bias[i..]),
+                    &mut y[i * N..(i + 1) * N],
+                    rq,
+                );
+                i += 1;
+            }
+        },
+    );
 }
 
 /// `R` rows of [`k_qmmf`], `NB` columns at a time.
