@@ -3,6 +3,7 @@
 //! the float and the integer kernel (the accumulator type is the only difference), and the
 //! integer depthwise path (the float one is in `dw.rs`). Bias and a clamp (ReLU, ReLU6, Clip) are fused into the store. On x86-64 CPUs
 //! with AVX2 and FMA (checked at run time) the float convolution is an explicit-SIMD microkernel
+//! (pixels in the lanes for stride-1 rows of at least 8 pixels, `conv_px.rs`, else channels)
 //! and the others are compiled for AVX2.
 
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
@@ -73,8 +74,14 @@ fn k_conv<
     #[cfg(target_arch = "x86_64")]
     if MB & 7 == 0 && !lo.is_nan() && !hi.is_nan() && x86_avx2_fma() {
         let (x, w, b) = (&x[..G * CG * H * W], &w[..G * MG * CG * KH * KW], &b[..G * MG]);
-        // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the kernel reads.
-        unsafe { k_conv_avx2::<G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB>(x, w, b, y, lo, hi) };
+        // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the kernels read.
+        unsafe {
+            if SW == 1 && OW >= 8 {
+                k_conv_px_avx2::<G, CG, H, W, MG, OH, OW, KH, KW, SH, DH, DW, MB>(x, w, b, y, lo, hi);
+            } else {
+                k_conv_avx2::<G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB>(x, w, b, y, lo, hi);
+            }
+        }
         return;
     }
     avx2_or_portable(
@@ -408,6 +415,9 @@ fn k_widen_pad<
         }
     }
 }
+
+// The pixels-in-lanes AVX2 path `k_conv` calls, in this scope as in the generated one.
+include!("conv_px.rs");
 
 #[cfg(test)]
 mod tests {

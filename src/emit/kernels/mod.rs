@@ -13,6 +13,7 @@
 mod math;
 
 const CONV: &str = include_str!("conv.rs");
+const CONV_PX: &str = include_str!("conv_px.rs");
 const DW: &str = include_str!("dw.rs");
 const ELEMENTWISE: &str = include_str!("elementwise.rs");
 const LAYOUT: &str = include_str!("layout.rs");
@@ -40,7 +41,9 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_wino_in", WINOGRAD, &[]),
     ("k_wino_out", WINOGRAD, &["m_clamp"]),
     ("k_pad2d", CONV, &[]),
-    ("k_conv", CONV, &["k_conv_tiles", "k_conv_avx2", "x86_avx2_fma", "avx2_or_portable", "m_clamp"]),
+    ("k_conv", CONV, &["k_conv_tiles", "k_conv_avx2", "k_conv_px_avx2", "x86_avx2_fma", "avx2_or_portable", "m_clamp"]),
+    ("k_conv_px_avx2", CONV_PX, &["k_conv_px_tile"]),
+    ("k_conv_px_tile", CONV_PX, &[]),
     ("k_conv_avx2", CONV, &["k_conv_avx2_tile"]),
     ("k_conv_avx2_tile", CONV, &[]),
     ("k_conv_tiles", CONV, &[]),
@@ -235,6 +238,7 @@ mod tests {
     fn every_item_of_the_sources_is_in_the_library() {
         for src in [
             super::CONV,
+            super::CONV_PX,
             super::ELEMENTWISE,
             super::LAYOUT,
             super::LINALG,
