@@ -9,9 +9,11 @@
 /// [`k_conv`]'s AVX2 path for stride-1 rows of at least eight pixels (`SW` 1, `OW >= 8`, `MB`
 /// a multiple of 8, bounds not NaN), on the same weight layout: per weight block, the output
 /// plane as vectors of eight pixels along its rows (the last vector of a row overlaps the one
-/// before when `OW` is not a multiple of 8, and writes the same values again), three vectors
-/// at a time (which may span rows) by 4 output channels, or two by 6 or one by 12 at the end
-/// (12 sums in registers). Each sum starts from the bias and adds the taps channel by channel,
+/// before when `OW` is not a multiple of 8, and writes the same values again), two vectors at
+/// a time (which may span rows) by 6 output channels (4 for the last 8 or 4 of a block), a last
+/// odd vector by 12: at most 12 sums in registers, with room left for the inputs and the
+/// broadcast weight (three vectors by four channels fill all 16 and spilled in the plain
+/// build). Each sum starts from the bias and adds the taps channel by channel,
 /// row by row, column by column with FMA, in the order of `k_conv_avx2`: the same results,
 /// bit for bit.
 ///
@@ -47,15 +49,14 @@ unsafe fn k_conv_px_avx2<
         for m0 in (0..MG).step_by(MB) {
             let mut k0 = 0;
             while k0 < vectors {
-                // Four vectors left go as two and two (6 channels each), not three and one.
-                let left = vectors - k0;
-                let nv = if left == 4 { 2 } else { left.min(3) };
+                let nv = if vectors - k0 >= 2 { 2 } else { 1 };
                 let mut s = 0;
                 while s < MB {
-                    let nm = match nv {
-                        3 => 4,
-                        2 => (MB - s).min(6),
-                        _ => (MB - s).min(12),
+                    // Six channels a time by two vectors, the last eight as four and four.
+                    let nm = match (nv, MB - s) {
+                        (2, 8) => 4,
+                        (2, left) => left.min(6),
+                        (_, left) => left.min(12),
                     };
                     let first = g * MG + m0 + s;
                     // SAFETY: the tile's input rows, weights, bias and outputs lie inside the
@@ -71,10 +72,8 @@ unsafe fn k_conv_px_avx2<
                             (lo, hi),
                         );
                         match (nv, nm) {
-                            (3, _) => k_conv_px_tile::<3, 4, CG, H, W, OH, OW, KH, KW, SH, DH, DW, MB>(t),
                             (2, 6) => k_conv_px_tile::<2, 6, CG, H, W, OH, OW, KH, KW, SH, DH, DW, MB>(t),
-                            (2, 4) => k_conv_px_tile::<2, 4, CG, H, W, OH, OW, KH, KW, SH, DH, DW, MB>(t),
-                            (2, _) => k_conv_px_tile::<2, 2, CG, H, W, OH, OW, KH, KW, SH, DH, DW, MB>(t),
+                            (2, _) => k_conv_px_tile::<2, 4, CG, H, W, OH, OW, KH, KW, SH, DH, DW, MB>(t),
                             (_, 12) => k_conv_px_tile::<1, 12, CG, H, W, OH, OW, KH, KW, SH, DH, DW, MB>(t),
                             (_, 8) => k_conv_px_tile::<1, 8, CG, H, W, OH, OW, KH, KW, SH, DH, DW, MB>(t),
                             _ => k_conv_px_tile::<1, 4, CG, H, W, OH, OW, KH, KW, SH, DH, DW, MB>(t),
@@ -198,12 +197,13 @@ mod px_tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn pixel_tiles_match_the_channel_tiles() {
-        // 3 rows of 4 vectors (3 + 3 + 3 + 3 across the rows), 16 channels.
+        // 3 rows of 4 vectors in pairs, 16 channels (6 + 6 + 4).
         matches_the_channel_tiles::<3, 7, 34, 16, 3, 32, 3, 3, 1, 16>();
-        // 3 rows of 19 pixels (3 vectors, the last overlapping), two blocks of 8 channels.
+        // 3 rows of 19 pixels (3 vectors, the last overlapping; pairs across the rows, then a
+        // single vector by 8 channels), two blocks of 8 channels (4 + 4).
         matches_the_channel_tiles::<2, 5, 23, 16, 3, 19, 2, 3, 2, 8>();
-        // 2 rows of 8 pixels (2 vectors: 6 + 6 + 6 + 6 + 6 + 6 + 4 channels); one row of 13
-        // (2 vectors: 6 + 2 channels); 5 rows of one vector (3 + 2, 4 channels + 6 + 2).
+        // 2 rows of 8 pixels (a pair: 6 + 6 + 6 + 6 + 6 + 6 + 4 channels); one row of 13 (a
+        // pair: 4 + 4 channels); 5 rows of one vector (pairs, then one vector by 8 channels).
         matches_the_channel_tiles::<4, 6, 10, 40, 2, 8, 3, 3, 1, 40>();
         matches_the_channel_tiles::<1, 9, 17, 8, 1, 13, 5, 5, 1, 8>();
         matches_the_channel_tiles::<2, 5, 8, 8, 5, 8, 1, 1, 1, 8>();
