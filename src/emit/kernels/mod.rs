@@ -19,6 +19,7 @@ const ELEMENTWISE: &str = include_str!("elementwise.rs");
 const LAYOUT: &str = include_str!("layout.rs");
 const LINALG: &str = include_str!("linalg.rs");
 const MATH: &str = include_str!("math.rs");
+const MM_AVX2: &str = include_str!("mm_avx2.rs");
 const NORM: &str = include_str!("norm.rs");
 const QARM: &str = include_str!("qarm.rs");
 const QDW: &str = include_str!("qdw.rs");
@@ -34,9 +35,9 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_mm", LINALG, &["k_mm_portable", "k_mm_avx2", "x86_avx2_fma"]),
     ("k_mm_portable", LINALG, &["k_mm_rows"]),
     ("k_mm_rows", LINALG, &["m_clamp"]),
-    ("k_mm_avx2", LINALG, &["k_mm_avx2_tile", "k_mm_avx2_dots"]),
-    ("k_mm_avx2_dots", LINALG, &["m_clamp"]),
-    ("k_mm_avx2_tile", LINALG, &[]),
+    ("k_mm_avx2", MM_AVX2, &["k_mm_avx2_tile", "k_mm_avx2_dots"]),
+    ("k_mm_avx2_dots", MM_AVX2, &["m_clamp"]),
+    ("k_mm_avx2_tile", MM_AVX2, &[]),
     ("k_bmm", LINALG, &["k_mm"]),
     ("k_wino", WINOGRAD, &["k_wino_in", "k_mm", "k_wino_out"]),
     ("k_wino_in", WINOGRAD, &[]),
@@ -244,6 +245,7 @@ mod tests {
             super::LAYOUT,
             super::LINALG,
             super::MATH,
+            super::MM_AVX2,
             super::NORM,
             super::QARM,
             super::QDW,
