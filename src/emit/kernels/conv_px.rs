@@ -2,8 +2,9 @@
 // at least eight pixels on x86-64 CPUs with AVX2 and FMA: each tap loads eight neighbouring
 // input pixels of a row and multiplies them by one broadcast weight per output channel, so the
 // sums are stored as whole vectors along the output rows (the channels-in-lanes tiles of
-// `k_conv_avx2` store lane by lane into as many planes as they have channels, which alias in
-// the L1 cache when the planes are 4 KiB apart: ResNet-8's 32×32 layers).
+// `k_conv_avx2` store lane by lane into as many planes as they have channels; on ResNet-8's
+// 32×32 layers, whose 16 planes are 4 KiB apart and so map to one L1 set, probably the cause of
+// their 74 µs against 48 here: not checked with cache counters).
 // (`include!`d by the unit tests into the scope of `conv.rs`, which calls it.)
 
 /// [`k_conv`]'s AVX2 path for stride-1 rows of at least eight pixels (`SW` 1, `OW >= 8`, `MB`
