@@ -107,8 +107,8 @@ unsafe fn k_mm_avx2_dots<const M: usize, const K: usize, const N: usize, const B
             }
             for (r, &acc) in acc.iter().enumerate().take(rows) {
                 let mut v = sum8(acc);
-                for k in K - K % 8..K {
-                    v += *a.add((i + r) * K + k) * col[k];
+                for (k, &c) in col.iter().enumerate().take(K).skip(K - K % 8) {
+                    v += *a.add((i + r) * K + k) * c;
                 }
                 v += match BIAS {
                     1 => *bias.add(i + r),
