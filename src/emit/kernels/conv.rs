@@ -3,6 +3,7 @@
 //! the float and the integer kernel (the accumulator type is the only difference), and the
 //! integer depthwise path (the float one is in `dw.rs`). Bias and a clamp (ReLU, ReLU6, Clip) are fused into the store. On x86-64 CPUs
 //! with AVX2 and FMA (checked at run time) the float convolution is an explicit-SIMD microkernel
+//! (pixels in the lanes for stride-1 rows of at least 8 pixels, `conv_px.rs`, else channels)
 //! and the others are compiled for AVX2.
 
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
@@ -73,24 +74,34 @@ fn k_conv<
     #[cfg(target_arch = "x86_64")]
     if MB & 7 == 0 && !lo.is_nan() && !hi.is_nan() && x86_avx2_fma() {
         let (x, w, b) = (&x[..G * CG * H * W], &w[..G * MG * CG * KH * KW], &b[..G * MG]);
-        // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the kernel reads.
-        unsafe { k_conv_avx2::<G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB>(x, w, b, y, lo, hi) };
+        // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the kernels read.
+        unsafe {
+            if SW == 1 && OW >= 8 {
+                k_conv_px_avx2::<G, CG, H, W, MG, OH, OW, KH, KW, SH, DH, DW, MB>(x, w, b, y, lo, hi);
+            } else {
+                k_conv_avx2::<G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB>(x, w, b, y, lo, hi);
+            }
+        }
         return;
     }
-    avx2_or_portable(|| {
-        k_conv_tiles::<f32, f32, f32, G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB, SUB, PB>(
-            x,
-            w,
-            b,
-            |at, _, v| y[at] = m_clamp(v, lo, hi),
-        )
-    });
+    avx2_or_portable(
+        #[inline(always)]
+        || {
+            k_conv_tiles::<f32, f32, f32, G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB, SUB, PB>(
+                x,
+                w,
+                b,
+                |at, _, v| y[at] = m_clamp(v, lo, hi),
+            )
+        },
+    );
 }
 
 /// [`k_conv`] with AVX2 and FMA (`MB` a multiple of 8, bounds not NaN): per weight block, up
-/// to 24 output channels (three `__m256`) by four output pixels at a time (single pixels at
-/// the end of a row), the sums starting from the bias, clamped in registers and stored to the
-/// channels' planes.
+/// to 24 output channels (three `__m256`) by four output pixels at a time (a single vector of
+/// channels by 12 pixels where the row has room; single pixels at the end of a row; 16 channels
+/// by 6 pixels measured slower on ResNet-8's stride-2 layers), the sums starting from the bias,
+/// clamped in registers and stored to the channels' planes.
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; `x`, `w`, `b` and `y` are as long as [`k_conv`] makes them.
@@ -131,7 +142,15 @@ unsafe fn k_conv_avx2<
                 for oh in 0..OH {
                     let mut ow0 = 0;
                     while ow0 < OW {
-                        let pb = if ow0 + 4 <= OW { 4 } else { 1 };
+                        // One vector of channels by 12 pixels where the row has room (12 sums
+                        // in registers), else 4 pixels, then single pixels at the row's end.
+                        let pb = if v == 1 && ow0 + 12 <= OW {
+                            12
+                        } else if ow0 + 4 <= OW {
+                            4
+                        } else {
+                            1
+                        };
                         // SAFETY: the tile's input rows, weights, bias and outputs lie inside the
                         // slices (channels first..first + 8v of group g, pixels ow0..ow0 + pb).
                         unsafe {
@@ -144,6 +163,7 @@ unsafe fn k_conv_avx2<
                                 hi,
                             );
                             match (pb, v) {
+                                (12, _) => k_conv_avx2_tile::<12, 1, CG, H, W, OH, OW, KH, KW, SW, DH, DW, MB>(t),
                                 (4, 3) => k_conv_avx2_tile::<4, 3, CG, H, W, OH, OW, KH, KW, SW, DH, DW, MB>(t),
                                 (4, 2) => k_conv_avx2_tile::<4, 2, CG, H, W, OH, OW, KH, KW, SW, DH, DW, MB>(t),
                                 (4, _) => k_conv_avx2_tile::<4, 1, CG, H, W, OH, OW, KH, KW, SW, DH, DW, MB>(t),
@@ -364,14 +384,17 @@ fn k_qconv<
         k_qconv_dsp::<X, Y, G, CG, H, WD, MG, OH, OW, KH, KW, SH, SW, DH, DW>(x, w, off, (mul, bias, steps), y, rq);
         return;
     }
-    avx2_or_portable(|| {
-        k_conv_tiles::<X, W, i32, G, CG, H, WD, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB, SUB, PB>(
-            x,
-            w,
-            off,
-            |at, ch, v| y[at] = m_store(v, 0, ch, mul, bias, steps, rq),
-        )
-    });
+    avx2_or_portable(
+        #[inline(always)]
+        || {
+            k_conv_tiles::<X, W, i32, G, CG, H, WD, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB, SUB, PB>(
+                x,
+                w,
+                off,
+                |at, ch, v| y[at] = m_store(v, 0, ch, mul, bias, steps, rq),
+            )
+        },
+    );
 }
 
 /// `p` (`[C][PH][PW]`) = `x - zero` (`x`: `[C][H][W]` integers) as f32 at row `PT`, column `PL`,
@@ -402,6 +425,9 @@ fn k_widen_pad<
         }
     }
 }
+
+// The pixels-in-lanes AVX2 path `k_conv` calls, in this scope as in the generated one.
+include!("conv_px.rs");
 
 #[cfg(test)]
 mod tests {
@@ -478,6 +504,8 @@ mod tests {
         avx2_matches_portable::<2, 5, 5, 64, 1, 3, 3, 3, 1, 32>();
         // 8 channels, one vector; rows of 9 pixels: 4 + 4 + 1.
         avx2_matches_portable::<1, 4, 9, 8, 2, 9, 2, 1, 1, 8>();
+        // Two blocks of 8 channels; rows of 13 pixels: 12 + 1.
+        avx2_matches_portable::<1, 4, 27, 16, 2, 13, 2, 3, 2, 8>();
     }
 
     /// Padding writes every element of the padded buffer: the input at its place, `fill`

@@ -28,7 +28,10 @@ fn k_dw<
     lo: f32,
     hi: f32,
 ) {
-    avx2_or_portable(|| k_dw_rows::<C, H, W, OH, OW, KH, KW, SH, SW, DH, DW>(x, w, b, y, lo, hi));
+    avx2_or_portable(
+        #[inline(always)]
+        || k_dw_rows::<C, H, W, OH, OW, KH, KW, SH, SW, DH, DW>(x, w, b, y, lo, hi),
+    );
 }
 
 /// The loops of [`k_dw`]: per channel and output row, the row's sums along the row (the inner

@@ -1,8 +1,8 @@
 //! Matrix products (Gemm, MatMul, 1×1 convolutions), float and integer: rows four at a time and
 //! columns in blocks chosen per layer, accumulating in registers, with bias, a clamp (ReLU,
 //! ReLU6, Clip) or the quantized store fused. On x86-64 CPUs with AVX2 and FMA (checked at run
-//! time) the float product is an explicit-SIMD microkernel and the integer ones are compiled
-//! for AVX2.
+//! time) the float product is an explicit-SIMD microkernel (`mm_avx2.rs`) and the integer ones
+//! are compiled for AVX2.
 
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
 use super::m_requant;
@@ -110,103 +110,6 @@ fn k_mm_rows<const R: usize, const NB: usize, const K: usize, const N: usize, co
     }
 }
 
-/// [`k_mm`] with AVX2 and FMA (`N` at least 8, bounds not NaN): panels of 16 columns (32 when
-/// `M` is below 3), each by rows six at a time (then three, then one), the sums in `__m256`
-/// registers; the last columns go eight at a time, the last block overlapping the one before
-/// rather than run short.
-///
-/// # Safety
-/// The CPU has AVX2 and FMA; `a`, `b`, `y` and `bias` are as long as [`k_mm`] makes them.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn k_mm_avx2<const M: usize, const K: usize, const N: usize, const BIAS: usize>(
-    a: &[f32],
-    b: &[f32],
-    bias: &[f32],
-    y: &mut [f32],
-    lo: f32,
-    hi: f32,
-) {
-    let (a, b, bias, y) = (a.as_ptr(), b.as_ptr(), bias.as_ptr(), y.as_mut_ptr());
-    // Column panels outside, so that a panel of B stays in the L1 cache for all rows.
-    let wide = if M >= 3 { 16 } else { 32 };
-    let mut j = 0;
-    while j < N {
-        let width = if j + wide <= N { wide } else { 8 };
-        let j0 = if j + width <= N { j } else { N - width };
-        let mut i = 0;
-        while i < M {
-            let rows = if M - i >= 6 {
-                6
-            } else if M - i >= 3 {
-                3
-            } else {
-                1
-            };
-            // SAFETY: rows i..i + rows and columns j0..j0 + width lie inside the matrices.
-            unsafe {
-                let tile = (a.add(i * K), b.add(j0), bias, y.add(i * N + j0), i, j0, lo, hi);
-                match (rows, width) {
-                    (6, 16) => k_mm_avx2_tile::<6, 2, K, N, BIAS>(tile),
-                    (6, _) => k_mm_avx2_tile::<6, 1, K, N, BIAS>(tile),
-                    (3, 16) => k_mm_avx2_tile::<3, 2, K, N, BIAS>(tile),
-                    (3, _) => k_mm_avx2_tile::<3, 1, K, N, BIAS>(tile),
-                    (_, 32) => k_mm_avx2_tile::<1, 4, K, N, BIAS>(tile),
-                    (_, 16) => k_mm_avx2_tile::<1, 2, K, N, BIAS>(tile),
-                    _ => k_mm_avx2_tile::<1, 1, K, N, BIAS>(tile),
-                }
-            }
-            i += rows;
-        }
-        j = j0 + width;
-    }
-}
-
-/// One register tile of [`k_mm_avx2`]: `R` rows from `a` (row `i` of A) by `V` vectors of eight
-/// columns from `b` (column `j` of B), bias added and clamped into `y` (row `i`, column `j`).
-///
-/// # Safety
-/// The CPU has AVX2 and FMA; the rows and columns of the tile lie inside the matrices.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-#[allow(clippy::type_complexity)]
-unsafe fn k_mm_avx2_tile<const R: usize, const V: usize, const K: usize, const N: usize, const BIAS: usize>(
-    (a, b, bias, y, i, j, lo, hi): (*const f32, *const f32, *const f32, *mut f32, usize, usize, f32, f32),
-) {
-    use core::arch::x86_64::*;
-    // SAFETY: the caller keeps every offset inside its matrix.
-    unsafe {
-        let mut acc = [[_mm256_setzero_ps(); V]; R];
-        for k in 0..K {
-            let bk = b.add(k * N);
-            let mut bv = [_mm256_setzero_ps(); V];
-            for (v, bv) in bv.iter_mut().enumerate() {
-                *bv = _mm256_loadu_ps(bk.add(v * 8));
-            }
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let av = _mm256_set1_ps(*a.add(r * K + k));
-                for (acc, bv) in acc.iter_mut().zip(bv) {
-                    *acc = _mm256_fmadd_ps(av, bv, *acc);
-                }
-            }
-        }
-        let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
-        for (r, acc) in acc.iter().enumerate() {
-            for (v, &sum) in acc.iter().enumerate() {
-                let add = match BIAS {
-                    1 => _mm256_set1_ps(*bias.add(i + r)),
-                    2 => _mm256_loadu_ps(bias.add(j + v * 8)),
-                    3 => _mm256_loadu_ps(bias.add((i + r) * N + j + v * 8)),
-                    _ => _mm256_setzero_ps(),
-                };
-                let out = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(sum, add)));
-                _mm256_storeu_ps(y.add(r * N + v * 8), out);
-            }
-        }
-    }
-}
-
 /// `BATCH` products `y[i] = a[i] · b[i]`; `SA`/`SB` are the batch strides of `a` and `b`
 /// (0 for an operand broadcast over the batch).
 fn k_bmm<
@@ -270,13 +173,46 @@ fn k_qmm<
     let ch = (off, mul, bias);
     if AX == 3 && !cfg!(target_arch = "arm") {
         // Float lanes, exact (checked at generation).
-        avx2_or_portable(|| {
+        avx2_or_portable(
+            #[inline(always)]
+            || {
+                let mut i = 0;
+                while i + 4 <= M {
+                    k_qmm_rows_f32::<A, B, Y, 4, NB4, K, N>(
+                        &a[i * K..(i + 4) * K],
+                        b,
+                        ch,
+                        i,
+                        &mut y[i * N..(i + 4) * N],
+                        rq,
+                    );
+                    i += 4;
+                }
+                while i < M {
+                    k_qmm_rows_f32::<A, B, Y, 1, NB1, K, N>(
+                        &a[i * K..(i + 1) * K],
+                        b,
+                        ch,
+                        i,
+                        &mut y[i * N..(i + 1) * N],
+                        rq,
+                    );
+                    i += 1;
+                }
+            },
+        );
+        return;
+    }
+    let rows = (off, mul, bias, steps);
+    avx2_or_portable(
+        #[inline(always)]
+        || {
             let mut i = 0;
             while i + 4 <= M {
-                k_qmm_rows_f32::<A, B, Y, 4, NB4, K, N>(
+                k_qmm_rows::<A, B, Y, 4, NB4, K, N, AX>(
                     &a[i * K..(i + 4) * K],
                     b,
-                    ch,
+                    rows,
                     i,
                     &mut y[i * N..(i + 4) * N],
                     rq,
@@ -284,31 +220,18 @@ fn k_qmm<
                 i += 4;
             }
             while i < M {
-                k_qmm_rows_f32::<A, B, Y, 1, NB1, K, N>(
+                k_qmm_rows::<A, B, Y, 1, NB1, K, N, AX>(
                     &a[i * K..(i + 1) * K],
                     b,
-                    ch,
+                    rows,
                     i,
                     &mut y[i * N..(i + 1) * N],
                     rq,
                 );
                 i += 1;
             }
-        });
-        return;
-    }
-    let rows = (off, mul, bias, steps);
-    avx2_or_portable(|| {
-        let mut i = 0;
-        while i + 4 <= M {
-            k_qmm_rows::<A, B, Y, 4, NB4, K, N, AX>(&a[i * K..(i + 4) * K], b, rows, i, &mut y[i * N..(i + 4) * N], rq);
-            i += 4;
-        }
-        while i < M {
-            k_qmm_rows::<A, B, Y, 1, NB1, K, N, AX>(&a[i * K..(i + 1) * K], b, rows, i, &mut y[i * N..(i + 1) * N], rq);
-            i += 1;
-        }
-    });
+        },
+    );
 }
 
 /// [`k_qmm`] with per-row terms and `i8` rows (a 1×1 convolution: `a` its weights) on 32-bit
@@ -506,29 +429,32 @@ fn k_qmmf<A: QIn, Y: QOut, const M: usize, const K: usize, const N: usize, const
     rq: Requant,
 ) {
     let (a, b, y) = (&a[..M * K], &b[..K * N], &mut y[..M * N]);
-    avx2_or_portable(|| {
-        let mut i = 0;
-        while i + 4 <= M {
-            k_qmmf_rows::<A, Y, 4, NB4, K, N>(
-                &a[i * K..(i + 4) * K],
-                b,
-                (&mul[i..], &bias[i..]),
-                &mut y[i * N..(i + 4) * N],
-                rq,
-            );
-            i += 4;
-        }
-        while i < M {
-            k_qmmf_rows::<A, Y, 1, NB1, K, N>(
-                &a[i * K..(i + 1) * K],
-                b,
-                (&mul[i..], &bias[i..]),
-                &mut y[i * N..(i + 1) * N],
-                rq,
-            );
-            i += 1;
-        }
-    });
+    avx2_or_portable(
+        #[inline(always)]
+        || {
+            let mut i = 0;
+            while i + 4 <= M {
+                k_qmmf_rows::<A, Y, 4, NB4, K, N>(
+                    &a[i * K..(i + 4) * K],
+                    b,
+                    (&mul[i..], &bias[i..]),
+                    &mut y[i * N..(i + 4) * N],
+                    rq,
+                );
+                i += 4;
+            }
+            while i < M {
+                k_qmmf_rows::<A, Y, 1, NB1, K, N>(
+                    &a[i * K..(i + 1) * K],
+                    b,
+                    (&mul[i..], &bias[i..]),
+                    &mut y[i * N..(i + 1) * N],
+                    rq,
+                );
+                i += 1;
+            }
+        },
+    );
 }
 
 /// `R` rows of [`k_qmmf`], `NB` columns at a time.
@@ -573,6 +499,9 @@ fn k_qmmf_rows<A: QIn, Y: QOut, const R: usize, const NB: usize, const K: usize,
     }
 }
 
+// The AVX2 microkernels `k_mm` calls, in this scope as in the generated one.
+include!("mm_avx2.rs");
+
 // The Winograd kernels call `k_mm`: compiled under test below it, as in the generated scope.
 #[path = "winograd.rs"]
 mod winograd;
@@ -608,6 +537,10 @@ mod tests {
         avx2_matches_portable::<1, 17, 70, 3>();
         avx2_matches_portable::<6, 1, 16, 2>();
         avx2_matches_portable::<2, 4, 40, 1>();
+        // Columns as dot products: one past a vector (K with a remainder), two past two.
+        avx2_matches_portable::<17, 37, 9, 1>();
+        avx2_matches_portable::<9, 64, 18, 3>();
+        avx2_matches_portable::<3, 40, 10, 2>();
     }
 
     #[test]

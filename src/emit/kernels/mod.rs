@@ -13,11 +13,13 @@
 mod math;
 
 const CONV: &str = include_str!("conv.rs");
+const CONV_PX: &str = include_str!("conv_px.rs");
 const DW: &str = include_str!("dw.rs");
 const ELEMENTWISE: &str = include_str!("elementwise.rs");
 const LAYOUT: &str = include_str!("layout.rs");
 const LINALG: &str = include_str!("linalg.rs");
 const MATH: &str = include_str!("math.rs");
+const MM_AVX2: &str = include_str!("mm_avx2.rs");
 const NORM: &str = include_str!("norm.rs");
 const QARM: &str = include_str!("qarm.rs");
 const QCONV1: &str = include_str!("qconv1.rs");
@@ -34,14 +36,17 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_mm", LINALG, &["k_mm_portable", "k_mm_avx2", "x86_avx2_fma"]),
     ("k_mm_portable", LINALG, &["k_mm_rows"]),
     ("k_mm_rows", LINALG, &["m_clamp"]),
-    ("k_mm_avx2", LINALG, &["k_mm_avx2_tile"]),
-    ("k_mm_avx2_tile", LINALG, &[]),
+    ("k_mm_avx2", MM_AVX2, &["k_mm_avx2_tile", "k_mm_avx2_dots"]),
+    ("k_mm_avx2_dots", MM_AVX2, &["m_clamp"]),
+    ("k_mm_avx2_tile", MM_AVX2, &[]),
     ("k_bmm", LINALG, &["k_mm"]),
     ("k_wino", WINOGRAD, &["k_wino_in", "k_mm", "k_wino_out"]),
     ("k_wino_in", WINOGRAD, &[]),
     ("k_wino_out", WINOGRAD, &["m_clamp"]),
     ("k_pad2d", CONV, &[]),
-    ("k_conv", CONV, &["k_conv_tiles", "k_conv_avx2", "x86_avx2_fma", "avx2_or_portable", "m_clamp"]),
+    ("k_conv", CONV, &["k_conv_tiles", "k_conv_avx2", "k_conv_px_avx2", "x86_avx2_fma", "avx2_or_portable", "m_clamp"]),
+    ("k_conv_px_avx2", CONV_PX, &["k_conv_px_tile"]),
+    ("k_conv_px_tile", CONV_PX, &[]),
     ("k_conv_avx2", CONV, &["k_conv_avx2_tile"]),
     ("k_conv_avx2_tile", CONV, &[]),
     ("k_conv_tiles", CONV, &[]),
@@ -242,10 +247,12 @@ mod tests {
     fn every_item_of_the_sources_is_in_the_library() {
         for src in [
             super::CONV,
+            super::CONV_PX,
             super::ELEMENTWISE,
             super::LAYOUT,
             super::LINALG,
             super::MATH,
+            super::MM_AVX2,
             super::NORM,
             super::QARM,
             super::QCONV1,
