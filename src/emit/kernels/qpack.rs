@@ -357,10 +357,13 @@ fn k_qconv4_store<
 /// ([`k_qpack`]): per half block of 8 output channels
 /// (only as many groups of four channels as hold channels below `M`), six output pixels of a
 /// row at a time (five, or three, then single pixels at the end of the row; five: DS-CNN's rows
-/// of 5 and 125 pixels) by [`k_qconv4_avx2_tile`]. Where the half block's weights fit in 8 KiB
-/// as i16 (at most 128 taps of four channels), they are widened once per half block onto the
-/// stack, and the tiles, reading them from there instead of two registers, take seven pixels
-/// (a row's last 8 to 10 as two tiles of 4 or 5).
+/// of 5 and 125 pixels) by [`k_qconv4_avx2_tile`]. For rows shorter than 16 pixels whose half
+/// block's weights fit in 8 KiB as i16 (at most 128 taps of four channels), the weights are
+/// widened once per half block onto the stack, and the tiles, reading them from there instead
+/// of two registers, take seven pixels (a row's last 8 to 10 as two tiles of 4 or 5): mnist-8's
+/// rows of 14 run as 7 + 7 instead of 6 + 6 + 1 + 1. Longer rows keep the six-pixel tiles,
+/// which measured faster there (`scripts/step-times.sh`, int8 QDQ models: DS-CNN's 125-pixel
+/// pointwise rows 12.4 against 14.5 µs, VWW's convolutions 198 against 224 µs in all).
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; the slices are as long as [`k_qconv4`] makes them.
@@ -394,7 +397,7 @@ unsafe fn k_qconv4_avx2<
     use core::arch::x86_64::*;
     let taps = CQ * KH * KW;
     let mut stack = [_mm256_setzero_si256(); 256];
-    let widen = taps * 2 <= stack.len();
+    let widen = taps * 2 <= stack.len() && OW < 16;
     for half in 0..M.div_ceil(8) {
         let (mb, m0) = (half / 2, half * 8);
         let groups = (M - m0).div_ceil(4).min(2);
