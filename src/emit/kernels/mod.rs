@@ -40,7 +40,7 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_mm_avx2_dots", MM_AVX2, &["m_clamp"]),
     ("k_mm_avx2_tile", MM_AVX2, &[]),
     ("k_bmm", LINALG, &["k_mm"]),
-    ("k_wino", WINOGRAD, &["k_wino_in", "k_mm", "k_wino_out"]),
+    ("k_wino", WINOGRAD, &["k_wino_in", "k_mm", "k_wino_out", "avx2_or_portable"]),
     ("k_wino_in", WINOGRAD, &[]),
     ("k_wino_out", WINOGRAD, &["m_clamp"]),
     ("k_pad2d", CONV, &[]),

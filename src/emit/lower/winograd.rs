@@ -30,12 +30,13 @@ impl Lowerer<'_> {
         let xb = self.read(self.input(id, 0)?)?;
         let src = self.pad_input(geo, xb, Elem::F32, "0.0")?;
         let (ub, bb) = (self.add_weight(u), self.add_weight(bias));
-        let v = self.new_buf(TILE * c * th * tw, Home::Arena);
-        let m = self.new_buf(TILE * k * th * tw, Home::Arena);
+        let tb = block_rows(th, tw);
+        let v = self.new_buf(TILE * c * tb * tw, Home::Arena);
+        let m = self.new_buf(TILE * k * tb * tw, Home::Arena);
         let yb = self.define(out)?;
         let (_, pw) = geo.padded();
-        let mut generics = nums(&[c, k, th, tw, th * tw, pw, oh, ow]);
-        generics.extend(mm_generics(&[], th * tw));
+        let mut generics = nums(&[c, k, th, tw, tb, tb * tw, pw, oh, ow]);
+        generics.extend(mm_generics(&[], tb * tw));
         self.typed_step(
             "k_wino",
             &[],
@@ -46,5 +47,32 @@ impl Lowerer<'_> {
         self.program.fused += rest.len();
         self.skipped.extend(rest);
         Ok(true)
+    }
+}
+
+/// Tile rows per block of `k_wino` (of `th` rows of `tw` tiles): the fewest that give the 16
+/// products at least [`BLOCK_COLUMNS`] columns (all rows when fewer). Blocks keep the
+/// transformed tiles and the products in the cache, and the arena small: whole planes of them
+/// outgrew the L2 cache (the larger ResNet's 32×32 layers: 16 × 40 × 256 floats each).
+fn block_rows(th: usize, tw: usize) -> usize {
+    BLOCK_COLUMNS.div_ceil(tw).min(th)
+}
+
+/// The products' column count that [`block_rows`] aims for: one 16-column panel of the `k_mm`
+/// microkernel. Measured with `scripts/step-times.sh` (ResNet-8 and the larger ResNet with
+/// `--rules rules/winograd.rules`, 2026-12-06, Zen 3): 16 columns ran every layer as fast as 32
+/// or faster (ResNet-8's 16-channel 32×32 layers 51 µs against 53, native), and 64 slower (77).
+const BLOCK_COLUMNS: usize = 16;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn blocks_have_at_least_16_columns_or_all_rows() {
+        assert_eq!(super::block_rows(16, 16), 1);
+        assert_eq!(super::block_rows(8, 8), 2);
+        assert_eq!(super::block_rows(4, 4), 4);
+        assert_eq!(super::block_rows(4, 2), 4);
+        assert_eq!(super::block_rows(3, 5), 3);
+        assert_eq!(super::block_rows(9, 5), 4);
     }
 }
