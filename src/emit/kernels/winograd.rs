@@ -4,6 +4,8 @@
 //! the products stay in the cache.
 
 use super::avx2_or_portable;
+#[cfg(target_arch = "x86_64")]
+use super::x86_avx2_fma;
 #[cfg(test)]
 use super::{k_mm, m_clamp};
 
@@ -42,10 +44,18 @@ fn k_wino<
     let mut next = 0;
     while next < TH {
         let t0 = next.min(TH - TB);
-        avx2_or_portable(
-            #[inline(always)]
-            || k_wino_in::<C, TH, TW, TB, BT, PW>(x, t0, v),
-        );
+        #[cfg(target_arch = "x86_64")]
+        if TW >= 8 && x86_avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA; `x` and `v` are as long as `k_wino_in` makes them.
+            unsafe { k_wino_in_avx2::<C, TH, TW, TB, BT, PW>(&x[..C * (2 * TH + 2) * PW], t0, &mut v[..16 * C * BT]) };
+        } else {
+            avx2_or_portable(
+                #[inline(always)]
+                || k_wino_in::<C, TH, TW, TB, BT, PW>(x, t0, v),
+            );
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        k_wino_in::<C, TH, TW, TB, BT, PW>(x, t0, v);
         for f in 0..16 {
             let mf = &mut m[f * K * BT..(f + 1) * K * BT];
             k_mm::<K, C, BT, 0, NB4, NB1>(&u[f * K * C..], &v[f * C * BT..], &[], mf, f32::NEG_INFINITY, f32::INFINITY);
@@ -59,8 +69,10 @@ fn k_wino<
 }
 
 /// The input transform of tile rows `t0..t0 + TB`: `v[4a + b][c][(ty - t0)·TW + tx] =
-/// (Bᵀ d B)[a][b]` of each 4×4 tile `d` of `x` (`C × (2·TH + 2) × PW`, tiles every 2 pixels),
-/// rows combined first, then columns.
+/// (Bᵀ d B)[a][b]` of each 4×4 tile `d` of `x` (`C × (2·TH + 2) × PW`, tiles every 2 pixels).
+/// The strip's four rows are split into their even and odd columns first, so that both
+/// combinations (rows, then each tile's columns `d0 − d2`, `d1 + d2`, `d2 − d1`, `d1 − d3`)
+/// read consecutive values and vectorize along the tiles.
 #[inline(always)]
 fn k_wino_in<const C: usize, const TH: usize, const TW: usize, const TB: usize, const BT: usize, const PW: usize>(
     x: &[f32],
@@ -70,28 +82,102 @@ fn k_wino_in<const C: usize, const TH: usize, const TW: usize, const TB: usize, 
     let ph = 2 * TH + 2;
     let x = &x[..C * ph * PW];
     let v = &mut v[..16 * C * BT];
-    let mut rows = [[0.0f32; PW]; 4];
+    // The even and odd columns (TW + 1 of each, as PW is 2·TW + 2) of the strip's four rows,
+    // then of the four rows of Bᵀ d.
+    let n = TW + 1;
+    let mut split = [[[0.0f32; PW]; 2]; 4];
+    let mut rows = [[[0.0f32; PW]; 2]; 4];
     for c in 0..C {
         for ty in t0..t0 + TB {
-            let r = |i: usize| &x[(c * ph + 2 * ty + i) * PW..][..PW];
-            let (r0, r1, r2, r3) = (r(0), r(1), r(2), r(3));
-            // Bᵀ d: the four rows of the tile strip.
-            for j in 0..PW {
-                rows[0][j] = r0[j] - r2[j];
-                rows[1][j] = r1[j] + r2[j];
-                rows[2][j] = r2[j] - r1[j];
-                rows[3][j] = r1[j] - r3[j];
+            for (i, s) in split.iter_mut().enumerate() {
+                let r = &x[(c * ph + 2 * ty + i) * PW..][..2 * n];
+                for j in 0..n {
+                    s[0][j] = r[2 * j];
+                    s[1][j] = r[2 * j + 1];
+                }
             }
-            // (Bᵀ d) B: the four columns of each tile.
-            for (a, row) in rows.iter().enumerate() {
+            // Bᵀ d on both halves: rows r0 − r2, r1 + r2, r2 − r1, r1 − r3.
+            for h in 0..2 {
+                let (r0, r1, r2, r3) = (&split[0][h], &split[1][h], &split[2][h], &split[3][h]);
+                for j in 0..n {
+                    rows[0][h][j] = r0[j] - r2[j];
+                    rows[1][h][j] = r1[j] + r2[j];
+                    rows[2][h][j] = r2[j] - r1[j];
+                    rows[3][h][j] = r1[j] - r3[j];
+                }
+            }
+            // (Bᵀ d) B: tile tx's columns are d0 = even[tx], d1 = odd[tx], d2 = even[tx + 1],
+            // d3 = odd[tx + 1].
+            for (a, [e, o]) in rows.iter().enumerate() {
                 let at = |b: usize| ((4 * a + b) * C + c) * BT + (ty - t0) * TW;
                 for tx in 0..TW {
-                    let (d0, d1, d2, d3) = (row[2 * tx], row[2 * tx + 1], row[2 * tx + 2], row[2 * tx + 3]);
+                    let (d0, d1, d2, d3) = (e[tx], o[tx], e[tx + 1], o[tx + 1]);
                     v[at(0) + tx] = d0 - d2;
                     v[at(1) + tx] = d1 + d2;
                     v[at(2) + tx] = d2 - d1;
                     v[at(3) + tx] = d1 - d3;
                 }
+            }
+        }
+    }
+}
+
+/// [`k_wino_in`] with AVX2, eight tiles at a time (`TW` at least 8; the last eight overlap
+/// the ones before): each of the strip's four rows is loaded as the tiles' columns `d0..d3`
+/// (even and odd values split by shuffles), then combined in `k_wino_in`'s order, so the
+/// results are the same bit for bit.
+///
+/// # Safety
+/// The CPU has AVX2; `x` is `C × (2·TH + 2) × PW` values and `v` `16 × C × BT`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn k_wino_in_avx2<const C: usize, const TH: usize, const TW: usize, const TB: usize, const BT: usize, const PW: usize>(
+    x: &[f32],
+    t0: usize,
+    v: &mut [f32],
+) {
+    use core::arch::x86_64::*;
+    let ph = 2 * TH + 2;
+    let (x, v) = (x.as_ptr(), v.as_mut_ptr());
+    // Values 0, 2, 4, 6 of `a` then of `b` (`EVEN`), or 1, 3, 5, 7 of each.
+    let split = |a: __m256, b: __m256, odd: bool| {
+        let s = if odd { _mm256_shuffle_ps::<0b11_01_11_01>(a, b) } else { _mm256_shuffle_ps::<0b10_00_10_00>(a, b) };
+        _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(s)))
+    };
+    for c in 0..C {
+        for ty in t0..t0 + TB {
+            let mut tx = 0;
+            while tx < TW {
+                let tx0 = tx.min(TW - 8);
+                // SAFETY: rows 2·ty..2·ty + 4 of channel c, values 2·tx0..2·tx0 + 18 (at most PW),
+                // and v's rows at columns (ty - t0)·TW + tx0.. + 8 lie inside the buffers.
+                unsafe {
+                    // d[i][k]: the k-th column (d0..d3) of the eight tiles in row i of the strip.
+                    let mut d = [[_mm256_setzero_ps(); 4]; 4];
+                    for (i, d) in d.iter_mut().enumerate() {
+                        let r = x.add((c * ph + 2 * ty + i) * PW + 2 * tx0);
+                        let (a, b) = (_mm256_loadu_ps(r), _mm256_loadu_ps(r.add(8)));
+                        let (a2, b2) = (_mm256_loadu_ps(r.add(2)), _mm256_loadu_ps(r.add(10)));
+                        *d = [split(a, b, false), split(a, b, true), split(a2, b2, false), split(a2, b2, true)];
+                    }
+                    // Bᵀ d: rows r0 − r2, r1 + r2, r2 − r1, r1 − r3, for each column.
+                    let mut rows = [[_mm256_setzero_ps(); 4]; 4];
+                    for k in 0..4 {
+                        rows[0][k] = _mm256_sub_ps(d[0][k], d[2][k]);
+                        rows[1][k] = _mm256_add_ps(d[1][k], d[2][k]);
+                        rows[2][k] = _mm256_sub_ps(d[2][k], d[1][k]);
+                        rows[3][k] = _mm256_sub_ps(d[1][k], d[3][k]);
+                    }
+                    // (Bᵀ d) B: columns d0 − d2, d1 + d2, d2 − d1, d1 − d3.
+                    for (a, [d0, d1, d2, d3]) in rows.into_iter().enumerate() {
+                        let at = |b: usize| v.add(((4 * a + b) * C + c) * BT + (ty - t0) * TW + tx0);
+                        _mm256_storeu_ps(at(0), _mm256_sub_ps(d0, d2));
+                        _mm256_storeu_ps(at(1), _mm256_add_ps(d1, d2));
+                        _mm256_storeu_ps(at(2), _mm256_sub_ps(d2, d1));
+                        _mm256_storeu_ps(at(3), _mm256_sub_ps(d1, d3));
+                    }
+                }
+                tx = tx0 + 8;
             }
         }
     }
@@ -143,6 +229,29 @@ fn k_wino_out<const K: usize, const TW: usize, const TB: usize, const BT: usize,
 
 #[cfg(test)]
 mod tests {
+    /// The AVX2 input transform gives the portable one's tiles bit for bit: 9 tiles a row (a
+    /// block of eight and an overlapping one), 16 (two blocks), two tile rows from row 1.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_input_transform_matches_the_portable_one() {
+        if !super::super::x86_avx2_fma() {
+            println!("skipped: this CPU has no AVX2 and FMA");
+            return;
+        }
+        fn check<const TW: usize, const PW: usize, const BT: usize>() {
+            const C: usize = 3;
+            const TH: usize = 4;
+            let x: Vec<f32> = (0..C * (2 * TH + 2) * PW).map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6).collect();
+            let (mut want, mut got) = (vec![f32::NAN; 16 * C * BT], vec![f32::NAN; 16 * C * BT]);
+            super::k_wino_in::<C, TH, TW, 2, BT, PW>(&x, 1, &mut want);
+            // SAFETY: checked above that the CPU has AVX2 and FMA; the buffers are as long as it reads.
+            unsafe { super::k_wino_in_avx2::<C, TH, TW, 2, BT, PW>(&x, 1, &mut got) };
+            assert_eq!(got, want);
+        }
+        check::<9, 20, 18>();
+        check::<16, 34, 32>();
+    }
+
     /// The convolution of a 3-channel 5×7 input (pads 1) into 5 channels against the direct
     /// sum, with the transformed filter computed as the rule folds it.
     #[test]
