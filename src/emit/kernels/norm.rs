@@ -148,6 +148,9 @@ fn k_pool<
     y: &mut [f32],
 ) {
     let (x, y) = (&x[..C * H * W], &mut y[..C * OH * OW]);
+    if OH == 1 && OW == 1 && KH == H && KW == W && PT + PL + PB + PR == 0 {
+        return k_pool_global::<C, H, W, MAX>(x, y);
+    }
     for c in 0..C {
         for oh in 0..OH {
             for ow in 0..OW {
@@ -181,8 +184,67 @@ fn k_pool<
     }
 }
 
+/// [`k_pool`] over whole planes (global pooling, no pads): each channel's values in order, as
+/// the window loops take them, but eight channels side by side, so that eight independent sums
+/// (or maxima) fill the pipeline instead of one chain of dependent additions (DS-CNN's global
+/// average pool: 64 chains of 125). The results are the window loops', bit for bit.
+#[inline(always)]
+fn k_pool_global<const C: usize, const H: usize, const W: usize, const MAX: bool>(x: &[f32], y: &mut [f32]) {
+    const L: usize = 8;
+    let n = H * W;
+    let mut c0 = 0;
+    while c0 < C {
+        let lanes = (C - c0).min(L);
+        let mut acc = [if MAX { f32::NEG_INFINITY } else { 0.0 }; L];
+        for p in 0..n {
+            for (l, a) in acc[..lanes].iter_mut().enumerate() {
+                let v = x[(c0 + l) * n + p];
+                *a = if MAX {
+                    if v > *a {
+                        v
+                    } else {
+                        *a
+                    }
+                } else {
+                    *a + v
+                };
+            }
+        }
+        for (l, &a) in acc[..lanes].iter().enumerate() {
+            y[c0 + l] = if MAX { a } else { a / n as f32 };
+        }
+        c0 += lanes;
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    /// Global pooling (11 channels: a block of eight and one of three) gives the window loops'
+    /// results bit for bit, average and maximum.
+    #[test]
+    fn global_pooling_matches_the_window_loops() {
+        const C: usize = 11;
+        let x: Vec<f32> = (0..C * 5 * 7).map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6).collect();
+        for max in [false, true] {
+            let mut want = vec![0.0f32; C];
+            for (c, w) in want.iter_mut().enumerate() {
+                let plane = &x[c * 35..(c + 1) * 35];
+                *w = if max {
+                    plane.iter().fold(f32::NEG_INFINITY, |a, &v| if v > a { v } else { a })
+                } else {
+                    plane.iter().fold(0.0, |a, &v| a + v) / 35.0
+                };
+            }
+            let mut got = vec![f32::NAN; C];
+            if max {
+                super::k_pool::<C, 5, 7, 1, 1, 5, 7, 5, 7, 0, 0, 0, 0, true, false>(&x, &mut got);
+            } else {
+                super::k_pool::<C, 5, 7, 1, 1, 5, 7, 5, 7, 0, 0, 0, 0, false, false>(&x, &mut got);
+            }
+            assert_eq!(got, want);
+        }
+    }
+
     #[test]
     fn softmax_is_a_distribution_along_its_axis() {
         // [1][3][2]: softmax over the 3 values of each of the 2 columns.
