@@ -5,8 +5,7 @@
 
 /// [`k_mm`] with AVX2 and FMA (`N` at least 8, bounds not NaN): panels of 16 columns (32 when
 /// `M` is below 3), each by rows six at a time (then three, then one), the sums in `__m256`
-/// registers; the last columns go eight at a time, twelve rows at a time (six sums in flight
-/// hide too little of the FMA latency: VWW's 256×256×9 product measured 10 % faster), the last block overlapping the one before
+/// registers; the last columns go eight at a time, the last block overlapping the one before
 /// rather than run short, except that one or two columns past the last whole vector go as dot
 /// products ([`k_mm_avx2_dots`]) when `K` is 32 to 1024 (VWW's 3×3 pointwise layers: 9 pixels;
 /// with four columns left, its 6×6 layers, the dot products measured no faster than the
@@ -36,9 +35,7 @@ unsafe fn k_mm_avx2<const M: usize, const K: usize, const N: usize, const BIAS: 
         let j0 = if j + width <= cols { j } else { cols - width };
         let mut i = 0;
         while i < M {
-            let rows = if width == 8 && M - i >= 12 {
-                12
-            } else if M - i >= 6 {
+            let rows = if M - i >= 6 {
                 6
             } else if M - i >= 3 {
                 3
@@ -49,7 +46,6 @@ unsafe fn k_mm_avx2<const M: usize, const K: usize, const N: usize, const BIAS: 
             unsafe {
                 let tile = (a.add(i * K), b.add(j0), bias, y.add(i * N + j0), i, j0, lo, hi);
                 match (rows, width) {
-                    (12, _) => k_mm_avx2_tile::<12, 1, K, N, BIAS>(tile),
                     (6, 16) => k_mm_avx2_tile::<6, 2, K, N, BIAS>(tile),
                     (6, _) => k_mm_avx2_tile::<6, 1, K, N, BIAS>(tile),
                     (3, 16) => k_mm_avx2_tile::<3, 2, K, N, BIAS>(tile),
