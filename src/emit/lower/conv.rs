@@ -1,6 +1,6 @@
 //! Lowering of float convolutions: a 1×1 convolution is a matrix product, a depthwise one its
-//! own kernel, the rest a direct convolution over register tiles of output channels and
-//! pixels; pads are added by a copy into a scratch buffer.
+//! own kernel (which pads each plane itself), the rest a direct convolution over register tiles
+//! of output channels and pixels; its pads are added by a copy into a scratch buffer.
 
 use super::linalg::{mm_generics, PerTarget};
 use super::{nums, Arg, BufId, Elem, EmitError, Home, Lowerer};
@@ -80,18 +80,27 @@ impl Lowerer<'_> {
             );
             return Ok(());
         }
-        let src = self.pad_input(&geo, xb, Elem::F32, "0.0")?;
         let (ph, pw) = geo.padded();
-        let yb = self.define(out)?;
         if geo.depthwise() {
+            // The kernel pads each channel's plane into one of two scratch planes itself,
+            // phase-split when the stride along the rows is above 1.
+            let [pt, pl, ..] = geo.pads;
             let wb = self.add_weight(w);
+            let scratch = if ph != h || pw != wd || sw > 1 {
+                Arg::Write(self.new_typed_buf(2 * ph * pw, Elem::F32, Home::Arena))
+            } else {
+                Arg::Code("&mut []".into())
+            };
+            let yb = self.define(out)?;
             self.step(
                 "k_dw",
-                vec![cin, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw],
-                vec![Arg::Read(src), Arg::Read(wb), Arg::Read(bb), Arg::Write(yb), lo, hi],
+                vec![cin, h, wd, ph, pw, pt, pl, oh, ow, kh, kw, sh, sw, dh, dw],
+                vec![Arg::Read(xb), Arg::Read(wb), Arg::Read(bb), scratch, Arg::Write(yb), lo, hi],
             );
             return Ok(());
         }
+        let src = self.pad_input(&geo, xb, Elem::F32, "0.0")?;
+        let yb = self.define(out)?;
         let (mb, pb) = conv_tile(m / g, ow);
         let wb = self.add_weight(conv_blocks(&w, &geo, mb));
         let mut generics = nums(&[g, cin / g, ph, pw, m / g, oh, ow, kh, kw, sh, sw, dh, dw, mb]);
