@@ -5,13 +5,17 @@
 # fastest of RUNS runs: robust on a shared machine) in a build for baseline x86-64 ("plain")
 # and one with -C target-cpu=native, and, when the peers bench's venv has onnxruntime
 # (target/peer-venv, scripts/bench-peers.sh installs it), onnxruntime's fastest run of MODEL on
-# one thread for comparison.
+# one thread for comparison (scripts/step-times/ort.py). Each of the three runs in ROUNDS
+# processes (default 3), interleaved, and the output of the process with the fastest run is
+# printed: this shared machine runs a whole process up to 25 % slower at times, which the
+# fastest of RUNS runs inside that process does not undo.
 #
-#     bash scripts/step-times.sh MODEL.onnx [RUNS]
+#     [ROUNDS=3] bash scripts/step-times.sh MODEL.onnx [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1
 runs=${2:-1000}
+rounds=${ROUNDS:-3}
 gos=${GOS_OPT:-target/debug/gos-opt}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -22,24 +26,26 @@ for build in plain native; do
   if [ "$build" = native ]; then flags=(-C target-cpu=native); else flags=(); fi
   MODEL="$dir/timed.rs" rustc --edition 2021 -C opt-level=3 -C codegen-units=1 "${flags[@]}" \
     scripts/step-times/main.rs -o "$dir/steps-$build"
-  echo "## generated code $build (${flags[*]:-no flags}), $model, $runs runs"
-  "$dir/steps-$build" "$runs"
 done
-if [ -x target/peer-venv/bin/python ]; then
-  target/peer-venv/bin/python - "$model" "$runs" <<'PY'
-import sys, time
-import numpy as np
-import onnxruntime as ort
-so = ort.SessionOptions()
-so.intra_op_num_threads = so.inter_op_num_threads = 1
-s = ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
-i = s.get_inputs()[0]
-x = np.random.default_rng(0).random([d if isinstance(d, int) else 1 for d in i.shape], dtype=np.float32)
-best = float("inf")
-for _ in range(int(sys.argv[2])):
-    t = time.perf_counter()
-    s.run(None, {i.name: x})
-    best = min(best, time.perf_counter() - t)
-print(f"## onnxruntime {ort.__version__}, one thread: fastest run {best * 1e6:.1f} us")
-PY
-fi
+kinds=(plain native)
+if [ -x target/peer-venv/bin/python ]; then kinds+=(ort); fi
+for r in $(seq "$rounds"); do
+  for k in "${kinds[@]}"; do
+    case $k in
+      ort) target/peer-venv/bin/python scripts/step-times/ort.py "$model" "$runs" ;;
+      plain) echo "## generated code plain (no flags), $model, $runs runs"; "$dir/steps-plain" "$runs" ;;
+      native) echo "## generated code native (-C target-cpu=native), $model, $runs runs"; "$dir/steps-native" "$runs" ;;
+    esac > "$dir/out-$k-$r"
+  done
+done
+# The fastest run is the last number of an output's last line.
+fastest() { tail -n 1 "$1" | grep -oE '[0-9.]+ us$' | cut -d' ' -f1; }
+for k in "${kinds[@]}"; do
+  best=1
+  for r in $(seq 2 "$rounds"); do
+    if awk -v a="$(fastest "$dir/out-$k-$r")" -v b="$(fastest "$dir/out-$k-$best")" 'BEGIN { exit !(a < b) }'; then
+      best=$r
+    fi
+  done
+  cat "$dir/out-$k-$best"
+done
