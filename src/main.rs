@@ -152,7 +152,8 @@ struct OptimizeArgs {
     #[arg(long, value_name = "R.json")]
     report: Vec<PathBuf>,
     /// Also write the optimized model as a no_std Rust module: DIR/model.rs (and DIR/weights.bin
-    /// for large weights).
+    /// for large weights). In exact mode this adds rules/winograd.rules to the search (the
+    /// written model is then the module's; other runtimes run that form slower).
     #[arg(long, value_name = "DIR")]
     emit_rust: Option<PathBuf>,
     /// How the Rust module computes quantized (QDQ) Conv/Gemm/MatMul: 8-bit integer tensors and

@@ -225,7 +225,14 @@ fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, Pi
     // The one place a run resolves its target (unknown names are refused here).
     let profile = crate::cost::resolve(Some(&opts.target), opts.target_file.as_deref())?;
     // Loaded (and so checked) on every run.
-    let rules = RuleSet::load(&opts.rules, &crate::rules::Functions)?;
+    let mut rules = RuleSet::load(&opts.rules, &crate::rules::Functions)?;
+    if opts.mode == Mode::Exact
+        && opts.emit_rust.is_some()
+        && !rules.rules.iter().any(|r| r.file.ends_with("winograd.rules"))
+    {
+        let (file, text) = crate::rules::WINOGRAD;
+        rules.add_text(file, text, &crate::rules::Functions)?;
+    }
     if opts.mode == Mode::Approx && opts.approx.is_none() {
         return Err(PipelineError::ApproxArgs);
     }

@@ -66,7 +66,7 @@ fn small_model() -> Graph {
     g
 }
 
-/// The Winograd rules (opt-in: not in the shipped rule set).
+/// The Winograd rules (not in the shipped set: added only to exact runs that emit Rust).
 const RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/winograd.rules");
 
 /// Optimizes `model` for `host` with gos-opt and the Winograd rules (exact mode, verified
@@ -173,4 +173,38 @@ fn winograd_forms_run_as_k_wino_and_agree_with_tract() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The number of Winograd forms in the ONNX model at `path`.
+fn forms_in(path: &Path) -> usize {
+    gos_opt::winograd::forms(&import(path, &ImportOptions::default()).expect("import")).len()
+}
+
+/// Exact runs that emit Rust take the Winograd rules without `--rules` (the written model is the
+/// module's, and `k_wino` runs it); runs that write only ONNX keep the convolutions, which other
+/// runtimes run faster than the form's generic ops.
+#[test]
+fn emitting_rust_adds_the_winograd_rules_and_writing_onnx_alone_does_not() {
+    let root = target_dir().join("emit-winograd-default");
+    std::fs::create_dir_all(&root).expect("create target/emit-winograd-default");
+    let model = root.join("small.onnx");
+    std::fs::write(&model, gos_opt::onnx::export_bytes(&small_model()).expect("export")).expect("write the model");
+    let run = |extra: &[&str], out: &Path| {
+        let status = Command::new(BIN)
+            .arg(&model)
+            .args(["--target", "host", "-q", "-o"])
+            .arg(out)
+            .args(extra)
+            .status()
+            .expect("run gos-opt");
+        assert!(status.success(), "gos-opt failed with {extra:?}");
+    };
+    let rust = root.join("rust");
+    let (with, without) = (root.join("with.onnx"), root.join("without.onnx"));
+    run(&["--emit-rust", rust.to_str().expect("utf-8 path")], &with);
+    run(&[], &without);
+    assert_eq!(forms_in(&with), 2, "both convolutions in the Winograd form");
+    let source = std::fs::read_to_string(rust.join("model.rs")).expect("model.rs");
+    assert_eq!(source.matches("k_wino::<").count(), 2, "one k_wino call per form");
+    assert_eq!(forms_in(&without), 0, "no Winograd form without --emit-rust");
 }

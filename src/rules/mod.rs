@@ -63,6 +63,13 @@ pub fn builtin() -> &'static [(&'static str, &'static str)] {
     ]
 }
 
+/// `rules/winograd.rules`, shipped but not in [`builtin`]: exact runs that emit Rust add it
+/// (the Rust back end runs the Winograd form as `k_wino`, measured faster than the direct
+/// convolution on the host and in the Cortex-M4 emulator), while a written ONNX model meant for
+/// other runtimes keeps its convolutions, which onnxruntime runs faster than the form's generic
+/// ops. `(file name, text)`.
+pub const WINOGRAD: (&str, &str) = ("rules/winograd.rules", include_str!("../../rules/winograd.rules"));
+
 /// Whether a rule preserves the model's outputs exactly or only approximately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

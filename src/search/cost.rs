@@ -137,6 +137,9 @@ pub fn node_work(enode: &Ir, egraph: &IrGraph) -> Option<Work> {
         Some(w) => w,
         None => own_work(enode, egraph, &data)?,
     };
+    if let Some(u) = super::winograd::products_filter(enode, egraph).and_then(|u| egraph[u].data.ty()) {
+        work = crate::winograd::products_work(work, u);
+    }
     // Dequantizing the 8-bit runtime tensors it reads as floats: a multiply and an add each.
     let mut read: Vec<Id> = enode.children().iter().copied().filter(|&c| runtime_dequantized(egraph, c)).collect();
     read.dedup();

@@ -58,15 +58,20 @@ pub(super) fn winograd_work(enode: &Ir, egraph: &IrGraph, data: &IrData) -> Opti
     }
 }
 
+/// The transformed filter when `enode` is the form's 16 products (a MatMul of the `@wino_filter`
+/// constant), `None` otherwise.
+pub(super) fn products_filter(enode: &Ir, egraph: &IrGraph) -> Option<Id> {
+    let Ir::Kernel(_, ch) = enode else { return None };
+    let u = *ch.get(1)?;
+    (kernel_op(egraph, enode).is_some_and(is_matmul) && holds_call(egraph, u, FILTER)).then_some(u)
+}
+
 /// Whether class `x` is a reshape of the input transform, or the products: the two tensors
 /// the form transposes, which the back end never transposes.
 fn is_layout_of_form(egraph: &IrGraph, x: Id) -> bool {
     let input_transform = |n: &Ir| kernel_with_weight(egraph, n, is_conv, INPUT_WEIGHT);
     let reshaped_input = |n: &Ir| matches!(n, Ir::Reshape([_, v]) if holds(egraph, *v, input_transform));
-    let products = |n: &Ir| {
-        let Ir::Kernel(_, ch) = n else { return false };
-        kernel_op(egraph, n).is_some_and(is_matmul) && ch.get(1).is_some_and(|&u| holds_call(egraph, u, FILTER))
-    };
+    let products = |n: &Ir| products_filter(n, egraph).is_some();
     let f32_only = egraph[x].data.ty().is_some_and(|t| t.dtype == DType::F32);
     f32_only && (holds(egraph, x, reshaped_input) || holds(egraph, x, products))
 }

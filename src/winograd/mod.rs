@@ -99,24 +99,33 @@ const INPUT_ADDS: u64 = 32;
 const OUTPUT_ADDS: u64 = 24;
 
 /// The work of the input transform from `x` into the tiles `v` (`[N, 16·C, tiles]`): additions
-/// only, reading `x` and writing `v`.
+/// only, reading `x` and writing `v`. The back end makes `v` a block of tile rows at a time and
+/// multiplies it at once (`k_wino`), so `v` is streamed through the cache like a packing
+/// buffer: it counts in the bytes moved, not in the working set.
 pub fn input_work(x: &TensorType, v: &TensorType) -> Work {
     let mut t = Tally::default();
     t.on(v.dtype, OpClass::Add, v.numel() as u64 * INPUT_ADDS / TILE as u64);
-    let io = bytes_of([x, v]);
-    t.work(io, io)
+    t.work(bytes_of([x, v]), bytes_of([x]))
 }
 
 /// The work of the output transform from the products `m` (`[N, 16·K, tiles]`) into `y`, with
-/// the bias when there is one: additions only, reading `m` and writing `y`.
+/// the bias when there is one: additions only, reading `m` and writing `y`; `m`, a block at a
+/// time, is streamed (as in [`input_work`]).
 pub fn output_work(m: &TensorType, y: &TensorType, bias: Option<&TensorType>) -> Work {
     let mut t = Tally::default();
     t.on(y.dtype, OpClass::Add, m.numel() as u64 * OUTPUT_ADDS / TILE as u64);
     if bias.is_some() {
         t.on(y.dtype, OpClass::Add, y.numel() as u64);
     }
-    let io = bytes_of([m, y].into_iter().chain(bias));
-    t.work(io, io)
+    t.work(bytes_of([m, y].into_iter().chain(bias)), bytes_of([y].into_iter().chain(bias)))
+}
+
+/// The work of the 16 products, given their work as a MatMul (`matmul`) and the transformed
+/// filter `u`: the same operations and bytes, but only `u` must stay resident, since the back
+/// end streams the tiles and products through the cache a block at a time (as in
+/// [`input_work`]).
+pub fn products_work(matmul: Work, u: &TensorType) -> Work {
+    Work { working_set: bytes_of([u]), ..matmul }
 }
 
 /// The input transform as Conv weights `[16·C, 1, 4, 4]`: filter `c·16 + 4a + b` is

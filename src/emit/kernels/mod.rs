@@ -40,7 +40,11 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_mm_avx2_dots", MM_AVX2, &["m_clamp"]),
     ("k_mm_avx2_tile", MM_AVX2, &[]),
     ("k_bmm", LINALG, &["k_mm"]),
-    ("k_wino", WINOGRAD, &["k_wino_in", "k_wino_in_avx2", "k_wino_products", "x86_avx2_fma", "k_wino_out", "avx2_or_portable"]),
+    (
+        "k_wino",
+        WINOGRAD,
+        &["k_wino_in", "k_wino_in_avx2", "k_wino_products", "x86_avx2_fma", "k_wino_out", "avx2_or_portable"],
+    ),
     ("k_wino_products", WINOGRAD, &["k_mm", "k_wino_products_avx2", "k_wino_tile"]),
     ("k_wino_products_avx2", WINOGRAD, &[]),
     ("k_wino_tile", WINOGRAD, &[]),

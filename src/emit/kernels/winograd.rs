@@ -215,7 +215,14 @@ fn k_wino_in<const C: usize, const TH: usize, const TW: usize, const TB: usize, 
 /// The CPU has AVX2; `x` is `C × (2·TH + 2) × PW` values and `v` `16 × C × BT`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn k_wino_in_avx2<const C: usize, const TH: usize, const TW: usize, const TB: usize, const BT: usize, const PW: usize>(
+unsafe fn k_wino_in_avx2<
+    const C: usize,
+    const TH: usize,
+    const TW: usize,
+    const TB: usize,
+    const BT: usize,
+    const PW: usize,
+>(
     x: &[f32],
     t0: usize,
     v: &mut [f32],
