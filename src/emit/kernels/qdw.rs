@@ -89,6 +89,7 @@ fn k_qdw<
 /// `0..max((OH - 1)·W + OW, 16)`, and each pair of taps reads its right neighbour too (the second
 /// tap of a pair past the kernel has weight 0, but is read). The lowering passes it (`PB`) by
 /// the same formula (`qdw_span`; were they to differ, another kernel would run).
+#[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn k_qdw_span(oh: usize, ow: usize, wd: usize, kh: usize, kw: usize, s: usize, dh: usize, dw: usize) -> usize {
