@@ -25,6 +25,7 @@ const QARM: &str = include_str!("qarm.rs");
 const QCONV1: &str = include_str!("qconv1.rs");
 const QDW: &str = include_str!("qdw.rs");
 const QPACK: &str = include_str!("qpack.rs");
+const QPW: &str = include_str!("qpw.rs");
 const QUANT: &str = include_str!("quant.rs");
 const SHIFTADD: &str = include_str!("shiftadd.rs");
 const SIMD: &str = include_str!("simd.rs");
@@ -99,7 +100,22 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_qconv", CONV, &["QIn", "QOut", "m_store", "k_conv_tiles", "avx2_or_portable", "k_qconv_dsp"]),
     ("k_qconv_dsp", QARM, &["QIn", "QOut", "m_store", "k_qconv_dsp_tile"]),
     ("k_qconv_dsp_tile", QARM, &["arm_smlad", "arm_sxtb16"]),
-    ("k_qdw", QDW, &["QIn", "QOut", "k_qdw_portable", "k_qdw_avx2", "x86_avx2_fma", "avx2_or_portable"]),
+    (
+        "k_qdw",
+        QDW,
+        &[
+            "QIn",
+            "QOut",
+            "k_qdw_portable",
+            "k_qdw_small",
+            "k_qdw_avx2",
+            "k_qdw_span",
+            "x86_avx2_fma",
+            "avx2_or_portable",
+        ],
+    ),
+    ("k_qdw_span", QDW, &[]),
+    ("k_qdw_small", QDW, &["QIn", "QOut", "m_requant"]),
     ("k_qdw_avx2", QDW, &["QIn", "QOut", "m_requant", "k_qdw_load"]),
     ("k_qdw_load", QDW, &[]),
     ("k_qdw_portable", QDW, &["QIn", "QOut", "m_store"]),
@@ -124,9 +140,12 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
             "x86_vnni",
             "k_qconv4_avx2",
             "k_qconv4_wide",
+            "k_qconv4_px",
             "avx2_or_portable",
         ],
     ),
+    ("k_qconv4_px", QPW, &["QOut", "m_requant", "k_qconv4_px_tile"]),
+    ("k_qconv4_px_tile", QPW, &[]),
     ("k_qconv4_portable", QPACK, &["QOut", "m_requant"]),
     ("k_qconv4_store", QPACK, &["QOut", "m_requant"]),
     ("k_qconv4_vnni", QPACK, &["QOut", "k_qconv4_store", "k_qconv4_vnni_tile"]),
@@ -271,6 +290,7 @@ mod tests {
             super::QCONV1,
             super::QDW,
             super::QPACK,
+            super::QPW,
             super::QUANT,
             super::SHIFTADD,
             super::SIMD,

@@ -57,7 +57,10 @@ fn k_qconv1<
         unsafe { k_qconv1_avx2::<X, Y, H, W, M, OH, OW, KH, KW, P>(x, w, off, mul, bias, y, rq) };
         return;
     }
-    avx2_or_portable(|| k_qconv1_portable::<X, Y, H, W, M, OH, OW, KH, KW, P>(x, w, off, mul, bias, y, rq));
+    avx2_or_portable(
+        #[inline(always)]
+        || k_qconv1_portable::<X, Y, H, W, M, OH, OW, KH, KW, P>(x, w, off, mul, bias, y, rq),
+    );
 }
 
 /// The loops of [`k_qconv1`] without explicit SIMD, for any target: per output channel and

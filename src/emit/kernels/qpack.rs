@@ -166,15 +166,24 @@ fn k_qconv4<
         return;
     }
     #[cfg(target_arch = "x86_64")]
+    if k_qconv4_wide() && CQ <= 4 && KH == 1 && KW == 1 && H == 1 && OH == 1 && SW == 1 && W == OW && OW >= 16 {
+        // SAFETY: the CPU has AVX2 and FMA; a 1×1 convolution on a row of at least 16 pixels,
+        // the input packed as u16. (At most 16 input channels: with more, the channel-blocked
+        // tiles measured as fast or faster, step-times on VWW's and DS-CNN's layers.)
+        unsafe { k_qconv4_px::<Y, CQ, M, MP, OW>(xq, w, off, mul, bias, y, rq) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if k_qconv4_wide() {
         // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the kernel reads, the
         // input packed as u16 (`k_qpack`).
         unsafe { k_qconv4_avx2::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, SW, DH, DW>(xq, w, off, mul, bias, y, rq) };
         return;
     }
-    avx2_or_portable(|| {
-        k_qconv4_portable::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, SW, DH, DW>(xq, w, off, mul, bias, y, rq)
-    });
+    avx2_or_portable(
+        #[inline(always)]
+        || k_qconv4_portable::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, SW, DH, DW>(xq, w, off, mul, bias, y, rq),
+    );
 }
 
 /// The loops of [`k_qconv4`] without explicit SIMD, for any target: per block of 16 output
@@ -592,6 +601,8 @@ unsafe fn k_qconv4_vnni_tile<
         sums
     }
 }
+
+include!("qpw.rs");
 
 #[cfg(test)]
 #[path = "qpack_tests.rs"]

@@ -173,3 +173,74 @@ fn folded_columns_match_the_plain_packing() {
     folded_matches_plain::<1, 10, 5>();
     folded_matches_plain::<2, 7, 4>();
 }
+
+/// A 1×1 convolution of `C` channels into `M` over `P` pixels as one row (the lowering's
+/// pointwise form), `u8` input with its extremes, weights with -128 and 127: `k_qconv4` (the
+/// pixels-in-lanes kernel `k_qconv4_px` on AVX2 CPUs, called directly too) against the
+/// definition, `u8` and `f32` outputs.
+fn pointwise_matches_definition<const C: usize, const CQ: usize, const M: usize, const MP: usize, const P: usize>() {
+    let x: Vec<u8> = (0..C * P)
+        .map(|i| match i % 7 {
+            0 => 0,
+            1 => 255,
+            _ => ((i * 53) % 256) as u8,
+        })
+        .collect();
+    let wt: Vec<i32> = (0..M * C)
+        .map(|i| match i % 5 {
+            0 => -128,
+            1 => 127,
+            _ => ((i * 29) % 255) as i32 - 127,
+        })
+        .collect();
+    let mut xq = vec![0u8; CQ * P * 8];
+    super::k_qpack::<u8, C, 1, P, 1, 1>(&x, &mut xq);
+    let mut wp = vec![0i8; MP * CQ * 4];
+    let mut off = vec![0i32; MP];
+    for m in 0..M {
+        for c in 0..C {
+            let v = wt[m * C + c];
+            wp[((m / 16) * CQ + c / 4) * 64 + (m % 16) * 4 + c % 4] = v as i8;
+            off[m] -= 9 * v;
+        }
+    }
+    let mul: Vec<f32> = (0..MP).map(|m| if m < M { 0.0007 + m as f32 * 1e-5 } else { 0.0 }).collect();
+    let bias: Vec<f32> = (0..MP).map(|m| if m < M { m as f32 * 0.25 - 2.0 } else { 0.0 }).collect();
+    let (u8_rq, f32_rq) =
+        (Requant { lo: 0.0, hi: 6.0, inv: 40.0, zero: 3.0 }, Requant { lo: -1e9, hi: 1e9, inv: 1.0, zero: 0.0 });
+    let mut want = (vec![0u8; M * P], vec![0f32; M * P]);
+    for m in 0..M {
+        for p in 0..P {
+            let s: i32 = (0..C).map(|c| (x[c * P + p] as i32 - 9) * wt[m * C + c]).sum();
+            want.0[m * P + p] = super::m_requant(s, 0, mul[m], bias[m], u8_rq);
+            want.1[m * P + p] = super::m_requant(s, 0, mul[m], bias[m], f32_rq);
+        }
+    }
+    let mut got = (vec![0u8; M * P], vec![f32::NAN; M * P]);
+    super::k_qconv4::<u8, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 1>(&xq, &wp, &off, &mul, &bias, &mut got.0, u8_rq);
+    super::k_qconv4::<f32, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 1>(&xq, &wp, &off, &mul, &bias, &mut got.1, f32_rq);
+    assert_eq!(got, want, "k_qconv4 {C}x{M} over {P}");
+    assert!(want.0.iter().collect::<std::collections::BTreeSet<_>>().len() > 10, "the outputs cover the range");
+    #[cfg(target_arch = "x86_64")]
+    if super::k_qconv4_wide() && P >= 16 {
+        let mut got = (vec![0u8; M * P], vec![f32::NAN; M * P]);
+        // SAFETY: the CPU has AVX2 and FMA; the input is packed as u16; P ≥ 16.
+        unsafe {
+            super::k_qconv4_px::<u8, CQ, M, MP, P>(&xq, &wp, &off, &mul, &bias, &mut got.0, u8_rq);
+            super::k_qconv4_px::<f32, CQ, M, MP, P>(&xq, &wp, &off, &mul, &bias, &mut got.1, f32_rq);
+        }
+        assert_eq!(got, want, "k_qconv4_px {C}x{M} over {P}");
+    }
+}
+
+/// The pointwise form on VWW's and DS-CNN's shapes (8 → 16 channels, 64 → 64 over 125 pixels:
+/// a last tile moved left), on exactly 16 pixels, on an odd `M` (a pair's second channel dropped)
+/// with channels not a multiple of 4, and on fewer than 16 pixels (the channel-blocked tiles).
+#[test]
+fn pointwise_rows_match_the_definition() {
+    pointwise_matches_definition::<8, 2, 16, 16, 48>();
+    pointwise_matches_definition::<64, 16, 64, 64, 125>();
+    pointwise_matches_definition::<6, 2, 21, 32, 16>();
+    pointwise_matches_definition::<33, 9, 17, 32, 37>();
+    pointwise_matches_definition::<12, 3, 16, 16, 9>();
+}

@@ -176,18 +176,22 @@ fn m_steps<Y: QOut>(s: i32, ch: usize, steps: &[i32]) -> Y {
 /// first (integers, so rounding commutes with the clamp), then rounded by adding and taking
 /// away 1.5·2^23, which leaves no fraction bits (exact for the small range left). On 32-bit Arm
 /// the clamps are comparisons ([`m_clamp`]; `f32::max`/`min` are library calls there), and a
-/// NaN `v` stores 0; elsewhere `max`/`min` (one instruction each, and the integer kernels'
-/// stores vectorize with them: comparisons made int8 VWW 2.4x slower on x86-64), and a NaN `v`
-/// stores the quantized `rq.lo`. Equal results for every other `v`.
+/// NaN `v` stores 0; elsewhere the larger (smaller) of `v` and a bound by `if v > b { v } else
+/// { b }`, one `maxps` (`minps`) whatever the bound (the integer kernels' stores vectorize with
+/// them: comparisons made int8 VWW 2.4x slower on x86-64; `f32::max` adds a compare and a
+/// blend for its NaN rule where the bounds are not constants, as in a kernel called by several
+/// layers), and a NaN `v` stores the quantized `rq.lo`. Equal results for every other `v`
+/// (the bounds are never NaN).
 #[inline(always)]
-#[allow(clippy::manual_clamp)] // a clamp that never panics (NaN bounds, lo > hi)
 fn m_quantize(v: f32, rq: Requant, qmin: f32, qmax: f32) -> f32 {
     const MAGIC: f32 = 12582912.0;
     let (lo, hi) = (qmin - rq.zero, qmax - rq.zero);
     let q = if cfg!(target_arch = "arm") {
         m_clamp(m_clamp(v, rq.lo, rq.hi) * rq.inv, lo, hi)
     } else {
-        (v.max(rq.lo).min(rq.hi) * rq.inv).max(lo).min(hi)
+        let max = |v: f32, b: f32| if v > b { v } else { b };
+        let min = |v: f32, b: f32| if v < b { v } else { b };
+        min(max(min(max(v, rq.lo), rq.hi) * rq.inv, lo), hi)
     };
     (q + MAGIC) - MAGIC + rq.zero
 }

@@ -518,13 +518,14 @@ impl Lowerer<'_> {
             let mut args = vec![Arg::Read(src), Arg::Read(wb)];
             args.extend(terms);
             args.extend([steps, Arg::Write(yb), Arg::Code(rq)]);
-            // The x86-64 kernel's sums of one channel on the stack: up to 64 KiB.
-            let n = if matches!(f.xq.elem, Elem::I8 | Elem::U8) && sh == sw && sw <= 2 && oh * pw <= 16384 {
-                oh * pw
+            // The x86-64 kernels' sums or staged outputs of one channel on the stack (up to 64
+            // KiB), and how far the small-plane kernel reads from a channel's start.
+            let (n, pb) = if matches!(f.xq.elem, Elem::I8 | Elem::U8) && sh == sw && sw <= 2 && oh * pw <= 16384 {
+                ((oh * pw).max(16), qdw_span(geo).max(ph * pw))
             } else {
-                0
+                (0, 0)
             };
-            let generics = nums(&[cin, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw, n]);
+            let generics = nums(&[cin, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw, n, pb]);
             self.typed_step("k_qdw", &[xt, wt, yt], generics, args);
             return Ok(());
         }
@@ -661,6 +662,17 @@ fn int_mm_generics(dims: &[usize], n: usize) -> Vec<String> {
     let (nb1, nb4) = (generics.pop().expect("NB1"), generics.pop().expect("NB4"));
     generics.extend([on_arm(pick(2), nb4), on_arm(pick(8), nb1)]);
     generics
+}
+
+/// How many 16-bit values the x86-64 depthwise kernel reads from a channel's widened plane
+/// (`k_qdw_span` in `kernels/qdw.rs`, the same formula): blocks of 16 sums over the flat
+/// positions `0..max((OH - 1)·W + OW, 16)`, each pair of taps reading its right neighbour.
+fn qdw_span(geo: &ConvGeometry) -> usize {
+    let (_, pw) = geo.padded();
+    let jn = ((geo.oh - 1) * pw + geo.ow).max(16);
+    let last =
+        (geo.kh - 1) * geo.dh * pw + if geo.dw == 1 { 2 * (geo.kw.div_ceil(2) - 1) } else { (geo.kw - 1) * geo.dw };
+    geo.sw * jn + last + 2 - geo.sw
 }
 
 /// Whether every value is an `i8`.
