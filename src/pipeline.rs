@@ -207,29 +207,40 @@ pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
 /// A panic inside any stage (in tract or in gos-opt) is caught and returned as
 /// [`PipelineError::Panic`] naming the stage; nothing is written then.
 pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, PipelineError> {
+    // Exact runs that emit Rust search with the Winograd rules too (`rules::WINOGRAD`); should
+    // the back end not recognize a form the extractor chose (a form whose constants other rules
+    // changed: it has no kernel for the bare ConvTranspose), the run is repeated without them.
+    let winograd = opts.mode == Mode::Exact && opts.emit_rust.is_some();
+    match run_caught(opts, winograd, stage) {
+        Err(PipelineError::Emit(crate::emit::EmitError::Unsupported { .. })) if winograd => {
+            run_caught(opts, false, stage)
+        }
+        result => result,
+    }
+}
+
+/// One run of [`run_stages`], a panic caught and named by its stage.
+fn run_caught(opts: &Options, winograd: bool, stage: &mut dyn FnMut(&str)) -> Result<Outcome, PipelineError> {
     let mut current = String::from("starting");
     let mut report = |name: &str| {
         current = name.to_string();
         stage(name);
     };
-    match crate::guard::catch(|| run_stages(opts, &mut report)) {
+    match crate::guard::catch(|| run_stages(opts, winograd, &mut report)) {
         Ok(result) => result,
         Err(message) => Err(PipelineError::Panic { stage: current, message }),
     }
 }
 
-/// The stages of [`run_with`], uncaught.
-fn run_stages(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, PipelineError> {
+/// The stages of [`run_with`], uncaught; `winograd`: add the Winograd rules to the search.
+fn run_stages(opts: &Options, winograd: bool, stage: &mut dyn FnMut(&str)) -> Result<Outcome, PipelineError> {
     let deadline = Deadline::new(opts.checks.time_limit);
     stage("importing");
     // The one place a run resolves its target (unknown names are refused here).
     let profile = crate::cost::resolve(Some(&opts.target), opts.target_file.as_deref())?;
     // Loaded (and so checked) on every run.
     let mut rules = RuleSet::load(&opts.rules, &crate::rules::Functions)?;
-    if opts.mode == Mode::Exact
-        && opts.emit_rust.is_some()
-        && !rules.rules.iter().any(|r| r.file.ends_with("winograd.rules"))
-    {
+    if winograd && !rules.rules.iter().any(|r| r.file.ends_with("winograd.rules")) {
         let (file, text) = crate::rules::WINOGRAD;
         rules.add_text(file, text, &crate::rules::Functions)?;
     }
