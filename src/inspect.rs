@@ -329,19 +329,17 @@ fn winograd_work(graph: &Graph) -> std::collections::HashMap<crate::graph::NodeI
         work.insert(form.input, crate::winograd::input_work(x, v));
         work.insert(form.output, crate::winograd::output_work(m, y, b));
         for (i, &n) in form.middle.iter().enumerate() {
-            let node = graph.node(n);
+            if i != 2 {
+                work.insert(n, crate::work::Work::none());
+                continue;
+            }
             // middle[2] is the MatMul of the products, priced as it is but for its working set.
-            let products = || {
-                let ins: Vec<_> = node.inputs.iter().map(|&v| ty(v)).collect();
-                let outs: Option<Vec<_>> = node.outputs.iter().map(|&o| ty(Some(o)).cloned()).collect();
-                let u = ins.first().copied().flatten()?;
-                Some(crate::winograd::products_work(crate::cost::kernel_work(&node.op, &ins, &outs?), u))
-            };
-            match (i, products()) {
-                (2, Some(w)) => work.insert(n, w),
-                (2, None) => None,
-                _ => work.insert(n, crate::work::Work::none()),
-            };
+            let node = graph.node(n);
+            let ins: Vec<_> = node.inputs.iter().map(|&v| ty(v)).collect();
+            let outs: Option<Vec<_>> = node.outputs.iter().map(|&o| ty(Some(o)).cloned()).collect();
+            if let (Some(u), Some(outs)) = (ins.first().copied().flatten(), outs) {
+                work.insert(n, crate::winograd::products_work(crate::cost::kernel_work(&node.op, &ins, &outs), u));
+            }
         }
     }
     work

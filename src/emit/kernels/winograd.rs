@@ -44,18 +44,7 @@ fn k_wino<
     let mut next = 0;
     while next < TH {
         let t0 = next.min(TH - TB);
-        #[cfg(target_arch = "x86_64")]
-        if TW >= 8 && x86_avx2_fma() {
-            // SAFETY: the CPU has AVX2 and FMA; `x` and `v` are as long as `k_wino_in` makes them.
-            unsafe { k_wino_in_avx2::<C, TH, TW, TB, BT, PW>(&x[..C * (2 * TH + 2) * PW], t0, &mut v[..16 * C * BT]) };
-        } else {
-            avx2_or_portable(
-                #[inline(always)]
-                || k_wino_in::<C, TH, TW, TB, BT, PW>(x, t0, v),
-            );
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        k_wino_in::<C, TH, TW, TB, BT, PW>(x, t0, v);
+        k_wino_input::<C, TH, TW, TB, BT, PW>(x, t0, v);
         k_wino_products::<C, K, BT, NB4, NB1>(u, v, m);
         avx2_or_portable(
             #[inline(always)]
@@ -63,6 +52,27 @@ fn k_wino<
         );
         next = t0 + TB;
     }
+}
+
+/// The input transform of a block (tile rows `t0..t0 + TB`): [`k_wino_in_avx2`] on x86-64 CPUs
+/// with AVX2 for rows of at least 8 tiles, else [`k_wino_in`] (compiled for AVX2 where the CPU
+/// has it).
+#[inline(always)]
+fn k_wino_input<const C: usize, const TH: usize, const TW: usize, const TB: usize, const BT: usize, const PW: usize>(
+    x: &[f32],
+    t0: usize,
+    v: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if TW >= 8 && x86_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA; `x` and `v` are as long as `k_wino_in` makes them.
+        unsafe { k_wino_in_avx2::<C, TH, TW, TB, BT, PW>(&x[..C * (2 * TH + 2) * PW], t0, &mut v[..16 * C * BT]) };
+        return;
+    }
+    avx2_or_portable(
+        #[inline(always)]
+        || k_wino_in::<C, TH, TW, TB, BT, PW>(x, t0, v),
+    );
 }
 
 /// The 16 products of a block: `m[f] = u[f] · v[f]` (`[K][C]` by `[C][BT]`). On x86-64 CPUs
