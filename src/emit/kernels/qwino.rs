@@ -63,8 +63,9 @@ fn k_qwino<
 }
 
 /// The input transform of tile rows `t0..t0 + TB` into `v` ([`k_qwino`]'s layout):
-/// [`k_qwino_in_avx2`] on x86-64 CPUs with AVX2 for 8-bit inputs and rows of at least 8 tiles,
-/// else [`k_qwino_in`] (compiled for AVX2 where the CPU has it).
+/// [`k_qwino_in_avx2`] on x86-64 CPUs with AVX2 for 8-bit inputs and rows of at least 8 tiles
+/// or of 4 in an even number of rows, else [`k_qwino_in`] (compiled for AVX2 where the CPU has
+/// it).
 #[inline(always)]
 fn k_qwino_input<X: QIn, const C: usize, const TH: usize, const TW: usize, const TB: usize, const PW: usize>(
     x: &[X],
@@ -72,7 +73,7 @@ fn k_qwino_input<X: QIn, const C: usize, const TH: usize, const TW: usize, const
     v: &mut [i16],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if TW >= 8 && core::mem::size_of::<X>() == 1 && x86_avx2_fma() {
+    if (TW >= 8 || TW == 4 && TB.is_multiple_of(2)) && core::mem::size_of::<X>() == 1 && x86_avx2_fma() {
         // SAFETY: the CPU has AVX2; `x` and `v` are as long as `k_qwino` makes them, X is a byte.
         unsafe { k_qwino_in_avx2::<X, C, TH, TW, TB, PW>(x, t0, v) };
         return;
@@ -135,15 +136,16 @@ fn k_qwino_in<X: QIn, const C: usize, const TH: usize, const TW: usize, const TB
     }
 }
 
-/// [`k_qwino_in`] with AVX2, eight tiles of a channel pair at a time (`TW` at least 8; the
-/// last eight overlap the ones before): each row of the strip is loaded for both channels,
+/// [`k_qwino_in`] with AVX2, eight tiles of a channel pair at a time (`TW` at least 8, the
+/// last eight of a row overlapping the ones before; or `TW` 4, two tile rows of four, `TB`
+/// even): each row of the strip is loaded for both channels,
 /// interleaved and widened to `i16` (a pixel's pair in a 32-bit lane), split into the tiles'
 /// columns `d0..d3` (even and odd pixels), and combined as [`k_qwino_in`] does: the same
 /// integers.
 ///
 /// # Safety
-/// The CPU has AVX2; `X` is one byte; `x` is `C × (2·TH + 2) × PW` values and `v` as long as
-/// [`k_qwino`] makes it.
+/// The CPU has AVX2; `X` is one byte; `TW` is at least 8, or 4 with `TB` even; `x` is `C ×
+/// (2·TH + 2) × PW` values and `v` as long as [`k_qwino`] makes it.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn k_qwino_in_avx2<
@@ -169,23 +171,35 @@ unsafe fn k_qwino_in_avx2<
         let s = if odd { _mm256_shuffle_ps::<0b11_01_11_01>(a, b) } else { _mm256_shuffle_ps::<0b10_00_10_00>(a, b) };
         _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_castps_si256(s))
     };
+    // Rows of four tiles: two tile rows a vector (the block's columns of both are consecutive).
+    let pairs = TW < 8;
     for q in 0..cp {
-        for ty in t0..t0 + TB {
+        let mut ty = t0;
+        while ty < t0 + TB {
             let mut tx = 0;
             while tx < TW {
-                let tx0 = tx.min(TW - 8);
-                // SAFETY: rows 2·ty..2·ty + 4 of channels 2q, 2q + 1 (when below C), bytes
-                // 2·tx0..2·tx0 + 18 (at most PW), and v's rows at columns (ty - t0)·TW + tx0.. + 8
-                // lie inside the buffers.
+                let tx0 = if pairs { 0 } else { tx.min(TW - 8) };
+                // SAFETY: rows 2·ty..2·ty + 4 (and, for pairs, the next tile row's) of channels
+                // 2q, 2q + 1 (when below C), bytes 2·tx0..2·tx0 + 18 (2..10 for pairs: at most
+                // PW), and v's rows at columns (ty - t0)·TW + tx0.. + 8 lie inside the buffers.
                 unsafe {
                     // d[i][k]: the k-th column (d0..d3) of the eight tiles in row i of the strip.
                     let mut d = [[_mm256_setzero_si256(); 4]; 4];
                     for (i, d) in d.iter_mut().enumerate() {
+                        // Channel 2q + h's pixels from `at` of the eight tiles' row i.
                         let row = |h: usize, at: usize| {
-                            if 2 * q + h < C {
-                                _mm_loadu_si128(x.add(((2 * q + h) * ph + 2 * ty + i) * PW + 2 * tx0 + at) as *const _)
+                            let c = 2 * q + h;
+                            if c >= C {
+                                return _mm_setzero_si128();
+                            }
+                            let r = x.add((c * ph + 2 * ty + i) * PW + 2 * tx0 + at);
+                            if pairs {
+                                _mm_unpacklo_epi64(
+                                    _mm_loadl_epi64(r as *const _),
+                                    _mm_loadl_epi64(r.add(2 * PW) as *const _),
+                                )
                             } else {
-                                _mm_setzero_si128()
+                                _mm_loadu_si128(r as *const _)
                             }
                         };
                         for (s, at) in [0, 2].into_iter().enumerate() {
@@ -211,8 +225,9 @@ unsafe fn k_qwino_in_avx2<
                         _mm256_storeu_si256(at(3), _mm256_sub_epi16(d1, d3));
                     }
                 }
-                tx = tx0 + 8;
+                tx = if pairs { TW } else { tx0 + 8 };
             }
+            ty += if pairs { 2 } else { 1 };
         }
     }
 }
@@ -356,7 +371,7 @@ fn k_qwino_out<Y: QOut, const K: usize, const TW: usize, const TB: usize, const 
     let y = &mut y[..K * OH * OW];
     let mut q = [[0i32; TW]; 8];
     for k in 0..K {
-        let (o, s, b) = (off[k], mul[k], bias[k]);
+        let (o, sc, b) = (off[k], mul[k], bias[k]);
         for ty in t0..(t0 + TB).min(OH.div_ceil(2)) {
             let p = |a: usize, b: usize| &m[((4 * a + b) * K + k) * bs + (ty - t0) * TW..][..TW];
             // Aᵀ M: two rows of four per tile, in q[4i + b].
@@ -374,11 +389,11 @@ fn k_qwino_out<Y: QOut, const K: usize, const TW: usize, const TB: usize, const 
                 let even = |t: usize| q0[t].wrapping_add(q1[t]).wrapping_add(q2[t]) >> 2;
                 let odd = |t: usize| q1[t].wrapping_sub(q2[t]).wrapping_sub(q3[t]) >> 2;
                 for t in 0..OW / 2 {
-                    row[2 * t] = m_requant(even(t), o, s, b, rq);
-                    row[2 * t + 1] = m_requant(odd(t), o, s, b, rq);
+                    row[2 * t] = m_requant(even(t), o, sc, b, rq);
+                    row[2 * t + 1] = m_requant(odd(t), o, sc, b, rq);
                 }
                 if OW % 2 == 1 {
-                    row[OW - 1] = m_requant(even(OW / 2), o, s, b, rq);
+                    row[OW - 1] = m_requant(even(OW / 2), o, sc, b, rq);
                 }
             }
         }

@@ -120,9 +120,9 @@ fn integer_winograd_equals_the_direct_sum() {
 }
 
 /// The AVX2 input transform and products give the portable loops' integers: 9 tiles a row
-/// (a block of eight and an overlapping one), two tile rows from row 1, 5 channels (a pair
-/// with a missing channel), 6 output channels (a 4-row and two 1-row tiles), 18 columns
-/// padded to 24 (a 16- and an 8-column tile).
+/// (a block of eight and an overlapping one) and 4 (two tile rows a vector), a block of two
+/// tile rows from row 1, 5 channels (a pair with a missing channel), 6 output channels (a
+/// 4-row and two 1-row tiles), 18 columns padded to 24 (a 16- and an 8-column tile).
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn avx2_parts_match_the_portable_ones() {
@@ -131,27 +131,27 @@ fn avx2_parts_match_the_portable_ones() {
         return;
     }
     const C: usize = 5;
-    const K: usize = 6;
-    const TH: usize = 4;
-    const TW: usize = 9;
-    const PW: usize = 2 * TW + 2;
-    const BS: usize = 24;
-    for (lo, hi) in [(0, 255), (-128, 127)] {
-        let x = ints(C * (2 * TH + 2) * PW, 5, lo, hi);
-        let (mut want, mut got) = (vec![0i16; 16 * 3 * BS * 2], vec![0i16; 16 * 3 * BS * 2]);
-        if lo == 0 {
-            let x: Vec<u8> = x.iter().map(|&v| v as u8).collect();
-            super::k_qwino_in::<u8, C, TH, TW, 2, PW>(&x, 1, &mut want);
-            // SAFETY: checked above that the CPU has AVX2; the buffers are as long as it reads.
-            unsafe { super::k_qwino_in_avx2::<u8, C, TH, TW, 2, PW>(&x, 1, &mut got) };
-        } else {
-            let x: Vec<i8> = x.iter().map(|&v| v as i8).collect();
-            super::k_qwino_in::<i8, C, TH, TW, 2, PW>(&x, 1, &mut want);
-            // SAFETY: as above.
-            unsafe { super::k_qwino_in_avx2::<i8, C, TH, TW, 2, PW>(&x, 1, &mut got) };
-        }
+    fn input<X: QIn + TryFrom<i32>, const TW: usize, const PW: usize>(lo: i32, hi: i32)
+    where
+        <X as TryFrom<i32>>::Error: core::fmt::Debug,
+    {
+        const TH: usize = 4;
+        let bs = (2 * TW).next_multiple_of(8);
+        let x: Vec<X> = ints(C * (2 * TH + 2) * PW, 5, lo, hi).into_iter().map(|v| X::try_from(v).unwrap()).collect();
+        let (mut want, mut got) = (vec![0i16; 16 * 3 * bs * 2], vec![0i16; 16 * 3 * bs * 2]);
+        super::k_qwino_in::<X, C, TH, TW, 2, PW>(&x, 1, &mut want);
+        // SAFETY: checked that the CPU has AVX2; X is a byte, TW 9 or 4 with 2 rows a block; the
+        // buffers are as long as it reads.
+        unsafe { super::k_qwino_in_avx2::<X, C, TH, TW, 2, PW>(&x, 1, &mut got) };
         assert_eq!(got, want);
     }
+    input::<u8, 9, 20>(0, 255);
+    input::<i8, 9, 20>(-128, 127);
+    input::<u8, 4, 10>(0, 255);
+    input::<i8, 4, 10>(-128, 127);
+    const K: usize = 6;
+    const TW: usize = 9;
+    const BS: usize = 24;
     let u: Vec<i16> = ints(16 * K * 3 * 2, 3, -1152, 1152).iter().map(|&v| v as i16).collect();
     let v: Vec<i16> = ints(16 * 3 * BS * 2, 9, -1020, 1020).iter().map(|&v| v as i16).collect();
     let (mut want, mut got) = (vec![0i32; 16 * K * BS], vec![0i32; 16 * K * BS]);
