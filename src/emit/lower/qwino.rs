@@ -46,21 +46,22 @@ impl Lowerer<'_> {
 
 /// Whether a quantized convolution of geometry `geo` with `i8` weights `values` (`[M][C][3][3]`,
 /// zero points taken off) on 8-bit inputs (`i8` when `signed`) runs as integer Winograd: one
-/// group, 3×3, stride and dilation 1, at least [`MIN_CHANNELS`] input channels, and 4 times
-/// every channel's largest sum `Σ |w| · 255` (128 for `i8` inputs) fits `i32`, so that the
-/// wrapping sums of `k_qwino` are exact.
+/// group, 3×3, stride and dilation 1, and 4 times every channel's largest sum `Σ |w| · 255`
+/// (128 for `i8` inputs) fits `i32`, so that the wrapping sums of `k_qwino` are exact.
+///
+/// It paid on every such layer measured, down to 3 input channels (`scripts/step-times.sh`,
+/// int8 ResNet-8, Zen 3 with AVX2, fastest of 300 calls, 2026-12-07): its 3-channel input layer
+/// 14.5–15.5 µs native against `k_qconv4`'s 18.8–24.9 in interleaved runs of both (18.7 against
+/// 24.7 plain), its 16-, 32- and 64-channel layers about 27, 21 and 24 µs against 43, 37 and
+/// 36. A single input channel keeps `k_qconv1`, which is chosen before.
 pub(super) fn integer_winograd(geo: &ConvGeometry, values: &[i32], signed: bool) -> bool {
     let shape = (geo.g, geo.kh, geo.kw, geo.sh, geo.sw, geo.dh, geo.dw);
     let largest = if signed { 128 } else { 255 };
     shape == (1, 3, 3, 1, 1, 1, 1)
-        && geo.cin >= MIN_CHANNELS
         && values
             .chunks(geo.cin * 9)
             .all(|w| 4 * w.iter().map(|v| v.unsigned_abs() as i64).sum::<i64>() * largest <= i32::MAX as i64)
 }
-
-/// The fewest input channels for which `k_qwino` runs faster than the direct `k_qconv4`.
-const MIN_CHANNELS: usize = 4;
 
 /// `(2G) g (2G)ᵀ` of the weights `values` (`[K][C][3][3]`), `G` Winograd's filter transform (`4·U`
 /// of [`crate::winograd::filter_transform`], exact in f64: `G`'s entries are halves), laid
