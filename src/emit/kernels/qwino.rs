@@ -17,7 +17,7 @@ use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
 /// (`[16][K][⌈C/2⌉][2]` `i16`: channels in pairs, zero past `C`), `off`, `mul`, `bias` the
 /// direct kernel's per-channel terms for the integers as they are, `v` and `m` scratch for one
 /// block of `TB` tile rows, transformed (`[16][⌈C/2⌉][BS][2]` `i16`) and multiplied
-/// (`[16][K][BS]` `i32`), where `BS` is `TB·TW` rounded up to 8, and `y` the output (`K × OH ×
+/// (`[16][K][BS]` `i32`), `BS` being `TB·TW` rounded up to 8, and `y` the output (`K × OH ×
 /// OW`, the tiles past it cropped), `y = store((Σ x·w + off) · mul + bias)` as `rq` says. The
 /// last block overlaps the one before rather than run short (its tiles are computed twice,
 /// with the same results). The transforms and products take AVX2 where the x86-64 CPU has it.
@@ -30,6 +30,7 @@ fn k_qwino<
     const TH: usize,
     const TW: usize,
     const TB: usize,
+    const BS: usize,
     const PW: usize,
     const OH: usize,
     const OW: usize,
@@ -44,8 +45,11 @@ fn k_qwino<
     y: &mut [Y],
     rq: Requant,
 ) {
-    const { assert!(TB >= 1 && TB <= TH && PW == 2 * TW + 2, "blocks of 1..=TH tile rows, PW = 2·TW + 2") };
-    let (cp, bs) = (C.div_ceil(2), (TB * TW).next_multiple_of(8));
+    const {
+        assert!(TB >= 1 && TB <= TH && PW == 2 * TW + 2, "blocks of 1..=TH tile rows, PW = 2·TW + 2");
+        assert!(BS == (TB * TW).next_multiple_of(8), "BS is TB·TW rounded up to 8");
+    };
+    let (cp, bs) = (C.div_ceil(2), BS);
     let (x, u) = (&x[..C * (2 * TH + 2) * PW], &u[..16 * K * cp * 2]);
     let (v, m) = (&mut v[..16 * cp * bs * 2], &mut m[..16 * K * bs]);
     let (off, mul, bias, y) = (&off[..K], &mul[..K], &bias[..K], &mut y[..K * OH * OW]);
@@ -56,7 +60,7 @@ fn k_qwino<
         k_qwino_products::<C, K, TW, TB>(u, v, m);
         avx2_or_portable(
             #[inline(always)]
-            || k_qwino_out::<Y, K, TW, TB, OH, OW>(m, t0, off, mul, bias, y, rq),
+            || k_qwino_out::<Y, K, TW, TB, BS, OH, OW>(m, t0, off, mul, bias, y, rq),
         );
         next = t0 + TB;
     }
@@ -355,9 +359,21 @@ unsafe fn k_qwino_tile<const R: usize, const NV: usize>(
 /// The output transform of tile rows `t0..t0 + TB` and the store: `y[k]`'s 2×2 block of tile
 /// `(ty, tx)` is `store(((Aᵀ M A) >> 2 + off[k]) · mul[k] + bias[k])` ([`m_requant`]), where
 /// `M[a][b] = m[4a + b][k][(ty - t0)·TW + tx]` (wrapping `i32`: `Aᵀ M A` is 4 times the direct
-/// sum, exact when that fits); blocks past `OH × OW` are cropped.
+/// sum, exact when that fits); blocks past `OH × OW` are cropped. Per channel, the block's four
+/// outputs of every tile are computed and stored as four rows of `BS` (all the block's tiles,
+/// the padding columns' values unused), which vectorize whatever the row length, then
+/// interleaved into the output's rows.
 #[inline(always)]
-fn k_qwino_out<Y: QOut, const K: usize, const TW: usize, const TB: usize, const OH: usize, const OW: usize>(
+#[allow(clippy::too_many_arguments)]
+fn k_qwino_out<
+    Y: QOut,
+    const K: usize,
+    const TW: usize,
+    const TB: usize,
+    const BS: usize,
+    const OH: usize,
+    const OW: usize,
+>(
     m: &[i32],
     t0: usize,
     off: &[i32],
@@ -366,34 +382,44 @@ fn k_qwino_out<Y: QOut, const K: usize, const TW: usize, const TB: usize, const 
     y: &mut [Y],
     rq: Requant,
 ) {
-    let bs = (TB * TW).next_multiple_of(8);
-    let m = &m[..16 * K * bs];
+    let m = &m[..16 * K * BS];
     let y = &mut y[..K * OH * OW];
-    let mut q = [[0i32; TW]; 8];
+    let (mut q, mut s) = ([[0i32; BS]; 8], [[0i32; BS]; 4]);
+    let mut out = [[Y::store(0.0, rq); BS]; 4];
     for k in 0..K {
-        let (o, sc, b) = (off[k], mul[k], bias[k]);
-        for ty in t0..(t0 + TB).min(OH.div_ceil(2)) {
-            let p = |a: usize, b: usize| &m[((4 * a + b) * K + k) * bs + (ty - t0) * TW..][..TW];
-            // Aᵀ M: two rows of four per tile, in q[4i + b].
-            for b in 0..4 {
-                let (m0, m1, m2, m3) = (p(0, b), p(1, b), p(2, b), p(3, b));
-                for t in 0..TW {
-                    q[b][t] = m0[t].wrapping_add(m1[t]).wrapping_add(m2[t]);
-                    q[4 + b][t] = m1[t].wrapping_sub(m2[t]).wrapping_sub(m3[t]);
-                }
+        let p = |a: usize, b: usize| &m[((4 * a + b) * K + k) * BS..][..BS];
+        // Aᵀ M: two rows of four per tile, in q[4i + b].
+        for b in 0..4 {
+            let (m0, m1, m2, m3) = (p(0, b), p(1, b), p(2, b), p(3, b));
+            for n in 0..BS {
+                q[b][n] = m0[n].wrapping_add(m1[n]).wrapping_add(m2[n]);
+                q[4 + b][n] = m1[n].wrapping_sub(m2[n]).wrapping_sub(m3[n]);
             }
-            // (Aᵀ M) A, the shift and the store, row by row of the block.
+        }
+        // (Aᵀ M) A and the shift: output (i, j) of each tile in s[2i + j].
+        for i in 0..2 {
+            let (q0, q1, q2, q3) = (&q[4 * i], &q[4 * i + 1], &q[4 * i + 2], &q[4 * i + 3]);
+            for n in 0..BS {
+                s[2 * i][n] = q0[n].wrapping_add(q1[n]).wrapping_add(q2[n]) >> 2;
+                s[2 * i + 1][n] = q1[n].wrapping_sub(q2[n]).wrapping_sub(q3[n]) >> 2;
+            }
+        }
+        for (o, s) in out.iter_mut().zip(&s) {
+            for (o, &s) in o.iter_mut().zip(s) {
+                *o = m_requant(s, off[k], mul[k], bias[k], rq);
+            }
+        }
+        for ty in t0..(t0 + TB).min(OH.div_ceil(2)) {
+            let n0 = (ty - t0) * TW;
             for i in 0..(OH - 2 * ty).min(2) {
                 let row = &mut y[(k * OH + 2 * ty + i) * OW..][..OW];
-                let (q0, q1, q2, q3) = (&q[4 * i], &q[4 * i + 1], &q[4 * i + 2], &q[4 * i + 3]);
-                let even = |t: usize| q0[t].wrapping_add(q1[t]).wrapping_add(q2[t]) >> 2;
-                let odd = |t: usize| q1[t].wrapping_sub(q2[t]).wrapping_sub(q3[t]) >> 2;
+                let (even, odd) = (&out[2 * i][n0..n0 + TW], &out[2 * i + 1][n0..n0 + TW]);
                 for t in 0..OW / 2 {
-                    row[2 * t] = m_requant(even(t), o, sc, b, rq);
-                    row[2 * t + 1] = m_requant(odd(t), o, sc, b, rq);
+                    row[2 * t] = even[t];
+                    row[2 * t + 1] = odd[t];
                 }
                 if OW % 2 == 1 {
-                    row[OW - 1] = m_requant(even(OW / 2), o, sc, b, rq);
+                    row[OW - 1] = even[OW / 2];
                 }
             }
         }

@@ -52,6 +52,7 @@ fn matches_direct<
     const TH: usize,
     const TW: usize,
     const TB: usize,
+    const BS: usize,
     const PW: usize,
 >(
     (lo, hi, zx): (i32, i32, i32),
@@ -89,10 +90,9 @@ fn matches_direct<
         }
     }
     let xs: Vec<X> = padded.iter().map(|&v| X::try_from(v).expect("in the type's range")).collect();
-    let bs = (TB * TW).next_multiple_of(8);
-    let (mut v, mut m) = (vec![0i16; 16 * C.div_ceil(2) * bs * 2], vec![0i32; 16 * K * bs]);
+    let (mut v, mut m) = (vec![0i16; 16 * C.div_ceil(2) * BS * 2], vec![0i32; 16 * K * BS]);
     let mut got = vec![0i8; K * H * W];
-    super::k_qwino::<X, i8, C, K, TH, TW, TB, PW, H, W>(
+    super::k_qwino::<X, i8, C, K, TH, TW, TB, BS, PW, H, W>(
         &xs,
         &transformed(&w, K, C),
         &off,
@@ -112,11 +112,11 @@ fn matches_direct<
 /// tile rows with an overlapping last block.
 #[test]
 fn integer_winograd_equals_the_direct_sum() {
-    matches_direct::<u8, 3, 5, 5, 7, 3, 4, 2, 10>((0, 255, 0));
-    matches_direct::<u8, 7, 6, 8, 8, 4, 4, 4, 10>((0, 255, 255));
-    matches_direct::<i8, 13, 9, 18, 17, 9, 9, 1, 20>((-128, 127, -128));
-    matches_direct::<i8, 17, 16, 16, 16, 8, 8, 2, 18>((-128, 127, 127));
-    matches_direct::<i8, 2, 4, 9, 9, 5, 5, 4, 12>((-128, 127, 3));
+    matches_direct::<u8, 3, 5, 5, 7, 3, 4, 2, 8, 10>((0, 255, 0));
+    matches_direct::<u8, 7, 6, 8, 8, 4, 4, 4, 16, 10>((0, 255, 255));
+    matches_direct::<i8, 13, 9, 18, 17, 9, 9, 1, 16, 20>((-128, 127, -128));
+    matches_direct::<i8, 17, 16, 16, 16, 8, 8, 2, 16, 18>((-128, 127, 127));
+    matches_direct::<i8, 2, 4, 9, 9, 5, 5, 4, 24, 12>((-128, 127, 3));
 }
 
 /// The AVX2 input transform and products give the portable loops' integers: 9 tiles a row

@@ -39,7 +39,7 @@ impl Lowerer<'_> {
         let mut args = vec![Arg::Read(src), Arg::Read(u)];
         args.extend(terms);
         args.extend([Arg::Write(v), Arg::Write(sums), Arg::Write(yb), Arg::Code(rq)]);
-        self.typed_step("k_qwino", &[xt, yt], nums(&[cin, m, th, tw, tb, 2 * tw + 2, oh, ow]), args);
+        self.typed_step("k_qwino", &[xt, yt], nums(&[cin, m, th, tw, tb, bs, 2 * tw + 2, oh, ow]), args);
         Ok(())
     }
 }
