@@ -46,18 +46,25 @@ impl Lowerer<'_> {
 
 /// Whether a quantized convolution of geometry `geo` with `i8` weights `values` (`[M][C][3][3]`,
 /// zero points taken off) on 8-bit inputs (`i8` when `signed`) runs as integer Winograd: one
-/// group, 3×3, stride and dilation 1, and 4 times every channel's largest sum `Σ |w| · 255`
-/// (128 for `i8` inputs) fits `i32`, so that the wrapping sums of `k_qwino` are exact.
+/// group, 3×3, stride and dilation 1, 4 times every channel's largest sum `Σ |w| · 255` (128
+/// for `i8` inputs) fits `i32`, so that the wrapping sums of `k_qwino` are exact, and rows of
+/// tiles that its AVX2 input transform takes (at least 8 tiles, or 4 in blocks of an even
+/// number of rows: outputs at least 15 wide, or 7 or 8).
 ///
-/// It paid on every such layer measured, down to 3 input channels (`scripts/step-times.sh`,
-/// int8 ResNet-8, Zen 3 with AVX2, fastest of 300 calls, 2026-12-07): its 3-channel input layer
+/// Measured (`scripts/step-times.sh`, Zen 3 with AVX2, fastest of 300 calls, 2026-12-07): on
+/// int8 ResNet-8 it paid on every layer, down to 3 input channels: the 3-channel input layer
 /// 14.5–15.5 µs native against `k_qconv4`'s 18.8–24.9 in interleaved runs of both (18.7 against
-/// 24.7 plain), its 16-, 32- and 64-channel layers about 27, 21 and 24 µs against 43, 37 and
-/// 36. A single input channel keeps `k_qconv1`, which is chosen before.
+/// 24.7 plain), the 16-, 32- and 64-channel layers about 27, 21 and 24 µs against 43, 37 and
+/// 36. On cnn_small's 8-channel 14 × 14 layer (rows of 7 tiles, the portable input
+/// transform, and a third of the tile rows computed twice by the overlapping last block) it
+/// took 9.5 µs against 5.3. A single input channel keeps `k_qconv1`, which is chosen before.
 pub(super) fn integer_winograd(geo: &ConvGeometry, values: &[i32], signed: bool) -> bool {
     let shape = (geo.g, geo.kh, geo.kw, geo.sh, geo.sw, geo.dh, geo.dw);
+    let tw = geo.ow.div_ceil(2);
+    let rows = tw >= 8 || tw == 4 && block_rows(geo.oh.div_ceil(2), tw).is_multiple_of(2);
     let largest = if signed { 128 } else { 255 };
     shape == (1, 3, 3, 1, 1, 1, 1)
+        && rows
         && values
             .chunks(geo.cin * 9)
             .all(|w| 4 * w.iter().map(|v| v.unsigned_abs() as i64).sum::<i64>() * largest <= i32::MAX as i64)
@@ -80,6 +87,41 @@ fn filter(values: &[i32], k: usize, c: usize) -> Vec<i16> {
 
 #[cfg(test)]
 mod tests {
+    use super::{integer_winograd, ConvGeometry};
+
+    /// The rule: shapes whose tile rows the AVX2 input transform takes, sums that fit.
+    #[test]
+    fn winograd_where_it_measured_faster_and_is_exact() {
+        let geo = |cin: usize, h: usize, w: usize| ConvGeometry {
+            cin,
+            m: 1,
+            g: 1,
+            h,
+            wd: w,
+            kh: 3,
+            kw: 3,
+            sh: 1,
+            sw: 1,
+            dh: 1,
+            dw: 1,
+            pads: [1; 4],
+            oh: h,
+            ow: w,
+        };
+        let w = |cin: usize| vec![-128; cin * 9];
+        assert!(integer_winograd(&geo(16, 32, 32), &w(16), false));
+        assert!(integer_winograd(&geo(3, 31, 15), &w(3), true));
+        assert!(integer_winograd(&geo(64, 8, 8), &w(64), false), "4 tile rows of 4");
+        assert!(!integer_winograd(&geo(8, 14, 14), &w(8), false), "rows of 7 tiles");
+        assert!(!integer_winograd(&geo(8, 6, 8), &w(8), false), "3 tile rows of 4");
+        let mut strided = geo(16, 32, 32);
+        strided.sw = 2;
+        assert!(!integer_winograd(&strided, &w(16), false));
+        // 4 · 128 · 9 · 2000 · 255 ≥ 2^31 (u8 inputs), 4 · 128 · 9 · 2000 · 128 < 2^31 (i8).
+        assert!(!integer_winograd(&geo(2000, 16, 16), &w(2000), false));
+        assert!(integer_winograd(&geo(2000, 16, 16), &w(2000), true));
+    }
+
     /// `(2G) g (2G)ᵀ` of a filter that is 1 at one tap: the outer product of `2G`'s column.
     #[test]
     fn the_filter_transform_is_integer() {
