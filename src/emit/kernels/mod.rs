@@ -27,6 +27,7 @@ const QDW: &str = include_str!("qdw.rs");
 const QPACK: &str = include_str!("qpack.rs");
 const QPW: &str = include_str!("qpw.rs");
 const QUANT: &str = include_str!("quant.rs");
+const QWINO: &str = include_str!("qwino.rs");
 const SHIFTADD: &str = include_str!("shiftadd.rs");
 const SIMD: &str = include_str!("simd.rs");
 const WINOGRAD: &str = include_str!("winograd.rs");
@@ -149,6 +150,19 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_qconv4_avx2", QPACK, &["QOut", "k_qconv4_store", "k_qconv4_avx2_tile"]),
     ("k_qconv4_avx2_tile", QPACK, &[]),
     ("k_qconv4_vnni_tile", QPACK, &[]),
+    (
+        "k_qwino",
+        QWINO,
+        &["QIn", "QOut", "Requant", "k_qwino_input", "k_qwino_products", "k_qwino_out", "avx2_or_portable"],
+    ),
+    ("k_qwino_input", QWINO, &["QIn", "k_qwino_in", "k_qwino_in_avx2", "x86_avx2_fma", "avx2_or_portable"]),
+    ("k_qwino_in", QWINO, &["QIn"]),
+    ("k_qwino_in_avx2", QWINO, &["QIn"]),
+    ("k_qwino_products", QWINO, &["k_qwino_products_avx2", "k_qwino_mm", "x86_avx2_fma"]),
+    ("k_qwino_mm", QWINO, &[]),
+    ("k_qwino_products_avx2", QWINO, &["k_qwino_tile"]),
+    ("k_qwino_tile", QWINO, &[]),
+    ("k_qwino_out", QWINO, &["QOut", "Requant", "m_requant"]),
     ("SaWord", SHIFTADD, &[]),
     ("k_sa_valid", SHIFTADD, &["SaWord"]),
     ("k_sa_terms", SHIFTADD, &["QIn", "SaWord"]),
@@ -289,6 +303,7 @@ mod tests {
             super::QPACK,
             super::QPW,
             super::QUANT,
+            super::QWINO,
             super::SHIFTADD,
             super::SIMD,
             super::WINOGRAD,

@@ -303,6 +303,8 @@ mod qconv1;
 mod qdw;
 #[path = "qpack.rs"]
 mod qpack;
+#[path = "qwino.rs"]
+mod qwino;
 #[path = "shiftadd.rs"]
 mod shiftadd;
 

@@ -16,6 +16,7 @@ mod norm;
 mod pool;
 mod qpack;
 pub mod quant;
+mod qwino;
 mod shiftadd;
 mod steps;
 mod winograd;

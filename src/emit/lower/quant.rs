@@ -11,6 +11,7 @@
 use super::conv::{conv_blocks, conv_sub_tile, conv_tile, ConvGeometry};
 use super::linalg::mm_generics;
 use super::qpack::packed_shift;
+use super::qwino::integer_winograd;
 use super::{lit, nums, Arg, BufId, Clamp, Elem, EmitError, Lowerer, Weight};
 use crate::graph::{Node, NodeId, ValueId, ValueKind};
 use crate::ops::{Op, PoolKind};
@@ -491,6 +492,9 @@ impl Lowerer<'_> {
                 return self.one_channel_conv(geo, p, xb, f, t);
             }
             if fits_i8(&p.values) {
+                if integer_winograd(geo, &p.values, matches!(f.xq.elem, Elem::I8)) {
+                    return self.winograd_conv(geo, p, xb, f, t);
+                }
                 return self.packed_conv(geo, p, xb, f, t, shift);
             }
         }

@@ -54,7 +54,7 @@ impl Lowerer<'_> {
 /// products at least [`BLOCK_COLUMNS`] columns (all rows when fewer). Blocks keep the
 /// transformed tiles and the products in the cache, and the arena small: whole planes of them
 /// outgrew the L2 cache (the larger ResNet's 32×32 layers: 16 × 40 × 256 floats each).
-fn block_rows(th: usize, tw: usize) -> usize {
+pub(super) fn block_rows(th: usize, tw: usize) -> usize {
     BLOCK_COLUMNS.div_ceil(tw).min(th)
 }
 
