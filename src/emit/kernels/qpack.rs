@@ -9,6 +9,8 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::super::{x86_avx2_fma, x86_vnni};
+#[cfg(target_arch = "x86_64")]
+use super::m_requant8;
 use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
 
 /// `xq` (`[CQ][H][WO][4]` bytes, `CQ = ⌈C·F/4⌉`, `WO = W - (F - 1)·D`) = the integers `x`
@@ -166,12 +168,19 @@ fn k_qconv4<
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if k_qconv4_wide() && CQ <= 4 && KH == 1 && KW == 1 && H == 1 && OH == 1 && SW == 1 && W == OW && OW >= 16 {
-        // SAFETY: the CPU has AVX2 and FMA; a 1×1 convolution on a row of at least 16 pixels,
-        // the input packed as u16. (At most 16 input channels: with more, the channel-blocked
-        // tiles measured as fast or faster, step-times on VWW's and DS-CNN's layers.)
-        unsafe { k_qconv4_px::<Y, CQ, M, MP, OW>(xq, w, off, mul, bias, y, rq) };
-        return;
+    if k_qconv4_wide() && SW == 1 && OW >= 8 {
+        // SAFETY: the CPU has AVX2 and FMA; stride 1 along rows of at least 8 (16) pixels; the
+        // input packed as u16.
+        let done = unsafe {
+            if OW >= 16 {
+                k_qconv4_px::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, DH, DW, 2, 4>(xq, w, off, mul, bias, y, rq)
+            } else {
+                k_qconv4_px::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, DH, DW, 4, 2>(xq, w, off, mul, bias, y, rq)
+            }
+        };
+        if done {
+            return;
+        }
     }
     #[cfg(target_arch = "x86_64")]
     if k_qconv4_wide() {
@@ -363,7 +372,8 @@ fn k_qconv4_store<
 }
 
 /// [`k_qconv4`] with AVX2, for CPUs without AVX512-VNNI, on the input packed as `u16`
-/// ([`k_qpack`]): per half block of 8 output channels
+/// ([`k_qpack`]), where [`k_qconv4_px`] does not run (strides along rows, rows under 8
+/// pixels, weights too many for its stack): per half block of 8 output channels
 /// (only as many groups of four channels as hold channels below `M`), six output pixels of a
 /// row at a time (five, or three, then single pixels at the end of the row; five: DS-CNN's rows
 /// of 5 and 125 pixels) by [`k_qconv4_avx2_tile`]. For rows shorter than 16 pixels whose half
