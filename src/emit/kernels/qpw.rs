@@ -146,6 +146,14 @@ unsafe fn k_qconv4_px_tile<
                             a[v] = _mm256_add_epi32(a[v], _mm256_madd_epi16(xv, wv));
                         }
                     }
+                    // An empty `asm!` taking each sum in a register: the compiler would
+                    // otherwise add a row's taps in a tree before the sums, needing more
+                    // registers than there are and spilling sums to the stack.
+                    for a in acc.iter_mut() {
+                        for v in 0..NV {
+                            core::arch::asm!("/* {0} */", inout(ymm_reg) a[v], options(pure, nomem, nostack));
+                        }
+                    }
                 }
             }
         }
