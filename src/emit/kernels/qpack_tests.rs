@@ -37,9 +37,9 @@ fn packed_matches_definition<
     // AVX2 kernels, called directly, read u8 and u16.
     let (mut xq, mut narrow, mut wide) =
         (vec![0u8; CQ * H * W * 8], vec![0u8; CQ * H * W * 4], vec![0u8; CQ * H * W * 8]);
-    super::k_qpack::<i8, C, H, W, 1, 1>(&x, &mut xq);
-    super::k_qpack_as::<i8, C, H, W, 1, 1, false>(&x, &mut narrow);
-    super::k_qpack_as::<i8, C, H, W, 1, 1, true>(&x, &mut wide);
+    super::k_qpack::<i8, C, H, W, 1, 1, 1>(&x, &mut xq);
+    super::k_qpack_as::<i8, C, H, W, 1, 1, 1, false>(&x, &mut narrow);
+    super::k_qpack_as::<i8, C, H, W, 1, 1, 1, true>(&x, &mut wide);
     let mut wp = vec![0i8; MP * CQ * K * K * 4];
     let mut off = vec![0i32; MP];
     for m in 0..M {
@@ -127,8 +127,8 @@ fn folded_matches_plain<const D: usize, const WO: usize, const OW: usize>() {
     let x: Vec<u8> = (0..H * W).map(|i| ((i * 71) % 256) as u8).collect();
     let wt: Vec<i8> = (0..M * 12).map(|i| ((i * 29) % 256) as u8 as i8).collect();
     let (mut plain, mut folded) = (vec![0u8; H * W * 8], vec![0u8; H * WO * 8]);
-    super::k_qpack::<u8, 1, 1, { H * W }, 1, 1>(&x, &mut plain);
-    super::k_qpack::<u8, 1, H, W, 4, D>(&x, &mut folded);
+    super::k_qpack::<u8, 1, 1, { H * W }, 1, 1, 1>(&x, &mut plain);
+    super::k_qpack::<u8, 1, H, W, 4, D, 1>(&x, &mut folded);
     let (mut wp, mut wf) = (vec![0i8; 32 * 12 * 4], vec![0i8; 32 * 3 * 4]);
     for m in 0..M {
         for (t, &v) in wt[m * 12..(m + 1) * 12].iter().enumerate() {
@@ -157,7 +157,7 @@ fn packed_rows_of_any_length_match_the_definition() {
         let rows: Vec<Vec<X>> = (0..3).map(|j| (0..n).map(|i| make(i * 3 + j * 101)).collect()).collect();
         let size = if WIDE { 2 } else { 1 };
         let mut dst = vec![0xa5u8; n * 4 * size];
-        super::k_qpack_row::<X, WIDE>(&[Some(&rows[0]), None, Some(&rows[1]), Some(&rows[2])], &mut dst);
+        super::k_qpack_row::<X, 1, WIDE>(&[Some(&rows[0]), None, Some(&rows[1]), Some(&rows[2])], &mut dst);
         for (j, r) in [Some(0), None, Some(1), Some(2)].into_iter().enumerate() {
             let want: Vec<u16> = (0..n).map(|i| r.map_or(0, |r: usize| (rows[r][i].wide() + X::BIAS) as u16)).collect();
             for (i, &want) in want.iter().enumerate() {
@@ -173,6 +173,32 @@ fn packed_rows_of_any_length_match_the_definition() {
         check::<u8, false>(n, |v| (v * 53) as u8);
         check::<u8, true>(n, |v| (v * 53) as u8);
     }
+}
+
+/// Every second row and column packed (a 1×1 convolution at stride 2: 5 channels of 9 × `W`
+/// into 5 × `WO` pixels) against the same pixels taken out first and packed plainly, as bytes
+/// and as `u16`.
+fn strided_matches_subsampled<const W: usize, const WO: usize, const P: usize>() {
+    const H: usize = 9;
+    let x: Vec<i8> = (0..5 * H * W).map(|i| ((i * 67) % 256) as u8 as i8).collect();
+    let sub: Vec<i8> = (0..5 * P).map(|i| x[((i / P) * H + (i % P / WO) * 2) * W + (i % WO) * 2]).collect();
+    let (mut want, mut got) = (vec![0u8; 2 * P * 8], vec![1u8; 2 * P * 8]);
+    super::k_qpack_as::<i8, 5, 1, P, 1, 1, 1, false>(&sub, &mut want);
+    super::k_qpack_as::<i8, 5, H, W, 1, 1, 2, false>(&x, &mut got);
+    assert_eq!(got[..2 * P * 4], want[..2 * P * 4], "bytes, W {W}");
+    super::k_qpack_as::<i8, 5, 1, P, 1, 1, 1, true>(&sub, &mut want);
+    super::k_qpack_as::<i8, 5, H, W, 1, 1, 2, true>(&x, &mut got);
+    assert_eq!(got, want, "u16, W {W}");
+}
+
+/// Strided packing on rows too short for SSE2, rows of blocks of 8 and of 16 (the last
+/// overlapping), and an odd `W` (the last row one value short of `2·WO`: scalar).
+#[test]
+fn strided_packing_matches_the_subsampled_input() {
+    strided_matches_subsampled::<12, 6, 30>();
+    strided_matches_subsampled::<18, 9, 45>();
+    strided_matches_subsampled::<40, 20, 100>();
+    strided_matches_subsampled::<33, 17, 85>();
 }
 
 #[test]
@@ -201,7 +227,7 @@ fn pointwise_matches_definition<const C: usize, const CQ: usize, const M: usize,
         })
         .collect();
     let mut xq = vec![0u8; CQ * P * 8];
-    super::k_qpack::<u8, C, 1, P, 1, 1>(&x, &mut xq);
+    super::k_qpack::<u8, C, 1, P, 1, 1, 1>(&x, &mut xq);
     let mut wp = vec![0i8; MP * CQ * 4];
     let mut off = vec![0i32; MP];
     for m in 0..M {
