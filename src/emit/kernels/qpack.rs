@@ -13,8 +13,8 @@ use super::super::{x86_avx2_fma, x86_vnni};
 use super::m_requant8;
 use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
 
-/// `xq` (`[CQ][HO][WO][4]` bytes, `CQ = ⌈C·F/4⌉`, `HO = ⌈H/S⌉`, `WO = ⌊(W - 1 - (F - 1)·D)/S⌋
-/// + 1`) = the integers `x` (`[C][H][W]`) plus `X::BIAS` (128 for `i8`: the products' `u8`
+/// `xq` (`[CQ][HO][WO][4]` bytes, `CQ = ⌈C·F/4⌉`, `HO = ⌈H/S⌉`,
+/// `WO = ⌊(W - 1 - (F - 1)·D)/S⌋ + 1`) = the integers `x` (`[C][H][W]`) plus `X::BIAS` (128 for `i8`: the products' `u8`
 /// operand), with each channel `c` unfolded into `F` channels `c·F + k`, the input shifted left
 /// by `k·D` columns (a convolution `F` taps wide at dilation `D` becomes one a single tap wide
 /// on `C·F` channels: no lanes of zeros for a single input channel), and every `S`-th row and

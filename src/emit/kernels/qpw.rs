@@ -61,7 +61,7 @@ unsafe fn k_qconv4_px<
     }
     let (xq, w, y) = (&xq[..CQ * H * W * 8], &w[..MP * taps * 4], &mut y[..M * OH * OW]);
     let wide = &mut stack[..taps * NC];
-    const { assert!(NC % 2 == 0 && 16 % NC == 0, "a group of NC channels lies in a block of 16") };
+    const { assert!(NC.is_multiple_of(2) && 16 % NC == 0, "a group of NC channels lies in a block of 16") };
     for m0 in (0..M).step_by(NC) {
         let block = &w[(m0 / 16) * taps * 64 + (m0 % 16) * 4..];
         for (t, wide) in wide.chunks_exact_mut(NC).enumerate() {
@@ -150,6 +150,7 @@ unsafe fn k_qconv4_px_tile<
                     // otherwise add a row's taps in a tree before the sums, needing more
                     // registers than there are and spilling sums to the stack.
                     for a in acc.iter_mut() {
+                        #[allow(clippy::needless_range_loop)] // (iterators kept sums in memory)
                         for v in 0..NV {
                             core::arch::asm!("/* {0} */", inout(ymm_reg) a[v], options(pure, nomem, nostack));
                         }
