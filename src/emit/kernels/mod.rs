@@ -120,7 +120,7 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_widen_pad", CONV, &["QIn"]),
     ("k_qconv1", QCONV1, &["QIn", "QOut", "k_qconv1_portable", "k_qconv1_avx2", "x86_avx2_fma", "avx2_or_portable"]),
     ("k_qconv1_portable", QCONV1, &["QIn", "QOut", "m_requant"]),
-    ("k_qconv1_avx2", QCONV1, &["QIn", "QOut", "m_requant", "k_qconv1_avx2_tile", "k_qconv1_avx2_pool"]),
+    ("k_qconv1_avx2", QCONV1, &["QIn", "QOut", "m_requant8", "k_qconv1_avx2_tile", "k_qconv1_avx2_pool"]),
     ("k_qconv1_avx2_pool", QCONV1, &[]),
     ("k_qconv1_avx2_tile", QCONV1, &["QIn"]),
     ("k_qpack", QPACK, &["k_qpack_as", "k_qconv4_wide"]),
