@@ -195,7 +195,8 @@ unsafe fn k_qconv1_avx2<
                                 // SAFETY: the CPU has AVX2; `sums` holds eight i32.
                                 unsafe {
                                     let sums = core::arch::x86_64::_mm256_loadu_si256(sums.as_ptr() as *const _);
-                                    m_requant8(sums, 0, mul, bias, rq, eight)
+                                    let s = core::arch::x86_64::_mm256_set1_ps;
+                                    m_requant8(sums, 0, s(mul), s(bias), rq, eight)
                                 };
                             }
                             let row = (c * (OH / P) + oh / P) * (OW / P);

@@ -398,6 +398,59 @@ fn k_qconv4_store<
     }
 }
 
+/// [`k_qconv4_store`] of a tile of [`k_qconv4_avx2_tile`] (`P` pixels by 8 channels from `m0`)
+/// with AVX2: per pixel its 8 channels requantized at once by [`m_requant8`], and for byte
+/// outputs the 8 × 8 bytes transposed (pixels past `P` unused) so that each channel's `P`
+/// bytes are stored in one copy.
+///
+/// # Safety
+/// The CPU has AVX2; `mul` and `bias` hold `m0 + 8` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn k_qconv4_store8<Y: QOut, const M: usize, const OH: usize, const OW: usize, const P: usize>(
+    sums: &[[[i32; 16]; 1]; P],
+    (m0, oh, ow): (usize, usize, usize),
+    mul: &[f32],
+    bias: &[f32],
+    y: &mut [Y],
+    rq: Requant,
+) {
+    use core::arch::x86_64::*;
+    if Y::LEVELS.is_none() {
+        return k_qconv4_store::<Y, M, OH, OW, 8, 1, P>(sums, (P, 1), (m0, oh, ow), mul, bias, y, rq);
+    }
+    let (mul, bias) = (&mul[m0..m0 + 8], &bias[m0..m0 + 8]);
+    let mut out = [Y::store(0.0, rq); 64];
+    // SAFETY: the CPU has AVX2; `mul`, `bias` and each pixel's sums hold eight values; `Y` is
+    // one byte (it has levels), so `out` is 64 bytes.
+    unsafe {
+        let (m, b) = (_mm256_loadu_ps(mul.as_ptr()), _mm256_loadu_ps(bias.as_ptr()));
+        for (eight, s) in out.chunks_exact_mut(8).zip(sums) {
+            m_requant8(_mm256_loadu_si256(s[0].as_ptr() as *const __m256i), 0, m, b, rq, eight);
+        }
+        // Rows of pixels (two to a vector) into rows of channels, by three rounds of unpacking.
+        let at = |k: usize| _mm_loadu_si128(out.as_ptr().add(16 * k) as *const __m128i);
+        let (t0, t1) = (_mm_unpacklo_epi8(at(0), at(1)), _mm_unpackhi_epi8(at(0), at(1)));
+        let (t2, t3) = (_mm_unpacklo_epi8(at(2), at(3)), _mm_unpackhi_epi8(at(2), at(3)));
+        let (u0, u1) = (_mm_unpacklo_epi8(t0, t1), _mm_unpackhi_epi8(t0, t1));
+        let (u2, u3) = (_mm_unpacklo_epi8(t2, t3), _mm_unpackhi_epi8(t2, t3));
+        let pairs = [
+            _mm_unpacklo_epi32(u0, u2),
+            _mm_unpackhi_epi32(u0, u2),
+            _mm_unpacklo_epi32(u1, u3),
+            _mm_unpackhi_epi32(u1, u3),
+        ];
+        for c in 0..M.saturating_sub(m0).min(8) {
+            let v = pairs[c / 2];
+            let eight = if c % 2 == 0 { _mm_cvtsi128_si64(v) } else { _mm_extract_epi64::<1>(v) };
+            let row = &mut y[((m0 + c) * OH + oh) * OW + ow..][..P];
+            core::ptr::copy_nonoverlapping(eight.to_le_bytes().as_ptr(), row.as_mut_ptr() as *mut u8, P);
+        }
+    }
+}
+
 /// [`k_qconv4`] with AVX2, for CPUs without AVX512-VNNI, on the input packed as `u16`
 /// ([`k_qpack`]), where [`k_qconv4_px`] does not run (strides along rows, rows under 8
 /// pixels, weights too many for its stack): per half block of 8 output channels
@@ -478,7 +531,7 @@ unsafe fn k_qconv4_avx2<
                         // SAFETY: the CPU has AVX2; the tile's taps and weights lie inside the slices.
                         let sums =
                             unsafe { k_qconv4_avx2_tile::<$r, $p, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, wide, init) };
-                        k_qconv4_store::<Y, M, OH, OW, 8, 1, $p>(&sums, ($p, 1), (m0, oh, ow), mul, bias, y, rq)
+                        k_qconv4_store8::<Y, M, OH, OW, $p>(&sums, (m0, oh, ow), mul, bias, y, rq)
                     }};
                 }
                 match (groups, p) {

@@ -54,6 +54,7 @@ unsafe fn k_qconv4_px<
     y: &mut [Y],
     rq: Requant,
 ) -> bool {
+    use core::arch::x86_64::*;
     let (taps, px) = (CQ * KH * KW, 4 * NV);
     let mut stack = [0u64; 1024];
     if taps * NC > stack.len() {
@@ -69,7 +70,6 @@ unsafe fn k_qconv4_px<
                 let eight = &block[t * 64 + 8 * k..][..8];
                 // SAFETY: the CPU has AVX2; eight bytes read, sixteen written.
                 unsafe {
-                    use core::arch::x86_64::*;
                     let v = _mm_cvtepi8_epi16(_mm_loadl_epi64(eight.as_ptr() as *const __m128i));
                     _mm_storeu_si128(two.as_mut_ptr() as *mut __m128i, v);
                 }
@@ -86,9 +86,10 @@ unsafe fn k_qconv4_px<
                     let ch = m0 + r;
                     if ch < M {
                         let row = &mut y[(ch * OH + oh) * OW + p..][..px];
+                        let (m, b) = (_mm256_set1_ps(mul[ch]), _mm256_set1_ps(bias[ch]));
                         for (eight, &s) in row.chunks_exact_mut(8).zip(sums) {
                             // SAFETY: the CPU has AVX2.
-                            unsafe { m_requant8(s, off[ch], mul[ch], bias[ch], rq, eight) };
+                            unsafe { m_requant8(s, off[ch], m, b, rq, eight) };
                         }
                     }
                 }

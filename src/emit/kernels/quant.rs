@@ -140,8 +140,9 @@ fn m_requant<Y: QOut>(acc: i32, off: i32, mul: f32, bias: f32, rq: Requant) -> Y
     Y::store((acc + off) as f32 * mul + bias, rq)
 }
 
-/// [`m_requant`] of eight sums `acc` of one channel at once with AVX2 into `y[..8]`: the same
-/// f32 operations lane by lane (a product then a sum, not fused; `vmaxps`/`vminps` pick as
+/// [`m_requant`] of eight sums `acc` at once with AVX2 into `y[..8]`, each lane with the offset
+/// `off` and its own scale and bias (lanes of `mul`, `bias`: one channel's broadcast, or eight
+/// channels'): the same f32 operations lane by lane (a product then a sum, not fused; `vmaxps`/`vminps` pick as
 /// [`m_quantize`]'s and [`m_clamp`]'s comparisons do), so the same values, and for integer
 /// outputs the low byte of each lane's integer, as [`m_byte`] stores it.
 ///
@@ -153,8 +154,8 @@ fn m_requant<Y: QOut>(acc: i32, off: i32, mul: f32, bias: f32, rq: Requant) -> Y
 unsafe fn m_requant8<Y: QOut>(
     acc: core::arch::x86_64::__m256i,
     off: i32,
-    mul: f32,
-    bias: f32,
+    mul: core::arch::x86_64::__m256,
+    bias: core::arch::x86_64::__m256,
     rq: Requant,
     y: &mut [Y],
 ) {
@@ -163,7 +164,7 @@ unsafe fn m_requant8<Y: QOut>(
     let y = &mut y[..8];
     let s = _mm256_set1_ps;
     let v = _mm256_cvtepi32_ps(_mm256_add_epi32(acc, _mm256_set1_epi32(off)));
-    let v = _mm256_add_ps(_mm256_mul_ps(v, s(mul)), s(bias));
+    let v = _mm256_add_ps(_mm256_mul_ps(v, mul), bias);
     // SAFETY: `y` holds eight values, of four bytes (f32) without levels, else of one.
     unsafe {
         match Y::LEVELS {
@@ -392,7 +393,8 @@ mod tests {
                 // SAFETY: the test runs only where the CPU has AVX2.
                 unsafe {
                     let v = core::arch::x86_64::_mm256_loadu_si256(acc.as_ptr() as *const _);
-                    m_requant8(v, -17, 0.25, 1.5, rq, &mut got);
+                    let s = core::arch::x86_64::_mm256_set1_ps;
+                    m_requant8(v, -17, s(0.25), s(1.5), rq, &mut got);
                 }
                 let want: [Y; 8] = core::array::from_fn(|i| m_requant(acc[i], -17, 0.25, 1.5, rq));
                 assert_eq!(got, want, "sums from {start}");
