@@ -9,23 +9,27 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::super::{x86_avx2_fma, x86_vnni};
+#[cfg(target_arch = "x86_64")]
+use super::m_requant8;
 use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
 
-/// `xq` (`[CQ][H][WO][4]` bytes, `CQ = ⌈C·F/4⌉`, `WO = W - (F - 1)·D`) = the integers `x`
-/// (`[C][H][W]`) plus `X::BIAS` (128 for `i8`: the products' `u8` operand), with each channel
-/// `c` unfolded into `F` channels `c·F + k`, the input shifted left by `k·D` columns (a
-/// convolution `F` taps wide at dilation `D` becomes one a single tap wide on `C·F` channels:
-/// no lanes of zeros for a single input channel); channels past `C·F` zero. Where
-/// [`k_qconv4`] runs its AVX2 kernel ([`k_qconv4_wide`]) each value as a little-endian `u16`
-/// (`xq` twice as long), which that kernel broadcasts without widening.
-fn k_qpack<X: QIn, const C: usize, const H: usize, const W: usize, const F: usize, const D: usize>(
+/// `xq` (`[CQ][HO][WO][4]` bytes, `CQ = ⌈C·F/4⌉`, `HO = ⌈H/S⌉`,
+/// `WO = ⌊(W - 1 - (F - 1)·D)/S⌋ + 1`) = the integers `x` (`[C][H][W]`) plus `X::BIAS` (128 for `i8`: the products' `u8`
+/// operand), with each channel `c` unfolded into `F` channels `c·F + k`, the input shifted left
+/// by `k·D` columns (a convolution `F` taps wide at dilation `D` becomes one a single tap wide
+/// on `C·F` channels: no lanes of zeros for a single input channel), and every `S`-th row and
+/// column taken (a 1×1 convolution at stride `S` becomes one at stride 1 on the pixels it
+/// reads); channels past `C·F` zero. Where [`k_qconv4`] runs its AVX2 kernel
+/// ([`k_qconv4_wide`]) each value as a little-endian `u16` (`xq` twice as long), which that
+/// kernel broadcasts without widening.
+fn k_qpack<X: QIn, const C: usize, const H: usize, const W: usize, const F: usize, const D: usize, const S: usize>(
     x: &[X],
     xq: &mut [u8],
 ) {
     if k_qconv4_wide() {
-        k_qpack_as::<X, C, H, W, F, D, true>(x, xq)
+        k_qpack_as::<X, C, H, W, F, D, S, true>(x, xq)
     } else {
-        k_qpack_as::<X, C, H, W, F, D, false>(x, xq)
+        k_qpack_as::<X, C, H, W, F, D, S, false>(x, xq)
     }
 }
 
@@ -48,44 +52,62 @@ fn k_qpack_as<
     const W: usize,
     const F: usize,
     const D: usize,
+    const S: usize,
     const WIDE: bool,
 >(
     x: &[X],
     xq: &mut [u8],
 ) {
-    let (cf, wo, size) = (C * F, W - (F - 1) * D, if WIDE { 2 } else { 1 });
-    let (x, xq) = (&x[..C * H * W], &mut xq[..cf.div_ceil(4) * H * wo * 4 * size]);
-    for (q, dst) in xq.chunks_exact_mut(H * wo * 4 * size).enumerate() {
+    let (cf, ho, wo, size) = (C * F, H.div_ceil(S), (W - 1 - (F - 1) * D) / S + 1, if WIDE { 2 } else { 1 });
+    let (x, xq) = (&x[..C * H * W], &mut xq[..cf.div_ceil(4) * ho * wo * 4 * size]);
+    for (q, dst) in xq.chunks_exact_mut(ho * wo * 4 * size).enumerate() {
         for (h, dst) in dst.chunks_exact_mut(wo * 4 * size).enumerate() {
             let row = |j: usize| {
                 let c = 4 * q + j;
-                (c < cf).then(|| &x[((c / F) * H + h) * W + (c % F) * D..][..wo])
+                // The row as far as `S·WO` values where the input holds them (whole blocks
+                // of every S-th value for `k_qpack_row`), else the `(WO - 1)·S + 1` it reads.
+                let at = ((c / F) * H + h * S) * W + (c % F) * D;
+                (c < cf).then(|| &x[at..(at + wo * S).min(x.len())])
             };
-            k_qpack_row::<X, WIDE>(&[row(0), row(1), row(2), row(3)], dst);
+            k_qpack_row::<X, S, WIDE>(&[row(0), row(1), row(2), row(3)], dst);
         }
     }
 }
 
-/// `dst[4i + j] = rows[j][i] + X::BIAS` (zero for a missing row; when `WIDE`, as `u16` at
+/// `dst[4i + j] = rows[j][S·i] + X::BIAS` (zero for a missing row; when `WIDE`, as `u16` at
 /// bytes `2(4i + j)`, `2(4i + j) + 1`): four rows of integers interleaved, with SSE2 on
-/// x86-64 sixteen pixels at a time (eight for rows of 8 to 15), the last block overlapping the
-/// one before rather than run short (it stores the same values again).
+/// x86-64 (at stride 1 or 2, rows at least `S·n` long) sixteen pixels at a time (eight for
+/// rows of 8 to 15), the last block overlapping the one before rather than run short (it
+/// stores the same values again).
 #[inline(always)]
-fn k_qpack_row<X: QIn, const WIDE: bool>(rows: &[Option<&[X]>; 4], dst: &mut [u8]) {
+fn k_qpack_row<X: QIn, const S: usize, const WIDE: bool>(rows: &[Option<&[X]>; 4], dst: &mut [u8]) {
     let size = if WIDE { 2 } else { 1 };
     let n = dst.len() / (4 * size);
     #[cfg(target_arch = "x86_64")]
-    if core::mem::size_of::<X>() == 1 && n >= 8 {
+    if core::mem::size_of::<X>() == 1 && S <= 2 && n >= 8 && rows.iter().flatten().all(|r| r.len() >= S * n) {
         use core::arch::x86_64::*;
         let block = if n >= 16 { 16 } else { 8 };
         // SAFETY: SSE2 is part of x86-64; X is one byte, whose bits plus BIAS (0 or 128, a flip
         // of the top bit) are the byte stored; every block of `block` pixels lies inside its
-        // row (`i + block <= n`), loads of eight pixels read eight bytes.
+        // row (`i + block <= n`, the row `S·n` long), loads of eight pixels read eight bytes.
         unsafe {
             let (flip, zero) = (_mm_set1_epi8(X::BIAS as u8 as i8), _mm_setzero_si128());
+            // At stride 2 the even bytes of twice as many, kept by packing their 16-bit lanes.
+            let even = _mm_set1_epi16(0xff);
+            let bytes = |r: &[X], i: usize| match (S, block) {
+                (1, 16) => _mm_loadu_si128(r[i..i + 16].as_ptr() as *const _),
+                (1, _) => _mm_loadl_epi64(r[i..i + 8].as_ptr() as *const _),
+                (_, 16) => _mm_packus_epi16(
+                    _mm_and_si128(_mm_loadu_si128(r[2 * i..2 * i + 16].as_ptr() as *const _), even),
+                    _mm_and_si128(_mm_loadu_si128(r[2 * i + 16..2 * i + 32].as_ptr() as *const _), even),
+                ),
+                _ => _mm_packus_epi16(
+                    _mm_and_si128(_mm_loadu_si128(r[2 * i..2 * i + 16].as_ptr() as *const _), even),
+                    zero,
+                ),
+            };
             let load = |j: usize, i: usize| match rows[j] {
-                Some(r) if block == 16 => _mm_xor_si128(_mm_loadu_si128(r[i..i + 16].as_ptr() as *const _), flip),
-                Some(r) => _mm_xor_si128(_mm_loadl_epi64(r[i..i + 8].as_ptr() as *const _), flip),
+                Some(r) => _mm_xor_si128(bytes(r, i), flip),
                 None => _mm_setzero_si128(),
             };
             let mut i = 0;
@@ -117,7 +139,7 @@ fn k_qpack_row<X: QIn, const WIDE: bool>(rows: &[Option<&[X]>; 4], dst: &mut [u8
     }
     for i in 0..n {
         for j in 0..4 {
-            dst[(4 * i + j) * size] = rows[j].map_or(0, |r| (r[i].wide() + X::BIAS) as u8);
+            dst[(4 * i + j) * size] = rows[j].map_or(0, |r| (r[i * S].wide() + X::BIAS) as u8);
             if WIDE {
                 dst[(4 * i + j) * 2 + 1] = 0;
             }
@@ -166,12 +188,26 @@ fn k_qconv4<
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if k_qconv4_wide() && CQ <= 4 && KH == 1 && KW == 1 && H == 1 && OH == 1 && SW == 1 && W == OW && OW >= 16 {
-        // SAFETY: the CPU has AVX2 and FMA; a 1×1 convolution on a row of at least 16 pixels,
-        // the input packed as u16. (At most 16 input channels: with more, the channel-blocked
-        // tiles measured as fast or faster, step-times on VWW's and DS-CNN's layers.)
-        unsafe { k_qconv4_px::<Y, CQ, M, MP, OW>(xq, w, off, mul, bias, y, rq) };
-        return;
+    {
+        // Rows in whole tiles of 16 or 8 pixels computing at most a sixteenth more than the
+        // row (the last tile moved left): the pixels-in-lanes kernel. VWW's rows of 36 (as 5
+        // tiles of 8) and 9 (as 8 + 8) ran slower on it than on the channel-blocked tiles of
+        // six pixels (step-times, native: 11.5 against 10.3 µs for 32 → 128 channels).
+        let fits = |px: usize| OW >= px && OW.div_ceil(px) * px * 16 <= OW * 17;
+        if k_qconv4_wide() && SW == 1 && (fits(16) || fits(8)) {
+            // SAFETY: the CPU has AVX2 and FMA; stride 1 along rows of at least 16 (8) pixels;
+            // the input packed as u16.
+            let done = unsafe {
+                if fits(16) {
+                    k_qconv4_px::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, DH, DW, 2, 4>(xq, w, off, mul, bias, y, rq)
+                } else {
+                    k_qconv4_px::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, DH, DW, 4, 2>(xq, w, off, mul, bias, y, rq)
+                }
+            };
+            if done {
+                return;
+            }
+        }
     }
     #[cfg(target_arch = "x86_64")]
     if k_qconv4_wide() {
@@ -362,8 +398,62 @@ fn k_qconv4_store<
     }
 }
 
+/// [`k_qconv4_store`] of a tile of [`k_qconv4_avx2_tile`] (`P` pixels by 8 channels from `m0`)
+/// with AVX2: per pixel its 8 channels requantized at once by [`m_requant8`], and for byte
+/// outputs the 8 × 8 bytes transposed (pixels past `P` unused) so that each channel's `P`
+/// bytes are stored in one copy.
+///
+/// # Safety
+/// The CPU has AVX2; `mul` and `bias` hold `m0 + 8` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn k_qconv4_store8<Y: QOut, const M: usize, const OH: usize, const OW: usize, const P: usize>(
+    sums: &[[[i32; 16]; 1]; P],
+    (m0, oh, ow): (usize, usize, usize),
+    mul: &[f32],
+    bias: &[f32],
+    y: &mut [Y],
+    rq: Requant,
+) {
+    use core::arch::x86_64::*;
+    if Y::LEVELS.is_none() {
+        return k_qconv4_store::<Y, M, OH, OW, 8, 1, P>(sums, (P, 1), (m0, oh, ow), mul, bias, y, rq);
+    }
+    let (mul, bias) = (&mul[m0..m0 + 8], &bias[m0..m0 + 8]);
+    let mut out = [Y::store(0.0, rq); 64];
+    // SAFETY: the CPU has AVX2; `mul`, `bias` and each pixel's sums hold eight values; `Y` is
+    // one byte (it has levels), so `out` is 64 bytes.
+    unsafe {
+        let (m, b) = (_mm256_loadu_ps(mul.as_ptr()), _mm256_loadu_ps(bias.as_ptr()));
+        for (eight, s) in out.chunks_exact_mut(8).zip(sums) {
+            m_requant8(_mm256_loadu_si256(s[0].as_ptr() as *const __m256i), 0, m, b, rq, eight);
+        }
+        // Rows of pixels (two to a vector) into rows of channels, by three rounds of unpacking.
+        let at = |k: usize| _mm_loadu_si128(out.as_ptr().add(16 * k) as *const __m128i);
+        let (t0, t1) = (_mm_unpacklo_epi8(at(0), at(1)), _mm_unpackhi_epi8(at(0), at(1)));
+        let (t2, t3) = (_mm_unpacklo_epi8(at(2), at(3)), _mm_unpackhi_epi8(at(2), at(3)));
+        let (u0, u1) = (_mm_unpacklo_epi8(t0, t1), _mm_unpackhi_epi8(t0, t1));
+        let (u2, u3) = (_mm_unpacklo_epi8(t2, t3), _mm_unpackhi_epi8(t2, t3));
+        let pairs = [
+            _mm_unpacklo_epi32(u0, u2),
+            _mm_unpackhi_epi32(u0, u2),
+            _mm_unpacklo_epi32(u1, u3),
+            _mm_unpackhi_epi32(u1, u3),
+        ];
+        for c in 0..M.saturating_sub(m0).min(8) {
+            let v = pairs[c / 2];
+            let eight = if c % 2 == 0 { _mm_cvtsi128_si64(v) } else { _mm_extract_epi64::<1>(v) };
+            let row = &mut y[((m0 + c) * OH + oh) * OW + ow..][..P];
+            core::ptr::copy_nonoverlapping(eight.to_le_bytes().as_ptr(), row.as_mut_ptr() as *mut u8, P);
+        }
+    }
+}
+
 /// [`k_qconv4`] with AVX2, for CPUs without AVX512-VNNI, on the input packed as `u16`
-/// ([`k_qpack`]): per half block of 8 output channels
+/// ([`k_qpack`]), where [`k_qconv4_px`] does not run (strides along rows, rows under 8
+/// pixels, weights too many for its stack): per half block of 8 output channels
 /// (only as many groups of four channels as hold channels below `M`), six output pixels of a
 /// row at a time (five, or three, then single pixels at the end of the row; five: DS-CNN's rows
 /// of 5 and 125 pixels) by [`k_qconv4_avx2_tile`]. For rows shorter than 16 pixels whose half
@@ -441,7 +531,7 @@ unsafe fn k_qconv4_avx2<
                         // SAFETY: the CPU has AVX2; the tile's taps and weights lie inside the slices.
                         let sums =
                             unsafe { k_qconv4_avx2_tile::<$r, $p, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, wide, init) };
-                        k_qconv4_store::<Y, M, OH, OW, 8, 1, $p>(&sums, ($p, 1), (m0, oh, ow), mul, bias, y, rq)
+                        k_qconv4_store8::<Y, M, OH, OW, $p>(&sums, (m0, oh, ow), mul, bias, y, rq)
                     }};
                 }
                 match (groups, p) {

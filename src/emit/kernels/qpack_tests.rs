@@ -6,8 +6,10 @@ use super::super::{QIn, Requant};
 /// The packed convolution (VNNI where the CPU has it, and the portable loops) against the
 /// definition, on an `i8` input with extremes (-128, 127), an input zero point of 3, weights
 /// with -128 and 127, a channel count not a multiple of 4 and `M` not a multiple of 16
-/// (`CQ`, `MP`, `OH`, `OW` as the lowering derives them for a 9 × 11 input).
+/// (`CQ`, `MP`, `OH`, `OW` as the lowering derives them for an `H × W` input).
 fn packed_matches_definition<
+    const H: usize,
+    const W: usize,
     const C: usize,
     const CQ: usize,
     const M: usize,
@@ -17,8 +19,6 @@ fn packed_matches_definition<
     const OH: usize,
     const OW: usize,
 >() {
-    const H: usize = 9;
-    const W: usize = 11;
     let x: Vec<i8> = (0..C * H * W)
         .map(|i| match i % 7 {
             0 => -128,
@@ -37,9 +37,9 @@ fn packed_matches_definition<
     // AVX2 kernels, called directly, read u8 and u16.
     let (mut xq, mut narrow, mut wide) =
         (vec![0u8; CQ * H * W * 8], vec![0u8; CQ * H * W * 4], vec![0u8; CQ * H * W * 8]);
-    super::k_qpack::<i8, C, 1, { H * W }, 1, 1>(&x, &mut xq);
-    super::k_qpack_as::<i8, C, 1, { H * W }, 1, 1, false>(&x, &mut narrow);
-    super::k_qpack_as::<i8, C, 1, { H * W }, 1, 1, true>(&x, &mut wide);
+    super::k_qpack::<i8, C, H, W, 1, 1, 1>(&x, &mut xq);
+    super::k_qpack_as::<i8, C, H, W, 1, 1, 1, false>(&x, &mut narrow);
+    super::k_qpack_as::<i8, C, H, W, 1, 1, 1, true>(&x, &mut wide);
     let mut wp = vec![0i8; MP * CQ * K * K * 4];
     let mut off = vec![0i32; MP];
     for m in 0..M {
@@ -51,7 +51,9 @@ fn packed_matches_definition<
             }
         }
     }
-    let mul: Vec<f32> = (0..MP).map(|m| if m < M { 0.0005 + m as f32 * 1e-5 } else { 0.0 }).collect();
+    // Scales shrinking with the taps keep the outputs spread over the range.
+    let fewer = (64.0 / (C * K * K) as f32).min(1.0);
+    let mul: Vec<f32> = (0..MP).map(|m| if m < M { (0.0005 + m as f32 * 1e-5) * fewer } else { 0.0 }).collect();
     let bias: Vec<f32> = (0..MP).map(|m| if m < M { m as f32 * 0.5 - 3.0 } else { 0.0 }).collect();
     let rq = Requant { lo: -4.0, hi: 6.0, inv: 20.0, zero: -5.0 };
     let (mut got, mut portable) = (vec![0i8; M * OH * OW], vec![0i8; M * OH * OW]);
@@ -102,12 +104,17 @@ fn packed_matches_definition<
 
 #[test]
 fn packed_convolutions_match_the_definition() {
-    packed_matches_definition::<1, 1, 64, 64, 3, 1, 7, 9>();
-    packed_matches_definition::<5, 2, 20, 32, 3, 2, 4, 5>();
-    packed_matches_definition::<16, 4, 8, 16, 1, 1, 9, 11>();
-    packed_matches_definition::<33, 9, 70, 80, 2, 1, 8, 10>();
-    // 144 taps of four channels: the AVX2 kernel's weights too many to widen on the stack.
-    packed_matches_definition::<64, 16, 24, 32, 3, 1, 7, 9>();
+    packed_matches_definition::<9, 11, 1, 1, 64, 64, 3, 1, 7, 9>();
+    packed_matches_definition::<9, 11, 5, 2, 20, 32, 3, 2, 4, 5>();
+    packed_matches_definition::<9, 11, 16, 4, 8, 16, 1, 1, 9, 11>();
+    packed_matches_definition::<9, 11, 33, 9, 70, 80, 2, 1, 8, 10>();
+    // 144 taps of four channels: too many for the channel-blocked tiles to widen on the stack.
+    packed_matches_definition::<9, 11, 64, 16, 24, 32, 3, 1, 7, 9>();
+    // Rows of 18 and 32 outputs: the pixels-in-lanes kernel's tiles of 16, the last moved left;
+    // 8 × 9 × 9 taps by two channels: too many for its stack.
+    packed_matches_definition::<6, 20, 13, 4, 22, 32, 3, 1, 4, 18>();
+    packed_matches_definition::<4, 34, 16, 4, 16, 16, 3, 1, 2, 32>();
+    packed_matches_definition::<11, 30, 32, 8, 4, 16, 9, 1, 3, 22>();
 }
 
 /// A convolution of one `u8` channel 3 × 4 (stride 2, columns dilated by `D`) with its
@@ -120,8 +127,8 @@ fn folded_matches_plain<const D: usize, const WO: usize, const OW: usize>() {
     let x: Vec<u8> = (0..H * W).map(|i| ((i * 71) % 256) as u8).collect();
     let wt: Vec<i8> = (0..M * 12).map(|i| ((i * 29) % 256) as u8 as i8).collect();
     let (mut plain, mut folded) = (vec![0u8; H * W * 8], vec![0u8; H * WO * 8]);
-    super::k_qpack::<u8, 1, 1, { H * W }, 1, 1>(&x, &mut plain);
-    super::k_qpack::<u8, 1, H, W, 4, D>(&x, &mut folded);
+    super::k_qpack::<u8, 1, 1, { H * W }, 1, 1, 1>(&x, &mut plain);
+    super::k_qpack::<u8, 1, H, W, 4, D, 1>(&x, &mut folded);
     let (mut wp, mut wf) = (vec![0i8; 32 * 12 * 4], vec![0i8; 32 * 3 * 4]);
     for m in 0..M {
         for (t, &v) in wt[m * 12..(m + 1) * 12].iter().enumerate() {
@@ -150,7 +157,7 @@ fn packed_rows_of_any_length_match_the_definition() {
         let rows: Vec<Vec<X>> = (0..3).map(|j| (0..n).map(|i| make(i * 3 + j * 101)).collect()).collect();
         let size = if WIDE { 2 } else { 1 };
         let mut dst = vec![0xa5u8; n * 4 * size];
-        super::k_qpack_row::<X, WIDE>(&[Some(&rows[0]), None, Some(&rows[1]), Some(&rows[2])], &mut dst);
+        super::k_qpack_row::<X, 1, WIDE>(&[Some(&rows[0]), None, Some(&rows[1]), Some(&rows[2])], &mut dst);
         for (j, r) in [Some(0), None, Some(1), Some(2)].into_iter().enumerate() {
             let want: Vec<u16> = (0..n).map(|i| r.map_or(0, |r: usize| (rows[r][i].wide() + X::BIAS) as u16)).collect();
             for (i, &want) in want.iter().enumerate() {
@@ -166,6 +173,32 @@ fn packed_rows_of_any_length_match_the_definition() {
         check::<u8, false>(n, |v| (v * 53) as u8);
         check::<u8, true>(n, |v| (v * 53) as u8);
     }
+}
+
+/// Every second row and column packed (a 1×1 convolution at stride 2: 5 channels of 9 × `W`
+/// into 5 × `WO` pixels) against the same pixels taken out first and packed plainly, as bytes
+/// and as `u16`.
+fn strided_matches_subsampled<const W: usize, const WO: usize, const P: usize>() {
+    const H: usize = 9;
+    let x: Vec<i8> = (0..5 * H * W).map(|i| ((i * 67) % 256) as u8 as i8).collect();
+    let sub: Vec<i8> = (0..5 * P).map(|i| x[((i / P) * H + (i % P / WO) * 2) * W + (i % WO) * 2]).collect();
+    let (mut want, mut got) = (vec![0u8; 2 * P * 8], vec![1u8; 2 * P * 8]);
+    super::k_qpack_as::<i8, 5, 1, P, 1, 1, 1, false>(&sub, &mut want);
+    super::k_qpack_as::<i8, 5, H, W, 1, 1, 2, false>(&x, &mut got);
+    assert_eq!(got[..2 * P * 4], want[..2 * P * 4], "bytes, W {W}");
+    super::k_qpack_as::<i8, 5, 1, P, 1, 1, 1, true>(&sub, &mut want);
+    super::k_qpack_as::<i8, 5, H, W, 1, 1, 2, true>(&x, &mut got);
+    assert_eq!(got, want, "u16, W {W}");
+}
+
+/// Strided packing on rows too short for SSE2, rows of blocks of 8 and of 16 (the last
+/// overlapping), and an odd `W` (the last row one value short of `2·WO`: scalar).
+#[test]
+fn strided_packing_matches_the_subsampled_input() {
+    strided_matches_subsampled::<12, 6, 30>();
+    strided_matches_subsampled::<18, 9, 45>();
+    strided_matches_subsampled::<40, 20, 100>();
+    strided_matches_subsampled::<33, 17, 85>();
 }
 
 #[test]
@@ -194,7 +227,7 @@ fn pointwise_matches_definition<const C: usize, const CQ: usize, const M: usize,
         })
         .collect();
     let mut xq = vec![0u8; CQ * P * 8];
-    super::k_qpack::<u8, C, 1, P, 1, 1>(&x, &mut xq);
+    super::k_qpack::<u8, C, 1, P, 1, 1, 1>(&x, &mut xq);
     let mut wp = vec![0i8; MP * CQ * 4];
     let mut off = vec![0i32; MP];
     for m in 0..M {
@@ -222,20 +255,39 @@ fn pointwise_matches_definition<const C: usize, const CQ: usize, const M: usize,
     assert_eq!(got, want, "k_qconv4 {C}x{M} over {P}");
     assert!(want.0.iter().collect::<std::collections::BTreeSet<_>>().len() > 10, "the outputs cover the range");
     #[cfg(target_arch = "x86_64")]
+    if super::k_qconv4_wide() && P >= 8 {
+        let mut got = (vec![0u8; M * P], vec![f32::NAN; M * P]);
+        // SAFETY: the CPU has AVX2 and FMA; the input is packed as u16; P ≥ 8.
+        unsafe {
+            assert!(super::k_qconv4_px::<u8, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 4, 2>(
+                &xq, &wp, &off, &mul, &bias, &mut got.0, u8_rq
+            ));
+            assert!(super::k_qconv4_px::<f32, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 4, 2>(
+                &xq, &wp, &off, &mul, &bias, &mut got.1, f32_rq
+            ));
+        }
+        assert_eq!(got, want, "k_qconv4_px 4 × 8 {C}x{M} over {P}");
+    }
+    #[cfg(target_arch = "x86_64")]
     if super::k_qconv4_wide() && P >= 16 {
         let mut got = (vec![0u8; M * P], vec![f32::NAN; M * P]);
         // SAFETY: the CPU has AVX2 and FMA; the input is packed as u16; P ≥ 16.
         unsafe {
-            super::k_qconv4_px::<u8, CQ, M, MP, P>(&xq, &wp, &off, &mul, &bias, &mut got.0, u8_rq);
-            super::k_qconv4_px::<f32, CQ, M, MP, P>(&xq, &wp, &off, &mul, &bias, &mut got.1, f32_rq);
+            assert!(super::k_qconv4_px::<u8, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 2, 4>(
+                &xq, &wp, &off, &mul, &bias, &mut got.0, u8_rq
+            ));
+            assert!(super::k_qconv4_px::<f32, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 2, 4>(
+                &xq, &wp, &off, &mul, &bias, &mut got.1, f32_rq
+            ));
         }
-        assert_eq!(got, want, "k_qconv4_px {C}x{M} over {P}");
+        assert_eq!(got, want, "k_qconv4_px 2 × 16 {C}x{M} over {P}");
     }
 }
 
 /// The pointwise form on VWW's and DS-CNN's shapes (8 → 16 channels, 64 → 64 over 125 pixels:
-/// a last tile moved left), on exactly 16 pixels, on an odd `M` (a pair's second channel dropped)
-/// with channels not a multiple of 4, and on fewer than 16 pixels (the channel-blocked tiles).
+/// a last tile moved left), on exactly 16 pixels, on an odd `M` (a group's last channels
+/// dropped) with channels not a multiple of 4, on 8 to 15 pixels (tiles of 8), and on fewer
+/// than 8 (the channel-blocked tiles).
 #[test]
 fn pointwise_rows_match_the_definition() {
     pointwise_matches_definition::<8, 2, 16, 16, 48>();
@@ -243,4 +295,5 @@ fn pointwise_rows_match_the_definition() {
     pointwise_matches_definition::<6, 2, 21, 32, 16>();
     pointwise_matches_definition::<33, 9, 17, 32, 37>();
     pointwise_matches_definition::<12, 3, 16, 16, 9>();
+    pointwise_matches_definition::<12, 3, 16, 16, 5>();
 }

@@ -1,29 +1,51 @@
-// The AVX2 form of `k_qconv4` for 1×1 convolutions (and matrix products on one pixel's rows)
-// whose pixels, as one row, number at least 16: output pixels in the vector lanes, so that a
-// tile's sums of one output channel are consecutive pixels, requantized eight at a time and
-// stored in a row (the channel-blocked tiles of `k_qconv4_avx2` store each sum alone, which
-// cost more than the sums themselves when the convolution has few input channels).
+// The AVX2 form of `k_qconv4` for convolutions at stride 1 along the rows whose output rows
+// hold at least 8 pixels (1×1 convolutions and matrix products on one pixel's rows as one row
+// of all their pixels): output pixels in the vector lanes, so that a tile's sums of one output
+// channel are consecutive pixels of a row, requantized eight at a time and stored in a row
+// (the channel-blocked tiles of `k_qconv4_avx2` store each sum alone, which cost more than
+// the sums themselves when the convolution has few taps).
 //
 // It reads the operands `k_qconv4` reads: the input packed by `k_qpack` as `u16`, four input
-// channels to a pixel, and the `i8` weights `[MP/16][CQ][16][4]`. A 32-byte load of the input
-// holds four pixels' four channels; `vpmaddwd` against one output channel's four weights,
-// widened and broadcast, sums them in pairs into i32 lanes (exact: `u8 · i8` products and
-// their pair sums fit), and one horizontal add at the end joins each pixel's two pairs.
-// (`include!`d by the unit tests into the scope of `qpack.rs`, whose `k_qconv4` calls it.)
+// channels to a pixel, and the `i8` weights `[MP/16][CQ][KH][KW][16][4]`, whose four weights
+// of a tap and output channel it widens to i16 once per group of output channels, on the
+// stack (a group's weights of a tap are adjacent bytes: one `vpmovsxbw` per two channels). A
+// 32-byte load of the input holds four pixels' four channels; `vpmaddwd` against one output
+// channel's four weights, broadcast, sums them in pairs into i32 lanes (exact: `u8 · i8`
+// products and their pair sums fit), and one horizontal add at the end joins each pixel's two
+// pairs. (`include!`d by the unit tests into the scope of `qpack.rs`, whose `k_qconv4` calls
+// it.)
 
-/// [`k_qconv4`]'s AVX2 kernel for `KH = KW = H = OH = 1`, `W = OW ≥ 16` (it calls it for at
-/// most four groups of input channels, `CQ ≤ 4`; the kernel takes any): per pair of output
-/// channels (the second one past `M`, below `MP`, computed and dropped), tiles of 16 pixels
+/// [`k_qconv4`]'s AVX2 kernel for `SW = 1`, `OW ≥ 4·NV`, if the weights of `NC` output
+/// channels fit its stack as i16 (8 KiB: `CQ · KH · KW · NC` at most 1024; returns whether
+/// they did, having computed nothing if not): per group of `NC` output channels (`NC` 2 or 4,
+/// so that a group lies in a block of 16; channels past `M` have zero weights and are dropped),
+/// their weights widened to i16 on the stack, then per output row tiles of `4·NV` pixels
 /// ([`k_qconv4_px_tile`]; the last tile moved left to end at the row's end, its pixels computed
-/// twice stored twice, alike), each channel's 16 sums stored as [`m_requant`] does.
+/// twice stored twice, alike), each channel's sums stored eight at a time by [`m_requant8`].
 ///
 /// # Safety
-/// The CPU has AVX2 and FMA; `OW ≥ 16`; the slices are as long as [`k_qconv4`] makes them for
-/// these shapes (`xq` packed as `u16`).
+/// The CPU has AVX2 and FMA; `SW = 1`, `OW ≥ 4·NV`; the slices are as long as [`k_qconv4`]
+/// makes them (`xq` packed as `u16`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn k_qconv4_px<Y: QOut, const CQ: usize, const M: usize, const MP: usize, const OW: usize>(
+unsafe fn k_qconv4_px<
+    Y: QOut,
+    const CQ: usize,
+    const H: usize,
+    const W: usize,
+    const M: usize,
+    const MP: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const DH: usize,
+    const DW: usize,
+    const NC: usize,
+    const NV: usize,
+>(
     xq: &[u8],
     w: &[i8],
     off: &[i32],
@@ -31,69 +53,118 @@ unsafe fn k_qconv4_px<Y: QOut, const CQ: usize, const M: usize, const MP: usize,
     bias: &[f32],
     y: &mut [Y],
     rq: Requant,
-) {
-    let (xq, w, y) = (&xq[..CQ * OW * 8], &w[..MP * CQ * 4], &mut y[..M * OW]);
-    for m0 in (0..M).step_by(2) {
-        let mut p0 = 0;
-        loop {
-            let p = p0.min(OW - 16);
-            // SAFETY: the CPU has AVX2; the tile's pixels p..p + 16 lie inside the row and its
-            // channels m0, m0 + 1 below MP.
-            let sums = unsafe { k_qconv4_px_tile::<CQ, OW>(&xq[p * 8..], w, m0) };
-            for (r, sums) in sums.iter().enumerate() {
-                let ch = m0 + r;
-                if ch < M {
-                    let (o, m, b) = (off[ch], mul[ch], bias[ch]);
-                    for (out, &s) in y[ch * OW + p..][..16].iter_mut().zip(sums) {
-                        *out = m_requant(s, o, m, b, rq);
-                    }
+) -> bool {
+    use core::arch::x86_64::*;
+    let (taps, px) = (CQ * KH * KW, 4 * NV);
+    let mut stack = [0u64; 1024];
+    if taps * NC > stack.len() {
+        return false;
+    }
+    let (xq, w, y) = (&xq[..CQ * H * W * 8], &w[..MP * taps * 4], &mut y[..M * OH * OW]);
+    let wide = &mut stack[..taps * NC];
+    const { assert!(NC.is_multiple_of(2) && 16 % NC == 0, "a group of NC channels lies in a block of 16") };
+    for m0 in (0..M).step_by(NC) {
+        let block = &w[(m0 / 16) * taps * 64 + (m0 % 16) * 4..];
+        for (t, wide) in wide.chunks_exact_mut(NC).enumerate() {
+            for (k, two) in wide.chunks_exact_mut(2).enumerate() {
+                let eight = &block[t * 64 + 8 * k..][..8];
+                // SAFETY: the CPU has AVX2; eight bytes read, sixteen written.
+                unsafe {
+                    let v = _mm_cvtepi8_epi16(_mm_loadl_epi64(eight.as_ptr() as *const __m128i));
+                    _mm_storeu_si128(two.as_mut_ptr() as *mut __m128i, v);
                 }
             }
-            if p0 + 16 >= OW {
-                break;
+        }
+        for oh in 0..OH {
+            let mut p0 = 0;
+            loop {
+                let p = p0.min(OW - px);
+                // SAFETY: the CPU has AVX2; the tile's pixels p..p + 4·NV lie inside the row,
+                // and with them their taps inside `xq`; `wide` holds NC values a tap.
+                let sums = unsafe { k_qconv4_px_tile::<NC, NV, CQ, H, W, KH, KW, DH, DW>(&xq[(oh * SH * W + p) * 8..], wide) };
+                for (r, sums) in sums.iter().enumerate() {
+                    let ch = m0 + r;
+                    if ch < M {
+                        let row = &mut y[(ch * OH + oh) * OW + p..][..px];
+                        let (m, b) = (_mm256_set1_ps(mul[ch]), _mm256_set1_ps(bias[ch]));
+                        for (eight, &s) in row.chunks_exact_mut(8).zip(sums) {
+                            // SAFETY: the CPU has AVX2.
+                            unsafe { m_requant8(s, off[ch], m, b, rq, eight) };
+                        }
+                    }
+                }
+                if p0 + px >= OW {
+                    break;
+                }
+                p0 += px;
             }
-            p0 += 16;
         }
     }
+    true
 }
 
-/// The sums of 16 pixels (input at `x`: the first pixel in the first group of four channels,
-/// `u16` values, groups `W` pixels apart) by output channels `m0`, `m0 + 1` (weights in
-/// `k_qconv4`'s packed layout), without the offsets: `[channel][pixel]`.
+/// The sums of `4·NV` pixels of a row (input at `x`: the first pixel's top-left tap in the
+/// first group of four channels, `u16` values) by `NC` output channels (`wide[t·NC + r]`: the
+/// four weights of tap `t` for channel `r`, i16), without the offsets: per channel, up to two
+/// vectors of eight pixels' sums.
 ///
 /// # Safety
-/// The CPU has AVX2; `x` holds `CQ` groups of the 16 pixels and `w` channels `m0`, `m0 + 1` of
-/// every group.
+/// The CPU has AVX2; `NV` is even and at most 4; `x` holds every tap of the pixels and `wide`
+/// `NC` values for each of the `CQ · KH · KW` taps.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn k_qconv4_px_tile<const CQ: usize, const W: usize>(x: &[u8], w: &[i8], m0: usize) -> [[i32; 16]; 2] {
+unsafe fn k_qconv4_px_tile<
+    const NC: usize,
+    const NV: usize,
+    const CQ: usize,
+    const H: usize,
+    const W: usize,
+    const KH: usize,
+    const KW: usize,
+    const DH: usize,
+    const DW: usize,
+>(
+    x: &[u8],
+    wide: &[u64],
+) -> [[core::arch::x86_64::__m256i; 2]; NC] {
     use core::arch::x86_64::*;
-    let (x, w) = (x.as_ptr(), w.as_ptr());
+    let (x, wide) = (x.as_ptr(), wide.as_ptr());
     // SAFETY: the caller keeps every offset inside its slice.
     unsafe {
-        let mut acc = [[_mm256_setzero_si256(); 4]; 2];
+        let mut acc = [[_mm256_setzero_si256(); NV]; NC];
         for q in 0..CQ {
-            let mut wv = [_mm256_setzero_si256(); 2];
-            for (r, wv) in wv.iter_mut().enumerate() {
-                let (m, at) = (m0 + r, q * 64);
-                let four = (w.add((m / 16) * CQ * 64 + at + (m % 16) * 4) as *const i32).read_unaligned();
-                *wv = _mm256_cvtepi8_epi16(_mm_set1_epi32(four));
-            }
-            for t in 0..4 {
-                let xv = _mm256_loadu_si256(x.add((q * W + 4 * t) * 8) as *const __m256i);
-                for (a, &wv) in acc.iter_mut().zip(&wv) {
-                    a[t] = _mm256_add_epi32(a[t], _mm256_madd_epi16(xv, wv));
+            for kh in 0..KH {
+                for kw in 0..KW {
+                    let (t, at) = ((q * KH + kh) * KW + kw, (q * H + kh * DH) * W + kw * DW);
+                    let mut wv = [_mm256_setzero_si256(); NC];
+                    for (r, wv) in wv.iter_mut().enumerate() {
+                        *wv = _mm256_set1_epi64x(*wide.add(t * NC + r) as i64);
+                    }
+                    for v in 0..NV {
+                        let xv = _mm256_loadu_si256(x.add((at + 4 * v) * 8) as *const __m256i);
+                        for (a, &wv) in acc.iter_mut().zip(&wv) {
+                            a[v] = _mm256_add_epi32(a[v], _mm256_madd_epi16(xv, wv));
+                        }
+                    }
+                    // An empty `asm!` taking each sum in a register: the compiler would
+                    // otherwise add a row's taps in a tree before the sums, needing more
+                    // registers than there are and spilling sums to the stack.
+                    for a in acc.iter_mut() {
+                        #[allow(clippy::needless_range_loop)] // (iterators kept sums in memory)
+                        for v in 0..NV {
+                            core::arch::asm!("/* {0} */", inout(ymm_reg) a[v], options(pure, nomem, nostack));
+                        }
+                    }
                 }
             }
         }
-        let mut sums = [[0i32; 16]; 2];
+        let mut sums = [[_mm256_setzero_si256(); 2]; NC];
         for (s, a) in sums.iter_mut().zip(&acc) {
-            // hadd: pixels 0, 1, 4, 5 | 2, 3, 6, 7; the permutation puts them in order.
-            let lo = _mm256_permute4x64_epi64::<0xd8>(_mm256_hadd_epi32(a[0], a[1]));
-            let hi = _mm256_permute4x64_epi64::<0xd8>(_mm256_hadd_epi32(a[2], a[3]));
-            _mm256_storeu_si256(s.as_mut_ptr() as *mut __m256i, lo);
-            _mm256_storeu_si256(s.as_mut_ptr().add(8) as *mut __m256i, hi);
+            for (h, s) in s.iter_mut().take(NV / 2).enumerate() {
+                // hadd: pixels 0, 1, 4, 5 | 2, 3, 6, 7; the permutation puts them in order.
+                *s = _mm256_permute4x64_epi64::<0xd8>(_mm256_hadd_epi32(a[2 * h], a[2 * h + 1]));
+            }
         }
         sums
     }

@@ -65,12 +65,17 @@ struct Requant {
 trait QOut: Copy {
     /// `v` stored as `rq` says.
     fn store(v: f32, rq: Requant) -> Self;
+    /// The type's range of integers, or `None` for `f32` (stored as a float, clamped): what
+    /// [`m_requant8`] stores.
+    #[allow(dead_code)] // read by `m_requant8` only, which a module may not use
+    const LEVELS: Option<(f32, f32)>;
     /// The integer `q`, already in the type's range (the integer store, [`m_steps`]).
     #[allow(dead_code)] // called by `m_steps` only, which a module may not use (`k_qconv4`)
     fn level(q: i32) -> Self;
 }
 
 impl QOut for f32 {
+    const LEVELS: Option<(f32, f32)> = None;
     #[inline(always)]
     fn store(v: f32, rq: Requant) -> f32 {
         m_clamp(v, rq.lo, rq.hi)
@@ -82,6 +87,7 @@ impl QOut for f32 {
 }
 
 impl QOut for u8 {
+    const LEVELS: Option<(f32, f32)> = Some((0.0, 255.0));
     #[inline(always)]
     fn store(v: f32, rq: Requant) -> u8 {
         if cfg!(all(target_arch = "arm", target_os = "none", target_abi = "eabihf")) {
@@ -97,6 +103,7 @@ impl QOut for u8 {
 }
 
 impl QOut for i8 {
+    const LEVELS: Option<(f32, f32)> = Some((-128.0, 127.0));
     #[inline(always)]
     fn store(v: f32, rq: Requant) -> i8 {
         if cfg!(all(target_arch = "arm", target_os = "none", target_abi = "eabihf")) {
@@ -131,6 +138,53 @@ fn m_byte(q: f32) -> u8 {
 #[inline(always)]
 fn m_requant<Y: QOut>(acc: i32, off: i32, mul: f32, bias: f32, rq: Requant) -> Y {
     Y::store((acc + off) as f32 * mul + bias, rq)
+}
+
+/// [`m_requant`] of eight sums `acc` at once with AVX2 into `y[..8]`, each lane with the offset
+/// `off` and its own scale and bias (lanes of `mul`, `bias`: one channel's broadcast, or eight
+/// channels'): the same f32 operations lane by lane (a product then a sum, not fused; `vmaxps`/`vminps` pick as
+/// [`m_quantize`]'s and [`m_clamp`]'s comparisons do), so the same values, and for integer
+/// outputs the low byte of each lane's integer, as [`m_byte`] stores it.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn m_requant8<Y: QOut>(
+    acc: core::arch::x86_64::__m256i,
+    off: i32,
+    mul: core::arch::x86_64::__m256,
+    bias: core::arch::x86_64::__m256,
+    rq: Requant,
+    y: &mut [Y],
+) {
+    use core::arch::x86_64::*;
+    const { assert!(core::mem::size_of::<Y>() == if Y::LEVELS.is_some() { 1 } else { 4 }) };
+    let y = &mut y[..8];
+    let s = _mm256_set1_ps;
+    let v = _mm256_cvtepi32_ps(_mm256_add_epi32(acc, _mm256_set1_epi32(off)));
+    let v = _mm256_add_ps(_mm256_mul_ps(v, mul), bias);
+    // SAFETY: `y` holds eight values, of four bytes (f32) without levels, else of one.
+    unsafe {
+        match Y::LEVELS {
+            None => _mm256_storeu_ps(y.as_mut_ptr() as *mut f32, _mm256_min_ps(s(rq.hi), _mm256_max_ps(s(rq.lo), v))),
+            Some((qmin, qmax)) => {
+                let v = _mm256_min_ps(_mm256_max_ps(v, s(rq.lo)), s(rq.hi));
+                let q = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v, s(rq.inv)), s(qmin - rq.zero)), s(qmax - rq.zero));
+                // Rounded half to even (the default rounding of `vcvtps2dq`), as adding and
+                // taking away 1.5·2^23 rounds: `q` lies in [qmin - zero, qmax - zero].
+                let bits = _mm256_add_epi32(_mm256_cvtps_epi32(q), _mm256_set1_epi32(rq.zero as i32));
+                let low = _mm256_setr_epi8(
+                    0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1,
+                    -1, -1, -1, -1, -1, -1,
+                );
+                let b = _mm256_shuffle_epi8(bits, low);
+                let eight = _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
+                _mm_storel_epi64(y.as_mut_ptr() as *mut __m128i, eight);
+            }
+        }
+    }
 }
 
 /// The store of channel `ch`'s i32 sum `acc` by an integer kernel: [`m_requant`] with the
@@ -324,6 +378,42 @@ mod tests {
             }
         }
         assert_eq!(super::m_byte(f32::NAN), 0);
+    }
+
+    /// `m_requant8` stores what `m_requant` stores, lane by lane, for `u8`, `i8` and `f32`
+    /// outputs: sums over a range that saturates both ends, results landing halfway between
+    /// two integers (`inv` 0.5: every odd integer, ties rounded to even), with and without a
+    /// fused clamp.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn eight_stores_at_once_match_one_at_a_time() {
+        use super::{m_requant, m_requant8, QOut, Requant};
+        fn check<Y: QOut + PartialEq + core::fmt::Debug>(rq: Requant) {
+            for start in (-3000..3000).step_by(8) {
+                let acc: [i32; 8] = core::array::from_fn(|i| start + i as i32 * 3);
+                let mut got = [Y::store(0.0, rq); 8];
+                // SAFETY: the test runs only where the CPU has AVX2.
+                unsafe {
+                    let v = core::arch::x86_64::_mm256_loadu_si256(acc.as_ptr() as *const _);
+                    let s = core::arch::x86_64::_mm256_set1_ps;
+                    m_requant8(v, -17, s(0.25), s(1.5), rq, &mut got);
+                }
+                let want: [Y; 8] = core::array::from_fn(|i| m_requant(acc[i], -17, 0.25, 1.5, rq));
+                assert_eq!(got, want, "sums from {start}");
+            }
+        }
+        if !super::x86_avx2_fma() {
+            return;
+        }
+        for rq in [
+            Requant { lo: f32::NEG_INFINITY, hi: f32::INFINITY, inv: 0.5, zero: 3.0 },
+            Requant { lo: 0.0, hi: 6.0, inv: 0.5, zero: -128.0 },
+            Requant { lo: -100.0, hi: 300.0, inv: 1.25, zero: 0.0 },
+        ] {
+            check::<u8>(rq);
+            check::<i8>(rq);
+            check::<f32>(rq);
+        }
     }
 
     /// The integer MaxPool is the quantization of the float MaxPool, with padding on every

@@ -17,6 +17,8 @@ impl Lowerer<'_> {
     /// groups of four channels hold the input's channels times the kernel's columns than the
     /// channels alone times the columns (one input channel: a quarter), each channel is
     /// unfolded into one per kernel column ([`fold_columns`]) and the kernel is one column wide.
+    /// An unpadded 1×1 convolution at the same stride along both axes packs only the pixels it
+    /// reads and runs as a 1×1 convolution at stride 1.
     pub(super) fn packed_conv(
         &mut self,
         geo: &ConvGeometry,
@@ -33,10 +35,17 @@ impl Lowerer<'_> {
         let fold = if (cin * kw).div_ceil(4) < cin.div_ceil(4) * kw { kw } else { 1 };
         let (cin, kw, dw, pwf) = (cin * fold, kw / fold, if fold > 1 { 1 } else { dw }, pw - (fold - 1) * dw);
         let (cq, mp, taps) = (cin.div_ceil(4), m.div_ceil(16) * 16, kh * kw);
+        // A 1×1 convolution at stride `sh` along both axes, unpadded, packs the pixels it reads:
+        // then a pointwise convolution.
+        let step = if kh == 1 && kw == 1 && sh == sw && geo.pads == [0; 4] { sh } else { 1 };
         // Room for the input packed as u16, as `k_qpack` packs it for the AVX2 kernel.
         let packed = self.new_typed_buf(cq * ph * pwf * 8, Elem::U8, Home::Arena);
-        // Unfolded rows are read one at a time; otherwise each channel as one row.
-        let dims = if fold > 1 { [geo.cin, ph, pw, fold, geo.dw] } else { [cin, 1, ph * pw, 1, 1] };
+        // Unfolded or subsampled rows are read one at a time; otherwise each channel as one row.
+        let dims = match (fold, step) {
+            (1, 1) => [cin, 1, ph * pw, 1, 1, 1],
+            (1, _) => [cin, ph, pw, 1, 1, step],
+            _ => [geo.cin, ph, pw, fold, geo.dw, 1],
+        };
         self.typed_step("k_qpack", &[xt], nums(&dims), vec![Arg::Read(src), Arg::Write(packed)]);
         let mut wp = vec![0i8; mp * cq * taps * 4];
         for (i, &v) in fold_columns(&p.values, geo, fold).iter().enumerate() {
@@ -54,8 +63,12 @@ impl Lowerer<'_> {
         let mut args = vec![Arg::Read(packed), Arg::Read(wb)];
         args.extend(terms);
         args.extend([Arg::Write(yb), Arg::Code(rq)]);
-        // A 1×1 convolution's pixels as one row, so that all but the last few go six at a time.
-        let (ph, pwf, oh, ow) = if geo.pointwise() { (1, ph * pw, 1, oh * ow) } else { (ph, pwf, oh, ow) };
+        // A 1×1 convolution's pixels as one row, so that all but the last few go in whole tiles.
+        let (ph, pwf, oh, ow, sh, sw) = match (geo.pointwise(), step) {
+            (true, _) => (1, ph * pw, 1, oh * ow, 1, 1),
+            (_, 2..) => (1, oh * ow, 1, oh * ow, 1, 1),
+            _ => (ph, pwf, oh, ow, sh, sw),
+        };
         self.typed_step("k_qconv4", &[yt], nums(&[cq, ph, pwf, m, mp, oh, ow, kh, kw, sh, sw, dh, dw]), args);
         Ok(())
     }
