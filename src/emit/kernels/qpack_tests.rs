@@ -254,34 +254,28 @@ fn pointwise_matches_definition<const C: usize, const CQ: usize, const M: usize,
     super::k_qconv4::<f32, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 1>(&xq, &wp, &off, &mul, &bias, &mut got.1, f32_rq);
     assert_eq!(got, want, "k_qconv4 {C}x{M} over {P}");
     assert!(want.0.iter().collect::<std::collections::BTreeSet<_>>().len() > 10, "the outputs cover the range");
-    #[cfg(target_arch = "x86_64")]
-    if super::k_qconv4_wide() && P >= 8 {
-        let mut got = (vec![0u8; M * P], vec![f32::NAN; M * P]);
-        // SAFETY: the CPU has AVX2 and FMA; the input is packed as u16; P ≥ 8.
-        unsafe {
-            assert!(super::k_qconv4_px::<u8, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 4, 2>(
-                &xq, &wp, &off, &mul, &bias, &mut got.0, u8_rq
-            ));
-            assert!(super::k_qconv4_px::<f32, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 4, 2>(
-                &xq, &wp, &off, &mul, &bias, &mut got.1, f32_rq
-            ));
-        }
-        assert_eq!(got, want, "k_qconv4_px 4 × 8 {C}x{M} over {P}");
+    // The pixels-in-lanes kernel at both tile shapes, NC channels by 4·NV pixels, where the
+    // row holds a tile.
+    macro_rules! pixel_tiles {
+        ($nc:literal, $nv:literal) => {
+            #[cfg(target_arch = "x86_64")]
+            if super::k_qconv4_wide() && P >= 4 * $nv {
+                let mut got = (vec![0u8; M * P], vec![f32::NAN; M * P]);
+                // SAFETY: the CPU has AVX2 and FMA; the input is packed as u16; P ≥ 4·NV.
+                unsafe {
+                    assert!(super::k_qconv4_px::<u8, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, $nc, $nv>(
+                        &xq, &wp, &off, &mul, &bias, &mut got.0, u8_rq
+                    ));
+                    assert!(super::k_qconv4_px::<f32, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, $nc, $nv>(
+                        &xq, &wp, &off, &mul, &bias, &mut got.1, f32_rq
+                    ));
+                }
+                assert_eq!(got, want, "k_qconv4_px {} × {} {C}x{M} over {P}", $nc, 4 * $nv);
+            }
+        };
     }
-    #[cfg(target_arch = "x86_64")]
-    if super::k_qconv4_wide() && P >= 16 {
-        let mut got = (vec![0u8; M * P], vec![f32::NAN; M * P]);
-        // SAFETY: the CPU has AVX2 and FMA; the input is packed as u16; P ≥ 16.
-        unsafe {
-            assert!(super::k_qconv4_px::<u8, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 2, 4>(
-                &xq, &wp, &off, &mul, &bias, &mut got.0, u8_rq
-            ));
-            assert!(super::k_qconv4_px::<f32, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 2, 4>(
-                &xq, &wp, &off, &mul, &bias, &mut got.1, f32_rq
-            ));
-        }
-        assert_eq!(got, want, "k_qconv4_px 2 × 16 {C}x{M} over {P}");
-    }
+    pixel_tiles!(4, 2);
+    pixel_tiles!(2, 4);
 }
 
 /// The pointwise form on VWW's and DS-CNN's shapes (8 → 16 channels, 64 → 64 over 125 pixels:
