@@ -5,7 +5,7 @@
 
 use crate::cost::{Bottleneck, MemLevel, Objective, Profile};
 use crate::graph::{Graph, GraphError, ValueKind};
-use crate::tensor::shape_string;
+use crate::tensor::{shape_string, TensorType};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -165,9 +165,17 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
                         None => crate::cost::roofline(profile, &mult),
                     }
                 }
-                (false, None) => match winograd.get(&id) {
-                    Some(work) => crate::cost::roofline(profile, work),
-                    None => crate::cost::kernel_cost(profile, &node.op, &in_types, &outs),
+                (false, None) => match (winograd.get(&id), integer.moves.get(&id)) {
+                    (Some(work), _) => crate::cost::roofline(profile, work),
+                    // A MaxPool or Reshape between a dequantization and a quantization moves
+                    // the integers.
+                    (None, Some(t)) => {
+                        let mut ints = in_types.clone();
+                        ints[0] = Some(t);
+                        let outs: Vec<_> = outs.iter().map(|o| TensorType::new(t.dtype, o.shape.clone())).collect();
+                        crate::cost::kernel_cost(profile, &node.op, &ints, &outs)
+                    }
+                    (None, None) => crate::cost::kernel_cost(profile, &node.op, &in_types, &outs),
                 },
             };
             LayerCost {

@@ -353,6 +353,21 @@ fn an_op_without_a_kernel_fails_with_the_node_and_op() {
     assert!(msg.contains("'norm1'") && msg.contains("LRN"), "{msg}");
 }
 
+/// A MaxPool or Flatten between a DequantizeLinear and a QuantizeLinear of the same quantization
+/// (cnn_small's `Relu → Q → DQ → MaxPool → Q` and `DQ → Flatten → Q`) runs on the integers: the
+/// first pool in the one-channel kernel's store, the second as `k_qmaxpool`, the Flatten as an
+/// alias; nothing is dequantized but the logits. (The test above checks the outputs.)
+#[test]
+fn pools_and_reshapes_between_equal_quantizations_stay_integer() {
+    let Some(shared) = shared_dir() else { return };
+    let graph = import(&shared.join("models/int8/cnn_small/model_qdq.onnx"), &ImportOptions::default()).unwrap();
+    let options = EmitOptions { quantized: Quantized::Integer, ..EmitOptions::default() };
+    let source = emit::generate(&graph, &options).unwrap().source;
+    let calls = |kernel: &str| source.matches(&format!("{kernel}::<")).count();
+    assert!(source.contains("k_qconv1::<u8, u8, 30, 30, 8, 28, 28, 3, 3, 2>"), "the first pool fused");
+    assert_eq!((calls("k_qmaxpool"), calls("k_pool"), calls("k_dequant"), calls("k_quant_to")), (1, 0, 1, 1));
+}
+
 /// The int8 convolutions of a QDQ model run on the packed layout (`k_qconv4`, VNNI on x86-64)
 /// unless the module is for a core with narrow integer vectors (`narrow_int8`), which the
 /// pipeline sets from the target: cortex-m4 keeps the plain kernels its DSP paths read (with

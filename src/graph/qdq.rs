@@ -6,7 +6,7 @@
 //! scales along the output channels), which a model from gos-opt's quantization rules meets.
 
 use super::{Graph, NodeId, ValueId, ValueKind};
-use crate::ops::{Op, UnaryKind};
+use crate::ops::{Op, PoolKind, UnaryKind};
 use crate::tensor::{DType, TensorType};
 use std::collections::{HashMap, HashSet};
 
@@ -22,6 +22,10 @@ pub struct IntegerKernels {
     pub absorbed: HashSet<NodeId>,
     /// Per integer kernel that stores through the nodes after it, what its store does.
     pub stores: HashMap<NodeId, Store>,
+    /// Nodes that only select or move values (MaxPool, Reshape and kin) between a
+    /// DequantizeLinear and a QuantizeLinear of the same quantization, run on the integers: the
+    /// integer type they read and write. The QuantizeLinear after each is absorbed.
+    pub moves: HashMap<NodeId, TensorType>,
 }
 
 /// The store of an integer kernel that computes the nodes after it.
@@ -53,7 +57,7 @@ impl IntegerKernels {
             Some((t.clone(), graph.constant(x).is_some()))
         };
         let mut found = IntegerKernels::default();
-        let mut readers: HashMap<ValueId, Vec<(NodeId, bool)>> = HashMap::new();
+        let mut readers = Readers::new();
         for id in graph.dag.node_indices() {
             let node = graph.node(id);
             let integer = matches!(node.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_))
@@ -73,21 +77,27 @@ impl IntegerKernels {
                 }
             }
         }
+        let sole_reader = |v: ValueId| sole_reader(graph, &readers, v);
+        for id in graph.dag.node_indices() {
+            if let Some((t, q)) = integer_move(graph, id, &readers) {
+                found.moves.insert(id, t);
+                found.absorbed.insert(q);
+            }
+        }
         for id in graph.dag.node_indices() {
             let node = graph.node(id);
             let Some(&out) = node.outputs.first() else { continue };
+            let integer_input = |&(r, as_integer): &(NodeId, bool)| {
+                as_integer
+                    || found.moves.contains_key(&r) && graph.node(r).inputs.first().copied().flatten() == Some(out)
+            };
             if matches!(node.op, Op::DequantizeLinear(_))
                 && !graph.outputs.contains(&out)
-                && readers.get(&out).is_some_and(|r| r.iter().all(|&(_, as_integer)| as_integer))
+                && readers.get(&out).is_some_and(|r| r.iter().all(integer_input))
             {
                 found.absorbed.insert(id);
             }
         }
-        // The single reader of `v`, when `v` is not a graph output.
-        let sole_reader = |v: ValueId| match readers.get(&v).map(|r| r.as_slice()) {
-            Some([(n, _)]) if !graph.outputs.contains(&v) => Some(*n),
-            _ => None,
-        };
         let kernels: Vec<NodeId> = found.kernels.keys().copied().collect();
         for id in kernels {
             let Some(mut out) = graph.node(id).outputs.first().copied() else { continue };
@@ -110,16 +120,10 @@ impl IntegerKernels {
             if let Some(q) = sole_reader(out) {
                 let n = graph.node(q);
                 let y = n.outputs[0];
-                let dequantized_only = readers.get(&y).is_some_and(|r| {
-                    r.iter().all(|&(r, _)| {
-                        let d = graph.node(r);
-                        matches!(d.op, Op::DequantizeLinear(_)) && d.inputs.first().copied().flatten() == Some(y)
-                    })
-                });
                 if matches!(n.op, Op::QuantizeLinear(_))
                     && n.inputs.first().copied().flatten() == Some(out)
                     && !graph.outputs.contains(&y)
-                    && dequantized_only
+                    && dequantized_only(graph, &readers, y)
                 {
                     through.push(q);
                     out = y;
@@ -134,6 +138,69 @@ impl IntegerKernels {
         }
         found
     }
+}
+
+/// When `id` only selects or moves values (a MaxPool without its indices read, a Reshape,
+/// Flatten, Squeeze, Unsqueeze or Identity) of the DequantizeLinear of runtime 8-bit integers,
+/// and a QuantizeLinear of the same constant scale and zero point alone reads its output (and
+/// only DequantizeLinear nodes read the QuantizeLinear's): the integer type and the
+/// QuantizeLinear. The back end runs such a node on the integers (`emit::lower::quant`, where
+/// why it is exact is stated).
+fn integer_move(graph: &Graph, id: NodeId, readers: &Readers) -> Option<(TensorType, NodeId)> {
+    let node = graph.node(id);
+    let unread = |v: &ValueId| !readers.contains_key(v) && !graph.outputs.contains(v);
+    let moves_values = match &node.op {
+        Op::Pool(p) => p.kind == PoolKind::Max && node.outputs.iter().skip(1).all(unread),
+        Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Identity(_) => true,
+        _ => false,
+    };
+    let dq = match graph.value(node.inputs.first().copied().flatten()?).kind {
+        ValueKind::Node { node } => graph.node(node),
+        _ => return None,
+    };
+    let q = sole_reader(graph, readers, node.outputs[0])?;
+    let qn = graph.node(q);
+    let x = dq.inputs.first().copied().flatten()?;
+    let t = graph.ty(x).filter(|t| matches!(t.dtype, DType::I8 | DType::U8) && graph.constant(x).is_none())?;
+    let params = |n: &super::Node| -> Option<(Vec<f64>, Vec<i64>)> {
+        let scale = graph.constant(n.inputs.get(1).copied().flatten()?)?.to_f64_vec()?;
+        let zero = match n.inputs.get(2).copied().flatten() {
+            Some(z) => graph.constant(z)?.to_i64_vec()?,
+            None => vec![0],
+        };
+        (scale.len() == 1 && zero.len() == 1).then_some((scale, zero))
+    };
+    let same = params(dq).is_some_and(|p| Some(p) == params(qn))
+        && graph.ty(qn.outputs[0]).is_some_and(|y| y.dtype == t.dtype);
+    (moves_values
+        && same
+        && matches!(dq.op, Op::DequantizeLinear(_))
+        && matches!(qn.op, Op::QuantizeLinear(_))
+        && qn.inputs.first().copied().flatten() == Some(node.outputs[0])
+        && !graph.outputs.contains(&qn.outputs[0])
+        && dequantized_only(graph, readers, qn.outputs[0]))
+    .then(|| (t.clone(), q))
+}
+
+/// The readers of each value, with whether each reads it as an integer kernel's input.
+type Readers = HashMap<ValueId, Vec<(NodeId, bool)>>;
+
+/// The single reader of `v`, when `v` is not a graph output.
+fn sole_reader(graph: &Graph, readers: &Readers, v: ValueId) -> Option<NodeId> {
+    match readers.get(&v).map(|r| r.as_slice()) {
+        Some([(n, _)]) if !graph.outputs.contains(&v) => Some(*n),
+        _ => None,
+    }
+}
+
+/// Whether only DequantizeLinear nodes read the integers `y`.
+fn dequantized_only(graph: &Graph, readers: &Readers, y: ValueId) -> bool {
+    readers.get(&y).is_some_and(|r| {
+        r.iter().all(|&(r, _)| {
+            let d = graph.node(r);
+            matches!(d.op, Op::DequantizeLinear(_)) && d.inputs.first().copied().flatten() == Some(y)
+        })
+    })
 }
 
 #[cfg(test)]
@@ -185,6 +252,57 @@ mod tests {
             g.outputs.push(r);
         }
         (g, ids)
+    }
+
+    /// `x (u8) → DQ → MaxPool → Q(scale) → DQ → y`: the pool moves integers when `scale` is the
+    /// first dequantization's.
+    fn pooled(scale: f32) -> (Graph, Vec<NodeId>) {
+        let mut g = Graph::default();
+        let ty = |d, s: &[usize]| Some(TensorType::new(d, s.to_vec()));
+        let x = g.add_value(Value { name: "x".into(), ty: ty(DType::U8, &[1, 1, 4, 4]), ..Value::default() });
+        g.values[x.index()].kind = ValueKind::Input;
+        g.inputs.push(x);
+        let c = |g: &mut Graph, name: &str, v: f32| {
+            g.add_const(name, Arc::new(Tensor::new(vec![], TensorData::F32(vec![v]))), ConstOrigin::Derived)
+        };
+        let (s1, s2) = (c(&mut g, "s1", 0.1), c(&mut g, "s2", scale));
+        let zero = g.add_const("z", Arc::new(Tensor::new(vec![], TensorData::U8(vec![3]))), ConstOrigin::Derived);
+        let mut ids = Vec::new();
+        let (f4, f2, u2) = (ty(DType::F32, &[1, 1, 4, 4]), ty(DType::F32, &[1, 1, 2, 2]), ty(DType::U8, &[1, 1, 2, 2]));
+        let two = || crate::ops::Attr::Ints(vec![2, 2]);
+        let steps: [(&str, Vec<ValueId>, _, crate::ops::Attrs); 4] = [
+            ("DequantizeLinear", vec![x, s1, zero], f4, vec![]),
+            ("MaxPool", vec![], f2.clone(), vec![("kernel_shape".into(), two()), ("strides".into(), two())]),
+            ("QuantizeLinear", vec![s2, zero], u2, vec![]),
+            ("DequantizeLinear", vec![s2, zero], f2, vec![]),
+        ];
+        let mut last = None;
+        for (k, (op, extra, t, attrs)) in steps.into_iter().enumerate() {
+            let y = g.add_value(Value { name: format!("v{k}"), ty: t, ..Value::default() });
+            let inputs = if k == 0 { extra } else { [last.into_iter().collect(), extra].concat() };
+            let n = Node {
+                name: format!("n{k}"),
+                op: Op::parse(&parser(op, 13, &attrs)).unwrap(),
+                inputs: inputs.into_iter().map(Some).collect(),
+                outputs: vec![y],
+                doc_string: String::new(),
+            };
+            ids.push(g.add_node(n).unwrap());
+            last = Some(y);
+        }
+        g.outputs.push(last.unwrap());
+        (g, ids)
+    }
+
+    #[test]
+    fn a_maxpool_between_equal_quantizations_moves_integers() {
+        let (g, ids) = pooled(0.1);
+        let k = IntegerKernels::of(&g);
+        assert_eq!(k.moves.get(&ids[1]).map(|t| t.dtype), Some(DType::U8));
+        assert_eq!(k.absorbed, [ids[0], ids[2]].into_iter().collect());
+        let (g, ids) = pooled(0.2);
+        let k = IntegerKernels::of(&g);
+        assert!(k.moves.is_empty() && k.absorbed.is_empty(), "{:?}", ids);
     }
 
     #[test]

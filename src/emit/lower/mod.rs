@@ -668,6 +668,10 @@ impl<'g> Lowerer<'g> {
         if let Some(f) = self.quant.fused.get(&id).cloned() {
             return self.quantized(id, &f);
         }
+        if let (Some(&(x, q)), false) = (self.quant.moves.get(&id), matches!(node.op, Op::Pool(_))) {
+            // Moving integers, as the graph's dequantize-move-quantize does.
+            return self.alias(x, q);
+        }
         match &node.op {
             Op::Conv(c) => self.conv(id, c),
             Op::Gemm(g) => self.gemm(id, g),

@@ -1,6 +1,6 @@
 //! Lowering of pooling and reductions: windowed MaxPool/AveragePool (a MaxPool between an
-//! integer kernel and a QuantizeLinear on the integers), global pooling and ReduceSum/Mean/Max
-//! over contiguous axes.
+//! integer kernel, or a DequantizeLinear, and a QuantizeLinear on the integers), global
+//! pooling and ReduceSum/Mean/Max over contiguous axes.
 
 use super::{lit, Arg, Elem, EmitError, Lowerer, Step};
 use crate::graph::NodeId;
@@ -66,7 +66,11 @@ impl Lowerer<'_> {
     pub(super) fn pool(&mut self, id: NodeId, p: &crate::ops::Pool) -> Result<(), EmitError> {
         let node = self.graph.node(id);
         self.only_first_output_read(node, "the Indices output")?;
-        let x = self.input(id, 0)?;
+        // A MaxPool run on integers reads the integers its input dequantizes.
+        let (x, quantized) = match self.quant.moves.get(&id) {
+            Some(&(x, q)) => (x, Some(q)),
+            None => (self.input(id, 0)?, self.quant.pools.get(&id).copied()),
+        };
         let xshape = self.shape(x)?;
         if xshape.len() != 4 && xshape.len() != 3 {
             return Err(self.unsupported(format!("{}-D pooling", xshape.len().saturating_sub(2))));
@@ -93,9 +97,9 @@ impl Lowerer<'_> {
         let c = xshape[0] * xshape[1];
         let xb = self.read(x)?;
         let dims = [c, h, w, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr].map(|v| v.to_string());
-        if let Some(&q) = self.quant.pools.get(&id) {
-            // On the integers of the kernel before it, defining the QuantizeLinear's output; a
-            // window of padding alone gives the quantized -inf, the type's least value.
+        if let Some(q) = quantized {
+            // On integers, defining the QuantizeLinear's output; a window of padding alone
+            // gives the quantized -inf, the type's least value.
             let yb = self.define(q)?;
             let least = if self.quant.stored[&q].elem == Elem::I8 { "-128i8" } else { "0u8" };
             let args = vec![Arg::Read(xb), Arg::Write(yb), Arg::Code(least.into())];

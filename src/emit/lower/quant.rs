@@ -79,6 +79,10 @@ pub struct QuantPlan {
     pub absorbed: BTreeSet<NodeId>,
     /// MaxPools run on integers, with the QuantizeLinear output each defines.
     pub pools: HashMap<NodeId, ValueId>,
+    /// Nodes that only select or move values (MaxPool, Reshape and kin) between a
+    /// DequantizeLinear and a QuantizeLinear of the same quantization ([`integer_move`]), run on
+    /// the integers: the integer tensor each reads and the QuantizeLinear output it defines.
+    pub moves: HashMap<NodeId, (ValueId, ValueId)>,
 }
 
 /// `s` and `z` of a per-tensor QuantizeLinear or DequantizeLinear whose integer side is `int`.
@@ -128,7 +132,13 @@ pub(super) fn plan(lw: &Lowerer, order: &[NodeId]) -> QuantPlan {
         }
     }
     for &id in order {
-        if let Some((fusion, absorbed)) = fusion(lw, id, &plan.stored) {
+        if let Some((x, q, qn)) = integer_move(lw, id, &plan.stored) {
+            plan.absorbed.insert(qn);
+            plan.moves.insert(id, (x, q));
+        }
+    }
+    for &id in order {
+        if let Some((fusion, absorbed)) = fusion(lw, id, &plan.stored, &plan.moves) {
             if let (Some((pool, q)), Some(p)) = (fusion.pool, fusion.outq) {
                 plan.stored.insert(fusion.out, p);
                 plan.pools.insert(pool, q);
@@ -137,7 +147,7 @@ pub(super) fn plan(lw: &Lowerer, order: &[NodeId]) -> QuantPlan {
             plan.fused.insert(id, fusion);
         }
     }
-    // A DequantizeLinear whose readers all read it as an integer kernel's input.
+    // A DequantizeLinear whose readers all read it as an integer kernel's or move's input.
     for &id in order {
         let node = lw.graph.node(id);
         if !matches!(node.op, Op::DequantizeLinear(_)) || lw.graph.outputs.contains(&node.outputs[0]) {
@@ -145,7 +155,7 @@ pub(super) fn plan(lw: &Lowerer, order: &[NodeId]) -> QuantPlan {
         }
         let readers = lw.consumers.get(&node.outputs[0]).map(|c| c.as_slice()).unwrap_or_default();
         let fused = |r: &NodeId| {
-            plan.fused.contains_key(r) && {
+            (plan.fused.contains_key(r) || plan.moves.contains_key(r)) && {
                 let n = lw.graph.node(*r);
                 n.inputs.iter().enumerate().all(|(i, v)| (i == 0) == (*v == Some(node.outputs[0])))
             }
@@ -164,7 +174,12 @@ fn scales_along(w: &QuantConst, axis: usize) -> bool {
 }
 
 /// `id` as an integer kernel, with the nodes it absorbs after it.
-fn fusion(lw: &Lowerer, id: NodeId, stored: &HashMap<ValueId, QParams>) -> Option<(Fusion, Vec<NodeId>)> {
+fn fusion(
+    lw: &Lowerer,
+    id: NodeId,
+    stored: &HashMap<ValueId, QParams>,
+    moves: &HashMap<NodeId, (ValueId, ValueId)>,
+) -> Option<(Fusion, Vec<NodeId>)> {
     let node = lw.graph.node(id);
     let w = lw.qconsts.get(&node.inputs.get(1).copied().flatten()?)?;
     let wrank = lw.graph.ty(node.inputs[1]?)?.shape.len();
@@ -218,6 +233,7 @@ fn fusion(lw: &Lowerer, id: NodeId, stored: &HashMap<ValueId, QParams>) -> Optio
                 absorbed.push(q);
                 outq = Some(*p);
                 out = qn.outputs[0];
+                pool = moved_pool(lw, out, moves);
             }
         } else if let Some((qn, y, p)) = pooled_quantize(lw, q, out, stored) {
             absorbed.push(qn);
@@ -252,6 +268,58 @@ fn pooled_quantize(
         return None;
     }
     Some((q, qn.outputs[0], *stored.get(&qn.outputs[0])?))
+}
+
+/// When `id` only selects or moves values (a MaxPool without its indices read, a Reshape,
+/// Flatten, Squeeze, Unsqueeze or Identity) of the DequantizeLinear of a stored integer tensor,
+/// and a QuantizeLinear of the same scale, zero point and type alone reads its output, into
+/// integers the plan stores: the integer tensor, the QuantizeLinear's output and node. The node
+/// then runs on the integers and defines that output, bit for bit the graph's: dequantizing
+/// is increasing, so the largest dequantized value is the dequantized largest integer `q`, and
+/// `QuantizeLinear(DequantizeLinear(q)) = q` at the same quantization (`(q - z)·s / s` is within
+/// 2^-22 relative of `q - z`, `|q - z| < 2^9`, which rounds back to `q - z`).
+fn integer_move(lw: &Lowerer, id: NodeId, stored: &HashMap<ValueId, QParams>) -> Option<(ValueId, ValueId, NodeId)> {
+    let node = lw.graph.node(id);
+    let moves_values = match &node.op {
+        Op::Pool(p) => {
+            p.kind == PoolKind::Max
+                && !node.outputs.iter().skip(1).any(|v| lw.graph.outputs.contains(v) || lw.consumers.contains_key(v))
+        }
+        Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Identity(_) => true,
+        _ => false,
+    };
+    if !moves_values {
+        return None;
+    }
+    let dq = lw.graph.node(producer(lw, node.inputs.first().copied().flatten()?)?);
+    if !matches!(&dq.op, Op::DequantizeLinear(d) if d.block_size == 0) {
+        return None;
+    }
+    let x = dq.inputs.first().copied().flatten()?;
+    let xq = same_params(*stored.get(&x)?, per_tensor(lw, dq, x)?)?;
+    let q = lw.sole_reader(node.outputs[0])?;
+    let qn = lw.graph.node(q);
+    if !matches!(qn.op, Op::QuantizeLinear(_)) || qn.inputs.first().copied().flatten() != Some(node.outputs[0]) {
+        return None;
+    }
+    let y = qn.outputs[0];
+    same_params(xq, *stored.get(&y)?)?;
+    Some((x, y, q))
+}
+
+/// `a` when `b` is the same quantization.
+fn same_params(a: QParams, b: QParams) -> Option<QParams> {
+    (a.scale.to_bits() == b.scale.to_bits() && a.zero == b.zero && a.elem == b.elem).then_some(a)
+}
+
+/// The MaxPool move ([`QuantPlan::moves`]) of the DequantizeLinear that alone reads the integer
+/// tensor `out`, if that MaxPool alone reads it: an integer kernel storing `out` may take the
+/// pool into its store ([`Fusion::pool`]).
+fn moved_pool(lw: &Lowerer, out: ValueId, moves: &HashMap<NodeId, (ValueId, ValueId)>) -> Option<(NodeId, ValueId)> {
+    let dq = lw.sole_reader(out)?;
+    let pool = lw.sole_reader(lw.graph.node(dq).outputs[0])?;
+    let &(x, y) = moves.get(&pool)?;
+    (x == out && matches!(lw.graph.node(pool).op, Op::Pool(_))).then_some((pool, y))
 }
 
 /// Quantized weights with their zero points taken off, and per output channel the sum of its
