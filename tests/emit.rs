@@ -103,6 +103,10 @@ fn cases(shared: &Path) -> Vec<Result<Case, (String, String)>> {
         let label = format!("trained-tiny/{name}");
         push(label.clone(), case_from_test_sets(&label, m.join("trained-tiny").join(name).join("model.onnx"), None));
     }
+    let label = "int8/cnn_small (qdq, pooled before quantizing)";
+    let case = case_from_test_sets(label, m.join("int8/cnn_small/model_qdq.onnx"), Some("qdq"))
+        .and_then(|c| Ok(Case { path: pooled_before_quantizing(&c.path)?, stored: vec![None; c.inputs.len()], ..c }));
+    push(label.into(), case);
     for name in common::suite::INT8_MODELS {
         let path = m.join("int8").join(name).join("model_qdq.onnx");
         let label = format!("int8/{name} (qdq)");
@@ -113,6 +117,33 @@ fn cases(shared: &Path) -> Vec<Result<Case, (String, String)>> {
         push(label, case.map(|c| Case { quantized: Quantized::Float, ..c }));
     }
     out
+}
+
+/// cnn_small's int8 model without the QuantizeLinear/DequantizeLinear pairs after its second
+/// convolution and pool, written to `target/emit-check`: a float MaxPool and Flatten between an
+/// integer kernel and its QuantizeLinear (the form approx mode writes), which the back end runs
+/// on the integers.
+fn pooled_before_quantizing(path: &Path) -> Result<PathBuf, String> {
+    let mut g = import(path, &ImportOptions::default()).map_err(|e| e.to_string())?;
+    for name in ["relu2_out", "pool2_out"] {
+        let node = |g: &gos_opt::graph::Graph, op: &str| {
+            g.dag.node_indices().find(|&n| g.node(n).name == format!("{name}_{op}")).ok_or(format!("no {name}_{op}"))
+        };
+        let (q, dq) = (node(&g, "QuantizeLinear")?, node(&g, "DequantizeLinear")?);
+        let (from, to) = (g.node(q).inputs[0], g.node(dq).outputs[0]);
+        let readers: Vec<_> = g.dag.node_indices().filter(|&n| g.node(n).inputs.contains(&Some(to))).collect();
+        for r in readers {
+            let mut n = g.remove_node(r).expect("a reader");
+            n.inputs.iter_mut().filter(|v| **v == Some(to)).for_each(|v| *v = from);
+            g.add_node(n).map_err(|e| e.to_string())?;
+        }
+        g.remove_node(q);
+        g.remove_node(dq);
+    }
+    let out = target_dir().join("emit-check/cnn_small_pooled.onnx");
+    std::fs::create_dir_all(out.parent().expect("dir")).map_err(|e| e.to_string())?;
+    std::fs::write(&out, gos_opt::onnx::export_bytes(&g).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// Imports a case with the static shapes of its first input set and emits it into `dir`; with
@@ -360,12 +391,19 @@ fn an_op_without_a_kernel_fails_with_the_node_and_op() {
 #[test]
 fn pools_and_reshapes_between_equal_quantizations_stay_integer() {
     let Some(shared) = shared_dir() else { return };
-    let graph = import(&shared.join("models/int8/cnn_small/model_qdq.onnx"), &ImportOptions::default()).unwrap();
-    let options = EmitOptions { quantized: Quantized::Integer, ..EmitOptions::default() };
-    let source = emit::generate(&graph, &options).unwrap().source;
-    let calls = |kernel: &str| source.matches(&format!("{kernel}::<")).count();
-    assert!(source.contains("k_qconv1::<u8, u8, 30, 30, 8, 28, 28, 3, 3, 2>"), "the first pool fused");
-    assert_eq!((calls("k_qmaxpool"), calls("k_pool"), calls("k_dequant"), calls("k_quant_to")), (1, 0, 1, 1));
+    let path = shared.join("models/int8/cnn_small/model_qdq.onnx");
+    let source = |path: &Path| {
+        let graph = import(path, &ImportOptions::default()).unwrap();
+        let options = EmitOptions { quantized: Quantized::Integer, ..EmitOptions::default() };
+        emit::generate(&graph, &options).unwrap().source
+    };
+    let calls = |source: &str, kernel: &str| source.matches(&format!("{kernel}::<")).count();
+    let qdq = source(&path);
+    assert!(qdq.contains("k_qconv1::<u8, u8, 30, 30, 8, 28, 28, 3, 3, 2>"), "the first pool fused");
+    let counts = |s: &str| ["k_qmaxpool", "k_pool", "k_dequant", "k_quant_to"].map(|k| calls(s, k));
+    assert_eq!(counts(&qdq), [1, 0, 1, 1]);
+    // Pool and Flatten between the second convolution and its QuantizeLinear: the same.
+    assert_eq!(counts(&source(&pooled_before_quantizing(&path).unwrap())), [1, 0, 1, 1]);
 }
 
 /// The int8 convolutions of a QDQ model run on the packed layout (`k_qconv4`, VNNI on x86-64)

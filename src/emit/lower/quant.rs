@@ -138,11 +138,13 @@ pub(super) fn plan(lw: &Lowerer, order: &[NodeId]) -> QuantPlan {
         }
     }
     for &id in order {
-        if let Some((fusion, absorbed)) = fusion(lw, id, &plan.stored, &plan.moves) {
+        if let Some((fusion, absorbed, reshape)) = fusion(lw, id, &plan.stored, &plan.moves) {
             if let (Some((pool, q)), Some(p)) = (fusion.pool, fusion.outq) {
                 plan.stored.insert(fusion.out, p);
+                plan.stored.insert(q, p);
                 plan.pools.insert(pool, q);
             }
+            plan.moves.extend(reshape);
             plan.absorbed.extend(absorbed);
             plan.fused.insert(id, fusion);
         }
@@ -173,13 +175,18 @@ fn scales_along(w: &QuantConst, axis: usize) -> bool {
     w.scale.len() == 1 || w.axis == axis
 }
 
-/// `id` as an integer kernel, with the nodes it absorbs after it.
+/// A reshape between a pool on integers and its QuantizeLinear ([`pooled_quantize`]), as a
+/// move ([`QuantPlan::moves`]).
+type Move = (NodeId, (ValueId, ValueId));
+
+/// `id` as an integer kernel, with the nodes it absorbs after it (and the move of a reshape
+/// among them).
 fn fusion(
     lw: &Lowerer,
     id: NodeId,
     stored: &HashMap<ValueId, QParams>,
     moves: &HashMap<NodeId, (ValueId, ValueId)>,
-) -> Option<(Fusion, Vec<NodeId>)> {
+) -> Option<(Fusion, Vec<NodeId>, Option<Move>)> {
     let node = lw.graph.node(id);
     let w = lw.qconsts.get(&node.inputs.get(1).copied().flatten()?)?;
     let wrank = lw.graph.ty(node.inputs[1]?)?.shape.len();
@@ -225,7 +232,7 @@ fn fusion(
         clamp = c;
         out = y;
     }
-    let (mut outq, mut pool) = (None, None);
+    let (mut outq, mut pool, mut reshape) = (None, None, None);
     if let Some(q) = lw.sole_reader(out) {
         let qn = lw.graph.node(q);
         if matches!(qn.op, Op::QuantizeLinear(_)) && qn.inputs.first().copied().flatten() == Some(out) {
@@ -235,26 +242,30 @@ fn fusion(
                 out = qn.outputs[0];
                 pool = moved_pool(lw, out, moves);
             }
-        } else if let Some((qn, y, p)) = pooled_quantize(lw, q, out, stored) {
+        } else if let Some((qn, y, p, moved)) = pooled_quantize(lw, q, out, stored) {
             absorbed.push(qn);
             outq = Some(p);
-            pool = Some((q, y));
+            // With a reshape between them, the pool defines its own output as integers.
+            pool = Some((q, moved.map_or(y, |(_, (pooled, _))| pooled)));
+            reshape = moved;
         }
     }
-    Some((Fusion { x, xq, out, outq, clamp, pool }, absorbed))
+    Some((Fusion { x, xq, out, outq, clamp, pool }, absorbed, reshape))
 }
 
-/// When `pool` is a MaxPool of `x` whose output only a QuantizeLinear reads, into integers the
-/// plan stores: the QuantizeLinear, its output and their quantization. Quantization is
-/// monotonic (non-decreasing, saturated), so the largest of the quantized values is the
+/// When `pool` is a MaxPool of `x` whose output only a QuantizeLinear reads (directly, or
+/// through one reshape, which alone reads it), into integers the plan stores: the
+/// QuantizeLinear, its output and their quantization, and the reshape as a move. Quantization
+/// is monotonic (non-decreasing, saturated), so the largest of the quantized values is the
 /// quantized largest value: the kernel computing `x` stores it quantized, the pool runs on the
-/// integers and defines the QuantizeLinear's output, bit for bit the graph's.
+/// integers and defines the QuantizeLinear's output (or the reshape's input), bit for bit the
+/// graph's.
 fn pooled_quantize(
     lw: &Lowerer,
     pool: NodeId,
     x: ValueId,
     stored: &HashMap<ValueId, QParams>,
-) -> Option<(NodeId, ValueId, QParams)> {
+) -> Option<(NodeId, ValueId, QParams, Option<Move>)> {
     let node = lw.graph.node(pool);
     let max = matches!(&node.op, Op::Pool(p) if p.kind == PoolKind::Max);
     let indices_read =
@@ -262,12 +273,26 @@ fn pooled_quantize(
     if !max || indices_read || node.inputs.first().copied().flatten() != Some(x) {
         return None;
     }
-    let q = lw.sole_reader(node.outputs[0])?;
+    let pooled = node.outputs[0];
+    let (mut q, mut read) = (lw.sole_reader(pooled)?, pooled);
+    let mut reshape = None;
+    let r = lw.graph.node(q);
+    if reshapes(&r.op) && r.inputs.first().copied().flatten() == Some(pooled) {
+        reshape = Some(q);
+        read = r.outputs[0];
+        q = lw.sole_reader(read)?;
+    }
     let qn = lw.graph.node(q);
-    if !matches!(qn.op, Op::QuantizeLinear(_)) || qn.inputs.first().copied().flatten() != Some(node.outputs[0]) {
+    if !matches!(qn.op, Op::QuantizeLinear(_)) || qn.inputs.first().copied().flatten() != Some(read) {
         return None;
     }
-    Some((q, qn.outputs[0], *stored.get(&qn.outputs[0])?))
+    let y = qn.outputs[0];
+    Some((q, y, *stored.get(&y)?, reshape.map(|r| (r, (pooled, y)))))
+}
+
+/// Whether `op` only reshapes: Reshape, Flatten, Squeeze, Unsqueeze or Identity.
+fn reshapes(op: &Op) -> bool {
+    matches!(op, Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Identity(_))
 }
 
 /// When `id` only selects or moves values (a MaxPool without its indices read, a Reshape,
@@ -285,8 +310,7 @@ fn integer_move(lw: &Lowerer, id: NodeId, stored: &HashMap<ValueId, QParams>) ->
             p.kind == PoolKind::Max
                 && !node.outputs.iter().skip(1).any(|v| lw.graph.outputs.contains(v) || lw.consumers.contains_key(v))
         }
-        Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Identity(_) => true,
-        _ => false,
+        op => reshapes(op),
     };
     if !moves_values {
         return None;
