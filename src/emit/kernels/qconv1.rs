@@ -4,9 +4,12 @@
 //! sixteen output channels with few.
 //!
 //! On x86-64 with AVX2 each output channel sums pairs of neighbouring kernel columns with one
-//! `vpmaddwd` per pair, kernel row and eight pixels: the image's bytes at columns `c`, `c + 1`
-//! of eight pixels interleaved as 16-bit lanes, times the pair of weights broadcast, summed in
-//! pairs into i32 lanes (exact: 8-bit inputs by weights below 2^9 in magnitude).
+//! `vpmaddwd` per pair, kernel row and eight pixels: sixteen bytes of a row widened to 16-bit
+//! lanes are the pairs of columns `c + 2i`, `c + 2i + 1`, which, times a pair of weights
+//! broadcast and summed in pairs into i32 lanes, are a pair of taps of the eight even pixels
+//! `c + 2i` and, times the pair of weights one column to the left, of the eight odd pixels
+//! (exact: 8-bit inputs by weights below 2^9 in magnitude). One widening serves both parities
+//! and every channel of a tile; the even and odd sums are interleaved only once, at the store.
 //!
 //! A MaxPool of `P × P` windows at stride `P` after the convolution (and its ReLU and
 //! QuantizeLinear) can be fused: the largest of each window's sums is stored. The store is
@@ -21,8 +24,9 @@ use super::m_requant8;
 use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
 
 /// `y` (`[M][OH/P][OW/P]`) = the convolution of the padded integer image `x` (`[H][W]`, `OH =
-/// H - KH + 1`, `OW = W - KW + 1`) by the weights `w` (`[M][KH][⌈KW/2⌉][2]`: kernel columns in
-/// pairs, zero past `KW`), per channel summed from `off` (the input's zero point folded in) in
+/// H - KH + 1`, `OW = W - KW + 1`) by the weights `w` (`[M][KH][⌈KW/2⌉][4]`: per pair `q` of
+/// kernel columns the weights of columns `2q`, `2q + 1`, then, for odd `KW`, of columns
+/// `2q - 1`, `2q`, else again of `2q`, `2q + 1`; zero outside the kernel), per channel summed from `off` (the input's zero point folded in) in
 /// i32, the largest sum of each `P × P` window (`P` 1, no pool, or 2 dividing `OH` and `OW`) stored as
 /// [`m_requant`] does with the channel's `mul` (not negative when `P > 1`) and `bias`.
 #[allow(clippy::too_many_arguments)]
@@ -50,10 +54,10 @@ fn k_qconv1<
         assert!(OH + KH == H + 1 && OW + KW == W + 1, "stride 1, the image padded");
         assert!((P == 1 || P == 2) && OH.is_multiple_of(P) && OW.is_multiple_of(P), "pool windows tile the output");
     };
-    let (x, w, off) = (&x[..H * W], &w[..M * KH * KW.div_ceil(2) * 2], &off[..M]);
+    let (x, w, off) = (&x[..H * W], &w[..M * KH * KW.div_ceil(2) * 4], &off[..M]);
     let (mul, bias, y) = (&mul[..M], &bias[..M], &mut y[..M * (OH / P) * (OW / P)]);
     #[cfg(target_arch = "x86_64")]
-    if OW >= 8 && core::mem::size_of::<X>() == 1 && x86_avx2_fma() {
+    if OW >= 16 && core::mem::size_of::<X>() == 1 && x86_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the kernel reads; X is
         // one byte.
         unsafe { k_qconv1_avx2::<X, Y, H, W, M, OH, OW, KH, KW, P>(x, w, off, mul, bias, y, rq) };
@@ -99,7 +103,7 @@ fn k_qconv1_portable<
                 for kh in 0..KH {
                     let row = &x[(oh + kh) * W..(oh + kh + 1) * W];
                     for kw in 0..KW {
-                        let wv = w[((m * KH + kh) * kp + kw / 2) * 2 + kw % 2] as i32;
+                        let wv = w[((m * KH + kh) * kp + kw / 2) * 4 + kw % 2] as i32;
                         for (a, v) in acc.iter_mut().zip(&row[kw..kw + OW]) {
                             *a += v.wide() * wv;
                         }
@@ -118,11 +122,14 @@ fn k_qconv1_portable<
     }
 }
 
-/// [`k_qconv1`] with AVX2, for rows of at least 8 pixels of one byte: per group of at most six
-/// output channels (as many in each group), each row (`P` rows at a time, the windows' largest
-/// sums by [`k_qconv1_avx2_pool`]) in tiles of two blocks of eight pixels ([`k_qconv1_avx2_tile`]), at
-/// columns `16t` and `16t + 8`, the last tile moved left to end at the row's end (a multiple
-/// of `P` from the start; pixels computed twice are stored twice, alike).
+/// [`k_qconv1`] with AVX2, for rows of at least 16 pixels of one byte: per group of at most six
+/// output channels (as many in each group), each row (`P` rows at a time) in tiles of sixteen
+/// pixels ([`k_qconv1_avx2_tile`]: the even and the odd pixels' sums) at columns `16t`, the
+/// last tile moved left to end at the row's end (a multiple of `P` from the start: pixels
+/// computed twice are stored twice, alike). Without a pool the even and odd sums are
+/// interleaved into two blocks of eight pixels; with 2 × 2 windows each window's largest sum
+/// is the largest of its row's even and odd sums and the row below's, eight windows in order.
+/// Each block of eight is stored by [`m_requant8`].
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; `X` is one byte; the slices are as long as [`k_qconv1`] makes
@@ -150,58 +157,46 @@ unsafe fn k_qconv1_avx2<
     y: &mut [Y],
     rq: Requant,
 ) {
+    use core::arch::x86_64::*;
     let per = M.div_ceil(M.div_ceil(6));
     let kp = KW.div_ceil(2);
     let mut m0 = 0;
     while m0 < M {
         let g = per.min(M - m0);
+        let (w, off) = (&w[m0 * KH * kp * 4..], &off[m0..]);
         for oh in (0..OH).step_by(P) {
-            let mut first = 0;
+            let mut c = 0;
             loop {
-                first = first.min(OW.saturating_sub(16));
-                let second = (first + 8).min(OW - 8);
-                let (w, off) = (&w[m0 * KH * kp * 2..], &off[m0..]);
+                c = c.min(OW - 16);
                 macro_rules! tile {
                     ($g:literal) => {{
                         // SAFETY: the CPU has AVX2; the tiles' pixels lie inside the image.
-                        let top = unsafe {
-                            k_qconv1_avx2_tile::<X, $g, W, KH, KW>(&x[oh * W + first..], second - first, w, off)
-                        };
-                        let mut pooled = [[0i32; 16]; $g];
-                        if P == 1 {
-                            for (p, t) in pooled.iter_mut().zip(&top) {
-                                p[..8].copy_from_slice(&t[0]);
-                                p[8..].copy_from_slice(&t[1]);
-                            }
+                        let top = unsafe { k_qconv1_avx2_tile::<X, $g, W, KH, KW>(&x[oh * W + c..], w, off) };
+                        let under = if P == 1 {
+                            top
                         } else {
-                            let under = unsafe {
-                                k_qconv1_avx2_tile::<X, $g, W, KH, KW>(
-                                    &x[(oh + 1) * W + first..],
-                                    second - first,
-                                    w,
-                                    off,
-                                )
-                            };
-                            for ((p, t), u) in pooled.iter_mut().zip(&top).zip(&under) {
-                                // SAFETY: the CPU has AVX2.
-                                unsafe { k_qconv1_avx2_pool(t, u, p) };
+                            // SAFETY: as above, one row down (`oh + 1 < OH`).
+                            unsafe { k_qconv1_avx2_tile::<X, $g, W, KH, KW>(&x[(oh + 1) * W + c..], w, off) }
+                        };
+                        for (m, (&[even, odd], &[even2, odd2])) in top.iter().zip(&under).enumerate() {
+                            let ch = m0 + m;
+                            let (mul, bias) = (_mm256_set1_ps(mul[ch]), _mm256_set1_ps(bias[ch]));
+                            let row = (ch * (OH / P) + oh / P) * (OW / P);
+                            // SAFETY: the CPU has AVX2; `row + c / P + 16 / P <= row + OW / P`.
+                            unsafe {
+                                if P == 1 {
+                                    // Pixels 0, 1, 2, 3 | 8, 9, 10, 11 and 4, 5, 6, 7 | 12, 13, 14, 15.
+                                    let (lo, hi) = (_mm256_unpacklo_epi32(even, odd), _mm256_unpackhi_epi32(even, odd));
+                                    let first = _mm256_permute2x128_si256::<0x20>(lo, hi);
+                                    let second = _mm256_permute2x128_si256::<0x31>(lo, hi);
+                                    m_requant8(first, 0, mul, bias, rq, &mut y[row + c..]);
+                                    m_requant8(second, 0, mul, bias, rq, &mut y[row + c + 8..]);
+                                } else {
+                                    let top = _mm256_max_epi32(even, odd);
+                                    let windows = _mm256_max_epi32(top, _mm256_max_epi32(even2, odd2));
+                                    m_requant8(windows, 0, mul, bias, rq, &mut y[row + c / 2..]);
+                                }
                             }
-                        }
-                        for (m, pooled) in pooled.iter().enumerate() {
-                            let (c, mul, bias) = (m0 + m, mul[m0 + m], bias[m0 + m]);
-                            // The first `16 / P`, eight at a time.
-                            let mut out = [Y::store(0.0, rq); 16];
-                            for (eight, sums) in out.chunks_exact_mut(8).zip(pooled.chunks_exact(8)).take(2 / P) {
-                                // SAFETY: the CPU has AVX2; `sums` holds eight i32.
-                                unsafe {
-                                    let sums = core::arch::x86_64::_mm256_loadu_si256(sums.as_ptr() as *const _);
-                                    let s = core::arch::x86_64::_mm256_set1_ps;
-                                    m_requant8(sums, 0, s(mul), s(bias), rq, eight)
-                                };
-                            }
-                            let row = (c * (OH / P) + oh / P) * (OW / P);
-                            y[row + first / P..][..8 / P].copy_from_slice(&out[..8 / P]);
-                            y[row + second / P..][..8 / P].copy_from_slice(&out[8 / P..16 / P]);
                         }
                     }};
                 }
@@ -213,46 +208,25 @@ unsafe fn k_qconv1_avx2<
                     2 => tile!(2),
                     _ => tile!(1),
                 }
-                if second + 8 == OW {
+                if c + 16 == OW {
                     break;
                 }
-                first += 16;
+                c += 16;
             }
         }
         m0 += g;
     }
 }
 
-/// The largest sum of each 2 × 2 window of two rows of sixteen pixels (`top`, `under`, each
-/// two blocks of eight) into `pooled[..8]`, in column order.
-///
-/// # Safety
-/// The CPU has AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn k_qconv1_avx2_pool(top: &[[i32; 8]; 2], under: &[[i32; 8]; 2], pooled: &mut [i32; 16]) {
-    use core::arch::x86_64::*;
-    // SAFETY: the loads and the store are of whole arrays of eight i32.
-    unsafe {
-        let load = |v: &[i32; 8]| _mm256_loadu_si256(v.as_ptr() as *const _);
-        let a = _mm256_castsi256_ps(_mm256_max_epi32(load(&top[0]), load(&under[0])));
-        let b = _mm256_castsi256_ps(_mm256_max_epi32(load(&top[1]), load(&under[1])));
-        // Per 128-bit half: the even and the odd columns of a's then b's four pixels.
-        let even = _mm256_castps_si256(_mm256_shuffle_ps::<0x88>(a, b));
-        let odd = _mm256_castps_si256(_mm256_shuffle_ps::<0xdd>(a, b));
-        // Windows 0, 1 (a), 4, 5 (b) | 2, 3 (a), 6, 7 (b): put in order.
-        let windows = _mm256_permute4x64_epi64::<0xd8>(_mm256_max_epi32(even, odd));
-        _mm256_storeu_si256(pooled.as_mut_ptr() as *mut _, windows);
-    }
-}
-
-/// One register tile of [`k_qconv1_avx2`]: two blocks of eight pixels (the first's top-left
-/// tap at `x`, the second `d` columns right of it) by `G` output channels (weights at `w`,
-/// sums starting from `off`). Per kernel row and pair of columns `2p`, `2p + 1`, each block's
-/// pixels as 16-bit pairs (`x[c], x[c + 1]`: two 8-byte loads interleaved, widened; the second
-/// column's lanes zero past `KW`) and one `vpmaddwd` per channel by its pair of weights.
-/// Returns the sums of channel `m`, block `j`, pixel `i` at `[m][j][i]`.
+/// One register tile of [`k_qconv1_avx2`]: sixteen pixels (the first's top-left tap at `x`) by
+/// `G` output channels (weights at `w`, sums starting from `off`), as the sums of the eight
+/// even pixels and of the eight odd ones. Per kernel row and pair `q`, sixteen bytes from
+/// column `2q` widened to 16-bit lanes hold the pairs `x[2q + 2i], x[2q + 2i + 1]` of even
+/// pixel `2i` at its columns `2q`, `2q + 1`, and of odd pixel `2i + 1` at its columns
+/// `2q - 1`, `2q` when `KW` is odd (its pairs start a column to the left, the first weight of
+/// the first pair zero), else another sixteen bytes from column `2q + 1` hold the odd pixels'
+/// pairs at their columns `2q`, `2q + 1`: one `vpmaddwd` per channel and parity by the pair of
+/// weights broadcast. Returns the even and the odd sums of channel `m` at `[m]`.
 ///
 /// # Safety
 /// The CPU has AVX2; `X` is one byte; every pixel of the tile lies inside `x`, and `w`, `off`
@@ -262,47 +236,43 @@ unsafe fn k_qconv1_avx2_pool(top: &[[i32; 8]; 2], under: &[[i32; 8]; 2], pooled:
 #[inline]
 unsafe fn k_qconv1_avx2_tile<X: QIn, const G: usize, const W: usize, const KH: usize, const KW: usize>(
     x: &[X],
-    d: usize,
     w: &[i16],
     off: &[i32],
-) -> [[[i32; 8]; 2]; G] {
+) -> [[core::arch::x86_64::__m256i; 2]; G] {
     use core::arch::x86_64::*;
     let kp = KW.div_ceil(2);
-    let (xp, w, off) = (x.as_ptr() as *const u8, &w[..G * KH * kp * 2], &off[..G]);
-    // SAFETY: the caller keeps every pixel of the tile inside `x`: the last byte read is the
-    // second block's last pixel's bottom-right tap (column `2p + 1` only below `KW`).
+    let (xp, w, off) = (x.as_ptr() as *const u8, &w[..G * KH * kp * 4], &off[..G]);
+    let widen = |at: *const u8| {
+        // SAFETY: the caller keeps the sixteen bytes inside `x` (below).
+        let v = unsafe { _mm_loadu_si128(at as *const __m128i) };
+        if X::I8 {
+            _mm256_cvtepi8_epi16(v)
+        } else {
+            _mm256_cvtepu8_epi16(v)
+        }
+    };
+    // SAFETY: the caller keeps every pixel of the tile inside `x`: the last byte read, of the
+    // sixteen from column `2q + 1 - KW % 2` of the last pair, is the last pixel's bottom-right
+    // tap (even `KW`) or the one before it (odd `KW`).
     unsafe {
         let mut acc = [[_mm256_setzero_si256(); 2]; G];
         for (a, &o) in acc.iter_mut().zip(off) {
             *a = [_mm256_set1_epi32(o); 2];
         }
         for kh in 0..KH {
-            for p in 0..kp {
-                let mut xv = [_mm256_setzero_si256(); 2];
-                for (j, xv) in xv.iter_mut().enumerate() {
-                    let at = xp.add(kh * W + j * d + 2 * p);
-                    let left = _mm_loadl_epi64(at as *const _);
-                    let right =
-                        if 2 * p + 1 < KW { _mm_loadl_epi64(at.add(1) as *const _) } else { _mm_setzero_si128() };
-                    let pairs = _mm_unpacklo_epi8(left, right);
-                    *xv = if X::I8 { _mm256_cvtepi8_epi16(pairs) } else { _mm256_cvtepu8_epi16(pairs) };
-                }
-                for (m, a) in acc.iter_mut().enumerate() {
-                    let at = ((m * KH + kh) * kp + p) * 2;
-                    let wv = _mm256_set1_epi32(w[at] as u16 as i32 | (w[at + 1] as i32) << 16);
-                    for (a, xv) in a.iter_mut().zip(&xv) {
-                        *a = _mm256_add_epi32(*a, _mm256_madd_epi16(*xv, wv));
-                    }
+            for q in 0..kp {
+                let even = widen(xp.add(kh * W + 2 * q));
+                let odd = if KW % 2 == 1 { even } else { widen(xp.add(kh * W + 2 * q + 1)) };
+                for (m, [ae, ao]) in acc.iter_mut().enumerate() {
+                    let at = w.as_ptr().add(((m * KH + kh) * kp + q) * 4) as *const i32;
+                    let (we, wo) =
+                        (_mm256_set1_epi32(at.read_unaligned()), _mm256_set1_epi32(at.add(1).read_unaligned()));
+                    *ae = _mm256_add_epi32(*ae, _mm256_madd_epi16(even, we));
+                    *ao = _mm256_add_epi32(*ao, _mm256_madd_epi16(odd, wo));
                 }
             }
         }
-        let mut sums = [[[0i32; 8]; 2]; G];
-        for (s, a) in sums.iter_mut().zip(&acc) {
-            for (s, a) in s.iter_mut().zip(a) {
-                _mm256_storeu_si256(s.as_mut_ptr() as *mut _, *a);
-            }
-        }
-        sums
+        acc
     }
 }
 
@@ -335,11 +305,14 @@ mod tests {
                 _ => ((i * 13) % 255) as i32 - 127,
             })
             .collect();
-        let mut wp = vec![0i16; M * KH * kp * 2];
+        let mut wp = vec![0i16; M * KH * kp * 4];
         let mut off = vec![0i32; M];
         for (i, &v) in wt.iter().enumerate() {
             let (m, kh, kw) = (i / (KH * KW), i / KW % KH, i % KW);
-            wp[((m * KH + kh) * kp + kw / 2) * 2 + kw % 2] = v as i16;
+            // The odd pixels' pairs start a column to the left when `KW` is odd.
+            for (slot, c) in [(0, kw), (2, kw + KW % 2)] {
+                wp[((m * KH + kh) * kp + c / 2) * 4 + slot + c % 2] = v as i16;
+            }
             off[m] -= 3 * v;
         }
         let mul: Vec<f32> = (0..M).map(|m| 0.0005 + m as f32 * 1e-5).collect();
@@ -382,10 +355,9 @@ mod tests {
         assert!(spread.len() > 10, "the outputs cover the range: {spread:?}");
     }
 
-    /// Kernels of odd and even width; rows of 5 and 6 (portable), 8 (one block twice), 14 (two
-    /// overlapping blocks) and 28 pixels (the last tile moved left); 6, 8 (two groups of 4) and
-    /// 13 output channels (5, 5, 3); `u8` and `i8` images; without a pool and with 2 × 2
-    /// windows.
+    /// Kernels of odd (1, 3, 5, 7) and even (4) width; rows of 5 and 8 pixels (portable), 16
+    /// (one tile), 18, 20 and 28 (the last tile moved left); 3, 6, 7, 8 (two groups of 4) and 13
+    /// output channels (5, 5, 3); `u8` and `i8` images; without a pool and with 2 × 2 windows.
     #[test]
     fn one_channel_convolutions_match_the_definition() {
         let u = |i: usize| match i % 5 {
@@ -400,12 +372,15 @@ mod tests {
         };
         matches_definition::<u8, 32, 32, 6, 28, 28, 5, 5, 1>(u);
         matches_definition::<i8, 32, 32, 6, 28, 28, 5, 5, 1>(s);
-        matches_definition::<u8, 9, 17, 8, 6, 14, 4, 4, 1>(u);
+        matches_definition::<u8, 9, 21, 8, 6, 18, 4, 4, 1>(u);
+        matches_definition::<i8, 10, 19, 13, 8, 16, 3, 4, 1>(s);
+        matches_definition::<u8, 5, 16, 3, 3, 16, 3, 1, 1>(u);
+        matches_definition::<i8, 20, 22, 7, 14, 16, 7, 7, 1>(s);
         matches_definition::<i8, 11, 10, 13, 9, 8, 3, 3, 1>(s);
         matches_definition::<u8, 16, 9, 3, 12, 5, 5, 5, 1>(u);
         matches_definition::<u8, 32, 32, 6, 28, 28, 5, 5, 2>(u);
         matches_definition::<i8, 32, 32, 13, 28, 28, 5, 5, 2>(s);
-        matches_definition::<u8, 9, 17, 8, 6, 14, 4, 4, 2>(u);
+        matches_definition::<u8, 9, 23, 8, 6, 20, 4, 4, 2>(u);
         matches_definition::<i8, 19, 22, 6, 16, 20, 4, 3, 2>(s);
         matches_definition::<u8, 12, 10, 8, 8, 6, 5, 5, 2>(u);
     }
