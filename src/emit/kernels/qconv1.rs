@@ -123,13 +123,7 @@ fn k_qconv1_portable<
 }
 
 /// [`k_qconv1`] with AVX2, for rows of at least 16 pixels of one byte: per group of at most six
-/// output channels (as many in each group), each row (`P` rows at a time) in tiles of sixteen
-/// pixels ([`k_qconv1_avx2_tile`]: the even and the odd pixels' sums) at columns `16t`, the
-/// last tile moved left to end at the row's end (a multiple of `P` from the start: pixels
-/// computed twice are stored twice, alike). Without a pool the even and odd sums are
-/// interleaved into two blocks of eight pixels; with 2 × 2 windows each window's largest sum
-/// is the largest of its row's even and odd sums and the row below's, eight windows in order.
-/// Each block of eight is stored by [`m_requant8`].
+/// output channels (as many in each group), [`k_qconv1_avx2_group`].
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; `X` is one byte; the slices are as long as [`k_qconv1`] makes
@@ -157,91 +151,145 @@ unsafe fn k_qconv1_avx2<
     y: &mut [Y],
     rq: Requant,
 ) {
-    use core::arch::x86_64::*;
     let per = M.div_ceil(M.div_ceil(6));
-    let kp = KW.div_ceil(2);
     let mut m0 = 0;
     while m0 < M {
         let g = per.min(M - m0);
-        let (w, off) = (&w[m0 * KH * kp * 4..], &off[m0..]);
-        for oh in (0..OH).step_by(P) {
-            let mut c = 0;
-            loop {
-                c = c.min(OW - 16);
-                macro_rules! tile {
-                    ($g:literal) => {{
-                        // SAFETY: the CPU has AVX2; the tiles' pixels lie inside the image.
-                        let top = unsafe { k_qconv1_avx2_tile::<X, $g, W, KH, KW>(&x[oh * W + c..], w, off) };
-                        let under = if P == 1 {
-                            top
-                        } else {
-                            // SAFETY: as above, one row down (`oh + 1 < OH`).
-                            unsafe { k_qconv1_avx2_tile::<X, $g, W, KH, KW>(&x[(oh + 1) * W + c..], w, off) }
-                        };
-                        for (m, (&[even, odd], &[even2, odd2])) in top.iter().zip(&under).enumerate() {
-                            let ch = m0 + m;
-                            let (mul, bias) = (_mm256_set1_ps(mul[ch]), _mm256_set1_ps(bias[ch]));
-                            let row = (ch * (OH / P) + oh / P) * (OW / P);
-                            // SAFETY: the CPU has AVX2; `row + c / P + 16 / P <= row + OW / P`.
-                            unsafe {
-                                if P == 1 {
-                                    // Pixels 0, 1, 2, 3 | 8, 9, 10, 11 and 4, 5, 6, 7 | 12, 13, 14, 15.
-                                    let (lo, hi) = (_mm256_unpacklo_epi32(even, odd), _mm256_unpackhi_epi32(even, odd));
-                                    let first = _mm256_permute2x128_si256::<0x20>(lo, hi);
-                                    let second = _mm256_permute2x128_si256::<0x31>(lo, hi);
-                                    m_requant8(first, 0, mul, bias, rq, &mut y[row + c..]);
-                                    m_requant8(second, 0, mul, bias, rq, &mut y[row + c + 8..]);
-                                } else {
-                                    let top = _mm256_max_epi32(even, odd);
-                                    let windows = _mm256_max_epi32(top, _mm256_max_epi32(even2, odd2));
-                                    m_requant8(windows, 0, mul, bias, rq, &mut y[row + c / 2..]);
-                                }
-                            }
-                        }
-                    }};
-                }
-                match g {
-                    6 => tile!(6),
-                    5 => tile!(5),
-                    4 => tile!(4),
-                    3 => tile!(3),
-                    2 => tile!(2),
-                    _ => tile!(1),
-                }
-                if c + 16 == OW {
-                    break;
-                }
-                c += 16;
-            }
+        macro_rules! group {
+            ($g:literal) => {
+                // SAFETY: the CPU has AVX2 and FMA; the group's channels lie inside the slices.
+                unsafe { k_qconv1_avx2_group::<X, Y, $g, H, W, M, OH, OW, KH, KW, P>(x, w, off, mul, bias, y, rq, m0) }
+            };
+        }
+        match g {
+            6 => group!(6),
+            5 => group!(5),
+            4 => group!(4),
+            3 => group!(3),
+            2 => group!(2),
+            _ => group!(1),
         }
         m0 += g;
     }
 }
 
-/// One register tile of [`k_qconv1_avx2`]: sixteen pixels (the first's top-left tap at `x`) by
-/// `G` output channels (weights at `w`, sums starting from `off`), as the sums of the eight
-/// even pixels and of the eight odd ones. Per kernel row and pair `q`, sixteen bytes from
-/// column `2q` widened to 16-bit lanes hold the pairs `x[2q + 2i], x[2q + 2i + 1]` of even
-/// pixel `2i` at its columns `2q`, `2q + 1`, and of odd pixel `2i + 1` at its columns
-/// `2q - 1`, `2q` when `KW` is odd (its pairs start a column to the left, the first weight of
-/// the first pair zero), else another sixteen bytes from column `2q + 1` hold the odd pixels'
-/// pairs at their columns `2q`, `2q + 1`: one `vpmaddwd` per channel and parity by the pair of
-/// weights broadcast. Returns the even and the odd sums of channel `m` at `[m]`.
+/// The `G` output channels from `m0` of [`k_qconv1_avx2`]: their pairs of weights broadcast
+/// once into a table, then each row (`P` rows at a time) in tiles of sixteen pixels
+/// ([`k_qconv1_avx2_tile`]: the even and the odd pixels' sums) at columns `16t`, the last tile
+/// moved left to end at the row's end (a multiple of `P` from the start: pixels computed twice
+/// are stored twice, alike). Without a pool the even and odd sums are interleaved into two
+/// blocks of eight pixels; with 2 × 2 windows each window's largest sum is the largest of its
+/// row's even and odd sums and the row below's, eight windows in order. Each block of eight is
+/// stored by [`m_requant8`].
 ///
 /// # Safety
-/// The CPU has AVX2; `X` is one byte; every pixel of the tile lies inside `x`, and `w`, `off`
-/// hold the `G` channels.
+/// The CPU has AVX2 and FMA; `X` is one byte; the slices are as long as [`k_qconv1`] makes
+/// them; `m0 + G <= M`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn k_qconv1_avx2_group<
+    X: QIn,
+    Y: QOut,
+    const G: usize,
+    const H: usize,
+    const W: usize,
+    const M: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const P: usize,
+>(
+    x: &[X],
+    w: &[i16],
+    off: &[i32],
+    mul: &[f32],
+    bias: &[f32],
+    y: &mut [Y],
+    rq: Requant,
+    m0: usize,
+) {
+    use core::arch::x86_64::*;
+    let kp = KW.div_ceil(2);
+    let (w, off) = (&w[m0 * KH * kp * 4..][..G * KH * kp * 4], &off[m0..][..G]);
+    let mut wt = [[[[_mm256_setzero_si256(); 2]; KW]; KH]; G];
+    for (m, wt) in wt.iter_mut().enumerate() {
+        for (kh, wt) in wt.iter_mut().enumerate() {
+            for (q, wt) in wt[..kp].iter_mut().enumerate() {
+                let at = ((m * KH + kh) * kp + q) * 4;
+                for (j, wt) in wt.iter_mut().enumerate() {
+                    let (a, b) = (w[at + 2 * j], w[at + 2 * j + 1]);
+                    *wt = _mm256_set1_epi32(a as u16 as i32 | (b as i32) << 16);
+                }
+            }
+        }
+    }
+    for oh in (0..OH).step_by(P) {
+        let mut c = 0;
+        loop {
+            c = c.min(OW - 16);
+            // SAFETY: the CPU has AVX2; the tiles' pixels lie inside the image (`oh + 1 < OH`
+            // when `P` is 2).
+            let top = unsafe { k_qconv1_avx2_tile::<X, G, W, KH, KW>(&x[oh * W + c..], &wt, off) };
+            let under = if P == 1 {
+                top
+            } else {
+                unsafe { k_qconv1_avx2_tile::<X, G, W, KH, KW>(&x[(oh + 1) * W + c..], &wt, off) }
+            };
+            for (m, (&[even, odd], &[even2, odd2])) in top.iter().zip(&under).enumerate() {
+                let ch = m0 + m;
+                let (mul, bias) = (_mm256_set1_ps(mul[ch]), _mm256_set1_ps(bias[ch]));
+                let row = (ch * (OH / P) + oh / P) * (OW / P);
+                // SAFETY: the CPU has AVX2; `row + c / P + 16 / P <= row + OW / P`.
+                unsafe {
+                    if P == 1 {
+                        // Pixels 0, 1, 2, 3 | 8, 9, 10, 11 and 4, 5, 6, 7 | 12, 13, 14, 15.
+                        let (lo, hi) = (_mm256_unpacklo_epi32(even, odd), _mm256_unpackhi_epi32(even, odd));
+                        let first = _mm256_permute2x128_si256::<0x20>(lo, hi);
+                        let second = _mm256_permute2x128_si256::<0x31>(lo, hi);
+                        m_requant8(first, 0, mul, bias, rq, &mut y[row + c..]);
+                        m_requant8(second, 0, mul, bias, rq, &mut y[row + c + 8..]);
+                    } else {
+                        let top = _mm256_max_epi32(even, odd);
+                        let windows = _mm256_max_epi32(top, _mm256_max_epi32(even2, odd2));
+                        m_requant8(windows, 0, mul, bias, rq, &mut y[row + c / 2..]);
+                    }
+                }
+            }
+            if c + 16 == OW {
+                break;
+            }
+            c += 16;
+        }
+    }
+}
+
+/// One register tile of [`k_qconv1_avx2_group`]: sixteen pixels (the first's top-left tap at
+/// `x`) by `G` output channels (pairs of weights broadcast in `wt[m][kh][q]`: the even pixels',
+/// the odd pixels'; sums starting from `off`), as the sums of the eight even pixels and of the
+/// eight odd ones. Per kernel row and pair `q`, sixteen bytes from column `2q` widened to 16-bit
+/// lanes hold the pairs `x[2q + 2i], x[2q + 2i + 1]` of even pixel `2i` at its columns `2q`,
+/// `2q + 1`, and of odd pixel `2i + 1` at its columns `2q - 1`, `2q` when `KW` is odd (its
+/// pairs start a column to the left, the first weight of the first pair zero), else another
+/// sixteen bytes from column `2q + 1` hold the odd pixels' pairs at their columns `2q`,
+/// `2q + 1`: one `vpmaddwd` per channel and parity. Returns the even and the odd sums of
+/// channel `m` at `[m]`.
+///
+/// # Safety
+/// The CPU has AVX2; `X` is one byte; every pixel of the tile lies inside `x`; `off` holds the
+/// `G` channels.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn k_qconv1_avx2_tile<X: QIn, const G: usize, const W: usize, const KH: usize, const KW: usize>(
     x: &[X],
-    w: &[i16],
+    wt: &[[[[core::arch::x86_64::__m256i; 2]; KW]; KH]; G],
     off: &[i32],
 ) -> [[core::arch::x86_64::__m256i; 2]; G] {
     use core::arch::x86_64::*;
     let kp = KW.div_ceil(2);
-    let (xp, w, off) = (x.as_ptr() as *const u8, &w[..G * KH * kp * 4], &off[..G]);
+    let (xp, off) = (x.as_ptr() as *const u8, &off[..G]);
     let widen = |at: *const u8| {
         // SAFETY: the caller keeps the sixteen bytes inside `x` (below).
         let v = unsafe { _mm_loadu_si128(at as *const __m128i) };
@@ -263,10 +311,8 @@ unsafe fn k_qconv1_avx2_tile<X: QIn, const G: usize, const W: usize, const KH: u
             for q in 0..kp {
                 let even = widen(xp.add(kh * W + 2 * q));
                 let odd = if KW % 2 == 1 { even } else { widen(xp.add(kh * W + 2 * q + 1)) };
-                for (m, [ae, ao]) in acc.iter_mut().enumerate() {
-                    let at = w.as_ptr().add(((m * KH + kh) * kp + q) * 4) as *const i32;
-                    let (we, wo) =
-                        (_mm256_set1_epi32(at.read_unaligned()), _mm256_set1_epi32(at.add(1).read_unaligned()));
+                for ([ae, ao], wt) in acc.iter_mut().zip(wt) {
+                    let [we, wo] = wt[kh][q];
                     *ae = _mm256_add_epi32(*ae, _mm256_madd_epi16(even, we));
                     *ao = _mm256_add_epi32(*ao, _mm256_madd_epi16(odd, wo));
                 }
