@@ -24,9 +24,8 @@ use super::m_requant8;
 use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
 
 /// `y` (`[M][OH/P][OW/P]`) = the convolution of the padded integer image `x` (`[H][W]`, `OH =
-/// H - KH + 1`, `OW = W - KW + 1`) by the weights `w` (`[M][KH][⌈KW/2⌉][4]`: per pair `q` of
-/// kernel columns the weights of columns `2q`, `2q + 1`, then, for odd `KW`, of columns
-/// `2q - 1`, `2q`, else again of `2q`, `2q + 1`; zero outside the kernel), per channel summed from `off` (the input's zero point folded in) in
+/// H - KH + 1`, `OW = W - KW + 1`) by the weights `w` (`[M][KH][⌈KW/2⌉][2]`: kernel columns in
+/// pairs, zero past `KW`), per channel summed from `off` (the input's zero point folded in) in
 /// i32, the largest sum of each `P × P` window (`P` 1, no pool, or 2 dividing `OH` and `OW`) stored as
 /// [`m_requant`] does with the channel's `mul` (not negative when `P > 1`) and `bias`.
 #[allow(clippy::too_many_arguments)]
@@ -54,7 +53,7 @@ fn k_qconv1<
         assert!(OH + KH == H + 1 && OW + KW == W + 1, "stride 1, the image padded");
         assert!((P == 1 || P == 2) && OH.is_multiple_of(P) && OW.is_multiple_of(P), "pool windows tile the output");
     };
-    let (x, w, off) = (&x[..H * W], &w[..M * KH * KW.div_ceil(2) * 4], &off[..M]);
+    let (x, w, off) = (&x[..H * W], &w[..M * KH * KW.div_ceil(2) * 2], &off[..M]);
     let (mul, bias, y) = (&mul[..M], &bias[..M], &mut y[..M * (OH / P) * (OW / P)]);
     #[cfg(target_arch = "x86_64")]
     if OW >= 16 && core::mem::size_of::<X>() == 1 && x86_avx2_fma() {
@@ -103,7 +102,7 @@ fn k_qconv1_portable<
                 for kh in 0..KH {
                     let row = &x[(oh + kh) * W..(oh + kh + 1) * W];
                     for kw in 0..KW {
-                        let wv = w[((m * KH + kh) * kp + kw / 2) * 4 + kw % 2] as i32;
+                        let wv = w[((m * KH + kh) * kp + kw / 2) * 2 + kw % 2] as i32;
                         for (a, v) in acc.iter_mut().zip(&row[kw..kw + OW]) {
                             *a += v.wide() * wv;
                         }
@@ -174,7 +173,9 @@ unsafe fn k_qconv1_avx2<
 }
 
 /// The `G` output channels from `m0` of [`k_qconv1_avx2`]: their pairs of weights broadcast
-/// once into a table, then each row (`P` rows at a time) in tiles of sixteen pixels
+/// once into a table (per kernel row and pair `q`: columns `2q`, `2q + 1` for the even pixels
+/// of [`k_qconv1_avx2_tile`], and for the odd ones columns `2q - 1`, `2q` when `KW` is odd,
+/// else `2q`, `2q + 1` again), then each row (`P` rows at a time) in tiles of sixteen pixels
 /// ([`k_qconv1_avx2_tile`]: the even and the odd pixels' sums) at columns `16t`, the last tile
 /// moved left to end at the row's end (a multiple of `P` from the start: pixels computed twice
 /// are stored twice, alike). Without a pool the even and odd sums are interleaved into two
@@ -212,17 +213,15 @@ unsafe fn k_qconv1_avx2_group<
 ) {
     use core::arch::x86_64::*;
     let kp = KW.div_ceil(2);
-    let (w, off) = (&w[m0 * KH * kp * 4..][..G * KH * kp * 4], &off[m0..][..G]);
+    let (w, off) = (&w[m0 * KH * kp * 2..][..G * KH * kp * 2], &off[m0..][..G]);
     let mut wt = [[[[_mm256_setzero_si256(); 2]; KW]; KH]; G];
-    for (m, wt) in wt.iter_mut().enumerate() {
-        for (kh, wt) in wt.iter_mut().enumerate() {
-            for (q, wt) in wt[..kp].iter_mut().enumerate() {
-                let at = ((m * KH + kh) * kp + q) * 4;
-                for (j, wt) in wt.iter_mut().enumerate() {
-                    let (a, b) = (w[at + 2 * j], w[at + 2 * j + 1]);
-                    *wt = _mm256_set1_epi32(a as u16 as i32 | (b as i32) << 16);
-                }
-            }
+    for (row, wt) in w.chunks_exact(kp * 2).zip(wt.iter_mut().flatten()) {
+        // The odd pixels' weight at column `k` of their pairs (kernel column `k - KW % 2`, zero
+        // outside the kernel) in the low (`h` 0) or high (`h` 1) half of a 32-bit lane.
+        let tap = |k: usize, h: u32| row.get(k.wrapping_sub(KW % 2)).map_or(0, |&v| (v as u16 as i32) << (16 * h));
+        for (q, [even, odd]) in wt[..kp].iter_mut().enumerate() {
+            *even = _mm256_set1_epi32(row[2 * q] as u16 as i32 | (row[2 * q + 1] as i32) << 16);
+            *odd = _mm256_set1_epi32(tap(2 * q, 0) | tap(2 * q + 1, 1));
         }
     }
     for oh in (0..OH).step_by(P) {
@@ -351,14 +350,11 @@ mod tests {
                 _ => ((i * 13) % 255) as i32 - 127,
             })
             .collect();
-        let mut wp = vec![0i16; M * KH * kp * 4];
+        let mut wp = vec![0i16; M * KH * kp * 2];
         let mut off = vec![0i32; M];
         for (i, &v) in wt.iter().enumerate() {
             let (m, kh, kw) = (i / (KH * KW), i / KW % KH, i % KW);
-            // The odd pixels' pairs start a column to the left when `KW` is odd.
-            for (slot, c) in [(0, kw), (2, kw + KW % 2)] {
-                wp[((m * KH + kh) * kp + c / 2) * 4 + slot + c % 2] = v as i16;
-            }
+            wp[((m * KH + kh) * kp + kw / 2) * 2 + kw % 2] = v as i16;
             off[m] -= 3 * v;
         }
         let mul: Vec<f32> = (0..M).map(|m| 0.0005 + m as f32 * 1e-5).collect();

@@ -74,10 +74,8 @@ impl Lowerer<'_> {
     }
 
     /// A quantized convolution of one input channel at stride and dilation 1 as `k_qconv1`:
-    /// the padded image as it is, the weights `[M][KH][⌈KW/2⌉][4]` `i16` (per pair `q` of kernel
-    /// columns those of columns `2q`, `2q + 1` for the even pixels of its AVX2 tiles, then those
-    /// of `2q - 1`, `2q` for the odd pixels when `KW` is odd, else of `2q`, `2q + 1` again; zero
-    /// outside the kernel), the offsets `-zx · Σ w`, the scales and biases. A MaxPool the
+    /// the padded image as it is, the weights `[M][KH][⌈KW/2⌉][2]` `i16` (kernel columns in
+    /// pairs, zero past `KW`), the offsets `-zx · Σ w`, the scales and biases. A MaxPool the
     /// plan runs on its integers ([`Fusion::pool`]) is fused into it when its windows are 2 × 2
     /// at stride 2 and tile the output, and no scale is negative (the store is then
     /// non-decreasing in the sum): the kernel defines the QuantizeLinear's output after the
@@ -95,14 +93,11 @@ impl Lowerer<'_> {
         let (ph, pw) = geo.padded();
         let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{}", f.xq.zero, xt))?;
         let kp = kw.div_ceil(2);
-        let mut wp = vec![0i16; m * kh * kp * 4];
+        let mut wp = vec![0i16; m * kh * kp * 2];
         for (i, &v) in p.values.iter().enumerate() {
             let (mi, r, c) = (i / (kh * kw), i / kw % kh, i % kw);
-            let v = i16::try_from(v).expect("8-bit weights minus their zero point");
-            // The odd pixels' pairs start a column to the left when `KW` is odd.
-            for (slot, c) in [(0, c), (2, c + kw % 2)] {
-                wp[((mi * kh + r) * kp + c / 2) * 4 + slot + c % 2] = v;
-            }
+            wp[((mi * kh + r) * kp + c / 2) * 2 + c % 2] =
+                i16::try_from(v).expect("8-bit weights minus their zero point");
         }
         let pooled = f.pool.filter(|&(pool, _)| self.pool_of_two(pool, oh, ow) && t.mul.iter().all(|&s| s >= 0.0));
         let (window, out) = match pooled {
