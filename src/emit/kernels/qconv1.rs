@@ -175,7 +175,9 @@ unsafe fn k_qconv1_avx2<
 /// The `G` output channels from `m0` of [`k_qconv1_avx2`]: their pairs of weights broadcast
 /// once into a table (per kernel row and pair `q`: columns `2q`, `2q + 1` for the even pixels
 /// of [`k_qconv1_avx2_tile`], and for the odd ones columns `2q - 1`, `2q` when `KW` is odd,
-/// else `2q`, `2q + 1` again), then each row (`P` rows at a time) in tiles of sixteen pixels
+/// else `2q`, `2q + 1` again; for odd `KW` the half-empty pairs of rows `2r` in the table are
+/// those of rows `2r` and `2r + 1`, column `KW - 1` for the even pixels and 0 for the odd), then
+/// each row (`P` rows at a time) in tiles of sixteen pixels
 /// ([`k_qconv1_avx2_tile`]: the even and the odd pixels' sums) at columns `16t`, the last tile
 /// moved left to end at the row's end (a multiple of `P` from the start: pixels computed twice
 /// are stored twice, alike). Without a pool the even and odd sums are interleaved into two
@@ -215,13 +217,23 @@ unsafe fn k_qconv1_avx2_group<
     let kp = KW.div_ceil(2);
     let (w, off) = (&w[m0 * KH * kp * 2..][..G * KH * kp * 2], &off[m0..][..G]);
     let mut wt = [[[[_mm256_setzero_si256(); 2]; KW]; KH]; G];
-    for (row, wt) in w.chunks_exact(kp * 2).zip(wt.iter_mut().flatten()) {
-        // The odd pixels' weight at column `k` of their pairs (kernel column `k - KW % 2`, zero
-        // outside the kernel) in the low (`h` 0) or high (`h` 1) half of a 32-bit lane.
-        let tap = |k: usize, h: u32| row.get(k.wrapping_sub(KW % 2)).map_or(0, |&v| (v as u16 as i32) << (16 * h));
-        for (q, [even, odd]) in wt[..kp].iter_mut().enumerate() {
-            *even = _mm256_set1_epi32(row[2 * q] as u16 as i32 | (row[2 * q + 1] as i32) << 16);
-            *odd = _mm256_set1_epi32(tap(2 * q, 0) | tap(2 * q + 1, 1));
+    for (rows, wt) in w.chunks_exact(KH * kp * 2).zip(&mut wt) {
+        for (kh, wt) in wt.iter_mut().enumerate() {
+            let row = &rows[kh * kp * 2..][..kp * 2];
+            // The odd pixels' weight at column `k` of their pairs (kernel column `k - KW % 2`,
+            // zero outside the kernel).
+            let tap = |k: usize| row.get(k.wrapping_sub(KW % 2)).copied().unwrap_or(0);
+            let pair = |lo: i16, hi: i16| _mm256_set1_epi32(lo as u16 as i32 | (hi as i32) << 16);
+            for (q, [even, odd]) in wt[..kp].iter_mut().enumerate() {
+                *even = pair(row[2 * q], row[2 * q + 1]);
+                *odd = pair(tap(2 * q), tap(2 * q + 1));
+            }
+            if KW % 2 == 1 && kh % 2 == 0 && kh + 1 < KH {
+                // The half-empty pairs of rows `kh` and `kh + 1` as one.
+                let below = &rows[(kh + 1) * kp * 2..][..kp * 2];
+                wt[kp - 1][0] = pair(row[KW - 1], below[KW - 1]);
+                wt[0][1] = pair(row[0], below[0]);
+            }
         }
     }
     for oh in (0..OH).step_by(P) {
@@ -272,8 +284,11 @@ unsafe fn k_qconv1_avx2_group<
 /// `2q + 1`, and of odd pixel `2i + 1` at its columns `2q - 1`, `2q` when `KW` is odd (its
 /// pairs start a column to the left, the first weight of the first pair zero), else another
 /// sixteen bytes from column `2q + 1` hold the odd pixels' pairs at their columns `2q`,
-/// `2q + 1`: one `vpmaddwd` per channel and parity. Returns the even and the odd sums of
-/// channel `m` at `[m]`.
+/// `2q + 1`: one `vpmaddwd` per channel and parity. For odd `KW` the half-empty pairs (the
+/// even pixels' last column, the odd pixels' first) of rows `2r` and `2r + 1` are summed as
+/// one pair (two rows' taps of the column, blended from the rows' widened bytes), a `vpmaddwd`
+/// fewer per channel, parity and two rows. Returns the even and the odd sums of channel `m` at
+/// `[m]`.
 ///
 /// # Safety
 /// The CPU has AVX2; `X` is one byte; every pixel of the tile lies inside `x`; `off` holds the
@@ -307,13 +322,35 @@ unsafe fn k_qconv1_avx2_tile<X: QIn, const G: usize, const W: usize, const KH: u
             *a = [_mm256_set1_epi32(o); 2];
         }
         for kh in 0..KH {
+            // Whether this row's half-empty pairs are summed with the next row's, and whether
+            // they were summed with the previous row's.
+            let (joins, joined) = (KW % 2 == 1 && kh % 2 == 0 && kh + 1 < KH, KW % 2 == 1 && kh % 2 == 1);
             for q in 0..kp {
                 let even = widen(xp.add(kh * W + 2 * q));
                 let odd = if KW % 2 == 1 { even } else { widen(xp.add(kh * W + 2 * q + 1)) };
+                let (even, skip_even) = match (joins, q + 1 == kp) {
+                    // Columns `KW - 1` of rows `kh` (low halves) and `kh + 1` (high halves).
+                    (true, true) => (
+                        _mm256_blend_epi16::<0xaa>(even, _mm256_slli_epi32::<16>(widen(xp.add((kh + 1) * W + 2 * q)))),
+                        false,
+                    ),
+                    _ => (even, joined && q + 1 == kp),
+                };
+                let (odd, skip_odd) = match (joins, q) {
+                    // Columns 0 of the odd pixels (`1 + 2i`) of rows `kh` and `kh + 1`.
+                    (true, 0) => {
+                        (_mm256_blend_epi16::<0xaa>(_mm256_srli_epi32::<16>(odd), widen(xp.add((kh + 1) * W))), false)
+                    }
+                    _ => (odd, joined && q == 0),
+                };
                 for ([ae, ao], wt) in acc.iter_mut().zip(wt) {
                     let [we, wo] = wt[kh][q];
-                    *ae = _mm256_add_epi32(*ae, _mm256_madd_epi16(even, we));
-                    *ao = _mm256_add_epi32(*ao, _mm256_madd_epi16(odd, wo));
+                    if !skip_even {
+                        *ae = _mm256_add_epi32(*ae, _mm256_madd_epi16(even, we));
+                    }
+                    if !skip_odd {
+                        *ao = _mm256_add_epi32(*ao, _mm256_madd_epi16(odd, wo));
+                    }
                 }
             }
         }
