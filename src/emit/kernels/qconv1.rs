@@ -4,9 +4,12 @@
 //! sixteen output channels with few.
 //!
 //! On x86-64 with AVX2 each output channel sums pairs of neighbouring kernel columns with one
-//! `vpmaddwd` per pair, kernel row and eight pixels: the image's bytes at columns `c`, `c + 1`
-//! of eight pixels interleaved as 16-bit lanes, times the pair of weights broadcast, summed in
-//! pairs into i32 lanes (exact: 8-bit inputs by weights below 2^9 in magnitude).
+//! `vpmaddwd` per pair, kernel row and eight pixels: sixteen bytes of a row widened to 16-bit
+//! lanes are the pairs of columns `c + 2i`, `c + 2i + 1`, which, times a pair of weights
+//! broadcast and summed in pairs into i32 lanes, are a pair of taps of the eight even pixels
+//! `c + 2i` and, times the pair of weights one column to the left, of the eight odd pixels
+//! (exact: 8-bit inputs by weights below 2^9 in magnitude). One widening serves both parities
+//! and every channel of a tile; the even and odd sums are interleaved only once, at the store.
 //!
 //! A MaxPool of `P × P` windows at stride `P` after the convolution (and its ReLU and
 //! QuantizeLinear) can be fused: the largest of each window's sums is stored. The store is
@@ -53,7 +56,7 @@ fn k_qconv1<
     let (x, w, off) = (&x[..H * W], &w[..M * KH * KW.div_ceil(2) * 2], &off[..M]);
     let (mul, bias, y) = (&mul[..M], &bias[..M], &mut y[..M * (OH / P) * (OW / P)]);
     #[cfg(target_arch = "x86_64")]
-    if OW >= 8 && core::mem::size_of::<X>() == 1 && x86_avx2_fma() {
+    if OW >= 16 && core::mem::size_of::<X>() == 1 && x86_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the kernel reads; X is
         // one byte.
         unsafe { k_qconv1_avx2::<X, Y, H, W, M, OH, OW, KH, KW, P>(x, w, off, mul, bias, y, rq) };
@@ -118,11 +121,8 @@ fn k_qconv1_portable<
     }
 }
 
-/// [`k_qconv1`] with AVX2, for rows of at least 8 pixels of one byte: per group of at most six
-/// output channels (as many in each group), each row (`P` rows at a time, the windows' largest
-/// sums by [`k_qconv1_avx2_pool`]) in tiles of two blocks of eight pixels ([`k_qconv1_avx2_tile`]), at
-/// columns `16t` and `16t + 8`, the last tile moved left to end at the row's end (a multiple
-/// of `P` from the start; pixels computed twice are stored twice, alike).
+/// [`k_qconv1`] with AVX2, for rows of at least 16 pixels of one byte: per group of at most six
+/// output channels (as many in each group), [`k_qconv1_avx2_group`].
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; `X` is one byte; the slices are as long as [`k_qconv1`] makes
@@ -151,158 +151,210 @@ unsafe fn k_qconv1_avx2<
     rq: Requant,
 ) {
     let per = M.div_ceil(M.div_ceil(6));
-    let kp = KW.div_ceil(2);
     let mut m0 = 0;
     while m0 < M {
         let g = per.min(M - m0);
-        for oh in (0..OH).step_by(P) {
-            let mut first = 0;
-            loop {
-                first = first.min(OW.saturating_sub(16));
-                let second = (first + 8).min(OW - 8);
-                let (w, off) = (&w[m0 * KH * kp * 2..], &off[m0..]);
-                macro_rules! tile {
-                    ($g:literal) => {{
-                        // SAFETY: the CPU has AVX2; the tiles' pixels lie inside the image.
-                        let top = unsafe {
-                            k_qconv1_avx2_tile::<X, $g, W, KH, KW>(&x[oh * W + first..], second - first, w, off)
-                        };
-                        let mut pooled = [[0i32; 16]; $g];
-                        if P == 1 {
-                            for (p, t) in pooled.iter_mut().zip(&top) {
-                                p[..8].copy_from_slice(&t[0]);
-                                p[8..].copy_from_slice(&t[1]);
-                            }
-                        } else {
-                            let under = unsafe {
-                                k_qconv1_avx2_tile::<X, $g, W, KH, KW>(
-                                    &x[(oh + 1) * W + first..],
-                                    second - first,
-                                    w,
-                                    off,
-                                )
-                            };
-                            for ((p, t), u) in pooled.iter_mut().zip(&top).zip(&under) {
-                                // SAFETY: the CPU has AVX2.
-                                unsafe { k_qconv1_avx2_pool(t, u, p) };
-                            }
-                        }
-                        for (m, pooled) in pooled.iter().enumerate() {
-                            let (c, mul, bias) = (m0 + m, mul[m0 + m], bias[m0 + m]);
-                            // The first `16 / P`, eight at a time.
-                            let mut out = [Y::store(0.0, rq); 16];
-                            for (eight, sums) in out.chunks_exact_mut(8).zip(pooled.chunks_exact(8)).take(2 / P) {
-                                // SAFETY: the CPU has AVX2; `sums` holds eight i32.
-                                unsafe {
-                                    let sums = core::arch::x86_64::_mm256_loadu_si256(sums.as_ptr() as *const _);
-                                    let s = core::arch::x86_64::_mm256_set1_ps;
-                                    m_requant8(sums, 0, s(mul), s(bias), rq, eight)
-                                };
-                            }
-                            let row = (c * (OH / P) + oh / P) * (OW / P);
-                            y[row + first / P..][..8 / P].copy_from_slice(&out[..8 / P]);
-                            y[row + second / P..][..8 / P].copy_from_slice(&out[8 / P..16 / P]);
-                        }
-                    }};
-                }
-                match g {
-                    6 => tile!(6),
-                    5 => tile!(5),
-                    4 => tile!(4),
-                    3 => tile!(3),
-                    2 => tile!(2),
-                    _ => tile!(1),
-                }
-                if second + 8 == OW {
-                    break;
-                }
-                first += 16;
-            }
+        macro_rules! group {
+            ($g:literal) => {
+                // SAFETY: the CPU has AVX2 and FMA; the group's channels lie inside the slices.
+                unsafe { k_qconv1_avx2_group::<X, Y, $g, H, W, M, OH, OW, KH, KW, P>(x, w, off, mul, bias, y, rq, m0) }
+            };
+        }
+        match g {
+            6 => group!(6),
+            5 => group!(5),
+            4 => group!(4),
+            3 => group!(3),
+            2 => group!(2),
+            _ => group!(1),
         }
         m0 += g;
     }
 }
 
-/// The largest sum of each 2 × 2 window of two rows of sixteen pixels (`top`, `under`, each
-/// two blocks of eight) into `pooled[..8]`, in column order.
+/// The `G` output channels from `m0` of [`k_qconv1_avx2`]: their pairs of weights broadcast
+/// once into a table (per kernel row and pair `q`: columns `2q`, `2q + 1` for the even pixels
+/// of [`k_qconv1_avx2_tile`], and for the odd ones columns `2q - 1`, `2q` when `KW` is odd,
+/// else `2q`, `2q + 1` again; for odd `KW` the half-empty pairs of rows `2r` in the table are
+/// those of rows `2r` and `2r + 1`, column `KW - 1` for the even pixels and 0 for the odd), then
+/// each row (`P` rows at a time) in tiles of sixteen pixels
+/// ([`k_qconv1_avx2_tile`]: the even and the odd pixels' sums) at columns `16t`, the last tile
+/// moved left to end at the row's end (a multiple of `P` from the start: pixels computed twice
+/// are stored twice, alike). Without a pool the even and odd sums are interleaved into two
+/// blocks of eight pixels; with 2 × 2 windows each window's largest sum is the largest of its
+/// row's even and odd sums and the row below's, eight windows in order. Each block of eight is
+/// stored by [`m_requant8`].
 ///
 /// # Safety
-/// The CPU has AVX2.
+/// The CPU has AVX2 and FMA; `X` is one byte; the slices are as long as [`k_qconv1`] makes
+/// them; `m0 + G <= M`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn k_qconv1_avx2_pool(top: &[[i32; 8]; 2], under: &[[i32; 8]; 2], pooled: &mut [i32; 16]) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn k_qconv1_avx2_group<
+    X: QIn,
+    Y: QOut,
+    const G: usize,
+    const H: usize,
+    const W: usize,
+    const M: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const P: usize,
+>(
+    x: &[X],
+    w: &[i16],
+    off: &[i32],
+    mul: &[f32],
+    bias: &[f32],
+    y: &mut [Y],
+    rq: Requant,
+    m0: usize,
+) {
     use core::arch::x86_64::*;
-    // SAFETY: the loads and the store are of whole arrays of eight i32.
-    unsafe {
-        let load = |v: &[i32; 8]| _mm256_loadu_si256(v.as_ptr() as *const _);
-        let a = _mm256_castsi256_ps(_mm256_max_epi32(load(&top[0]), load(&under[0])));
-        let b = _mm256_castsi256_ps(_mm256_max_epi32(load(&top[1]), load(&under[1])));
-        // Per 128-bit half: the even and the odd columns of a's then b's four pixels.
-        let even = _mm256_castps_si256(_mm256_shuffle_ps::<0x88>(a, b));
-        let odd = _mm256_castps_si256(_mm256_shuffle_ps::<0xdd>(a, b));
-        // Windows 0, 1 (a), 4, 5 (b) | 2, 3 (a), 6, 7 (b): put in order.
-        let windows = _mm256_permute4x64_epi64::<0xd8>(_mm256_max_epi32(even, odd));
-        _mm256_storeu_si256(pooled.as_mut_ptr() as *mut _, windows);
+    let kp = KW.div_ceil(2);
+    let (w, off) = (&w[m0 * KH * kp * 2..][..G * KH * kp * 2], &off[m0..][..G]);
+    let mut wt = [[[[_mm256_setzero_si256(); 2]; KW]; KH]; G];
+    for (rows, wt) in w.chunks_exact(KH * kp * 2).zip(&mut wt) {
+        for (kh, wt) in wt.iter_mut().enumerate() {
+            let row = &rows[kh * kp * 2..][..kp * 2];
+            // The odd pixels' weight at column `k` of their pairs (kernel column `k - KW % 2`,
+            // zero outside the kernel).
+            let tap = |k: usize| row.get(k.wrapping_sub(KW % 2)).copied().unwrap_or(0);
+            let pair = |lo: i16, hi: i16| _mm256_set1_epi32(lo as u16 as i32 | (hi as i32) << 16);
+            for (q, [even, odd]) in wt[..kp].iter_mut().enumerate() {
+                *even = pair(row[2 * q], row[2 * q + 1]);
+                *odd = pair(tap(2 * q), tap(2 * q + 1));
+            }
+            if KW % 2 == 1 && kh % 2 == 0 && kh + 1 < KH {
+                // The half-empty pairs of rows `kh` and `kh + 1` as one.
+                let below = &rows[(kh + 1) * kp * 2..][..kp * 2];
+                wt[kp - 1][0] = pair(row[KW - 1], below[KW - 1]);
+                wt[0][1] = pair(row[0], below[0]);
+            }
+        }
+    }
+    for oh in (0..OH).step_by(P) {
+        let mut c = 0;
+        loop {
+            c = c.min(OW - 16);
+            // SAFETY: the CPU has AVX2; the tiles' pixels lie inside the image (`oh + 1 < OH`
+            // when `P` is 2).
+            let top = unsafe { k_qconv1_avx2_tile::<X, G, W, KH, KW>(&x[oh * W + c..], &wt, off) };
+            let under = if P == 1 {
+                top
+            } else {
+                unsafe { k_qconv1_avx2_tile::<X, G, W, KH, KW>(&x[(oh + 1) * W + c..], &wt, off) }
+            };
+            for (m, (&[even, odd], &[even2, odd2])) in top.iter().zip(&under).enumerate() {
+                let ch = m0 + m;
+                let (mul, bias) = (_mm256_set1_ps(mul[ch]), _mm256_set1_ps(bias[ch]));
+                let row = (ch * (OH / P) + oh / P) * (OW / P);
+                // SAFETY: the CPU has AVX2; `row + c / P + 16 / P <= row + OW / P`.
+                unsafe {
+                    if P == 1 {
+                        // Pixels 0, 1, 2, 3 | 8, 9, 10, 11 and 4, 5, 6, 7 | 12, 13, 14, 15.
+                        let (lo, hi) = (_mm256_unpacklo_epi32(even, odd), _mm256_unpackhi_epi32(even, odd));
+                        let first = _mm256_permute2x128_si256::<0x20>(lo, hi);
+                        let second = _mm256_permute2x128_si256::<0x31>(lo, hi);
+                        m_requant8(first, 0, mul, bias, rq, &mut y[row + c..]);
+                        m_requant8(second, 0, mul, bias, rq, &mut y[row + c + 8..]);
+                    } else {
+                        let top = _mm256_max_epi32(even, odd);
+                        let windows = _mm256_max_epi32(top, _mm256_max_epi32(even2, odd2));
+                        m_requant8(windows, 0, mul, bias, rq, &mut y[row + c / 2..]);
+                    }
+                }
+            }
+            if c + 16 == OW {
+                break;
+            }
+            c += 16;
+        }
     }
 }
 
-/// One register tile of [`k_qconv1_avx2`]: two blocks of eight pixels (the first's top-left
-/// tap at `x`, the second `d` columns right of it) by `G` output channels (weights at `w`,
-/// sums starting from `off`). Per kernel row and pair of columns `2p`, `2p + 1`, each block's
-/// pixels as 16-bit pairs (`x[c], x[c + 1]`: two 8-byte loads interleaved, widened; the second
-/// column's lanes zero past `KW`) and one `vpmaddwd` per channel by its pair of weights.
-/// Returns the sums of channel `m`, block `j`, pixel `i` at `[m][j][i]`.
+/// One register tile of [`k_qconv1_avx2_group`]: sixteen pixels (the first's top-left tap at
+/// `x`) by `G` output channels (pairs of weights broadcast in `wt[m][kh][q]`: the even pixels',
+/// the odd pixels'; sums starting from `off`), as the sums of the eight even pixels and of the
+/// eight odd ones. Per kernel row and pair `q`, sixteen bytes from column `2q` widened to 16-bit
+/// lanes hold the pairs `x[2q + 2i], x[2q + 2i + 1]` of even pixel `2i` at its columns `2q`,
+/// `2q + 1`, and of odd pixel `2i + 1` at its columns `2q - 1`, `2q` when `KW` is odd (its
+/// pairs start a column to the left, the first weight of the first pair zero), else another
+/// sixteen bytes from column `2q + 1` hold the odd pixels' pairs at their columns `2q`,
+/// `2q + 1`: one `vpmaddwd` per channel and parity. For odd `KW` the half-empty pairs (the
+/// even pixels' last column, the odd pixels' first) of rows `2r` and `2r + 1` are summed as
+/// one pair (two rows' taps of the column, blended from the rows' widened bytes), a `vpmaddwd`
+/// fewer per channel, parity and two rows. Returns the even and the odd sums of channel `m` at
+/// `[m]`.
 ///
 /// # Safety
-/// The CPU has AVX2; `X` is one byte; every pixel of the tile lies inside `x`, and `w`, `off`
-/// hold the `G` channels.
+/// The CPU has AVX2; `X` is one byte; every pixel of the tile lies inside `x`; `off` holds the
+/// `G` channels.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn k_qconv1_avx2_tile<X: QIn, const G: usize, const W: usize, const KH: usize, const KW: usize>(
     x: &[X],
-    d: usize,
-    w: &[i16],
+    wt: &[[[[core::arch::x86_64::__m256i; 2]; KW]; KH]; G],
     off: &[i32],
-) -> [[[i32; 8]; 2]; G] {
+) -> [[core::arch::x86_64::__m256i; 2]; G] {
     use core::arch::x86_64::*;
     let kp = KW.div_ceil(2);
-    let (xp, w, off) = (x.as_ptr() as *const u8, &w[..G * KH * kp * 2], &off[..G]);
-    // SAFETY: the caller keeps every pixel of the tile inside `x`: the last byte read is the
-    // second block's last pixel's bottom-right tap (column `2p + 1` only below `KW`).
+    let (xp, off) = (x.as_ptr() as *const u8, &off[..G]);
+    let widen = |at: *const u8| {
+        // SAFETY: the caller keeps the sixteen bytes inside `x` (below).
+        let v = unsafe { _mm_loadu_si128(at as *const __m128i) };
+        if X::I8 {
+            _mm256_cvtepi8_epi16(v)
+        } else {
+            _mm256_cvtepu8_epi16(v)
+        }
+    };
+    // SAFETY: the caller keeps every pixel of the tile inside `x`: the last byte read, of the
+    // sixteen from column `2q + 1 - KW % 2` of the last pair, is the last pixel's bottom-right
+    // tap (even `KW`) or the one before it (odd `KW`).
     unsafe {
         let mut acc = [[_mm256_setzero_si256(); 2]; G];
         for (a, &o) in acc.iter_mut().zip(off) {
             *a = [_mm256_set1_epi32(o); 2];
         }
         for kh in 0..KH {
-            for p in 0..kp {
-                let mut xv = [_mm256_setzero_si256(); 2];
-                for (j, xv) in xv.iter_mut().enumerate() {
-                    let at = xp.add(kh * W + j * d + 2 * p);
-                    let left = _mm_loadl_epi64(at as *const _);
-                    let right =
-                        if 2 * p + 1 < KW { _mm_loadl_epi64(at.add(1) as *const _) } else { _mm_setzero_si128() };
-                    let pairs = _mm_unpacklo_epi8(left, right);
-                    *xv = if X::I8 { _mm256_cvtepi8_epi16(pairs) } else { _mm256_cvtepu8_epi16(pairs) };
-                }
-                for (m, a) in acc.iter_mut().enumerate() {
-                    let at = ((m * KH + kh) * kp + p) * 2;
-                    let wv = _mm256_set1_epi32(w[at] as u16 as i32 | (w[at + 1] as i32) << 16);
-                    for (a, xv) in a.iter_mut().zip(&xv) {
-                        *a = _mm256_add_epi32(*a, _mm256_madd_epi16(*xv, wv));
+            // Whether this row's half-empty pairs are summed with the next row's, and whether
+            // they were summed with the previous row's.
+            let (joins, joined) = (KW % 2 == 1 && kh % 2 == 0 && kh + 1 < KH, KW % 2 == 1 && kh % 2 == 1);
+            for q in 0..kp {
+                let even = widen(xp.add(kh * W + 2 * q));
+                let odd = if KW % 2 == 1 { even } else { widen(xp.add(kh * W + 2 * q + 1)) };
+                let (even, skip_even) = match (joins, q + 1 == kp) {
+                    // Columns `KW - 1` of rows `kh` (low halves) and `kh + 1` (high halves).
+                    (true, true) => (
+                        _mm256_blend_epi16::<0xaa>(even, _mm256_slli_epi32::<16>(widen(xp.add((kh + 1) * W + 2 * q)))),
+                        false,
+                    ),
+                    _ => (even, joined && q + 1 == kp),
+                };
+                let (odd, skip_odd) = match (joins, q) {
+                    // Columns 0 of the odd pixels (`1 + 2i`) of rows `kh` and `kh + 1`.
+                    (true, 0) => {
+                        (_mm256_blend_epi16::<0xaa>(_mm256_srli_epi32::<16>(odd), widen(xp.add((kh + 1) * W))), false)
+                    }
+                    _ => (odd, joined && q == 0),
+                };
+                for ([ae, ao], wt) in acc.iter_mut().zip(wt) {
+                    let [we, wo] = wt[kh][q];
+                    if !skip_even {
+                        *ae = _mm256_add_epi32(*ae, _mm256_madd_epi16(even, we));
+                    }
+                    if !skip_odd {
+                        *ao = _mm256_add_epi32(*ao, _mm256_madd_epi16(odd, wo));
                     }
                 }
             }
         }
-        let mut sums = [[[0i32; 8]; 2]; G];
-        for (s, a) in sums.iter_mut().zip(&acc) {
-            for (s, a) in s.iter_mut().zip(a) {
-                _mm256_storeu_si256(s.as_mut_ptr() as *mut _, *a);
-            }
-        }
-        sums
+        acc
     }
 }
 
@@ -382,10 +434,9 @@ mod tests {
         assert!(spread.len() > 10, "the outputs cover the range: {spread:?}");
     }
 
-    /// Kernels of odd and even width; rows of 5 and 6 (portable), 8 (one block twice), 14 (two
-    /// overlapping blocks) and 28 pixels (the last tile moved left); 6, 8 (two groups of 4) and
-    /// 13 output channels (5, 5, 3); `u8` and `i8` images; without a pool and with 2 × 2
-    /// windows.
+    /// Kernels of odd (1, 3, 5, 7) and even (4) width; rows of 5 and 8 pixels (portable), 16
+    /// (one tile), 18, 20 and 28 (the last tile moved left); 3, 6, 7, 8 (two groups of 4) and 13
+    /// output channels (5, 5, 3); `u8` and `i8` images; without a pool and with 2 × 2 windows.
     #[test]
     fn one_channel_convolutions_match_the_definition() {
         let u = |i: usize| match i % 5 {
@@ -400,12 +451,15 @@ mod tests {
         };
         matches_definition::<u8, 32, 32, 6, 28, 28, 5, 5, 1>(u);
         matches_definition::<i8, 32, 32, 6, 28, 28, 5, 5, 1>(s);
-        matches_definition::<u8, 9, 17, 8, 6, 14, 4, 4, 1>(u);
+        matches_definition::<u8, 9, 21, 8, 6, 18, 4, 4, 1>(u);
+        matches_definition::<i8, 10, 19, 13, 8, 16, 3, 4, 1>(s);
+        matches_definition::<u8, 5, 16, 3, 3, 16, 3, 1, 1>(u);
+        matches_definition::<i8, 20, 22, 7, 14, 16, 7, 7, 1>(s);
         matches_definition::<i8, 11, 10, 13, 9, 8, 3, 3, 1>(s);
         matches_definition::<u8, 16, 9, 3, 12, 5, 5, 5, 1>(u);
         matches_definition::<u8, 32, 32, 6, 28, 28, 5, 5, 2>(u);
         matches_definition::<i8, 32, 32, 13, 28, 28, 5, 5, 2>(s);
-        matches_definition::<u8, 9, 17, 8, 6, 14, 4, 4, 2>(u);
+        matches_definition::<u8, 9, 23, 8, 6, 20, 4, 4, 2>(u);
         matches_definition::<i8, 19, 22, 6, 16, 20, 4, 3, 2>(s);
         matches_definition::<u8, 12, 10, 8, 8, 6, 5, 5, 2>(u);
     }
