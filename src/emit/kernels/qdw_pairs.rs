@@ -103,8 +103,16 @@ unsafe fn k_qdw_pairs<
         }
     };
     let gather = |flat: &[i32; N], out: &mut [i32; N]| {
-        for oh in 0..OH {
-            out[oh * OW..][..OW].copy_from_slice(&flat[oh * PW..][..OW]);
+        if OW < 8 && (OH - 1) * PW + 8 <= N {
+            // One copy of eight a row, in order: the lanes past a row are the next row's, which
+            // its own copy writes again (a row of DS-CNN's five in one load and one store).
+            for oh in 0..OH {
+                out[oh * OW..][..8].copy_from_slice(&flat[oh * PW..][..8]);
+            }
+        } else {
+            for oh in 0..OH {
+                out[oh * OW..][..OW].copy_from_slice(&flat[oh * PW..][..OW]);
+            }
         }
     };
     let store = |c: usize, out: &[i32; N], y: &mut [Y]| {
