@@ -517,10 +517,11 @@ impl Lowerer<'_> {
             // planes of 16 flat positions to 1,024 values the kernel pads each plane into a
             // scratch itself (the x86-64 kernel `k_qdw_pairs`, whose six i32 planes of N values
             // on the stack, 24 KiB at most, stay in the L1 cache), else `k_pad2d` first.
-            // (`scripts/step-times.sh`, MobileNet VWW int8, native: `k_qdw_pairs` took 12.8 us
-            // on the 8 planes of 50 × 50, against 0.8 + 9.8 us for `k_pad2d` and the row kernel,
-            // and 5.5 us on the 256 planes of 5 × 5 (13 flat positions), against 0.6 + 3.5 us
-            // with the small-plane kernel; it was faster on 14 × 14 and 8 × 8, level on 26 × 26.)
+            // (`scripts/step-times.sh`, MobileNet VWW int8, native, one run of both builds:
+            // `k_qdw_pairs` took 12.8 us on the 8 planes of 50 × 50, against 0.8 + 9.8 us for
+            // `k_pad2d` and the row kernel, and 5.6 us on the 256 planes of 5 × 5 (13 flat
+            // positions), against 0.6 + 3.3 us with the small-plane kernel; it was faster on
+            // 14 × 14 and 8 × 8, level on 26 × 26.)
             let fill = format!("{}{}", f.xq.zero, xt);
             let eight_bit = matches!(f.xq.elem, Elem::I8 | Elem::U8);
             let fused = eight_bit && (sh, sw) == (1, 1) && (oh - 1) * pw + ow >= 16 && oh * ow >= 8 && ph * pw <= 1024;
