@@ -24,6 +24,8 @@ const NORM: &str = include_str!("norm.rs");
 const QARM: &str = include_str!("qarm.rs");
 const QCONV1: &str = include_str!("qconv1.rs");
 const QDW: &str = include_str!("qdw.rs");
+const QDW_AVX2: &str = include_str!("qdw_avx2.rs");
+const QDW_PAIRS: &str = include_str!("qdw_pairs.rs");
 const QPACK: &str = include_str!("qpack.rs");
 const QPW: &str = include_str!("qpw.rs");
 const QUANT: &str = include_str!("quant.rs");
@@ -106,6 +108,8 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
             "QIn",
             "QOut",
             "k_qdw_portable",
+            "k_qdw_pairs",
+            "k_qdw_scratch",
             "k_qdw_small",
             "k_qdw_avx2",
             "k_qdw_span",
@@ -113,11 +117,14 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
             "avx2_or_portable",
         ],
     ),
-    ("k_qdw_span", QDW, &[]),
-    ("k_qdw_small", QDW, &["QIn", "QOut", "m_requant"]),
-    ("k_qdw_avx2", QDW, &["QIn", "QOut", "m_requant", "k_qdw_load"]),
-    ("k_qdw_load", QDW, &[]),
-    ("k_qdw_portable", QDW, &["QIn", "QOut", "m_store"]),
+    ("k_qdw_place", QDW, &[]),
+    ("k_qdw_scratch", QDW_PAIRS, &[]),
+    ("k_qdw_pairs", QDW_PAIRS, &["QIn", "QOut", "m_requant8", "k_qdw_place", "k_qdw_scratch"]),
+    ("k_qdw_span", QDW_AVX2, &[]),
+    ("k_qdw_small", QDW_AVX2, &["QIn", "QOut", "m_requant"]),
+    ("k_qdw_avx2", QDW_AVX2, &["QIn", "QOut", "m_requant", "k_qdw_load"]),
+    ("k_qdw_load", QDW_AVX2, &[]),
+    ("k_qdw_portable", QDW, &["QIn", "QOut", "m_store", "k_qdw_place"]),
     ("k_widen_pad", CONV, &["QIn"]),
     ("k_qconv1", QCONV1, &["QIn", "QOut", "k_qconv1_portable", "k_qconv1_avx2", "x86_avx2_fma", "avx2_or_portable"]),
     ("k_qconv1_portable", QCONV1, &["QIn", "QOut", "m_requant"]),
@@ -302,6 +309,8 @@ mod tests {
             super::QARM,
             super::QCONV1,
             super::QDW,
+            super::QDW_AVX2,
+            super::QDW_PAIRS,
             super::QPACK,
             super::QPW,
             super::QUANT,

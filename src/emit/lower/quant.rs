@@ -605,23 +605,43 @@ impl Lowerer<'_> {
             return Ok(());
         }
         if geo.depthwise() {
-            // Integers padded with the input's zero point, summed in i32.
-            let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{}", f.xq.zero, xt))?;
+            // Integers padded with the input's zero point, summed in i32: at stride 1 on padded
+            // planes of 16 flat positions to 1,024 values the kernel pads each plane into a
+            // scratch itself (the x86-64 kernel `k_qdw_pairs`, whose six i32 planes of N values
+            // on the stack, 24 KiB at most, stay in the L1 cache), else `k_pad2d` first.
+            // (`scripts/step-times.sh`, MobileNet VWW int8, native, one run of both builds:
+            // `k_qdw_pairs` took 12.8 us on the 8 planes of 50 × 50, against 0.8 + 9.8 us for
+            // `k_pad2d` and the row kernel, and 5.6 us on the 256 planes of 5 × 5 (13 flat
+            // positions), against 0.6 + 3.3 us with the small-plane kernel; it was faster on
+            // 14 × 14 and 8 × 8, level on 26 × 26.)
+            let fill = format!("{}{}", f.xq.zero, xt);
+            let eight_bit = matches!(f.xq.elem, Elem::I8 | Elem::U8);
+            let fused = eight_bit && (sh, sw) == (1, 1) && (oh - 1) * pw + ow >= 16 && oh * ow >= 8 && ph * pw <= 1024;
+            let [pt, pl, ..] = geo.pads;
+            let (src, scratch, dims) = if fused {
+                let p = self.new_typed_buf(qdw_scratch(geo), f.xq.elem, super::Home::Arena);
+                (xb, Arg::Write(p), [h, wd, pt, pl])
+            } else {
+                (self.pad_input(geo, xb, f.xq.elem, &fill)?, Arg::Code("&mut []".into()), [ph, pw, 0, 0])
+            };
             let steps = self.steps(&t, f);
             let (wb, terms) = self.integer_operands(&p.values, t, true);
             let wt = self.program.bufs[wb].elem.rust();
             let yb = self.define(f.out)?;
             let mut args = vec![Arg::Read(src), Arg::Read(wb)];
             args.extend(terms);
-            args.extend([steps, Arg::Write(yb), Arg::Code(rq)]);
-            // The x86-64 kernels' sums or staged outputs of one channel on the stack (up to 64
-            // KiB), and how far the small-plane kernel reads from a channel's start.
-            let (n, pb) = if matches!(f.xq.elem, Elem::I8 | Elem::U8) && sh == sw && sw <= 2 && oh * pw <= 16384 {
+            args.extend([steps, scratch, Arg::Code(fill), Arg::Write(yb), Arg::Code(rq)]);
+            // The x86-64 kernels' planes, sums or staged outputs of one channel on the stack (up
+            // to 64 KiB), and how far the small-plane kernel reads from a channel's start.
+            let (n, pb) = if fused {
+                ((ph * pw).next_multiple_of(16), 0)
+            } else if eight_bit && sh == sw && sw <= 2 && oh * pw <= 16384 {
                 ((oh * pw).max(16), qdw_span(geo).max(ph * pw))
             } else {
                 (0, 0)
             };
-            let generics = nums(&[cin, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw, n, pb]);
+            let [hx, wx, pt, pl] = dims;
+            let generics = nums(&[cin, hx, wx, ph, pw, pt, pl, oh, ow, kh, kw, sh, sw, dh, dw, n, pb]);
             self.typed_step("k_qdw", &[xt, wt, yt], generics, args);
             return Ok(());
         }
@@ -761,7 +781,7 @@ fn int_mm_generics(dims: &[usize], n: usize) -> Vec<String> {
 }
 
 /// How many 16-bit values the x86-64 depthwise kernel reads from a channel's widened plane
-/// (`k_qdw_span` in `kernels/qdw.rs`, the same formula): blocks of 16 sums over the flat
+/// (`k_qdw_span` in `kernels/qdw_avx2.rs`, the same formula): blocks of 16 sums over the flat
 /// positions `0..max((OH - 1)·W + OW, 16)`, each pair of taps reading its right neighbour.
 fn qdw_span(geo: &ConvGeometry) -> usize {
     let (_, pw) = geo.padded();
@@ -769,6 +789,14 @@ fn qdw_span(geo: &ConvGeometry) -> usize {
     let last =
         (geo.kh - 1) * geo.dh * pw + if geo.dw == 1 { 2 * (geo.kw.div_ceil(2) - 1) } else { (geo.kw - 1) * geo.dw };
     geo.sw * jn + last + 2 - geo.sw
+}
+
+/// The scratch of a depthwise layer that pads its planes itself (`k_qdw_scratch` in
+/// `kernels/qdw_pairs.rs`, the same formula): two padded planes, each rounded up to 16 values
+/// and followed by the `DW` that the x86-64 kernel's last block of pairs reads.
+fn qdw_scratch(geo: &ConvGeometry) -> usize {
+    let (ph, pw) = geo.padded();
+    2 * ((ph * pw).next_multiple_of(16) + geo.dw)
 }
 
 /// Whether every value is an `i8`.
