@@ -260,6 +260,30 @@ unsafe fn m_levels8(v: core::arch::x86_64::__m256, r8: Requant8) -> core::arch::
     _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v, r8.inv), r8.lo), r8.hi))
 }
 
+/// The 32 bytes of `Y` (`u8` or `i8`) of four vectors of [`m_levels8`] with the zero point
+/// `zero` added: `q[0]`'s eight lanes, then `q[1]`'s, `q[2]`'s, `q[3]`'s. Packed with
+/// saturation to i16 then bytes, which keeps every value (each lies in `Y`'s range once
+/// `zero` is added), and put in order by one permutation of dwords.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn m_pack32<Y: QOut>(q: [core::arch::x86_64::__m256i; 4], zero: i32) -> core::arch::x86_64::__m256i {
+    use core::arch::x86_64::*;
+    let z = _mm256_set1_epi16(zero as i16);
+    // Per 128-bit half: q[0]'s four lanes, q[1]'s, | q[2]'s, q[3]'s, as i16.
+    let (a, b) = (_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    let (a, b) = (_mm256_add_epi16(a, z), _mm256_add_epi16(b, z));
+    // Per half: four bytes of each of q[0], q[1], q[2], q[3] (the low half lanes 0..4).
+    let bytes = match Y::LEVELS {
+        Some((qmin, _)) if qmin < 0.0 => _mm256_packs_epi16(a, b),
+        _ => _mm256_packus_epi16(a, b),
+    };
+    _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+}
+
 /// The store of channel `ch`'s i32 sum `acc` by an integer kernel: [`m_requant`] with the
 /// offset `off` and the channel's scale and bias, or, when the module carries a table of steps for the layer
 /// (`steps` not empty: generated for cores without a float unit), [`m_steps`] of `acc + off`,
