@@ -96,11 +96,14 @@ unsafe fn k_qconv4_px<
                 let sums = unsafe {
                     k_qconv4_px_tile::<NC, NV, CQ, H, W, KH, KW, DH, DW>(&xq[(oh * SH * W + p) * 8..], wide, start)
                 };
-                let rows = (0..NC).filter(|r| m0 + r < M).map(|r| (r, (m0 + r) * OH * OW + oh * OW + p));
+                // Channel m0 + r's row starts at `at + r · OH · OW` (plain loops: built
+                // without `-C target-cpu`, an iterator of the rows left its `next` a call per
+                // tile, and VWW's 8 → 16 channels took 25.5 µs instead of 13.4).
+                let at = (m0 * OH + oh) * OW + p;
                 match r8 {
                     None => {
-                        for (r, at) in rows {
-                            let (row, (m, b)) = (&mut y[at..][..px], scale[r]);
+                        for r in 0..NC.min(M - m0) {
+                            let (row, (m, b)) = (&mut y[at + r * OH * OW..][..px], scale[r]);
                             for (eight, &s) in row.chunks_exact_mut(8).zip(&sums[r]) {
                                 let s = _mm256_permute4x64_epi64::<0xd8>(s);
                                 // SAFETY: the CPU has AVX2.
@@ -127,8 +130,8 @@ unsafe fn k_qconv4_px<
                             );
                             let b = _mm256_shuffle_epi8(m_pack32::<Y>(q, r8.zero), order);
                             _mm256_storeu_si256(bytes.as_mut_ptr() as *mut __m256i, b);
-                            for (r, at) in rows {
-                                let row = y[at..][..px].as_mut_ptr() as *mut u8;
+                            for r in 0..NC.min(M - m0) {
+                                let row = y[at + r * OH * OW..][..px].as_mut_ptr() as *mut u8;
                                 core::ptr::copy_nonoverlapping(bytes.as_ptr().add(r * px), row, px);
                             }
                         }
