@@ -9,9 +9,9 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::super::{x86_avx2_fma, x86_vnni};
-#[cfg(target_arch = "x86_64")]
-use super::m_requant8;
 use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
+#[cfg(target_arch = "x86_64")]
+use super::{m_levels8, m_pack32, m_requant8, m_requant8_of, m_scaled8};
 
 /// `xq` (`[CQ][HO][WO][4]` bytes, `CQ = ⌈C·F/4⌉`, `HO = ⌈H/S⌉`,
 /// `WO = ⌊(W - 1 - (F - 1)·D)/S⌋ + 1`) = the integers `x` (`[C][H][W]`) plus `X::BIAS` (128 for `i8`: the products' `u8`

@@ -210,7 +210,7 @@ fn folded_columns_match_the_plain_packing() {
 /// A 1×1 convolution of `C` channels into `M` over `P` pixels as one row (the lowering's
 /// pointwise form), `u8` input with its extremes, weights with -128 and 127: `k_qconv4` (the
 /// pixels-in-lanes kernel `k_qconv4_px` on AVX2 CPUs, called directly too) against the
-/// definition, `u8` and `f32` outputs.
+/// definition, `u8`, `i8` and `f32` outputs.
 fn pointwise_matches_definition<const C: usize, const CQ: usize, const M: usize, const MP: usize, const P: usize>() {
     let x: Vec<u8> = (0..C * P)
         .map(|i| match i % 7 {
@@ -239,35 +239,46 @@ fn pointwise_matches_definition<const C: usize, const CQ: usize, const M: usize,
     }
     let mul: Vec<f32> = (0..MP).map(|m| if m < M { 0.0007 + m as f32 * 1e-5 } else { 0.0 }).collect();
     let bias: Vec<f32> = (0..MP).map(|m| if m < M { m as f32 * 0.25 - 2.0 } else { 0.0 }).collect();
-    let (u8_rq, f32_rq) =
-        (Requant { lo: 0.0, hi: 6.0, inv: 40.0, zero: 3.0 }, Requant { lo: -1e9, hi: 1e9, inv: 1.0, zero: 0.0 });
-    let mut want = (vec![0u8; M * P], vec![0f32; M * P]);
+    // A fused ReLU6, a Clip to [-3, 4] (its bounds not on levels), none.
+    let (u8_rq, i8_rq, f32_rq) = (
+        Requant { lo: 0.0, hi: 6.0, inv: 40.0, zero: 3.0 },
+        Requant { lo: -3.0, hi: 4.0, inv: 30.3, zero: -20.0 },
+        Requant { lo: -1e9, hi: 1e9, inv: 1.0, zero: 0.0 },
+    );
+    let mut want = (vec![0u8; M * P], vec![0i8; M * P], vec![0f32; M * P]);
     for m in 0..M {
         for p in 0..P {
             let s: i32 = (0..C).map(|c| (x[c * P + p] as i32 - 9) * wt[m * C + c]).sum();
             want.0[m * P + p] = super::m_requant(s, 0, mul[m], bias[m], u8_rq);
-            want.1[m * P + p] = super::m_requant(s, 0, mul[m], bias[m], f32_rq);
+            want.1[m * P + p] = super::m_requant(s, 0, mul[m], bias[m], i8_rq);
+            want.2[m * P + p] = super::m_requant(s, 0, mul[m], bias[m], f32_rq);
         }
     }
-    let mut got = (vec![0u8; M * P], vec![f32::NAN; M * P]);
+    let mut got = (vec![0u8; M * P], vec![0i8; M * P], vec![f32::NAN; M * P]);
     super::k_qconv4::<u8, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 1>(&xq, &wp, &off, &mul, &bias, &mut got.0, u8_rq);
-    super::k_qconv4::<f32, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 1>(&xq, &wp, &off, &mul, &bias, &mut got.1, f32_rq);
+    super::k_qconv4::<i8, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 1>(&xq, &wp, &off, &mul, &bias, &mut got.1, i8_rq);
+    super::k_qconv4::<f32, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, 1>(&xq, &wp, &off, &mul, &bias, &mut got.2, f32_rq);
     assert_eq!(got, want, "k_qconv4 {C}x{M} over {P}");
-    assert!(want.0.iter().collect::<std::collections::BTreeSet<_>>().len() > 10, "the outputs cover the range");
+    let levels = |v: Vec<i32>| v.into_iter().collect::<std::collections::BTreeSet<_>>().len();
+    assert!(levels(want.0.iter().map(|&q| q as i32).collect()) > 10, "the u8 outputs cover the range");
+    assert!(levels(want.1.iter().map(|&q| q as i32).collect()) > 5, "the i8 outputs are not all clamped");
     // The pixels-in-lanes kernel at both tile shapes, NC channels by 4·NV pixels, where the
     // row holds a tile.
     macro_rules! pixel_tiles {
         ($nc:literal, $nv:literal) => {
             #[cfg(target_arch = "x86_64")]
             if super::k_qconv4_wide() && P >= 4 * $nv {
-                let mut got = (vec![0u8; M * P], vec![f32::NAN; M * P]);
+                let mut got = (vec![0u8; M * P], vec![0i8; M * P], vec![f32::NAN; M * P]);
                 // SAFETY: the CPU has AVX2 and FMA; the input is packed as u16; P ≥ 4·NV.
                 unsafe {
                     assert!(super::k_qconv4_px::<u8, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, $nc, $nv>(
                         &xq, &wp, &off, &mul, &bias, &mut got.0, u8_rq
                     ));
+                    assert!(super::k_qconv4_px::<i8, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, $nc, $nv>(
+                        &xq, &wp, &off, &mul, &bias, &mut got.1, i8_rq
+                    ));
                     assert!(super::k_qconv4_px::<f32, CQ, 1, P, M, MP, 1, P, 1, 1, 1, 1, 1, $nc, $nv>(
-                        &xq, &wp, &off, &mul, &bias, &mut got.1, f32_rq
+                        &xq, &wp, &off, &mul, &bias, &mut got.2, f32_rq
                     ));
                 }
                 assert_eq!(got, want, "k_qconv4_px {} × {} {C}x{M} over {P}", $nc, 4 * $nv);

@@ -142,9 +142,10 @@ fn m_requant<Y: QOut>(acc: i32, off: i32, mul: f32, bias: f32, rq: Requant) -> Y
 
 /// [`m_requant`] of eight sums `acc` at once with AVX2 into `y[..8]`, each lane with the offset
 /// `off` and its own scale and bias (lanes of `mul`, `bias`: one channel's broadcast, or eight
-/// channels'): the same f32 operations lane by lane (a product then a sum, not fused; `vmaxps`/`vminps` pick as
-/// [`m_quantize`]'s and [`m_clamp`]'s comparisons do), so the same values, and for integer
-/// outputs the low byte of each lane's integer, as [`m_byte`] stores it.
+/// channels'): the same f32 operations lane by lane ([`m_scaled8`], then for integer outputs
+/// [`m_levels8`]; `vmaxps`/`vminps` pick as [`m_quantize`]'s and [`m_clamp`]'s comparisons
+/// do), so the same values, and for integer outputs the low byte of each lane's integer, as
+/// [`m_byte`] stores it.
 ///
 /// # Safety
 /// The CPU has AVX2.
@@ -163,18 +164,14 @@ unsafe fn m_requant8<Y: QOut>(
     const { assert!(core::mem::size_of::<Y>() == if Y::LEVELS.is_some() { 1 } else { 4 }) };
     let y = &mut y[..8];
     let s = _mm256_set1_ps;
-    let v = _mm256_cvtepi32_ps(_mm256_add_epi32(acc, _mm256_set1_epi32(off)));
-    let v = _mm256_add_ps(_mm256_mul_ps(v, mul), bias);
+    let v = m_scaled8(_mm256_add_epi32(acc, _mm256_set1_epi32(off)), mul, bias);
     // SAFETY: `y` holds eight values, of four bytes (f32) without levels, else of one.
     unsafe {
         match Y::LEVELS {
             None => _mm256_storeu_ps(y.as_mut_ptr() as *mut f32, _mm256_min_ps(s(rq.hi), _mm256_max_ps(s(rq.lo), v))),
             Some((qmin, qmax)) => {
-                let v = _mm256_min_ps(_mm256_max_ps(v, s(rq.lo)), s(rq.hi));
-                let q = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v, s(rq.inv)), s(qmin - rq.zero)), s(qmax - rq.zero));
-                // Rounded half to even (the default rounding of `vcvtps2dq`), as adding and
-                // taking away 1.5·2^23 rounds: `q` lies in [qmin - zero, qmax - zero].
-                let bits = _mm256_add_epi32(_mm256_cvtps_epi32(q), _mm256_set1_epi32(rq.zero as i32));
+                let r8 = m_requant8_of(rq, qmin, qmax);
+                let bits = _mm256_add_epi32(m_levels8(v, r8), _mm256_set1_epi32(r8.zero));
                 let low = _mm256_setr_epi8(
                     0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1,
                     -1, -1, -1, -1, -1, -1,
@@ -185,6 +182,106 @@ unsafe fn m_requant8<Y: QOut>(
             }
         }
     }
+}
+
+/// How eight lanes of an integer output with levels `qmin..=qmax` are stored ([`m_levels8`]):
+/// [`Requant`]'s two clamps made one, on the scaled value, with bounds broadcast once.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Requant8 {
+    /// `inv` in every lane.
+    inv: core::arch::x86_64::__m256,
+    /// The least scaled value stored, in every lane ([`m_requant8_of`]).
+    lo: core::arch::x86_64::__m256,
+    /// The greatest scaled value stored, in every lane.
+    hi: core::arch::x86_64::__m256,
+    /// The output's zero point.
+    zero: i32,
+}
+
+/// [`Requant8`] of `rq` for the levels `qmin..=qmax`. [`m_quantize`] clamps `v` to
+/// `[rq.lo, rq.hi]`, multiplies by `inv`, then clamps to `[qmin - zero, qmax - zero]`; with
+/// `inv` positive and finite (the reciprocal of a QuantizeLinear's scale, positive) rounding
+/// is monotonic, so the first clamp then the product is the product `v · inv` clamped to
+/// `[lo · inv, hi · inv]` (products rounded as `vmulps` rounds them), and two clamps in a row
+/// are one whose bounds are each first clamped into the second interval (where the two
+/// intervals do not meet, both bounds are the end of the second nearest the first, as the
+/// two clamps give). A NaN `v · inv` gives the lower bound, as the first clamp's `vmaxps` gives
+/// `rq.lo`.
+///
+/// # Safety
+/// The CPU has AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn m_requant8_of(rq: Requant, qmin: f32, qmax: f32) -> Requant8 {
+    use core::arch::x86_64::*;
+    // Comparisons, not `f32::max`: no NaN arises, and they take one instruction.
+    let max = |v: f32, b: f32| if v > b { v } else { b };
+    let min = |v: f32, b: f32| if v < b { v } else { b };
+    let (lo, hi) = (rq.lo * rq.inv, rq.hi * rq.inv);
+    let (qlo, qhi) = (qmin - rq.zero, qmax - rq.zero);
+    Requant8 {
+        inv: _mm256_set1_ps(rq.inv),
+        lo: _mm256_set1_ps(min(max(lo, qlo), qhi)),
+        hi: _mm256_set1_ps(max(min(hi, qhi), qlo)),
+        zero: rq.zero as i32,
+    }
+}
+
+/// The floats [`m_requant`] stores of eight sums `acc` (offsets included) before any clamp:
+/// `acc · mul + bias` lane by lane, a product then a sum (not fused).
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn m_scaled8(
+    acc: core::arch::x86_64::__m256i,
+    mul: core::arch::x86_64::__m256,
+    bias: core::arch::x86_64::__m256,
+) -> core::arch::x86_64::__m256 {
+    use core::arch::x86_64::*;
+    _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc), mul), bias)
+}
+
+/// The integers [`m_quantize`] gives for eight floats `v`, less the zero point (in
+/// `qmin - zero..=qmax - zero`): `v · inv` clamped to `r8`'s bounds, rounded half to even
+/// (`vcvtps2dq`'s default rounding, as adding and taking away 1.5·2^23 rounds).
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn m_levels8(v: core::arch::x86_64::__m256, r8: Requant8) -> core::arch::x86_64::__m256i {
+    use core::arch::x86_64::*;
+    _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v, r8.inv), r8.lo), r8.hi))
+}
+
+/// The 32 bytes of `Y` (`u8` or `i8`) of four vectors of [`m_levels8`] with the zero point
+/// `zero` added: `q[0]`'s eight lanes, then `q[1]`'s, `q[2]`'s, `q[3]`'s. Packed with
+/// saturation to i16 then bytes, which keeps every value (each lies in `Y`'s range once
+/// `zero` is added), and put in order by one permutation of dwords.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn m_pack32<Y: QOut>(q: [core::arch::x86_64::__m256i; 4], zero: i32) -> core::arch::x86_64::__m256i {
+    use core::arch::x86_64::*;
+    let z = _mm256_set1_epi16(zero as i16);
+    // Per 128-bit half: q[0]'s four lanes, q[1]'s, | q[2]'s, q[3]'s, as i16.
+    let (a, b) = (_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    let (a, b) = (_mm256_add_epi16(a, z), _mm256_add_epi16(b, z));
+    // Per half: four bytes of each of q[0], q[1], q[2], q[3] (the low half lanes 0..4).
+    let bytes = match Y::LEVELS {
+        Some((qmin, _)) if qmin < 0.0 => _mm256_packs_epi16(a, b),
+        _ => _mm256_packus_epi16(a, b),
+    };
+    _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
 }
 
 /// The store of channel `ch`'s i32 sum `acc` by an integer kernel: [`m_requant`] with the
@@ -383,7 +480,8 @@ mod tests {
     /// `m_requant8` stores what `m_requant` stores, lane by lane, for `u8`, `i8` and `f32`
     /// outputs: sums over a range that saturates both ends, results landing halfway between
     /// two integers (`inv` 0.5: every odd integer, ties rounded to even), with and without a
-    /// fused clamp.
+    /// fused clamp, with a clamp whose bounds are not levels, and with clamps wholly above
+    /// or below the levels (its two clamps merged into one).
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn eight_stores_at_once_match_one_at_a_time() {
@@ -409,6 +507,9 @@ mod tests {
             Requant { lo: f32::NEG_INFINITY, hi: f32::INFINITY, inv: 0.5, zero: 3.0 },
             Requant { lo: 0.0, hi: 6.0, inv: 0.5, zero: -128.0 },
             Requant { lo: -100.0, hi: 300.0, inv: 1.25, zero: 0.0 },
+            Requant { lo: -0.7, hi: 6.0, inv: 40.3, zero: -20.0 },
+            Requant { lo: 10.0, hi: 20.0, inv: 100.0, zero: 0.0 },
+            Requant { lo: -50.0, hi: -40.0, inv: 1.0, zero: 0.0 },
         ] {
             check::<u8>(rq);
             check::<i8>(rq);
