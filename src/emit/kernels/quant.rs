@@ -365,12 +365,42 @@ fn m_levels(v: f32, rq: Requant, qmin: i32, qmax: i32) -> i32 {
 }
 
 /// QuantizeLinear of `x` into the integer buffer `y`: `round_half_even(x · inv) + zero`,
-/// saturated.
+/// saturated. On x86-64 with AVX2, 32 values at a time by [`k_quant_to_avx2`] (the same
+/// integers), the rest one by one.
 fn k_quant_to<Y: QOut, const N: usize>(x: &[f32], y: &mut [Y], inv: f32, zero: f32) {
     let rq = Requant { lo: f32::NEG_INFINITY, hi: f32::INFINITY, inv, zero };
     let (x, y) = (&x[..N], &mut y[..N]);
-    for i in 0..N {
-        y[i] = Y::store(x[i], rq);
+    #[allow(unused_mut)] // (assigned on x86-64 only)
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if Y::LEVELS.is_some() && x86_avx2_fma() {
+        done = N / 32 * 32;
+        // SAFETY: the CPU has AVX2 and FMA; `Y` has levels, so it is one byte.
+        unsafe { k_quant_to_avx2(&x[..done], &mut y[..done], rq) };
+    }
+    for (y, &x) in y[done..].iter_mut().zip(&x[done..]) {
+        *y = Y::store(x, rq);
+    }
+}
+
+/// [`k_quant_to`]'s AVX2 loop over `x`'s whole blocks of 32 values: [`m_levels8`] of four
+/// vectors (the clamps of [`m_quantize`] made one by [`m_requant8_of`]; a NaN gives the lowest
+/// level, as there) packed into one 32-byte store by [`m_pack32`].
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `Y` is one byte.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn k_quant_to_avx2<Y: QOut>(x: &[f32], y: &mut [Y], rq: Requant) {
+    use core::arch::x86_64::*;
+    let Some((qmin, qmax)) = Y::LEVELS else { return };
+    // SAFETY: the CPU has AVX2; each block reads 32 floats of `x` and writes 32 bytes of `y`.
+    unsafe {
+        let r8 = m_requant8_of(rq, qmin, qmax);
+        for (x, y) in x.chunks_exact(32).zip(y.chunks_exact_mut(32)) {
+            let q = [0, 1, 2, 3].map(|k| m_levels8(_mm256_loadu_ps(x[8 * k..].as_ptr()), r8));
+            _mm256_storeu_si256(y.as_mut_ptr() as *mut __m256i, m_pack32::<Y>(q, r8.zero));
+        }
     }
 }
 
@@ -514,6 +544,27 @@ mod tests {
             check::<u8>(rq);
             check::<i8>(rq);
             check::<f32>(rq);
+        }
+    }
+
+    /// `k_quant_to` (32 at a time on AVX2, then one by one) stores what `store` does for each
+    /// value: ties at every half step, values far beyond both ends, infinities and NaN, for `u8`
+    /// and `i8` and zero points inside and outside the levels, on a length with a tail.
+    #[test]
+    fn quantizing_a_tensor_matches_one_value_at_a_time() {
+        use super::{k_quant_to, QOut, Requant};
+        fn check<Y: QOut + PartialEq + core::fmt::Debug + Copy>(inv: f32, zero: f32) {
+            let mut x: Vec<f32> = (0..1100).map(|i| (i as f32 - 550.0) * 0.5 / inv).collect();
+            x.extend([f32::NAN, f32::INFINITY, -f32::INFINITY, 1e30, -1e30, 0.0, -0.0]);
+            let rq = Requant { lo: f32::NEG_INFINITY, hi: f32::INFINITY, inv, zero };
+            let want: Vec<Y> = x.iter().map(|&v| Y::store(v, rq)).collect();
+            let mut got = vec![Y::store(0.0, rq); 1107];
+            k_quant_to::<Y, 1107>(&x, &mut got, inv, zero);
+            assert_eq!(got, want, "{inv} {zero}");
+        }
+        for (inv, zero) in [(1.0 / 0.0235, 3.0), (0.5, 0.0), (40.0, 128.0), (2.0, -3.0)] {
+            check::<u8>(inv, zero);
+            check::<i8>(inv, zero - 128.0);
         }
     }
 
