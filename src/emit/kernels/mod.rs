@@ -95,7 +95,7 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("m_steps", QUANT, &["QOut"]),
     ("k_quant_to", QUANT, &["QOut", "k_quant_to_avx2", "x86_avx2_fma"]),
     ("k_quant_to_avx2", QUANT, &["QOut", "Requant", "m_requant8_of", "m_levels8", "m_pack32"]),
-    ("k_dequant", QUANT, &["QIn"]),
+    ("k_dequant", QUANT, &["QIn", "avx2_or_portable"]),
     ("k_qmaxpool", QUANT, &[]),
     ("k_qmm", LINALG, &["QIn", "QOut", "k_qmm_rows", "k_qmm_rows_f32", "avx2_or_portable", "k_qmm_dsp"]),
     ("k_qmm_rows_f32", LINALG, &["QIn", "QOut"]),

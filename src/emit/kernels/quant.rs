@@ -448,12 +448,18 @@ fn k_qmaxpool<
     }
 }
 
-/// DequantizeLinear of the integer buffer `x`: `y = (x - zero) · scale`.
+/// DequantizeLinear of the integer buffer `x`: `y = (x - zero) · scale` (compiled for AVX2
+/// too, which the plain build's loop vectorizes twice as wide).
 fn k_dequant<X: QIn, const N: usize>(x: &[X], y: &mut [f32], zero: i32, scale: f32) {
     let (x, y) = (&x[..N], &mut y[..N]);
-    for i in 0..N {
-        y[i] = (x[i].wide() - zero) as f32 * scale;
-    }
+    avx2_or_portable(
+        #[inline(always)]
+        || {
+            for (y, x) in y.iter_mut().zip(x) {
+                *y = (x.wide() - zero) as f32 * scale;
+            }
+        },
+    );
 }
 
 /// `y = clamp(round_half_even(x·inv) + zp, qmin, qmax)` with `inv = 1/scale` (as tract
