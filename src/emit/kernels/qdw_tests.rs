@@ -78,6 +78,21 @@ fn values(n: usize, seed: u32, lo: i32, hi: i32) -> Vec<i32> {
         .collect()
 }
 
+/// `n` pseudo-random `u8`s over the whole range (seeded).
+fn u8s(n: usize, seed: u32) -> Vec<u8> {
+    values(n, seed, 0, 255).into_iter().map(|v| v as u8).collect()
+}
+
+/// `n` pseudo-random `i8`s over the whole range (seeded).
+fn i8s(n: usize, seed: u32) -> Vec<i8> {
+    values(n, seed, -128, 127).into_iter().map(|v| v as i8).collect()
+}
+
+/// `n` pseudo-random `i16`s over the whole range (seeded).
+fn i16s(n: usize, seed: u32) -> Vec<i16> {
+    values(n, seed, -32768, 32767).into_iter().map(|v| v as i16).collect()
+}
+
 /// [`super::k_qdw_small`] and [`super::k_qdw_avx2`] (where the CPU has AVX2, called directly
 /// whatever the plane's size) and [`super::k_qdw`] against the sums by
 /// the definition, stored as `m_requant` stores them, with f32 and `u8` outputs; against the
@@ -219,9 +234,6 @@ fn flat_agrees<
 /// (sums beyond 2^24). `PB` is the tight bound, `max(H · W, k_qdw_span)`.
 #[test]
 fn flat_depthwise_agrees_with_the_definition() {
-    let u8s = |n, seed| values(n, seed, 0, 255).into_iter().map(|v| v as u8).collect::<Vec<_>>();
-    let i8s = |n, seed| values(n, seed, -128, 127).into_iter().map(|v| v as i8).collect::<Vec<_>>();
-    let i16s = |n, seed| values(n, seed, -32768, 32767).into_iter().map(|v| v as i16).collect::<Vec<_>>();
     flat_agrees::<u8, i8, 5, 27, 7, 25, 5, 3, 3, 1, 1, 1, 175, 190>(&u8s(5 * 27 * 7, 1), &i8s(5 * 9, 2));
     flat_agrees::<i8, i8, 3, 50, 50, 48, 48, 3, 3, 1, 1, 1, 2400, 2501>(&i8s(3 * 2500, 3), &i8s(3 * 9, 4));
     flat_agrees::<i8, i16, 3, 9, 10, 5, 6, 3, 3, 1, 2, 2, 50, 91>(&i8s(3 * 90, 5), &i16s(3 * 9, 6));
@@ -390,9 +402,6 @@ fn padded_agrees<
 /// and no pads at all.
 #[test]
 fn self_padded_depthwise_agrees_with_the_definition() {
-    let u8s = |n, seed| values(n, seed, 0, 255).into_iter().map(|v| v as u8).collect::<Vec<_>>();
-    let i8s = |n, seed| values(n, seed, -128, 127).into_iter().map(|v| v as i8).collect::<Vec<_>>();
-    let i16s = |n, seed| values(n, seed, -32768, 32767).into_iter().map(|v| v as i16).collect::<Vec<_>>();
     padded_agrees::<u8, i8, 5, 25, 5, 27, 7, 1, 1, 25, 5, 3, 3, 1, 1, 192>(&u8s(5 * 125, 31), &i8s(5 * 9, 32), 131);
     padded_agrees::<i8, i8, 2, 48, 48, 50, 50, 1, 1, 48, 48, 3, 3, 1, 1, 2512>(&i8s(2 * 2304, 33), &i8s(18, 34), -128);
     padded_agrees::<u8, i8, 3, 6, 6, 8, 8, 1, 1, 6, 6, 3, 3, 1, 1, 64>(&u8s(3 * 36, 35), &i8s(27, 36), 255);
