@@ -430,20 +430,64 @@ fn k_qmaxpool<
     least: T,
 ) {
     let (x, y) = (&x[..C * H * W], &mut y[..C * OH * OW]);
-    for c in 0..C {
-        for oh in 0..OH {
-            let row = &mut y[(c * OH + oh) * OW..][..OW];
-            row.fill(least);
-            // The window's rows and columns inside the input.
-            for h in (oh * SH).max(PT) - PT..(oh * SH + KH).min(H + PT).max(PT) - PT {
-                let xr = &x[(c * H + h) * W..][..W];
-                for (ow, o) in row.iter_mut().enumerate() {
-                    let (start, end) = ((ow * SW).max(PL) - PL, (ow * SW + KW).min(W + PL).max(PL) - PL);
-                    for &v in xr.iter().take(end).skip(start) {
-                        *o = (*o).max(v);
-                    }
+    #[allow(unused_mut)] // (assigned on x86-64 only)
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if core::mem::size_of::<T>() == 1
+        && (KH, KW, SH, SW, PT + PL + PB + PR) == (2, 2, 2, 2, 0)
+        && (H, W) == (2 * OH, 2 * OW)
+        && (8..=16).contains(&W)
+    {
+        done = C * OH - 1;
+        // SAFETY: `T` is one byte; 2 × 2 windows at stride 2 tile rows of 8 to 16 values.
+        unsafe { k_qmaxpool_pairs::<T, W, OW>(x, y, least, done) };
+    }
+    // Output rows one by one: the window's rows and columns inside the input.
+    for r in done..C * OH {
+        let (c, oh) = (r / OH, r % OH);
+        let row = &mut y[r * OW..][..OW];
+        row.fill(least);
+        for h in (oh * SH).max(PT) - PT..(oh * SH + KH).min(H + PT).max(PT) - PT {
+            let xr = &x[(c * H + h) * W..][..W];
+            for (ow, o) in row.iter_mut().enumerate() {
+                let (start, end) = ((ow * SW).max(PL) - PL, (ow * SW + KW).min(W + PL).max(PL) - PL);
+                for &v in xr.iter().take(end).skip(start) {
+                    *o = (*o).max(v);
                 }
             }
+        }
+    }
+}
+
+/// The first `rows` output rows of [`k_qmaxpool`] with 2 × 2 windows at stride 2 tiling input
+/// rows of `W` one-byte values, with SSE2 (every x86-64 CPU has it): per output row, 16 bytes
+/// from the start of each of its two input rows, ordered as `T` orders them by flipping the
+/// bits `least` has set (none for `u8`, the sign bit for `i8`), the larger of the two rows,
+/// then of each pair of neighbours (as 16-bit lanes), packed and flipped back; eight bytes
+/// stored, of which the first `OW` are the row's (the rest is overwritten by the next row).
+///
+/// # Safety
+/// `T` is one byte, ordered as `u8` or as `i8` with `least` its least value; `8 ≤ W ≤ 16`,
+/// `W = 2·OW`; `x` holds `2·W` values per output row and `y` `OW`, for more than `rows` rows
+/// (so that the loads and the store of the last row done stay inside the slices).
+#[cfg(target_arch = "x86_64")]
+unsafe fn k_qmaxpool_pairs<T: Copy, const W: usize, const OW: usize>(x: &[T], y: &mut [T], least: T, rows: usize) {
+    use core::arch::x86_64::*;
+    let (x, y) = (&x[..2 * W * (rows + 1)], &mut y[..OW * (rows + 1)]);
+    // SAFETY: `T` is one byte; each row reads 16 bytes from two row starts before the last
+    // input row pair's second row, and writes 8 from a row start before the last output row:
+    // inside the slices, as `W ≥ 8`.
+    unsafe {
+        let flip = _mm_set1_epi8(*(&least as *const T as *const i8));
+        let low = _mm_set1_epi16(0xff);
+        let (x, y) = (x.as_ptr() as *const __m128i, y.as_mut_ptr() as *mut u8);
+        for r in 0..rows {
+            let a = _mm_xor_si128(_mm_loadu_si128((x as *const u8).add(2 * r * W) as *const __m128i), flip);
+            let b = _mm_xor_si128(_mm_loadu_si128((x as *const u8).add((2 * r + 1) * W) as *const __m128i), flip);
+            let m = _mm_max_epu8(a, b);
+            let pairs = _mm_max_epi16(_mm_and_si128(m, low), _mm_srli_epi16::<8>(m));
+            let out = _mm_xor_si128(_mm_packus_epi16(pairs, pairs), flip);
+            _mm_storel_epi64(y.add(r * OW) as *mut __m128i, out);
         }
     }
 }
@@ -600,6 +644,32 @@ mod tests {
         }
         assert_eq!(got, want);
         assert!(want.contains(&-128) && want.iter().collect::<std::collections::BTreeSet<_>>().len() > 10);
+    }
+
+    /// 2 × 2 windows at stride 2 that tile rows of 8 to 16 bytes (SSE2 on x86-64, the last row
+    /// by the loops) give the largest of each window, for `u8` and `i8` at their extremes.
+    #[test]
+    fn tiled_integer_max_pool_takes_each_windows_largest() {
+        fn check<T: Copy + Ord + core::fmt::Debug, const W: usize, const OW: usize>(of: impl Fn(usize) -> T, least: T) {
+            let x: Vec<T> = (0..3 * 6 * W).map(&of).collect();
+            let mut got = vec![least; 3 * 3 * OW];
+            super::k_qmaxpool::<T, 3, 6, W, 3, OW, 2, 2, 2, 2, 0, 0, 0, 0>(&x, &mut got, least);
+            let want: Vec<T> = (0..3 * 3 * OW)
+                .map(|i| {
+                    let (row, ow) = (i / OW, i % OW);
+                    let at = |h: usize, w: usize| x[(2 * row + h) * W + 2 * ow + w];
+                    at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1))
+                })
+                .collect();
+            assert_eq!(got, want, "{W}");
+        }
+        let u = |i: usize| ((i * 97 + i / 7) % 256) as u8;
+        let s = |i: usize| ((i * 97 + i / 7) % 256) as u8 as i8;
+        check::<u8, 14, 7>(u, 0);
+        check::<u8, 8, 4>(u, 0);
+        check::<u8, 16, 8>(u, 0);
+        check::<i8, 14, 7>(s, -128);
+        check::<i8, 16, 8>(s, -128);
     }
 
     /// `m_levels` is the integer `m_quantize` gives, for values around every
