@@ -15,6 +15,7 @@ mod linalg;
 mod norm;
 mod pool;
 mod qpack;
+mod qplan;
 pub mod quant;
 mod qwino;
 mod shiftadd;
