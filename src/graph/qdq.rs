@@ -151,8 +151,7 @@ fn integer_move(graph: &Graph, id: NodeId, readers: &Readers) -> Option<(TensorT
     let unread = |v: &ValueId| !readers.contains_key(v) && !graph.outputs.contains(v);
     let moves_values = match &node.op {
         Op::Pool(p) => p.kind == PoolKind::Max && node.outputs.iter().skip(1).all(unread),
-        Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Identity(_) => true,
-        _ => false,
+        op => op.only_reshapes(),
     };
     let dq = match graph.value(node.inputs.first().copied().flatten()?).kind {
         ValueKind::Node { node } => graph.node(node),

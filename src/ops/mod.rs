@@ -229,6 +229,12 @@ impl Op {
     pub fn is_opaque(&self) -> bool {
         matches!(self, Op::Opaque(_))
     }
+
+    /// Whether this op only reshapes its first input (the values and their order unchanged):
+    /// Reshape, Flatten, Squeeze, Unsqueeze or Identity.
+    pub fn only_reshapes(&self) -> bool {
+        matches!(self, Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Identity(_))
+    }
 }
 
 /// Whether input `index` of a default-domain `op_type` node only feeds values into the

@@ -271,7 +271,7 @@ fn pooled_quantize(
     let (mut q, mut read) = (lw.sole_reader(pooled)?, pooled);
     let mut reshape = None;
     let r = lw.graph.node(q);
-    if reshapes(&r.op) && r.inputs.first().copied().flatten() == Some(pooled) {
+    if r.op.only_reshapes() && r.inputs.first().copied().flatten() == Some(pooled) {
         reshape = Some(q);
         read = r.outputs[0];
         q = lw.sole_reader(read)?;
@@ -282,11 +282,6 @@ fn pooled_quantize(
     }
     let y = qn.outputs[0];
     Some((q, y, *stored.get(&y)?, reshape.map(|r| (r, (pooled, y)))))
-}
-
-/// Whether `op` only reshapes: Reshape, Flatten, Squeeze, Unsqueeze or Identity.
-fn reshapes(op: &Op) -> bool {
-    matches!(op, Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Identity(_))
 }
 
 /// When `id` only selects or moves values (a MaxPool without its indices read, a Reshape,
@@ -304,7 +299,7 @@ fn integer_move(lw: &Lowerer, id: NodeId, stored: &HashMap<ValueId, QParams>) ->
             p.kind == PoolKind::Max
                 && !node.outputs.iter().skip(1).any(|v| lw.graph.outputs.contains(v) || lw.consumers.contains_key(v))
         }
-        op => reshapes(op),
+        op => op.only_reshapes(),
     };
     if !moves_values {
         return None;
