@@ -5,7 +5,10 @@
 # fastest of RUNS runs: robust on a shared machine) in a build for baseline x86-64 ("plain")
 # and one with -C target-cpu=native, and, when the peers bench's venv has onnxruntime
 # (target/peer-venv, scripts/bench-peers.sh installs it), onnxruntime's fastest run of MODEL on
-# one thread for comparison (scripts/step-times/ort.py). Each of the three runs in ROUNDS
+# one thread for comparison (scripts/step-times/ort.py), and tract's when that venv has tract's
+# Python package (scripts/step-times-table.sh installs it; scripts/step-times/tract_run.py). The
+# peers' figures include their Python binding's call (scripts/step-times-table.sh's last row
+# measures it on a one-Relu model). Each of the runs goes in ROUNDS
 # processes (default 3), interleaved, and the output of the process with the fastest run is
 # printed: this shared machine runs a whole process up to 25 % slower at times, which the
 # fastest of RUNS runs inside that process does not undo.
@@ -29,10 +32,12 @@ for build in plain native; do
 done
 kinds=(plain native)
 if [ -x target/peer-venv/bin/python ]; then kinds+=(ort); fi
+if target/peer-venv/bin/python -c "import tract" 2>/dev/null; then kinds+=(tract); fi
 for r in $(seq "$rounds"); do
   for k in "${kinds[@]}"; do
     case $k in
       ort) target/peer-venv/bin/python scripts/step-times/ort.py "$model" "$runs" ;;
+      tract) target/peer-venv/bin/python scripts/step-times/tract_run.py "$model" "$runs" ;;
       plain) echo "## generated code plain (no flags), $model, $runs runs"; "$dir/steps-plain" "$runs" ;;
       native) echo "## generated code native (-C target-cpu=native), $model, $runs runs"; "$dir/steps-native" "$runs" ;;
     esac > "$dir/out-$k-$r"
