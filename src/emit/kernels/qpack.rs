@@ -5,7 +5,8 @@
 //! intermediate saturation (exact). Chosen at run time: the VNNI microkernel where the x86-64
 //! CPU has it ([`x86_vnni`]), else an AVX2 microkernel on the same layout (`vpmaddwd` on the
 //! inputs, packed as `u16` for it, and the weights widened to i16) where it has AVX2, else the
-//! portable loops.
+//! portable loops. On aarch64, NEON microkernels on the same layout (`qpack_neon.rs`: `sdot`
+//! where the build has the dot-product extension, else `smlal`).
 
 #[cfg(target_arch = "x86_64")]
 use super::super::{x86_avx2_fma, x86_vnni};
@@ -216,14 +217,19 @@ fn k_qconv4<
         unsafe { k_qconv4_avx2::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, SW, DH, DW>(xq, w, off, mul, bias, y, rq) };
         return;
     }
+    #[cfg(target_arch = "aarch64")]
+    k_qconv4_neon::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, SW, DH, DW>(xq, w, off, mul, bias, y, rq);
+    #[cfg(not(target_arch = "aarch64"))]
     avx2_or_portable(
         #[inline(always)]
         || k_qconv4_portable::<Y, CQ, H, W, M, MP, OH, OW, KH, KW, SH, SW, DH, DW>(xq, w, off, mul, bias, y, rq),
     );
 }
 
-/// The loops of [`k_qconv4`] without explicit SIMD, for any target: per block of 16 output
-/// channels and output pixel, the 16 sums in a row the compiler vectorizes.
+/// The loops of [`k_qconv4`] without explicit SIMD, for any other target: per block of 16 output
+/// channels and output pixel, the 16 sums in a row the compiler vectorizes. (Not on aarch64,
+/// which runs [`k_qconv4_neon`].)
+#[cfg(not(target_arch = "aarch64"))]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn k_qconv4_portable<
@@ -356,11 +362,11 @@ unsafe fn k_qconv4_vnni<
 }
 
 /// Stores the sums of a tile of the packed kernels ([`k_qconv4_vnni_tile`],
-/// [`k_qconv4_avx2_tile`]), at most `P` pixels by `V` blocks of `L` output channels (of 16
+/// [`k_qconv4_avx2_tile`], [`k_qconv4_neon_tile`]), at most `P` pixels by `V` blocks of `L` output channels (of 16
 /// sums): `p` pixels by `v` blocks, block `b` from channel `m0 + 16·b`, the first pixel at row
 /// `oh`, column `ow`; channels past `M` are dropped. Per channel, its `p` pixels are stored in
 /// a row.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn k_qconv4_store<
@@ -693,6 +699,9 @@ unsafe fn k_qconv4_vnni_tile<
 }
 
 include!("qpw.rs");
+
+// The NEON kernels `k_qconv4` calls on aarch64.
+include!("qpack_neon.rs");
 
 #[cfg(test)]
 #[path = "qpack_tests.rs"]
