@@ -29,6 +29,7 @@ const QDW: &str = include_str!("qdw.rs");
 const QDW_AVX2: &str = include_str!("qdw_avx2.rs");
 const QDW_PAIRS: &str = include_str!("qdw_pairs.rs");
 const QPACK: &str = include_str!("qpack.rs");
+const QPACK_IN: &str = include_str!("qpack_in.rs");
 const QPACK_NEON: &str = include_str!("qpack_neon.rs");
 const QPW: &str = include_str!("qpw.rs");
 const QUANT: &str = include_str!("quant.rs");
@@ -157,10 +158,10 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_qconv1_avx2", QCONV1, &["k_qconv1_avx2_group"]),
     ("k_qconv1_avx2_group", QCONV1, &["QIn", "QOut", "m_requant8", "k_qconv1_avx2_tile"]),
     ("k_qconv1_avx2_tile", QCONV1, &["QIn"]),
-    ("k_qpack", QPACK, &["k_qpack_as", "k_qconv4_wide"]),
-    ("k_qpack_as", QPACK, &["QIn", "k_qpack_row"]),
-    ("k_qpack_row", QPACK, &["QIn"]),
-    ("k_qconv4_wide", QPACK, &["x86_vnni", "x86_avx2_fma"]),
+    ("k_qpack", QPACK_IN, &["k_qpack_as", "k_qconv4_wide"]),
+    ("k_qpack_as", QPACK_IN, &["QIn", "k_qpack_row"]),
+    ("k_qpack_row", QPACK_IN, &["QIn"]),
+    ("k_qconv4_wide", QPACK_IN, &["x86_vnni", "x86_avx2_fma"]),
     (
         "k_qconv4",
         QPACK,
@@ -177,9 +178,11 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
             "k_qconv4_neon",
         ],
     ),
-    ("k_qconv4_neon", QPACK_NEON, &["QOut", "k_qconv4_store", "k_qconv4_neon_tile"]),
+    ("k_qconv4_neon", QPACK_NEON, &["QOut", "k_qconv4_store", "k_qconv4_neon_tile", "k_qconv4_sdot_init"]),
     ("k_qconv4_neon_tile", QPACK_NEON, &["k_qconv4_sdot_tap", "k_qconv4_smlal_tap"]),
-    ("k_qconv4_sdot_tap", QPACK_NEON, &[]),
+    ("k_qconv4_sdot_init", QPACK_NEON, &["a64_sdot"]),
+    ("a64_sdot", QPACK_NEON, &[]),
+    ("k_qconv4_sdot_tap", QPACK_NEON, &["a64_sdot"]),
     ("k_qconv4_smlal_tap", QPACK_NEON, &[]),
     (
         "k_qconv4_px",
@@ -349,6 +352,7 @@ mod tests {
             super::QDW_AVX2,
             super::QDW_PAIRS,
             super::QPACK,
+            super::QPACK_IN,
             super::QPACK_NEON,
             super::QPW,
             super::QUANT,

@@ -14,7 +14,7 @@
 /// sums stored by [`k_qconv4_store`]. For `sdot`, which multiplies signed
 /// bytes by signed bytes, the `u8` inputs are offset by -128 (their top bit flipped), and the
 /// sums start from `off + 128 · Σ w` (the block's weight sums, computed once per block), which
-/// makes up for it exactly.
+/// makes up for it exactly ([`k_qconv4_sdot_init`]).
 #[cfg(target_arch = "aarch64")]
 #[allow(clippy::too_many_arguments)]
 fn k_qconv4_neon<
@@ -47,11 +47,8 @@ fn k_qconv4_neon<
         let wb = &w[mb * taps * 64..(mb + 1) * taps * 64];
         let mut init = [0i32; 16];
         init.copy_from_slice(&off[mb * 16..mb * 16 + 16]);
-        if dot {
-            for (m, s) in init.iter_mut().enumerate() {
-                *s += 128 * wb.chunks_exact(4).skip(m).step_by(16).flatten().map(|&v| v as i32).sum::<i32>();
-            }
-        }
+        #[cfg(target_feature = "dotprod")]
+        k_qconv4_sdot_init(wb, &mut init);
         for oh in 0..OH {
             let mut ow = 0;
             while ow < OW {
@@ -143,11 +140,54 @@ fn k_qconv4_neon_tile<
     }
 }
 
+/// `init[m] += 128 · Σ w[t][m][j]` over the taps `t` and input channels `j` of the block's
+/// weights `w` (`[taps][16][4]`): what the sums of [`k_qconv4_sdot_tap`], whose inputs are
+/// offset by -128, lack. One `sdot` by bytes of 1 per tap and vector of four channels.
+#[cfg(all(target_arch = "aarch64", target_feature = "dotprod"))]
+fn k_qconv4_sdot_init(w: &[i8], init: &mut [i32; 16]) {
+    use core::arch::aarch64::*;
+    // SAFETY: NEON is part of aarch64; every load reads a whole tap of 64 weights inside `w`.
+    unsafe {
+        let (ones, mut sums) = (vdupq_n_s8(1), [vdupq_n_s32(0); 4]);
+        for tap in w.chunks_exact(64) {
+            for (v, sum) in sums.iter_mut().enumerate() {
+                *sum = a64_sdot(*sum, vld1q_s8(tap.as_ptr().add(16 * v)), ones);
+            }
+        }
+        for (v, &sum) in sums.iter().enumerate() {
+            let at = init.as_mut_ptr().add(4 * v);
+            vst1q_s32(at, vaddq_s32(vld1q_s32(at), vshlq_n_s32::<7>(sum)));
+        }
+    }
+}
+
+/// `SDOT`: each `i32` lane of `acc` plus the dot product of the four `i8` of `a` and of `b` in
+/// that lane, exact (through `asm!`: the intrinsic `vdotq_s32` is not stable in this Rust).
+#[cfg(all(target_arch = "aarch64", target_feature = "dotprod"))]
+#[inline(always)]
+fn a64_sdot(
+    acc: core::arch::aarch64::int32x4_t,
+    a: core::arch::aarch64::int8x16_t,
+    b: core::arch::aarch64::int8x16_t,
+) -> core::arch::aarch64::int32x4_t {
+    let mut r = acc;
+    // SAFETY: SDOT only computes a register from registers.
+    unsafe {
+        core::arch::asm!(
+            "sdot {r:v}.4s, {a:v}.16b, {b:v}.16b",
+            r = inout(vreg) r,
+            a = in(vreg) a,
+            b = in(vreg) b,
+            options(pure, nomem, nostack)
+        );
+    }
+    r
+}
+
 /// One tap of [`k_qconv4_neon_tile`] with `sdot`: the tap's 64 weights at `w` in four vectors
 /// (four channels by their four input channels, the layout `sdot` reads), each pixel's four
 /// input bytes (pixel `p` at `x + 4·SW·p`) repeated in all four lanes with their top bit
-/// flipped, one `sdot` per pixel and vector of channels (through `asm!`: the intrinsic is not
-/// stable in this Rust).
+/// flipped, one `sdot` ([`a64_sdot`]) per pixel and vector of channels.
 ///
 /// # Safety
 /// `w` holds 64 weights, `x` the `P` pixels.
@@ -160,21 +200,15 @@ unsafe fn k_qconv4_sdot_tap<const P: usize, const SW: usize>(
 ) {
     use core::arch::aarch64::*;
     // SAFETY: the caller keeps the loads inside the weights and the input (`read_unaligned`:
-    // the packed input's pixels are four bytes at any address); `sdot` only computes registers.
+    // the packed input's pixels are four bytes at any address).
     unsafe {
         let wv = [vld1q_s8(w), vld1q_s8(w.add(16)), vld1q_s8(w.add(32)), vld1q_s8(w.add(48))];
         let flip = vdupq_n_u8(0x80);
         for (p, acc) in acc.iter_mut().enumerate() {
             let four = core::ptr::read_unaligned(x.add(p * SW * 4) as *const u32);
-            let xv = veorq_u8(vreinterpretq_u8_u32(vdupq_n_u32(four)), flip);
+            let xv = vreinterpretq_s8_u8(veorq_u8(vreinterpretq_u8_u32(vdupq_n_u32(four)), flip));
             for (sum, &wv) in acc.iter_mut().zip(&wv) {
-                core::arch::asm!(
-                    "sdot {s:v}.4s, {w:v}.16b, {x:v}.16b",
-                    s = inout(vreg) *sum,
-                    w = in(vreg) wv,
-                    x = in(vreg) xv,
-                    options(pure, nomem, nostack)
-                );
+                *sum = a64_sdot(*sum, wv, xv);
             }
         }
     }
