@@ -1,21 +1,25 @@
-//! The Rust back end on aarch64 (issue 12, item 7): generated modules cross-compiled for
+//! The Rust back end on aarch64 (issue 12, items 1 and 7): generated modules cross-compiled for
 //! `aarch64-unknown-linux-gnu` (`opt-level=3`, linked by `aarch64-linux-gnu-gcc`) and run under
-//! `qemu-aarch64 -L /usr/aarch64-linux-gnu` on the models' test sets, so the code the Arm
-//! vectorizer makes of the portable kernels (the NEON path) is executed, not only compiled. The
-//! same modules built for the host at the same `opt-level` run on the same inputs; the aarch64
-//! outputs must agree with the host's (float kernels: within 1e-4 absolute or relative, the
-//! figure printed, since on an x86-64 CPU with AVX2 the host runs the explicit-SIMD products,
-//! which fuse each product and sum (FMA), while aarch64 runs the portable code, a multiply and
-//! an add; integer kernels: bit for bit, their sums are exact and their requantization is the
-//! same float expression) and with tract or the stored outputs under `tests/emit.rs`'s
-//! tolerances ([`judge`]).
+//! `qemu-aarch64 -L /usr/aarch64-linux-gnu` on the models' test sets, so the NEON microkernels
+//! (`fmla` tiles of the float matrix product and direct convolution, `smlal` tiles of the packed
+//! integer convolution) and the code the Arm vectorizer makes of the portable kernels are
+//! executed, not only compiled. A second aarch64 build with `-C target-feature=+dotprod`, run
+//! under `qemu-aarch64 -cpu max`, executes the `sdot` tiles of the integer convolution instead;
+//! its outputs must equal the first aarch64 build's bit for bit (integer sums are exact; the
+//! float code is the same). The same modules built for the host at the same `opt-level` run on
+//! the same inputs; the aarch64 outputs must agree with the host's (float kernels: within 1e-4
+//! absolute or relative, the figure printed: both fuse each product and sum (FMA) in the
+//! explicit-SIMD tiles, but the two hosts' kernels do not all sum in the same order; integer
+//! kernels: bit for bit, their sums are exact and their requantization is the same float
+//! expression) and with tract or the stored outputs under `tests/emit.rs`'s tolerances
+//! ([`judge`]).
 //!
 //! The models: all five MLPerf Tiny float models, mnist-8, and the int8 QDQ versions of the same
 //! six on integer kernels (12 modules), the set issue 12 names; together they use every kernel
 //! family of the suite's convolutional and dense models (direct, pointwise and depthwise
 //! convolution, Gemm, pooling, Softmax, and the integer variants of each). The transformers
-//! (ppocr, trained-tiny) stay with `tests/emit.rs`. The cost is the two builds (about 20 s each
-//! on two cores); the emulated runs take seconds.
+//! (ppocr, trained-tiny) stay with `tests/emit.rs`. The cost is the three builds (about 20 to
+//! 50 s each on two cores); the emulated runs take seconds.
 //!
 //! Skips, saying why, when `../shared`, `qemu-aarch64`, the cross linker or the rustup target
 //! is absent (`.ci/run` installs them).
@@ -170,44 +174,46 @@ fn aarch64_build_under_qemu_agrees_with_the_host_build_and_tract() {
         target: Some(TARGET),
         linker: Some(LINKER),
         opt_level: 3,
+        features: "",
         launcher: vec!["qemu-aarch64".into(), "-L".into(), SYSROOT.into()],
     };
-    let host_runner = compile_with(&root, &idents, &[], &host).unwrap_or_else(|e| panic!("{e}"));
-    let arm_runner = compile_with(&root, &idents, &[], &arm).unwrap_or_else(|e| panic!("{e}"));
-    // One job per model: its test sets one after another in one input file.
+    // The dot-product extension (`sdot`), which qemu's `max` CPU has.
+    let dot = Toolchain {
+        dir: "aarch64-dotprod",
+        features: "+dotprod",
+        launcher: vec!["qemu-aarch64".into(), "-cpu".into(), "max".into(), "-L".into(), SYSROOT.into()],
+        ..arm
+    };
+    let builds = [(&host, "host"), (&arm, "a64"), (&dot, "a64dot")];
+    // One job per model and build: its test sets one after another in one input file.
     let io = root.join("io");
     std::fs::create_dir_all(&io).expect("create io");
-    let (mut host_jobs, mut arm_jobs) = (String::new(), String::new());
     for case in &cases {
         let x: Vec<u8> = case.sets.iter().flat_map(|s| &s.input).flat_map(|v| v.to_le_bytes()).collect();
-        let input = io.join(format!("{}.in", case.ident));
-        std::fs::write(&input, x).expect("write input");
-        let _ = writeln!(
-            host_jobs,
-            "{} {} {}",
-            case.ident,
-            input.display(),
-            io.join(format!("{}.host", case.ident)).display()
-        );
-        let _ = writeln!(
-            arm_jobs,
-            "{} {} {}",
-            case.ident,
-            input.display(),
-            io.join(format!("{}.a64", case.ident)).display()
-        );
+        std::fs::write(io.join(format!("{}.in", case.ident)), x).expect("write input");
     }
-    for (toolchain, runner, jobs, name) in
-        [(&host, &host_runner, host_jobs, "host"), (&arm, &arm_runner, arm_jobs, "a64")]
-    {
+    for (toolchain, name) in builds {
+        let runner = compile_with(&root, &idents, &[], toolchain).unwrap_or_else(|e| panic!("{e}"));
+        let mut jobs = String::new();
+        for case in &cases {
+            let (input, output) = (io.join(format!("{}.in", case.ident)), io.join(format!("{}.{name}", case.ident)));
+            let _ = writeln!(jobs, "{} {} {}", case.ident, input.display(), output.display());
+        }
         let file = io.join(format!("jobs.{name}"));
         std::fs::write(&file, jobs).expect("write jobs");
-        let run = toolchain.command(runner).arg(&file).output().expect("start the runner");
+        let run = toolchain.command(&runner).arg(&file).output().expect("start the runner");
         assert!(run.status.success(), "the {name} build failed: {}", String::from_utf8_lossy(&run.stderr));
     }
     for case in &cases {
         let host_out = read_f32s(&io.join(format!("{}.host", case.ident)));
         let arm_out = read_f32s(&io.join(format!("{}.a64", case.ident)));
+        let dot_out = read_f32s(&io.join(format!("{}.a64dot", case.ident)));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let same = bits(&dot_out) == bits(&arm_out);
+        println!("{}: aarch64 with dotprod vs without: {}", case.label, if same { "bit-identical" } else { "differ" });
+        if !same {
+            failures.push(format!("{}: the dotprod build differs from the plain aarch64 build", case.label));
+        }
         let identical =
             host_out.len() == arm_out.len() && host_out.iter().zip(&arm_out).all(|(a, b)| a.to_bits() == b.to_bits());
         let (abs, rel, close) = agree(&host_out, &arm_out);

@@ -24,6 +24,8 @@ pub struct Toolchain {
     pub linker: Option<&'static str>,
     /// `-C opt-level=`.
     pub opt_level: u8,
+    /// `-C target-feature=`, empty for the target's default features.
+    pub features: &'static str,
     /// Program and arguments the runner is started under (an emulator), empty for none.
     pub launcher: Vec<String>,
 }
@@ -31,7 +33,7 @@ pub struct Toolchain {
 impl Toolchain {
     /// The host, `opt-level=2`, outputs in the root (what `tests/emit.rs` uses).
     pub fn host() -> Self {
-        Toolchain { dir: "", target: None, linker: None, opt_level: 2, launcher: Vec::new() }
+        Toolchain { dir: "", target: None, linker: None, opt_level: 2, features: "", launcher: Vec::new() }
     }
 
     /// A command starting the runner `exe` (under the launcher, if any).
@@ -130,6 +132,9 @@ fn main() {{
     if let Some(linker) = toolchain.linker {
         common.extend(["-C".into(), format!("linker={linker}")]);
     }
+    if !toolchain.features.is_empty() {
+        common.extend(["-C".into(), format!("target-feature={}", toolchain.features)]);
+    }
     let started = std::time::Instant::now();
     let status = Command::new(&rustc)
         .args(&common)
@@ -154,9 +159,10 @@ fn main() {{
         return Err(format!("the runner does not compile:\n{}", String::from_utf8_lossy(&status.stderr)));
     }
     println!(
-        "compiled {} generated modules for {} in {:.1} s",
+        "compiled {} generated modules for {}{} in {:.1} s",
         idents.len(),
         toolchain.target.unwrap_or("the host"),
+        if toolchain.features.is_empty() { String::new() } else { format!(" ({})", toolchain.features) },
         started.elapsed().as_secs_f64()
     );
     std::fs::write(&stamp, "").map_err(|e| e.to_string())?;

@@ -4,7 +4,8 @@
 //! integer depthwise path (the float one is in `dw.rs`). Bias and a clamp (ReLU, ReLU6, Clip) are fused into the store. On x86-64 CPUs
 //! with AVX2 and FMA (checked at run time) the float convolution is an explicit-SIMD microkernel
 //! (pixels in the lanes for stride-1 rows of at least 8 pixels, `conv_px.rs`, else channels)
-//! and the others are compiled for AVX2.
+//! and the others are compiled for AVX2. On aarch64 the float convolution is a NEON microkernel
+//! (`conv_neon.rs`).
 
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
 use super::qarm::k_qconv_dsp;
@@ -45,6 +46,8 @@ fn k_pad2d<
 
 /// Convolution of an already padded `x` (`[G·CG][H][W]`) by `w` laid out
 /// `[G][MG/MB][CG][KH][KW][MB]` into `y` (`[G·MG][OH][OW]`), bias per output channel, clamped.
+/// On x86-64 CPUs with AVX2 and FMA (checked at run time) [`k_conv_px_avx2`] or
+/// [`k_conv_avx2`], on aarch64 [`k_conv_neon`] (`MB` a multiple of 4), else the portable tiles.
 fn k_conv<
     const G: usize,
     const CG: usize,
@@ -82,6 +85,13 @@ fn k_conv<
                 k_conv_avx2::<G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB>(x, w, b, y, lo, hi);
             }
         }
+        return;
+    }
+    #[cfg(target_arch = "aarch64")]
+    if MB & 3 == 0 && !lo.is_nan() && !hi.is_nan() {
+        let (x, w, b) = (&x[..G * CG * H * W], &w[..G * MG * CG * KH * KW], &b[..G * MG]);
+        // SAFETY: the slices are as long as the kernel reads.
+        unsafe { k_conv_neon::<G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB>(x, w, b, y, lo, hi) };
         return;
     }
     avx2_or_portable(
@@ -428,6 +438,9 @@ fn k_widen_pad<
 
 // The pixels-in-lanes AVX2 path `k_conv` calls, in this scope as in the generated one.
 include!("conv_px.rs");
+
+// The NEON path `k_conv` calls on aarch64.
+include!("conv_neon.rs");
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! columns in blocks chosen per layer, accumulating in registers, with bias, a clamp (ReLU,
 //! ReLU6, Clip) or the quantized store fused. On x86-64 CPUs with AVX2 and FMA (checked at run
 //! time) the float product is an explicit-SIMD microkernel (`mm_avx2.rs`) and the integer ones
-//! are compiled for AVX2.
+//! are compiled for AVX2; on aarch64 the float product is a NEON microkernel (`mm_neon.rs`).
 
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
 use super::m_requant;
@@ -14,7 +14,8 @@ use super::{avx2_or_portable, m_clamp, m_store, QIn, QOut, Requant};
 
 /// `y[M][N] = a[M][K] · b[K][N] + bias`, clamped to `[lo, hi]`; `BIAS`: 0 none, 1 per row
 /// (`M` values), 2 per column (`N` values), 3 per element (`M × N` values). On x86-64 CPUs with
-/// AVX2 and FMA (checked at run time) [`k_mm_avx2`], else [`k_mm_portable`], whose columns go
+/// AVX2 and FMA (checked at run time) [`k_mm_avx2`], on aarch64 [`k_mm_neon`] (`N` at least
+/// 4), else [`k_mm_portable`], whose columns go
 /// `NB4` at a time in blocks of four rows, `NB1` at a time for single rows (both at most `N`;
 /// the last block overlaps the one before rather than run short).
 fn k_mm<const M: usize, const K: usize, const N: usize, const BIAS: usize, const NB4: usize, const NB1: usize>(
@@ -36,6 +37,12 @@ fn k_mm<const M: usize, const K: usize, const N: usize, const BIAS: usize, const
     if N >= 8 && !lo.is_nan() && !hi.is_nan() && x86_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the kernel reads.
         unsafe { k_mm_avx2::<M, K, N, BIAS>(a, b, bias, y, lo, hi) };
+        return;
+    }
+    #[cfg(target_arch = "aarch64")]
+    if N >= 4 && !lo.is_nan() && !hi.is_nan() {
+        // SAFETY: the slices are as long as the kernel reads.
+        unsafe { k_mm_neon::<M, K, N, BIAS>(a, b, bias, y, lo, hi) };
         return;
     }
     k_mm_portable::<M, K, N, BIAS, NB4, NB1>(a, b, bias, y, lo, hi);
@@ -501,6 +508,9 @@ fn k_qmmf_rows<A: QIn, Y: QOut, const R: usize, const NB: usize, const K: usize,
 
 // The AVX2 microkernels `k_mm` calls, in this scope as in the generated one.
 include!("mm_avx2.rs");
+
+// The NEON microkernels `k_mm` calls on aarch64.
+include!("mm_neon.rs");
 
 // The Winograd kernels call `k_mm`: compiled under test below it, as in the generated scope.
 #[path = "winograd.rs"]

@@ -13,6 +13,7 @@
 mod math;
 
 const CONV: &str = include_str!("conv.rs");
+const CONV_NEON: &str = include_str!("conv_neon.rs");
 const CONV_PX: &str = include_str!("conv_px.rs");
 const DW: &str = include_str!("dw.rs");
 const ELEMENTWISE: &str = include_str!("elementwise.rs");
@@ -20,6 +21,7 @@ const LAYOUT: &str = include_str!("layout.rs");
 const LINALG: &str = include_str!("linalg.rs");
 const MATH: &str = include_str!("math.rs");
 const MM_AVX2: &str = include_str!("mm_avx2.rs");
+const MM_NEON: &str = include_str!("mm_neon.rs");
 const NORM: &str = include_str!("norm.rs");
 const QARM: &str = include_str!("qarm.rs");
 const QCONV1: &str = include_str!("qconv1.rs");
@@ -27,6 +29,8 @@ const QDW: &str = include_str!("qdw.rs");
 const QDW_AVX2: &str = include_str!("qdw_avx2.rs");
 const QDW_PAIRS: &str = include_str!("qdw_pairs.rs");
 const QPACK: &str = include_str!("qpack.rs");
+const QPACK_IN: &str = include_str!("qpack_in.rs");
+const QPACK_NEON: &str = include_str!("qpack_neon.rs");
 const QPW: &str = include_str!("qpw.rs");
 const QUANT: &str = include_str!("quant.rs");
 const QWINO: &str = include_str!("qwino.rs");
@@ -37,12 +41,14 @@ const WINOGRAD: &str = include_str!("winograd.rs");
 /// Every item of the library: its name, the source file holding it, and the items it calls.
 /// Items are emitted in this order.
 const LIBRARY: &[(&str, &str, &[&str])] = &[
-    ("k_mm", LINALG, &["k_mm_portable", "k_mm_avx2", "x86_avx2_fma"]),
+    ("k_mm", LINALG, &["k_mm_portable", "k_mm_avx2", "x86_avx2_fma", "k_mm_neon"]),
     ("k_mm_portable", LINALG, &["k_mm_rows"]),
     ("k_mm_rows", LINALG, &["m_clamp"]),
     ("k_mm_avx2", MM_AVX2, &["k_mm_avx2_tile", "k_mm_avx2_dots"]),
     ("k_mm_avx2_dots", MM_AVX2, &["m_clamp"]),
     ("k_mm_avx2_tile", MM_AVX2, &[]),
+    ("k_mm_neon", MM_NEON, &["k_mm_neon_tile"]),
+    ("k_mm_neon_tile", MM_NEON, &[]),
     ("k_bmm", LINALG, &["k_mm"]),
     ("k_wino", WINOGRAD, &["k_wino_input", "k_wino_products", "k_wino_out", "avx2_or_portable"]),
     ("k_wino_products", WINOGRAD, &["k_mm", "k_wino_products_avx2", "k_wino_tile"]),
@@ -53,7 +59,21 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_wino_in", WINOGRAD, &[]),
     ("k_wino_out", WINOGRAD, &["m_clamp"]),
     ("k_pad2d", CONV, &[]),
-    ("k_conv", CONV, &["k_conv_tiles", "k_conv_avx2", "k_conv_px_avx2", "x86_avx2_fma", "avx2_or_portable", "m_clamp"]),
+    (
+        "k_conv",
+        CONV,
+        &[
+            "k_conv_tiles",
+            "k_conv_avx2",
+            "k_conv_px_avx2",
+            "x86_avx2_fma",
+            "avx2_or_portable",
+            "m_clamp",
+            "k_conv_neon",
+        ],
+    ),
+    ("k_conv_neon", CONV_NEON, &["k_conv_neon_tile"]),
+    ("k_conv_neon_tile", CONV_NEON, &[]),
     ("k_conv_px_avx2", CONV_PX, &["k_conv_px_tile"]),
     ("k_conv_px_tile", CONV_PX, &[]),
     ("k_conv_avx2", CONV, &["k_conv_avx2_tile"]),
@@ -138,10 +158,10 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_qconv1_avx2", QCONV1, &["k_qconv1_avx2_group"]),
     ("k_qconv1_avx2_group", QCONV1, &["QIn", "QOut", "m_requant8", "k_qconv1_avx2_tile"]),
     ("k_qconv1_avx2_tile", QCONV1, &["QIn"]),
-    ("k_qpack", QPACK, &["k_qpack_as", "k_qconv4_wide"]),
-    ("k_qpack_as", QPACK, &["QIn", "k_qpack_row"]),
-    ("k_qpack_row", QPACK, &["QIn"]),
-    ("k_qconv4_wide", QPACK, &["x86_vnni", "x86_avx2_fma"]),
+    ("k_qpack", QPACK_IN, &["k_qpack_as", "k_qconv4_wide"]),
+    ("k_qpack_as", QPACK_IN, &["QIn", "k_qpack_row"]),
+    ("k_qpack_row", QPACK_IN, &["QIn"]),
+    ("k_qconv4_wide", QPACK_IN, &["x86_vnni", "x86_avx2_fma"]),
     (
         "k_qconv4",
         QPACK,
@@ -155,8 +175,15 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
             "k_qconv4_wide",
             "k_qconv4_px",
             "avx2_or_portable",
+            "k_qconv4_neon",
         ],
     ),
+    ("k_qconv4_neon", QPACK_NEON, &["QOut", "k_qconv4_store", "k_qconv4_neon_tile", "k_qconv4_sdot_init"]),
+    ("k_qconv4_neon_tile", QPACK_NEON, &["k_qconv4_sdot_tap", "k_qconv4_smlal_tap"]),
+    ("k_qconv4_sdot_init", QPACK_NEON, &["a64_sdot"]),
+    ("a64_sdot", QPACK_NEON, &[]),
+    ("k_qconv4_sdot_tap", QPACK_NEON, &["a64_sdot"]),
+    ("k_qconv4_smlal_tap", QPACK_NEON, &[]),
     (
         "k_qconv4_px",
         QPW,
@@ -309,6 +336,7 @@ mod tests {
     fn every_item_of_the_sources_is_in_the_library() {
         for src in [
             super::CONV,
+            super::CONV_NEON,
             super::CONV_PX,
             super::DW,
             super::ELEMENTWISE,
@@ -316,6 +344,7 @@ mod tests {
             super::LINALG,
             super::MATH,
             super::MM_AVX2,
+            super::MM_NEON,
             super::NORM,
             super::QARM,
             super::QCONV1,
@@ -323,6 +352,8 @@ mod tests {
             super::QDW_AVX2,
             super::QDW_PAIRS,
             super::QPACK,
+            super::QPACK_IN,
+            super::QPACK_NEON,
             super::QPW,
             super::QUANT,
             super::QWINO,
