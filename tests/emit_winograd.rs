@@ -32,19 +32,23 @@ fn values(n: usize, seed: usize) -> Vec<f32> {
     (0..n).map(|i| ((i * 7919 + seed * 104729) % 1000) as f32 / 1000.0 - 0.5).collect()
 }
 
+/// Adds a float value of `shape` to `g`.
+fn value(g: &mut Graph, name: &str, shape: Vec<usize>, kind: ValueKind) -> ValueId {
+    g.add_value(Value { name: name.into(), ty: Some(TensorType::new(DType::F32, shape)), kind, ..Value::default() })
+}
+
+/// Adds a float weight of `shape` (values from `seed`) to `g`.
+fn weight(g: &mut Graph, name: &str, shape: Vec<usize>, seed: usize) -> ValueId {
+    let n = shape.iter().product();
+    g.add_const(name, Arc::new(Tensor::f32(shape, values(n, seed))), ConstOrigin::Derived)
+}
+
 /// `x [1, 24, 17, 19] → Conv 3×3 pads 1 (16, bias) → Relu → Conv 3×3 no pads (24, no bias) → y`
 /// (each layer's transformed filter and transform weights fit the fold budget, the bytes of the
 /// model's weights).
 fn small_model() -> Graph {
     let meta = ModelMeta { ir_version: 8, opset_imports: vec![(String::new(), 13)], ..ModelMeta::default() };
     let mut g = Graph::new(meta);
-    let value = |g: &mut Graph, name: &str, shape: Vec<usize>, kind: ValueKind| {
-        g.add_value(Value { name: name.into(), ty: Some(TensorType::new(DType::F32, shape)), kind, ..Value::default() })
-    };
-    let weight = |g: &mut Graph, name: &str, shape: Vec<usize>, seed: usize| {
-        let n = shape.iter().product();
-        g.add_const(name, Arc::new(Tensor::f32(shape, values(n, seed))), ConstOrigin::Derived)
-    };
     let x = value(&mut g, "x", vec![1, 24, 17, 19], ValueKind::Input);
     let (a, r) = (
         value(&mut g, "a", vec![1, 16, 17, 19], ValueKind::Unset),
@@ -248,13 +252,6 @@ fn rules_without(drop: Size, dir: &Path, name: &str) -> PathBuf {
 fn layer_model() -> Graph {
     let meta = ModelMeta { ir_version: 8, opset_imports: vec![(String::new(), 13)], ..ModelMeta::default() };
     let mut g = Graph::new(meta);
-    let value = |g: &mut Graph, name: &str, shape: Vec<usize>, kind: ValueKind| {
-        g.add_value(Value { name: name.into(), ty: Some(TensorType::new(DType::F32, shape)), kind, ..Value::default() })
-    };
-    let weight = |g: &mut Graph, name: &str, shape: Vec<usize>, seed: usize| {
-        let n = shape.iter().product();
-        g.add_const(name, Arc::new(Tensor::f32(shape, values(n, seed))), ConstOrigin::Derived)
-    };
     let x = value(&mut g, "x", vec![1, 32, 16, 16], ValueKind::Input);
     let a = value(&mut g, "a", vec![1, 32, 16, 16], ValueKind::Unset);
     let y = value(&mut g, "y", vec![1, 160, 7, 7], ValueKind::Unset);
@@ -322,4 +319,56 @@ fn extraction_takes_the_cheapest_form_per_target() {
         assert_eq!(both, f2.min(f4), "{target}: the run with both is priced as the cheaper");
         assert_eq!(chosen, want, "{target}");
     }
+}
+
+/// A run whose F4-size rule does not verify still writes the model: the pipeline searches again
+/// without F4 rules. The rule here (named as an F4 rule, in a user's Winograd rule file) drops a
+/// convolution's bias, cheaper and wrong; the model's one convolution (stride 2, never Winograd)
+/// has a bias, so the first search's model fails verification and the second, without the rule,
+/// is written and verified.
+#[test]
+fn an_f4_rule_that_does_not_verify_falls_back() {
+    let root = target_dir().join("emit-winograd-fallback");
+    std::fs::create_dir_all(&root).expect("create target/emit-winograd-fallback");
+    let meta = ModelMeta { ir_version: 8, opset_imports: vec![(String::new(), 13)], ..ModelMeta::default() };
+    let mut g = Graph::new(meta);
+    let x = value(&mut g, "x", vec![1, 4, 9, 9], ValueKind::Input);
+    let y = value(&mut g, "y", vec![1, 8, 4, 4], ValueKind::Unset);
+    let (w, b) = (weight(&mut g, "w", vec![8, 4, 3, 3], 7), weight(&mut g, "b", vec![8], 8));
+    g.inputs.push(x);
+    g.outputs.push(y);
+    let op = Op::Conv(Conv { attrs: ConvAttrs { strides: vec![2, 2], ..ConvAttrs::default() } });
+    let node = Node {
+        name: "conv".into(),
+        op,
+        inputs: vec![Some(x), Some(w), Some(b)],
+        outputs: vec![y],
+        doc_string: String::new(),
+    };
+    g.add_node(node).expect("node");
+    let model = root.join("strided.onnx");
+    std::fs::write(&model, gos_opt::onnx::export_bytes(&g).expect("export")).expect("write the model");
+    let rules = root.join("wrong-winograd.rules");
+    let text = ";; wrong on purpose: drops the bias\n(rule conv3x3-winograd-f4-wrong exact\n  (Conv ?op ?x ?w ?b) => (Conv ?op ?x ?w))\n";
+    std::fs::write(&rules, text).expect("write the rules");
+    // The Conv's inputs in the model written with `extra` options.
+    let conv_inputs = |extra: &[&str]| {
+        let out = root.join("strided.opt.onnx");
+        let run = Command::new(BIN)
+            .arg(&model)
+            .args(["--target", "host", "--rules"])
+            .arg(&rules)
+            .args(extra)
+            .arg("-o")
+            .arg(&out)
+            .output();
+        let run = run.expect("run gos-opt");
+        let text = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+        assert!(run.status.success(), "the model is written: {text}");
+        let written = import(&out, &ImportOptions::default()).expect("import");
+        let conv = written.dag.node_indices().map(|n| written.node(n)).find(|n| matches!(n.op, Op::Conv(_)));
+        conv.expect("a Conv").inputs.iter().flatten().count()
+    };
+    assert_eq!(conv_inputs(&["--no-verify"]), 2, "unverified, the first search's wrong model is written");
+    assert_eq!(conv_inputs(&[]), 3, "verified: the model of the search without the F4 rule, bias kept");
 }
