@@ -334,8 +334,8 @@ fn winograd_work(graph: &Graph) -> std::collections::HashMap<crate::graph::NodeI
         let (m, y, b) =
             (ty(output.inputs[0]), ty(Some(output.outputs[0])), ty(output.inputs.get(2).copied().flatten()));
         let (Some(x), Some(v), Some(m), Some(y)) = (x, v, m, y) else { continue };
-        work.insert(form.input, crate::winograd::input_work(x, v));
-        work.insert(form.output, crate::winograd::output_work(m, y, b));
+        work.insert(form.input, crate::winograd::input_work(form.size, x, v));
+        work.insert(form.output, crate::winograd::output_work(form.size, m, y, b));
         for (i, &n) in form.middle.iter().enumerate() {
             if i != 2 {
                 work.insert(n, crate::work::Work::none());

@@ -7,6 +7,7 @@ use crate::rules::{RuleError, RuleSet};
 use crate::search;
 use crate::tensor::TensorType;
 use crate::verify::{self, VerifyError, VerifyReport};
+use crate::winograd::Size;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -206,34 +207,72 @@ pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
 ///
 /// A panic inside any stage (in tract or in gos-opt) is caught and returned as
 /// [`PipelineError::Panic`] naming the stage; nothing is written then.
+///
+/// Exact runs that emit Rust search with the Winograd rules too (`rules::WINOGRAD`). A run
+/// with Winograd rules (those or the user's) that fails verification, or whose form the back
+/// end does not recognize (a form whose constants other rules changed: there is no kernel for
+/// the bare ConvTranspose), is repeated without F(4×4, 3×3), then without any Winograd rule
+/// ([`winograd_caps`]): F4 loses more bits than F2, and a model must not go unwritten for a
+/// form that a smaller one, or the direct convolution, would replace within tolerance.
 pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, PipelineError> {
-    // Exact runs that emit Rust search with the Winograd rules too (`rules::WINOGRAD`); should
-    // the back end not recognize a form the extractor chose (a form whose constants other rules
-    // changed: it has no kernel for the bare ConvTranspose), the run is repeated without them.
-    let winograd = opts.mode == Mode::Exact && opts.emit_rust.is_some();
-    match run_caught(opts, winograd, stage) {
-        Err(PipelineError::Emit(crate::emit::EmitError::Unsupported { .. })) if winograd => {
-            run_caught(opts, false, stage)
+    let emitting = opts.mode == Mode::Exact && opts.emit_rust.is_some();
+    let caps = winograd_caps(opts, emitting);
+    let mut result = run_caught(opts, emitting, caps[0], stage);
+    for &cap in &caps[1..] {
+        match &result {
+            Err(PipelineError::Emit(crate::emit::EmitError::Unsupported { .. })) => {}
+            Err(e) if e.is_verification() => {}
+            _ => break,
         }
-        result => result,
+        stage(match cap {
+            Some(_) => "searching again without Winograd F(4×4, 3×3)",
+            None => "searching again without Winograd",
+        });
+        result = run_caught(opts, emitting, cap, stage);
+    }
+    result
+}
+
+/// The largest Winograd size each attempt of a run may use, in order: F4, then F2, then none
+/// for exact runs that emit Rust or load a Winograd rule; only the first (no cap) otherwise.
+fn winograd_caps(opts: &Options, emitting: bool) -> Vec<Option<Size>> {
+    let loaded = || {
+        RuleSet::load(&opts.rules, &crate::rules::Functions)
+            .is_ok_and(|r| r.rules.iter().any(|r| crate::winograd::rule_size(&r.name).is_some()))
+    };
+    if opts.mode == Mode::Exact && (emitting || loaded()) {
+        vec![Some(Size::F4), Some(Size::F2), None]
+    } else {
+        vec![Some(Size::F4)]
     }
 }
 
 /// One run of [`run_stages`], a panic caught and named by its stage.
-fn run_caught(opts: &Options, winograd: bool, stage: &mut dyn FnMut(&str)) -> Result<Outcome, PipelineError> {
+fn run_caught(
+    opts: &Options,
+    winograd: bool,
+    cap: Option<Size>,
+    stage: &mut dyn FnMut(&str),
+) -> Result<Outcome, PipelineError> {
     let mut current = String::from("starting");
     let mut report = |name: &str| {
         current = name.to_string();
         stage(name);
     };
-    match crate::guard::catch(|| run_stages(opts, winograd, &mut report)) {
+    match crate::guard::catch(|| run_stages(opts, winograd, cap, &mut report)) {
         Ok(result) => result,
         Err(message) => Err(PipelineError::Panic { stage: current, message }),
     }
 }
 
-/// The stages of [`run_with`], uncaught; `winograd`: add the Winograd rules to the search.
-fn run_stages(opts: &Options, winograd: bool, stage: &mut dyn FnMut(&str)) -> Result<Outcome, PipelineError> {
+/// The stages of [`run_with`], uncaught; `winograd`: add the Winograd rules to the search;
+/// `cap`: the largest Winograd size whose rules stay in it (none with `None`).
+fn run_stages(
+    opts: &Options,
+    winograd: bool,
+    cap: Option<Size>,
+    stage: &mut dyn FnMut(&str),
+) -> Result<Outcome, PipelineError> {
     let deadline = Deadline::new(opts.checks.time_limit);
     stage("importing");
     // The one place a run resolves its target (unknown names are refused here).
@@ -244,6 +283,7 @@ fn run_stages(opts: &Options, winograd: bool, stage: &mut dyn FnMut(&str)) -> Re
         let (file, text) = crate::rules::WINOGRAD;
         rules.add_text(file, text, &crate::rules::Functions)?;
     }
+    rules.rules.retain(|r| crate::winograd::rule_size(&r.name).is_none_or(|s| Some(s) <= cap));
     if opts.mode == Mode::Approx && opts.approx.is_none() {
         return Err(PipelineError::ApproxArgs);
     }

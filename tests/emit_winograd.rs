@@ -1,10 +1,12 @@
-//! Winograd F(2×2, 3×3) end to end (issue 12, item 4): gos-opt rewrites 3×3 stride-1
-//! convolutions into the Winograd form (`rules/winograd.rules`) where the cost model finds it
-//! cheaper, the written ONNX model verifies against the original in tract, and the Rust back end
-//! runs each form as `k_wino` (additions-only transforms around `k_mm`). The generated modules
-//! are compiled, run, and compared with tract on the original model: within 1e-4 absolute or
+//! Winograd F(2×2, 3×3) and F(4×4, 3×3) end to end (issue 12, item 4): gos-opt rewrites 3×3
+//! stride-1 convolutions into a Winograd form (`rules/winograd.rules`) where the cost model finds
+//! it cheaper, the written ONNX model verifies against the original in tract, and the Rust back
+//! end runs each form as `k_wino` (transforms around `k_mm`). The generated modules are
+//! compiled, run, and compared with tract on the original model: within 1e-4 absolute or
 //! relative. Models: a small one built here (odd sizes, so the last tiles are cropped; a
-//! convolution without bias; a Relu fused after one) and the shared float ResNet-8.
+//! convolution without bias; a Relu fused after one) and the shared float ResNet-8 and
+//! ResNet-large, on whose 32×32 layers `host` takes F4. Extraction's choice of direct, F2 or F4
+//! per target is checked against the cost model's own prices of each.
 
 mod common;
 
@@ -16,6 +18,7 @@ use gos_opt::onnx::{import, ImportOptions};
 use gos_opt::ops::{Conv, ConvAttrs, Op, Unary, UnaryKind};
 use gos_opt::tensor::{DType, Tensor, TensorType};
 use gos_opt::verify::{io_names, load_test_sets, InputSet, TractModel};
+use gos_opt::winograd::Size;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -29,19 +32,23 @@ fn values(n: usize, seed: usize) -> Vec<f32> {
     (0..n).map(|i| ((i * 7919 + seed * 104729) % 1000) as f32 / 1000.0 - 0.5).collect()
 }
 
+/// Adds a float value of `shape` to `g`.
+fn value(g: &mut Graph, name: &str, shape: Vec<usize>, kind: ValueKind) -> ValueId {
+    g.add_value(Value { name: name.into(), ty: Some(TensorType::new(DType::F32, shape)), kind, ..Value::default() })
+}
+
+/// Adds a float weight of `shape` (values from `seed`) to `g`.
+fn weight(g: &mut Graph, name: &str, shape: Vec<usize>, seed: usize) -> ValueId {
+    let n = shape.iter().product();
+    g.add_const(name, Arc::new(Tensor::f32(shape, values(n, seed))), ConstOrigin::Derived)
+}
+
 /// `x [1, 24, 17, 19] → Conv 3×3 pads 1 (16, bias) → Relu → Conv 3×3 no pads (24, no bias) → y`
 /// (each layer's transformed filter and transform weights fit the fold budget, the bytes of the
 /// model's weights).
 fn small_model() -> Graph {
     let meta = ModelMeta { ir_version: 8, opset_imports: vec![(String::new(), 13)], ..ModelMeta::default() };
     let mut g = Graph::new(meta);
-    let value = |g: &mut Graph, name: &str, shape: Vec<usize>, kind: ValueKind| {
-        g.add_value(Value { name: name.into(), ty: Some(TensorType::new(DType::F32, shape)), kind, ..Value::default() })
-    };
-    let weight = |g: &mut Graph, name: &str, shape: Vec<usize>, seed: usize| {
-        let n = shape.iter().product();
-        g.add_const(name, Arc::new(Tensor::f32(shape, values(n, seed))), ConstOrigin::Derived)
-    };
     let x = value(&mut g, "x", vec![1, 24, 17, 19], ValueKind::Input);
     let (a, r) = (
         value(&mut g, "a", vec![1, 16, 17, 19], ValueKind::Unset),
@@ -84,12 +91,19 @@ fn optimize(model: &Path, dir: &Path) -> PathBuf {
     out
 }
 
-/// Emits the optimized model into `dir` and checks that it has `forms` Winograd forms, each run
-/// by `k_wino`.
-fn emit_optimized(optimized: &Path, set: &InputSet, dir: &Path, forms: usize) -> EmitReport {
+/// The forms of each size in `graph`: `[F2, F4]`.
+fn sizes(graph: &Graph) -> [usize; 2] {
+    let forms = gos_opt::winograd::forms(graph);
+    Size::ALL.map(|s| forms.values().filter(|f| f.size == s).count())
+}
+
+/// Emits the optimized model into `dir` and checks that it has `forms` Winograd forms of each
+/// size (`[F2, F4]`), each run by `k_wino`.
+fn emit_optimized(optimized: &Path, set: &InputSet, dir: &Path, forms: [usize; 2]) -> EmitReport {
     let shapes = types_of(set).into_iter().map(|(k, t)| (k, t.shape)).collect();
     let graph = import(optimized, &ImportOptions { input_shapes: shapes, ..Default::default() }).expect("import");
-    assert_eq!(gos_opt::winograd::forms(&graph).len(), forms, "{}", optimized.display());
+    assert_eq!(sizes(&graph), forms, "{}", optimized.display());
+    let forms = forms[0] + forms[1];
     let report = emit::emit_rust(&graph, dir).expect("emit");
     assert!(report.kernels.iter().any(|k| k == "k_wino"), "{report:?}");
     let source = std::fs::read_to_string(dir.join("model.rs")).expect("model.rs");
@@ -123,11 +137,17 @@ fn winograd_forms_run_as_k_wino_and_agree_with_tract() {
         .map(|k| HashMap::from([("x".to_string(), Tensor::f32(vec![1, 24, 17, 19], values(24 * 17 * 19, 10 + k)))]))
         .collect();
     let optimized = optimize(&small, &src.join("small"));
-    emit_optimized(&optimized, &sets[0], &src.join("small"), 2);
+    emit_optimized(&optimized, &sets[0], &src.join("small"), [2, 0]);
     cases.push(Case { ident: "small".into(), original: bytes, dir: None, sets });
-    // The shared float ResNet-8 on its test sets: every stride-1 3×3 convolution (5 of 9).
-    if let Some(shared) = shared_dir() {
-        let path = shared.join("models/mlperf-tiny/onnx/resnet8_cifar10_pretrainedResnet/model.onnx");
+    // The shared float ResNets on their test sets: every stride-1 3×3 convolution (5 of 9), the
+    // three at 32×32 by F4 on `host`, the others by F2 (ResNet-8) or by F4 at 16×16 and F2 at
+    // 8×8 (ResNet-large, 80 and 160 channels).
+    let shared = shared_dir();
+    for (ident, folder, forms) in
+        [("resnet8", "resnet8_cifar10_pretrainedResnet", [2, 3]), ("resnet_large", "resnet_large_cifar10", [1, 4])]
+    {
+        let Some(shared) = &shared else { break };
+        let path = shared.join("models/mlperf-tiny/onnx").join(folder).join("model.onnx");
         let dir = path.parent().expect("dir").to_path_buf();
         let bytes = std::fs::read(&path).expect("model");
         let (declared, _) = io_names(&bytes).expect("ONNX");
@@ -136,9 +156,9 @@ fn winograd_forms_run_as_k_wino_and_agree_with_tract() {
             .iter()
             .map(|s| s.input_set(&declared).expect("inputs"))
             .collect();
-        let optimized = optimize(&path, &src.join("resnet8"));
-        emit_optimized(&optimized, &sets[0], &src.join("resnet8"), 5);
-        cases.push(Case { ident: "resnet8".into(), original: bytes, dir: Some(dir), sets });
+        let optimized = optimize(&path, &src.join(ident));
+        emit_optimized(&optimized, &sets[0], &src.join(ident), forms);
+        cases.push(Case { ident: ident.into(), original: bytes, dir: Some(dir), sets });
     }
     let idents: Vec<String> = cases.iter().map(|c| c.ident.clone()).collect();
     let runner = compile(&root, &idents, &[]).unwrap_or_else(|e| panic!("{e}"));
@@ -207,4 +227,148 @@ fn emitting_rust_adds_the_winograd_rules_and_writing_onnx_alone_does_not() {
     let source = std::fs::read_to_string(rust.join("model.rs")).expect("model.rs");
     assert_eq!(source.matches("k_wino::<").count(), 2, "one k_wino call per form");
     assert_eq!(forms_in(&without), 0, "no Winograd form without --emit-rust");
+}
+
+/// `rules/winograd.rules` without the rules of `drop` (the header and every other rule kept),
+/// written to `dir/<name>-winograd.rules` (a file whose name ends in `winograd.rules` replaces
+/// the built-in Winograd rules of a run that emits Rust).
+fn rules_without(drop: Size, dir: &Path, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(RULES).expect("the Winograd rules");
+    let kept: Vec<&str> = text
+        .split("\n\n")
+        .filter(|chunk| {
+            let rule = chunk.lines().find_map(|l| l.strip_prefix("(rule ")).and_then(|l| l.split(' ').next());
+            rule.and_then(gos_opt::winograd::rule_size) != Some(drop)
+        })
+        .collect();
+    let path = dir.join(format!("{name}-winograd.rules"));
+    std::fs::write(&path, kept.join("\n\n")).expect("write the rules");
+    path
+}
+
+/// `x [1, 32, 16, 16] → Conv 3×3 pads 1 (32, bias) → Conv 3×3 stride 2 (160) → y`: ResNet-8's
+/// 16×16 layer, then a strided layer (never Winograd) whose weights make the fold budget (the
+/// bytes of the model's weights) hold F4's largest constant, its input transform (166 KB).
+fn layer_model() -> Graph {
+    let meta = ModelMeta { ir_version: 8, opset_imports: vec![(String::new(), 13)], ..ModelMeta::default() };
+    let mut g = Graph::new(meta);
+    let x = value(&mut g, "x", vec![1, 32, 16, 16], ValueKind::Input);
+    let a = value(&mut g, "a", vec![1, 32, 16, 16], ValueKind::Unset);
+    let y = value(&mut g, "y", vec![1, 160, 7, 7], ValueKind::Unset);
+    let (w, b, w2) = (
+        weight(&mut g, "w", vec![32, 32, 3, 3], 4),
+        weight(&mut g, "b", vec![32], 5),
+        weight(&mut g, "w2", vec![160, 32, 3, 3], 6),
+    );
+    g.inputs.push(x);
+    g.outputs.push(y);
+    let conv = |pads: Vec<usize>, strides: Vec<usize>| {
+        Op::Conv(Conv { attrs: ConvAttrs { pads, strides, ..ConvAttrs::default() } })
+    };
+    for (name, op, inputs, out) in [
+        ("conv", conv(vec![1, 1, 1, 1], vec![]), vec![Some(x), Some(w), Some(b)], a),
+        ("strided", conv(vec![], vec![2, 2]), vec![Some(a), Some(w2)], y),
+    ] {
+        g.add_node(Node { name: name.into(), op, inputs, outputs: vec![out], doc_string: String::new() })
+            .expect("node");
+    }
+    g
+}
+
+/// Runs gos-opt on `model` for `target` emitting Rust (with `rules` in place of the built-in
+/// Winograd rules when given): the predicted latency after optimization (from its summary line
+/// `predicted T latency A ms -> B ms`) and the forms of each size it wrote.
+fn priced(model: &Path, target: &str, rules: Option<&Path>, dir: &Path) -> (f64, [usize; 2]) {
+    let out = dir.join("model.opt.onnx");
+    let mut cmd = Command::new(BIN);
+    cmd.arg(model).args(["--target", target, "-o"]).arg(&out).arg("--emit-rust").arg(dir);
+    if let Some(r) = rules {
+        cmd.arg("--rules").arg(r);
+    }
+    let run = cmd.output().expect("run gos-opt");
+    let text = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "gos-opt for {target}: {text}");
+    let line = text.lines().find(|l| l.starts_with("predicted ")).expect("a prediction line");
+    let after = line.split("-> ").nth(1).and_then(|t| t.split(' ').next()).and_then(|v| v.parse().ok());
+    (after.expect("the predicted latency after"), sizes(&import(&out, &ImportOptions::default()).expect("import")))
+}
+
+/// Extraction chooses per target among the direct convolution, F2 and F4 by the cost model's
+/// prices: on ResNet-8's 16×16, 32-channel layer, runs allowed only F2 or only F4 give the
+/// model's predicted latency with that form (or direct, when that is cheaper), and the run
+/// allowed both takes the cheapest of them. On `host` that is F2 (rows of 4 F4 tiles are too
+/// short for the vector path, so F4's transforms are priced one lane at a time), on `rpi3` and
+/// `cortex-m4` F4 (4× fewer multiplies than direct, 1.8× fewer than F2, scalar transforms on
+/// both sides).
+#[test]
+fn extraction_takes_the_cheapest_form_per_target() {
+    let root = target_dir().join("emit-winograd-choice");
+    std::fs::create_dir_all(&root).expect("create target/emit-winograd-choice");
+    let model = root.join("layer.onnx");
+    std::fs::write(&model, gos_opt::onnx::export_bytes(&layer_model()).expect("export")).expect("write the model");
+    let (f2_only, f4_only) = (rules_without(Size::F4, &root, "f2"), rules_without(Size::F2, &root, "f4"));
+    for (target, want) in [("host", [1, 0]), ("rpi3", [0, 1]), ("cortex-m4", [0, 1])] {
+        let dir = |n: &str| root.join(format!("{target}-{n}"));
+        let (f2, f2_forms) = priced(&model, target, Some(&f2_only), &dir("f2"));
+        let (f4, f4_forms) = priced(&model, target, Some(&f4_only), &dir("f4"));
+        let (both, chosen) = priced(&model, target, None, &dir("both"));
+        println!("{target}: predicted F2 {f2} ms {f2_forms:?}, F4 {f4} ms {f4_forms:?}, both {both} ms {chosen:?}");
+        assert_eq!((f2_forms, f4_forms), ([1, 0], [0, 1]), "{target}: each form alone beats direct");
+        let cheapest = if f2 < f4 { [1, 0] } else { [0, 1] };
+        assert_eq!(chosen, cheapest, "{target}: the cheaper form is chosen");
+        assert_eq!(both, f2.min(f4), "{target}: the run with both is priced as the cheaper");
+        assert_eq!(chosen, want, "{target}");
+    }
+}
+
+/// A run whose F4-size rule does not verify still writes the model: the pipeline searches again
+/// without F4 rules. The rule here (named as an F4 rule, in a user's Winograd rule file) drops a
+/// convolution's bias, cheaper and wrong; the model's one convolution (stride 2, never Winograd)
+/// has a bias, so the first search's model fails verification and the second, without the rule,
+/// is written and verified.
+#[test]
+fn an_f4_rule_that_does_not_verify_falls_back() {
+    let root = target_dir().join("emit-winograd-fallback");
+    std::fs::create_dir_all(&root).expect("create target/emit-winograd-fallback");
+    let meta = ModelMeta { ir_version: 8, opset_imports: vec![(String::new(), 13)], ..ModelMeta::default() };
+    let mut g = Graph::new(meta);
+    let x = value(&mut g, "x", vec![1, 4, 9, 9], ValueKind::Input);
+    let y = value(&mut g, "y", vec![1, 8, 4, 4], ValueKind::Unset);
+    let (w, b) = (weight(&mut g, "w", vec![8, 4, 3, 3], 7), weight(&mut g, "b", vec![8], 8));
+    g.inputs.push(x);
+    g.outputs.push(y);
+    let op = Op::Conv(Conv { attrs: ConvAttrs { strides: vec![2, 2], ..ConvAttrs::default() } });
+    let node = Node {
+        name: "conv".into(),
+        op,
+        inputs: vec![Some(x), Some(w), Some(b)],
+        outputs: vec![y],
+        doc_string: String::new(),
+    };
+    g.add_node(node).expect("node");
+    let model = root.join("strided.onnx");
+    std::fs::write(&model, gos_opt::onnx::export_bytes(&g).expect("export")).expect("write the model");
+    let rules = root.join("wrong-winograd.rules");
+    let text = ";; wrong on purpose: drops the bias\n(rule conv3x3-winograd-f4-wrong exact\n  (Conv ?op ?x ?w ?b) => (Conv ?op ?x ?w))\n";
+    std::fs::write(&rules, text).expect("write the rules");
+    // The Conv's inputs in the model written with `extra` options.
+    let conv_inputs = |extra: &[&str]| {
+        let out = root.join("strided.opt.onnx");
+        let run = Command::new(BIN)
+            .arg(&model)
+            .args(["--target", "host", "--rules"])
+            .arg(&rules)
+            .args(extra)
+            .arg("-o")
+            .arg(&out)
+            .output();
+        let run = run.expect("run gos-opt");
+        let text = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+        assert!(run.status.success(), "the model is written: {text}");
+        let written = import(&out, &ImportOptions::default()).expect("import");
+        let conv = written.dag.node_indices().map(|n| written.node(n)).find(|n| matches!(n.op, Op::Conv(_)));
+        conv.expect("a Conv").inputs.iter().flatten().count()
+    };
+    assert_eq!(conv_inputs(&["--no-verify"]), 2, "unverified, the first search's wrong model is written");
+    assert_eq!(conv_inputs(&[]), 3, "verified: the model of the search without the F4 rule, bias kept");
 }

@@ -99,5 +99,8 @@ fn the_opt_in_winograd_rules_pass() {
             name
         })
         .collect();
-    assert_eq!(names, ["conv3x3-winograd-f2", "conv3x3-winograd-f2-nobias"]);
+    assert_eq!(
+        names,
+        ["conv3x3-winograd-f2", "conv3x3-winograd-f2-nobias", "conv3x3-winograd-f4", "conv3x3-winograd-f4-nobias"]
+    );
 }

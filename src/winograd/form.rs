@@ -1,10 +1,10 @@
-//! The Winograd form in a graph (as the rule writes it and [`super`] describes it): a Conv whose
-//! weights are the input transform, then Reshape, Transpose, the MatMul of the 16 products with
-//! a constant filter, Transpose, Reshape and the ConvTranspose of the output transform, each the
+//! The Winograd form in a graph (as the rules write it and [`super`] describes it, F2 or F4): a
+//! Conv whose weights are the input transform, then Reshape, Transpose, the MatMul of the P
+//! products with a constant filter, Transpose, Reshape and the ConvTranspose of the output transform, each the
 //! only reader of the one before. The Rust back end runs each form as one kernel and the cost
 //! prediction prices it as that kernel; both find the forms here.
 
-use super::{input_weight, output_weight, TILE};
+use super::{input_weight, output_weight, Size};
 use crate::graph::{Graph, NodeId, ValueId};
 use crate::ops::{Op, Transpose};
 use crate::tensor::Tensor;
@@ -13,6 +13,8 @@ use std::collections::HashMap;
 /// One Winograd form of a graph.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Form {
+    /// The algorithm (F2 or F4).
+    pub size: Size,
     /// The input transform's Conv.
     pub input: NodeId,
     /// Reshape, Transpose, MatMul, Transpose, Reshape (never run by the back end: the MatMul's
@@ -26,7 +28,7 @@ pub struct Form {
     pub k: usize,
     /// Tile rows and columns.
     pub tiles: [usize; 2],
-    /// The transformed filter `[16, K, C]` (a constant).
+    /// The transformed filter `[P, K, C]` (a constant).
     pub filter: ValueId,
 }
 
@@ -87,18 +89,21 @@ impl Finder<'_> {
         let v = self.shape(conv.outputs[0])?;
         let &[n, c, h, w] = x else { return None };
         let &[_, _, th, tw] = v else { return None };
-        let win = op.attrs.window(&[h, w], &[4, 4], false).ok()?;
-        let whole = h + win.pads[0] + win.pads[2] == 2 * th + 2 && w + win.pads[1] + win.pads[3] == 2 * tw + 2;
+        let weight = self.constant(conv.inputs.get(1))?;
+        let size = Size::ALL.into_iter().find(|s| weight.shape[..] == [s.products() * c, 1, s.n(), s.n()])?;
+        let (sm, sn, p) = (size.m(), size.n(), size.products());
+        let win = op.attrs.window(&[h, w], &[sn, sn], false).ok()?;
+        let whole = h + win.pads[0] + win.pads[2] == sm * th + 2 && w + win.pads[1] + win.pads[3] == sm * tw + 2;
         let ones = win.dilations.iter().all(|&d| d == 1);
         if op.attrs.group != c
-            || win.strides[..] != [2, 2]
+            || win.strides[..] != [sm, sm]
             || !whole
             || !ones
             || conv.inputs.get(2).copied().flatten().is_some()
         {
             return None;
         }
-        if !equals(self.constant(conv.inputs.get(1))?, &input_weight(c)) {
+        if !equals(weight, &input_weight(size, c)) {
             return None;
         }
         let swap = |o: &Op| matches!(o, Op::Transpose(Transpose { perm: Some(p) }) if p[..] == [0, 2, 1, 3]);
@@ -115,7 +120,7 @@ impl Finder<'_> {
         let t = th * tw;
         let vshape = self.shape(self.graph.node(r1).outputs[0])?;
         let mshape = self.shape(self.graph.node(r2).outputs[0])?;
-        if self.shape(filter)? != [TILE, k, c] || vshape != [n, c, TILE, t] || mshape != [n, TILE * k, th, tw] {
+        if self.shape(filter)? != [p, k, c] || vshape != [n, c, p, t] || mshape != [n, p * k, th, tw] {
             return None;
         }
         let node = self.graph.node(ct);
@@ -124,12 +129,14 @@ impl Finder<'_> {
         // Pads of zeros parse to none; otherwise only the ends may crop.
         let ends_only = a.pads.is_empty() || (a.pads.len() == 4 && a.pads[0] == 0 && a.pads[1] == 0);
         let crop_only = ends_only && op.output_padding.is_empty();
-        let plain = a.strides[..] == [2, 2] && a.dilations.iter().all(|&d| d == 1) && op.output_shape.is_none();
-        if a.group != k || !crop_only || !plain || !equals(self.constant(node.inputs.get(1))?, &output_weight(k)) {
+        let plain = a.strides[..] == [sm, sm] && a.dilations.iter().all(|&d| d == 1) && op.output_shape.is_none();
+        if a.group != k || !crop_only || !plain || !equals(self.constant(node.inputs.get(1))?, &output_weight(size, k))
+        {
             return None;
         }
         let &[_, ko, oh, ow] = self.shape(node.outputs[0])? else { return None };
-        (ko == k && oh.div_ceil(2) == th && ow.div_ceil(2) == tw).then_some(Form {
+        (ko == k && oh.div_ceil(sm) == th && ow.div_ceil(sm) == tw).then_some(Form {
+            size,
             input: id,
             middle: [r1, t1, mm, t2, r2],
             output: ct,

@@ -1,7 +1,9 @@
-//! Winograd F(2×2, 3×3) convolution (`rules/winograd.rules`): the input transform `Bᵀ d B` and
-//! the output transform `Aᵀ M A` as additions and subtractions only, around 16 matrix products
-//! on the `k_mm` microkernels, a block of tile rows at a time so that the transformed tiles and
-//! the products stay in the cache.
+//! Winograd F(2×2, 3×3) and F(4×4, 3×3) convolution (`rules/winograd.rules`, Lavin & Gray
+//! 2016): the input transform `Bᵀ d B` and the output transform `Aᵀ M A` (F2: additions and
+//! subtractions only; F4: with Lavin & Gray's shared terms, additions and a few multiplies by 2,
+//! 4 and 8, `m_bt6` and `m_at6`), around 16 or 36 matrix products on the `k_mm` microkernels,
+//! a block of tile rows at a time so that the transformed tiles and the products stay in the
+//! cache.
 
 use super::avx2_or_portable;
 #[cfg(target_arch = "x86_64")]
@@ -9,16 +11,18 @@ use super::x86_avx2_fma;
 #[cfg(test)]
 use super::{k_mm, m_clamp};
 
-/// A 3×3, stride-1 convolution of `C` channels into `K` by Winograd F(2×2, 3×3): `x` is the
-/// padded input (`C × (2·TH + 2) × PW`), `u` the transformed filter (`[16][K][C]`), `v` and `m`
-/// scratch for one block of `TB` tile rows, transformed (`[16][C][TB·TW]`) and multiplied
-/// (`[16][K][TB·TW]`), `y` the output (`K × OH × OW`, the tiles past it cropped), plus `bias`
-/// per channel, clamped to `[lo, hi]`. `BT` is `TB·TW`, the products' column count; `NB4`,
-/// `NB1` are `k_mm`'s column blocks for `BT` columns. The last block overlaps the one before
-/// rather than run short (its tiles are computed twice, with the same results). The transforms
-/// are compiled for AVX2 where the x86-64 CPU has it ([`avx2_or_portable`]).
+/// A 3×3, stride-1 convolution of `C` channels into `K` by Winograd F(M×M, 3×3), `M` 2 or 4,
+/// with `P = (M + 2)²` products per tile: `x` is the padded input (`C × (M·TH + 2) × PW`, `PW =
+/// M·TW + 2`), `u` the transformed filter (`[P][K][C]`), `v` and `m` scratch for one block of
+/// `TB` tile rows, transformed (`[P][C][TB·TW]`) and multiplied (`[P][K][TB·TW]`), `y` the
+/// output (`K × OH × OW`, the tiles past it cropped), plus `bias` per channel, clamped to `[lo,
+/// hi]`. `BT` is `TB·TW`, the products' column count; `NB4`, `NB1` are `k_mm`'s column blocks
+/// for `BT` columns. The last block overlaps the one before rather than run short (its tiles are
+/// computed twice, with the same results). The transforms are compiled for AVX2 where the x86-64
+/// CPU has it ([`avx2_or_portable`]).
 #[allow(clippy::too_many_arguments)]
 fn k_wino<
+    const M: usize,
     const C: usize,
     const K: usize,
     const TH: usize,
@@ -41,28 +45,50 @@ fn k_wino<
     hi: f32,
 ) {
     const { assert!(TB >= 1 && TB <= TH && BT == TB * TW, "blocks of 1..=TH tile rows") };
+    const { assert!((M == 2 || M == 4) && PW == M * TW + 2, "F(2, 3) or F(4, 3), whole tiles") };
     let mut next = 0;
     while next < TH {
         let t0 = next.min(TH - TB);
-        k_wino_input::<C, TH, TW, TB, BT, PW>(x, t0, v);
-        k_wino_products::<C, K, BT, NB4, NB1>(u, v, m);
+        k_wino_input::<M, C, TH, TW, TB, BT, PW>(x, t0, v);
+        k_wino_products::<M, C, K, BT, NB4, NB1>(u, v, m);
         avx2_or_portable(
             #[inline(always)]
-            || k_wino_out::<K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi),
+            || {
+                if M == 2 {
+                    k_wino_out::<K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi)
+                } else {
+                    k_wino4_out::<K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi)
+                }
+            },
         );
         next = t0 + TB;
     }
 }
 
-/// The input transform of a block (tile rows `t0..t0 + TB`): [`k_wino_in_avx2`] on x86-64 CPUs
-/// with AVX2 for rows of at least 8 tiles, else [`k_wino_in`] (compiled for AVX2 where the CPU
-/// has it).
+/// The input transform of a block (tile rows `t0..t0 + TB`). F2: [`k_wino_in_avx2`] on x86-64
+/// CPUs with AVX2 for rows of at least 8 tiles, else [`k_wino_in`]; F4: [`k_wino4_in`]; both
+/// compiled for AVX2 where the CPU has it.
 #[inline(always)]
-fn k_wino_input<const C: usize, const TH: usize, const TW: usize, const TB: usize, const BT: usize, const PW: usize>(
+fn k_wino_input<
+    const M: usize,
+    const C: usize,
+    const TH: usize,
+    const TW: usize,
+    const TB: usize,
+    const BT: usize,
+    const PW: usize,
+>(
     x: &[f32],
     t0: usize,
     v: &mut [f32],
 ) {
+    if M == 4 {
+        avx2_or_portable(
+            #[inline(always)]
+            || k_wino4_in::<C, TH, TW, TB, BT, PW>(x, t0, v),
+        );
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if TW >= 8 && x86_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA; `x` and `v` are as long as `k_wino_in` makes them.
@@ -75,24 +101,32 @@ fn k_wino_input<const C: usize, const TH: usize, const TW: usize, const TB: usiz
     );
 }
 
-/// The 16 products of a block: `m[f] = u[f] · v[f]` (`[K][C]` by `[C][BT]`). On x86-64 CPUs
-/// with AVX2 and FMA, and for `K` a multiple of 4 and `BT` of 8, all 16 in one call of
+/// The `P = (M + 2)²` products of a block: `m[f] = u[f] · v[f]` (`[K][C]` by `[C][BT]`). On
+/// x86-64 CPUs with AVX2 and FMA, and for `K` a multiple of 4 and `BT` of 8, all in one call of
 /// [`k_wino_products_avx2`] (the products are small: 16 calls of `k_mm` a block spent a large
 /// share of their time in each call's setup and in its 3- and 1-row tiles); else on `k_mm`.
 #[inline(always)]
-fn k_wino_products<const C: usize, const K: usize, const BT: usize, const NB4: usize, const NB1: usize>(
+fn k_wino_products<
+    const M: usize,
+    const C: usize,
+    const K: usize,
+    const BT: usize,
+    const NB4: usize,
+    const NB1: usize,
+>(
     u: &[f32],
     v: &[f32],
     m: &mut [f32],
 ) {
-    let (u, v, m) = (&u[..16 * K * C], &v[..16 * C * BT], &mut m[..16 * K * BT]);
+    let p = (M + 2) * (M + 2);
+    let (u, v, m) = (&u[..p * K * C], &v[..p * C * BT], &mut m[..p * K * BT]);
     #[cfg(target_arch = "x86_64")]
     if K.is_multiple_of(4) && BT.is_multiple_of(8) && x86_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the products read and write.
-        unsafe { k_wino_products_avx2::<C, K, BT>(u, v, m) };
+        unsafe { k_wino_products_avx2::<C, K, BT>(p, u, v, m) };
         return;
     }
-    for f in 0..16 {
+    for f in 0..p {
         let mf = &mut m[f * K * BT..(f + 1) * K * BT];
         k_mm::<K, C, BT, 0, NB4, NB1>(&u[f * K * C..], &v[f * C * BT..], &[], mf, f32::NEG_INFINITY, f32::INFINITY);
     }
@@ -102,13 +136,18 @@ fn k_wino_products<const C: usize, const K: usize, const BT: usize, const NB4: u
 /// end of a row when `BT` is an odd multiple of 8), the sums in eight (or four) `__m256`.
 ///
 /// # Safety
-/// The CPU has AVX2 and FMA; `K % 4 == 0`, `BT % 8 == 0`; `u`, `v` and `m` are `16·K·C`,
-/// `16·C·BT` and `16·K·BT` long.
+/// The CPU has AVX2 and FMA; `K % 4 == 0`, `BT % 8 == 0`; `u`, `v` and `m` are `p·K·C`,
+/// `p·C·BT` and `p·K·BT` long (`p` products).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn k_wino_products_avx2<const C: usize, const K: usize, const BT: usize>(u: &[f32], v: &[f32], m: &mut [f32]) {
+unsafe fn k_wino_products_avx2<const C: usize, const K: usize, const BT: usize>(
+    p: usize,
+    u: &[f32],
+    v: &[f32],
+    m: &mut [f32],
+) {
     let (u, v, m) = (u.as_ptr(), v.as_ptr(), m.as_mut_ptr());
-    for f in 0..16 {
+    for f in 0..p {
         for i in (0..K).step_by(4) {
             let mut j = 0;
             while j < BT {
@@ -328,6 +367,120 @@ fn k_wino_out<const K: usize, const TW: usize, const TB: usize, const BT: usize,
     }
 }
 
+/// F(4, 3)'s `Bᵀ d` of one column `d` of six values (Lavin & Gray 2016, section 4.2), with the
+/// shared terms `d0 − d2`, `d4 − d2`, `d1 − d3`: 14 additions and 5 multiplies, no FMA (the
+/// compiler keeps products and sums apart, so every build gives the same results).
+#[inline(always)]
+fn m_bt6(d: [f32; 6]) -> [f32; 6] {
+    let [d0, d1, d2, d3, d4, d5] = d;
+    let (b, h) = (d4 - d2, d1 - d3);
+    let h2 = 2.0 * h;
+    [4.0 * (d0 - d2) + b, (d3 + d4) - 4.0 * (d1 + d2), (d4 - d3) + 4.0 * (d1 - d2), b - h2, b + h2, 4.0 * h + (d5 - d3)]
+}
+
+/// F(4, 3)'s `Aᵀ m` of one column `m` of six values into four: 10 additions and 3 multiplies.
+#[inline(always)]
+fn m_at6(m: [f32; 6]) -> [f32; 4] {
+    let [m0, m1, m2, m3, m4, m5] = m;
+    let (s12, s34, t12, t34) = (m1 + m2, m3 + m4, m1 - m2, m3 - m4);
+    [m0 + s12 + s34, t12 + 2.0 * t34, s12 + 4.0 * s34, t12 + 8.0 * t34 + m5]
+}
+
+/// F(4, 3)'s input transform of tile rows `t0..t0 + TB`: `v[6a + b][c][(ty − t0)·TW + tx] =
+/// (Bᵀ d B)[a][b]` of each 6×6 tile `d` of `x` (`C × (4·TH + 2) × PW`, tiles every 4 pixels).
+/// `Bᵀ d` runs along the strip's six whole rows; each of its rows is then split by column
+/// modulo 4, so that tile `tx`'s columns are `s0[tx], s1[tx], s2[tx], s3[tx], s0[tx + 1],
+/// s1[tx + 1]` and `(Bᵀ d) B` reads consecutive values and vectorizes along the tiles.
+#[inline(always)]
+fn k_wino4_in<const C: usize, const TH: usize, const TW: usize, const TB: usize, const BT: usize, const PW: usize>(
+    x: &[f32],
+    t0: usize,
+    v: &mut [f32],
+) {
+    let ph = 4 * TH + 2;
+    let x = &x[..C * ph * PW];
+    let v = &mut v[..36 * C * BT];
+    let mut rows = [[0.0f32; PW]; 6];
+    let mut split = [[0.0f32; PW]; 4];
+    let mut cols = [[0.0f32; PW]; 6];
+    for c in 0..C {
+        for ty in t0..t0 + TB {
+            let r = |i: usize| &x[(c * ph + 4 * ty + i) * PW..][..PW];
+            let (r0, r1, r2, r3, r4, r5) = (r(0), r(1), r(2), r(3), r(4), r(5));
+            for j in 0..PW {
+                let o = m_bt6([r0[j], r1[j], r2[j], r3[j], r4[j], r5[j]]);
+                for (row, o) in rows.iter_mut().zip(o) {
+                    row[j] = o;
+                }
+            }
+            for (a, row) in rows.iter().enumerate() {
+                for t in 0..TW {
+                    for (q, s) in split.iter_mut().enumerate() {
+                        s[t] = row[4 * t + q];
+                    }
+                }
+                split[0][TW] = row[4 * TW];
+                split[1][TW] = row[4 * TW + 1];
+                let [s0, s1, s2, s3] = &split;
+                for t in 0..TW {
+                    let o = m_bt6([s0[t], s1[t], s2[t], s3[t], s0[t + 1], s1[t + 1]]);
+                    for (col, o) in cols.iter_mut().zip(o) {
+                        col[t] = o;
+                    }
+                }
+                for (b, col) in cols.iter().enumerate() {
+                    let at = ((6 * a + b) * C + c) * BT + (ty - t0) * TW;
+                    v[at..at + TW].copy_from_slice(&col[..TW]);
+                }
+            }
+        }
+    }
+}
+
+/// F(4, 3)'s output transform of tile rows `t0..t0 + TB`: `y[k]`'s 4×4 block of tile `(ty, tx)`
+/// is `Aᵀ M A + bias[k]`, clamped, where `M[a][b] = m[6a + b][k][(ty − t0)·TW + tx]`; blocks
+/// past `OH × OW` are cropped.
+#[inline(always)]
+fn k_wino4_out<const K: usize, const TW: usize, const TB: usize, const BT: usize, const OH: usize, const OW: usize>(
+    m: &[f32],
+    t0: usize,
+    bias: &[f32],
+    y: &mut [f32],
+    lo: f32,
+    hi: f32,
+) {
+    let m = &m[..36 * K * BT];
+    let y = &mut y[..K * OH * OW];
+    // q[i][b][t]: (Aᵀ M)[i][b] of tile t.
+    let mut q = [[[0.0f32; TW]; 6]; 4];
+    for k in 0..K {
+        let bk = bias[k];
+        for ty in t0..(t0 + TB).min(OH.div_ceil(4)) {
+            let p = |a: usize, b: usize| &m[((6 * a + b) * K + k) * BT + (ty - t0) * TW..][..TW];
+            for b in 0..6 {
+                let (m0, m1, m2, m3, m4, m5) = (p(0, b), p(1, b), p(2, b), p(3, b), p(4, b), p(5, b));
+                for t in 0..TW {
+                    let o = m_at6([m0[t], m1[t], m2[t], m3[t], m4[t], m5[t]]);
+                    for (qi, o) in q.iter_mut().zip(o) {
+                        qi[b][t] = o;
+                    }
+                }
+            }
+            // (Aᵀ M) A, the bias and the clamp, row by row of the block; the last tile's
+            // columns past OW are cropped.
+            for (i, [q0, q1, q2, q3, q4, q5]) in q.iter().enumerate().take((OH - 4 * ty).min(4)) {
+                let row = &mut y[(k * OH + 4 * ty + i) * OW..][..OW];
+                for t in 0..TW {
+                    let o = m_at6([q0[t], q1[t], q2[t], q3[t], q4[t], q5[t]]);
+                    for (j, o) in o.into_iter().enumerate().take(OW - 4 * t) {
+                        row[4 * t + j] = m_clamp(o + bk, lo, hi);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// The 16 products on AVX2 agree with `k_mm`'s (FMA rounding apart): 8 rows, 5 inner, 24
@@ -350,7 +503,7 @@ mod tests {
             super::k_mm::<K, C, BT, 0, 8, 8>(&u[f * K * C..], &v[f * C * BT..], &[], mf, -inf, inf);
         }
         // SAFETY: checked above that the CPU has AVX2 and FMA; K % 4 == 0, BT % 8 == 0.
-        unsafe { super::k_wino_products_avx2::<C, K, BT>(&u, &v, &mut got) };
+        unsafe { super::k_wino_products_avx2::<C, K, BT>(16, &u, &v, &mut got) };
         for (g, w) in got.iter().zip(&want) {
             assert!((g - w).abs() < 1e-6, "{g} vs {w}");
         }
@@ -379,34 +532,42 @@ mod tests {
         check::<16, 34, 32>();
     }
 
-    /// The convolution of a 3-channel 5×7 input (pads 1) into 5 channels against the direct
-    /// sum, with the transformed filter computed as the rule folds it.
-    #[test]
-    fn winograd_agrees_with_the_direct_convolution() {
+    /// `k_wino::<M, ..>` on a 3-channel `H × W` input (pads 1) into 5 channels, in blocks of two
+    /// tile rows, against the direct sum, with the transformed filter computed as the rule folds
+    /// it; `TH`, `TW` the tiles, `PW = M·TW + 2`, `BT = 2·TW`, `NB4` and `NB1` `k_mm`'s column
+    /// blocks for `BT` columns.
+    fn agrees_with_the_direct_convolution<
+        const M: usize,
+        const H: usize,
+        const W: usize,
+        const TH: usize,
+        const TW: usize,
+        const PW: usize,
+        const BT: usize,
+        const NB4: usize,
+        const NB1: usize,
+    >(
+        size: crate::winograd::Size,
+    ) {
         const C: usize = 3;
         const K: usize = 5;
-        const H: usize = 5;
-        const W: usize = 7;
-        // Output 5×7, tiles 3×4, padded input 8×10.
-        const TH: usize = 3;
-        const TW: usize = 4;
-        const PW: usize = 2 * TW + 2;
+        let (p, ph) = (size.products(), M * TH + 2);
         let x: Vec<f32> = (0..C * H * W).map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5).collect();
         let g: Vec<f32> = (0..K * C * 9).map(|i| ((i * 5) % 11) as f32 / 11.0 - 0.5).collect();
         let bias: Vec<f32> = (0..K).map(|k| k as f32 * 0.25 - 0.5).collect();
-        let mut padded = vec![0.0f32; C * (2 * TH + 2) * PW];
+        let mut padded = vec![0.0f32; C * ph * PW];
         for c in 0..C {
             for i in 0..H {
                 for j in 0..W {
-                    padded[(c * (2 * TH + 2) + i + 1) * PW + j + 1] = x[(c * H + i) * W + j];
+                    padded[(c * ph + i + 1) * PW + j + 1] = x[(c * H + i) * W + j];
                 }
             }
         }
         let g64: Vec<f64> = g.iter().map(|&v| v as f64).collect();
-        let u: Vec<f32> = crate::winograd::filter_transform(&g64, K, C).into_iter().map(|v| v as f32).collect();
-        let (mut v, mut m) = (vec![0.0f32; 16 * C * 2 * TW], vec![0.0f32; 16 * K * 2 * TW]);
+        let u: Vec<f32> = crate::winograd::filter_transform(size, &g64, K, C).into_iter().map(|v| v as f32).collect();
+        let (mut v, mut m) = (vec![0.0f32; p * C * BT], vec![0.0f32; p * K * BT]);
         let mut y = vec![f32::NAN; K * H * W];
-        super::k_wino::<C, K, TH, TW, 2, { 2 * TW }, PW, H, W, 4, 8>(
+        super::k_wino::<M, C, K, TH, TW, 2, BT, PW, H, W, NB4, NB1>(
             &padded, &u, &bias, &mut v, &mut m, &mut y, -1.0, 1.5,
         );
         for k in 0..K {
@@ -416,16 +577,30 @@ mod tests {
                     for c in 0..C {
                         for i in 0..3 {
                             for j in 0..3 {
-                                let p = padded[(c * (2 * TH + 2) + oy + i) * PW + ox + j] as f64;
+                                let p = padded[(c * ph + oy + i) * PW + ox + j] as f64;
                                 s += p * g64[((k * C + c) * 3 + i) * 3 + j];
                             }
                         }
                     }
                     let want = s.clamp(-1.0, 1.5);
                     let got = y[(k * H + oy) * W + ox] as f64;
-                    assert!((want - got).abs() < 1e-5, "{k} {oy} {ox}: {want} vs {got}");
+                    assert!((want - got).abs() < 1e-5, "{size:?} {k} {oy} {ox}: {want} vs {got}");
                 }
             }
         }
+    }
+
+    /// F2 on a 5×7 input (tiles 3×4, the last row and column cropped).
+    #[test]
+    fn f2_agrees_with_the_direct_convolution() {
+        agrees_with_the_direct_convolution::<2, 5, 7, 3, 4, 10, 8, 4, 8>(crate::winograd::Size::F2);
+    }
+
+    /// F4 on a 10×13 input (tiles 3×4: two rows and three columns of the last tiles cropped, and
+    /// a last block overlapping the first) and on 8×8 (whole tiles, one block).
+    #[test]
+    fn f4_agrees_with_the_direct_convolution() {
+        agrees_with_the_direct_convolution::<4, 10, 13, 3, 4, 18, 8, 4, 8>(crate::winograd::Size::F4);
+        agrees_with_the_direct_convolution::<4, 8, 8, 2, 2, 10, 4, 4, 4>(crate::winograd::Size::F4);
     }
 }

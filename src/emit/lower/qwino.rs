@@ -78,7 +78,7 @@ fn filter(values: &[i32], k: usize, c: usize) -> Vec<i16> {
     let g: Vec<f64> = values.iter().map(|&v| v as f64).collect();
     let cp = c.div_ceil(2);
     let mut out = vec![0i16; TILE * k * cp * 2];
-    for (i, u) in crate::winograd::filter_transform(&g, k, c).into_iter().enumerate() {
+    for (i, u) in crate::winograd::filter_transform(crate::winograd::Size::F2, &g, k, c).into_iter().enumerate() {
         let (f, ki, ci) = (i / (k * c), i / c % k, i % c);
         out[((f * k + ki) * cp + ci / 2) * 2 + ci % 2] = (4.0 * u) as i16;
     }

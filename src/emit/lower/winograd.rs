@@ -1,20 +1,20 @@
-//! Lowering of the Winograd F(2×2, 3×3) form ([`crate::winograd::Form`], written by
-//! `rules/winograd.rules`): its input transform's Conv, the layout nodes and the MatMul of the 16
-//! products, and the ConvTranspose of the output transform run as one `k_wino` call
-//! (transforms by additions only, products on `k_mm`); the layout nodes are never run.
+//! Lowering of the Winograd F(2×2, 3×3) and F(4×4, 3×3) forms ([`crate::winograd::Form`],
+//! written by `rules/winograd.rules`): the input transform's Conv, the layout nodes and the
+//! MatMul of the products, and the ConvTranspose of the output transform run as one `k_wino`
+//! call (its first const argument the size m; transforms by additions and small multiplies,
+//! products on `k_mm`); the layout nodes are never run.
 
 use super::conv::ConvGeometry;
 use super::linalg::mm_generics;
 use super::{nums, Arg, Elem, EmitError, Home, Lowerer};
 use crate::graph::NodeId;
-use crate::winograd::TILE;
 
 impl Lowerer<'_> {
     /// Lowers Conv `id` (of geometry `geo`) with the rest of its Winograd form as one `k_wino`
     /// call; `false` (and nothing lowered) when it does not start one.
     pub(super) fn winograd(&mut self, id: NodeId, geo: &ConvGeometry) -> Result<bool, EmitError> {
         let Some(form) = self.winograd.get(&id).cloned() else { return Ok(false) };
-        let (c, k, [th, tw]) = (form.c, form.k, form.tiles);
+        let (c, k, [th, tw], p) = (form.c, form.k, form.tiles, form.size.products());
         let ct = self.graph.node(form.output);
         let out = ct.outputs[0];
         let mut bias = match ct.inputs.get(2).copied().flatten() {
@@ -31,11 +31,11 @@ impl Lowerer<'_> {
         let src = self.pad_input(geo, xb, Elem::F32, "0.0")?;
         let (ub, bb) = (self.add_weight(u), self.add_weight(bias));
         let tb = block_rows(th, tw);
-        let v = self.new_buf(TILE * c * tb * tw, Home::Arena);
-        let m = self.new_buf(TILE * k * tb * tw, Home::Arena);
+        let v = self.new_buf(p * c * tb * tw, Home::Arena);
+        let m = self.new_buf(p * k * tb * tw, Home::Arena);
         let yb = self.define(out)?;
         let (_, pw) = geo.padded();
-        let mut generics = nums(&[c, k, th, tw, tb, tb * tw, pw, oh, ow]);
+        let mut generics = nums(&[form.size.m(), c, k, th, tw, tb, tb * tw, pw, oh, ow]);
         generics.extend(mm_generics(&[], tb * tw));
         self.typed_step(
             "k_wino",
@@ -50,7 +50,7 @@ impl Lowerer<'_> {
     }
 }
 
-/// Tile rows per block of `k_wino` (of `th` rows of `tw` tiles): the fewest that give the 16
+/// Tile rows per block of `k_wino` (of `th` rows of `tw` tiles): the fewest that give the
 /// products at least [`BLOCK_COLUMNS`] columns (all rows when fewer). Blocks keep the
 /// transformed tiles and the products in the cache, and the arena small: whole planes of them
 /// outgrew the L2 cache (the larger ResNet's 32×32 layers: 16 × 40 × 256 floats each).

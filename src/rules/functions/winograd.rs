@@ -1,18 +1,27 @@
-//! Functions of the Winograd rule (`conv3x3-winograd-f2` in `rules/winograd.rules`): the ops and
-//! reshape targets of the F(2×2, 3×3) form of a 3×3 convolution, and its constant tensors
-//! ([`crate::winograd`]). Everything fails unless the convolution is 2-D, 3×3, stride 1,
-//! dilation 1, group 1 on floats, so the rule fires on those only.
+//! Functions of the Winograd rules (`conv3x3-winograd-f2` and `-f4` in `rules/winograd.rules`):
+//! the ops and reshape targets of the F(m×m, 3×3) form of a 3×3 convolution, and its constant
+//! tensors ([`crate::winograd`]). Each is one function generic over `M` (2 or 4, the output
+//! block's side), registered as `@wino_*` for F2 and `@wino4_*` for F4. Everything fails
+//! unless the convolution is 2-D, 3×3, stride 1, dilation 1, group 1 on floats, so the rules
+//! fire on those only.
 
 use super::weights::{tensor_arg, values, weight};
 use super::{arity, ints, op, op_result, ty, Function};
 use crate::ir::{FnArg, IrData};
 use crate::ops::{AutoPad, Conv, ConvAttrs, ConvTranspose, MatMul, Op};
 use crate::tensor::{Tensor, TensorType};
-use crate::winograd::{
-    filter_transform, input_weight, output_weight, Tiles, FILTER, INPUT_WEIGHT, OUTPUT_WEIGHT, TILE,
-};
+use crate::winograd::{filter_transform, input_weight, output_weight, Size, Tiles};
 
 type R = Result<IrData, String>;
+
+/// The algorithm whose output blocks are `M × M`.
+const fn size<const M: usize>() -> Size {
+    match M {
+        2 => Size::F2,
+        4 => Size::F4,
+        _ => panic!("Winograd F(m, 3) for m = 2 or 4 only"),
+    }
+}
 
 /// Errors unless `w` is a float `[K, C, 3, 3]` weight shape; gives `(K, C)`.
 fn kernel_dims(w: &TensorType) -> Result<(usize, usize), String> {
@@ -22,8 +31,8 @@ fn kernel_dims(w: &TensorType) -> Result<(usize, usize), String> {
     }
 }
 
-/// The tiling of Conv `o` on `x` with weights `w`, when it is one Winograd F(2, 3) computes.
-fn tiles(o: &Op, x: &TensorType, w: &TensorType) -> Result<Tiles, String> {
+/// The tiling of Conv `o` on `x` with weights `w` by `size`, when it is one Winograd computes.
+fn tiles(o: &Op, x: &TensorType, w: &TensorType, size: Size) -> Result<Tiles, String> {
     let Op::Conv(c) = o else { return Err(format!("expected a Conv, found {}", o.onnx_name())) };
     let (_, cin) = kernel_dims(w)?;
     let ones = |v: &[usize]| v.iter().all(|&d| d == 1);
@@ -35,23 +44,24 @@ fn tiles(o: &Op, x: &TensorType, w: &TensorType) -> Result<Tiles, String> {
     }
     let win = c.attrs.window(&x.shape[2..], &[3, 3], false).map_err(|e| e.to_string())?;
     let pads = [win.pads[0], win.pads[1], win.pads[2], win.pads[3]];
-    Tiles::new(x.shape[2], x.shape[3], pads).ok_or_else(|| "empty output".into())
+    Tiles::new(x.shape[2], x.shape[3], pads, size).ok_or_else(|| "empty output".into())
 }
 
-/// Op, input and weight of arguments `(op x w)`, and their tiling.
-fn conv_args<'a>(a: &[&'a IrData]) -> Result<(&'a TensorType, &'a TensorType, Tiles), String> {
+/// Op, input and weight of arguments `(op x w)`, and their tiling by `size`.
+fn conv_args<'a>(a: &[&'a IrData], size: Size) -> Result<(&'a TensorType, &'a TensorType, Tiles), String> {
     arity(a, 3)?;
     let (x, w) = (ty(a, 1)?, weight(a, 2)?);
-    Ok((x, w, tiles(op(a, 0)?, x, w)?))
+    Ok((x, w, tiles(op(a, 0)?, x, w, size)?))
 }
 
-/// `@wino_in_op op x w`: the input transform's Conv (group C, 4×4, stride 2, padded so that
-/// every tile is whole).
-fn wino_in_op(a: &[&IrData]) -> R {
-    let (x, _, t) = conv_args(a)?;
+/// `@wino_in_op op x w` (`@wino4_in_op`): the input transform's Conv (group C, n×n, stride m,
+/// padded so that every tile is whole).
+fn wino_in_op<const M: usize>(a: &[&IrData]) -> R {
+    let (x, _, t) = conv_args(a, size::<M>())?;
+    let n = M + 2;
     let attrs = ConvAttrs {
-        kernel_shape: Some(vec![4, 4]),
-        strides: vec![2, 2],
+        kernel_shape: Some(vec![n, n]),
+        strides: vec![M, M],
         pads: t.input_pads(x.shape[2], x.shape[3]).to_vec(),
         dilations: Vec::new(),
         group: x.shape[1],
@@ -60,27 +70,29 @@ fn wino_in_op(a: &[&IrData]) -> R {
     Ok(op_result(Op::Conv(Conv { attrs })))
 }
 
-/// `@wino_v_shape op x w`: the transformed input as `[N, C, 16, tiles]`.
-fn wino_v_shape(a: &[&IrData]) -> R {
-    let (x, _, t) = conv_args(a)?;
-    Ok(ints(vec![x.shape[0] as i64, x.shape[1] as i64, TILE as i64, t.count() as i64]))
+/// `@wino_v_shape op x w` (`@wino4_v_shape`): the transformed input as `[N, C, P, tiles]`.
+fn wino_v_shape<const M: usize>(a: &[&IrData]) -> R {
+    let (x, _, t) = conv_args(a, size::<M>())?;
+    let p = size::<M>().products() as i64;
+    Ok(ints(vec![x.shape[0] as i64, x.shape[1] as i64, p, t.count() as i64]))
 }
 
-/// `@wino_m_shape op x w`: the products as `[N, 16·K, tile rows, tile columns]`.
-fn wino_m_shape(a: &[&IrData]) -> R {
-    let (x, w, t) = conv_args(a)?;
-    let k = (TILE * w.shape[0]) as i64;
+/// `@wino_m_shape op x w` (`@wino4_m_shape`): the products as `[N, P·K, tile rows, tile
+/// columns]`.
+fn wino_m_shape<const M: usize>(a: &[&IrData]) -> R {
+    let (x, w, t) = conv_args(a, size::<M>())?;
+    let k = (size::<M>().products() * w.shape[0]) as i64;
     Ok(ints(vec![x.shape[0] as i64, k, t.tiles[0] as i64, t.tiles[1] as i64]))
 }
 
-/// `@wino_out_op op x w`: the output transform's ConvTranspose (group K, 2×2, stride 2, end
-/// pads cropping the tiles past the output).
-fn wino_out_op(a: &[&IrData]) -> R {
-    let (_, w, t) = conv_args(a)?;
+/// `@wino_out_op op x w` (`@wino4_out_op`): the output transform's ConvTranspose (group K,
+/// m×m, stride m, end pads cropping the tiles past the output).
+fn wino_out_op<const M: usize>(a: &[&IrData]) -> R {
+    let (_, w, t) = conv_args(a, size::<M>())?;
     let [ch, cw] = t.crop();
     let attrs = ConvAttrs {
-        kernel_shape: Some(vec![2, 2]),
-        strides: vec![2, 2],
+        kernel_shape: Some(vec![M, M]),
+        strides: vec![M, M],
         pads: vec![0, 0, ch, cw],
         dilations: Vec::new(),
         group: w.shape[0],
@@ -89,73 +101,85 @@ fn wino_out_op(a: &[&IrData]) -> R {
     Ok(op_result(Op::ConvTranspose(ConvTranspose { attrs, output_padding: Vec::new(), output_shape: None })))
 }
 
-/// `@wino_matmul_op`: the MatMul of the 16 products.
+/// `@wino_matmul_op`: the MatMul of the products (of either size).
 fn wino_matmul_op(a: &[&IrData]) -> R {
     arity(a, 0)?;
     Ok(op_result(Op::MatMul(MatMul)))
 }
 
-/// A constant of the form: its shape and its values from weight `g` (`[K, C, 3, 3]`).
+/// A constant of the form: its shape and its values from weight `g` (`[K, C, 3, 3]`), by size.
 struct Constant {
-    shape: fn(usize, usize) -> Vec<usize>,
-    values: fn(usize, usize, &[f64]) -> Vec<f64>,
+    shape: fn(Size, usize, usize) -> Vec<usize>,
+    values: fn(Size, usize, usize, &[f64]) -> Vec<f64>,
 }
 
-const BT: Constant = Constant { shape: |_, c| vec![TILE * c, 1, 4, 4], values: |_, c, _| input_weight(c) };
-const U: Constant = Constant { shape: |k, c| vec![TILE, k, c], values: |k, c, g| filter_transform(g, k, c) };
-const AT: Constant = Constant { shape: |k, _| vec![TILE * k, 1, 2, 2], values: |k, _, _| output_weight(k) };
+const BT: Constant =
+    Constant { shape: |s, _, c| vec![s.products() * c, 1, s.n(), s.n()], values: |s, _, c, _| input_weight(s, c) };
+const U: Constant =
+    Constant { shape: |s, k, c| vec![s.products(), k, c], values: |s, k, c, g| filter_transform(s, g, k, c) };
+const AT: Constant =
+    Constant { shape: |s, k, _| vec![s.products() * k, 1, s.m(), s.m()], values: |s, k, _, _| output_weight(s, k) };
 
-fn constant_type(a: &[&IrData], make: Constant) -> R {
+fn constant_type(a: &[&IrData], make: Constant, size: Size) -> R {
     arity(a, 1)?;
     let w = weight(a, 0)?;
     let (k, c) = kernel_dims(w)?;
-    Ok(IrData::tensor(TensorType::new(w.dtype, (make.shape)(k, c)), true))
+    Ok(IrData::tensor(TensorType::new(w.dtype, (make.shape)(size, k, c)), true))
 }
 
-fn constant_eval(args: &[FnArg], make: Constant) -> Result<Tensor, String> {
+fn constant_eval(args: &[FnArg], make: Constant, size: Size) -> Result<Tensor, String> {
     arity(args, 1)?;
     let w = tensor_arg(args, 0)?;
     let (k, c) = kernel_dims(&w.ttype())?;
-    let v = (make.values)(k, c, &values(w)?);
-    Tensor::from_f64(w.dtype, (make.shape)(k, c), &v).ok_or_else(|| "unsupported type".into())
+    let v = (make.values)(size, k, c, &values(w)?);
+    Tensor::from_f64(w.dtype, (make.shape)(size, k, c), &v).ok_or_else(|| "unsupported type".into())
 }
 
-/// `@wino_bt w`: the input transform's weights `[16·C, 1, 4, 4]` (entries 0 and ±1).
-fn wino_bt(a: &[&IrData]) -> R {
-    constant_type(a, BT)
+/// `@wino_bt w` (`@wino4_bt`): the input transform's weights `[P·C, 1, n, n]` (entries 0, ±1;
+/// for F4 up to ±25).
+fn wino_bt<const M: usize>(a: &[&IrData]) -> R {
+    constant_type(a, BT, size::<M>())
 }
 
-fn wino_bt_eval(args: &[FnArg]) -> Result<Tensor, String> {
-    constant_eval(args, BT)
+fn wino_bt_eval<const M: usize>(args: &[FnArg]) -> Result<Tensor, String> {
+    constant_eval(args, BT, size::<M>())
 }
 
-/// `@wino_filter w`: the transformed filter `U = G g Gᵀ` as `[16, K, C]`.
-fn wino_filter(a: &[&IrData]) -> R {
-    constant_type(a, U)
+/// `@wino_filter w` (`@wino4_filter`): the transformed filter `U = G g Gᵀ` as `[P, K, C]`.
+fn wino_filter<const M: usize>(a: &[&IrData]) -> R {
+    constant_type(a, U, size::<M>())
 }
 
-fn wino_filter_eval(args: &[FnArg]) -> Result<Tensor, String> {
-    constant_eval(args, U)
+fn wino_filter_eval<const M: usize>(args: &[FnArg]) -> Result<Tensor, String> {
+    constant_eval(args, U, size::<M>())
 }
 
-/// `@wino_at w`: the output transform's weights `[16·K, 1, 2, 2]` (entries 0 and ±1).
-fn wino_at(a: &[&IrData]) -> R {
-    constant_type(a, AT)
+/// `@wino_at w` (`@wino4_at`): the output transform's weights `[P·K, 1, m, m]` (entries 0, ±1;
+/// for F4 up to ±64).
+fn wino_at<const M: usize>(a: &[&IrData]) -> R {
+    constant_type(a, AT, size::<M>())
 }
 
-fn wino_at_eval(args: &[FnArg]) -> Result<Tensor, String> {
-    constant_eval(args, AT)
+fn wino_at_eval<const M: usize>(args: &[FnArg]) -> Result<Tensor, String> {
+    constant_eval(args, AT, size::<M>())
 }
 
 pub(crate) const FUNCTIONS: &[Function] = &[
-    Function { name: "wino_in_op", infer: wino_in_op, eval: None },
-    Function { name: "wino_v_shape", infer: wino_v_shape, eval: None },
-    Function { name: "wino_m_shape", infer: wino_m_shape, eval: None },
-    Function { name: "wino_out_op", infer: wino_out_op, eval: None },
+    Function { name: "wino_in_op", infer: wino_in_op::<2>, eval: None },
+    Function { name: "wino_v_shape", infer: wino_v_shape::<2>, eval: None },
+    Function { name: "wino_m_shape", infer: wino_m_shape::<2>, eval: None },
+    Function { name: "wino_out_op", infer: wino_out_op::<2>, eval: None },
     Function { name: "wino_matmul_op", infer: wino_matmul_op, eval: None },
-    Function { name: INPUT_WEIGHT, infer: wino_bt, eval: Some(wino_bt_eval) },
-    Function { name: FILTER, infer: wino_filter, eval: Some(wino_filter_eval) },
-    Function { name: OUTPUT_WEIGHT, infer: wino_at, eval: Some(wino_at_eval) },
+    Function { name: Size::F2.input_weight_fn(), infer: wino_bt::<2>, eval: Some(wino_bt_eval::<2>) },
+    Function { name: Size::F2.filter_fn(), infer: wino_filter::<2>, eval: Some(wino_filter_eval::<2>) },
+    Function { name: Size::F2.output_weight_fn(), infer: wino_at::<2>, eval: Some(wino_at_eval::<2>) },
+    Function { name: "wino4_in_op", infer: wino_in_op::<4>, eval: None },
+    Function { name: "wino4_v_shape", infer: wino_v_shape::<4>, eval: None },
+    Function { name: "wino4_m_shape", infer: wino_m_shape::<4>, eval: None },
+    Function { name: "wino4_out_op", infer: wino_out_op::<4>, eval: None },
+    Function { name: Size::F4.input_weight_fn(), infer: wino_bt::<4>, eval: Some(wino_bt_eval::<4>) },
+    Function { name: Size::F4.filter_fn(), infer: wino_filter::<4>, eval: Some(wino_filter_eval::<4>) },
+    Function { name: Size::F4.output_weight_fn(), infer: wino_at::<4>, eval: Some(wino_at_eval::<4>) },
 ];
 
 #[cfg(test)]
