@@ -20,6 +20,7 @@ const LAYOUT: &str = include_str!("layout.rs");
 const LINALG: &str = include_str!("linalg.rs");
 const MATH: &str = include_str!("math.rs");
 const MM_AVX2: &str = include_str!("mm_avx2.rs");
+const MM_AVX512: &str = include_str!("mm_avx512.rs");
 const NORM: &str = include_str!("norm.rs");
 const QARM: &str = include_str!("qarm.rs");
 const QCONV1: &str = include_str!("qconv1.rs");
@@ -33,25 +34,33 @@ const QWINO: &str = include_str!("qwino.rs");
 const SHIFTADD: &str = include_str!("shiftadd.rs");
 const SIMD: &str = include_str!("simd.rs");
 const WINOGRAD: &str = include_str!("winograd.rs");
+const WINO_AVX512: &str = include_str!("wino_avx512.rs");
 
 /// Every item of the library: its name, the source file holding it, and the items it calls.
 /// Items are emitted in this order.
 const LIBRARY: &[(&str, &str, &[&str])] = &[
-    ("k_mm", LINALG, &["k_mm_portable", "k_mm_avx2", "x86_avx2_fma"]),
+    ("k_mm", LINALG, &["k_mm_portable", "k_mm_avx512", "x86_avx512f", "k_mm_avx2", "x86_avx2_fma"]),
     ("k_mm_portable", LINALG, &["k_mm_rows"]),
     ("k_mm_rows", LINALG, &["m_clamp"]),
+    ("k_mm_avx512", MM_AVX512, &["k_mm_avx512_tile"]),
+    ("k_mm_avx512_tile", MM_AVX512, &[]),
     ("k_mm_avx2", MM_AVX2, &["k_mm_avx2_tile", "k_mm_avx2_dots"]),
     ("k_mm_avx2_dots", MM_AVX2, &["m_clamp"]),
     ("k_mm_avx2_tile", MM_AVX2, &[]),
     ("k_bmm", LINALG, &["k_mm"]),
-    ("k_wino", WINOGRAD, &["k_wino_input", "k_wino_products", "k_wino_out", "avx2_or_portable"]),
-    ("k_wino_products", WINOGRAD, &["k_mm", "k_wino_products_avx2", "k_wino_tile"]),
+    (
+        "k_wino",
+        WINOGRAD,
+        &["k_wino_input", "k_wino_products", "k_wino_out", "k_wino_out_avx512", "x86_avx512f", "avx2_or_portable"],
+    ),
+    ("k_wino_products", WINOGRAD, &["k_mm", "k_wino_products_avx2", "k_wino_tile", "x86_avx512f"]),
     ("k_wino_products_avx2", WINOGRAD, &[]),
     ("k_wino_tile", WINOGRAD, &[]),
     ("k_wino_input", WINOGRAD, &["k_wino_in", "k_wino_in_avx2", "x86_avx2_fma", "avx2_or_portable"]),
     ("k_wino_in_avx2", WINOGRAD, &[]),
     ("k_wino_in", WINOGRAD, &[]),
     ("k_wino_out", WINOGRAD, &["m_clamp"]),
+    ("k_wino_out_avx512", WINO_AVX512, &[]),
     ("k_pad2d", CONV, &[]),
     ("k_conv", CONV, &["k_conv_tiles", "k_conv_avx2", "k_conv_px_avx2", "x86_avx2_fma", "avx2_or_portable", "m_clamp"]),
     ("k_conv_px_avx2", CONV_PX, &["k_conv_px_tile"]),
@@ -201,6 +210,7 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("m_tanh", MATH, &["m_exp"]),
     ("m_pow", MATH, &["m_exp", "m_ln", "m_rte"]),
     ("x86_avx2_fma", SIMD, &["x86_cached"]),
+    ("x86_avx512f", SIMD, &["x86_cached"]),
     ("x86_vnni", SIMD, &["x86_cached"]),
     ("x86_cached", SIMD, &[]),
     ("avx2_or_portable", SIMD, &["avx2_call", "x86_avx2_fma"]),
@@ -316,6 +326,7 @@ mod tests {
             super::LINALG,
             super::MATH,
             super::MM_AVX2,
+            super::MM_AVX512,
             super::NORM,
             super::QARM,
             super::QCONV1,
@@ -329,6 +340,7 @@ mod tests {
             super::SHIFTADD,
             super::SIMD,
             super::WINOGRAD,
+            super::WINO_AVX512,
         ] {
             for line in src.lines() {
                 let name = ITEM_STARTS.iter().find_map(|kw| line.strip_prefix(kw));

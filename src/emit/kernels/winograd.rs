@@ -4,10 +4,10 @@
 //! the products stay in the cache.
 
 use super::avx2_or_portable;
-#[cfg(target_arch = "x86_64")]
-use super::x86_avx2_fma;
 #[cfg(test)]
 use super::{k_mm, m_clamp};
+#[cfg(target_arch = "x86_64")]
+use super::{x86_avx2_fma, x86_avx512f};
 
 /// A 3×3, stride-1 convolution of `C` channels into `K` by Winograd F(2×2, 3×3): `x` is the
 /// padded input (`C × (2·TH + 2) × PW`), `u` the transformed filter (`[16][K][C]`), `v` and `m`
@@ -16,7 +16,8 @@ use super::{k_mm, m_clamp};
 /// per channel, clamped to `[lo, hi]`. `BT` is `TB·TW`, the products' column count; `NB4`,
 /// `NB1` are `k_mm`'s column blocks for `BT` columns. The last block overlaps the one before
 /// rather than run short (its tiles are computed twice, with the same results). The transforms
-/// are compiled for AVX2 where the x86-64 CPU has it ([`avx2_or_portable`]).
+/// are compiled for AVX2 where the x86-64 CPU has it ([`avx2_or_portable`]); the output
+/// transform is [`k_wino_out_avx512`] where it has AVX-512F.
 #[allow(clippy::too_many_arguments)]
 fn k_wino<
     const C: usize,
@@ -46,6 +47,13 @@ fn k_wino<
         let t0 = next.min(TH - TB);
         k_wino_input::<C, TH, TW, TB, BT, PW>(x, t0, v);
         k_wino_products::<C, K, BT, NB4, NB1>(u, v, m);
+        #[cfg(target_arch = "x86_64")]
+        if BT <= 256 && x86_avx512f() {
+            // SAFETY: the CPU has AVX-512F; `m`, `bias` and `y` are as long as `k_wino_out` reads.
+            unsafe { k_wino_out_avx512::<K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi) };
+            next = t0 + TB;
+            continue;
+        }
         avx2_or_portable(
             #[inline(always)]
             || k_wino_out::<K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi),
@@ -78,7 +86,8 @@ fn k_wino_input<const C: usize, const TH: usize, const TW: usize, const TB: usiz
 /// The 16 products of a block: `m[f] = u[f] · v[f]` (`[K][C]` by `[C][BT]`). On x86-64 CPUs
 /// with AVX2 and FMA, and for `K` a multiple of 4 and `BT` of 8, all 16 in one call of
 /// [`k_wino_products_avx2`] (the products are small: 16 calls of `k_mm` a block spent a large
-/// share of their time in each call's setup and in its 3- and 1-row tiles); else on `k_mm`.
+/// share of their time in each call's setup and in its 3- and 1-row tiles); else on `k_mm`
+/// (its AVX-512 tiles where the CPU has them: 16 rows by 16 columns).
 #[inline(always)]
 fn k_wino_products<const C: usize, const K: usize, const BT: usize, const NB4: usize, const NB1: usize>(
     u: &[f32],
@@ -87,7 +96,7 @@ fn k_wino_products<const C: usize, const K: usize, const BT: usize, const NB4: u
 ) {
     let (u, v, m) = (&u[..16 * K * C], &v[..16 * C * BT], &mut m[..16 * K * BT]);
     #[cfg(target_arch = "x86_64")]
-    if K.is_multiple_of(4) && BT.is_multiple_of(8) && x86_avx2_fma() {
+    if K.is_multiple_of(4) && BT.is_multiple_of(8) && x86_avx2_fma() && !x86_avx512f() {
         // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the products read and write.
         unsafe { k_wino_products_avx2::<C, K, BT>(u, v, m) };
         return;
@@ -328,6 +337,9 @@ fn k_wino_out<const K: usize, const TW: usize, const TB: usize, const BT: usize,
     }
 }
 
+// The AVX-512 output transform `k_wino` calls, in this scope as in the generated one.
+include!("wino_avx512.rs");
+
 #[cfg(test)]
 mod tests {
     /// The 16 products on AVX2 agree with `k_mm`'s (FMA rounding apart): 8 rows, 5 inner, 24
@@ -377,6 +389,36 @@ mod tests {
         }
         check::<9, 20, 18>();
         check::<16, 34, 32>();
+    }
+
+    /// The AVX-512 output transform gives the portable one's rows bit for bit, cropped: 5
+    /// tiles a row by 3 tile rows (15 tiles, one masked vector) into 5 × 9 (odd rows and
+    /// columns, the block's last tile row half cropped), 9 by 2 (18 tiles: a whole vector and a
+    /// masked one) from tile row 1 into 6 × 18, 16 by 1 into 32 × 32.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx512_output_transform_matches_the_portable_one() {
+        if !super::x86_avx512f() {
+            println!("skipped: this CPU has no AVX-512F");
+            return;
+        }
+        fn check<const TW: usize, const TB: usize, const BT: usize, const OH: usize, const OW: usize>(t0: usize) {
+            const K: usize = 3;
+            let m: Vec<f32> = (0..16 * K * BT).map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6).collect();
+            let bias = [0.1, -0.2, 0.05];
+            let (mut want, mut got) = (vec![f32::NAN; K * OH * OW], vec![f32::NAN; K * OH * OW]);
+            super::k_wino_out::<K, TW, TB, BT, OH, OW>(&m, t0, &bias, &mut want, -0.9, 1.1);
+            // SAFETY: checked above that the CPU has AVX-512F; the buffers are as long as it reads.
+            unsafe { super::k_wino_out_avx512::<K, TW, TB, BT, OH, OW>(&m, t0, &bias, &mut got, -0.9, 1.1) };
+            assert!(want.contains(&-0.9) && want.contains(&1.1), "the clamp is exercised");
+            assert_eq!(
+                got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+        }
+        check::<5, 3, 15, 5, 9>(0);
+        check::<9, 2, 18, 6, 18>(1);
+        check::<16, 1, 16, 32, 32>(15);
     }
 
     /// The convolution of a 3-channel 5×7 input (pads 1) into 5 channels against the direct
