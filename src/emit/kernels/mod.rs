@@ -14,6 +14,7 @@ mod math;
 
 const CONV: &str = include_str!("conv.rs");
 const CONV_PX: &str = include_str!("conv_px.rs");
+const CONV_AVX512: &str = include_str!("conv_avx512.rs");
 const DW: &str = include_str!("dw.rs");
 const ELEMENTWISE: &str = include_str!("elementwise.rs");
 const LAYOUT: &str = include_str!("layout.rs");
@@ -62,7 +63,22 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_wino_out", WINOGRAD, &["m_clamp"]),
     ("k_wino_out_avx512", WINO_AVX512, &[]),
     ("k_pad2d", CONV, &[]),
-    ("k_conv", CONV, &["k_conv_tiles", "k_conv_avx2", "k_conv_px_avx2", "x86_avx2_fma", "avx2_or_portable", "m_clamp"]),
+    (
+        "k_conv",
+        CONV,
+        &[
+            "k_conv_tiles",
+            "k_conv_px_avx512",
+            "x86_avx512f",
+            "k_conv_avx2",
+            "k_conv_px_avx2",
+            "x86_avx2_fma",
+            "avx2_or_portable",
+            "m_clamp",
+        ],
+    ),
+    ("k_conv_px_avx512", CONV_AVX512, &["k_conv_px512_tile"]),
+    ("k_conv_px512_tile", CONV_AVX512, &[]),
     ("k_conv_px_avx2", CONV_PX, &["k_conv_px_tile"]),
     ("k_conv_px_tile", CONV_PX, &[]),
     ("k_conv_avx2", CONV, &["k_conv_avx2_tile"]),
@@ -320,6 +336,7 @@ mod tests {
         for src in [
             super::CONV,
             super::CONV_PX,
+            super::CONV_AVX512,
             super::DW,
             super::ELEMENTWISE,
             super::LAYOUT,
