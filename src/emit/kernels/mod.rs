@@ -57,7 +57,12 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_wino_products", WINOGRAD, &["k_mm", "k_wino_products_avx2", "k_wino_tile", "x86_avx512f"]),
     ("k_wino_products_avx2", WINOGRAD, &[]),
     ("k_wino_tile", WINOGRAD, &[]),
-    ("k_wino_input", WINOGRAD, &["k_wino_in", "k_wino_in_avx2", "x86_avx2_fma", "avx2_or_portable"]),
+    (
+        "k_wino_input",
+        WINOGRAD,
+        &["k_wino_in", "k_wino_in_avx512", "x86_avx512f", "k_wino_in_avx2", "x86_avx2_fma", "avx2_or_portable"],
+    ),
+    ("k_wino_in_avx512", WINO_AVX512, &[]),
     ("k_wino_in_avx2", WINOGRAD, &[]),
     ("k_wino_in", WINOGRAD, &[]),
     ("k_wino_out", WINOGRAD, &["m_clamp"]),

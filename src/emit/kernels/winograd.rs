@@ -62,15 +62,22 @@ fn k_wino<
     }
 }
 
-/// The input transform of a block (tile rows `t0..t0 + TB`): [`k_wino_in_avx2`] on x86-64 CPUs
-/// with AVX2 for rows of at least 8 tiles, else [`k_wino_in`] (compiled for AVX2 where the CPU
-/// has it).
+/// The input transform of a block (tile rows `t0..t0 + TB`): [`k_wino_in_avx512`] on x86-64
+/// CPUs with AVX-512F for rows of a multiple of 8 tiles, else [`k_wino_in_avx2`] on those with
+/// AVX2 for rows of at least 8 tiles, else [`k_wino_in`] (compiled for AVX2 where the CPU has
+/// it).
 #[inline(always)]
 fn k_wino_input<const C: usize, const TH: usize, const TW: usize, const TB: usize, const BT: usize, const PW: usize>(
     x: &[f32],
     t0: usize,
     v: &mut [f32],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if TW.is_multiple_of(8) && x86_avx512f() {
+        // SAFETY: the CPU has AVX-512F; `x` and `v` are as long as `k_wino_in` makes them.
+        unsafe { k_wino_in_avx512::<C, TH, TW, TB, BT, PW>(x, t0, v) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if TW >= 8 && x86_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA; `x` and `v` are as long as `k_wino_in` makes them.
@@ -389,6 +396,30 @@ mod tests {
         }
         check::<9, 20, 18>();
         check::<16, 34, 32>();
+    }
+
+    /// The AVX-512 input transform gives the portable one's tiles bit for bit: rows of 8 tiles
+    /// (3 tile rows: a vector of two halves and a masked one), 16 (one row a vector), 24.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx512_input_transform_matches_the_portable_one() {
+        if !super::x86_avx512f() {
+            println!("skipped: this CPU has no AVX-512F");
+            return;
+        }
+        fn check<const TW: usize, const TB: usize, const PW: usize, const BT: usize>() {
+            const C: usize = 3;
+            const TH: usize = 4;
+            let x: Vec<f32> = (0..C * (2 * TH + 2) * PW).map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6).collect();
+            let (mut want, mut got) = (vec![f32::NAN; 16 * C * BT], vec![f32::NAN; 16 * C * BT]);
+            super::k_wino_in::<C, TH, TW, TB, BT, PW>(&x, 1, &mut want);
+            // SAFETY: checked above that the CPU has AVX-512F; TW % 8 == 0.
+            unsafe { super::k_wino_in_avx512::<C, TH, TW, TB, BT, PW>(&x, 1, &mut got) };
+            assert_eq!(got, want);
+        }
+        check::<8, 3, 18, 24>();
+        check::<16, 2, 34, 32>();
+        check::<24, 1, 50, 24>();
     }
 
     /// The AVX-512 output transform gives the portable one's rows bit for bit, cropped: 5
