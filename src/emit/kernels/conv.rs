@@ -78,7 +78,13 @@ fn k_conv<
 ) {
     let y = &mut y[..G * MG * OH * OW];
     #[cfg(target_arch = "x86_64")]
-    if (SW == 1 || SW == 2) && OW % 8 == 0 && MB % 4 == 0 && !lo.is_nan() && !hi.is_nan() && x86_avx512f() {
+    if (SW == 1 || SW == 2)
+        && OW.is_multiple_of(8)
+        && MB.is_multiple_of(4)
+        && !lo.is_nan()
+        && !hi.is_nan()
+        && x86_avx512f()
+    {
         let (x, w, b) = (&x[..G * CG * H * W], &w[..G * MG * CG * KH * KW], &b[..G * MG]);
         // SAFETY: the CPU has AVX-512F; the slices are as long as the kernel reads.
         unsafe { k_conv_px_avx512::<G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB>(x, w, b, y, lo, hi) };

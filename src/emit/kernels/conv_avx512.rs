@@ -154,7 +154,7 @@ unsafe fn k_conv_px512_tile<
                     let mut xv = [_mm512_setzero_ps(); V];
                     for v in 0..V {
                         let xr = xr.add(kw * DW);
-                        xv[v] = if SW == 1 && OW % 16 == 0 {
+                        xv[v] = if SW == 1 && OW.is_multiple_of(16) {
                             _mm512_loadu_ps(xr.add(at[v][0]))
                         } else {
                             let first = _mm512_maskz_loadu_ps(masks[v][0], xr.add(at[v][0]));

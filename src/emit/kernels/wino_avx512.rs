@@ -42,8 +42,8 @@ unsafe fn k_wino_out_avx512<
     let (vlo, vhi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
     // The block's two output rows per tile row, tile after tile (2·BT values each).
     let mut rows = [[0f32; 512]; 2];
-    for k in 0..K {
-        let b = _mm512_set1_ps(bias[k]);
+    for (k, &bias) in bias[..K].iter().enumerate() {
+        let b = _mm512_set1_ps(bias);
         for c in (0..BT).step_by(16) {
             let mask = (u32::MAX >> (32 - (BT - c).min(16))) as u16;
             // SAFETY: tiles c..c + 16 of m's rows, masked past BT, lie inside m.
