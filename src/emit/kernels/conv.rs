@@ -2,11 +2,14 @@
 //! the output channels innermost (any kernel, stride, dilation, group) whose tiles are shared by
 //! the float and the integer kernel (the accumulator type is the only difference), and the
 //! integer depthwise path (the float one is in `dw.rs`). Bias and a clamp (ReLU, ReLU6, Clip) are fused into the store. On x86-64 CPUs
-//! with AVX2 and FMA (checked at run time) the float convolution is an explicit-SIMD microkernel
-//! (pixels in the lanes for stride-1 rows of at least 8 pixels, `conv_px.rs`, else channels)
-//! and the others are compiled for AVX2. On aarch64 the float convolution is a NEON microkernel
-//! (`conv_neon.rs`).
+//! with AVX-512F or AVX2 and FMA (checked at run time) the float convolution is an
+//! explicit-SIMD microkernel (AVX-512: pixels in the lanes for strides 1 and 2 and rows of 8s,
+//! `conv_avx512.rs`; AVX2: pixels in the lanes for stride-1 rows of at least 8 pixels,
+//! `conv_px.rs`, else channels) and the others are compiled for AVX2. On aarch64 the float
+//! convolution is a NEON microkernel (`conv_neon.rs`).
 
+#[cfg(target_arch = "x86_64")]
+use super::super::x86_avx512f;
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
 use super::qarm::k_qconv_dsp;
 #[cfg(target_arch = "x86_64")]
@@ -46,8 +49,9 @@ fn k_pad2d<
 
 /// Convolution of an already padded `x` (`[G·CG][H][W]`) by `w` laid out
 /// `[G][MG/MB][CG][KH][KW][MB]` into `y` (`[G·MG][OH][OW]`), bias per output channel, clamped.
-/// On x86-64 CPUs with AVX2 and FMA (checked at run time) [`k_conv_px_avx2`] or
-/// [`k_conv_avx2`], on aarch64 [`k_conv_neon`] (`MB` a multiple of 4), else the portable tiles.
+/// On x86-64 CPUs with AVX-512F [`k_conv_px_avx512`] for strides 1 and 2 along the rows and
+/// rows of a multiple of 8 pixels; else with AVX2 and FMA [`k_conv_px_avx2`] or
+/// [`k_conv_avx2`]; on aarch64 [`k_conv_neon`] (`MB` a multiple of 4); else the portable tiles.
 fn k_conv<
     const G: usize,
     const CG: usize,
@@ -74,6 +78,19 @@ fn k_conv<
     hi: f32,
 ) {
     let y = &mut y[..G * MG * OH * OW];
+    #[cfg(target_arch = "x86_64")]
+    if (SW == 1 || SW == 2)
+        && OW.is_multiple_of(8)
+        && MB.is_multiple_of(4)
+        && !lo.is_nan()
+        && !hi.is_nan()
+        && x86_avx512f()
+    {
+        let (x, w, b) = (&x[..G * CG * H * W], &w[..G * MG * CG * KH * KW], &b[..G * MG]);
+        // SAFETY: the CPU has AVX-512F; the slices are as long as the kernel reads.
+        unsafe { k_conv_px_avx512::<G, CG, H, W, MG, OH, OW, KH, KW, SH, SW, DH, DW, MB>(x, w, b, y, lo, hi) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if MB & 7 == 0 && !lo.is_nan() && !hi.is_nan() && x86_avx2_fma() {
         let (x, w, b) = (&x[..G * CG * H * W], &w[..G * MG * CG * KH * KW], &b[..G * MG]);
@@ -438,6 +455,7 @@ fn k_widen_pad<
 
 // The pixels-in-lanes AVX2 path `k_conv` calls, in this scope as in the generated one.
 include!("conv_px.rs");
+include!("conv_avx512.rs");
 
 // The NEON path `k_conv` calls on aarch64.
 include!("conv_neon.rs");

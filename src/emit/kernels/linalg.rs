@@ -1,9 +1,12 @@
 //! Matrix products (Gemm, MatMul, 1×1 convolutions), float and integer: rows four at a time and
 //! columns in blocks chosen per layer, accumulating in registers, with bias, a clamp (ReLU,
-//! ReLU6, Clip) or the quantized store fused. On x86-64 CPUs with AVX2 and FMA (checked at run
-//! time) the float product is an explicit-SIMD microkernel (`mm_avx2.rs`) and the integer ones
-//! are compiled for AVX2; on aarch64 the float product is a NEON microkernel (`mm_neon.rs`).
+//! ReLU6, Clip) or the quantized store fused. On x86-64 CPUs with AVX-512F or AVX2 and FMA
+//! (checked at run time) the float product is an explicit-SIMD microkernel (`mm_avx512.rs`,
+//! `mm_avx2.rs`) and the integer ones are compiled for AVX2; on aarch64 the float product is a
+//! NEON microkernel (`mm_neon.rs`).
 
+#[cfg(target_arch = "x86_64")]
+use super::super::x86_avx512f;
 #[cfg(all(target_arch = "arm", target_os = "none", target_abi = "eabihf"))]
 use super::m_requant;
 #[cfg(target_arch = "x86_64")]
@@ -14,10 +17,10 @@ use super::{avx2_or_portable, m_clamp, m_store, QIn, QOut, Requant};
 
 /// `y[M][N] = a[M][K] · b[K][N] + bias`, clamped to `[lo, hi]`; `BIAS`: 0 none, 1 per row
 /// (`M` values), 2 per column (`N` values), 3 per element (`M × N` values). On x86-64 CPUs with
-/// AVX2 and FMA (checked at run time) [`k_mm_avx2`], on aarch64 [`k_mm_neon`] (`N` at least
-/// 4), else [`k_mm_portable`], whose columns go
-/// `NB4` at a time in blocks of four rows, `NB1` at a time for single rows (both at most `N`;
-/// the last block overlaps the one before rather than run short).
+/// AVX-512F (checked at run time) [`k_mm_avx512`], else with AVX2 and FMA [`k_mm_avx2`], on
+/// aarch64 [`k_mm_neon`] (`N` at least 4), else [`k_mm_portable`], whose columns go `NB4` at a
+/// time in blocks of four rows, `NB1` at a time for single rows (both at most `N`; the last
+/// block overlaps the one before rather than run short).
 fn k_mm<const M: usize, const K: usize, const N: usize, const BIAS: usize, const NB4: usize, const NB1: usize>(
     a: &[f32],
     b: &[f32],
@@ -33,6 +36,12 @@ fn k_mm<const M: usize, const K: usize, const N: usize, const BIAS: usize, const
         3 => M * N,
         _ => 0,
     }];
+    #[cfg(target_arch = "x86_64")]
+    if !lo.is_nan() && !hi.is_nan() && x86_avx512f() {
+        // SAFETY: the CPU has AVX-512F; the slices are as long as the kernel reads.
+        unsafe { k_mm_avx512::<M, K, N, BIAS>(a, b, bias, y, lo, hi) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if N >= 8 && !lo.is_nan() && !hi.is_nan() && x86_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the kernel reads.
@@ -506,7 +515,8 @@ fn k_qmmf_rows<A: QIn, Y: QOut, const R: usize, const NB: usize, const K: usize,
     }
 }
 
-// The AVX2 microkernels `k_mm` calls, in this scope as in the generated one.
+// The AVX-512 and AVX2 microkernels `k_mm` calls, in this scope as in the generated one.
+include!("mm_avx512.rs");
 include!("mm_avx2.rs");
 
 // The NEON microkernels `k_mm` calls on aarch64.
@@ -520,37 +530,68 @@ mod winograd;
 mod tests {
     use super::super::Requant;
 
-    /// The AVX2 product against the portable one (exact: small integers), with a clamp and the
-    /// bias kind `BIAS`, on sizes that leave partial row and column tiles.
+    /// A matrix product kernel's signature (the explicit-SIMD ones are `unsafe`).
     #[cfg(target_arch = "x86_64")]
-    fn avx2_matches_portable<const M: usize, const K: usize, const N: usize, const BIAS: usize>() {
-        if !super::super::x86_avx2_fma() {
-            println!("skipped: this CPU has no AVX2 and FMA");
+    type Kernel = unsafe fn(&[f32], &[f32], &[f32], &mut [f32], f32, f32);
+
+    /// An explicit-SIMD product `kernel` (instantiated for these sizes, run only when
+    /// `available`) against the portable one (exact: small integers), with a clamp and the bias
+    /// kind `BIAS`, on sizes that leave partial row and column tiles.
+    #[cfg(target_arch = "x86_64")]
+    fn matches_portable<const M: usize, const K: usize, const N: usize, const BIAS: usize>(
+        available: bool,
+        kernel: Kernel,
+    ) {
+        if !available {
+            println!("skipped: this CPU lacks the kernel's instruction set");
             return;
         }
         let a: Vec<f32> = (0..M * K).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
         let b: Vec<f32> = (0..K * N).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
         let bias: Vec<f32> = (0..M * N).map(|i| ((i * 3) % 7) as f32).collect();
         let (mut want, mut got) = (vec![f32::NAN; M * N], vec![f32::NAN; M * N]);
-        super::k_mm_portable::<M, K, N, BIAS, 4, 4>(&a, &b, &bias, &mut want, -30.0, 40.0);
-        // SAFETY: checked above that the CPU has AVX2 and FMA.
-        unsafe { super::k_mm_avx2::<M, K, N, BIAS>(&a, &b, &bias, &mut got, -30.0, 40.0) };
+        super::k_mm_portable::<M, K, N, BIAS, 1, 1>(&a, &b, &bias, &mut want, -30.0, 40.0);
+        // SAFETY: the caller checked that the CPU has the kernel's instruction set.
+        unsafe { kernel(&a, &b, &bias, &mut got, -30.0, 40.0) };
         assert_eq!(got, want, "{M}x{K}x{N}, bias {BIAS}");
     }
 
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn avx2_products_match_the_portable_ones_at_tile_edges() {
-        avx2_matches_portable::<7, 5, 19, 0>();
-        avx2_matches_portable::<4, 9, 37, 1>();
-        avx2_matches_portable::<11, 3, 8, 2>();
-        avx2_matches_portable::<1, 17, 70, 3>();
-        avx2_matches_portable::<6, 1, 16, 2>();
-        avx2_matches_portable::<2, 4, 40, 1>();
+        fn check<const M: usize, const K: usize, const N: usize, const BIAS: usize>() {
+            matches_portable::<M, K, N, BIAS>(super::x86_avx2_fma(), super::k_mm_avx2::<M, K, N, BIAS>);
+        }
+        check::<7, 5, 19, 0>();
+        check::<4, 9, 37, 1>();
+        check::<11, 3, 8, 2>();
+        check::<1, 17, 70, 3>();
+        check::<6, 1, 16, 2>();
+        check::<2, 4, 40, 1>();
         // Columns as dot products: one past a vector (K with a remainder), two past two.
-        avx2_matches_portable::<17, 37, 9, 1>();
-        avx2_matches_portable::<9, 64, 18, 3>();
-        avx2_matches_portable::<3, 40, 10, 2>();
+        check::<17, 37, 9, 1>();
+        check::<9, 64, 18, 3>();
+        check::<3, 40, 10, 2>();
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx512_products_match_the_portable_ones_at_tile_edges() {
+        fn check<const M: usize, const K: usize, const N: usize, const BIAS: usize>() {
+            matches_portable::<M, K, N, BIAS>(super::x86_avx512f(), super::k_mm_avx512::<M, K, N, BIAS>);
+        }
+        // Rows by 16, 8, 4, 1 under one vector, with a masked one (N below 16, or 16 + 3).
+        check::<29, 5, 16, 0>();
+        check::<31, 17, 7, 1>();
+        check::<16, 3, 19, 2>();
+        // Rows by 12, 4, 1 under two vectors; the last panel one vector, masked.
+        check::<17, 20, 45, 3>();
+        check::<13, 1, 64, 1>();
+        // Single rows (M below 4) by panels of four, three, two vectors, masked.
+        check::<1, 33, 70, 3>();
+        check::<3, 9, 41, 2>();
+        check::<2, 16, 10, 1>();
+        check::<1, 64, 1, 0>();
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod math;
 const CONV: &str = include_str!("conv.rs");
 const CONV_NEON: &str = include_str!("conv_neon.rs");
 const CONV_PX: &str = include_str!("conv_px.rs");
+const CONV_AVX512: &str = include_str!("conv_avx512.rs");
 const DW: &str = include_str!("dw.rs");
 const ELEMENTWISE: &str = include_str!("elementwise.rs");
 const LAYOUT: &str = include_str!("layout.rs");
@@ -22,6 +23,7 @@ const LINALG: &str = include_str!("linalg.rs");
 const MATH: &str = include_str!("math.rs");
 const MM_AVX2: &str = include_str!("mm_avx2.rs");
 const MM_NEON: &str = include_str!("mm_neon.rs");
+const MM_AVX512: &str = include_str!("mm_avx512.rs");
 const NORM: &str = include_str!("norm.rs");
 const QARM: &str = include_str!("qarm.rs");
 const QCONV1: &str = include_str!("qconv1.rs");
@@ -37,27 +39,56 @@ const QWINO: &str = include_str!("qwino.rs");
 const SHIFTADD: &str = include_str!("shiftadd.rs");
 const SIMD: &str = include_str!("simd.rs");
 const WINOGRAD: &str = include_str!("winograd.rs");
+const WINO_AVX512: &str = include_str!("wino_avx512.rs");
 
 /// Every item of the library: its name, the source file holding it, and the items it calls.
 /// Items are emitted in this order.
 const LIBRARY: &[(&str, &str, &[&str])] = &[
-    ("k_mm", LINALG, &["k_mm_portable", "k_mm_avx2", "x86_avx2_fma", "k_mm_neon"]),
+    ("k_mm", LINALG, &["k_mm_portable", "k_mm_avx512", "x86_avx512f", "k_mm_avx2", "x86_avx2_fma", "k_mm_neon"]),
     ("k_mm_portable", LINALG, &["k_mm_rows"]),
     ("k_mm_rows", LINALG, &["m_clamp"]),
+    ("k_mm_avx512", MM_AVX512, &["k_mm_avx512_tile"]),
+    ("k_mm_avx512_tile", MM_AVX512, &[]),
     ("k_mm_avx2", MM_AVX2, &["k_mm_avx2_tile", "k_mm_avx2_dots"]),
     ("k_mm_avx2_dots", MM_AVX2, &["m_clamp"]),
     ("k_mm_avx2_tile", MM_AVX2, &[]),
     ("k_mm_neon", MM_NEON, &["k_mm_neon_tile"]),
     ("k_mm_neon_tile", MM_NEON, &[]),
     ("k_bmm", LINALG, &["k_mm"]),
-    ("k_wino", WINOGRAD, &["k_wino_input", "k_wino_products", "k_wino_out", "k_wino4_out", "avx2_or_portable"]),
-    ("k_wino_products", WINOGRAD, &["k_mm", "k_wino_products_avx2", "k_wino_tile"]),
+    (
+        "k_wino",
+        WINOGRAD,
+        &[
+            "k_wino_input",
+            "k_wino_products",
+            "k_wino_out",
+            "k_wino4_out",
+            "k_wino_out_avx512",
+            "x86_avx512f",
+            "avx2_or_portable",
+        ],
+    ),
+    ("k_wino_products", WINOGRAD, &["k_mm", "k_wino_products_avx2", "k_wino_tile", "x86_avx512f"]),
     ("k_wino_products_avx2", WINOGRAD, &[]),
     ("k_wino_tile", WINOGRAD, &[]),
-    ("k_wino_input", WINOGRAD, &["k_wino_in", "k_wino_in_avx2", "k_wino4_in", "x86_avx2_fma", "avx2_or_portable"]),
+    (
+        "k_wino_input",
+        WINOGRAD,
+        &[
+            "k_wino_in",
+            "k_wino_in_avx512",
+            "x86_avx512f",
+            "k_wino_in_avx2",
+            "k_wino4_in",
+            "x86_avx2_fma",
+            "avx2_or_portable",
+        ],
+    ),
+    ("k_wino_in_avx512", WINO_AVX512, &[]),
     ("k_wino_in_avx2", WINOGRAD, &[]),
     ("k_wino_in", WINOGRAD, &[]),
     ("k_wino_out", WINOGRAD, &["m_clamp"]),
+    ("k_wino_out_avx512", WINO_AVX512, &[]),
     ("k_wino4_in", WINOGRAD, &["m_bt6"]),
     ("k_wino4_out", WINOGRAD, &["m_at6", "m_clamp"]),
     ("m_bt6", WINOGRAD, &[]),
@@ -68,6 +99,8 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
         CONV,
         &[
             "k_conv_tiles",
+            "k_conv_px_avx512",
+            "x86_avx512f",
             "k_conv_avx2",
             "k_conv_px_avx2",
             "x86_avx2_fma",
@@ -78,6 +111,8 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ),
     ("k_conv_neon", CONV_NEON, &["k_conv_neon_tile"]),
     ("k_conv_neon_tile", CONV_NEON, &[]),
+    ("k_conv_px_avx512", CONV_AVX512, &["k_conv_px512_tile"]),
+    ("k_conv_px512_tile", CONV_AVX512, &[]),
     ("k_conv_px_avx2", CONV_PX, &["k_conv_px_tile"]),
     ("k_conv_px_tile", CONV_PX, &[]),
     ("k_conv_avx2", CONV, &["k_conv_avx2_tile"]),
@@ -232,6 +267,7 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("m_tanh", MATH, &["m_exp"]),
     ("m_pow", MATH, &["m_exp", "m_ln", "m_rte"]),
     ("x86_avx2_fma", SIMD, &["x86_cached"]),
+    ("x86_avx512f", SIMD, &["x86_cached"]),
     ("x86_vnni", SIMD, &["x86_cached"]),
     ("x86_cached", SIMD, &[]),
     ("avx2_or_portable", SIMD, &["avx2_call", "x86_avx2_fma"]),
@@ -342,6 +378,7 @@ mod tests {
             super::CONV,
             super::CONV_NEON,
             super::CONV_PX,
+            super::CONV_AVX512,
             super::DW,
             super::ELEMENTWISE,
             super::LAYOUT,
@@ -349,6 +386,7 @@ mod tests {
             super::MATH,
             super::MM_AVX2,
             super::MM_NEON,
+            super::MM_AVX512,
             super::NORM,
             super::QARM,
             super::QCONV1,
@@ -364,6 +402,7 @@ mod tests {
             super::SHIFTADD,
             super::SIMD,
             super::WINOGRAD,
+            super::WINO_AVX512,
         ] {
             for line in src.lines() {
                 let name = ITEM_STARTS.iter().find_map(|kw| line.strip_prefix(kw));

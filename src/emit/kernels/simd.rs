@@ -27,6 +27,29 @@ fn x86_avx2_fma() -> bool {
     })
 }
 
+/// Whether the CPU has AVX512F and the OS saves the opmask and ZMM registers: CPUID leaf 1
+/// (OSXSAVE), leaf 7 (AVX512F), and XCR0's SSE, AVX, opmask and ZMM state bits. Checked once,
+/// then cached; a build with the feature enabled skips the check.
+#[cfg(target_arch = "x86_64")]
+fn x86_avx512f() -> bool {
+    use core::sync::atomic::AtomicU8;
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    if cfg!(target_feature = "avx512f") {
+        return true;
+    }
+    x86_cached(&STATE, || {
+        use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
+        // SAFETY: every x86-64 CPU has CPUID; XGETBV runs only when OSXSAVE says the OS enabled it.
+        unsafe {
+            let bit = |reg: u32, b: u32| reg >> b & 1 == 1;
+            let osxsave = bit(__cpuid(1).ecx, 27);
+            let avx512f = __cpuid(0).eax >= 7 && bit(__cpuid_count(7, 0).ebx, 16);
+            // XCR0 bits 1, 2 (SSE, AVX), 5, 6, 7 (opmask, ZMM0-15 upper halves, ZMM16-31).
+            osxsave && avx512f && _xgetbv(0) & 0xe6 == 0xe6
+        }
+    })
+}
+
 /// `check()`'s answer, computed once and cached in `state` (0: not checked yet, 1: no, 2: yes).
 #[cfg(target_arch = "x86_64")]
 fn x86_cached(state: &core::sync::atomic::AtomicU8, check: impl FnOnce() -> bool) -> bool {

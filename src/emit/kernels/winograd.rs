@@ -6,10 +6,10 @@
 //! cache.
 
 use super::avx2_or_portable;
-#[cfg(target_arch = "x86_64")]
-use super::x86_avx2_fma;
 #[cfg(test)]
 use super::{k_mm, m_clamp};
+#[cfg(target_arch = "x86_64")]
+use super::{x86_avx2_fma, x86_avx512f};
 
 /// A 3×3, stride-1 convolution of `C` channels into `K` by Winograd F(M×M, 3×3), `M` 2 or 4,
 /// with `P = (M + 2)²` products per tile: `x` is the padded input (`C × (M·TH + 2) × PW`, `PW =
@@ -51,6 +51,13 @@ fn k_wino<
         let t0 = next.min(TH - TB);
         k_wino_input::<M, C, TH, TW, TB, BT, PW>(x, t0, v);
         k_wino_products::<M, C, K, BT, NB4, NB1>(u, v, m);
+        #[cfg(target_arch = "x86_64")]
+        if M == 2 && BT <= 256 && x86_avx512f() {
+            // SAFETY: the CPU has AVX-512F; `m`, `bias` and `y` are as long as `k_wino_out` reads.
+            unsafe { k_wino_out_avx512::<M, K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi) };
+            next = t0 + TB;
+            continue;
+        }
         avx2_or_portable(
             #[inline(always)]
             || {
@@ -65,8 +72,9 @@ fn k_wino<
     }
 }
 
-/// The input transform of a block (tile rows `t0..t0 + TB`). F2: [`k_wino_in_avx2`] on x86-64
-/// CPUs with AVX2 for rows of at least 8 tiles, else [`k_wino_in`]; F4: [`k_wino4_in`]; both
+/// The input transform of a block (tile rows `t0..t0 + TB`). F2: [`k_wino_in_avx512`] on x86-64
+/// CPUs with AVX-512F for rows of a multiple of 8 tiles, else [`k_wino_in_avx2`] on those with
+/// AVX2 for rows of at least 8 tiles, else [`k_wino_in`]; F4: [`k_wino4_in`]; the portable ones
 /// compiled for AVX2 where the CPU has it.
 #[inline(always)]
 fn k_wino_input<
@@ -90,6 +98,12 @@ fn k_wino_input<
         return;
     }
     #[cfg(target_arch = "x86_64")]
+    if TW.is_multiple_of(8) && x86_avx512f() {
+        // SAFETY: the CPU has AVX-512F; `x` and `v` are as long as `k_wino_in` makes them.
+        unsafe { k_wino_in_avx512::<C, TH, TW, TB, BT, PW>(x, t0, v) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if TW >= 8 && x86_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA; `x` and `v` are as long as `k_wino_in` makes them.
         unsafe { k_wino_in_avx2::<C, TH, TW, TB, BT, PW>(&x[..C * (2 * TH + 2) * PW], t0, &mut v[..16 * C * BT]) };
@@ -104,7 +118,8 @@ fn k_wino_input<
 /// The `P = (M + 2)²` products of a block: `m[f] = u[f] · v[f]` (`[K][C]` by `[C][BT]`). On
 /// x86-64 CPUs with AVX2 and FMA, and for `K` a multiple of 4 and `BT` of 8, all in one call of
 /// [`k_wino_products_avx2`] (the products are small: 16 calls of `k_mm` a block spent a large
-/// share of their time in each call's setup and in its 3- and 1-row tiles); else on `k_mm`.
+/// share of their time in each call's setup and in its 3- and 1-row tiles); else on `k_mm`
+/// (its AVX-512 tiles where the CPU has them: 16 rows by 16 columns).
 #[inline(always)]
 fn k_wino_products<
     const M: usize,
@@ -121,7 +136,7 @@ fn k_wino_products<
     let p = (M + 2) * (M + 2);
     let (u, v, m) = (&u[..p * K * C], &v[..p * C * BT], &mut m[..p * K * BT]);
     #[cfg(target_arch = "x86_64")]
-    if K.is_multiple_of(4) && BT.is_multiple_of(8) && x86_avx2_fma() {
+    if K.is_multiple_of(4) && BT.is_multiple_of(8) && x86_avx2_fma() && !x86_avx512f() {
         // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the products read and write.
         unsafe { k_wino_products_avx2::<C, K, BT>(p, u, v, m) };
         return;
@@ -481,6 +496,9 @@ fn k_wino4_out<const K: usize, const TW: usize, const TB: usize, const BT: usize
     }
 }
 
+// The AVX-512 output transform `k_wino` calls, in this scope as in the generated one.
+include!("wino_avx512.rs");
+
 #[cfg(test)]
 mod tests {
     /// The 16 products on AVX2 agree with `k_mm`'s (FMA rounding apart): 8 rows, 5 inner, 24
@@ -530,6 +548,60 @@ mod tests {
         }
         check::<9, 20, 18>();
         check::<16, 34, 32>();
+    }
+
+    /// The AVX-512 input transform gives the portable one's tiles bit for bit: rows of 8 tiles
+    /// (3 tile rows: a vector of two halves and a masked one), 16 (one row a vector), 24.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx512_input_transform_matches_the_portable_one() {
+        if !super::x86_avx512f() {
+            println!("skipped: this CPU has no AVX-512F");
+            return;
+        }
+        fn check<const TW: usize, const TB: usize, const PW: usize, const BT: usize>() {
+            const C: usize = 3;
+            const TH: usize = 4;
+            let x: Vec<f32> = (0..C * (2 * TH + 2) * PW).map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6).collect();
+            let (mut want, mut got) = (vec![f32::NAN; 16 * C * BT], vec![f32::NAN; 16 * C * BT]);
+            super::k_wino_in::<C, TH, TW, TB, BT, PW>(&x, 1, &mut want);
+            // SAFETY: checked above that the CPU has AVX-512F; TW % 8 == 0.
+            unsafe { super::k_wino_in_avx512::<C, TH, TW, TB, BT, PW>(&x, 1, &mut got) };
+            assert_eq!(got, want);
+        }
+        check::<8, 3, 18, 24>();
+        check::<16, 2, 34, 32>();
+        check::<24, 1, 50, 24>();
+    }
+
+    /// The AVX-512 output transform gives the portable one's rows bit for bit, cropped: 5
+    /// tiles a row by 3 tile rows (15 tiles, one masked vector) into 5 × 9 (odd rows and
+    /// columns, the block's last tile row half cropped), 9 by 2 (18 tiles: a whole vector and a
+    /// masked one) from tile row 1 into 6 × 18, 16 by 1 into 32 × 32.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx512_output_transform_matches_the_portable_one() {
+        if !super::x86_avx512f() {
+            println!("skipped: this CPU has no AVX-512F");
+            return;
+        }
+        fn check<const TW: usize, const TB: usize, const BT: usize, const OH: usize, const OW: usize>(t0: usize) {
+            const K: usize = 3;
+            let m: Vec<f32> = (0..16 * K * BT).map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6).collect();
+            let bias = [0.1, -0.2, 0.05];
+            let (mut want, mut got) = (vec![f32::NAN; K * OH * OW], vec![f32::NAN; K * OH * OW]);
+            super::k_wino_out::<K, TW, TB, BT, OH, OW>(&m, t0, &bias, &mut want, -0.9, 1.1);
+            // SAFETY: checked above that the CPU has AVX-512F; the buffers are as long as it reads.
+            unsafe { super::k_wino_out_avx512::<2, K, TW, TB, BT, OH, OW>(&m, t0, &bias, &mut got, -0.9, 1.1) };
+            assert!(want.contains(&-0.9) && want.contains(&1.1), "the clamp is exercised");
+            assert_eq!(
+                got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+        }
+        check::<5, 3, 15, 5, 9>(0);
+        check::<9, 2, 18, 6, 18>(1);
+        check::<16, 1, 16, 32, 32>(15);
     }
 
     /// `k_wino::<M, ..>` on a 3-channel `H × W` input (pads 1) into 5 channels, in blocks of two
