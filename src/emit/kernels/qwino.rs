@@ -298,28 +298,59 @@ unsafe fn k_qwino_products_avx2<const C: usize, const K: usize, const TW: usize,
     v: &[i16],
     m: &mut [i32],
 ) {
+    // SAFETY: the CPU has AVX2; each tile lies inside the matrices (`k_qwino_panels`).
+    unsafe {
+        k_qwino_panels::<C, K, TW, TB>(u, v, m, (4, 16), |tile, a, b, y, cp, bs| match tile {
+            (4, 16) => k_qwino_tile::<4, 2>(a, b, y, cp, bs),
+            (4, _) => k_qwino_tile::<4, 1>(a, b, y, cp, bs),
+            (_, 16) => k_qwino_tile::<1, 2>(a, b, y, cp, bs),
+            _ => k_qwino_tile::<1, 1>(a, b, y, cp, bs),
+        })
+    }
+}
+
+/// The register tiles of the explicit-SIMD products ([`k_qwino_products_avx2`],
+/// [`k_qwino_products_vnni`]): for each of the 16 products, rows of `u` in tiles of `rmax` rows
+/// (4, then single rows past the last multiple of `rmax`, 4), columns in tiles of `cmax` (half
+/// that, or 8 at the end of a row, `bs` being a multiple of 8); `tile((rows, columns), a, b, y,
+/// cp, bs)` computes one from `u`'s rows at `a`, `v`'s columns at `b` into `m` at `y`.
+///
+/// # Safety
+/// `u`, `v` and `m` are as long as [`k_qwino`] makes them, and `tile` may be called on them.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn k_qwino_panels<const C: usize, const K: usize, const TW: usize, const TB: usize>(
+    u: &[i16],
+    v: &[i16],
+    m: &mut [i32],
+    (rmax, cmax): (usize, usize),
+    tile: impl Fn((usize, usize), *const i16, *const i16, *mut i32, usize, usize),
+) {
     let (cp, bs) = (C.div_ceil(2), (TB * TW).next_multiple_of(8));
-    let (u, v, m) = (u.as_ptr(), v.as_ptr(), m.as_mut_ptr());
+    let (u, v, m) = (u[..16 * K * cp * 2].as_ptr(), v[..16 * cp * bs * 2].as_ptr(), m[..16 * K * bs].as_mut_ptr());
     for f in 0..16 {
         let mut i = 0;
         while i < K {
-            let rows = if K - i >= 4 { 4 } else { 1 };
+            let rows = match K - i {
+                r if r >= rmax => rmax,
+                4.. => 4,
+                _ => 1,
+            };
             let mut j = 0;
             while j < TB * TW {
-                // SAFETY: rows i..i + rows of u[f] and m[f], columns j..j + 16 (or + 8) of v[f]
-                // and m[f] (at most bs) lie inside them.
+                let columns = match bs - j {
+                    c if c >= cmax => cmax,
+                    c if c >= cmax / 2 => cmax / 2,
+                    _ => 8,
+                };
+                // SAFETY: rows i..i + rows of u[f] and m[f], columns j..j + columns of v[f] and
+                // m[f] (at most bs) lie inside them.
                 unsafe {
                     let (a, b, y) =
                         (u.add((f * K + i) * cp * 2), v.add((f * cp * bs + j) * 2), m.add((f * K + i) * bs + j));
-                    let wide = j + 16 <= bs;
-                    match (rows, wide) {
-                        (4, true) => k_qwino_tile::<4, 2>(a, b, y, cp, bs),
-                        (4, false) => k_qwino_tile::<4, 1>(a, b, y, cp, bs),
-                        (_, true) => k_qwino_tile::<1, 2>(a, b, y, cp, bs),
-                        _ => k_qwino_tile::<1, 1>(a, b, y, cp, bs),
-                    }
-                    j += if wide { 16 } else { 8 };
+                    tile((rows, columns), a, b, y, cp, bs);
                 }
+                j += columns;
             }
             i += rows;
         }

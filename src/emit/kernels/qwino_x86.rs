@@ -19,44 +19,20 @@ unsafe fn k_qwino_products_vnni<const C: usize, const K: usize, const TW: usize,
     v: &[i16],
     m: &mut [i32],
 ) {
-    let (cp, bs) = (C.div_ceil(2), (TB * TW).next_multiple_of(8));
-    let (u, v, m) = (u.as_ptr(), v.as_ptr(), m.as_mut_ptr());
-    for f in 0..16 {
-        let mut i = 0;
-        while i < K {
-            let rows = match K - i {
-                8.. => 8,
-                4.. => 4,
-                _ => 1,
-            };
-            let mut j = 0;
-            while j < TB * TW {
-                // Two vectors where 32 columns remain in the row, else one, of 8 lanes at the end
-                // of a row that is an odd multiple of 8.
-                let (nv, last) = match bs - j {
-                    32.. => (2, 0xffff),
-                    16.. => (1, 0xffff),
-                    _ => (1, 0x00ff),
-                };
-                // SAFETY: rows i..i + rows of u[f] and m[f], columns j..j + 16·nv (the last
-                // vector's masked lanes not read or written) of v[f] and m[f] (at most bs) lie
-                // inside them.
-                unsafe {
-                    let (a, b, y) =
-                        (u.add((f * K + i) * cp * 2), v.add((f * cp * bs + j) * 2), m.add((f * K + i) * bs + j));
-                    match (rows, nv) {
-                        (8, 2) => k_qwino_tile512::<8, 2>(a, b, y, cp, bs, last),
-                        (8, _) => k_qwino_tile512::<8, 1>(a, b, y, cp, bs, last),
-                        (4, 2) => k_qwino_tile512::<4, 2>(a, b, y, cp, bs, last),
-                        (4, _) => k_qwino_tile512::<4, 1>(a, b, y, cp, bs, last),
-                        (_, 2) => k_qwino_tile512::<1, 2>(a, b, y, cp, bs, last),
-                        _ => k_qwino_tile512::<1, 1>(a, b, y, cp, bs, last),
-                    }
-                }
-                j += 16 * nv;
+    // SAFETY: the CPU has AVX512-VNNI; each tile lies inside the matrices (`k_qwino_panels`),
+    // the last vector's lanes past 8 of a tile of 8 columns masked.
+    unsafe {
+        k_qwino_panels::<C, K, TW, TB>(u, v, m, (8, 32), |tile, a, b, y, cp, bs| {
+            let last = if tile.1 == 8 { 0x00ff } else { 0xffff };
+            match tile {
+                (8, 32) => k_qwino_tile512::<8, 2>(a, b, y, cp, bs, last),
+                (8, _) => k_qwino_tile512::<8, 1>(a, b, y, cp, bs, last),
+                (4, 32) => k_qwino_tile512::<4, 2>(a, b, y, cp, bs, last),
+                (4, _) => k_qwino_tile512::<4, 1>(a, b, y, cp, bs, last),
+                (_, 32) => k_qwino_tile512::<1, 2>(a, b, y, cp, bs, last),
+                _ => k_qwino_tile512::<1, 1>(a, b, y, cp, bs, last),
             }
-            i += rows;
-        }
+        })
     }
 }
 
