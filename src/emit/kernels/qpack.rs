@@ -281,13 +281,16 @@ fn k_qconv4_portable<
     }
 }
 
-/// [`k_qconv4`] with AVX512-VNNI: up to three blocks of 16 output channels (`__m512i` sums) by
-/// eight output pixels of a row at a time (four in rows of 4 to 7, single pixels in shorter
-/// rows; the last tile of a row moved left), one `vpdpbusd` per block, pixel and group of four
-/// input channels. Tiles of 8 pixels (24 sums, no short tiles at the ends of rows) in place of
-/// tiles of 6 pixels by 4 blocks and the short ones after them (rows of 8 as 6 + 1 + 1): the
-/// stride-2 3 × 3 layers of the larger int8 ResNet (`scripts/step-times.sh`, Xeon with
-/// AVX512-VNNI, 2026-12-07) from 43.7 and 48.5 µs to the figures in the commit.
+/// [`k_qconv4`] with AVX512-VNNI, one `vpdpbusd` per block of 16 output channels (`__m512i`
+/// sums), pixel and group of four input channels: rows of a multiple of 8 pixels in tiles of 8
+/// pixels by up to two blocks, other rows in tiles of six pixels (three, then single pixels at
+/// the end of the row) by up to four blocks. Measured (`scripts/step-times.sh`, Xeon with
+/// AVX512-VNNI, 2026-12-07, plain / native): the larger int8 ResNet's stride-2 3 × 3 layers (rows
+/// of 16 and 8, which the six-pixel tiles ran as 6 + 6 + 3 + 1 and 6 + 1 + 1) 43.7 / 42.7 and
+/// 48.5 / 59.7 µs with those, 30.6 / 33.8 and 24.0 / 25.4 with tiles of 8 by 2 blocks (by 3
+/// blocks, 24 sums, the native build spilled sums in the loop: 49 µs); DS-CNN's rows of 5 and
+/// 125 ran slower in tiles of 8 and 4 (9.8 against 7.7 µs on its first layer) and keep the
+/// six-pixel tiles.
 ///
 /// # Safety
 /// The CPU has AVX512F, AVX512BW and AVX512-VNNI; the slices are as long as [`k_qconv4`] makes
@@ -320,40 +323,45 @@ unsafe fn k_qconv4_vnni<
     rq: Requant,
 ) {
     let nb = MP / 16;
-    // Tiles of 8 pixels (4 in rows of 4 to 7, single pixels in shorter rows), the last one of
-    // a row moved left onto the one before rather than run short (it stores the same values
-    // again).
-    let p = match OW {
-        8.. => 8,
-        4.. => 4,
-        _ => 1,
-    };
+    // Rows of a multiple of 8 pixels in tiles of 8 by up to 2 blocks, others in tiles of 6 (3,
+    // then single pixels at the end of a row) by up to 4 blocks.
+    let eights = OW.is_multiple_of(8);
     let mut mb = 0;
     while mb < nb {
-        let v = (nb - mb).min(3);
+        let v = (nb - mb).min(if eights { 2 } else { 4 });
         for oh in 0..OH {
-            let mut next = 0;
-            while next < OW {
-                let ow = next.min(OW - p);
+            let mut ow = 0;
+            while ow < OW {
+                let p = match OW - ow {
+                    _ if eights => 8,
+                    6.. => 6,
+                    3.. => 3,
+                    _ => 1,
+                };
                 let x = &xq[((oh * SH) * W + ow * SW) * 4..];
                 let wb = &w[mb * CQ * KH * KW * 64..];
                 let init = &off[mb * 16..];
                 // SAFETY: the tile's taps, weights and offsets lie inside the slices.
                 let sums = unsafe {
                     match (v, p) {
-                        (3, 8) => k_qconv4_vnni_tile::<3, 8, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                         (2, 8) => k_qconv4_vnni_tile::<2, 8, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                         (1, 8) => k_qconv4_vnni_tile::<1, 8, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
-                        (3, 4) => k_qconv4_vnni_tile::<3, 4, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
-                        (2, 4) => k_qconv4_vnni_tile::<2, 4, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
-                        (1, 4) => k_qconv4_vnni_tile::<1, 4, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (4, 6) => k_qconv4_vnni_tile::<4, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (3, 6) => k_qconv4_vnni_tile::<3, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (2, 6) => k_qconv4_vnni_tile::<2, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (1, 6) => k_qconv4_vnni_tile::<1, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (4, 3) => k_qconv4_vnni_tile::<4, 3, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (3, 3) => k_qconv4_vnni_tile::<3, 3, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (2, 3) => k_qconv4_vnni_tile::<2, 3, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (1, 3) => k_qconv4_vnni_tile::<1, 3, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (4, _) => k_qconv4_vnni_tile::<4, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                         (3, _) => k_qconv4_vnni_tile::<3, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                         (2, _) => k_qconv4_vnni_tile::<2, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                         _ => k_qconv4_vnni_tile::<1, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                     }
                 };
-                k_qconv4_store::<Y, M, OH, OW, 16, 3, 8>(&sums, (p, v), (mb * 16, oh, ow), mul, bias, y, rq);
-                next = ow + p;
+                k_qconv4_store::<Y, M, OH, OW, 16, 4, 8>(&sums, (p, v), (mb * 16, oh, ow), mul, bias, y, rq);
+                ow += p;
             }
         }
         mb += v;
@@ -634,7 +642,7 @@ unsafe fn k_qconv4_avx2_tile<
 
 /// One register tile of [`k_qconv4_vnni`]: `P` pixels (input at `x`: the first pixel's top-left
 /// tap in the first group of channels) by `V` blocks of 16 output channels (weights at `w`, sums
-/// starting from `init`); returns the sums, at most eight pixels by three blocks.
+/// starting from `init`); returns the sums, at most eight pixels by two blocks or six by four.
 ///
 /// # Safety
 /// The CPU has AVX512F and AVX512-VNNI; every tap, weight and offset of the tile lies inside
@@ -657,7 +665,7 @@ unsafe fn k_qconv4_vnni_tile<
     x: &[u8],
     w: &[i8],
     init: &[i32],
-) -> [[[i32; 16]; 3]; 8] {
+) -> [[[i32; 16]; 4]; 8] {
     use core::arch::x86_64::*;
     let (x, w, init) = (x.as_ptr(), w.as_ptr(), init.as_ptr());
     let block = CQ * KH * KW * 64;
@@ -687,7 +695,7 @@ unsafe fn k_qconv4_vnni_tile<
                 }
             }
         }
-        let mut sums = [[[0i32; 16]; 3]; 8];
+        let mut sums = [[[0i32; 16]; 4]; 8];
         for (s, row) in sums.iter_mut().zip(&acc) {
             for (s, a) in s.iter_mut().zip(row) {
                 _mm512_storeu_si512(s.as_mut_ptr() as *mut _, *a);
