@@ -36,6 +36,7 @@ const QPACK_NEON: &str = include_str!("qpack_neon.rs");
 const QPW: &str = include_str!("qpw.rs");
 const QUANT: &str = include_str!("quant.rs");
 const QWINO: &str = include_str!("qwino.rs");
+const QWINO_X86: &str = include_str!("qwino_x86.rs");
 const SHIFTADD: &str = include_str!("shiftadd.rs");
 const SIMD: &str = include_str!("simd.rs");
 const WINOGRAD: &str = include_str!("winograd.rs");
@@ -244,11 +245,20 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_qwino_input", QWINO, &["QIn", "k_qwino_in", "k_qwino_in_avx2", "x86_avx2_fma", "avx2_or_portable"]),
     ("k_qwino_in", QWINO, &["QIn"]),
     ("k_qwino_in_avx2", QWINO, &["QIn"]),
-    ("k_qwino_products", QWINO, &["k_qwino_products_avx2", "k_qwino_mm", "x86_avx2_fma"]),
+    (
+        "k_qwino_products",
+        QWINO,
+        &["k_qwino_products_vnni", "x86_vnni", "k_qwino_products_avx2", "k_qwino_mm", "x86_avx2_fma"],
+    ),
+    ("k_qwino_products_vnni", QWINO_X86, &["k_qwino_panels", "k_qwino_tile512"]),
+    ("k_qwino_tile512", QWINO_X86, &[]),
     ("k_qwino_mm", QWINO, &[]),
-    ("k_qwino_products_avx2", QWINO, &["k_qwino_tile"]),
+    ("k_qwino_products_avx2", QWINO, &["k_qwino_panels", "k_qwino_tile"]),
+    ("k_qwino_panels", QWINO, &[]),
     ("k_qwino_tile", QWINO, &[]),
-    ("k_qwino_out", QWINO, &["QOut", "Requant", "m_requant"]),
+    ("k_qwino_out", QWINO, &["QOut", "Requant", "k_qwino_rows", "k_qwino_rows_avx2", "x86_avx2_fma"]),
+    ("k_qwino_rows", QWINO, &["QOut", "Requant", "m_requant"]),
+    ("k_qwino_rows_avx2", QWINO_X86, &["QOut", "Requant", "m_requant8"]),
     ("SaWord", SHIFTADD, &[]),
     ("k_sa_valid", SHIFTADD, &["SaWord"]),
     ("k_sa_terms", SHIFTADD, &["QIn", "SaWord"]),
@@ -399,6 +409,7 @@ mod tests {
             super::QPW,
             super::QUANT,
             super::QWINO,
+            super::QWINO_X86,
             super::SHIFTADD,
             super::SIMD,
             super::WINOGRAD,

@@ -153,9 +153,16 @@ fn k_qconv4_portable<
     }
 }
 
-/// [`k_qconv4`] with AVX512-VNNI: up to four blocks of 16 output channels (`__m512i` sums) by
-/// six output pixels of a row at a time (three, then single pixels at the end of the row), one `vpdpbusd`
-/// per block, pixel and group of four input channels.
+/// [`k_qconv4`] with AVX512-VNNI, one `vpdpbusd` per block of 16 output channels (`__m512i`
+/// sums), pixel and group of four input channels: rows of a multiple of 8 pixels in tiles of 8
+/// pixels by up to two blocks, other rows in tiles of six pixels (three, then single pixels at
+/// the end of the row) by up to four blocks. Measured (`scripts/step-times.sh`, Xeon with
+/// AVX512-VNNI, 2026-12-07, plain / native): the larger int8 ResNet's stride-2 3 × 3 layers (rows
+/// of 16 and 8, which the six-pixel tiles ran as 6 + 6 + 3 + 1 and 6 + 1 + 1) 43.7 / 42.7 and
+/// 48.5 / 59.7 µs with those, 30.6 / 33.8 and 24.0 / 25.4 with tiles of 8 by 2 blocks (by 3
+/// blocks, 24 sums, the native build spilled sums in the loop: 49 µs); DS-CNN's rows of 5 and
+/// 125 ran slower in tiles of 8 and 4 (9.8 against 7.7 µs on its first layer) and keep the
+/// six-pixel tiles.
 ///
 /// # Safety
 /// The CPU has AVX512F, AVX512BW and AVX512-VNNI; the slices are as long as [`k_qconv4`] makes
@@ -188,13 +195,17 @@ unsafe fn k_qconv4_vnni<
     rq: Requant,
 ) {
     let nb = MP / 16;
+    // Rows of a multiple of 8 pixels in tiles of 8 by up to 2 blocks, others in tiles of 6 (3,
+    // then single pixels at the end of a row) by up to 4 blocks.
+    let eights = OW.is_multiple_of(8);
     let mut mb = 0;
     while mb < nb {
-        let v = (nb - mb).min(4);
+        let v = (nb - mb).min(if eights { 2 } else { 4 });
         for oh in 0..OH {
             let mut ow = 0;
             while ow < OW {
                 let p = match OW - ow {
+                    _ if eights => 8,
                     6.. => 6,
                     3.. => 3,
                     _ => 1,
@@ -205,6 +216,8 @@ unsafe fn k_qconv4_vnni<
                 // SAFETY: the tile's taps, weights and offsets lie inside the slices.
                 let sums = unsafe {
                     match (v, p) {
+                        (2, 8) => k_qconv4_vnni_tile::<2, 8, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
+                        (1, 8) => k_qconv4_vnni_tile::<1, 8, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                         (4, 6) => k_qconv4_vnni_tile::<4, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                         (3, 6) => k_qconv4_vnni_tile::<3, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                         (2, 6) => k_qconv4_vnni_tile::<2, 6, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
@@ -219,7 +232,7 @@ unsafe fn k_qconv4_vnni<
                         _ => k_qconv4_vnni_tile::<1, 1, CQ, H, W, KH, KW, SW, DH, DW>(x, wb, init),
                     }
                 };
-                k_qconv4_store::<Y, M, OH, OW, 16, 4, 6>(&sums, (p, v), (mb * 16, oh, ow), mul, bias, y, rq);
+                k_qconv4_store::<Y, M, OH, OW, 16, 4, 8>(&sums, (p, v), (mb * 16, oh, ow), mul, bias, y, rq);
                 ow += p;
             }
         }
@@ -501,7 +514,7 @@ unsafe fn k_qconv4_avx2_tile<
 
 /// One register tile of [`k_qconv4_vnni`]: `P` pixels (input at `x`: the first pixel's top-left
 /// tap in the first group of channels) by `V` blocks of 16 output channels (weights at `w`, sums
-/// starting from `init`); returns the sums, at most six pixels by four blocks.
+/// starting from `init`); returns the sums, at most eight pixels by two blocks or six by four.
 ///
 /// # Safety
 /// The CPU has AVX512F and AVX512-VNNI; every tap, weight and offset of the tile lies inside
@@ -524,7 +537,7 @@ unsafe fn k_qconv4_vnni_tile<
     x: &[u8],
     w: &[i8],
     init: &[i32],
-) -> [[[i32; 16]; 4]; 6] {
+) -> [[[i32; 16]; 4]; 8] {
     use core::arch::x86_64::*;
     let (x, w, init) = (x.as_ptr(), w.as_ptr(), init.as_ptr());
     let block = CQ * KH * KW * 64;
@@ -554,7 +567,7 @@ unsafe fn k_qconv4_vnni_tile<
                 }
             }
         }
-        let mut sums = [[[0i32; 16]; 4]; 6];
+        let mut sums = [[[0i32; 16]; 4]; 8];
         for (s, row) in sums.iter_mut().zip(&acc) {
             for (s, a) in s.iter_mut().zip(row) {
                 _mm512_storeu_si512(s.as_mut_ptr() as *mut _, *a);

@@ -115,6 +115,10 @@ fn packed_convolutions_match_the_definition() {
     packed_matches_definition::<6, 20, 13, 4, 22, 32, 3, 1, 4, 18>();
     packed_matches_definition::<4, 34, 16, 4, 16, 16, 3, 1, 2, 32>();
     packed_matches_definition::<11, 30, 32, 8, 4, 16, 9, 1, 3, 22>();
+    // VNNI tiles of 8 pixels: 5 blocks of 16 channels (2 + 2 + 1) at stride 2 over rows of 8,
+    // 3 blocks over rows of 16.
+    packed_matches_definition::<17, 17, 8, 2, 80, 80, 3, 2, 8, 8>();
+    packed_matches_definition::<6, 18, 4, 1, 40, 48, 3, 1, 4, 16>();
 }
 
 /// A convolution of one `u8` channel 3 × 4 (stride 2, columns dilated by `D`) with its

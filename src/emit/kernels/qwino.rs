@@ -8,7 +8,9 @@
 //! 4 fits, which the lowering checks per layer. Then the direct kernels' store ([`m_requant`]).
 
 #[cfg(target_arch = "x86_64")]
-use super::super::x86_avx2_fma;
+use super::super::{x86_avx2_fma, x86_vnni};
+#[cfg(target_arch = "x86_64")]
+use super::m_requant8;
 use super::{avx2_or_portable, m_requant, QIn, QOut, Requant};
 
 /// A quantized 3×3, stride-1 convolution of `C` channels into `K` by integer Winograd
@@ -237,8 +239,9 @@ unsafe fn k_qwino_in_avx2<
 }
 
 /// The 16 products of a block: `m[f][k][n] = Σ_c u[f][k][c] · v[f][c][n]` in wrapping `i32`,
-/// for the block's `TB·TW` tiles `n`. On x86-64 CPUs with AVX2 by [`k_qwino_products_avx2`]
-/// (`vpmaddwd` on the channel pairs), else [`k_qwino_mm`].
+/// for the block's `TB·TW` tiles `n`. On x86-64 CPUs with AVX512-VNNI by
+/// [`k_qwino_products_vnni`], else with AVX2 by [`k_qwino_products_avx2`] (`vpmaddwd` on the
+/// channel pairs), else [`k_qwino_mm`].
 #[inline(always)]
 fn k_qwino_products<const C: usize, const K: usize, const TW: usize, const TB: usize>(
     u: &[i16],
@@ -247,6 +250,12 @@ fn k_qwino_products<const C: usize, const K: usize, const TW: usize, const TB: u
 ) {
     let (cp, bs) = (C.div_ceil(2), (TB * TW).next_multiple_of(8));
     let (u, v, m) = (&u[..16 * K * cp * 2], &v[..16 * cp * bs * 2], &mut m[..16 * K * bs]);
+    #[cfg(target_arch = "x86_64")]
+    if x86_vnni() {
+        // SAFETY: the CPU has AVX512-VNNI; the slices are as long as the products read and write.
+        unsafe { k_qwino_products_vnni::<C, K, TW, TB>(u, v, m) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if x86_avx2_fma() {
         // SAFETY: the CPU has AVX2; the slices are as long as the products read and write.
@@ -289,28 +298,59 @@ unsafe fn k_qwino_products_avx2<const C: usize, const K: usize, const TW: usize,
     v: &[i16],
     m: &mut [i32],
 ) {
+    // SAFETY: the CPU has AVX2; each tile lies inside the matrices (`k_qwino_panels`).
+    unsafe {
+        k_qwino_panels::<C, K, TW, TB>(u, v, m, (4, 16), |tile, a, b, y, cp, bs| match tile {
+            (4, 16) => k_qwino_tile::<4, 2>(a, b, y, cp, bs),
+            (4, _) => k_qwino_tile::<4, 1>(a, b, y, cp, bs),
+            (_, 16) => k_qwino_tile::<1, 2>(a, b, y, cp, bs),
+            _ => k_qwino_tile::<1, 1>(a, b, y, cp, bs),
+        })
+    }
+}
+
+/// The register tiles of the explicit-SIMD products ([`k_qwino_products_avx2`],
+/// [`k_qwino_products_vnni`]): for each of the 16 products, rows of `u` in tiles of `rmax` rows
+/// (4, then single rows past the last multiple of `rmax`, 4), columns in tiles of `cmax` (half
+/// that, or 8 at the end of a row, `bs` being a multiple of 8); `tile((rows, columns), a, b, y,
+/// cp, bs)` computes one from `u`'s rows at `a`, `v`'s columns at `b` into `m` at `y`.
+///
+/// # Safety
+/// `u`, `v` and `m` are as long as [`k_qwino`] makes them, and `tile` may be called on them.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn k_qwino_panels<const C: usize, const K: usize, const TW: usize, const TB: usize>(
+    u: &[i16],
+    v: &[i16],
+    m: &mut [i32],
+    (rmax, cmax): (usize, usize),
+    tile: impl Fn((usize, usize), *const i16, *const i16, *mut i32, usize, usize),
+) {
     let (cp, bs) = (C.div_ceil(2), (TB * TW).next_multiple_of(8));
-    let (u, v, m) = (u.as_ptr(), v.as_ptr(), m.as_mut_ptr());
+    let (u, v, m) = (u[..16 * K * cp * 2].as_ptr(), v[..16 * cp * bs * 2].as_ptr(), m[..16 * K * bs].as_mut_ptr());
     for f in 0..16 {
         let mut i = 0;
         while i < K {
-            let rows = if K - i >= 4 { 4 } else { 1 };
+            let rows = match K - i {
+                r if r >= rmax => rmax,
+                4.. => 4,
+                _ => 1,
+            };
             let mut j = 0;
             while j < TB * TW {
-                // SAFETY: rows i..i + rows of u[f] and m[f], columns j..j + 16 (or + 8) of v[f]
-                // and m[f] (at most bs) lie inside them.
+                let columns = match bs - j {
+                    c if c >= cmax => cmax,
+                    c if c >= cmax / 2 => cmax / 2,
+                    _ => 8,
+                };
+                // SAFETY: rows i..i + rows of u[f] and m[f], columns j..j + columns of v[f] and
+                // m[f] (at most bs) lie inside them.
                 unsafe {
                     let (a, b, y) =
                         (u.add((f * K + i) * cp * 2), v.add((f * cp * bs + j) * 2), m.add((f * K + i) * bs + j));
-                    let wide = j + 16 <= bs;
-                    match (rows, wide) {
-                        (4, true) => k_qwino_tile::<4, 2>(a, b, y, cp, bs),
-                        (4, false) => k_qwino_tile::<4, 1>(a, b, y, cp, bs),
-                        (_, true) => k_qwino_tile::<1, 2>(a, b, y, cp, bs),
-                        _ => k_qwino_tile::<1, 1>(a, b, y, cp, bs),
-                    }
-                    j += if wide { 16 } else { 8 };
+                    tile((rows, columns), a, b, y, cp, bs);
                 }
+                j += columns;
             }
             i += rows;
         }
@@ -361,8 +401,8 @@ unsafe fn k_qwino_tile<const R: usize, const NV: usize>(
 /// `M[a][b] = m[4a + b][k][(ty - t0)·TW + tx]` (wrapping `i32`: `Aᵀ M A` is 4 times the direct
 /// sum, exact when that fits); blocks past `OH × OW` are cropped. Per channel, the block's four
 /// outputs of every tile are computed and stored as four rows of `BS` (all the block's tiles,
-/// the padding columns' values unused), which vectorize whatever the row length, then
-/// interleaved into the output's rows.
+/// the padding columns' values unused: [`k_qwino_rows_avx2`] on x86-64 CPUs with AVX2, else
+/// [`k_qwino_rows`]), then interleaved into the output's rows.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn k_qwino_out<
@@ -384,31 +424,18 @@ fn k_qwino_out<
 ) {
     let m = &m[..16 * K * BS];
     let y = &mut y[..K * OH * OW];
-    let (mut q, mut s) = ([[0i32; BS]; 8], [[0i32; BS]; 4]);
     let mut out = [[Y::store(0.0, rq); BS]; 4];
     for k in 0..K {
-        let p = |a: usize, b: usize| &m[((4 * a + b) * K + k) * BS..][..BS];
-        // Aᵀ M: two rows of four per tile, in q[4i + b].
-        for b in 0..4 {
-            let (m0, m1, m2, m3) = (p(0, b), p(1, b), p(2, b), p(3, b));
-            for n in 0..BS {
-                q[b][n] = m0[n].wrapping_add(m1[n]).wrapping_add(m2[n]);
-                q[4 + b][n] = m1[n].wrapping_sub(m2[n]).wrapping_sub(m3[n]);
-            }
+        let terms = (off[k], mul[k], bias[k]);
+        #[cfg(target_arch = "x86_64")]
+        if x86_avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA; `m` holds 16·K·BS sums, BS a multiple of 8.
+            unsafe { k_qwino_rows_avx2::<Y, K, BS>(m, k, terms, rq, &mut out) };
+        } else {
+            k_qwino_rows::<Y, K, BS>(m, k, terms, rq, &mut out);
         }
-        // (Aᵀ M) A and the shift: output (i, j) of each tile in s[2i + j].
-        for i in 0..2 {
-            let (q0, q1, q2, q3) = (&q[4 * i], &q[4 * i + 1], &q[4 * i + 2], &q[4 * i + 3]);
-            for n in 0..BS {
-                s[2 * i][n] = q0[n].wrapping_add(q1[n]).wrapping_add(q2[n]) >> 2;
-                s[2 * i + 1][n] = q1[n].wrapping_sub(q2[n]).wrapping_sub(q3[n]) >> 2;
-            }
-        }
-        for (o, s) in out.iter_mut().zip(&s) {
-            for (o, &s) in o.iter_mut().zip(s) {
-                *o = m_requant(s, off[k], mul[k], bias[k], rq);
-            }
-        }
+        #[cfg(not(target_arch = "x86_64"))]
+        k_qwino_rows::<Y, K, BS>(m, k, terms, rq, &mut out);
         for ty in t0..(t0 + TB).min(OH.div_ceil(2)) {
             let n0 = (ty - t0) * TW;
             for i in 0..(OH - 2 * ty).min(2) {
@@ -425,6 +452,44 @@ fn k_qwino_out<
         }
     }
 }
+
+/// The four outputs of every tile of a block for channel `k`, `out[2i + j][n]` = output `(i,
+/// j)` of tile `n` stored as [`k_qwino_out`] says, from the sums `m` (`[16][K][BS]`) and the
+/// channel's `(off, mul, bias)`: `Aᵀ M` as two rows of four per tile, then `(Aᵀ M) A` and the
+/// shift.
+#[inline(always)]
+fn k_qwino_rows<Y: QOut, const K: usize, const BS: usize>(
+    m: &[i32],
+    k: usize,
+    (off, mul, bias): (i32, f32, f32),
+    rq: Requant,
+    out: &mut [[Y; BS]; 4],
+) {
+    let m = &m[..16 * K * BS];
+    let (mut q, mut s) = ([[0i32; BS]; 8], [[0i32; BS]; 4]);
+    let p = |a: usize, b: usize| &m[((4 * a + b) * K + k) * BS..][..BS];
+    for b in 0..4 {
+        let (m0, m1, m2, m3) = (p(0, b), p(1, b), p(2, b), p(3, b));
+        for n in 0..BS {
+            q[b][n] = m0[n].wrapping_add(m1[n]).wrapping_add(m2[n]);
+            q[4 + b][n] = m1[n].wrapping_sub(m2[n]).wrapping_sub(m3[n]);
+        }
+    }
+    for i in 0..2 {
+        let (q0, q1, q2, q3) = (&q[4 * i], &q[4 * i + 1], &q[4 * i + 2], &q[4 * i + 3]);
+        for n in 0..BS {
+            s[2 * i][n] = q0[n].wrapping_add(q1[n]).wrapping_add(q2[n]) >> 2;
+            s[2 * i + 1][n] = q1[n].wrapping_sub(q2[n]).wrapping_sub(q3[n]) >> 2;
+        }
+    }
+    for (o, s) in out.iter_mut().zip(&s) {
+        for (o, &s) in o.iter_mut().zip(s) {
+            *o = m_requant(s, off, mul, bias, rq);
+        }
+    }
+}
+
+include!("qwino_x86.rs");
 
 #[cfg(test)]
 #[path = "qwino_tests.rs"]

@@ -1,7 +1,7 @@
 //! Tests of the integer Winograd convolution (`qwino.rs`): the kernel against the direct
 //! integer convolution bit for bit, and its AVX2 parts against the portable loops.
 
-use super::super::{m_requant, QIn, Requant};
+use super::super::{m_requant, QIn, QOut, Requant};
 
 /// A deterministic pseudo-random sequence of `n` integers in `lo..=hi`, the first two `lo` and
 /// `hi` and every seventh value one of them (the extremes).
@@ -149,16 +149,73 @@ fn avx2_parts_match_the_portable_ones() {
     input::<i8, 9, 20>(-128, 127);
     input::<u8, 4, 10>(0, 255);
     input::<i8, 4, 10>(-128, 127);
-    const K: usize = 6;
-    const TW: usize = 9;
-    const BS: usize = 24;
-    let u: Vec<i16> = ints(16 * K * 3 * 2, 3, -1152, 1152).iter().map(|&v| v as i16).collect();
-    let v: Vec<i16> = ints(16 * 3 * BS * 2, 9, -1020, 1020).iter().map(|&v| v as i16).collect();
-    let (mut want, mut got) = (vec![0i32; 16 * K * BS], vec![0i32; 16 * K * BS]);
-    super::k_qwino_mm::<C, K, TW, 2>(&u, &v, &mut want);
-    // SAFETY: checked above that the CPU has AVX2; the buffers are as long as it reads.
-    unsafe { super::k_qwino_products_avx2::<C, K, TW, 2>(&u, &v, &mut got) };
+    products_agree::<C, 6, 9, 2>(super::k_qwino_products_avx2::<C, 6, 9, 2>);
+}
+
+/// `simd` (products of `C` channels into `K` for blocks of `TB` rows of `TW` tiles) gives the
+/// integers of the portable [`super::k_qwino_mm`] in the block's columns, on transformed
+/// values at their extremes (`|U| ≤ 1152`, `|V| ≤ 1020`).
+#[cfg(target_arch = "x86_64")]
+fn products_agree<const C: usize, const K: usize, const TW: usize, const TB: usize>(
+    simd: unsafe fn(&[i16], &[i16], &mut [i32]),
+) {
+    let (cp, bs) = (C.div_ceil(2), (TB * TW).next_multiple_of(8));
+    let u: Vec<i16> = ints(16 * K * cp * 2, 3, -1152, 1152).iter().map(|&v| v as i16).collect();
+    let v: Vec<i16> = ints(16 * cp * bs * 2, 9, -1020, 1020).iter().map(|&v| v as i16).collect();
+    let (mut want, mut got) = (vec![0i32; 16 * K * bs], vec![0i32; 16 * K * bs]);
+    super::k_qwino_mm::<C, K, TW, TB>(&u, &v, &mut want);
+    // SAFETY: the callers check that the CPU has the instruction set; the buffers are as long
+    // as it reads.
+    unsafe { simd(&u, &v, &mut got) };
     for f in 0..16 * K {
-        assert_eq!(got[f * BS..f * BS + 2 * TW], want[f * BS..f * BS + 2 * TW], "row {f}");
+        assert_eq!(got[f * bs..f * bs + TB * TW], want[f * bs..f * bs + TB * TW], "C {C} K {K} row {f}");
     }
+}
+
+/// The AVX512-VNNI products give the portable loops' integers: 13 output channels (an 8-, a
+/// 4- and a 1-row tile), 5 and 1 channels (a pair with a missing channel), columns 18 (a 16-
+/// and a masked 8-column tile), 45 (32 + 16) and 56 (32 + 16 + masked 8).
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn vnni_products_match_the_portable_ones() {
+    if !super::super::super::x86_vnni() {
+        println!("skipped: this CPU has no AVX512-VNNI");
+        return;
+    }
+    products_agree::<5, 13, 9, 2>(super::k_qwino_products_vnni::<5, 13, 9, 2>);
+    products_agree::<1, 13, 9, 5>(super::k_qwino_products_vnni::<1, 13, 9, 5>);
+    products_agree::<16, 16, 8, 7>(super::k_qwino_products_vnni::<16, 16, 8, 7>);
+    products_agree::<40, 40, 16, 1>(super::k_qwino_products_vnni::<40, 40, 16, 1>);
+}
+
+/// The AVX2 output transform and store give the portable rows: sums up to ±2^30 (whose
+/// transforms wrap) and small ones, negative ones shifted, stored as `u8`, `i8` and
+/// `f32`, for the first, a middle and the last channel.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn avx2_output_transform_matches_the_portable_one() {
+    if !super::super::super::x86_avx2_fma() {
+        println!("skipped: this CPU has no AVX2 and FMA");
+        return;
+    }
+    fn rows<Y: QOut + PartialEq + core::fmt::Debug>() {
+        const K: usize = 3;
+        const BS: usize = 24;
+        let m = ints(16 * K * BS, 13, -(1 << 30), (1 << 30) - 2);
+        let small = ints(16 * K * BS, 17, -300_000, 300_000);
+        let rq = Requant { lo: -3.0, hi: 4.0, inv: 30.0, zero: -2.0 };
+        for m in [m, small] {
+            for k in 0..K {
+                let terms = (k as i32 * 1000 - 1000, 2e-5 + k as f32 * 3e-6, k as f32 * 0.25 - 1.0);
+                let (mut want, mut got) = ([[Y::store(0.0, rq); BS]; 4], [[Y::store(0.0, rq); BS]; 4]);
+                super::k_qwino_rows::<Y, K, BS>(&m, k, terms, rq, &mut want);
+                // SAFETY: checked that the CPU has AVX2 and FMA; m holds 16·K·BS sums.
+                unsafe { super::k_qwino_rows_avx2::<Y, K, BS>(&m, k, terms, rq, &mut got) };
+                assert_eq!(got, want, "channel {k}");
+            }
+        }
+    }
+    rows::<u8>();
+    rows::<i8>();
+    rows::<f32>();
 }
