@@ -173,7 +173,7 @@ impl Size {
 
     /// Operations per tile and output channel of the output transform `Aᵀ M A`: `n + m`
     /// transforms of n values into m (the columns, then the m rows of those). F2: 4 additions
-    /// each. F4: 10 additions and 3 multiplies each (the kernels' `m_at6`).
+    /// each. F4: 10 additions and 3 multiplies each (the kernels' `m_at6_rows`).
     fn output_ops(self) -> [(OpClass, u64); 2] {
         match self {
             Size::F2 => [(OpClass::Add, 24), (OpClass::Mul, 0)],

@@ -91,9 +91,9 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_wino_out", WINOGRAD, &["m_clamp"]),
     ("k_wino_out_avx512", WINO_AVX512, &[]),
     ("k_wino4_in", WINOGRAD, &["m_bt6"]),
-    ("k_wino4_out", WINOGRAD, &["m_at6", "m_clamp"]),
+    ("k_wino4_out", WINOGRAD, &["m_at6_rows", "m_clamp"]),
     ("m_bt6", WINOGRAD, &[]),
-    ("m_at6", WINOGRAD, &[]),
+    ("m_at6_rows", WINOGRAD, &[]),
     ("k_pad2d", CONV, &[]),
     (
         "k_conv",

@@ -1,7 +1,7 @@
 //! Winograd F(2×2, 3×3) and F(4×4, 3×3) convolution (`rules/winograd.rules`, Lavin & Gray
 //! 2016): the input transform `Bᵀ d B` and the output transform `Aᵀ M A` (F2: additions and
 //! subtractions only; F4: with Lavin & Gray's shared terms, additions and a few multiplies by 2,
-//! 4 and 8, `m_bt6` and `m_at6`), around 16 or 36 matrix products on the `k_mm` microkernels,
+//! 4 and 8, `m_bt6` and `m_at6_rows`), around 16 or 36 matrix products on the `k_mm` microkernels,
 //! a block of tile rows at a time so that the transformed tiles and the products stay in the
 //! cache.
 
@@ -393,12 +393,23 @@ fn m_bt6(d: [f32; 6]) -> [f32; 6] {
     [4.0 * (d0 - d2) + b, (d3 + d4) - 4.0 * (d1 + d2), (d4 - d3) + 4.0 * (d1 - d2), b - h2, b + h2, 4.0 * h + (d5 - d3)]
 }
 
-/// F(4, 3)'s `Aᵀ m` of one column `m` of six values into four: 10 additions and 3 multiplies.
+/// F(4, 3)'s `Aᵀ m` of `N` columns `m` of six values into four: 10 additions and 3 multiplies
+/// a column, one operation over all columns at a time, so that the compiler vectorizes along
+/// the columns (written column by column, a fully unrolled loop, the AVX-512 vectorizer of a
+/// `-C target-cpu=native` build packed each column's six inputs into gathers, and F4 layers
+/// ran 2-3× slower than in the plain build).
 #[inline(always)]
-fn m_at6(m: [f32; 6]) -> [f32; 4] {
-    let [m0, m1, m2, m3, m4, m5] = m;
-    let (s12, s34, t12, t34) = (m1 + m2, m3 + m4, m1 - m2, m3 - m4);
-    [m0 + s12 + s34, t12 + 2.0 * t34, s12 + 4.0 * s34, t12 + 8.0 * t34 + m5]
+fn m_at6_rows<const N: usize>(m: [&[f32]; 6]) -> [[f32; N]; 4] {
+    use core::array::from_fn;
+    let [m0, m1, m2, m3, m4, m5] = m.map(|r| &r[..N]);
+    let (s12, s34): ([f32; N], [f32; N]) = (from_fn(|t| m1[t] + m2[t]), from_fn(|t| m3[t] + m4[t]));
+    let (t12, t34): ([f32; N], [f32; N]) = (from_fn(|t| m1[t] - m2[t]), from_fn(|t| m3[t] - m4[t]));
+    [
+        from_fn(|t| m0[t] + s12[t] + s34[t]),
+        from_fn(|t| t12[t] + 2.0 * t34[t]),
+        from_fn(|t| s12[t] + 4.0 * s34[t]),
+        from_fn(|t| t12[t] + 8.0 * t34[t] + m5[t]),
+    ]
 }
 
 /// F(4, 3)'s input transform of tile rows `t0..t0 + TB`: `v[6a + b][c][(ty − t0)·TW + tx] =
@@ -473,23 +484,18 @@ fn k_wino4_out<const K: usize, const TW: usize, const TB: usize, const BT: usize
         for ty in t0..(t0 + TB).min(OH.div_ceil(4)) {
             let p = |a: usize, b: usize| &m[((6 * a + b) * K + k) * BT + (ty - t0) * TW..][..TW];
             for b in 0..6 {
-                let (m0, m1, m2, m3, m4, m5) = (p(0, b), p(1, b), p(2, b), p(3, b), p(4, b), p(5, b));
-                for t in 0..TW {
-                    let o = m_at6([m0[t], m1[t], m2[t], m3[t], m4[t], m5[t]]);
-                    for (qi, o) in q.iter_mut().zip(o) {
-                        qi[b][t] = o;
-                    }
+                let o = m_at6_rows::<TW>([p(0, b), p(1, b), p(2, b), p(3, b), p(4, b), p(5, b)]);
+                for (qi, o) in q.iter_mut().zip(o) {
+                    qi[b] = o;
                 }
             }
             // (Aᵀ M) A, the bias and the clamp, row by row of the block; the last tile's
             // columns past OW are cropped.
             for (i, [q0, q1, q2, q3, q4, q5]) in q.iter().enumerate().take((OH - 4 * ty).min(4)) {
+                let o = m_at6_rows::<TW>([q0, q1, q2, q3, q4, q5]);
                 let row = &mut y[(k * OH + 4 * ty + i) * OW..][..OW];
-                for t in 0..TW {
-                    let o = m_at6([q0[t], q1[t], q2[t], q3[t], q4[t], q5[t]]);
-                    for (j, o) in o.into_iter().enumerate().take(OW - 4 * t) {
-                        row[4 * t + j] = m_clamp(o + bk, lo, hi);
-                    }
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = m_clamp(o[j % 4][j / 4] + bk, lo, hi);
                 }
             }
         }
