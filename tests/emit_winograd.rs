@@ -372,3 +372,29 @@ fn an_f4_rule_that_does_not_verify_falls_back() {
     assert_eq!(conv_inputs(&["--no-verify"]), 2, "unverified, the first search's wrong model is written");
     assert_eq!(conv_inputs(&[]), 3, "verified: the model of the search without the F4 rule, bias kept");
 }
+
+/// A quantized (QDQ) model keeps its 3×3 convolutions on the integer kernels: no float Winograd
+/// form replaces a DequantizeLinear → Conv → QuantizeLinear group (the cost model prices the
+/// group as direct 8-bit multiply-adds, not as the integer Winograd kernel that runs it, and
+/// took float F(4×4, 3×3) for four of the int8 larger ResNet's layers before F4 was kept out of
+/// quantized models).
+#[test]
+fn quantized_models_keep_their_integer_convolutions() {
+    let Some(shared) = shared_dir() else { return };
+    let model = shared.join("models/int8/resnet_large_cifar10/model_qdq.onnx");
+    let root = target_dir().join("emit-winograd-int8");
+    let rust = root.join("rust");
+    std::fs::create_dir_all(&rust).expect("create target/emit-winograd-int8");
+    let out = root.join("model.opt.onnx");
+    let status = Command::new(BIN)
+        .arg(&model)
+        .args(["--target", "host", "-q", "--emit-rust", rust.to_str().expect("utf-8 path"), "-o"])
+        .arg(&out)
+        .status()
+        .expect("run gos-opt");
+    assert!(status.success(), "gos-opt failed on {}", model.display());
+    assert_eq!(forms_in(&out), 0, "no float Winograd form in the quantized model");
+    let source = std::fs::read_to_string(rust.join("model.rs")).expect("model.rs");
+    assert_eq!(source.matches("k_wino::<").count(), 0, "no float Winograd kernel");
+    assert!(source.matches("k_qwino::<").count() >= 5, "the stride-1 3×3 layers on the integer Winograd kernel");
+}
