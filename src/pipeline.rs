@@ -283,7 +283,6 @@ fn run_stages(
         let (file, text) = crate::rules::WINOGRAD;
         rules.add_text(file, text, &crate::rules::Functions)?;
     }
-    rules.rules.retain(|r| crate::winograd::rule_size(&r.name).is_none_or(|s| Some(s) <= cap));
     if opts.mode == Mode::Approx && opts.approx.is_none() {
         return Err(PipelineError::ApproxArgs);
     }
@@ -304,9 +303,9 @@ fn run_stages(
     // F(2×2, 3×3) kernel the back end runs on it (`k_qwino`), so it priced float F4 on the
     // dequantized values below the group and broke it up: onnxruntime's int8 larger ResNet ran
     // four of its layers as float F4, 461 → 562 µs (plain build, 2026-12-07).
-    if graph.dag.node_indices().any(|id| matches!(graph.node(id).op, crate::ops::Op::DequantizeLinear(_))) {
-        rules.rules.retain(|r| crate::winograd::rule_size(&r.name) != Some(Size::F4));
-    }
+    let quantized = graph.dag.node_indices().any(|id| matches!(graph.node(id).op, crate::ops::Op::DequantizeLinear(_)));
+    let cap = if quantized { cap.min(Some(Size::F2)) } else { cap };
+    rules.rules.retain(|r| crate::winograd::rule_size(&r.name).is_none_or(|s| Some(s) <= cap));
     // The evaluator's reference when tract cannot run the original.
     let source = graph.clone();
     let nodes_before = graph.node_count();
