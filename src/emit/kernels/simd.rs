@@ -27,9 +27,8 @@ fn x86_avx2_fma() -> bool {
     })
 }
 
-/// Whether the CPU has AVX512F and the OS saves the opmask and ZMM registers: CPUID leaf 1
-/// (OSXSAVE), leaf 7 (AVX512F), and XCR0's SSE, AVX, opmask and ZMM state bits. Checked once,
-/// then cached; a build with the feature enabled skips the check.
+/// Whether the CPU has AVX512F and the OS saves the opmask and ZMM registers ([`x86_avx512`]).
+/// Checked once, then cached; a build with the feature enabled skips the check.
 #[cfg(target_arch = "x86_64")]
 fn x86_avx512f() -> bool {
     use core::sync::atomic::AtomicU8;
@@ -37,17 +36,23 @@ fn x86_avx512f() -> bool {
     if cfg!(target_feature = "avx512f") {
         return true;
     }
-    x86_cached(&STATE, || {
-        use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
-        // SAFETY: every x86-64 CPU has CPUID; XGETBV runs only when OSXSAVE says the OS enabled it.
-        unsafe {
-            let bit = |reg: u32, b: u32| reg >> b & 1 == 1;
-            let osxsave = bit(__cpuid(1).ecx, 27);
-            let avx512f = __cpuid(0).eax >= 7 && bit(__cpuid_count(7, 0).ebx, 16);
-            // XCR0 bits 1, 2 (SSE, AVX), 5, 6, 7 (opmask, ZMM0-15 upper halves, ZMM16-31).
-            osxsave && avx512f && _xgetbv(0) & 0xe6 == 0xe6
-        }
-    })
+    // Leaf 7 EBX bit 16: AVX512F.
+    x86_cached(&STATE, || x86_avx512(1 << 16, 0))
+}
+
+/// Whether CPUID leaf 7 (subleaf 0) sets every bit of `ebx` in EBX and of `ecx` in ECX, and the
+/// OS saves the registers AVX-512 code uses: leaf 1's OSXSAVE, then XCR0's bits 1, 2 (SSE,
+/// AVX), 5, 6 and 7 (opmask, ZMM0-15 upper halves, ZMM16-31).
+#[cfg(target_arch = "x86_64")]
+fn x86_avx512(ebx: u32, ecx: u32) -> bool {
+    use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
+    // SAFETY: every x86-64 CPU has CPUID; XGETBV runs only when OSXSAVE says the OS enabled it.
+    unsafe {
+        let osxsave = __cpuid(1).ecx >> 27 & 1 == 1;
+        let leaf7 = if __cpuid(0).eax >= 7 { Some(__cpuid_count(7, 0)) } else { None };
+        let has = leaf7.is_some_and(|l| l.ebx & ebx == ebx && l.ecx & ecx == ecx);
+        osxsave && has && _xgetbv(0) & 0xe6 == 0xe6
+    }
 }
 
 /// `check()`'s answer, computed once and cached in `state` (0: not checked yet, 1: no, 2: yes).
@@ -66,9 +71,8 @@ fn x86_cached(state: &core::sync::atomic::AtomicU8, check: impl FnOnce() -> bool
 }
 
 /// Whether the CPU has AVX512F, AVX512BW and AVX512-VNNI and the OS saves the opmask and ZMM
-/// registers: CPUID leaf 1 (OSXSAVE), leaf 7 (AVX512F, AVX512BW; ECX: AVX512-VNNI), and XCR0's
-/// SSE, AVX, opmask and ZMM state bits. Checked once, then cached; a build with the features
-/// enabled skips the check.
+/// registers ([`x86_avx512`]). Checked once, then cached; a build with the features enabled
+/// skips the check.
 #[cfg(target_arch = "x86_64")]
 fn x86_vnni() -> bool {
     use core::sync::atomic::AtomicU8;
@@ -76,18 +80,8 @@ fn x86_vnni() -> bool {
     if cfg!(all(target_feature = "avx512f", target_feature = "avx512bw", target_feature = "avx512vnni")) {
         return true;
     }
-    x86_cached(&STATE, || {
-        use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
-        // SAFETY: every x86-64 CPU has CPUID; XGETBV runs only when OSXSAVE says the OS enabled it.
-        unsafe {
-            let bit = |reg: u32, b: u32| reg >> b & 1 == 1;
-            let osxsave = bit(__cpuid(1).ecx, 27);
-            let leaf7 = if __cpuid(0).eax >= 7 { Some(__cpuid_count(7, 0)) } else { None };
-            let has = leaf7.is_some_and(|l| bit(l.ebx, 16) && bit(l.ebx, 30) && bit(l.ecx, 11));
-            // XCR0 bits 1, 2 (SSE, AVX), 5, 6, 7 (opmask, ZMM0-15 upper halves, ZMM16-31).
-            osxsave && has && _xgetbv(0) & 0xe6 == 0xe6
-        }
-    })
+    // Leaf 7 EBX bits 16 and 30: AVX512F, AVX512BW; ECX bit 11: AVX512-VNNI.
+    x86_cached(&STATE, || x86_avx512(1 << 16 | 1 << 30, 1 << 11))
 }
 
 /// Runs `f`, compiled for AVX2 and FMA where the x86-64 CPU has them (checked at run time): the
