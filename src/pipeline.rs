@@ -182,6 +182,18 @@ pub struct Outcome {
     pub emit: Option<crate::emit::EmitReport>,
     /// Approx mode's section: sensitivity, applied rewrites, figures, front.
     pub approx: Option<crate::approx::report::ApproxReport>,
+    /// The searches repeated with fewer Winograd rules before this run's model was written
+    /// ([`run_with`]), in order; empty when the first search's model was written.
+    pub retries: Vec<Retry>,
+}
+
+/// A search repeated with a smaller Winograd cap, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Retry {
+    /// The rules the repeated search left out: `"F(4x4,3x3)"` or `"Winograd"` (every size).
+    pub without: &'static str,
+    /// The previous attempt's error.
+    pub cause: String,
 }
 
 /// `MODEL.opt.onnx` beside `MODEL.onnx`.
@@ -217,20 +229,31 @@ pub fn run(opts: &Options) -> Result<Outcome, PipelineError> {
 pub fn run_with(opts: &Options, stage: &mut dyn FnMut(&str)) -> Result<Outcome, PipelineError> {
     let emitting = opts.mode == Mode::Exact && opts.emit_rust.is_some();
     let caps = winograd_caps(opts, emitting);
-    let mut result = run_caught(opts, emitting, caps[0], stage);
+    let mut used = caps[0];
+    let mut result = run_caught(opts, emitting, caps[0], &mut used, stage);
+    let mut retries = Vec::new();
     for &cap in &caps[1..] {
-        match &result {
-            Err(PipelineError::Emit(crate::emit::EmitError::Unsupported { .. })) => {}
-            Err(e) if e.is_verification() => {}
+        let cause = match &result {
+            Err(e @ PipelineError::Emit(crate::emit::EmitError::Unsupported { .. })) => e.to_string(),
+            Err(e) if e.is_verification() => e.to_string(),
             _ => break,
+        };
+        // A quantized model's attempt already ran with its cap lowered to F2 (`run_stages`).
+        if cap >= used {
+            continue;
         }
+        let without = match cap {
+            Some(_) => "F(4x4,3x3)",
+            None => "Winograd",
+        };
         stage(match cap {
             Some(_) => "searching again without Winograd F(4×4, 3×3)",
             None => "searching again without Winograd",
         });
-        result = run_caught(opts, emitting, cap, stage);
+        retries.push(Retry { without, cause });
+        result = run_caught(opts, emitting, cap, &mut used, stage);
     }
-    result
+    result.map(|outcome| Outcome { retries, ..outcome })
 }
 
 /// The largest Winograd size each attempt of a run may use, in order: F4, then F2, then none
@@ -247,11 +270,13 @@ fn winograd_caps(opts: &Options, emitting: bool) -> Vec<Option<Size>> {
     }
 }
 
-/// One run of [`run_stages`], a panic caught and named by its stage.
+/// One run of [`run_stages`], a panic caught and named by its stage; `used`: the cap the run
+/// searched with (lowered for quantized models).
 fn run_caught(
     opts: &Options,
     winograd: bool,
     cap: Option<Size>,
+    used: &mut Option<Size>,
     stage: &mut dyn FnMut(&str),
 ) -> Result<Outcome, PipelineError> {
     let mut current = String::from("starting");
@@ -259,18 +284,20 @@ fn run_caught(
         current = name.to_string();
         stage(name);
     };
-    match crate::guard::catch(|| run_stages(opts, winograd, cap, &mut report)) {
+    match crate::guard::catch(|| run_stages(opts, winograd, cap, used, &mut report)) {
         Ok(result) => result,
         Err(message) => Err(PipelineError::Panic { stage: current, message }),
     }
 }
 
 /// The stages of [`run_with`], uncaught; `winograd`: add the Winograd rules to the search;
-/// `cap`: the largest Winograd size whose rules stay in it (none with `None`).
+/// `cap`: the largest Winograd size whose rules stay in it (none with `None`); `used` is set to
+/// the cap the search ran with.
 fn run_stages(
     opts: &Options,
     winograd: bool,
     cap: Option<Size>,
+    used: &mut Option<Size>,
     stage: &mut dyn FnMut(&str),
 ) -> Result<Outcome, PipelineError> {
     let deadline = Deadline::new(opts.checks.time_limit);
@@ -305,6 +332,7 @@ fn run_stages(
     // four of its layers as float F4, 461 → 562 µs (plain build, 2026-12-07).
     let quantized = graph.dag.node_indices().any(|id| matches!(graph.node(id).op, crate::ops::Op::DequantizeLinear(_)));
     let cap = if quantized { cap.min(Some(Size::F2)) } else { cap };
+    *used = cap;
     rules.rules.retain(|r| crate::winograd::rule_size(&r.name).is_none_or(|s| Some(s) <= cap));
     // The evaluator's reference when tract cannot run the original.
     let source = graph.clone();
@@ -418,6 +446,7 @@ fn run_stages(
         after,
         emit,
         approx,
+        retries: Vec::new(),
     })
 }
 

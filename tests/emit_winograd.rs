@@ -351,9 +351,9 @@ fn an_f4_rule_that_does_not_verify_falls_back() {
     let rules = root.join("wrong-winograd.rules");
     let text = ";; wrong on purpose: drops the bias\n(rule conv3x3-winograd-f4-wrong exact\n  (Conv ?op ?x ?w ?b) => (Conv ?op ?x ?w))\n";
     std::fs::write(&rules, text).expect("write the rules");
-    // The Conv's inputs in the model written with `extra` options.
+    // The Conv's inputs in the model written with `extra` options, and the report's retries.
     let conv_inputs = |extra: &[&str]| {
-        let out = root.join("strided.opt.onnx");
+        let (out, report) = (root.join("strided.opt.onnx"), root.join("strided.report.json"));
         let run = Command::new(BIN)
             .arg(&model)
             .args(["--target", "host", "--rules"])
@@ -361,16 +361,29 @@ fn an_f4_rule_that_does_not_verify_falls_back() {
             .args(extra)
             .arg("-o")
             .arg(&out)
+            .arg("--report")
+            .arg(&report)
             .output();
         let run = run.expect("run gos-opt");
         let text = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
         assert!(run.status.success(), "the model is written: {text}");
         let written = import(&out, &ImportOptions::default()).expect("import");
         let conv = written.dag.node_indices().map(|n| written.node(n)).find(|n| matches!(n.op, Op::Conv(_)));
-        conv.expect("a Conv").inputs.iter().flatten().count()
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).expect("the report")).expect("JSON report");
+        let retries: Vec<String> = report["retries"]
+            .as_array()
+            .map(|r| r.iter().map(|r| format!("{} / {}", r["without"], r["cause"])).collect())
+            .unwrap_or_default();
+        (conv.expect("a Conv").inputs.iter().flatten().count(), retries)
     };
-    assert_eq!(conv_inputs(&["--no-verify"]), 2, "unverified, the first search's wrong model is written");
-    assert_eq!(conv_inputs(&[]), 3, "verified: the model of the search without the F4 rule, bias kept");
+    let (inputs, retries) = conv_inputs(&["--no-verify"]);
+    assert_eq!(inputs, 2, "unverified, the first search's wrong model is written");
+    assert!(retries.is_empty(), "no retry without verification: {retries:?}");
+    let (inputs, retries) = conv_inputs(&[]);
+    assert_eq!(inputs, 3, "verified: the model of the search without the F4 rule, bias kept");
+    assert_eq!(retries.len(), 1, "one search repeated, and the report says so: {retries:?}");
+    assert!(retries[0].starts_with("\"F(4x4,3x3)\" / \"verification"), "{retries:?}");
 }
 
 /// A quantized (QDQ) model keeps its 3×3 convolutions on the integer kernels: no float Winograd

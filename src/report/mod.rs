@@ -49,6 +49,10 @@ pub struct Report<'a> {
     /// Approx mode: budget, sensitivity, applied rewrites, figures, front.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approx: Option<&'a crate::approx::report::ApproxReport>,
+    /// Searches repeated with fewer Winograd rules after an attempt failed verification or
+    /// emission (`without`, `cause`), in order; absent when the first attempt was written.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub retries: &'a [crate::pipeline::Retry],
 }
 
 impl<'a> Report<'a> {
@@ -70,6 +74,7 @@ impl<'a> Report<'a> {
             after: &outcome.after,
             rust: outcome.emit.as_ref(),
             approx: outcome.approx.as_ref(),
+            retries: &outcome.retries,
         }
     }
 
@@ -131,6 +136,9 @@ impl<'a> Report<'a> {
                 };
                 let _ = writeln!(s, "| {} | {} | {} | {by} |", f.node, f.op, f.fate.name());
             }
+        }
+        for r in self.retries {
+            let _ = writeln!(s, "\nSearched again without {}: {}", r.without, r.cause);
         }
         if let Some(r) = self.rust {
             let path = r.model_rs.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
