@@ -375,11 +375,11 @@ mod tests {
         check::<2, 9, 17, 10, 20, 0, 2, 5, 4, 2, 5, 2, 3, 1, 2>();
     }
 
-    /// Shapes for the AVX-512 kernel's masks: flat planes of many vectors (MobileNet's 48 and
-    /// 24 wide, with 8 and 17 channels), rows of 1 to 13 with pads on every side (and one wider
+    /// Shapes for the AVX-512 kernel's masks: planes of many vectors (MobileNet's 48 and 24
+    /// wide, with 8 and 17 channels), rows of 1 to 13 with pads on every side (and one wider
     /// than the tap's reach), no pads above and below but left and right (fewer output rows
     /// than input rows), a 1×1 plane, stride 2 with rows past 32 inputs and odd widths, stride 3
-    /// down the columns, and 5×5 taps dilated.
+    /// down the columns, 5×5 taps dilated, and flat runs with taps 2, 3 and 8 columns apart.
     #[test]
     fn masked_depthwise_matches_the_definition() {
         check::<8, 48, 48, 50, 50, 1, 1, 48, 48, 3, 3, 1, 1, 1, 1>();
@@ -395,6 +395,9 @@ mod tests {
         check::<3, 12, 12, 13, 13, 0, 0, 6, 6, 3, 3, 2, 2, 1, 1>();
         check::<2, 14, 9, 14, 11, 0, 1, 4, 9, 3, 3, 3, 1, 1, 1>();
         check::<2, 12, 12, 16, 16, 2, 2, 8, 8, 5, 5, 1, 1, 2, 2>();
+        check::<4, 10, 9, 14, 13, 2, 2, 10, 9, 3, 3, 1, 1, 2, 2>();
+        check::<3, 7, 11, 9, 17, 1, 3, 7, 11, 3, 3, 1, 1, 1, 3>();
+        check::<2, 6, 5, 8, 21, 1, 8, 6, 5, 3, 3, 1, 1, 1, 8>();
         check::<3, 16, 20, 20, 24, 2, 2, 8, 10, 5, 5, 2, 2, 1, 1>();
     }
 }

@@ -1,14 +1,18 @@
 // The float depthwise convolution on x86-64 CPUs with AVX-512F (checked at run time by `k_dw`,
 // which prefers it to the AVX2-compiled loops): no scratch plane, the padding by masked loads
 // (a masked-off lane reads nothing and gives 0, as the zero border would), 16 outputs a vector.
-// Stride-1 layers whose output rows are as wide as the input's ("same" padding: DS-CNN's rows of
-// 5, MobileNet's 48 to 3) take the plane's outputs as one flat run, whose taps are the flat input
-// shifted by a constant, so that short rows fill every lane; other layers go row by row, and
-// stride 2 along the rows loads 32 consecutive inputs and keeps the even ones by `vpermt2ps`.
+// Stride-1 layers with short rows (under 3/4 of the lanes used row by row: DS-CNN's rows of 5,
+// MobileNet's 6 and 3) whose output rows are as wide as the input's ("same" padding) take the
+// plane's outputs as one flat run, whose taps are the flat input shifted by a constant, so that
+// short rows fill every lane; other layers go row by row, two rows at a time, and stride 2 along
+// the rows loads 32 consecutive inputs and keeps the even (or odd) ones by `vpermt2ps`.
 // (`include!`d by the unit tests into the scope of `dw.rs`, which calls it.)
 
 /// [`k_dw`]'s AVX-512 path (`SW` 1 or 2, any other shape): [`k_dw512_flat`] for stride 1 with
-/// `OW == W`, [`k_dw512_rows`] otherwise. Each output is the bias plus the taps row by row,
+/// `OW == W` where rows of vectors would leave more than a quarter of the lanes idle (rows of
+/// fewer than 12 outputs: 5, 6 and 3 lanes of 16 against 9 vectors of 16 for DS-CNN's 125
+/// outputs), [`k_dw512_rows`] otherwise (measured: MobileNet's 48-wide layer 7.7 us flat, 4.2
+/// row by row; its 12-wide 3.3 and 2.3-2.6). Each output is the bias plus the taps row by row,
 /// column by column, each added by one FMA (the portable loops round each product first, so
 /// the results may differ from theirs in the last bits), then clamped as [`m_clamp`] does
 /// (a NaN sum stays NaN, NaN bounds clamp nothing).
@@ -45,7 +49,7 @@ unsafe fn k_dw_avx512<
     let t = (x.as_ptr(), w.as_ptr(), b.as_ptr(), y.as_mut_ptr(), (lo, hi));
     // SAFETY: the CPU has AVX-512F, the slices are as long as the kernels read and write.
     unsafe {
-        if SH == 1 && SW == 1 && OW == W {
+        if SH == 1 && SW == 1 && OW == W && 4 * OW < 48 * OW.div_ceil(16) {
             k_dw512_flat::<C, H, W, PT, PL, OH, KH, KW, DH, DW>(t);
         } else {
             k_dw512_rows::<C, H, W, PT, PL, OH, OW, KH, KW, SH, SW, DH, DW>(t);
@@ -70,8 +74,9 @@ fn k_dw512_lanes<const N: isize>(from: isize, to: isize) -> u32 {
 /// from a vector of the lanes' columns) and its row in `0..H` (where the shifted index lies in
 /// `0..H·W`: a mask per `kh`, all ones but near the plane's top and bottom). The outputs go
 /// two vectors at a time (the last alone), the channels inside, in blocks that stay in the L1
-/// cache, so that the masks are made once per vector for a block of channels; vectors away from the top and bottom rows use the column masks
-/// alone (six masks in the opmask registers for 3×3).
+/// cache, so that the masks are made once per vector for a block of channels; vectors away from
+/// the top and bottom rows use the column masks alone (six masks in the opmask registers for
+/// 3×3).
 ///
 /// # Safety
 /// The CPU has AVX-512F; `x`, `w`, `b`, `y` hold `C·H·W`, `C·KH·KW`, `C` and `C·OH·W` values.
@@ -105,52 +110,51 @@ unsafe fn k_dw512_flat<
     }
     let (step, width) = (_mm512_set1_epi32((16 % W) as i32), _mm512_set1_epi32(W as i32));
     for c0 in (0..C).step_by(block) {
-    let chans = c0..(c0 + block).min(C);
-    // The columns of the lanes of vector 0, then of each next vector: 16 further on, wrapped.
-    // SAFETY: the CPU has AVX-512F; `first` holds 16 values.
-    let mut cols = unsafe { _mm512_loadu_si512(first.as_ptr().cast()) };
-    let mut v = 0;
-    while v < vectors {
-        let nv = if vectors - v >= 2 { 2 } else { 1 };
-        let (mut colm, mut rowm, mut inside) = ([[0u16; KW]; 2], [[0u16; KH]; 2], true);
-        for i in 0..nv {
-            let o = (16 * (v + i)) as isize;
-            let valid = k_dw512_lanes::<16>(0, n as isize - o) as u16;
-            for (kw, m) in colm[i].iter_mut().enumerate() {
-                // Lanes whose column plus kw·DW − PL lies in 0..W (one unsigned compare).
-                let shifted = _mm512_add_epi32(cols, _mm512_set1_epi32((kw * DW) as i32 - PL as i32));
-                *m = _mm512_cmplt_epu32_mask(shifted, width) & valid;
+        let chans = c0..(c0 + block).min(C);
+        // The columns of the lanes of vector 0, then of each next vector: 16 further on, wrapped.
+        // SAFETY: the CPU has AVX-512F; `first` holds 16 values.
+        let mut cols = unsafe { _mm512_loadu_si512(first.as_ptr().cast()) };
+        let mut v = 0;
+        while v < vectors {
+            let nv = if vectors - v >= 2 { 2 } else { 1 };
+            let (mut colm, mut rowm, mut inside) = ([[0u16; KW]; 2], [[0u16; KH]; 2], true);
+            for i in 0..nv {
+                let o = (16 * (v + i)) as isize;
+                let valid = k_dw512_lanes::<16>(0, n as isize - o) as u16;
+                for (kw, m) in colm[i].iter_mut().enumerate() {
+                    // Lanes whose column plus kw·DW − PL lies in 0..W (one unsigned compare).
+                    let shifted = _mm512_add_epi32(cols, _mm512_set1_epi32((kw * DW) as i32 - PL as i32));
+                    *m = _mm512_cmplt_epu32_mask(shifted, width) & valid;
+                }
+                for (kh, m) in rowm[i].iter_mut().enumerate() {
+                    let shift = (kh * DH) as isize * W as isize - (PT * W) as isize;
+                    *m = k_dw512_lanes::<16>(-o - shift, (H * W) as isize - o - shift) as u16;
+                    inside &= *m & valid == valid;
+                }
+                let next = _mm512_add_epi32(cols, step);
+                cols = _mm512_mask_sub_epi32(next, _mm512_cmpge_epi32_mask(next, width), next, width);
             }
-            for (kh, m) in rowm[i].iter_mut().enumerate() {
-                let shift = (kh * DH) as isize * W as isize - (PT * W) as isize;
-                *m = k_dw512_lanes::<16>(-o - shift, (H * W) as isize - o - shift) as u16;
-                inside &= *m & valid == valid;
+            let only = |i: usize, _: usize, kw: usize| colm[i][kw];
+            let both = |i: usize, kh: usize, kw: usize| colm[i][kw] & rowm[i][kh];
+            let r = chans.clone();
+            // SAFETY: the masks keep every load inside its channel's plane and every store
+            // inside its output plane.
+            unsafe {
+                match (nv, inside) {
+                    (2, true) => k_dw512_flat_step::<2, C, H, W, PT, PL, OH, KH, KW, DH, DW>(t, r, v, only),
+                    (2, false) => k_dw512_flat_step::<2, C, H, W, PT, PL, OH, KH, KW, DH, DW>(t, r, v, both),
+                    (_, true) => k_dw512_flat_step::<1, C, H, W, PT, PL, OH, KH, KW, DH, DW>(t, r, v, only),
+                    _ => k_dw512_flat_step::<1, C, H, W, PT, PL, OH, KH, KW, DH, DW>(t, r, v, both),
+                }
             }
-            let next = _mm512_add_epi32(cols, step);
-            cols = _mm512_mask_sub_epi32(next, _mm512_cmpge_epi32_mask(next, width), next, width);
+            v += nv;
         }
-        // SAFETY: the masks keep every load inside its channel's plane and every store inside
-        // its output plane.
-        unsafe {
-            match (nv, inside) {
-                (2, true) => k_dw512_flat_step::<2, C, H, W, PT, PL, OH, KH, KW, DH, DW>(t, chans.clone(), v, |i, _, kw| colm[i][kw]),
-                (2, false) => k_dw512_flat_step::<2, C, H, W, PT, PL, OH, KH, KW, DH, DW>(t, chans.clone(), v, |i, kh, kw| {
-                    colm[i][kw] & rowm[i][kh]
-                }),
-                (_, true) => k_dw512_flat_step::<1, C, H, W, PT, PL, OH, KH, KW, DH, DW>(t, chans.clone(), v, |i, _, kw| colm[i][kw]),
-                _ => k_dw512_flat_step::<1, C, H, W, PT, PL, OH, KH, KW, DH, DW>(t, chans.clone(), v, |i, kh, kw| {
-                    colm[i][kw] & rowm[i][kh]
-                }),
-            }
-        }
-        v += nv;
-    }
     }
 }
 
-/// The vectors `v..v + V` of [`k_dw512_flat`] for the channels `chans`: tap `(kh, kw)` of vector `i`
-/// loaded under `mask(i, kh, kw)`, each vector's sums clamped and stored where its lanes lie
-/// inside the plane's `OH·W` outputs.
+/// The vectors `v..v + V` of [`k_dw512_flat`] for the channels `chans`: tap `(kh, kw)` of
+/// vector `i` loaded under `mask(i, kh, kw)`, each vector's sums clamped and stored where its
+/// lanes lie inside the plane's `OH·W` outputs.
 ///
 /// # Safety
 /// The CPU has AVX-512F; the masks keep every load inside its channel's input plane.
