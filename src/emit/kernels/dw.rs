@@ -3,15 +3,20 @@
 //! stride's phase, so that every tap reads a contiguous run), then, per output row, the row's
 //! sums eight at a time, or, for the short rows of stride-1 layers, the outputs of several rows
 //! as one 1-D convolution along the flattened padded plane. Bias and a clamp (ReLU, ReLU6, Clip)
-//! are fused into the store; compiled for AVX2 and FMA where the x86-64 CPU has them.
+//! are fused into the store; compiled for AVX2 and FMA where the x86-64 CPU has them. On x86-64
+//! CPUs with AVX-512F (checked at run time) strides 1 and 2 along the rows take the explicit-SIMD
+//! kernel of `dw_avx512.rs`, which needs no scratch plane.
 
+#[cfg(target_arch = "x86_64")]
+use super::x86_avx512f;
 use super::{avx2_or_portable, m_clamp};
 
 /// Depthwise convolution of `x` (`[C][H][W]`, padded to `[PH][PW]` with `PT` rows above and `PL`
 /// columns left) by `w` (`[C][KH][KW]`) into `y` (`[C][OH][OW]`), bias per channel, clamped:
 /// [`k_dw_planes`] with `p` as scratch for two planes (`2·PH·PW` values; unused, and may be
 /// empty, when there are no pads and the stride along the rows is 1), compiled for AVX2 and FMA
-/// where the x86-64 CPU has them ([`avx2_or_portable`]).
+/// where the x86-64 CPU has them ([`avx2_or_portable`]); on x86-64 CPUs with AVX-512F (checked
+/// at run time) [`k_dw_avx512`] for strides 1 and 2 along the rows, without `p`.
 #[allow(clippy::too_many_arguments)]
 fn k_dw<
     const C: usize,
@@ -38,6 +43,12 @@ fn k_dw<
     lo: f32,
     hi: f32,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if SW <= 2 && x86_avx512f() {
+        // SAFETY: the CPU has AVX-512F, SW is 1 or 2; the kernel takes the slices' lengths.
+        unsafe { k_dw_avx512::<C, H, W, PT, PL, OH, OW, KH, KW, SH, SW, DH, DW>(x, w, b, y, lo, hi) };
+        return;
+    }
     avx2_or_portable(
         #[inline(always)]
         || k_dw_planes::<C, H, W, PH, PW, PT, PL, OH, OW, KH, KW, SH, SW, DH, DW>(x, w, b, p, y, lo, hi),
@@ -265,12 +276,16 @@ fn k_dw_flat<
     }
 }
 
+// The AVX-512 kernel `k_dw` calls, in this scope as in the generated one.
+include!("dw_avx512.rs");
+
 #[cfg(test)]
 mod tests {
     /// Depthwise convolution by its definition: `x` padded with zeros, then for each output the
-    /// bias plus the taps row by row (the kernel's order), clamped to `[-0.5, 0.9]`.
+    /// bias plus the taps row by row (the kernel's order; each product rounded, or, `fused`,
+    /// added by one FMA), clamped to `[-0.5, 0.9]`.
     /// `g` is `[C, H, W, PT, PL, PH, PW, OH, OW, KH, KW, SH, SW, DH, DW]`.
-    fn reference(g: [usize; 15], x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    fn reference(g: [usize; 15], x: &[f32], w: &[f32], b: &[f32], fused: bool) -> Vec<f32> {
         let [c, h, wd, pt, pl, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw] = g;
         let mut p = vec![0f32; c * ph * pw];
         for (i, &v) in x.iter().enumerate() {
@@ -284,7 +299,9 @@ mod tests {
                     let mut acc = b[ch];
                     for i in 0..kh {
                         for j in 0..kw {
-                            acc += w[(ch * kh + i) * kw + j] * p[(ch * ph + r * sh + i * dh) * pw + col * sw + j * dw];
+                            let (a, v) =
+                                (w[(ch * kh + i) * kw + j], p[(ch * ph + r * sh + i * dh) * pw + col * sw + j * dw]);
+                            acc = if fused { a.mul_add(v, acc) } else { acc + a * v };
                         }
                     }
                     y[(ch * oh + r) * ow + col] = acc.clamp(-0.5, 0.9);
@@ -294,8 +311,9 @@ mod tests {
         y
     }
 
-    /// `k_dw` (compiled for AVX2 where the CPU has it) and its portable loops give the
-    /// definition's results bit for bit.
+    /// `k_dw` and its portable loops give the definition's results bit for bit: the portable
+    /// loops (compiled for AVX2 where the CPU has it) with rounded products, the AVX-512 kernel
+    /// (strides 1 and 2 along the rows, where the CPU has AVX-512F) with fused ones.
     #[allow(clippy::too_many_arguments)]
     fn check<
         const C: usize,
@@ -317,11 +335,17 @@ mod tests {
         let x: Vec<f32> = (0..C * H * W).map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6).collect();
         let w: Vec<f32> = (0..C * KH * KW).map(|i| ((i * 5) % 7) as f32 * 0.31 - 0.9).collect();
         let b: Vec<f32> = (0..C).map(|i| 0.25 - i as f32 * 0.125).collect();
-        let want = reference([C, H, W, PT, PL, PH, PW, OH, OW, KH, KW, SH, SW, DH, DW], &x, &w, &b);
+        let g = [C, H, W, PT, PL, PH, PW, OH, OW, KH, KW, SH, SW, DH, DW];
+        let want = reference(g, &x, &w, &b, false);
+        #[cfg(target_arch = "x86_64")]
+        let avx512 = SW <= 2 && super::super::x86_avx512f();
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx512 = false;
         let mut p = vec![f32::NAN; 2 * PH * PW];
         let mut got = vec![f32::NAN; C * OH * OW];
         super::k_dw::<C, H, W, PH, PW, PT, PL, OH, OW, KH, KW, SH, SW, DH, DW>(&x, &w, &b, &mut p, &mut got, -0.5, 0.9);
-        assert_eq!(got, want, "k_dw {:?}", [C, H, W, PT, PL, SH, SW, DH, DW]);
+        let fused = if avx512 { reference(g, &x, &w, &b, true) } else { want.clone() };
+        assert_eq!(got, fused, "k_dw (AVX-512: {avx512}) {:?}", [C, H, W, PT, PL, SH, SW, DH, DW]);
         let (mut p, mut got) = (vec![f32::NAN; 2 * PH * PW], vec![f32::NAN; C * OH * OW]);
         super::k_dw_planes::<C, H, W, PH, PW, PT, PL, OH, OW, KH, KW, SH, SW, DH, DW>(
             &x, &w, &b, &mut p, &mut got, -0.5, 0.9,
@@ -349,5 +373,31 @@ mod tests {
         check::<2, 9, 11, 12, 14, 2, 1, 4, 6, 3, 3, 3, 2, 1, 1>();
         check::<2, 20, 18, 22, 20, 1, 1, 20, 18, 3, 3, 1, 1, 1, 1>();
         check::<2, 9, 17, 10, 20, 0, 2, 5, 4, 2, 5, 2, 3, 1, 2>();
+    }
+
+    /// Shapes for the AVX-512 kernel's masks: planes of many vectors (MobileNet's 48 and 24
+    /// wide, with 8 and 17 channels), rows of 1 to 13 with pads on every side (and one wider
+    /// than the tap's reach), no pads above and below but left and right (fewer output rows
+    /// than input rows), a 1×1 plane, stride 2 with rows past 32 inputs and odd widths, stride 3
+    /// down the columns, 5×5 taps dilated, and flat runs with taps 2, 3 and 8 columns apart.
+    #[test]
+    fn masked_depthwise_matches_the_definition() {
+        check::<8, 48, 48, 50, 50, 1, 1, 48, 48, 3, 3, 1, 1, 1, 1>();
+        check::<17, 24, 24, 26, 26, 1, 1, 24, 24, 3, 3, 1, 1, 1, 1>();
+        check::<3, 9, 13, 11, 15, 1, 1, 9, 13, 3, 3, 1, 1, 1, 1>();
+        check::<5, 11, 1, 13, 3, 1, 1, 11, 1, 3, 3, 1, 1, 1, 1>();
+        check::<3, 6, 7, 10, 9, 2, 1, 6, 7, 5, 3, 1, 1, 1, 1>();
+        check::<2, 7, 5, 7, 7, 0, 1, 5, 5, 3, 3, 1, 1, 1, 1>();
+        check::<19, 1, 1, 3, 3, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1>();
+        check::<18, 3, 3, 5, 5, 1, 1, 3, 3, 3, 3, 1, 1, 1, 1>();
+        check::<5, 37, 37, 39, 39, 1, 1, 19, 19, 3, 3, 2, 2, 1, 1>();
+        check::<3, 13, 70, 15, 72, 1, 1, 7, 35, 3, 3, 2, 2, 1, 1>();
+        check::<3, 12, 12, 13, 13, 0, 0, 6, 6, 3, 3, 2, 2, 1, 1>();
+        check::<2, 14, 9, 14, 11, 0, 1, 4, 9, 3, 3, 3, 1, 1, 1>();
+        check::<2, 12, 12, 16, 16, 2, 2, 8, 8, 5, 5, 1, 1, 2, 2>();
+        check::<4, 10, 9, 14, 13, 2, 2, 10, 9, 3, 3, 1, 1, 2, 2>();
+        check::<3, 7, 11, 9, 17, 1, 3, 7, 11, 3, 3, 1, 1, 1, 3>();
+        check::<2, 6, 5, 8, 21, 1, 8, 6, 5, 3, 3, 1, 1, 1, 8>();
+        check::<3, 16, 20, 20, 24, 2, 2, 8, 10, 5, 5, 2, 2, 1, 1>();
     }
 }

@@ -17,6 +17,7 @@ const CONV_NEON: &str = include_str!("conv_neon.rs");
 const CONV_PX: &str = include_str!("conv_px.rs");
 const CONV_AVX512: &str = include_str!("conv_avx512.rs");
 const DW: &str = include_str!("dw.rs");
+const DW_AVX512: &str = include_str!("dw_avx512.rs");
 const ELEMENTWISE: &str = include_str!("elementwise.rs");
 const LAYOUT: &str = include_str!("layout.rs");
 const LINALG: &str = include_str!("linalg.rs");
@@ -119,7 +120,12 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_conv_avx2", CONV, &["k_conv_avx2_tile"]),
     ("k_conv_avx2_tile", CONV, &[]),
     ("k_conv_tiles", CONV, &[]),
-    ("k_dw", DW, &["k_dw_planes", "avx2_or_portable"]),
+    ("k_dw", DW, &["k_dw_planes", "avx2_or_portable", "k_dw_avx512", "x86_avx512f"]),
+    ("k_dw_avx512", DW_AVX512, &["k_dw512_flat", "k_dw512_rows"]),
+    ("k_dw512_lanes", DW_AVX512, &[]),
+    ("k_dw512_flat", DW_AVX512, &["k_dw512_lanes", "k_dw512_flat_step"]),
+    ("k_dw512_flat_step", DW_AVX512, &["k_dw512_lanes"]),
+    ("k_dw512_rows", DW_AVX512, &["k_dw512_lanes"]),
     ("k_dw_planes", DW, &["k_dw_place", "k_dw_rows", "k_dw_flat"]),
     ("k_dw_phase", DW, &[]),
     ("k_dw_place", DW, &["k_dw_phase"]),
@@ -391,6 +397,7 @@ mod tests {
             super::CONV_PX,
             super::CONV_AVX512,
             super::DW,
+            super::DW_AVX512,
             super::ELEMENTWISE,
             super::LAYOUT,
             super::LINALG,
