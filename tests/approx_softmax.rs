@@ -9,14 +9,13 @@
 mod common;
 
 use common::emitted::{agree, compile};
-use common::target_dir;
+use common::{target_dir, write_f32};
 use gos_opt::fit::activation::fit_softermax;
 use gos_opt::graph::{ConstOrigin, Graph, ModelMeta, Node, Value, ValueId, ValueKind};
 use gos_opt::ops::{Binary, BinaryKind, Op, Softmax};
 use gos_opt::tensor::{DType, Tensor, TensorType};
 use gos_opt::verify::TractModel;
 use std::collections::HashMap;
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -66,10 +65,6 @@ fn samples(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-fn write_f32(path: &Path, values: &[f32]) {
-    std::fs::write(path, values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
-}
-
 /// The output of the model in `bytes` on every sample, run in tract.
 fn outputs(bytes: &[u8], values: &[f32]) -> Vec<Vec<f32>> {
     let ty = TensorType::new(DType::F32, vec![1, ROWS, KEYS]);
@@ -100,28 +95,17 @@ fn softmax_becomes_base2_within_its_fitted_error_and_runs_as_one_kernel() {
     let dir = target_dir().join("approx-softmax");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let (src, out, json) = (dir.join("m.onnx"), dir.join("m.opt.onnx"), dir.join("r.json"));
     let original = gos_opt::onnx::export_bytes(&model()).expect("the model exports");
-    std::fs::write(&src, &original).unwrap();
-    let (calib, eval) = (dir.join("calib.f32"), dir.join("eval.f32"));
     let held = samples(40, 7);
-    write_f32(&calib, &samples(40, 3));
-    write_f32(&eval, &held);
     let budget = 0.02;
-    let run = Command::new(BIN)
-        .args([src.to_str().unwrap(), "--target", "rpi3", "--mode", "approx", "--calib", calib.to_str().unwrap()])
-        .args(["--eval", eval.to_str().unwrap(), "--budget", &format!("rel={budget}")])
-        .args(["-o", out.to_str().unwrap(), "--report", json.to_str().unwrap()])
-        .output()
-        .expect("the binary runs");
-    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (written_bytes, report) =
+        common::approx_rpi3(BIN, &dir, &original, &samples(40, 3), &held, &format!("rel={budget}"));
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     let a = &report["approx"];
     let applied = a["applied"].as_array().expect("applied rewrites");
     assert!(applied.iter().any(|r| r["rule"] == "softmax-base2" && r["family"] == "softmax"), "{applied:?}");
 
     // The written model: the base-2 form instead of Softmax, priced as one kernel below it.
-    let written_bytes = std::fs::read(&out).unwrap();
     let written = import(&written_bytes);
     let ops: Vec<&str> = written.dag.node_indices().map(|n| written.node(n).op.onnx_name()).collect();
     assert!(!ops.contains(&"Softmax") && ops.contains(&"Gather") && ops.contains(&"Cast"), "{ops:?}");
