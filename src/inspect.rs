@@ -117,7 +117,9 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
     // Values computed from constants only (folded at emission, as in the e-graph's analysis).
     let mut weight_only: Vec<bool> = graph.values.iter().map(|v| matches!(v.kind, ValueKind::Const { .. })).collect();
     let integer = crate::graph::qdq::IntegerKernels::of(graph);
-    let winograd = winograd_work(graph);
+    // Forms the back end runs as one kernel: Winograd convolutions and base-2 softmaxes.
+    let mut fused = winograd_work(graph);
+    fused.extend(crate::softermax::work_by_node(graph));
     for id in graph.topo_order()? {
         let node = graph.node(id);
         let op = match node.op.domain() {
@@ -165,7 +167,7 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
                         None => crate::cost::roofline(profile, &mult),
                     }
                 }
-                (false, None) => match (winograd.get(&id), integer.moves.get(&id)) {
+                (false, None) => match (fused.get(&id), integer.moves.get(&id)) {
                     (Some(work), _) => crate::cost::roofline(profile, work),
                     // A MaxPool or Reshape between a dequantization and a quantization moves
                     // the integers.

@@ -46,6 +46,7 @@ pub mod report;
 pub mod rules;
 pub mod search;
 pub mod shiftadd;
+pub mod softermax;
 pub mod tensor;
 pub mod tract;
 pub mod verify;

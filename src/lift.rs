@@ -143,7 +143,18 @@ pub fn lift_classes(
                 let Some(Payload::Op(op)) = payload else {
                     return Err(LiftError::Malformed("kernel payload is not an op".into()));
                 };
-                let inputs = inputs.iter().map(value).collect::<Result<Vec<_>, _>>()?;
+                let mut inputs = inputs.iter().map(value).collect::<Result<Vec<_>, _>>()?;
+                // A reduction a rule built with its axes in the op takes them as the input its
+                // opset expects them in (ReduceSum from 13, ReduceMax and ReduceMean from 18).
+                if let crate::ops::Op::Reduce(r) = op.op() {
+                    if let (Some(axes), [_]) = (&r.axes, &inputs[..]) {
+                        if source.meta.opset() >= r.kind.axes_input_since() {
+                            let name = graph.fresh_name("gos_axes");
+                            let axes = Arc::new(crate::tensor::Tensor::i64(vec![axes.len()], axes.clone()));
+                            inputs.push(Some(graph.add_const(&name, axes, ConstOrigin::Derived)));
+                        }
+                    }
+                }
                 let class = class.ok_or_else(|| LiftError::Malformed(format!("{enode} is not in the e-graph")))?;
                 let data = &egraph[class].data;
                 let origin = origin_of.get(&class).copied().filter(|n| used_origins.insert(*n));

@@ -15,7 +15,6 @@ use gos_opt::tensor::{DType, Tensor, TensorType};
 use gos_opt::verify::TractModel;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gos-opt");
@@ -95,10 +94,6 @@ fn samples(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-fn write_f32(path: &Path, values: &[f32]) {
-    std::fs::write(path, values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
-}
-
 /// The model's output on every sample, run in tract.
 fn outputs(bytes: &[u8], values: &[f32]) -> Vec<Vec<f32>> {
     let ty = TensorType::new(DType::F32, vec![1, WIDTH]);
@@ -122,22 +117,12 @@ fn op_types(bytes: &[u8]) -> Vec<String> {
 #[test]
 fn smooth_activations_are_replaced_within_the_budget_and_the_result_runs() {
     let dir = scratch("model");
-    let (src, out, json) = (dir.join("act.onnx"), dir.join("act.opt.onnx"), dir.join("r.json"));
     let original = gos_opt::onnx::export_bytes(&model()).expect("the model exports");
-    std::fs::write(&src, &original).unwrap();
-    let (calib, eval) = (dir.join("calib.f32"), dir.join("eval.f32"));
     let held = samples(200, 7);
-    write_f32(&calib, &samples(200, 3));
-    write_f32(&eval, &held);
     let budget = 0.05;
-    let run = Command::new(BIN)
-        .args([src.to_str().unwrap(), "--target", "rpi3", "--mode", "approx", "--calib", calib.to_str().unwrap()])
-        .args(["--eval", eval.to_str().unwrap(), "--budget", &format!("rel={budget}")])
-        .args(["-o", out.to_str().unwrap(), "--report", json.to_str().unwrap()])
-        .output()
-        .expect("the binary runs");
-    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (written, report) =
+        common::approx_rpi3(BIN, &dir, &original, &samples(200, 3), &held, &format!("rel={budget}"));
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     let a = &report["approx"];
 
     // Activations were replaced, by this family's rules.
@@ -146,7 +131,6 @@ fn smooth_activations_are_replaced_within_the_budget_and_the_result_runs() {
         applied.iter().filter(|r| r["family"] == "activation").map(|r| r["rule"].as_str().unwrap()).collect();
     assert!(rules.len() >= 3, "{applied:?}");
     assert!(a["cost"]["speedup_vs_exact"].as_f64().unwrap() > 1.0, "{}", a["cost"]);
-    let written = std::fs::read(&out).unwrap();
     let ops = op_types(&written);
     let transcendental =
         |ops: &[String]| ops.iter().filter(|o| ["Erf", "Sigmoid", "Tanh"].contains(&o.as_str())).count();

@@ -253,6 +253,17 @@ impl Graph {
         self.dag.node_count()
     }
 
+    /// Per value, the nodes that read it.
+    pub fn readers(&self) -> HashMap<ValueId, Vec<NodeId>> {
+        let mut readers: HashMap<ValueId, Vec<NodeId>> = HashMap::new();
+        for id in self.dag.node_indices() {
+            for v in self.dag[id].inputs.iter().flatten() {
+                readers.entry(*v).or_default().push(id);
+            }
+        }
+        readers
+    }
+
     /// Per value: whether a node reads it or it is a graph output.
     pub fn used_values(&self) -> Vec<bool> {
         let mut used = vec![false; self.values.len()];

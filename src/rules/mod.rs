@@ -60,6 +60,7 @@ pub fn builtin() -> &'static [(&'static str, &'static str)] {
         ("rules/approx/prune.rules", include_str!("../../rules/approx/prune.rules")),
         ("rules/approx/merge.rules", include_str!("../../rules/approx/merge.rules")),
         ("rules/approx/activation.rules", include_str!("../../rules/approx/activation.rules")),
+        ("rules/approx/softmax.rules", include_str!("../../rules/approx/softmax.rules")),
     ]
 }
 

@@ -46,13 +46,7 @@ fn equals(t: &Tensor, want: &[f64]) -> bool {
 
 /// The forms of `graph`, by their input transform's node.
 pub fn forms(graph: &Graph) -> HashMap<NodeId, Form> {
-    let mut readers: HashMap<ValueId, Vec<NodeId>> = HashMap::new();
-    for id in graph.dag.node_indices() {
-        for v in graph.node(id).inputs.iter().flatten() {
-            readers.entry(*v).or_default().push(id);
-        }
-    }
-    let finder = Finder { graph, readers };
+    let finder = Finder { graph, readers: graph.readers() };
     graph.dag.node_indices().filter_map(|id| finder.form(id)).map(|f| (f.input, f)).collect()
 }
 

@@ -45,6 +45,44 @@ pub fn write_target_file(rel: &str, contents: &str) -> PathBuf {
     path
 }
 
+/// Writes `values` as raw little-endian f32.
+pub fn write_f32(path: &Path, values: &[f32]) {
+    std::fs::write(path, values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
+/// Runs `bin` (gos-opt) in approx mode for rpi3 on `model` (ONNX bytes, written to `dir`) with
+/// raw f32 calibration and held-out samples under `budget` (`rel=0.05`); returns the written
+/// model's bytes and the report's JSON text. Fails the test unless gos-opt exits with 0.
+pub fn approx_rpi3(
+    bin: &str,
+    dir: &Path,
+    model: &[u8],
+    calib: &[f32],
+    eval: &[f32],
+    budget: &str,
+) -> (Vec<u8>, String) {
+    let (src, out, json) = (dir.join("m.onnx"), dir.join("m.opt.onnx"), dir.join("r.json"));
+    let (calib_file, eval_file) = (dir.join("calib.f32"), dir.join("eval.f32"));
+    std::fs::write(&src, model).unwrap_or_else(|e| panic!("cannot write {}: {e}", src.display()));
+    write_f32(&calib_file, calib);
+    write_f32(&eval_file, eval);
+    let run = std::process::Command::new(bin)
+        .arg(&src)
+        .args(["--target", "rpi3", "--mode", "approx", "--budget", budget, "--calib"])
+        .arg(&calib_file)
+        .arg("--eval")
+        .arg(&eval_file)
+        .arg("-o")
+        .arg(&out)
+        .arg("--report")
+        .arg(&json)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    (std::fs::read(&out).expect("the written model"), std::fs::read_to_string(&json).expect("the report"))
+}
+
 /// `domain::op_type` of every node of a model (default domain spelled `ai.onnx`), deduplicated.
 pub fn model_ops(bytes: &[u8]) -> Option<Vec<String>> {
     use onnx_protobuf::{Message, ModelProto};

@@ -136,6 +136,8 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_bin", ELEMENTWISE, &["m_clamp"]),
     ("k_bin_ip", ELEMENTWISE, &["m_clamp"]),
     ("k_softmax", NORM, &["m_exp"]),
+    ("k_softmax2", NORM, &["m_exp2_poly"]),
+    ("m_exp2_poly", NORM, &[]),
     ("k_layernorm", NORM, &["m_sqrt"]),
     ("k_affine", NORM, &["m_clamp"]),
     ("k_affine_ip", NORM, &["m_clamp"]),

@@ -28,6 +28,59 @@ fn k_softmax<const OUTER: usize, const N: usize, const INNER: usize>(x: &[f32], 
     }
 }
 
+/// Softmax in base 2 over the middle axis of `[OUTER][N][INNER]` (the form of
+/// `rules/approx/softmax.rules`, found by `crate::softermax`): per row `y = (max - x)·log2e`,
+/// each term `m_exp2_poly(y)` (`2^-y` by a shift and a polynomial), then divided by their sum
+/// (a multiply by its reciprocal). Branch-free, so the terms' loop vectorizes for `INNER = 1`;
+/// the row's max and sum stay sequential.
+fn k_softmax2<const OUTER: usize, const N: usize, const INNER: usize, const D: usize>(
+    x: &[f32],
+    y: &mut [f32],
+    log2e: f32,
+    hi: f32,
+    poly: [f32; D],
+) {
+    let (x, y) = (&x[..OUTER * N * INNER], &mut y[..OUTER * N * INNER]);
+    for o in 0..OUTER {
+        for i in 0..INNER {
+            let base = o * N * INNER + i;
+            let span = (N - 1) * INNER + 1;
+            let (xr, yr) = (&x[base..base + span], &mut y[base..base + span]);
+            let mut max = f32::NEG_INFINITY;
+            for n in 0..N {
+                max = if xr[n * INNER] > max { xr[n * INNER] } else { max };
+            }
+            for n in 0..N {
+                yr[n * INNER] = m_exp2_poly((max - xr[n * INNER]) * log2e, hi, &poly);
+            }
+            let mut sum = 0.0;
+            for n in 0..N {
+                sum += yr[n * INNER];
+            }
+            let inv = 1.0 / sum;
+            for n in 0..N {
+                yr[n * INNER] *= inv;
+            }
+        }
+    }
+}
+
+/// `2^-y` for `y ≥ 0` as the base-2 softmax's graph computes it: `c = min(y, hi)` (`hi` at most
+/// 126), `k = ⌊c⌋` (the truncating cast), `g = k - c`, `p(g)` by Horner's rule (`poly` lowest
+/// degree first), times `2^-k` built by an exponent shift: the table entry the graph gathers,
+/// bit for bit. A NaN stays NaN.
+#[inline(always)]
+fn m_exp2_poly<const D: usize>(y: f32, hi: f32, poly: &[f32; D]) -> f32 {
+    let c = if y > hi { hi } else { y };
+    let k = c as i32;
+    let g = k as f32 - c;
+    let mut p = poly[D - 1];
+    for j in (0..D - 1).rev() {
+        p = p * g + poly[j];
+    }
+    p * f32::from_bits(((127 - k) as u32) << 23)
+}
+
 /// Normalizes each row of `[OUTER][N]` to zero mean and unit variance, then scales and shifts.
 fn k_layernorm<const OUTER: usize, const N: usize, const BIAS: bool>(
     x: &[f32],
@@ -243,6 +296,50 @@ mod tests {
             }
             assert_eq!(got, want);
         }
+    }
+
+    #[test]
+    fn softmax2_agrees_with_its_graph_form_and_with_softmax() {
+        // [1][3][2]: rows along the middle axis (INNER = 2) and, transposed, along the last.
+        let x = [0.5f32, -3.0, 2.0, 0.0, -40.0, 1.0];
+        let poly = [0.998_709, 0.669_097, 0.171_572]; // 2^g on [-1, 0] at degree 2 (fit_softermax)
+        let (log2e, hi) = (core::f32::consts::LOG2_E, 20.0);
+        let mut y = [0f32; 6];
+        super::k_softmax2::<1, 3, 2, 3>(&x, &mut y, log2e, hi, poly);
+        let xt = [0.5f32, 2.0, -40.0, -3.0, 0.0, 1.0];
+        let mut yt = [0f32; 6];
+        super::k_softmax2::<2, 3, 1, 3>(&xt, &mut yt, log2e, hi, poly);
+        for col in 0..2 {
+            let xs: Vec<f32> = (0..3).map(|n| x[n * 2 + col]).collect();
+            let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            // The graph's operations in f32: Clip, Cast, the table's 2^-k.
+            let e: Vec<f32> = xs
+                .iter()
+                .map(|&v| {
+                    let c = ((max - v) * log2e).clamp(0.0, hi);
+                    let k = c as i32;
+                    let g = k as f32 - c;
+                    ((poly[2] * g + poly[1]) * g + poly[0]) * (-(k as f32)).exp2()
+                })
+                .collect();
+            let sum: f32 = e.iter().sum();
+            let exact: Vec<f64> = xs.iter().map(|&v| f64::from(v - max).exp()).collect();
+            let exact_sum: f64 = exact.iter().sum();
+            for n in 0..3 {
+                let got = y[n * 2 + col];
+                assert_eq!(got, yt[col * 3 + n], "the layouts agree");
+                assert!((got - e[n] / sum).abs() <= 2e-7 * (e[n] / sum).max(1e-30) + 1e-30, "{got} vs the graph");
+                let want = exact[n] / exact_sum;
+                // Within the polynomial's error, or 2^-hi for a clipped term.
+                assert!(
+                    (f64::from(got) - want).abs() <= 5e-3 * want + f64::from(-hi).exp2(),
+                    "{got} vs softmax {want}"
+                );
+            }
+        }
+        // A NaN row stays NaN; -inf terms vanish to 2^-hi·p(0) at most.
+        super::k_softmax2::<1, 2, 1, 3>(&[f32::NAN, 1.0], &mut y[..2], log2e, hi, poly);
+        assert!(y[0].is_nan() && y[1].is_nan());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! a graph output, a weight or an arena slot), every node one or more kernel calls with their
 //! shapes fixed. Reshapes are aliases, a Relu or Clip that is the only reader of a Conv, Gemm,
 //! MatMul, BatchNormalization or binary op is fused into its store (as is a constant bias Add
-//! after a Conv or MatMul), and elementwise ops overwrite an input that dies with them.
+//! after a Conv or MatMul), a base-2 softmax's nodes are one kernel ([`crate::softermax`]), and
+//! elementwise ops overwrite an input that dies with them.
 
 //!
 //! One file per op family, as in `src/ops/`: `Lowerer::node` dispatches each node to its
@@ -287,6 +288,10 @@ pub fn lower(
     l.program.fused += l.quant.absorbed.len();
     l.program.integer_kernels = l.quant.fused.len();
     l.skipped.extend(l.quant.absorbed.iter().copied());
+    // A base-2 softmax is one kernel at its first node.
+    let rest: Vec<NodeId> = l.softermax.values().flat_map(|f| f.rest.iter().copied()).collect();
+    l.program.fused += rest.len();
+    l.skipped.extend(rest);
     for (k, &id) in graph.inputs.iter().enumerate() {
         let ty = l.runtime_type(id, "graph input")?;
         l.program.inputs.push((graph.value(id).name.clone(), ty.clone()));
@@ -355,6 +360,8 @@ struct Lowerer<'g> {
     tables: Tables,
     /// The Winograd forms, by their input transform's node.
     winograd: HashMap<NodeId, crate::winograd::Form>,
+    /// The base-2 softmaxes, by their first node.
+    softermax: HashMap<NodeId, crate::softermax::Form>,
 }
 
 /// Which layers store through tables of steps.
@@ -406,6 +413,7 @@ impl<'g> Lowerer<'g> {
             dsp: false,
             tables: Tables::None,
             winograd: crate::winograd::forms(graph),
+            softermax: crate::softermax::forms(graph),
         }
     }
 
@@ -668,6 +676,9 @@ impl<'g> Lowerer<'g> {
         let out = node.outputs[0];
         if let Some(f) = self.quant.fused.get(&id).cloned() {
             return self.quantized(id, &f);
+        }
+        if let Some(form) = self.softermax.get(&id).cloned() {
+            return self.softmax2(&form);
         }
         if let (Some(&(x, q)), false) = (self.quant.moves.get(&id), matches!(node.op, Op::Pool(_))) {
             // Moving integers, as the graph's dequantize-move-quantize does.

@@ -1,5 +1,5 @@
-//! Lowering of normalizations: Softmax and LayerNormalization (one kernel each over the
-//! normalized axes) and BatchNormalization (folded into a per-channel affine map).
+//! Lowering of normalizations: Softmax, its base-2 form and LayerNormalization (one kernel
+//! each over the normalized axes) and BatchNormalization (folded into a per-channel affine map).
 
 use super::{lit, Arg, EmitError, Lowerer, Step};
 use crate::graph::NodeId;
@@ -20,6 +20,27 @@ impl Lowerer<'_> {
         let xb = self.read(x)?;
         let yb = self.define(out)?;
         self.step("k_softmax", vec![outer, n, inner], vec![Arg::Read(xb), Arg::Write(yb)]);
+        Ok(())
+    }
+
+    /// The base-2 softmax `form` as one `k_softmax2` call (named after its Div, the node whose
+    /// output it writes).
+    pub(super) fn softmax2(&mut self, form: &crate::softermax::Form) -> Result<(), EmitError> {
+        self.current = (self.graph.node(form.div).name.clone(), "Softmax (base 2)".into());
+        let shape = self.shape(form.x)?;
+        let outer: usize = shape[..form.axis].iter().product();
+        let inner: usize = shape[form.axis + 1..].iter().product();
+        let xb = self.read(form.x)?;
+        let yb = self.define(form.y)?;
+        let poly: Vec<String> = form.poly.iter().map(|&c| lit(c)).collect();
+        let args = vec![
+            Arg::Read(xb),
+            Arg::Write(yb),
+            Arg::Code(lit(form.log2e)),
+            Arg::Code(lit(form.hi)),
+            Arg::Code(format!("[{}]", poly.join(", "))),
+        ];
+        self.step("k_softmax2", vec![outer, shape[form.axis], inner, form.poly.len()], args);
         Ok(())
     }
 

@@ -12,7 +12,7 @@ mod softermax;
 pub use gate::{fit_gelu_sigmoid_gate, GateFit, GELU_SIGMOID_K};
 pub use hard::{fit_hard_activation, HardFit, HardTarget};
 pub use poly::{fit_polynomial, Elementary, PolyFit, Polynomial, Variable, MAX_DEGREE};
-pub use softermax::{fit_softermax, Softermax};
+pub use softermax::{calibration_y_max, clip_bound, fit_softermax, Softermax, MAX_SHIFT};
 
 use super::quant::finite_values;
 use super::{FitError, Samples};

@@ -3,15 +3,18 @@
 //! `hsig`, `hsilu`, `hgelu`: a HardSigmoid's slope and offset for Sigmoid, for the gate of
 //! SiLU (`x·HardSigmoid(x)`) and of GELU; `htanh`: the slope of `clip(α·x, -1, 1)` for Tanh,
 //! with the Clip's op and bounds; `sgelu`: the `k` of GELU ≈ `x·σ(k·x)`; `perf`: an odd
-//! polynomial for erf on the clipped calibration range. Numerics: [`crate::fit::activation`].
+//! polynomial for erf on the clipped calibration range; `softermax`: the base-2 softmax's ops,
+//! clip bound, table of powers of two and polynomial (`rules/approx/softmax.rules`). Numerics:
+//! [`crate::fit::activation`].
 
-use super::{samples, scalar, Family, FitArg, FitOut, FitOutputs};
+use super::{op, samples, scalar, Family, FitArg, FitOut, FitOutputs};
 use crate::fit::activation::{
-    fit_gelu_sigmoid_gate, fit_hard_activation, fit_polynomial, sample_range, Elementary, HardTarget, Variable,
+    calibration_y_max, fit_gelu_sigmoid_gate, fit_hard_activation, fit_polynomial, fit_softermax, sample_range,
+    Elementary, HardTarget, Variable,
 };
 use crate::ir::{OpPayload, Payload};
-use crate::ops::{Clip, HardSigmoid, Op};
-use crate::tensor::DType;
+use crate::ops::{Clip, Gather, HardSigmoid, Op, Reduce, ReduceKind};
+use crate::tensor::{DType, Tensor};
 
 /// Erf is ±1 to within 7.5e-7 beyond this: the polynomial's range ends here at most.
 const ERF_SATURATES: f32 = 3.5;
@@ -19,6 +22,10 @@ const ERF_SATURATES: f32 = 3.5;
 const ERF_DEGREE: usize = 9;
 /// Its coefficient outputs, lowest degree first.
 const ERF_COEFFS: [&str; 5] = ["c1", "c3", "c5", "c7", "c9"];
+/// The base-2 softmax's polynomial degree (`2^g` on `[-1, 0]` within 2.4e-3 relative error).
+pub const SOFTERMAX_DEGREE: usize = 2;
+/// Its coefficient outputs, lowest degree first.
+const SOFTERMAX_COEFFS: [&str; SOFTERMAX_DEGREE + 1] = ["c0", "c1", "c2"];
 
 /// The activation families.
 pub(super) const FAMILIES: &[Family] = &[
@@ -28,6 +35,11 @@ pub(super) const FAMILIES: &[Family] = &[
     Family { name: "htanh", outputs: &["clip", "lo", "hi", "slope"], fit: hard_tanh },
     Family { name: "sgelu", outputs: &["k"], fit: sigmoid_gate },
     Family { name: "perf", outputs: &["clip", "lo", "hi", "scale", "c1", "c3", "c5", "c7", "c9"], fit: erf_polynomial },
+    Family {
+        name: "softermax",
+        outputs: &["max", "sum", "clip", "lo", "hi", "gather", "table", "c0", "c1", "c2"],
+        fit: softermax,
+    },
 ];
 
 fn op_out(op: Op) -> FitOut {
@@ -88,6 +100,44 @@ fn erf_polynomial(args: &[FitArg]) -> Result<FitOutputs, String> {
     Ok(out)
 }
 
+/// `[softmax op, x]`: the base-2 softmax of a Softmax over one axis (opset 13 form): the
+/// ReduceMax and ReduceSum over that axis (kept), the Clip of `y = (max - x)·log2 e` to
+/// `[0, H]` with `H` from the row length and the largest `y` on x's calibration samples
+/// ([`crate::fit::activation::clip_bound`]), the Gather of `2^-k` from the table `2^-j`,
+/// `j ≤ H`, and the coefficients of `p(g) ≈ 2^g` on `[-1, 0]` (degree [`SOFTERMAX_DEGREE`]).
+fn softermax(args: &[FitArg]) -> Result<FitOutputs, String> {
+    let Op::Softmax(softmax) = op(args, 0)? else { return Err("argument 0 is not a Softmax".into()) };
+    if softmax.flatten_trailing {
+        return Err("a Softmax in its pre-13 form (over every trailing axis) has no one-axis base-2 form".into());
+    }
+    let Some(FitArg::Samples(ty, x)) = args.get(1) else {
+        return Err("argument 1 is not an activation with calibration samples".into());
+    };
+    let rank = ty.shape.len();
+    let axis = crate::ops::norm_axis(softmax.axis, rank).map_err(|e| e.to_string())?;
+    // The samples stack along a new leading axis, or along axis 0 of a batch of one.
+    let sample_axis = if x.ndim() == rank + 1 { axis + 1 } else { axis };
+    let y_max = calibration_y_max(x, sample_axis).map_err(|e| e.to_string())?;
+    let fit = fit_softermax(SOFTERMAX_DEGREE).map_err(|e| e.to_string())?.with_bound(ty.shape[axis], y_max);
+    let reduce = |kind| {
+        op_out(Op::Reduce(Reduce { kind, axes: Some(vec![axis as i64]), keepdims: true, noop_with_empty_axes: false }))
+    };
+    let table = fit.table();
+    let mut out = FitOutputs::from([
+        ("max", reduce(ReduceKind::Max)),
+        ("sum", reduce(ReduceKind::Sum)),
+        ("clip", clip_op(0.0, f64::from(fit.hi))),
+        ("lo", f32_out(0.0)),
+        ("hi", f32_out(f64::from(fit.hi))),
+        ("gather", op_out(Op::Gather(Gather { axis: 0 }))),
+        ("table", FitOut::Tensor(Tensor::f32(vec![table.len()], table))),
+    ]);
+    for (name, &c) in SOFTERMAX_COEFFS.iter().zip(&fit.poly.coeffs) {
+        out.insert(name, f32_out(f64::from(c)));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +184,34 @@ mod tests {
         assert!(value(&tanh, "slope") > 0.0);
         assert!((value(&sigmoid_gate(&args).unwrap(), "k") - 1.702).abs() < 0.8);
         assert!(erf_polynomial(&[FitArg::Literal(1.0)]).is_err());
+    }
+
+    #[test]
+    fn softermax_gives_reductions_table_and_polynomial() {
+        use crate::ops::Softmax;
+        // Two samples of a [1, 2, 3] input stacked on axis 0; the widest row spans 10.
+        let x = ArrayD::from_shape_vec(
+            IxDyn(&[2, 2, 3]),
+            vec![0.0, 1.0, 2.0, 0.0, 0.0, 0.0, -8.0, 2.0, 0.0, 1.0, 1.0, 1.0],
+        )
+        .unwrap();
+        let ty = TensorType::new(DType::F32, vec![1, 2, 3]);
+        let softmax = Payload::Op(OpPayload::new(Op::Softmax(Softmax { axis: -1, flatten_trailing: false })));
+        let out = softermax(&[FitArg::Payload(&softmax), FitArg::Samples(&ty, &x)]).unwrap();
+        // log2(3 / 2.4e-3) = 10.3 and 10·log2 e = 14.4: the calibration range decides.
+        assert_eq!(value(&out, "hi"), 15.0);
+        let FitOut::Tensor(table) = &out["table"] else { panic!("{:?}", out["table"]) };
+        assert_eq!(table.to_f64_vec().unwrap()[..3], [1.0, 0.5, 0.25]);
+        assert_eq!(table.shape, [16]);
+        let reduce = |name| match &out[name] {
+            FitOut::Payload(Payload::Op(p)) => p.op().clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(matches!(reduce("sum"), Op::Reduce(r) if r.axes == Some(vec![2]) && r.keepdims));
+        // p(0) ≈ 1, p(-1) ≈ 1/2.
+        let c: Vec<f64> = SOFTERMAX_COEFFS.iter().map(|n| value(&out, n)).collect();
+        assert!((c[0] - 1.0).abs() < 3e-3 && (c[0] - c[1] + c[2] - 0.5).abs() < 2e-3, "{c:?}");
+        let legacy = Payload::Op(OpPayload::new(Op::Softmax(Softmax { axis: 1, flatten_trailing: true })));
+        assert!(softermax(&[FitArg::Payload(&legacy), FitArg::Samples(&ty, &x)]).is_err());
     }
 }
