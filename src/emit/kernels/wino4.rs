@@ -138,9 +138,10 @@ mod f4_tests {
         v.iter().map(|v| v.to_bits()).collect()
     }
 
-    /// The AVX-512 input transform gives the portable one's tiles bit for bit: rows of 8 tiles
-    /// (3 tile rows from row 1: a vector of two halves and one of a half only), 16 (one row, a
-    /// vector), 8 by 2 from row 0 (ResNet-8's 32×32 layers), 3 and 17 channels.
+    /// The AVX-512 input transform gives the portable one's tiles bit for bit, in its channel-major
+    /// layout: rows of 8 tiles (3 tile rows from row 1: a vector of two halves and one of a half
+    /// only), 16 (one row, a vector), 8 by 2 from row 0 (ResNet-8's 32×32 layers), 3 and 17
+    /// channels.
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn avx512_input_transform_matches_the_portable_one() {
@@ -155,11 +156,42 @@ mod f4_tests {
             super::k_wino4_in::<C, TH, TW, TB, BT, PW>(&x, t0, &mut want);
             // SAFETY: checked above that the CPU has AVX-512F; TW % 8 == 0.
             unsafe { super::k_wino4_in_avx512::<C, TH, TW, TB, BT, PW>(&x, t0, &mut got) };
+            // want[f][c][t], got[c][f][t].
+            let got: Vec<f32> = (0..36 * C * BT).map(|i| got[((i / BT % C) * 36 + i / BT / C) * BT + i % BT]).collect();
             assert_eq!(bits(&got), bits(&want));
         }
         check::<3, 8, 3, 34, 24>(1);
         check::<3, 16, 1, 66, 16>(3);
         check::<17, 8, 2, 34, 16>(0);
+    }
+
+    /// The AVX-512 products from the channel-major layout agree with `k_mm`'s (FMA rounding
+    /// apart): 16 output channels (a 16-row tile), 43 (five 8-row tiles and three 1-row ones), 24
+    /// tiles (a vector and a masked one), 16 (one vector).
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx512_products_agree_with_k_mm() {
+        if !super::x86_avx512f() {
+            println!("skipped: this CPU has no AVX-512F");
+            return;
+        }
+        fn check<const C: usize, const K: usize, const BT: usize>() {
+            let (u, v) = (values(36 * K * C, 53), values(36 * C * BT, 29));
+            let (mut want, mut got) = (vec![f32::NAN; 36 * K * BT], vec![f32::NAN; 36 * K * BT]);
+            // k_mm's operands: v[f][c][t] from the channel-major v[c][f][t].
+            let vf: Vec<f32> = (0..36 * C * BT).map(|i| v[((i / BT % C) * 36 + i / BT / C) * BT + i % BT]).collect();
+            for f in 0..36 {
+                let (inf, mf) = (f32::INFINITY, &mut want[f * K * BT..(f + 1) * K * BT]);
+                super::k_mm::<K, C, BT, 0, 8, 8>(&u[f * K * C..], &vf[f * C * BT..], &[], mf, -inf, inf);
+            }
+            // SAFETY: checked above that the CPU has AVX-512F; the buffers are as long as it reads.
+            unsafe { super::k_wino4_products_avx512::<C, K, BT>(&u, &v, &mut got) };
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-5, "{g} vs {w}");
+            }
+        }
+        check::<5, 16, 24>();
+        check::<17, 43, 16>();
     }
 
     /// The AVX-512 output transform gives the portable one's rows bit for bit, cropped and

@@ -44,13 +44,16 @@ fn m_at6_avx512(m: [core::arch::x86_64::__m512; 6]) -> [core::arch::x86_64::__m5
     ]
 }
 
-/// [`k_wino4_in`] with AVX-512F for rows of a multiple of 8 tiles (`TW % 8 == 0`): the block's
-/// `BT` tiles 16 at a time, each half of a vector 8 tiles inside one tile row. For each of a
-/// tile's six input rows, a half's 34 values are four loads (offsets 0, 16, 2 and 18 from its
-/// first tile's left column), from which `vpermt2ps` picks the tiles' columns two at a time
+/// [`k_wino4_in`] with AVX-512F for rows of a multiple of 8 tiles (`TW % 8 == 0`), into the
+/// channel-major layout of [`k_wino4_products_avx512`]: `v[c][6a + b][(ty − t0)·TW + tx]`. The
+/// block's `BT` tiles 16 at a time, each half of a vector 8 tiles inside one tile row. For each
+/// of a tile's six input rows, a half's 34 values are four loads (offsets 0, 16, 2 and 18 from
+/// its first tile's left column), from which `vpermt2ps` picks the tiles' columns two at a time
 /// (`d0 | d1`, `d2 | d3`, and `d4 | d5` from the loads at 2 and 18), and `vshuff32x4` joins the
 /// two halves' eight lanes of a column. Then `Bᵀ d` along the columns and `(Bᵀ d) B` along each
-/// row, as [`m_bt6`] computes them, so the results are `k_wino4_in`'s bit for bit.
+/// row, as [`m_bt6`] computes them, so the values are `k_wino4_in`'s bit for bit. A channel's 36
+/// vectors are stored one after the other: in `k_wino4_in`'s layout (`[6a + b][c]`) they were 36
+/// strided stores a channel, and the transform ran at half the speed for 16 channels and more.
 ///
 /// # Safety
 /// The CPU has AVX-512F; `TW % 8 == 0`; `x` is `C × (4·TH + 2) × PW` values and `v`
@@ -116,7 +119,7 @@ unsafe fn k_wino4_in_avx512<
                 }
                 for (a, &e) in e.iter().enumerate() {
                     for (b, t) in m_bt6_avx512(e).into_iter().enumerate() {
-                        _mm512_mask_storeu_ps(v.add(((6 * a + b) * C + c) * BT + j0), store, t);
+                        _mm512_mask_storeu_ps(v.add((36 * c + 6 * a + b) * BT + j0), store, t);
                     }
                 }
             }
@@ -204,6 +207,74 @@ unsafe fn k_wino4_out_avx512<
                 let at = (k * OH + 4 * ty + i) * OW;
                 y[at..at + OW].copy_from_slice(&row[4 * TW * t..4 * TW * t + OW]);
             }
+        }
+    }
+}
+
+/// The 36 products of a block from [`k_wino4_in_avx512`]'s channel-major layout: `m[f][k][..] =
+/// Σ_c u[f][k][c] · v[c][f][..]` (`u` and `m` as [`k_wino_products`] takes and makes them; a
+/// channel-major `m` too ran slower, its 16 stores a tile then strided), register tiles of 16 rows (of 8 when `K % 16 != 0`, and of 1 for the last `K % 8`) by one
+/// vector of 16 tiles (masked past `BT`), the sums over `c` in order in `__m512` by FMA.
+///
+/// # Safety
+/// The CPU has AVX-512F; `u`, `v` and `m` are `36·K·C`, `36·C·BT` and `36·K·BT` long.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn k_wino4_products_avx512<const C: usize, const K: usize, const BT: usize>(u: &[f32], v: &[f32], m: &mut [f32]) {
+    let (u, v, m) = (&u[..36 * K * C], &v[..36 * C * BT], &mut m[..36 * K * BT]);
+    let (u, v, m) = (u.as_ptr(), v.as_ptr(), m.as_mut_ptr());
+    for f in 0..36 {
+        for j0 in (0..BT).step_by(16) {
+            let mask = (u32::MAX >> (32 - (BT - j0).min(16))) as u16;
+            let mut k0 = 0;
+            while k0 < K {
+                // SAFETY: rows k0.. of u[f] and m (16, 8 or 1, at most K − k0), tiles j0..j0 + 16
+                // (masked past BT) of v's and m's rows lie inside them.
+                unsafe {
+                    let (a, b, y) = (u.add((f * K + k0) * C), v.add(f * BT + j0), m.add((f * K + k0) * BT + j0));
+                    if K.is_multiple_of(16) {
+                        k_wino4_tile::<16, C, BT>(a, b, y, mask);
+                        k0 += 16;
+                    } else if K - k0 >= 8 {
+                        k_wino4_tile::<8, C, BT>(a, b, y, mask);
+                        k0 += 8;
+                    } else {
+                        k_wino4_tile::<1, C, BT>(a, b, y, mask);
+                        k0 += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One tile of [`k_wino4_products_avx512`]: `R` rows of `a` (`[R][C]`) by one vector of `b`
+/// (row `c` at `b[36·BT·c]`) into `y` (row `r` at `y[BT·r]`), lanes past `mask` not read or
+/// written.
+///
+/// # Safety
+/// The CPU has AVX-512F; the tile's rows and lanes lie inside the matrices.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn k_wino4_tile<const R: usize, const C: usize, const BT: usize>(
+    a: *const f32,
+    b: *const f32,
+    y: *mut f32,
+    mask: u16,
+) {
+    use core::arch::x86_64::*;
+    // SAFETY: the caller keeps every offset inside its matrix.
+    unsafe {
+        let mut acc = [_mm512_setzero_ps(); R];
+        for c in 0..C {
+            let bv = _mm512_maskz_loadu_ps(mask, b.add(36 * BT * c));
+            for (r, acc) in acc.iter_mut().enumerate() {
+                *acc = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(r * C + c)), bv, *acc);
+            }
+        }
+        for (r, &acc) in acc.iter().enumerate() {
+            _mm512_mask_storeu_ps(y.add(BT * r), mask, acc);
         }
     }
 }

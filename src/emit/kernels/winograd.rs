@@ -51,6 +51,18 @@ fn k_wino<
     let mut next = 0;
     while next < TH {
         let t0 = next.min(TH - TB);
+        #[cfg(target_arch = "x86_64")]
+        if M == 4 && TW.is_multiple_of(8) && BT <= 256 && x86_avx512f() {
+            // SAFETY: the CPU has AVX-512F; TW % 8 == 0 and BT <= 256; the buffers are as long as
+            // the portable transforms and `k_mm` read and write.
+            unsafe {
+                k_wino4_in_avx512::<C, TH, TW, TB, BT, PW>(x, t0, v);
+                k_wino4_products_avx512::<C, K, BT>(u, v, m);
+                k_wino4_out_avx512::<K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi);
+            }
+            next = t0 + TB;
+            continue;
+        }
         k_wino_input::<M, C, TH, TW, TB, BT, PW>(x, t0, v);
         k_wino_products::<M, C, K, BT, NB4, NB1>(u, v, m);
         k_wino_output::<M, K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi);
@@ -105,9 +117,9 @@ fn k_wino_output<
 
 /// The input transform of a block (tile rows `t0..t0 + TB`). F2: [`k_wino_in_avx512`] on x86-64
 /// CPUs with AVX-512F for rows of a multiple of 8 tiles, else [`k_wino_in_avx2`] on those with
-/// AVX2 for rows of at least 8 tiles, else [`k_wino_in`]; F4: [`k_wino4_in_avx512`] on CPUs with
-/// AVX-512F for rows of a multiple of 8 tiles, else [`k_wino4_in`]; the portable ones compiled
-/// for AVX2 where the CPU has it.
+/// AVX2 for rows of at least 8 tiles, else [`k_wino_in`]; F4: [`k_wino4_in`] (`k_wino` takes
+/// [`k_wino4_in_avx512`] itself where it applies); the portable ones compiled for AVX2 where the
+/// CPU has it.
 #[inline(always)]
 fn k_wino_input<
     const M: usize,
@@ -123,12 +135,6 @@ fn k_wino_input<
     v: &mut [f32],
 ) {
     if M == 4 {
-        #[cfg(target_arch = "x86_64")]
-        if TW.is_multiple_of(8) && x86_avx512f() {
-            // SAFETY: the CPU has AVX-512F; TW % 8 == 0; `x` and `v` are as long as `k_wino4_in` makes them.
-            unsafe { k_wino4_in_avx512::<C, TH, TW, TB, BT, PW>(x, t0, v) };
-            return;
-        }
         avx2_or_portable(
             #[inline(always)]
             || k_wino4_in::<C, TH, TW, TB, BT, PW>(x, t0, v),
