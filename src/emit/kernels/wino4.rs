@@ -46,7 +46,7 @@ fn k_wino4_in<const C: usize, const TH: usize, const TW: usize, const TB: usize,
 ) {
     let ph = 4 * TH + 2;
     let x = &x[..C * ph * PW];
-    let v = &mut v[..36 * C * BT];
+    let v = &mut v[..36 * m_wino_vs(C, BT)];
     let mut rows = [[0.0f32; PW]; 6];
     let mut split = [[0.0f32; PW]; 4];
     let mut cols = [[0.0f32; PW]; 6];
@@ -76,7 +76,7 @@ fn k_wino4_in<const C: usize, const TH: usize, const TW: usize, const TB: usize,
                     }
                 }
                 for (b, col) in cols.iter().enumerate() {
-                    let at = ((6 * a + b) * C + c) * BT + (ty - t0) * TW;
+                    let at = (6 * a + b) * m_wino_vs(C, BT) + c * BT + (ty - t0) * TW;
                     v[at..at + TW].copy_from_slice(&col[..TW]);
                 }
             }
@@ -152,11 +152,12 @@ mod f4_tests {
         fn check<const C: usize, const TW: usize, const TB: usize, const PW: usize, const BT: usize>(t0: usize) {
             const TH: usize = 4;
             let x = values(C * (4 * TH + 2) * PW, 37);
-            let (mut want, mut got) = (vec![f32::NAN; 36 * C * BT], vec![f32::NAN; 36 * C * BT]);
+            let (mut want, mut got) = (vec![f32::NAN; 36 * super::m_wino_vs(C, BT)], vec![f32::NAN; 36 * C * BT]);
             super::k_wino4_in::<C, TH, TW, TB, BT, PW>(&x, t0, &mut want);
             // SAFETY: checked above that the CPU has AVX-512F; TW % 8 == 0.
             unsafe { super::k_wino4_in_avx512::<C, TH, TW, TB, BT, PW>(&x, t0, &mut got) };
-            // want[f][c][t], got[c][f][t].
+            // want[f][c][t] (blocks m_wino_vs apart), got[c][f][t].
+            let want: Vec<f32> = (0..36 * C * BT).map(|i| want[i / BT / C * super::m_wino_vs(C, BT) + i % (C * BT)]).collect();
             let got: Vec<f32> = (0..36 * C * BT).map(|i| got[((i / BT % C) * 36 + i / BT / C) * BT + i % BT]).collect();
             assert_eq!(bits(&got), bits(&want));
         }

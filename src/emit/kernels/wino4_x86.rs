@@ -201,20 +201,15 @@ unsafe fn k_wino4_out_avx512<
                 }
             }
         }
-        for t in 0..tile_rows {
-            let ty = t0 + t;
-            for (i, row) in rows.iter().enumerate().take((OH - 4 * ty).min(4)) {
-                let at = (k * OH + 4 * ty + i) * OW;
-                y[at..at + OW].copy_from_slice(&row[4 * TW * t..4 * TW * t + OW]);
-            }
-        }
+        k_wino_crop::<4, 1024, TW, OH, OW>(&rows, k, t0, tile_rows, y);
     }
 }
 
 /// The 36 products of a block from [`k_wino4_in_avx512`]'s channel-major layout: `m[f][k][..] =
 /// Σ_c u[f][k][c] · v[c][f][..]` (`u` and `m` as [`k_wino_products`] takes and makes them; a
-/// channel-major `m` too ran slower, its 16 stores a tile then strided), register tiles of 16 rows (of 8 when `K % 16 != 0`, and of 1 for the last `K % 8`) by one
-/// vector of 16 tiles (masked past `BT`), the sums over `c` in order in `__m512` by FMA.
+/// channel-major `m` too ran slower, its 16 stores a tile then strided), register tiles of 16
+/// rows (of 8 when `K % 16 != 0`, and of 1 for the last `K % 8`) by one vector of 16 tiles
+/// (masked past `BT`), the sums over `c` in order in `__m512` by FMA.
 ///
 /// # Safety
 /// The CPU has AVX-512F; `u`, `v` and `m` are `36·K·C`, `36·C·BT` and `36·K·BT` long.
