@@ -8,10 +8,46 @@
 /// compiler keeps products and sums apart, so every build gives the same results).
 #[inline(always)]
 fn m_bt6(d: [f32; 6]) -> [f32; 6] {
+    m_bt6_by(d, |a, b| a + b, |a, b| a - b, |a, b| a * b, [2.0, 4.0])
+}
+
+/// [`m_bt6`] on any lanes: `add`, `sub` and `mul` their operations, `two` and `four` the
+/// constants in them; the explicit-SIMD transforms call it with their intrinsics, so that every
+/// version computes the same operations in the same order.
+#[inline(always)]
+fn m_bt6_by<T: Copy>(
+    d: [T; 6],
+    add: impl Fn(T, T) -> T,
+    sub: impl Fn(T, T) -> T,
+    mul: impl Fn(T, T) -> T,
+    [two, four]: [T; 2],
+) -> [T; 6] {
     let [d0, d1, d2, d3, d4, d5] = d;
-    let (b, h) = (d4 - d2, d1 - d3);
-    let h2 = 2.0 * h;
-    [4.0 * (d0 - d2) + b, (d3 + d4) - 4.0 * (d1 + d2), (d4 - d3) + 4.0 * (d1 - d2), b - h2, b + h2, 4.0 * h + (d5 - d3)]
+    let (b, h) = (sub(d4, d2), sub(d1, d3));
+    let h2 = mul(two, h);
+    [
+        add(mul(four, sub(d0, d2)), b),
+        sub(add(d3, d4), mul(four, add(d1, d2))),
+        add(sub(d4, d3), mul(four, sub(d1, d2))),
+        sub(b, h2),
+        add(b, h2),
+        add(mul(four, h), sub(d5, d3)),
+    ]
+}
+
+/// F(4, 3)'s `Aᵀ m` of one column `m` of six values into four, in [`m_at6_rows`]' order, on any
+/// lanes (as [`m_bt6_by`]; `consts` are 2, 4 and 8 in them): for the explicit-SIMD transforms.
+#[inline(always)]
+fn m_at6_by<T: Copy>(
+    m: [T; 6],
+    add: impl Fn(T, T) -> T,
+    sub: impl Fn(T, T) -> T,
+    mul: impl Fn(T, T) -> T,
+    [two, four, eight]: [T; 3],
+) -> [T; 4] {
+    let [m0, m1, m2, m3, m4, m5] = m;
+    let (s12, s34, t12, t34) = (add(m1, m2), add(m3, m4), sub(m1, m2), sub(m3, m4));
+    [add(add(m0, s12), s34), add(t12, mul(two, t34)), add(s12, mul(four, s34)), add(add(t12, mul(eight, t34)), m5)]
 }
 
 /// F(4, 3)'s `Aᵀ m` of `N` columns `m` of six values into four: 10 additions and 3 multiplies

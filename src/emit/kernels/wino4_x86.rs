@@ -7,41 +7,24 @@
 // their order and without FMA, so that the results are the portable ones bit for bit.
 // (`include!`d by the unit tests into the scope of `winograd.rs`, through `wino4.rs`.)
 
-/// [`m_bt6`] on vectors of 16 lanes: the same additions and multiplies in the same order.
+/// [`m_bt6`] on vectors of 16 lanes ([`m_bt6_by`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
 fn m_bt6_avx512(d: [core::arch::x86_64::__m512; 6]) -> [core::arch::x86_64::__m512; 6] {
-    use core::arch::x86_64::{_mm512_add_ps as add, _mm512_mul_ps as mul, _mm512_set1_ps, _mm512_sub_ps as sub};
-    let [d0, d1, d2, d3, d4, d5] = d;
-    let (two, four) = (_mm512_set1_ps(2.0), _mm512_set1_ps(4.0));
-    let (b, h) = (sub(d4, d2), sub(d1, d3));
-    let h2 = mul(two, h);
-    [
-        add(mul(four, sub(d0, d2)), b),
-        sub(add(d3, d4), mul(four, add(d1, d2))),
-        add(sub(d4, d3), mul(four, sub(d1, d2))),
-        sub(b, h2),
-        add(b, h2),
-        add(mul(four, h), sub(d5, d3)),
-    ]
+    use core::arch::x86_64::*;
+    let consts = [_mm512_set1_ps(2.0), _mm512_set1_ps(4.0)];
+    m_bt6_by(d, |a, b| _mm512_add_ps(a, b), |a, b| _mm512_sub_ps(a, b), |a, b| _mm512_mul_ps(a, b), consts)
 }
 
-/// [`m_at6_rows`] on vectors of 16 lanes (`Aᵀ m` of six vectors into four): the same additions
-/// and multiplies in the same order.
+/// [`m_at6_by`] on vectors of 16 lanes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
 fn m_at6_avx512(m: [core::arch::x86_64::__m512; 6]) -> [core::arch::x86_64::__m512; 4] {
-    use core::arch::x86_64::{_mm512_add_ps as add, _mm512_mul_ps as mul, _mm512_set1_ps, _mm512_sub_ps as sub};
-    let [m0, m1, m2, m3, m4, m5] = m;
-    let (s12, s34, t12, t34) = (add(m1, m2), add(m3, m4), sub(m1, m2), sub(m3, m4));
-    [
-        add(add(m0, s12), s34),
-        add(t12, mul(_mm512_set1_ps(2.0), t34)),
-        add(s12, mul(_mm512_set1_ps(4.0), s34)),
-        add(add(t12, mul(_mm512_set1_ps(8.0), t34)), m5),
-    ]
+    use core::arch::x86_64::*;
+    let consts = [_mm512_set1_ps(2.0), _mm512_set1_ps(4.0), _mm512_set1_ps(8.0)];
+    m_at6_by(m, |a, b| _mm512_add_ps(a, b), |a, b| _mm512_sub_ps(a, b), |a, b| _mm512_mul_ps(a, b), consts)
 }
 
 /// [`k_wino4_in`] with AVX-512F for rows of a multiple of 8 tiles (`TW % 8 == 0`), into the
