@@ -74,7 +74,16 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     (
         "k_wino_output",
         WINOGRAD,
-        &["k_wino_out", "k_wino4_out", "k_wino_out_avx512", "k_wino4_out_avx512", "x86_avx512f", "avx2_or_portable"],
+        &[
+            "k_wino_out",
+            "k_wino4_out",
+            "k_wino_out_avx512",
+            "k_wino4_out_avx512",
+            "k_wino4_out_avx2",
+            "x86_avx512f",
+            "x86_avx2_fma",
+            "avx2_or_portable",
+        ],
     ),
     ("k_wino_products", WINOGRAD, &["k_mm", "k_wino_products_avx2", "k_wino_tile", "x86_avx512f", "m_wino_vs"]),
     ("k_wino_products_avx2", WINOGRAD, &["m_wino_vs"]),
@@ -112,6 +121,8 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_wino4_tile", WINO4_X86, &[]),
     ("m_bt6_avx512", WINO4_X86, &["m_bt6_by"]),
     ("m_at6_avx512", WINO4_X86, &["m_at6_by"]),
+    ("k_wino4_out_avx2", WINO4_X86, &["m_at6_avx2", "k_wino_crop"]),
+    ("m_at6_avx2", WINO4_X86, &["m_at6_by"]),
     ("k_pad2d", CONV, &[]),
     (
         "k_conv",

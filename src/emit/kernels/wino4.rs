@@ -231,16 +231,17 @@ mod f4_tests {
         check::<17, 43, 16>();
     }
 
-    /// The AVX-512 output transform gives the portable one's rows bit for bit, cropped and
-    /// clamped three ways (ReLU, none, to [-0.9, 1.1]): 5 tiles a row by 3 tile rows (15 tiles,
-    /// one masked vector) into 10 × 18 (the block's last tile row half cropped, the last tile's
-    /// two last columns), 9 by 2 (18: a vector and a masked one) from tile row 1 into 11 × 36,
-    /// 8 by 2 into 32 × 32 (ResNet-8's), 4 by 4 into 16 × 16; 3 and 17 output channels.
+    /// The AVX-512 and AVX2 output transforms give the portable one's rows bit for bit, cropped
+    /// and clamped three ways (ReLU, none, to [-0.9, 1.1]): 5 tiles a row by 3 tile rows (15
+    /// tiles: one masked vector, or two overlapping ones) into 10 × 18 (the block's last tile row
+    /// half cropped, the last tile's two last columns), 9 by 2 (18: a vector and a masked one)
+    /// from tile row 1 into 11 × 36, 8 by 2 into 32 × 32 (ResNet-8's), 4 by 4 into 16 × 16; 3 and
+    /// 17 output channels.
     #[test]
     #[cfg(target_arch = "x86_64")]
-    fn avx512_output_transform_matches_the_portable_one() {
-        if !super::x86_avx512f() {
-            println!("skipped: this CPU has no AVX-512F");
+    fn simd_output_transforms_match_the_portable_one() {
+        if !super::x86_avx2_fma() {
+            println!("skipped: this CPU has no AVX2 and FMA");
             return;
         }
         fn check<const K: usize, const TW: usize, const TB: usize, const BT: usize, const OH: usize, const OW: usize>(
@@ -249,12 +250,19 @@ mod f4_tests {
             let m = values(36 * K * BT, 37);
             let bias = values(K, 7);
             for (lo, hi) in [(0.0, f32::INFINITY), (f32::NEG_INFINITY, f32::INFINITY), (-0.9, 1.1)] {
-                let (mut want, mut got) = (vec![f32::NAN; K * OH * OW], vec![f32::NAN; K * OH * OW]);
+                let mut want = vec![f32::NAN; K * OH * OW];
                 super::k_wino4_out::<K, TW, TB, BT, OH, OW>(&m, t0, &bias, &mut want, lo, hi);
-                // SAFETY: checked above that the CPU has AVX-512F; the buffers are as long as it reads.
-                unsafe { super::k_wino4_out_avx512::<K, TW, TB, BT, OH, OW>(&m, t0, &bias, &mut got, lo, hi) };
                 assert!(want.contains(&lo) || lo.is_infinite(), "the clamp is exercised");
-                assert_eq!(bits(&got), bits(&want));
+                let mut got = vec![f32::NAN; K * OH * OW];
+                // SAFETY: checked above that the CPU has AVX2 and FMA; 8 <= BT <= 256.
+                unsafe { super::k_wino4_out_avx2::<K, TW, TB, BT, OH, OW>(&m, t0, &bias, &mut got, lo, hi) };
+                assert_eq!(bits(&got), bits(&want), "AVX2");
+                if super::x86_avx512f() {
+                    let mut got = vec![f32::NAN; K * OH * OW];
+                    // SAFETY: checked that the CPU has AVX-512F; the buffers are as long as it reads.
+                    unsafe { super::k_wino4_out_avx512::<K, TW, TB, BT, OH, OW>(&m, t0, &bias, &mut got, lo, hi) };
+                    assert_eq!(bits(&got), bits(&want), "AVX-512");
+                }
             }
         }
         check::<3, 5, 3, 15, 10, 18>(0);

@@ -1,6 +1,7 @@
-// Winograd F(4×4, 3×3)'s input and output transforms for x86-64 CPUs with AVX-512F (checked at
-// run time by `k_wino`): explicit vectors of 16 tiles of a block, the tiles in the lanes, so that
-// neither build leaves the transforms to the auto-vectorizer. Built with `-C target-cpu=native`
+// Winograd F(4×4, 3×3)'s input and output transforms and products for x86-64 CPUs with AVX-512F,
+// and its output transform for those with AVX2 (checked at run time by `k_wino`): explicit
+// vectors of 16 (8) tiles of a block, the tiles in the lanes, so that neither build leaves the
+// transforms to the auto-vectorizer. Built with `-C target-cpu=native`
 // on an AVX-512 CPU, it compiled `k_wino4_in` and `k_wino4_out`'s strided reads and writes into
 // gathers, and ResNet-8's 16-channel 32×32 layers ran in 61 µs against 29 in the plain build
 // (2026-12-07, Xeon with AVX-512). The arithmetic is `m_bt6` and `m_at6_rows`' on vectors, in
@@ -254,5 +255,88 @@ unsafe fn k_wino4_tile<const R: usize, const C: usize, const BT: usize>(
         for (r, &acc) in acc.iter().enumerate() {
             _mm512_mask_storeu_ps(y.add(BT * r), mask, acc);
         }
+    }
+}
+
+/// [`m_at6_by`] on vectors of 8 lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn m_at6_avx2(m: [core::arch::x86_64::__m256; 6]) -> [core::arch::x86_64::__m256; 4] {
+    use core::arch::x86_64::*;
+    let consts = [_mm256_set1_ps(2.0), _mm256_set1_ps(4.0), _mm256_set1_ps(8.0)];
+    m_at6_by(m, |a, b| _mm256_add_ps(a, b), |a, b| _mm256_sub_ps(a, b), |a, b| _mm256_mul_ps(a, b), consts)
+}
+
+/// [`k_wino4_out`] with AVX2, for `8 <= BT <= 256` (`k_wino` calls it only then): per output
+/// channel, the block's tiles 8 at a time (the last eight overlapping the ones before), `Aᵀ M`
+/// then `(Aᵀ M) A` as [`m_at6_rows`] computes them, bias added and clamped (`max` then `min`, as
+/// `m_clamp`); each output row's columns `o0..o3` interleaved by a 4×4 transpose in each 128-bit
+/// half and `vperm2f128` into a row of the block's tiles on the stack, then copied cropped
+/// ([`k_wino_crop`]). The same results as `k_wino4_out`, bit for bit.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `m` is `36 × K × BT` values, `bias` `K`, `y` `K × OH × OW`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn k_wino4_out_avx2<
+    const K: usize,
+    const TW: usize,
+    const TB: usize,
+    const BT: usize,
+    const OH: usize,
+    const OW: usize,
+>(
+    m: &[f32],
+    t0: usize,
+    bias: &[f32],
+    y: &mut [f32],
+    lo: f32,
+    hi: f32,
+) {
+    use core::arch::x86_64::*;
+    assert!((8..=256).contains(&BT), "8 to 256 tiles a block");
+    let (m, y) = (&m[..36 * K * BT], &mut y[..K * OH * OW]);
+    let tile_rows = (t0 + TB).min(OH.div_ceil(4)) - t0;
+    let (vlo, vhi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+    // The block's four output rows per tile row, tile after tile (4·BT values each).
+    let mut rows = [[0f32; 1024]; 4];
+    for (k, &bias) in bias[..K].iter().enumerate() {
+        let bk = _mm256_set1_ps(bias);
+        let mut c = 0;
+        while c < BT {
+            let c0 = c.min(BT - 8);
+            // SAFETY: tiles c0..c0 + 8 of m's rows lie inside m.
+            let p = |a: usize, b: usize| unsafe { _mm256_loadu_ps(m.as_ptr().add(((6 * a + b) * K + k) * BT + c0)) };
+            // q[i][b]: (Aᵀ M)[i][b] of the eight tiles.
+            let mut q = [[_mm256_setzero_ps(); 6]; 4];
+            for b in 0..6 {
+                let col = m_at6_avx2([p(0, b), p(1, b), p(2, b), p(3, b), p(4, b), p(5, b)]);
+                for (q, col) in q.iter_mut().zip(col) {
+                    q[b] = col;
+                }
+            }
+            for (q, row) in q.into_iter().zip(rows.iter_mut()) {
+                let o = m_at6_avx2(q).map(|o| _mm256_min_ps(vhi, _mm256_max_ps(vlo, _mm256_add_ps(o, bk))));
+                let (t0, t1) = (_mm256_unpacklo_ps(o[0], o[1]), _mm256_unpackhi_ps(o[0], o[1]));
+                let (t2, t3) = (_mm256_unpacklo_ps(o[2], o[3]), _mm256_unpackhi_ps(o[2], o[3]));
+                let (lo, hi) = (_mm256_castps_pd, _mm256_castpd_ps);
+                // Tiles q | q + 4 for q = 0..4.
+                let r0 = hi(_mm256_unpacklo_pd(lo(t0), lo(t2)));
+                let r1 = hi(_mm256_unpackhi_pd(lo(t0), lo(t2)));
+                let r2 = hi(_mm256_unpacklo_pd(lo(t1), lo(t3)));
+                let r3 = hi(_mm256_unpackhi_pd(lo(t1), lo(t3)));
+                // SAFETY: values 4·c0..4·c0 + 32 lie inside the row (c0 + 8 <= BT <= 256).
+                unsafe {
+                    let r = row.as_mut_ptr().add(4 * c0);
+                    _mm256_storeu_ps(r, _mm256_permute2f128_ps::<0x20>(r0, r1));
+                    _mm256_storeu_ps(r.add(8), _mm256_permute2f128_ps::<0x20>(r2, r3));
+                    _mm256_storeu_ps(r.add(16), _mm256_permute2f128_ps::<0x31>(r0, r1));
+                    _mm256_storeu_ps(r.add(24), _mm256_permute2f128_ps::<0x31>(r2, r3));
+                }
+            }
+            c = c0 + 8;
+        }
+        k_wino_crop::<4, 1024, TW, OH, OW>(&rows, k, t0, tile_rows, y);
     }
 }
