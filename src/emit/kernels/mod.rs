@@ -42,6 +42,8 @@ const SHIFTADD: &str = include_str!("shiftadd.rs");
 const SIMD: &str = include_str!("simd.rs");
 const WINOGRAD: &str = include_str!("winograd.rs");
 const WINO_AVX512: &str = include_str!("wino_avx512.rs");
+const WINO4: &str = include_str!("wino4.rs");
+const WINO4_X86: &str = include_str!("wino4_x86.rs");
 
 /// Every item of the library: its name, the source file holding it, and the items it calls.
 /// Items are emitted in this order.
@@ -63,15 +65,30 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
         &[
             "k_wino_input",
             "k_wino_products",
+            "k_wino_output",
+            "k_wino4_in_avx512",
+            "k_wino4_products_avx512",
+            "k_wino4_out_avx512",
+            "x86_avx512f",
+        ],
+    ),
+    (
+        "k_wino_output",
+        WINOGRAD,
+        &[
             "k_wino_out",
             "k_wino4_out",
             "k_wino_out_avx512",
+            "k_wino4_out_avx512",
+            "k_wino4_out_avx2",
             "x86_avx512f",
+            "x86_avx2_fma",
             "avx2_or_portable",
         ],
     ),
-    ("k_wino_products", WINOGRAD, &["k_mm", "k_wino_products_avx2", "k_wino_tile", "x86_avx512f"]),
-    ("k_wino_products_avx2", WINOGRAD, &[]),
+    ("k_wino_products", WINOGRAD, &["k_mm", "k_wino_products_avx2", "k_wino_tile", "x86_avx512f", "m_wino_vs"]),
+    ("k_wino_products_avx2", WINOGRAD, &["m_wino_vs"]),
+    ("m_wino_vs", WINOGRAD, &[]),
     ("k_wino_tile", WINOGRAD, &[]),
     (
         "k_wino_input",
@@ -84,17 +101,29 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
             "k_wino4_in",
             "x86_avx2_fma",
             "avx2_or_portable",
+            "m_wino_vs",
         ],
     ),
-    ("k_wino_in_avx512", WINO_AVX512, &[]),
-    ("k_wino_in_avx2", WINOGRAD, &[]),
-    ("k_wino_in", WINOGRAD, &[]),
+    ("k_wino_in_avx512", WINO_AVX512, &["m_wino_vs"]),
+    ("k_wino_in_avx2", WINOGRAD, &["m_wino_vs"]),
+    ("k_wino_in", WINOGRAD, &["m_wino_vs"]),
     ("k_wino_out", WINOGRAD, &["m_clamp"]),
-    ("k_wino_out_avx512", WINO_AVX512, &[]),
-    ("k_wino4_in", WINOGRAD, &["m_bt6"]),
-    ("k_wino4_out", WINOGRAD, &["m_at6_rows", "m_clamp"]),
-    ("m_bt6", WINOGRAD, &[]),
-    ("m_at6_rows", WINOGRAD, &[]),
+    ("k_wino_out_avx512", WINO_AVX512, &["k_wino_crop"]),
+    ("k_wino_crop", WINO_AVX512, &[]),
+    ("k_wino4_in", WINO4, &["m_bt6", "m_wino_vs"]),
+    ("k_wino4_out", WINO4, &["m_at6_rows", "m_clamp"]),
+    ("m_bt6", WINO4, &["m_bt6_by"]),
+    ("m_bt6_by", WINO4, &[]),
+    ("m_at6_by", WINO4, &[]),
+    ("m_at6_rows", WINO4, &[]),
+    ("k_wino4_in_avx512", WINO4_X86, &["m_bt6_avx512"]),
+    ("k_wino4_out_avx512", WINO4_X86, &["m_at6_avx512", "k_wino_crop"]),
+    ("k_wino4_products_avx512", WINO4_X86, &["k_wino4_tile"]),
+    ("k_wino4_tile", WINO4_X86, &[]),
+    ("m_bt6_avx512", WINO4_X86, &["m_bt6_by"]),
+    ("m_at6_avx512", WINO4_X86, &["m_at6_by"]),
+    ("k_wino4_out_avx2", WINO4_X86, &["m_at6_avx2", "k_wino_crop"]),
+    ("m_at6_avx2", WINO4_X86, &["m_at6_by"]),
     ("k_pad2d", CONV, &[]),
     (
         "k_conv",
@@ -424,6 +453,8 @@ mod tests {
             super::SIMD,
             super::WINOGRAD,
             super::WINO_AVX512,
+            super::WINO4,
+            super::WINO4_X86,
         ] {
             for line in src.lines() {
                 let name = ITEM_STARTS.iter().find_map(|kw| line.strip_prefix(kw));

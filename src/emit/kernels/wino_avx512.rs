@@ -75,12 +75,27 @@ unsafe fn k_wino_out_avx512<
                 }
             }
         }
-        for t in 0..tile_rows {
-            let ty = t0 + t;
-            for (i, row) in rows.iter().enumerate().take((OH - 2 * ty).min(2)) {
-                let at = (k * OH + 2 * ty + i) * OW;
-                y[at..at + OW].copy_from_slice(&row[2 * TW * t..2 * TW * t + OW]);
-            }
+        k_wino_crop::<2, 512, TW, OH, OW>(&rows, k, t0, tile_rows, y);
+    }
+}
+
+/// Copies the output rows of a block's `tile_rows` tile rows from `t0`, which the AVX-512 output
+/// transforms build tile after tile on the stack (`rows[i]`: row `i` of every tile, `M` values a
+/// tile, `M·TW` a tile row), into channel `k`'s rows of `y` (`[K][OH][OW]`), cropped to `OW`
+/// columns and `OH` rows.
+#[inline(always)]
+fn k_wino_crop<const M: usize, const N: usize, const TW: usize, const OH: usize, const OW: usize>(
+    rows: &[[f32; N]; M],
+    k: usize,
+    t0: usize,
+    tile_rows: usize,
+    y: &mut [f32],
+) {
+    for t in 0..tile_rows {
+        let ty = t0 + t;
+        for (i, row) in rows.iter().enumerate().take((OH - M * ty).min(M)) {
+            let at = (k * OH + M * ty + i) * OW;
+            y[at..at + OW].copy_from_slice(&row[M * TW * t..M * TW * t + OW]);
         }
     }
 }
@@ -110,7 +125,7 @@ unsafe fn k_wino_in_avx512<
 ) {
     use core::arch::x86_64::*;
     let ph = 2 * TH + 2;
-    let (x, v) = (&x[..C * ph * PW], &mut v[..16 * C * BT]);
+    let (x, v) = (&x[..C * ph * PW], &mut v[..16 * m_wino_vs(C, BT)]);
     let (x, v) = (x.as_ptr(), v.as_mut_ptr());
     // Lane l takes value 2l of the first half's row, lane 8 + l value 2l of the second's.
     let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -149,7 +164,7 @@ unsafe fn k_wino_in_avx512<
                 }
                 // (Bᵀ d) B: columns d0 − d2, d1 + d2, d2 − d1, d1 − d3.
                 for (a, [d0, d1, d2, d3]) in rows.into_iter().enumerate() {
-                    let at = |b: usize| v.add(((4 * a + b) * C + c) * BT + j0);
+                    let at = |b: usize| v.add((4 * a + b) * m_wino_vs(C, BT) + c * BT + j0);
                     _mm512_mask_storeu_ps(at(0), store, _mm512_sub_ps(d0, d2));
                     _mm512_mask_storeu_ps(at(1), store, _mm512_add_ps(d1, d2));
                     _mm512_mask_storeu_ps(at(2), store, _mm512_sub_ps(d2, d1));

@@ -3,7 +3,8 @@
 //! subtractions only; F4: with Lavin & Gray's shared terms, additions and a few multiplies by 2,
 //! 4 and 8, `m_bt6` and `m_at6_rows`), around 16 or 36 matrix products on the `k_mm` microkernels,
 //! a block of tile rows at a time so that the transformed tiles and the products stay in the
-//! cache.
+//! cache. F(4×4, 3×3)'s transforms are in `wino4.rs` (portable) and `wino4_x86.rs` (AVX-512);
+//! F(2×2, 3×3)'s AVX-512 ones in `wino_avx512.rs`.
 
 use super::avx2_or_portable;
 #[cfg(test)]
@@ -14,12 +15,14 @@ use super::{x86_avx2_fma, x86_avx512f};
 /// A 3×3, stride-1 convolution of `C` channels into `K` by Winograd F(M×M, 3×3), `M` 2 or 4,
 /// with `P = (M + 2)²` products per tile: `x` is the padded input (`C × (M·TH + 2) × PW`, `PW =
 /// M·TW + 2`), `u` the transformed filter (`[P][K][C]`), `v` and `m` scratch for one block of
-/// `TB` tile rows, transformed (`[P][C][TB·TW]`) and multiplied (`[P][K][TB·TW]`), `y` the
+/// `TB` tile rows, transformed (`[P][C][TB·TW]`, the `P` blocks [`m_wino_vs`] apart, so `v` is
+/// `P · m_wino_vs(C, BT)` long) and multiplied (`[P][K][TB·TW]`), `y` the
 /// output (`K × OH × OW`, the tiles past it cropped), plus `bias` per channel, clamped to `[lo,
 /// hi]`. `BT` is `TB·TW`, the products' column count; `NB4`, `NB1` are `k_mm`'s column blocks
 /// for `BT` columns. The last block overlaps the one before rather than run short (its tiles are
-/// computed twice, with the same results). The transforms are compiled for AVX2 where the x86-64
-/// CPU has it ([`avx2_or_portable`]).
+/// computed twice, with the same results). The transforms are explicit AVX-512 or AVX2 where the
+/// x86-64 CPU has them and the shapes suit them ([`k_wino_input`], [`k_wino_output`]), else
+/// portable, compiled for AVX2 where the CPU has it ([`avx2_or_portable`]).
 #[allow(clippy::too_many_arguments)]
 fn k_wino<
     const M: usize,
@@ -49,33 +52,94 @@ fn k_wino<
     let mut next = 0;
     while next < TH {
         let t0 = next.min(TH - TB);
-        k_wino_input::<M, C, TH, TW, TB, BT, PW>(x, t0, v);
-        k_wino_products::<M, C, K, BT, NB4, NB1>(u, v, m);
         #[cfg(target_arch = "x86_64")]
-        if M == 2 && BT <= 256 && x86_avx512f() {
-            // SAFETY: the CPU has AVX-512F; `m`, `bias` and `y` are as long as `k_wino_out` reads.
-            unsafe { k_wino_out_avx512::<M, K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi) };
+        if M == 4 && TW.is_multiple_of(8) && BT <= 256 && x86_avx512f() {
+            // SAFETY: the CPU has AVX-512F; TW % 8 == 0 and BT <= 256; the buffers are as long as
+            // the portable transforms and `k_mm` read and write.
+            unsafe {
+                k_wino4_in_avx512::<C, TH, TW, TB, BT, PW>(x, t0, v);
+                k_wino4_products_avx512::<C, K, BT>(u, v, m);
+                k_wino4_out_avx512::<K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi);
+            }
             next = t0 + TB;
             continue;
         }
-        avx2_or_portable(
-            #[inline(always)]
-            || {
-                if M == 2 {
-                    k_wino_out::<K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi)
-                } else {
-                    k_wino4_out::<K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi)
-                }
-            },
-        );
+        k_wino_input::<M, C, TH, TW, TB, BT, PW>(x, t0, v);
+        k_wino_products::<M, C, K, BT, NB4, NB1>(u, v, m);
+        k_wino_output::<M, K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi);
         next = t0 + TB;
     }
 }
 
+/// How far apart the `P` blocks of `C × BT` transformed values lie in `k_wino`'s scratch `v`
+/// (except in the AVX-512 F4 path's channel-major layout): 16 values (64 bytes) more than a
+/// block, so that no two are a multiple of 4 KB apart. Blocks of 64 channels by 16 tiles are 4
+/// KB long, and a channel's 16 stores then fell into one set of the L1 cache: the 64-channel
+/// 8×8 F2 input transform ran in 18 µs against 7.5 with the gap (AVX-512 Xeon, 2026-12-07).
+#[inline(always)]
+fn m_wino_vs(c: usize, bt: usize) -> usize {
+    c * bt + 16
+}
+
+/// The output transform of a block (tile rows `t0..t0 + TB`): on x86-64 CPUs with AVX-512F and
+/// for at most 256 tiles a block, [`k_wino_out_avx512`] (F2) or [`k_wino4_out_avx512`] (F4);
+/// for F4 on those with AVX2 and 8 to 256 tiles a block, [`k_wino4_out_avx2`]; else
+/// [`k_wino_out`] or [`k_wino4_out`], compiled for AVX2 where the CPU has it.
+#[inline(always)]
+fn k_wino_output<
+    const M: usize,
+    const K: usize,
+    const TW: usize,
+    const TB: usize,
+    const BT: usize,
+    const OH: usize,
+    const OW: usize,
+>(
+    m: &[f32],
+    t0: usize,
+    bias: &[f32],
+    y: &mut [f32],
+    lo: f32,
+    hi: f32,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if BT <= 256 && x86_avx512f() {
+        // SAFETY: the CPU has AVX-512F; `m`, `bias` and `y` are as long as `k_wino_out` and
+        // `k_wino4_out` read and write.
+        unsafe {
+            if M == 2 {
+                k_wino_out_avx512::<M, K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi)
+            } else {
+                k_wino4_out_avx512::<K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi)
+            }
+        };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if M == 4 && (8..=256).contains(&BT) && x86_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA; 8 <= BT <= 256; the buffers are as long as `k_wino4_out` reads and writes.
+        unsafe { k_wino4_out_avx2::<K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi) };
+        return;
+    }
+    avx2_or_portable(
+        #[inline(always)]
+        || {
+            if M == 2 {
+                k_wino_out::<K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi)
+            } else {
+                k_wino4_out::<K, TW, TB, BT, OH, OW>(m, t0, bias, y, lo, hi)
+            }
+        },
+    );
+}
+
 /// The input transform of a block (tile rows `t0..t0 + TB`). F2: [`k_wino_in_avx512`] on x86-64
 /// CPUs with AVX-512F for rows of a multiple of 8 tiles, else [`k_wino_in_avx2`] on those with
-/// AVX2 for rows of at least 8 tiles, else [`k_wino_in`]; F4: [`k_wino4_in`]; the portable ones
-/// compiled for AVX2 where the CPU has it.
+/// AVX2 for rows of at least 8 tiles, else [`k_wino_in`]; F4 (where `k_wino` does not take
+/// [`k_wino4_in_avx512`] itself): [`k_wino4_in`]; the portable ones compiled for AVX2 where the
+/// CPU has it. (An explicit AVX2 F4 input transform, 4×4 transposes in the 128-bit halves of
+/// paired loads, ran slower than the portable one compiled for AVX2: 12.1-13.4 µs against 10.5
+/// for ResNet-8's 16-channel 32×32 layer, on the AVX-512 Xeon with AVX2 forced, 2026-12-07.)
 #[inline(always)]
 fn k_wino_input<
     const M: usize,
@@ -106,7 +170,9 @@ fn k_wino_input<
     #[cfg(target_arch = "x86_64")]
     if TW >= 8 && x86_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA; `x` and `v` are as long as `k_wino_in` makes them.
-        unsafe { k_wino_in_avx2::<C, TH, TW, TB, BT, PW>(&x[..C * (2 * TH + 2) * PW], t0, &mut v[..16 * C * BT]) };
+        unsafe {
+            k_wino_in_avx2::<C, TH, TW, TB, BT, PW>(&x[..C * (2 * TH + 2) * PW], t0, &mut v[..16 * m_wino_vs(C, BT)])
+        };
         return;
     }
     avx2_or_portable(
@@ -134,7 +200,7 @@ fn k_wino_products<
     m: &mut [f32],
 ) {
     let p = (M + 2) * (M + 2);
-    let (u, v, m) = (&u[..p * K * C], &v[..p * C * BT], &mut m[..p * K * BT]);
+    let (u, v, m) = (&u[..p * K * C], &v[..p * m_wino_vs(C, BT)], &mut m[..p * K * BT]);
     #[cfg(target_arch = "x86_64")]
     if K.is_multiple_of(4) && BT.is_multiple_of(8) && x86_avx2_fma() && !x86_avx512f() {
         // SAFETY: the CPU has AVX2 and FMA; the slices are as long as the products read and write.
@@ -143,7 +209,14 @@ fn k_wino_products<
     }
     for f in 0..p {
         let mf = &mut m[f * K * BT..(f + 1) * K * BT];
-        k_mm::<K, C, BT, 0, NB4, NB1>(&u[f * K * C..], &v[f * C * BT..], &[], mf, f32::NEG_INFINITY, f32::INFINITY);
+        k_mm::<K, C, BT, 0, NB4, NB1>(
+            &u[f * K * C..],
+            &v[f * m_wino_vs(C, BT)..],
+            &[],
+            mf,
+            f32::NEG_INFINITY,
+            f32::INFINITY,
+        );
     }
 }
 
@@ -169,7 +242,8 @@ unsafe fn k_wino_products_avx2<const C: usize, const K: usize, const BT: usize>(
                 // SAFETY: rows i..i + 4 of u[f] and m[f], columns j..j + 16 (or + 8) of v[f] and
                 // m[f] lie inside them.
                 unsafe {
-                    let (a, b, y) = (u.add((f * K + i) * C), v.add(f * C * BT + j), m.add((f * K + i) * BT + j));
+                    let (a, b, y) =
+                        (u.add((f * K + i) * C), v.add(f * m_wino_vs(C, BT) + j), m.add((f * K + i) * BT + j));
                     if j + 16 <= BT {
                         k_wino_tile::<2, C, BT>(a, b, y);
                         j += 16;
@@ -229,7 +303,7 @@ fn k_wino_in<const C: usize, const TH: usize, const TW: usize, const TB: usize, 
 ) {
     let ph = 2 * TH + 2;
     let x = &x[..C * ph * PW];
-    let v = &mut v[..16 * C * BT];
+    let v = &mut v[..16 * m_wino_vs(C, BT)];
     // The even and odd columns (TW + 1 of each, as PW is 2·TW + 2) of the strip's four rows,
     // then of the four rows of Bᵀ d.
     let n = TW + 1;
@@ -257,7 +331,7 @@ fn k_wino_in<const C: usize, const TH: usize, const TW: usize, const TB: usize, 
             // (Bᵀ d) B: tile tx's columns are d0 = even[tx], d1 = odd[tx], d2 = even[tx + 1],
             // d3 = odd[tx + 1].
             for (a, [e, o]) in rows.iter().enumerate() {
-                let at = |b: usize| ((4 * a + b) * C + c) * BT + (ty - t0) * TW;
+                let at = |b: usize| (4 * a + b) * m_wino_vs(C, BT) + c * BT + (ty - t0) * TW;
                 for tx in 0..TW {
                     let (d0, d1, d2, d3) = (e[tx], o[tx], e[tx + 1], o[tx + 1]);
                     v[at(0) + tx] = d0 - d2;
@@ -325,7 +399,7 @@ unsafe fn k_wino_in_avx2<
                     }
                     // (Bᵀ d) B: columns d0 − d2, d1 + d2, d2 − d1, d1 − d3.
                     for (a, [d0, d1, d2, d3]) in rows.into_iter().enumerate() {
-                        let at = |b: usize| v.add(((4 * a + b) * C + c) * BT + (ty - t0) * TW + tx0);
+                        let at = |b: usize| v.add((4 * a + b) * m_wino_vs(C, BT) + c * BT + (ty - t0) * TW + tx0);
                         _mm256_storeu_ps(at(0), _mm256_sub_ps(d0, d2));
                         _mm256_storeu_ps(at(1), _mm256_add_ps(d1, d2));
                         _mm256_storeu_ps(at(2), _mm256_sub_ps(d2, d1));
@@ -382,128 +456,10 @@ fn k_wino_out<const K: usize, const TW: usize, const TB: usize, const BT: usize,
     }
 }
 
-/// F(4, 3)'s `Bᵀ d` of one column `d` of six values (Lavin & Gray 2016, section 4.2), with the
-/// shared terms `d0 − d2`, `d4 − d2`, `d1 − d3`: 14 additions and 5 multiplies, no FMA (the
-/// compiler keeps products and sums apart, so every build gives the same results).
-#[inline(always)]
-fn m_bt6(d: [f32; 6]) -> [f32; 6] {
-    let [d0, d1, d2, d3, d4, d5] = d;
-    let (b, h) = (d4 - d2, d1 - d3);
-    let h2 = 2.0 * h;
-    [4.0 * (d0 - d2) + b, (d3 + d4) - 4.0 * (d1 + d2), (d4 - d3) + 4.0 * (d1 - d2), b - h2, b + h2, 4.0 * h + (d5 - d3)]
-}
-
-/// F(4, 3)'s `Aᵀ m` of `N` columns `m` of six values into four: 10 additions and 3 multiplies
-/// a column, one operation over all columns at a time, so that the compiler vectorizes along
-/// the columns (written column by column, a fully unrolled loop, the AVX-512 vectorizer of a
-/// `-C target-cpu=native` build packed each column's six inputs into gathers, and F4 layers
-/// ran 2-3× slower than in the plain build).
-#[inline(always)]
-fn m_at6_rows<const N: usize>(m: [&[f32]; 6]) -> [[f32; N]; 4] {
-    use core::array::from_fn;
-    let [m0, m1, m2, m3, m4, m5] = m.map(|r| &r[..N]);
-    let (s12, s34): ([f32; N], [f32; N]) = (from_fn(|t| m1[t] + m2[t]), from_fn(|t| m3[t] + m4[t]));
-    let (t12, t34): ([f32; N], [f32; N]) = (from_fn(|t| m1[t] - m2[t]), from_fn(|t| m3[t] - m4[t]));
-    [
-        from_fn(|t| m0[t] + s12[t] + s34[t]),
-        from_fn(|t| t12[t] + 2.0 * t34[t]),
-        from_fn(|t| s12[t] + 4.0 * s34[t]),
-        from_fn(|t| t12[t] + 8.0 * t34[t] + m5[t]),
-    ]
-}
-
-/// F(4, 3)'s input transform of tile rows `t0..t0 + TB`: `v[6a + b][c][(ty − t0)·TW + tx] =
-/// (Bᵀ d B)[a][b]` of each 6×6 tile `d` of `x` (`C × (4·TH + 2) × PW`, tiles every 4 pixels).
-/// `Bᵀ d` runs along the strip's six whole rows; each of its rows is then split by column
-/// modulo 4, so that tile `tx`'s columns are `s0[tx], s1[tx], s2[tx], s3[tx], s0[tx + 1],
-/// s1[tx + 1]` and `(Bᵀ d) B` reads consecutive values and vectorizes along the tiles.
-#[inline(always)]
-fn k_wino4_in<const C: usize, const TH: usize, const TW: usize, const TB: usize, const BT: usize, const PW: usize>(
-    x: &[f32],
-    t0: usize,
-    v: &mut [f32],
-) {
-    let ph = 4 * TH + 2;
-    let x = &x[..C * ph * PW];
-    let v = &mut v[..36 * C * BT];
-    let mut rows = [[0.0f32; PW]; 6];
-    let mut split = [[0.0f32; PW]; 4];
-    let mut cols = [[0.0f32; PW]; 6];
-    for c in 0..C {
-        for ty in t0..t0 + TB {
-            let r = |i: usize| &x[(c * ph + 4 * ty + i) * PW..][..PW];
-            let (r0, r1, r2, r3, r4, r5) = (r(0), r(1), r(2), r(3), r(4), r(5));
-            for j in 0..PW {
-                let o = m_bt6([r0[j], r1[j], r2[j], r3[j], r4[j], r5[j]]);
-                for (row, o) in rows.iter_mut().zip(o) {
-                    row[j] = o;
-                }
-            }
-            for (a, row) in rows.iter().enumerate() {
-                for t in 0..TW {
-                    for (q, s) in split.iter_mut().enumerate() {
-                        s[t] = row[4 * t + q];
-                    }
-                }
-                split[0][TW] = row[4 * TW];
-                split[1][TW] = row[4 * TW + 1];
-                let [s0, s1, s2, s3] = &split;
-                for t in 0..TW {
-                    let o = m_bt6([s0[t], s1[t], s2[t], s3[t], s0[t + 1], s1[t + 1]]);
-                    for (col, o) in cols.iter_mut().zip(o) {
-                        col[t] = o;
-                    }
-                }
-                for (b, col) in cols.iter().enumerate() {
-                    let at = ((6 * a + b) * C + c) * BT + (ty - t0) * TW;
-                    v[at..at + TW].copy_from_slice(&col[..TW]);
-                }
-            }
-        }
-    }
-}
-
-/// F(4, 3)'s output transform of tile rows `t0..t0 + TB`: `y[k]`'s 4×4 block of tile `(ty, tx)`
-/// is `Aᵀ M A + bias[k]`, clamped, where `M[a][b] = m[6a + b][k][(ty − t0)·TW + tx]`; blocks
-/// past `OH × OW` are cropped.
-#[inline(always)]
-fn k_wino4_out<const K: usize, const TW: usize, const TB: usize, const BT: usize, const OH: usize, const OW: usize>(
-    m: &[f32],
-    t0: usize,
-    bias: &[f32],
-    y: &mut [f32],
-    lo: f32,
-    hi: f32,
-) {
-    let m = &m[..36 * K * BT];
-    let y = &mut y[..K * OH * OW];
-    // q[i][b][t]: (Aᵀ M)[i][b] of tile t.
-    let mut q = [[[0.0f32; TW]; 6]; 4];
-    for k in 0..K {
-        let bk = bias[k];
-        for ty in t0..(t0 + TB).min(OH.div_ceil(4)) {
-            let p = |a: usize, b: usize| &m[((6 * a + b) * K + k) * BT + (ty - t0) * TW..][..TW];
-            for b in 0..6 {
-                let o = m_at6_rows::<TW>([p(0, b), p(1, b), p(2, b), p(3, b), p(4, b), p(5, b)]);
-                for (qi, o) in q.iter_mut().zip(o) {
-                    qi[b] = o;
-                }
-            }
-            // (Aᵀ M) A, the bias and the clamp, row by row of the block; the last tile's
-            // columns past OW are cropped.
-            for (i, [q0, q1, q2, q3, q4, q5]) in q.iter().enumerate().take((OH - 4 * ty).min(4)) {
-                let o = m_at6_rows::<TW>([q0, q1, q2, q3, q4, q5]);
-                let row = &mut y[(k * OH + 4 * ty + i) * OW..][..OW];
-                for (j, v) in row.iter_mut().enumerate() {
-                    *v = m_clamp(o[j % 4][j / 4] + bk, lo, hi);
-                }
-            }
-        }
-    }
-}
-
-// The AVX-512 output transform `k_wino` calls, in this scope as in the generated one.
+// The AVX-512 F(2×2, 3×3) transforms and the F(4×4, 3×3) ones `k_wino` calls, in this scope as in
+// the generated one.
 include!("wino_avx512.rs");
+include!("wino4.rs");
 
 #[cfg(test)]
 mod tests {
@@ -520,11 +476,11 @@ mod tests {
         const C: usize = 5;
         const BT: usize = 24;
         let u: Vec<f32> = (0..16 * K * C).map(|i| ((i * 5) % 11) as f32 / 11.0 - 0.5).collect();
-        let v: Vec<f32> = (0..16 * C * BT).map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5).collect();
+        let v: Vec<f32> = (0..16 * super::m_wino_vs(C, BT)).map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5).collect();
         let (mut want, mut got) = (vec![f32::NAN; 16 * K * BT], vec![f32::NAN; 16 * K * BT]);
         for f in 0..16 {
             let (inf, mf) = (f32::INFINITY, &mut want[f * K * BT..(f + 1) * K * BT]);
-            super::k_mm::<K, C, BT, 0, 8, 8>(&u[f * K * C..], &v[f * C * BT..], &[], mf, -inf, inf);
+            super::k_mm::<K, C, BT, 0, 8, 8>(&u[f * K * C..], &v[f * super::m_wino_vs(C, BT)..], &[], mf, -inf, inf);
         }
         // SAFETY: checked above that the CPU has AVX2 and FMA; K % 4 == 0, BT % 8 == 0.
         unsafe { super::k_wino_products_avx2::<C, K, BT>(16, &u, &v, &mut got) };
@@ -546,7 +502,8 @@ mod tests {
             const C: usize = 3;
             const TH: usize = 4;
             let x: Vec<f32> = (0..C * (2 * TH + 2) * PW).map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6).collect();
-            let (mut want, mut got) = (vec![f32::NAN; 16 * C * BT], vec![f32::NAN; 16 * C * BT]);
+            let (mut want, mut got) =
+                (vec![0.0; 16 * super::m_wino_vs(C, BT)], vec![0.0; 16 * super::m_wino_vs(C, BT)]);
             super::k_wino_in::<C, TH, TW, 2, BT, PW>(&x, 1, &mut want);
             // SAFETY: checked above that the CPU has AVX2 and FMA; the buffers are as long as it reads.
             unsafe { super::k_wino_in_avx2::<C, TH, TW, 2, BT, PW>(&x, 1, &mut got) };
@@ -569,7 +526,8 @@ mod tests {
             const C: usize = 3;
             const TH: usize = 4;
             let x: Vec<f32> = (0..C * (2 * TH + 2) * PW).map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6).collect();
-            let (mut want, mut got) = (vec![f32::NAN; 16 * C * BT], vec![f32::NAN; 16 * C * BT]);
+            let (mut want, mut got) =
+                (vec![0.0; 16 * super::m_wino_vs(C, BT)], vec![0.0; 16 * super::m_wino_vs(C, BT)]);
             super::k_wino_in::<C, TH, TW, TB, BT, PW>(&x, 1, &mut want);
             // SAFETY: checked above that the CPU has AVX-512F; TW % 8 == 0.
             unsafe { super::k_wino_in_avx512::<C, TH, TW, TB, BT, PW>(&x, 1, &mut got) };
@@ -643,7 +601,7 @@ mod tests {
         }
         let g64: Vec<f64> = g.iter().map(|&v| v as f64).collect();
         let u: Vec<f32> = crate::winograd::filter_transform(size, &g64, K, C).into_iter().map(|v| v as f32).collect();
-        let (mut v, mut m) = (vec![0.0f32; p * C * BT], vec![0.0f32; p * K * BT]);
+        let (mut v, mut m) = (vec![0.0f32; p * super::m_wino_vs(C, BT)], vec![0.0f32; p * K * BT]);
         let mut y = vec![f32::NAN; K * H * W];
         super::k_wino::<M, C, K, TH, TW, 2, BT, PW, H, W, NB4, NB1>(
             &padded, &u, &bias, &mut v, &mut m, &mut y, -1.0, 1.5,

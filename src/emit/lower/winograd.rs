@@ -31,7 +31,8 @@ impl Lowerer<'_> {
         let src = self.pad_input(geo, xb, Elem::F32, "0.0")?;
         let (ub, bb) = (self.add_weight(u), self.add_weight(bias));
         let tb = block_rows(th, tw);
-        let v = self.new_buf(p * c * tb * tw, Home::Arena);
+        // `k_wino`'s `v`: its P blocks of c × tb·tw values `m_wino_vs` apart (16 values more).
+        let v = self.new_buf(p * (c * tb * tw + 16), Home::Arena);
         let m = self.new_buf(p * k * tb * tw, Home::Arena);
         let yb = self.define(out)?;
         let (_, pw) = geo.padded();
