@@ -156,7 +156,8 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
                     }
                     // Weights coded as digit planes run as shift-add kernels.
                     let coded = node.inputs.get(1).copied().flatten().and_then(|v| weight_ints(graph, v));
-                    match coded.and_then(|v| crate::shiftadd::coding_of(graph, v)) {
+                    let layout = |v| crate::shiftadd::Layout::of(&node.op, graph.ty(v).map_or(&[][..], |t| &t.shape));
+                    match coded.and_then(|v| crate::shiftadd::coding_of(graph, v, layout(v))) {
                         Some(coding) => {
                             let n = outs.first().map_or(0, |t| t.numel() as u64);
                             let p = crate::cost::precision_of(x.dtype).0;

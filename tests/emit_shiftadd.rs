@@ -1,5 +1,6 @@
 //! The shift-add back end (issue 13, item 3): a quantized contraction whose weights are
-//! digit-coded runs as shift-add kernels (`k_saconv`, `k_samm`) and computes bit for bit what
+//! digit-coded runs as shift-add kernels (`k_saconv`, `k_samm`, and with partials shared across
+//! the output channels `k_saconv_shared`, `k_samm_shared`) and computes bit for bit what
 //! the multiply kernels compute. Small QDQ models built here (convolutions 3×3, strided and
 //! padded, depthwise, grouped and dilated, 1×1; Gemm; MatMul; negative weights and all-zero
 //! channels) and the shared int8 QDQ models are emitted coded and plain, compiled together, run,
@@ -28,10 +29,18 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gos-opt");
 
+/// The shift-add kernels.
+const SHIFT_ADD: [&str; 4] = ["k_saconv", "k_samm", "k_saconv_shared", "k_samm_shared"];
+
+/// Whether a module shares partials across output channels (MCM).
+fn shares_partials(r: &EmitReport) -> bool {
+    r.kernels.iter().any(|k| k == "k_saconv_shared" || k == "k_samm_shared")
+}
+
 /// Whether a module runs layers as shift-add kernels (the report counts them; its kernel list
 /// names them).
 fn uses_shift_add(r: &EmitReport) -> bool {
-    let named = r.kernels.iter().any(|k| k == "k_saconv" || k == "k_samm");
+    let named = r.kernels.iter().any(|k| SHIFT_ADD.contains(&k.as_str()));
     assert_eq!(named, r.shift_add_kernels > 0, "{r:?}");
     named
 }
@@ -253,6 +262,9 @@ fn small_models() -> Vec<Small> {
         conv("pointwise", [1, 8, 5, 3], [7, 8, 1, 1]),
         Small { relu: true, ..Small::matrix("gemm", "Gemm", [3, 20], [10, 20]) },
         Small { unsigned: None, ..Small::matrix("matmul", "MatMul", [5, 12], [12, 9]) },
+        // Enough channels for pairs of taps to recur: partials shared (names ending `_shared`).
+        Small { pads: [1; 4], strides: [2, 1], ..conv("conv3x3_shared", [1, 4, 9, 8], [24, 4, 3, 3]) },
+        Small { unsigned: None, ..Small::matrix("gemm_shared", "Gemm", [2, 40], [32, 40]) },
     ]
 }
 
@@ -327,6 +339,14 @@ fn small_models_run_shift_add_kernels_bit_for_bit() {
             // One table where the output is integers (a QuantizeLinear follows).
             assert!(r.step_tables <= usize::from(!coded), "{ident}");
             assert_eq!(uses_shift_add(&r), coded, "{ident}: kernels {:?}", r.kernels);
+            // Partials are shared where they pay (at least in the `_shared` models), and never
+            // across groups.
+            if coded && model.name.ends_with("_shared") {
+                assert!(shares_partials(&r), "{ident}: kernels {:?}", r.kernels);
+            }
+            if !coded || model.group > 1 {
+                assert!(!shares_partials(&r), "{ident}: kernels {:?}", r.kernels);
+            }
             idents.push(ident.clone());
             for seed in 0..3 {
                 jobs.push((ident.clone(), f32s(&model.inputs(seed)["x"])));
@@ -403,6 +423,7 @@ fn shared_int8_models_run_shift_add_kernels_bit_for_bit() {
     let root = target_dir().join("emit-shiftadd/shared");
     let src = root.join("src");
     let (mut idents, mut jobs, mut expected) = (Vec::new(), Vec::new(), Vec::new());
+    let mut sharing = 0;
     // Every one has layers the cortex-m0plus target codes.
     for name in common::suite::INT8_MODELS {
         let path = shared.join("models/int8").join(name).join("model_qdq.onnx");
@@ -422,6 +443,7 @@ fn shared_int8_models_run_shift_add_kernels_bit_for_bit() {
         let options = EmitOptions { integer_requant: true, ..EmitOptions::default() };
         let coded = emit::generate(&graph, &options).expect("emit coded");
         assert!(uses_shift_add(&coded.report), "{name}: the cortex-m0plus module has shift-add kernels");
+        sharing += usize::from(shares_partials(&coded.report));
         assert!(coded.report.step_tables > 0, "{name}: the module stores through tables of steps");
         // A weights budget one byte short of every table: some layers keep the float store, and
         // the weights fit.
@@ -458,6 +480,7 @@ fn shared_int8_models_run_shift_add_kernels_bit_for_bit() {
         }
         idents.extend([coded_id, plain_id]);
     }
+    assert!(sharing > 0, "some shared model's module shares partials across channels");
     let runner = compile(&root, &idents, &[]).unwrap_or_else(|e| panic!("{e}"));
     let outputs = run_jobs(&runner, &root.join("io"), &jobs);
     let failures: Vec<String> = expected
@@ -527,20 +550,23 @@ fn disassembly(obj: &Path, name: &str) -> Option<Vec<String>> {
 #[test]
 fn a_coded_module_builds_for_armv6m_without_multiplies_in_its_loops() {
     let dir = target_dir().join("emit-shiftadd/thumbv6m");
-    let model = &small_models()[0];
+    // The model whose module shares partials: both inner functions are checked.
+    let model = small_models().into_iter().find(|m| m.name == "conv3x3_shared").expect("the shared conv");
     let bytes = model.model(true);
     let shapes = [("x".to_string(), model.x.iter().map(|&d| d as usize).collect())].into();
     let graph =
         import_bytes(&bytes, None, &ImportOptions { input_shapes: shapes, ..Default::default() }).expect("import");
     let r = emit::emit_rust(&graph, &dir).expect("emit");
-    assert!(uses_shift_add(&r));
+    assert!(uses_shift_add(&r) && shares_partials(&r), "{:?}", r.kernels);
     let Some(obj) = build_thumbv6m(&dir) else { return };
-    let Some(body) = disassembly(&obj, "k_sa_run") else {
-        println!("skipping the instruction check: llvm-objdump not found");
-        return;
-    };
-    assert!(!body.is_empty(), "k_sa_run is a function of the object");
-    let muls: Vec<&String> = body.iter().filter(|l| l.contains("\tmul")).collect();
-    assert!(muls.is_empty(), "k_sa_run multiplies: {muls:?}");
-    println!("k_sa_run on ARMv6-M: {} instructions, no MULS", body.len());
+    for function in ["k_sa_run", "k_sa_share"] {
+        let Some(body) = disassembly(&obj, function) else {
+            println!("skipping the instruction check: llvm-objdump not found");
+            return;
+        };
+        assert!(!body.is_empty(), "{function} is a function of the object");
+        let muls: Vec<&String> = body.iter().filter(|l| l.contains("\tmul")).collect();
+        assert!(muls.is_empty(), "{function} multiplies: {muls:?}");
+        println!("{function} on ARMv6-M: {} instructions, no MULS", body.len());
+    }
 }

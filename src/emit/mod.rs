@@ -255,7 +255,9 @@ fn fold_constants(graph: &mut Graph) -> Result<QuantConsts, EmitError> {
         let outputs = match &node.op {
             Op::DequantizeLinear(dq) => dequantize(dq, &inputs).map(|(t, q)| {
                 if let Some(mut q) = q {
-                    q.coded = node.inputs[0].is_some_and(|w| crate::shiftadd::coding_of(graph, w).is_some());
+                    q.coded = node.inputs[0].is_some_and(|w| {
+                        crate::shiftadd::coding_of(graph, w, crate::shiftadd::Layout::Unshared).is_some()
+                    });
                     quantized.insert(node.outputs[0], q);
                 }
                 vec![t]

@@ -20,7 +20,7 @@ use crate::cost::{kernel_work, roofline, Estimate, Objective, Profile};
 use crate::graph::Graph;
 use crate::ir::{kernel_op, node_data, Ir, IrData, IrGraph, Payload};
 use crate::ops::Op;
-use crate::shiftadd::{shift_add_work, Coding};
+use crate::shiftadd::{shift_add_work, Coding, Layout};
 use crate::tensor::{DType, TensorData, TensorType};
 use crate::work::{bytes_of, dot_work, precision_of, OpClass, Tally, Work};
 use egg::{Id, Language};
@@ -95,7 +95,7 @@ fn integer_kernel_work(enode: &Ir, egraph: &IrGraph, data: &IrData) -> Option<Wo
     inputs.extend(ch[3..].iter().map(|c| egraph[*c].data.ty()));
     let outputs: Vec<TensorType> = data.types.iter().flatten().cloned().collect();
     let work = kernel_work(op, &inputs, &outputs);
-    Some(match coded_weights(egraph, w) {
+    Some(match coded_weights(egraph, w, op) {
         Some(coding) => {
             let n = outputs.first().map_or(0, |t| t.numel() as u64);
             shift_add_work(&work, precision_of(xi.dtype).0, &coding, n)
@@ -105,8 +105,8 @@ fn integer_kernel_work(enode: &Ir, egraph: &IrGraph, data: &IrData) -> Option<Wo
 }
 
 /// The digit coding of class `w`'s integers when it is the DequantizeLinear of `@csd` weights
-/// (`rules/shiftadd.rules`): the contraction reading it runs as shift-add kernels.
-fn coded_weights(egraph: &IrGraph, w: Id) -> Option<Coding> {
+/// (`rules/shiftadd.rules`) read by contraction `op`: it runs as shift-add kernels.
+fn coded_weights(egraph: &IrGraph, w: Id, op: &Op) -> Option<Coding> {
     let class_node = |id: Id, f: &dyn Fn(&Ir) -> Option<Id>| egraph[id].nodes.iter().find_map(f);
     let dequantized = class_node(w, &|n| match n {
         Ir::Kernel(_, ch) if matches!(kernel_op(egraph, n), Some(Op::DequantizeLinear(_))) => ch.get(1).copied(),
@@ -118,8 +118,9 @@ fn coded_weights(egraph: &IrGraph, w: Id) -> Option<Coding> {
     })?;
     egraph[coded].nodes.iter().find_map(|n| {
         let Ir::Const(c) = n else { return None };
-        let values = egraph.analysis.consts.get(&c.0)?.to_i64_vec()?;
-        Some(Coding::choose(&values.into_iter().map(|v| v as i32).collect::<Vec<_>>()))
+        let t = egraph.analysis.consts.get(&c.0)?;
+        let values: Vec<i32> = t.to_i64_vec()?.into_iter().map(|v| v as i32).collect();
+        Some(Coding::of_contraction(&values, Layout::of(op, &t.shape)))
     })
 }
 

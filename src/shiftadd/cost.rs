@@ -13,6 +13,13 @@
 //! s), measured with `scripts/cortexm.sh`: before they were priced, one addition per digit in
 //! vector lanes made the sparse layers of int8 MobileNet VWW run shift-add on the Cortex-M4,
 //! where they took 8 % more cycles than with multiplies.
+//!
+//! With partials shared across the output channels ([`super::mcm`]; `k_sa_share` in the
+//! kernels), a pixel's taps are first gathered into a scratch of 32-bit words
+//! ([`GATHER_INSTRUCTIONS`] each), its partials computed there ([`PARTIAL_INSTRUCTIONS`]
+//! each), and the programs add fewer terms: the shared form is priced, and run, only where
+//! that is fewer instructions in all ([`sharing_pays`]). A program word is then an offset into
+//! the scratch: the words are the gather's taps, two per partial and one per term.
 
 use super::Coding;
 use crate::cost::{OpClass, Precision, Work};
@@ -25,30 +32,96 @@ pub const TERM_INSTRUCTIONS: u64 = 6;
 /// the loop bookkeeping).
 pub const PLANE_INSTRUCTIONS: u64 = 20;
 
+/// Instructions per tap gathered into the scratch, per pixel (load the tap's offset, load
+/// the input, store it, loop). Like the term's figure, in ARMv6-M cycles: fitted over
+/// `k_sa_share`'s cycles in the three int8 models of `scripts/cortexm.sh` on the emulated
+/// Cortex-M0+ (12.6 per tap, 13.6 per partial, 2026-12-07).
+pub const GATHER_INSTRUCTIONS: u64 = 13;
+
+/// Instructions per shared partial, per pixel (load its two operands' offsets and values, add
+/// or subtract, store: five loads and stores of two cycles each on ARMv6-M), measured as
+/// [`GATHER_INSTRUCTIONS`] is.
+pub const PARTIAL_INSTRUCTIONS: u64 = 14;
+
+/// The fewest programs a pattern must occur in to be shared: each use saves a term of
+/// [`TERM_INSTRUCTIONS`], the partial costs [`PARTIAL_INSTRUCTIONS`] once.
+pub const MIN_USES: u32 = (PARTIAL_INSTRUCTIONS / TERM_INSTRUCTIONS + 1) as u32;
+
+/// The most partials a contraction shares: its kernel keeps `taps + partials` i32 on the stack
+/// (8 KB of partials; the greedy takes the most used first, the last ones save least).
+pub const MAX_PARTIALS: usize = 2048;
+
+/// Whether `coding`'s shared programs run in fewer instructions per pixel than its plain
+/// ones: the terms they save against the gather and the partials.
+pub fn sharing_pays(coding: &Coding) -> bool {
+    coding.shared.is_some_and(|s| {
+        s.terms * TERM_INSTRUCTIONS + s.taps * GATHER_INSTRUCTIONS + s.partials * PARTIAL_INSTRUCTIONS
+            < coding.nonzeros * TERM_INSTRUCTIONS
+    })
+}
+
+/// What a shift-add kernel executes.
+pub(crate) struct Executed {
+    /// Terms added or subtracted (non-zero digits, or shared programs' terms).
+    pub terms: u64,
+    /// Partials computed (once per pixel each).
+    pub partials: u64,
+    /// Taps gathered into the scratch.
+    pub gathered: u64,
+    /// Plane steps (a shift and an addition per output and plane).
+    pub plane_steps: u64,
+}
+
 /// `mult` (the multiply form's work, multiply-accumulates at precision `p`) as shift-add work
 /// for weights coded as `coding`, with `outputs` output elements.
 pub fn shift_add_work(mult: &Work, p: Precision, coding: &Coding, outputs: u64) -> Work {
     let mut w = *mult;
     let macs = w.ops.take(p, OpClass::Fma) + w.scalar.take(p, OpClass::Fma);
-    let (digits, planes) = executed(macs, coding, outputs);
-    let instructions =
-        digits.saturating_mul(TERM_INSTRUCTIONS).saturating_add(planes.saturating_mul(PLANE_INSTRUCTIONS));
+    let e = executed(macs, coding, outputs);
+    let instructions = [
+        (e.terms, TERM_INSTRUCTIONS),
+        (e.partials, PARTIAL_INSTRUCTIONS),
+        (e.gathered, GATHER_INSTRUCTIONS),
+        (e.plane_steps, PLANE_INSTRUCTIONS),
+    ]
+    .iter()
+    .fold(0u64, |sum, &(n, per)| sum.saturating_add(n.saturating_mul(per)));
     w.scalar.add(Precision::I32, OpClass::Add, instructions);
-    w.bytes = w.bytes.saturating_sub(coding.weights).saturating_add(2 * coding.nonzeros);
+    let words = match coding.shared.filter(|_| sharing_pays(coding)) {
+        Some(s) => s.terms + s.taps + 2 * s.partials,
+        None => coding.nonzeros,
+    };
+    w.bytes = w.bytes.saturating_sub(coding.weights).saturating_add(2 * words);
     w
 }
 
-/// What a shift-add kernel executes in place of `macs` multiply-accumulates: the additions of
-/// non-zero digits, and the plane steps (one shift and one addition per output and plane).
-pub(crate) fn executed(macs: u64, coding: &Coding, outputs: u64) -> (u64, u64) {
-    let digits =
-        if coding.weights == 0 { 0 } else { (macs as u128 * coding.nonzeros as u128 / coding.weights as u128) as u64 };
-    (digits, outputs.saturating_mul(coding.planes as u64))
+/// What a shift-add kernel executes in place of `macs` multiply-accumulates (each weight is
+/// used `macs / weights` times: once per pixel): the terms of its programs, the shared
+/// partials and the gather where [`sharing_pays`], and the plane steps.
+pub(crate) fn executed(macs: u64, coding: &Coding, outputs: u64) -> Executed {
+    let per_pixel = |n: u64| {
+        if coding.weights == 0 {
+            0
+        } else {
+            (macs as u128 * n as u128 / coding.weights as u128) as u64
+        }
+    };
+    let plane_steps = outputs.saturating_mul(coding.planes as u64);
+    match coding.shared.filter(|_| sharing_pays(coding)) {
+        Some(s) => Executed {
+            terms: per_pixel(s.terms),
+            partials: per_pixel(s.partials),
+            gathered: per_pixel(s.taps),
+            plane_steps,
+        },
+        None => Executed { terms: per_pixel(coding.nonzeros), partials: 0, gathered: 0, plane_steps },
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shiftadd::mcm::Sharing;
     use crate::shiftadd::Recoding;
 
     #[test]
@@ -57,11 +130,31 @@ mod tests {
         mult.ops.add(Precision::I8, OpClass::Fma, 1000);
         mult.bytes = 500;
         // 10 outputs over 100 weights (10 taps each) with 250 non-zero digits in 3 planes.
-        let coding = Coding { recoding: Recoding::Csd, nonzeros: 250, weights: 100, planes: 3 };
+        let coding = Coding { recoding: Recoding::Csd, nonzeros: 250, weights: 100, planes: 3, shared: None };
         let w = shift_add_work(&mult, Precision::I8, &coding, 10);
         assert_eq!(w.ops.get(Precision::I8, OpClass::Fma), 0);
         assert_eq!(w.ops.total(OpClass::Add), 0, "nothing in vector lanes");
         assert_eq!(w.scalar.get(Precision::I32, OpClass::Add), 2500 * 6 + 30 * 20);
         assert_eq!(w.bytes, 500 - 100 + 500);
+    }
+
+    #[test]
+    fn shared_partials_are_priced_once_per_pixel_where_they_pay() {
+        let mut mult = Work::default();
+        mult.ops.add(Precision::I8, OpClass::Fma, 1000);
+        mult.bytes = 500;
+        // 10 pixels of 10 channels by 10 taps: 250 digits → 150 terms with 20 partials.
+        let sharing = Sharing { taps: 10, partials: 20, terms: 150 };
+        let coding = Coding { recoding: Recoding::Csd, nonzeros: 250, weights: 100, planes: 3, shared: Some(sharing) };
+        assert!(sharing_pays(&coding), "150·6 + 10·13 + 20·14 < 250·6");
+        let w = shift_add_work(&mult, Precision::I8, &coding, 100);
+        let per_pixel = 150 * TERM_INSTRUCTIONS + 10 * GATHER_INSTRUCTIONS + 20 * PARTIAL_INSTRUCTIONS;
+        assert_eq!(w.scalar.get(Precision::I32, OpClass::Add), 10 * per_pixel + 300 * PLANE_INSTRUCTIONS);
+        assert_eq!(w.bytes, 500 - 100 + 2 * (150 + 10 + 40));
+        // Sharing that saves too little is not priced (nor run).
+        let few = Coding { shared: Some(Sharing { taps: 10, partials: 20, terms: 240 }), ..coding };
+        assert!(!sharing_pays(&few));
+        let adds = |c: &Coding| shift_add_work(&mult, Precision::I8, c, 100).scalar.get(Precision::I32, OpClass::Add);
+        assert_eq!(adds(&few), adds(&Coding { shared: None, ..coding }));
     }
 }

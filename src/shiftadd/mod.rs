@@ -14,18 +14,21 @@
 //! function `@csd` ([`FUNCTION`]): the same integers, to be computed by shift-add kernels. The
 //! marked constant carries [`CODED`] as its `TensorProto.doc_string`, so the choice survives
 //! export and import, and the Rust back end runs the contraction reading it with shift-add
-//! kernels, the weights written as digit programs ([`program`]).
+//! kernels, the weights written as digit programs ([`program`]), with the partial products
+//! that many output channels add computed once and shared ([`mcm`]) where that pays.
 
 mod cost;
+pub mod mcm;
 pub mod program;
 
-pub use cost::shift_add_work;
+pub use cost::{sharing_pays, shift_add_work, MAX_PARTIALS, MIN_USES};
 
 use crate::cost::{roofline, Precision, Profile, Work};
 use crate::fit::spt::spt_terms;
 use crate::graph::{ConstOrigin, Graph, ValueId, ValueKind};
 use serde::Serialize;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 /// The rule function that marks integer weights as digit-coded (`(@csd ?w)`).
 pub const FUNCTION: &str = "csd";
@@ -96,6 +99,46 @@ pub struct Coding {
     pub weights: u64,
     /// Digit planes (the highest plane used, plus one).
     pub planes: u32,
+    /// The programs with partials shared across the output channels ([`mcm`]), when the
+    /// contraction's layout allows it (one group) and some pattern occurs [`MIN_USES`] times.
+    pub shared: Option<mcm::Sharing>,
+}
+
+/// How a contraction's weights lie, for sharing partials across its output channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// `[channels][taps]` (a Conv of one group; a Gemm with `transB`).
+    Rows(usize),
+    /// `[taps][channels]` (a MatMul; a Gemm without `transB`).
+    Columns(usize),
+    /// Nothing shared (a grouped convolution: each group has its own inputs).
+    Unshared,
+}
+
+impl Layout {
+    /// The layout of the weights (of shape `shape`) of contraction `op`.
+    pub fn of(op: &crate::ops::Op, shape: &[usize]) -> Layout {
+        use crate::ops::Op;
+        match (op, shape) {
+            (Op::Conv(c), [m, ..]) if c.attrs.group == 1 => Layout::Rows(*m),
+            (Op::Gemm(g), [n, _]) if g.trans_b => Layout::Rows(*n),
+            (Op::Gemm(_) | Op::MatMul(_), [_, n]) => Layout::Columns(*n),
+            _ => Layout::Unshared,
+        }
+    }
+
+    /// `values` as one weight vector per output channel, when the layout shares.
+    pub fn channels(self, values: &[i32]) -> Option<Vec<Vec<i32>>> {
+        match self {
+            Layout::Rows(n) if n > 0 && values.len().is_multiple_of(n) => {
+                Some(values.chunks(values.len() / n).map(<[i32]>::to_vec).collect())
+            }
+            Layout::Columns(n) if n > 0 && values.len().is_multiple_of(n) => {
+                Some((0..n).map(|j| values.iter().skip(j).step_by(n).copied().collect()).collect())
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Coding {
@@ -117,7 +160,30 @@ impl Coding {
             nonzeros += n as u64;
             planes = planes.max(p);
         }
-        Coding { recoding, nonzeros, weights: values.len() as u64, planes }
+        Coding { recoding, nonzeros, weights: values.len() as u64, planes, shared: None }
+    }
+
+    /// [`Coding::choose`] with the partials shared across the channels of `layout`
+    /// ([`mcm::Shared::find`], patterns used at least [`MIN_USES`] times), remembered per
+    /// weight tensor: the extractor prices a layer many times, the greedy takes up to a
+    /// second on the largest layers.
+    pub fn of_contraction(values: &[i32], layout: Layout) -> Coding {
+        use std::hash::{Hash, Hasher};
+        static SEEN: OnceLock<Mutex<HashMap<u64, Option<mcm::Sharing>>>> = OnceLock::new();
+        let coding = Coding::choose(values);
+        let Some(channels) = layout.channels(values) else { return coding };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (values, layout).hash(&mut h);
+        let key = h.finish();
+        let seen = SEEN.get_or_init(Default::default);
+        let known = seen.lock().expect("the sharing cache is never poisoned: no panics under it").get(&key).copied();
+        let shared = known.unwrap_or_else(|| {
+            let s = mcm::Shared::find(&channels, coding.recoding, MIN_USES, MAX_PARTIALS).sharing();
+            let s = (s.partials > 0).then_some(s);
+            seen.lock().expect("the sharing cache is never poisoned: no panics under it").insert(key, s);
+            s
+        });
+        Coding { shared, ..coding }
     }
 
     /// Non-zero digits per weight.
@@ -130,8 +196,9 @@ impl Coding {
     }
 }
 
-/// The coding of constant `ints` when it is marked as digit-coded ([`CODED`]).
-pub fn coding_of(graph: &Graph, ints: ValueId) -> Option<Coding> {
+/// The coding of constant `ints` when it is marked as digit-coded ([`CODED`]), read by a
+/// contraction whose weights lie as `layout`.
+pub fn coding_of(graph: &Graph, ints: ValueId, layout: Layout) -> Option<Coding> {
     let ValueKind::Const { tensor, origin: ConstOrigin::Initializer { doc_string, .. } } = &graph.value(ints).kind
     else {
         return None;
@@ -140,7 +207,7 @@ pub fn coding_of(graph: &Graph, ints: ValueId) -> Option<Coding> {
         return None;
     }
     let values: Vec<i32> = tensor.to_i64_vec()?.into_iter().map(|v| v as i32).collect();
-    Some(Coding::choose(&values))
+    Some(Coding::of_contraction(&values, layout))
 }
 
 /// A layer run by shift-add kernels, as the report shows it: its coding, the operations it
@@ -153,8 +220,10 @@ pub struct ShiftAddChoice {
     pub digits_per_weight: f64,
     /// Digit planes.
     pub planes: u32,
-    /// Additions and subtractions executed (digits, and combining the planes).
+    /// Additions and subtractions executed (digits, shared partials, and combining the planes).
     pub additions: u64,
+    /// Partials shared across the output channels, computed once per pixel (0: none).
+    pub shared_partials: u64,
     /// Shifts executed (combining the planes).
     pub shifts: u64,
     /// The multiplications the multiply form executes (and this one does not).
@@ -178,14 +247,15 @@ impl ShiftAddChoice {
         use crate::cost::OpClass;
         let work = shift_add_work(mult, p, coding, outputs);
         let multiplications = mult.ops.get(p, OpClass::Fma) + mult.scalar.get(p, OpClass::Fma);
-        let (digits, plane_steps) = cost::executed(multiplications, coding, outputs);
+        let e = cost::executed(multiplications, coding, outputs);
         let m = roofline(profile, mult);
         let choice = ShiftAddChoice {
             recoding: coding.recoding,
             digits_per_weight: coding.digits_per_weight(),
             planes: coding.planes,
-            additions: digits + plane_steps,
-            shifts: plane_steps,
+            additions: e.terms + e.partials + e.plane_steps,
+            shared_partials: coding.shared.filter(|_| e.partials > 0).map_or(0, |s| s.partials),
+            shifts: e.plane_steps,
             multiplications,
             multiply_latency_s: m.latency_s,
             multiply_energy_pj: m.energy_pj,
@@ -217,7 +287,10 @@ mod tests {
     fn choose_prefers_csd_on_ties_and_binary_when_it_needs_fewer_planes() {
         // 3 = 2^2 - 2^0 in CSD (planes 0..=2), 2^1 + 2^0 in binary (planes 0..=1): equal digits.
         assert_eq!(Coding::choose(&[3]).recoding, Recoding::Binary);
-        assert_eq!(Coding::choose(&[7, 1]), Coding { recoding: Recoding::Csd, nonzeros: 3, weights: 2, planes: 4 });
+        assert_eq!(
+            Coding::choose(&[7, 1]),
+            Coding { recoding: Recoding::Csd, nonzeros: 3, weights: 2, planes: 4, shared: None }
+        );
         assert_eq!(Coding::choose(&[0, 0]).nonzeros, 0);
     }
 }

@@ -5,12 +5,27 @@
 //! multiplying. Everything else of the integer path is unchanged: the same padded input, the
 //! same per-channel offsets, scales and biases, the same store (through a table of steps on
 //! cores without a float unit, [`super::steps`]).
+//!
+//! Where partials shared across the output channels pay ([`crate::shiftadd::sharing_pays`],
+//! the cost model's test, on the coding [`Coding::of_contraction`] finds: a convolution of one
+//! group, a matrix product), the programs are those of [`Shared::find`] and the kernels
+//! `k_saconv_shared` and `k_samm_shared`, which compute each partial once per pixel.
 
 use super::conv::ConvGeometry;
 use super::quant::{Fusion, Terms};
 use super::{nums, Arg, BufId, EmitError, Lowerer, Weight};
+use crate::shiftadd::mcm::Shared;
 use crate::shiftadd::program::DigitPrograms;
-use crate::shiftadd::Coding;
+use crate::shiftadd::{sharing_pays, Coding, Layout, MAX_PARTIALS, MIN_USES};
+
+/// The programs of `values` (laid out as `layout`) with shared partials, where they pay.
+fn shared(values: &[i32], layout: Layout) -> Option<Shared> {
+    let coding = Coding::of_contraction(values, layout);
+    if !sharing_pays(&coding) {
+        return None;
+    }
+    Some(Shared::find(&layout.channels(values)?, coding.recoding, MIN_USES, MAX_PARTIALS))
+}
 
 impl Lowerer<'_> {
     /// A quantized convolution (any kernel, stride, dilation and group) with digit-coded
@@ -41,8 +56,17 @@ impl Lowerer<'_> {
             .collect();
         let xt = f.xq.elem.rust();
         let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{xt}", f.xq.zero))?;
+        let sharing = if g == 1 { shared(values, Layout::Rows(m)) } else { None };
+        if let Some(s) = sharing {
+            let offsets: Vec<u32> = channels.first().map_or(Vec::new(), |c| c.iter().map(|&(at, _)| at).collect());
+            let programs = DigitPrograms::encode_shared(&s, &offsets);
+            let p = s.partials.len();
+            let dims = [cin, ph, pw, m, oh, ow, sh, sw, taps, p, taps + p];
+            return self.shift_add_step("k_saconv_shared", programs, src, f, t, &dims);
+        }
+        let programs = DigitPrograms::encode(&channels, Coding::choose(values).recoding);
         let dims = [g, cin / g, ph, pw, m / g, oh, ow, sh, sw];
-        self.shift_add_step("k_saconv", &channels, values, src, f, t, &dims)
+        self.shift_add_step("k_saconv", programs, src, f, t, &dims)
     }
 
     /// `y[M][N] = x[M][K] · w[K][N]` (Gemm, MatMul) with digit-coded `values` (`[K][N]`, zero
@@ -55,25 +79,28 @@ impl Lowerer<'_> {
         f: &Fusion,
         t: Terms,
     ) -> Result<(), EmitError> {
+        if let Some(s) = shared(values, Layout::Columns(n)) {
+            let programs = DigitPrograms::encode_shared(&s, &(0..k as u32).collect::<Vec<_>>());
+            let p = s.partials.len();
+            return self.shift_add_step("k_samm_shared", programs, xb, f, t, &[m, k, n, p, k + p]);
+        }
         let columns: Vec<Vec<(u32, i32)>> =
             (0..n).map(|j| (0..k).map(|i| (i as u32, values[i * n + j])).collect()).collect();
-        self.shift_add_step("k_samm", &columns, values, xb, f, t, &[m, k, n])
+        let programs = DigitPrograms::encode(&columns, Coding::choose(values).recoding);
+        self.shift_add_step("k_samm", programs, xb, f, t, &[m, k, n])
     }
 
-    /// The call of shift-add `kernel` on input `src` with the programs of `channels` (the
-    /// weights `values`, for the choice of recoding), const arguments `dims`, then the planes.
-    #[allow(clippy::too_many_arguments)]
+    /// The call of shift-add `kernel` on input `src` with `programs`, const arguments `dims`,
+    /// then the planes.
     fn shift_add_step(
         &mut self,
         kernel: &'static str,
-        channels: &[Vec<(u32, i32)>],
-        values: &[i32],
+        programs: DigitPrograms,
         src: BufId,
         f: &Fusion,
         t: Terms,
         dims: &[usize],
     ) -> Result<(), EmitError> {
-        let programs = DigitPrograms::encode(channels, Coding::choose(values).recoding);
         let words = if programs.fits_u16() {
             Weight::U16(programs.words.iter().map(|&w| w as u16).collect())
         } else {
