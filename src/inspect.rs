@@ -156,7 +156,10 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
                     }
                     // Weights coded as digit planes run as shift-add kernels.
                     let coded = node.inputs.get(1).copied().flatten().and_then(|v| weight_ints(graph, v));
-                    let layout = |v| crate::shiftadd::Layout::of(&node.op, graph.ty(v).map_or(&[][..], |t| &t.shape));
+                    let layout = |v| match crate::shiftadd::searches_sharing(profile) {
+                        true => crate::shiftadd::Layout::of(&node.op, graph.ty(v).map_or(&[][..], |t| &t.shape)),
+                        false => crate::shiftadd::Layout::Unshared,
+                    };
                     match coded.and_then(|v| crate::shiftadd::coding_of(graph, v, layout(v))) {
                         Some(coding) => {
                             let n = outs.first().map_or(0, |t| t.numel() as u64);

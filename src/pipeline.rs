@@ -399,6 +399,7 @@ fn run_stages(
         integer_requant: opts.emit_options.integer_requant || no_fpu,
         // A core without a float unit is a microcontroller, whose profile's L2 is its flash.
         weights_budget: opts.emit_options.weights_budget.or(no_fpu.then_some(profile.l2.size as usize)),
+        unshared_digits: opts.emit_options.unshared_digits || !crate::shiftadd::searches_sharing(&profile),
         ..opts.emit_options
     };
     let rust = opts.emit_rust.as_ref().map(|_| crate::emit::generate(&graph, &emit_options)).transpose()?;

@@ -90,6 +90,11 @@ pub struct EmitOptions {
     /// ([`requant`]), integer comparisons giving the float formula's result exactly. The
     /// pipeline sets it for targets whose f32 multiply runs below 0.1 per cycle.
     pub integer_requant: bool,
+    /// Digit-coded (shift-add) contractions keep one program per output channel, without the
+    /// partials shared across channels that they otherwise take where sharing pays: the
+    /// pipeline sets it for targets whose cost model does not search sharing
+    /// ([`crate::shiftadd::searches_sharing`]), so that the module runs what was priced.
+    pub unshared_digits: bool,
     /// With `integer_requant`: the bytes the module's weights may take (the target's flash).
     /// Each table costs up to 148 bytes per output channel; when they do not all fit, the layers
     /// that store the most values per table byte get theirs, as long as the weights fit, and

@@ -80,7 +80,7 @@ fn runtime_dequantized(egraph: &IrGraph, id: Id) -> bool {
 /// The work of an integer kernel, when `enode` is a Conv, Gemm or MatMul whose input is the
 /// DequantizeLinear of a runtime 8-bit tensor and whose weights are dequantized 8-bit constants:
 /// priced with 8-bit operands (the float output and bias as they are).
-fn integer_kernel_work(enode: &Ir, egraph: &IrGraph, data: &IrData) -> Option<Work> {
+fn integer_kernel_work(enode: &Ir, egraph: &IrGraph, data: &IrData, share: bool) -> Option<Work> {
     let Ir::Kernel(_, ch) = enode else { return None };
     let op = kernel_op(egraph, enode)?;
     if !matches!(op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_)) {
@@ -95,7 +95,7 @@ fn integer_kernel_work(enode: &Ir, egraph: &IrGraph, data: &IrData) -> Option<Wo
     inputs.extend(ch[3..].iter().map(|c| egraph[*c].data.ty()));
     let outputs: Vec<TensorType> = data.types.iter().flatten().cloned().collect();
     let work = kernel_work(op, &inputs, &outputs);
-    Some(match coded_weights(egraph, w, op) {
+    Some(match coded_weights(egraph, w, op, share) {
         Some(coding) => {
             let n = outputs.first().map_or(0, |t| t.numel() as u64);
             shift_add_work(&work, precision_of(xi.dtype).0, &coding, n)
@@ -105,8 +105,9 @@ fn integer_kernel_work(enode: &Ir, egraph: &IrGraph, data: &IrData) -> Option<Wo
 }
 
 /// The digit coding of class `w`'s integers when it is the DequantizeLinear of `@csd` weights
-/// (`rules/shiftadd.rules`) read by contraction `op`: it runs as shift-add kernels.
-fn coded_weights(egraph: &IrGraph, w: Id, op: &Op) -> Option<Coding> {
+/// (`rules/shiftadd.rules`) read by contraction `op`: it runs as shift-add kernels, with
+/// partials shared across its output channels searched when `share`.
+fn coded_weights(egraph: &IrGraph, w: Id, op: &Op, share: bool) -> Option<Coding> {
     let class_node = |id: Id, f: &dyn Fn(&Ir) -> Option<Id>| egraph[id].nodes.iter().find_map(f);
     let dequantized = class_node(w, &|n| match n {
         Ir::Kernel(_, ch) if matches!(kernel_op(egraph, n), Some(Op::DequantizeLinear(_))) => ch.get(1).copied(),
@@ -120,18 +121,21 @@ fn coded_weights(egraph: &IrGraph, w: Id, op: &Op) -> Option<Coding> {
         let Ir::Const(c) = n else { return None };
         let t = egraph.analysis.consts.get(&c.0)?;
         let values: Vec<i32> = t.to_i64_vec()?.into_iter().map(|v| v as i32).collect();
-        Some(Coding::of_contraction(&values, Layout::of(op, &t.shape)))
+        let layout = if share { Layout::of(op, &t.shape) } else { Layout::Unshared };
+        Some(Coding::of_contraction(&values, layout))
     })
 }
 
 /// The work of an e-node from its children's facts; `None` when the node is ill-typed.
-pub fn node_work(enode: &Ir, egraph: &IrGraph) -> Option<Work> {
+/// `share`: digit-coded contractions are priced with partials shared across their output
+/// channels where that pays ([`crate::shiftadd::searches_sharing`] of the target).
+pub fn node_work(enode: &Ir, egraph: &IrGraph, share: bool) -> Option<Work> {
     let data = node_data(&egraph.analysis, enode, |i| &egraph[i].data).ok()?;
     if data.weight_only || dequantizes_int(egraph, enode).is_some() {
         // Folded at emission, or read as integers (its readers pay for dequantizing).
         return Some(Work::none());
     }
-    if let Some(work) = integer_kernel_work(enode, egraph, &data) {
+    if let Some(work) = integer_kernel_work(enode, egraph, &data, share) {
         return Some(work);
     }
     let mut work = match super::winograd::winograd_work(enode, egraph, &data) {
@@ -252,7 +256,7 @@ fn own_work(enode: &Ir, egraph: &IrGraph, data: &IrData) -> Option<Work> {
 /// The cost of an e-node on a target (children are e-classes of `egraph`). An ill-typed node
 /// (which rules never add) costs infinitely much.
 pub fn node_cost(profile: &Profile, enode: &Ir, egraph: &IrGraph) -> Estimate {
-    match node_work(enode, egraph) {
+    match node_work(enode, egraph, crate::shiftadd::searches_sharing(profile)) {
         Some(work) => roofline(profile, &work),
         None => {
             Estimate { cycles: f64::INFINITY, latency_s: f64::INFINITY, energy_pj: f64::INFINITY, ..Estimate::zero() }
@@ -344,7 +348,7 @@ mod tests {
         let root = egraph.add_expr(&expr);
         let node = egraph[root].nodes[0].clone();
         assert!(!crate::ir::is_exportable(&node, false));
-        let work = node_work(&node, &egraph).unwrap();
+        let work = node_work(&node, &egraph, true).unwrap();
         // Reads 3 rows of 5 floats and 3 int64 indices, writes 3 rows.
         assert_eq!(work.bytes, 2 * 3 * 5 * 4 + 3 * 8);
         assert_eq!(work.ops, Default::default());

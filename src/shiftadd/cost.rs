@@ -51,6 +51,18 @@ pub const MIN_USES: u32 = (PARTIAL_INSTRUCTIONS / TERM_INSTRUCTIONS + 1) as u32;
 /// (8 KB of partials; the greedy takes the most used first, the last ones save least).
 pub const MAX_PARTIALS: usize = 2048;
 
+/// Whether the cost model searches `profile`'s digit-coded contractions for shared partials
+/// ([`super::Coding::of_contraction`]): where a 32-bit multiply takes longer than the
+/// [`TERM_INSTRUCTIONS`] of a shift-add term (a slow multiplier: `cortex-m0plus`'s 32-cycle
+/// MULS), so that shift-add is the form that runs. Elsewhere shift-add is taken only on layers
+/// of mostly zero weights, where little is shared, and the greedy search (up to seconds on the
+/// largest layers) would only slow every run on an int8 model: those targets price the
+/// programs unshared, as the back end then runs them or cheaper.
+pub fn searches_sharing(profile: &crate::cost::Profile) -> bool {
+    let rate = |c| profile.ops_per_cycle(Precision::I32, c);
+    rate(OpClass::Add) > TERM_INSTRUCTIONS as f64 * rate(OpClass::Mul)
+}
+
 /// Whether `coding`'s shared programs run in fewer instructions per pixel than its plain
 /// ones: the terms they save against the gather and the partials.
 pub fn sharing_pays(coding: &Coding) -> bool {
@@ -123,6 +135,15 @@ mod tests {
     use super::*;
     use crate::shiftadd::mcm::Sharing;
     use crate::shiftadd::Recoding;
+
+    #[test]
+    fn sharing_is_searched_on_the_slow_multiplier_only() {
+        let searched = |t| searches_sharing(&crate::cost::resolve(Some(t), None).expect("a shipped target"));
+        assert!(searched("cortex-m0plus"));
+        for t in ["host", "rpi3", "cortex-m4", "asic45"] {
+            assert!(!searched(t), "{t}");
+        }
+    }
 
     #[test]
     fn macs_become_the_term_loop_per_nonzero_digit_plus_the_plane_combination() {

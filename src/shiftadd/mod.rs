@@ -21,7 +21,7 @@ mod cost;
 pub mod mcm;
 pub mod program;
 
-pub use cost::{sharing_pays, shift_add_work, MAX_PARTIALS, MIN_USES};
+pub use cost::{searches_sharing, sharing_pays, shift_add_work, MAX_PARTIALS, MIN_USES};
 
 use crate::cost::{roofline, Precision, Profile, Work};
 use crate::fit::spt::spt_terms;

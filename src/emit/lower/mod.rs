@@ -281,6 +281,7 @@ pub fn lower(
     let mut l = Lowerer::new(graph, &order, integer.unwrap_or(&none));
     l.packed = !options.narrow_int8;
     l.dsp = options.narrow_int8 && options.arm_dsp;
+    l.unshared_digits = options.unshared_digits;
     l.tables = tables;
     if integer.is_some() {
         l.quant = quant::plan(&l, &order);
@@ -356,6 +357,8 @@ struct Lowerer<'g> {
     packed: bool,
     /// Int8 kernels for the Arm DSP extension ([`EmitOptions::arm_dsp`]).
     dsp: bool,
+    /// Digit-coded contractions keep unshared programs ([`EmitOptions::unshared_digits`]).
+    unshared_digits: bool,
     /// Which integer stores go through tables of steps ([`crate::emit::requant`]).
     tables: Tables,
     /// The Winograd forms, by their input transform's node.
@@ -411,6 +414,7 @@ impl<'g> Lowerer<'g> {
             quant: quant::QuantPlan::default(),
             packed: true,
             dsp: false,
+            unshared_digits: false,
             tables: Tables::None,
             winograd: crate::winograd::forms(graph),
             softermax: crate::softermax::forms(graph),

@@ -28,6 +28,16 @@ fn shared(values: &[i32], layout: Layout) -> Option<Shared> {
 }
 
 impl Lowerer<'_> {
+    /// `layout`, or [`Layout::Unshared`] when the module keeps unshared programs
+    /// ([`crate::emit::EmitOptions::unshared_digits`]).
+    fn share(&self, layout: Layout) -> Layout {
+        if self.unshared_digits {
+            Layout::Unshared
+        } else {
+            layout
+        }
+    }
+
     /// A quantized convolution (any kernel, stride, dilation and group) with digit-coded
     /// `values` (`[M][CG][KH][KW]`, zero points taken off): `k_saconv` on the input padded
     /// with its zero point, each channel's taps at their offsets in a group's padded input.
@@ -56,7 +66,7 @@ impl Lowerer<'_> {
             .collect();
         let xt = f.xq.elem.rust();
         let src = self.pad_input(geo, xb, f.xq.elem, &format!("{}{xt}", f.xq.zero))?;
-        let sharing = if g == 1 { shared(values, Layout::Rows(m)) } else { None };
+        let sharing = if g == 1 { shared(values, self.share(Layout::Rows(m))) } else { None };
         if let Some(s) = sharing {
             let offsets: Vec<u32> = channels.first().map_or(Vec::new(), |c| c.iter().map(|&(at, _)| at).collect());
             let programs = DigitPrograms::encode_shared(&s, &offsets);
@@ -79,7 +89,7 @@ impl Lowerer<'_> {
         f: &Fusion,
         t: Terms,
     ) -> Result<(), EmitError> {
-        if let Some(s) = shared(values, Layout::Columns(n)) {
+        if let Some(s) = shared(values, self.share(Layout::Columns(n))) {
             let programs = DigitPrograms::encode_shared(&s, &(0..k as u32).collect::<Vec<_>>());
             let p = s.partials.len();
             return self.shift_add_step("k_samm_shared", programs, xb, f, t, &[m, k, n, p, k + p]);
