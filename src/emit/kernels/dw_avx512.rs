@@ -58,6 +58,7 @@ unsafe fn k_dw_avx512<
 }
 
 /// The bits `from..to` of a mask of `N` lanes (none where `to <= from`; clipped to `0..N`).
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn k_dw512_lanes<const N: isize>(from: isize, to: isize) -> u32 {
     let (a, b) = (from.clamp(0, N), to.clamp(0, N));
