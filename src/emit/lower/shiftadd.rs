@@ -18,13 +18,16 @@ use crate::shiftadd::mcm::Shared;
 use crate::shiftadd::program::DigitPrograms;
 use crate::shiftadd::{sharing_pays, Coding, Layout, MAX_PARTIALS, MIN_USES};
 
-/// The programs of `values` (laid out as `layout`) with shared partials, where they pay.
+/// The programs of `values` (laid out as `layout`) with shared partials, where they pay: the
+/// greedy run once here, its summary priced as the cost model prices
+/// [`Coding::of_contraction`]'s (whose cache is keyed by the weights before the zero point is
+/// taken off, so it would not spare the search).
 fn shared(values: &[i32], layout: Layout) -> Option<Shared> {
-    let coding = Coding::of_contraction(values, layout);
-    if !sharing_pays(&coding) {
-        return None;
-    }
-    Some(Shared::find(&layout.channels(values)?, coding.recoding, MIN_USES, MAX_PARTIALS))
+    let channels = layout.channels(values)?;
+    let coding = Coding::choose(values);
+    let found = Shared::find(&channels, coding.recoding, MIN_USES, MAX_PARTIALS);
+    let shared = Some(found.sharing()).filter(|s| s.partials > 0);
+    sharing_pays(&Coding { shared, ..coding }).then_some(found)
 }
 
 impl Lowerer<'_> {
