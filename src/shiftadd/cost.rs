@@ -266,9 +266,7 @@ mod tests {
 
     #[test]
     fn macs_become_the_term_loop_per_nonzero_digit_plus_the_plane_combination() {
-        let mut mult = Work::default();
-        mult.ops.add(Precision::I8, OpClass::Fma, 1000);
-        mult.bytes = 500;
+        let mult = macs(1000);
         // 10 outputs over 100 weights (10 taps each) with 250 non-zero digits in 3 planes.
         let coding = Coding { recoding: Recoding::Csd, nonzeros: 250, weights: 100, planes: 3, shared: None };
         let w = shift_add_work(&mult, Precision::I8, &coding, 10, ShiftAddForm::Kernel);
@@ -280,9 +278,7 @@ mod tests {
 
     #[test]
     fn shared_partials_are_priced_once_per_pixel_where_they_pay() {
-        let mut mult = Work::default();
-        mult.ops.add(Precision::I8, OpClass::Fma, 1000);
-        mult.bytes = 500;
+        let mult = macs(1000);
         // 10 pixels of 10 channels by 10 taps: 250 digits → 150 terms with 20 partials.
         let sharing = Sharing { taps: 10, partials: 20, terms: 150 };
         let coding = Coding { recoding: Recoding::Csd, nonzeros: 250, weights: 100, planes: 3, shared: Some(sharing) };
@@ -298,6 +294,14 @@ mod tests {
             shift_add_work(&mult, Precision::I8, c, 100, ShiftAddForm::Kernel).scalar.get(Precision::I32, OpClass::Add)
         };
         assert_eq!(adds(&few), adds(&Coding { shared: None, ..coding }));
+    }
+
+    /// A multiply form of `n` 8-bit multiply-accumulates moving 500 bytes.
+    fn macs(n: u64) -> Work {
+        let mut mult = Work::default();
+        mult.ops.add(Precision::I8, OpClass::Fma, n);
+        mult.bytes = 500;
+        mult
     }
 
     /// `n` `bits`-bit additions, as [`at_width`] counts them.
@@ -326,9 +330,7 @@ mod tests {
 
     #[test]
     fn a_datapath_multiplies_and_accumulates_at_the_width_of_the_sum() {
-        let mut mult = Work::default();
-        mult.ops.add(Precision::I8, OpClass::Fma, 6400);
-        mult.bytes = 500;
+        let mult = macs(6400);
         // 100 outputs of 64 taps: products of 16 bits, sums of 22.
         let w = multiply_work(&mult, Precision::I8, 100, ShiftAddForm::Datapath);
         assert_eq!(w.ops.get(Precision::I8, OpClass::Fma), 0);
@@ -344,28 +346,29 @@ mod tests {
 
     #[test]
     fn a_datapath_adds_each_digit_at_the_planes_width_and_reads_the_same_bytes() {
-        let mut mult = Work::default();
-        mult.ops.add(Precision::I8, OpClass::Fma, 6400);
-        mult.bytes = 500;
+        let mult = macs(6400);
         // One channel of 64 taps at 100 pixels: 160 non-zero digits in 7 planes.
         let coding = Coding { recoding: Recoding::Csd, nonzeros: 160, weights: 64, planes: 7, shared: None };
         let w = shift_add_work(&mult, Precision::I8, &coding, 100, ShiftAddForm::Datapath);
         assert_eq!(w.ops.total(OpClass::Fma) + w.ops.total(OpClass::Mul), 0);
         assert_eq!(w.scalar, OpCounts::default(), "nothing fetched or looped over");
-        let mut expected = adds(16000, 15); // 100 pixels × 160 digits into 15-bit plane sums
-        expected.merge(&adds(700, 22)); // 100 outputs × 7 planes into the 22-bit accumulator
-        expected.merge(&adds(64, RECODE_BITS)); // the recoder, once per weight
-        assert_eq!(w.ops, expected, "no shifter: the planes' shifts are by one place, wiring");
+        // Digit terms into 15-bit plane sums, 100 outputs × 7 planes into the 22-bit
+        // accumulator, the recoder once per weight; no shifter: the planes' shifts are by one
+        // place, wiring.
+        let expected = |terms: u64| {
+            let mut ops = adds(terms, 15);
+            ops.merge(&adds(700, 22));
+            ops.merge(&adds(64, RECODE_BITS));
+            ops
+        };
+        assert_eq!(w.ops, expected(16000), "100 pixels × 160 digits");
         assert_eq!(w.bytes, 500, "the 8-bit weights, recoded as they are read");
         // Shared partials: fewer adds in all, at the same width; no gather.
         let shared = Coding { shared: Some(Sharing { taps: 64, partials: 20, terms: 100 }), ..coding };
         let e = executed(ShiftAddForm::Datapath, 6400, &shared, 100);
         assert_eq!((e.terms, e.partials, e.gathered, e.recoded), (10000, 2000, 0, 64));
         let w = shift_add_work(&mult, Precision::I8, &shared, 100, ShiftAddForm::Datapath);
-        let mut expected = adds(12000, 15);
-        expected.merge(&adds(700, 22));
-        expected.merge(&adds(64, RECODE_BITS));
-        assert_eq!(w.ops, expected);
+        assert_eq!(w.ops, expected(12000));
         // Partials that save no adder are not used.
         let none = Coding { shared: Some(Sharing { taps: 64, partials: 20, terms: 140 }), ..coding };
         assert_eq!(executed(ShiftAddForm::Datapath, 6400, &none, 100).partials, 0);
