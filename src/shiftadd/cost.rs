@@ -40,11 +40,10 @@
 //!   highest plane, as the kernels combine them): a constant shift is wiring in a datapath and
 //!   costs no energy (the profile's shift figures are barrel shifters, for shifts by a
 //!   variable amount, which DeepShift's weights are and digit planes are not); and per weight
-//!   one `RECODE_BITS`-bit
-//!   add, the combinational recoder that turns the 8-bit weight into its digits as it is read
-//!   (non-adjacent form: the digits are `3w ⊕ w`, `3w = w + 2w`). The weights stay 8-bit in
-//!   memory and are read as often as the multiply form reads them, so the bytes moved are the
-//!   multiply form's. Shared partials are used wherever they mean fewer adds in all
+//!   one `RECODE_BITS`-bit add, the combinational recoder that turns the 8-bit weight into its
+//!   digits as it is read (the non-adjacent form is one carry chain, `3w = w + 2w`, and bitwise
+//!   logic). The weights stay 8-bit in memory and are read as often as the multiply form reads
+//!   them, so the bytes moved are the multiply form's. Shared partials are used wherever they mean fewer adds in all
 //!   ([`Sharing`](super::mcm::Sharing): a pattern shared [`MIN_USES`] times saves at least two
 //!   adds for one), and there is no gather: the taps are wires into the adders.
 //!
