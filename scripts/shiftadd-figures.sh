@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Multiplication → shift/add (issue 13): for each int8 QDQ model of ../shared, the predicted
 # cost before and after optimizing for each target, and how many layers the extractor put on
-# shift-add kernels (with their digits per weight). Reports go to target/shiftadd-figures/.
+# shift-add kernels (with their digits per weight); then, for asic45, the predicted energy split
+# into the contractions' operations, the other operations and the bytes moved (each layer's
+# bytes at the memory level its working set fits, priced per byte as the profile says), before
+# (the multiply form) and after. Reports go to target/shiftadd-figures/.
 # Opt-in (about a minute): bash scripts/shiftadd-figures.sh [BIN]
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
@@ -34,4 +37,27 @@ print(f"| {model} | {target} | {objective} | {unit(b)} | {unit(a)} | {b / a:.2f}
       + (f"{digits:.2f} |" if layers else "- |"))
 PY
   done
+done
+echo
+echo "| model (asic45) | form | contractions' operations | other operations | bytes moved | total |"
+echo "|---|---|---|---|---|---|"
+"$BIN" targets show asic45 >"$OUT/asic45.toml" || exit 1
+for model in mnist-8 dscnn_kws resnet8_cifar10_pretrainedResnet mobilenetv1_025_vww96 fc_autoencoder_ad01; do
+  [ -f "$OUT/$model-asic45-energy.json" ] || continue
+  python3 - "$OUT/$model-asic45-energy.json" "$OUT/asic45.toml" "$model" <<'PY'
+import json, sys, tomllib
+path, profile, model = sys.argv[1:]
+per_byte = tomllib.load(open(profile, "rb"))["energy"]["memory"]
+r = json.load(open(path))
+for side, form in (("before", "multiply"), ("after", "chosen")):
+    ops = {True: 0.0, False: 0.0}
+    moved = 0.0
+    for n in r[side]["nodes"]:
+        c = n.get("cost") or {}
+        memory = c.get("bytes", 0) * per_byte[c.get("level", "l1")]
+        ops[n["op"] in ("Conv", "Gemm", "MatMul")] += c.get("energy_pj", 0.0) - memory
+        moved += memory
+    cells = [ops[True], ops[False], moved, ops[True] + ops[False] + moved]
+    print(f"| {model} | {form} | " + " | ".join(f"{v / 1e6:.3f} µJ" for v in cells) + " |")
+PY
 done

@@ -160,15 +160,18 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
                         true => crate::shiftadd::Layout::of(&node.op, graph.ty(v).map_or(&[][..], |t| &t.shape)),
                         false => crate::shiftadd::Layout::Unshared,
                     };
+                    let n = outs.first().map_or(0, |t| t.numel() as u64);
+                    let p = crate::cost::precision_of(x.dtype).0;
                     match coded.and_then(|v| crate::shiftadd::coding_of(graph, v, layout(v))) {
                         Some(coding) => {
-                            let n = outs.first().map_or(0, |t| t.numel() as u64);
-                            let p = crate::cost::precision_of(x.dtype).0;
                             let (choice, work) = crate::shiftadd::ShiftAddChoice::price(profile, &mult, p, &coding, n);
                             shift_add = Some(choice);
                             crate::cost::roofline(profile, &work)
                         }
-                        None => crate::cost::roofline(profile, &mult),
+                        None => {
+                            let work = crate::shiftadd::multiply_work(&mult, p, n, profile.shift_add);
+                            crate::cost::roofline(profile, &work)
+                        }
                     }
                 }
                 (false, None) => match (fused.get(&id), integer.moves.get(&id)) {

@@ -44,7 +44,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 }
 
 #[test]
-fn shift_add_is_chosen_on_the_small_multiplier_core_only() {
+fn processors_choose_shift_add_only_with_the_small_multiplier() {
     let Some(shared) = common::shared_dir() else { return };
     let model = shared.join("models/int8/mnist-8/model_qdq.onnx");
     let md = common::target_dir().join("shiftadd-test/mnist-m0plus.md");
@@ -100,5 +100,33 @@ fn coded_model_computes_what_the_original_computes() {
     // Bit for bit: the weights are the same integers.
     for out in r["verification"]["outputs"].as_array().unwrap() {
         assert_eq!(out["figures"]["max_abs"].as_f64(), Some(0.0), "{out}");
+    }
+}
+
+#[test]
+fn a_datapath_adds_digits_instead_of_multiplying_every_int8_contraction() {
+    let Some(shared) = common::shared_dir() else { return };
+    // asic45 prices a contraction as a datapath's adders and multipliers, each as wide as its
+    // sum (targets/asic45.toml, [shift_add]): every convolution and Gemm runs shift-add.
+    for (model, contractions, most) in [("mnist-8", 3, 0.75), ("dscnn_kws", 10, 0.85)] {
+        let path = shared.join(format!("models/int8/{model}/model_qdq.onnx"));
+        let (r, bytes) = optimize(&path, "asic45", &["--objective", "energy"], &format!("{model}-asic45"));
+        let layers = shift_add_layers(&r);
+        assert_eq!(layers.len(), contractions, "{model}: {layers:#?}");
+        for l in &layers {
+            assert!(["Conv", "Gemm", "MatMul"].contains(&l["op"].as_str().unwrap()), "{l}");
+            let sa = &l["cost"]["shift_add"];
+            let energy = l["cost"]["energy_pj"].as_f64().unwrap();
+            assert!(sa["multiply_energy_pj"].as_f64().unwrap() > energy, "{model}: {l}");
+            assert!(sa["additions"].as_u64().unwrap() > sa["multiplications"].as_u64().unwrap());
+        }
+        let energy = |side: &str| r[side]["cost"]["energy_pj"].as_f64().unwrap();
+        // The memory traffic, the same in both forms, bounds the saving (README).
+        assert!(energy("after") < most * energy("before"), "{model}: {} -> {}", energy("before"), energy("after"));
+        assert!(contains(&bytes, gos_opt::shiftadd::CODED));
+        assert_eq!(r["verified"], Value::Bool(true));
+        for out in r["verification"]["outputs"].as_array().unwrap() {
+            assert_eq!(out["figures"]["max_abs"].as_f64(), Some(0.0), "{model}: {out}");
+        }
     }
 }

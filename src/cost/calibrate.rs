@@ -364,6 +364,7 @@ pub fn calibrate(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Profi
         dram_bandwidth: sig4(dram_bw),
         kernel_overhead_cycles: sig4(per_kernel * clock_hz),
         energy: asic.energy,
+        shift_add: super::ShiftAddForm::Kernel,
     })
 }
 
@@ -380,6 +381,7 @@ pub fn render(profile: &Profile, date: &str) -> String {
             "memory" if path.ends_with("size") => format!("{by} (read from /sys/devices/system/cpu/cpu0/cache)"),
             "memory" => format!("{by} (streaming: bytes read + written per second)"),
             "overhead" => format!("{by} (tract: 9 vs 1 chained tiny MatMuls)"),
+            "shift_add" => "modelling choice: a processor runs shift-add as the back end's kernel".into(),
             _ => "estimate: Horowitz 45 nm (ISSCC 2014) as in asic45, a proxy; calibrate cannot measure energy".into(),
         }
     };

@@ -26,7 +26,8 @@ pub use count::kernel_work;
 // The counting vocabulary profiles are written in; it lives below `ops` (which counts into it).
 pub use crate::work::{dot_work, precision_of, Counter, OpClass, OpCounts, Precision, Work};
 pub use profile::{
-    load_file, load_target, resolve, shipped_source, target_names, Cache, Energy, Profile, ProfileError, SHIPPED,
+    load_file, load_target, resolve, shipped_source, target_names, Cache, Energy, Profile, ProfileError, ShiftAddForm,
+    SHIPPED,
 };
 
 use crate::ops::Op;

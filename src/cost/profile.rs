@@ -25,6 +25,10 @@
 //! kernel_cycles = 1000                # cycles per kernel launch
 //! [energy.f32]                        # [pJ per element operation], same classes as throughput
 //! [energy.memory]                     # [pJ per byte] moved at l1, l2, dram
+//! [shift_add]                         # optional: how the target runs shift-add contractions
+//! form = "datapath"                   # "kernel" (the default: `k_sa_run`'s instructions on a
+//!                                     # processor) or "datapath" (adders of a fixed-function
+//!                                     # datapath, each at the width its sum needs)
 //! ```
 
 use super::{MemLevel, OpClass, Precision};
@@ -85,6 +89,30 @@ impl Energy {
     }
 }
 
+/// How a target runs a contraction with digit-coded weights ([`crate::shiftadd`]), and so how
+/// the cost model prices it against the multiply form.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ShiftAddForm {
+    /// As the back end's shift-add kernel runs on a processor: its instructions per digit,
+    /// per plane and per shared partial, the digit programs read from memory.
+    #[default]
+    Kernel,
+    /// As a fixed-function datapath computes it: one adder per non-zero digit, shared partial
+    /// and plane step, each priced at the width its sum needs; and the multiply form as a
+    /// multiplier and an accumulate adder of the width its sum needs.
+    Datapath,
+}
+
+impl ShiftAddForm {
+    /// The value of `shift_add.form` in a profile.
+    pub fn key(self) -> &'static str {
+        match self {
+            ShiftAddForm::Kernel => "kernel",
+            ShiftAddForm::Datapath => "datapath",
+        }
+    }
+}
+
 /// A target's figures.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Profile {
@@ -117,6 +145,8 @@ pub struct Profile {
     pub kernel_overhead_cycles: f64,
     /// Energy figures.
     pub energy: Energy,
+    /// How it runs shift-add contractions (`[shift_add] form`, optional: [`ShiftAddForm::Kernel`]).
+    pub shift_add: ShiftAddForm,
 }
 
 impl Profile {
@@ -185,6 +215,17 @@ impl Profile {
         };
         let (name, description) = (r.text("name")?, r.text("description")?);
         let (clock_hz, cores, threads) = (r.num("clock_hz")?, r.count("cores")?, r.count("threads")?);
+        let shift_add = if table.contains_key("shift_add") {
+            match r.text("shift_add.form")?.as_str() {
+                "kernel" => ShiftAddForm::Kernel,
+                "datapath" => ShiftAddForm::Datapath,
+                other => {
+                    return Err(r.err("shift_add.form", format!("must be \"kernel\" or \"datapath\", found {other:?}")))
+                }
+            }
+        } else {
+            ShiftAddForm::Kernel
+        };
         let mut simd = [0.0; 4];
         for p in Precision::ALL {
             simd[p as usize] = r.num(&format!("simd.{}", p.key()))?;
@@ -208,6 +249,7 @@ impl Profile {
                 l2: r.num("energy.memory.l2")?,
                 dram: r.num("energy.memory.dram")?,
             },
+            shift_add,
         };
         r.reject_unknown(r.table, "")?;
         if profile.threads > profile.cores {
@@ -267,6 +309,8 @@ impl Profile {
         for (key, v) in [("l1", self.energy.l1), ("l2", self.energy.l2), ("dram", self.energy.dram)] {
             line(&mut s, key, &format!("energy.memory.{key}"), num(v));
         }
+        let _ = writeln!(s, "\n[shift_add]");
+        line(&mut s, "form", "shift_add.form", format!("{:?}", self.shift_add.key()));
         s
     }
 }
@@ -487,6 +531,30 @@ mod tests {
         assert_eq!(
             Profile::parse(&both, "both.toml").unwrap_err().to_string(),
             "both.toml: throughput.i8.mul: is set by multiplier_cycles; leave it out"
+        );
+    }
+
+    #[test]
+    fn shift_add_form_is_read_printed_and_kernel_by_default() {
+        let asic = load_target("asic45").unwrap();
+        assert_eq!(asic.shift_add, ShiftAddForm::Datapath);
+        for t in target_names().into_iter().filter(|&t| t != "asic45") {
+            assert_eq!(load_target(t).unwrap().shift_add, ShiftAddForm::Kernel, "{t}");
+        }
+        let text = asic.to_toml(|path| format!("figure {path}"));
+        assert!(text.contains("[shift_add]\nform = \"datapath\" # figure shift_add.form"), "{text}");
+        let source = shipped_source("asic45").unwrap();
+        let kernel = Profile::parse(&source.replace("form = \"datapath\"", "form = \"kernel\""), "k.toml").unwrap();
+        assert_eq!(kernel, Profile { shift_add: ShiftAddForm::Kernel, ..asic.clone() });
+        assert_eq!(
+            Profile::parse(&source.replace("form = \"datapath\"", "form = \"adders\""), "a.toml")
+                .unwrap_err()
+                .to_string(),
+            "a.toml: shift_add.form: must be \"kernel\" or \"datapath\", found \"adders\""
+        );
+        assert_eq!(
+            Profile::parse(&source.replace("form = \"datapath\"", "width = 3"), "w.toml").unwrap_err().to_string(),
+            "w.toml: shift_add.form: missing"
         );
     }
 

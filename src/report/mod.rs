@@ -183,20 +183,22 @@ impl<'a> Report<'a> {
             let _ = writeln!(
                 s,
                 "\n## Shift-add layers\n\nMultiplications replaced by additions of digit planes where the target's \
-                 multiplier makes that cheaper.\n\n| node | recoding | digits/weight | additions | multiplications \
-                 replaced | predicted µs (multiply form) |\n|---|---|---|---|---|---|"
+                 multiplier makes that cheaper (for the objective).\n\n| node | recoding | digits/weight | additions | multiplications \
+                 replaced | predicted µs (multiply form) | predicted nJ (multiply form) |\n|---|---|---|---|---|---|---|"
             );
             for (n, c, sa) in shift_add {
                 let _ = writeln!(
                     s,
-                    "| {} | {:?} | {:.2} | {} | {} | {:.3} ({:.3}) |",
+                    "| {} | {:?} | {:.2} | {} | {} | {:.3} ({:.3}) | {:.3} ({:.3}) |",
                     n.name,
                     sa.recoding,
                     sa.digits_per_weight,
                     sa.additions,
                     sa.multiplications,
                     c.latency_s * 1e6,
-                    sa.multiply_latency_s * 1e6
+                    sa.multiply_latency_s * 1e6,
+                    c.energy_pj * 1e-3,
+                    sa.multiply_energy_pj * 1e-3
                 );
             }
         }

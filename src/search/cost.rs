@@ -14,13 +14,15 @@
 //! needs no knowledge of the readers, which an extractor does not have). One whose weights are
 //! marked `@csd` (`rules/shiftadd.rules`) is priced as the shift-add kernel it becomes
 //! ([`crate::shiftadd::shift_add_work`]), and the mark itself costs a token, so the multiply
-//! form wins ties.
+//! form wins ties. Both forms are priced in the target's form of them (its profile's
+//! `[shift_add] form`: a processor's kernels, or a datapath's adders and multipliers,
+//! [`crate::shiftadd::multiply_work`]).
 
 use crate::cost::{kernel_work, roofline, Estimate, Objective, Profile};
 use crate::graph::Graph;
 use crate::ir::{kernel_op, node_data, Ir, IrData, IrGraph, Payload};
 use crate::ops::Op;
-use crate::shiftadd::{shift_add_work, Coding, Layout};
+use crate::shiftadd::{multiply_work, shift_add_work, Coding, Layout, Pricing};
 use crate::tensor::{DType, TensorData, TensorType};
 use crate::work::{bytes_of, dot_work, precision_of, OpClass, Tally, Work};
 use egg::{Id, Language};
@@ -79,8 +81,8 @@ fn runtime_dequantized(egraph: &IrGraph, id: Id) -> bool {
 
 /// The work of an integer kernel, when `enode` is a Conv, Gemm or MatMul whose input is the
 /// DequantizeLinear of a runtime 8-bit tensor and whose weights are dequantized 8-bit constants:
-/// priced with 8-bit operands (the float output and bias as they are).
-fn integer_kernel_work(enode: &Ir, egraph: &IrGraph, data: &IrData, share: bool) -> Option<Work> {
+/// priced with 8-bit operands (the float output and bias as they are), in `pricing`'s form.
+fn integer_kernel_work(enode: &Ir, egraph: &IrGraph, data: &IrData, pricing: Pricing) -> Option<Work> {
     let Ir::Kernel(_, ch) = enode else { return None };
     let op = kernel_op(egraph, enode)?;
     if !matches!(op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_)) {
@@ -95,12 +97,10 @@ fn integer_kernel_work(enode: &Ir, egraph: &IrGraph, data: &IrData, share: bool)
     inputs.extend(ch[3..].iter().map(|c| egraph[*c].data.ty()));
     let outputs: Vec<TensorType> = data.types.iter().flatten().cloned().collect();
     let work = kernel_work(op, &inputs, &outputs);
-    Some(match coded_weights(egraph, w, op, share) {
-        Some(coding) => {
-            let n = outputs.first().map_or(0, |t| t.numel() as u64);
-            shift_add_work(&work, precision_of(xi.dtype).0, &coding, n)
-        }
-        None => work,
+    let (p, n) = (precision_of(xi.dtype).0, outputs.first().map_or(0, |t| t.numel() as u64));
+    Some(match coded_weights(egraph, w, op, pricing.share) {
+        Some(coding) => shift_add_work(&work, p, &coding, n, pricing.form),
+        None => multiply_work(&work, p, n, pricing.form),
     })
 }
 
@@ -127,15 +127,16 @@ fn coded_weights(egraph: &IrGraph, w: Id, op: &Op, share: bool) -> Option<Coding
 }
 
 /// The work of an e-node from its children's facts; `None` when the node is ill-typed.
-/// `share`: digit-coded contractions are priced with partials shared across their output
-/// channels where that pays ([`crate::shiftadd::searches_sharing`] of the target).
-pub fn node_work(enode: &Ir, egraph: &IrGraph, share: bool) -> Option<Work> {
+/// `pricing`: the target's form of integer contractions, and whether digit-coded ones are
+/// priced with partials shared across their output channels where that pays
+/// ([`crate::shiftadd::searches_sharing`] of the target).
+pub fn node_work(enode: &Ir, egraph: &IrGraph, pricing: Pricing) -> Option<Work> {
     let data = node_data(&egraph.analysis, enode, |i| &egraph[i].data).ok()?;
     if data.weight_only || dequantizes_int(egraph, enode).is_some() {
         // Folded at emission, or read as integers (its readers pay for dequantizing).
         return Some(Work::none());
     }
-    if let Some(work) = integer_kernel_work(enode, egraph, &data, share) {
+    if let Some(work) = integer_kernel_work(enode, egraph, &data, pricing) {
         return Some(work);
     }
     let mut work = match super::winograd::winograd_work(enode, egraph, &data) {
@@ -256,7 +257,7 @@ fn own_work(enode: &Ir, egraph: &IrGraph, data: &IrData) -> Option<Work> {
 /// The cost of an e-node on a target (children are e-classes of `egraph`). An ill-typed node
 /// (which rules never add) costs infinitely much.
 pub fn node_cost(profile: &Profile, enode: &Ir, egraph: &IrGraph) -> Estimate {
-    match node_work(enode, egraph, crate::shiftadd::searches_sharing(profile)) {
+    match node_work(enode, egraph, Pricing::of(profile)) {
         Some(work) => roofline(profile, &work),
         None => {
             Estimate { cycles: f64::INFINITY, latency_s: f64::INFINITY, energy_pj: f64::INFINITY, ..Estimate::zero() }
@@ -348,7 +349,8 @@ mod tests {
         let root = egraph.add_expr(&expr);
         let node = egraph[root].nodes[0].clone();
         assert!(!crate::ir::is_exportable(&node, false));
-        let work = node_work(&node, &egraph, true).unwrap();
+        let pricing = Pricing { form: crate::cost::ShiftAddForm::Kernel, share: true };
+        let work = node_work(&node, &egraph, pricing).unwrap();
         // Reads 3 rows of 5 floats and 3 int64 indices, writes 3 rows.
         assert_eq!(work.bytes, 2 * 3 * 5 * 4 + 3 * 8);
         assert_eq!(work.ops, Default::default());

@@ -21,7 +21,7 @@ mod cost;
 pub mod mcm;
 pub mod program;
 
-pub use cost::{searches_sharing, sharing_pays, shift_add_work, MAX_PARTIALS, MIN_USES};
+pub use cost::{multiply_work, searches_sharing, sharing_pays, shift_add_work, Pricing, MAX_PARTIALS, MIN_USES};
 
 use crate::cost::{roofline, Precision, Profile, Work};
 use crate::fit::spt::spt_terms;
@@ -220,7 +220,8 @@ pub struct ShiftAddChoice {
     pub digits_per_weight: f64,
     /// Digit planes.
     pub planes: u32,
-    /// Additions and subtractions executed (digits, shared partials, and combining the planes).
+    /// Additions and subtractions executed (digits, shared partials, combining the planes, and
+    /// on a datapath recoding the weights).
     pub additions: u64,
     /// Partials shared across the output channels, computed once per pixel (0: none).
     pub shared_partials: u64,
@@ -236,7 +237,8 @@ pub struct ShiftAddChoice {
 
 impl ShiftAddChoice {
     /// The choice for weights coded as `coding`, from the multiply form's work (multiply-
-    /// accumulates at precision `p`) on `profile`; returns it with the shift-add work.
+    /// accumulates at precision `p`, as counted for a kernel) on `profile`, priced in the
+    /// profile's form ([`Pricing`]); returns it with the shift-add work.
     pub fn price(
         profile: &Profile,
         mult: &Work,
@@ -245,15 +247,16 @@ impl ShiftAddChoice {
         outputs: u64,
     ) -> (ShiftAddChoice, Work) {
         use crate::cost::OpClass;
-        let work = shift_add_work(mult, p, coding, outputs);
+        let form = profile.shift_add;
+        let work = shift_add_work(mult, p, coding, outputs, form);
         let multiplications = mult.ops.get(p, OpClass::Fma) + mult.scalar.get(p, OpClass::Fma);
-        let e = cost::executed(multiplications, coding, outputs);
-        let m = roofline(profile, mult);
+        let e = cost::executed(form, multiplications, coding, outputs);
+        let m = roofline(profile, &multiply_work(mult, p, outputs, form));
         let choice = ShiftAddChoice {
             recoding: coding.recoding,
             digits_per_weight: coding.digits_per_weight(),
             planes: coding.planes,
-            additions: e.terms + e.partials + e.plane_steps,
+            additions: e.terms + e.partials + e.plane_steps + e.recoded,
             shared_partials: coding.shared.filter(|_| e.partials > 0).map_or(0, |s| s.partials),
             shifts: e.plane_steps,
             multiplications,
