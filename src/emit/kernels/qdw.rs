@@ -6,12 +6,15 @@
 //! positions [`k_qdw_small`], whose outputs are stored 16 at a time, for larger ones
 //! [`k_qdw_avx2`], row by row (`qdw_avx2.rs`); for stride 1, [`k_qdw_pairs`] pads each plane
 //! itself and widens it once into pairs of neighbours, eight outputs per `vpmaddwd`
-//! (`qdw_pairs.rs`). Elsewhere the portable loops: i32 sums on 32-bit Arm, f32 lanes (exact) on
+//! (`qdw_pairs.rs`). With AVX-512F (checked at run time, preferred) [`k_qdw_avx512`] sums in exact
+//! f32 lanes with the float depthwise kernel (`qdw_avx512.rs`). Elsewhere the portable loops: i32 sums on 32-bit Arm, f32 lanes (exact) on
 //! other targets.
 
 use super::{avx2_or_portable, m_requant, m_store, QIn, QOut, Requant};
 #[cfg(target_arch = "x86_64")]
-use super::{m_requant8, x86_avx2_fma};
+use super::{m_requant8, m_requant8_of, x86_avx2_fma};
+#[cfg(target_arch = "x86_64")]
+use super::super::x86_avx512f;
 
 /// Quantized depthwise convolution of `x` (`[C][H][W]` integers) padded with `fill` (the input's
 /// zero point) to `[PH][PW]` planes (`PT` rows above, `PL` columns left) by `w` (`[C][KH][KW]`:
@@ -23,7 +26,10 @@ use super::{m_requant8, x86_avx2_fma};
 /// least `PH · PW` values; [`k_qdw_scratch`] for the x86-64 kernel), whose border is written
 /// once: a padded value is the zero point, so it adds exactly 0 once the offset is added.
 ///
-/// On x86-64 with AVX2, for 8-bit input: with the padding done here and stride 1,
+/// On x86-64 with AVX-512F, for 8-bit input and `SW` 1 or 2, whether padded already or not:
+/// [`k_qdw_avx512`] when `G` (its channels per group) is not 0 and divides `C` and `F` is at
+/// least [`k_qdw512_floats`] of a group; the lowering passes `G = 0` where the sums might not be
+/// exact in f32. Else, with AVX2, for 8-bit input: with the padding done here and stride 1,
 /// [`k_qdw_pairs`] when the flat plane's `J = (OH - 1) · PW + OW` positions and the `OH · OW`
 /// outputs are at least 8, `N` (the size of its planes on the stack) at least `PH · PW` rounded
 /// up to 16, `p` holds [`k_qdw_scratch`] values and there are at most 64 pairs of taps. On an input padded already and equal strides
@@ -57,6 +63,8 @@ fn k_qdw<
     const DW: usize,
     const N: usize,
     const PB: usize,
+    const G: usize,
+    const F: usize,
 >(
     x: &[X],
     w: &[WT],
@@ -72,6 +80,16 @@ fn k_qdw<
     #[cfg(target_arch = "x86_64")]
     {
         let one_byte = core::mem::size_of::<X>() == 1;
+        let floats = k_qdw512_floats(G, H, WD, KH * KW);
+        if one_byte && SW <= 2 && G > 0 && C.is_multiple_of(G) && F >= floats && x86_avx512f() {
+            // SAFETY: the CPU has AVX-512F, and the shapes are the ones the kernel handles.
+            unsafe {
+                k_qdw_avx512::<X, WT, Y, C, H, WD, PT, PL, OH, OW, KH, KW, SH, SW, DH, DW, G, F>(
+                    x, w, off, mul, bias, fill, y, rq,
+                )
+            };
+            return;
+        }
         let jn = (OH - 1) * PW + OW;
         let pairs = KH * KW.div_ceil(2);
         let fused = one_byte
@@ -255,7 +273,14 @@ fn k_qdw_portable<
 
 include!("qdw_avx2.rs");
 include!("qdw_pairs.rs");
+include!("qdw_avx512.rs");
+// The float kernel that `k_qdw_avx512` calls, in this scope as in the generated module's.
+include!("dw_avx512.rs");
 
 #[cfg(test)]
 #[path = "qdw_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "qdw_avx512_tests.rs"]
+mod avx512_tests;

@@ -310,7 +310,11 @@ impl Lowerer<'_> {
                 (0, 0)
             };
             let [hx, wx, pt, pl] = dims;
-            let generics = nums(&[cin, hx, wx, ph, pw, pt, pl, oh, ow, kh, kw, sh, sw, dh, dw, n, pb]);
+            // The AVX-512 kernel's channels per group and its buffer (0: its f32 sums might not
+            // be exact, or the stride along the rows is not 1 or 2).
+            let exact = eight_bit && sw <= 2 && exact_in_f32(p, m);
+            let (g, floats) = if exact { qdw512_group(cin, hx * wx, kh * kw) } else { (0, 0) };
+            let generics = nums(&[cin, hx, wx, ph, pw, pt, pl, oh, ow, kh, kw, sh, sw, dh, dw, n, pb, g, floats]);
             self.typed_step("k_qdw", &[xt, wt, yt], generics, args);
             return Ok(());
         }
@@ -466,6 +470,22 @@ fn qdw_span(geo: &ConvGeometry) -> usize {
 fn qdw_scratch(geo: &ConvGeometry) -> usize {
     let (ph, pw) = geo.padded();
     2 * ((ph * pw).next_multiple_of(16) + geo.dw)
+}
+
+/// The channels per group of the x86-64 AVX-512 depthwise kernel (`k_qdw_avx512`) and the floats
+/// of its buffer on the stack (`k_qdw512_floats` in `kernels/qdw_avx512.rs`, the same formula),
+/// for `c` channels of `plane` inputs and `taps` weights each: the most channels (a divisor of
+/// `c`) whose inputs and weights in f32 fill at most 32 KiB, so that they stay in the L1 cache
+/// while the float kernel sweeps them; one channel up to 64 KiB; `(0, 0)`, the kernel off,
+/// beyond.
+fn qdw512_group(c: usize, plane: usize, taps: usize) -> (usize, usize) {
+    let per = plane + taps + 1;
+    let g = match 8192 / per {
+        0 if per <= 16384 => 1,
+        0 => 0,
+        most => divisor(c, most),
+    };
+    (g, g * per)
 }
 
 /// Whether every value is an `i8`.
