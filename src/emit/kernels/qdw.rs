@@ -10,11 +10,11 @@
 //! f32 lanes with the float depthwise kernel (`qdw_avx512.rs`). Elsewhere the portable loops: i32 sums on 32-bit Arm, f32 lanes (exact) on
 //! other targets.
 
+#[cfg(target_arch = "x86_64")]
+use super::super::x86_avx512f;
 use super::{avx2_or_portable, m_requant, m_store, QIn, QOut, Requant};
 #[cfg(target_arch = "x86_64")]
 use super::{m_requant8, m_requant8_of, x86_avx2_fma};
-#[cfg(target_arch = "x86_64")]
-use super::super::x86_avx512f;
 
 /// Quantized depthwise convolution of `x` (`[C][H][W]` integers) padded with `fill` (the input's
 /// zero point) to `[PH][PW]` planes (`PT` rows above, `PL` columns left) by `w` (`[C][KH][KW]`:
@@ -29,11 +29,13 @@ use super::super::x86_avx512f;
 /// On x86-64 with AVX-512F, for 8-bit input and `SW` 1 or 2, whether padded already or not:
 /// [`k_qdw_avx512`] when `G` (its channels per group) is not 0 and divides `C` and `F` is at
 /// least [`k_qdw512_floats`] of a group; the lowering passes `G = 0` where the sums might not be
-/// exact in f32. Else, with AVX2, for 8-bit input: with the padding done here and stride 1,
+/// exact in f32 (it leaves the input unpadded where it runs, with a scratch `p` of at least
+/// `C · PH · PW` values, into which the AVX2 kernels below have it padded on other CPUs by
+/// [`k_qdw_pad`]). Else, with AVX2, for 8-bit input: with the padding done here and stride 1,
 /// [`k_qdw_pairs`] when the flat plane's `J = (OH - 1) · PW + OW` positions and the `OH · OW`
 /// outputs are at least 8, `N` (the size of its planes on the stack) at least `PH · PW` rounded
-/// up to 16, `p` holds [`k_qdw_scratch`] values and there are at most 64 pairs of taps. On an input padded already and equal strides
-/// of 1 or 2: [`k_qdw_small`] when `J` is at most 128, `N` (its staged outputs) is at least
+/// up to 16, `p` holds [`k_qdw_scratch`] values and there are at most 64 pairs of taps. On an
+/// input padded already (or by [`k_qdw_pad`]) and equal strides of 1 or 2: [`k_qdw_small`] when `J` is at most 128, `N` (its staged outputs) is at least
 /// `OH · PW` and 16, `PB` (the bytes it may read from a channel's start) at least
 /// [`k_qdw_span`] and there are at most 64 pairs of taps; [`k_qdw_avx2`] when `J ≥ 16` and `N
 /// = OH · PW` (its sums on the stack). The lowering passes 0 for `N` and `PB` otherwise, and the
@@ -110,7 +112,10 @@ fn k_qdw<
             return;
         }
         let pairs = KH * if DW == 1 { KW.div_ceil(2) } else { KW };
-        let eight_bit = one_byte && p.is_empty() && SH == SW && (SW == 1 || SW == 2);
+        // An input left unpadded for the AVX-512 kernel, with a scratch for all its padded planes:
+        // padded here ([`k_qdw_pad`]) for the AVX2 kernels, which read padded planes.
+        let pads_all = (PH, PW) != (H, WD) && p.len() >= C * PH * PW;
+        let eight_bit = one_byte && (p.is_empty() || pads_all) && SH == SW && (SW == 1 || SW == 2);
         let small = eight_bit
             && jn <= 128
             && pairs <= 64
@@ -118,16 +123,21 @@ fn k_qdw<
             && N >= 16
             && PB >= k_qdw_span(OH, OW, PW, KH, KW, SW, DH, DW);
         let rows = eight_bit && N == OH * PW && jn >= 16;
-        if small && x86_avx2_fma() {
+        if (small || rows) && x86_avx2_fma() {
+            let x = if pads_all {
+                k_qdw_pad::<X, C, H, WD, PH, PW, PT, PL>(x, p, fill);
+                &p[..C * PH * PW]
+            } else {
+                x
+            };
             // SAFETY: the CPU has AVX2 and FMA, and the shapes are the ones the kernel handles.
             unsafe {
-                k_qdw_small::<X, WT, Y, C, PH, PW, OH, OW, KH, KW, SW, DH, DW, N, PB>(x, w, off, mul, bias, y, rq)
+                if small {
+                    k_qdw_small::<X, WT, Y, C, PH, PW, OH, OW, KH, KW, SW, DH, DW, N, PB>(x, w, off, mul, bias, y, rq)
+                } else {
+                    k_qdw_avx2::<X, WT, Y, C, PH, PW, OH, OW, KH, KW, SW, DH, DW, N>(x, w, off, mul, bias, y, rq)
+                }
             };
-            return;
-        }
-        if rows && x86_avx2_fma() {
-            // SAFETY: the CPU has AVX2 and FMA, and the shapes are the ones the kernel handles.
-            unsafe { k_qdw_avx2::<X, WT, Y, C, PH, PW, OH, OW, KH, KW, SW, DH, DW, N>(x, w, off, mul, bias, y, rq) };
             return;
         }
     }
@@ -139,6 +149,30 @@ fn k_qdw<
             )
         },
     );
+}
+
+/// `x` (`[C][H][W]`) padded with `fill` into `p` (`[C][PH][PW]`, each plane at row `PT`, column
+/// `PL`), as the lowering's `k_pad2d` pads.
+#[cfg(target_arch = "x86_64")]
+fn k_qdw_pad<
+    X: Copy,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const PH: usize,
+    const PW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    x: &[X],
+    p: &mut [X],
+    fill: X,
+) {
+    let p = &mut p[..C * PH * PW];
+    p.fill(fill);
+    for c in 0..C {
+        k_qdw_place::<X, H, W, PH, PW, PT, PL>(&x[c * H * W..], &mut p[c * PH * PW..]);
+    }
 }
 
 /// Copies the `[H][W]` plane `x` into the interior of the `[PH][PW]` plane `p` (at row `PT`,

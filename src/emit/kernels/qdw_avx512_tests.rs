@@ -3,6 +3,7 @@
 //! AVX-512F.
 
 use super::super::Requant;
+use super::tests::{i8s, u8s, values};
 use super::QIn;
 
 /// The stores checked: f32 without a clamp, f32 clamped (ReLU6), `u8` and `i8` with zero points
@@ -12,23 +13,6 @@ const F32_RELU6: Requant = Requant { lo: 0.0, hi: 6.0, inv: 1.0, zero: 0.0 };
 const U8_RQ: Requant = Requant { lo: 0.0, hi: 6.0, inv: 40.0, zero: 7.0 };
 const I8_RQ: Requant = Requant { lo: -1.0, hi: 2.5, inv: 50.0, zero: -3.0 };
 
-/// `n` values of `lo..=hi`, a third of them at the ends (xorshift, seeded).
-fn values(n: usize, seed: u32, lo: i32, hi: i32) -> Vec<i32> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            match s % 6 {
-                0 => lo,
-                1 => hi,
-                _ => lo + (s >> 3) as i32 % (hi - lo + 1),
-            }
-        })
-        .collect()
-}
-
 /// The outputs of one kernel run, one vector per store of the list above.
 type Outputs = (Vec<f32>, Vec<f32>, Vec<u8>, Vec<i8>);
 
@@ -36,7 +20,8 @@ type Outputs = (Vec<f32>, Vec<f32>, Vec<u8>, Vec<i8>);
 /// with `G = 0` runs its other paths) against the definition `Σ x · w` over the plane padded with
 /// `zx`, stored by `m_requant` with the offset `off` (`-zx · Σ w`, plus `extra`, which the
 /// kernel must carry through its f32 sums); the input `[C][H][WD]` padded by `PT` rows above,
-/// `PL` columns left, to `[PH][PW]`.
+/// `PL` columns left, to `[PH][PW]`. Given a scratch for all padded planes, `k_qdw` pads an
+/// unpadded input itself for its AVX2 kernels (`N`, `PB`: their stack sizes).
 #[allow(clippy::too_many_arguments)]
 fn agrees<
     X: QIn,
@@ -55,6 +40,8 @@ fn agrees<
     const S: usize,
     const DH: usize,
     const DW: usize,
+    const N: usize,
+    const PB: usize,
     const G: usize,
     const F: usize,
 >(
@@ -69,7 +56,7 @@ fn agrees<
             println!("skipped: the CPU has no AVX-512F");
             return;
         }
-        assert!(F >= super::k_qdw512_floats(G, H, WD, KH * KW) && C % G == 0, "the buffer of the test");
+        assert!(F >= super::k_qdw512_floats(G, H, WD, KH * KW) && C.is_multiple_of(G), "the buffer of the test");
         let zx = fill.wide();
         let at = |c: usize, r: usize, col: usize| -> i32 {
             let inside = (PT..PT + H).contains(&r) && (PL..PL + WD).contains(&col);
@@ -122,32 +109,33 @@ fn agrees<
         }
         let shape = format!("{C}×{H}×{WD} at ({PT}, {PL}) in {PH}×{PW}, {KH}×{KW}, stride {S}, dilation {DH}×{DW}");
         assert_eq!(got, want, "k_qdw_avx512, {shape}");
-        // Through k_qdw: its dispatch (G > 0) and its other paths (G = 0), with the scratch of the
-        // kernels that pad the planes themselves when the input is not padded yet.
+        // Through k_qdw: its dispatch (G > 0) and its other paths (G = 0), with a scratch for all
+        // padded planes when the input is not padded yet (as the lowering passes it).
         let padded = (PH, PW) == (H, WD);
-        let scratch = if padded { 0 } else { 2 * ((PH * PW).next_multiple_of(16) + DW) };
-        let run = |avx512: bool| -> Outputs {
-            let mut got = fresh();
-            let mut p = vec![x[0]; scratch];
-            macro_rules! call {
+        let scratch = if padded { 0 } else { (C * PH * PW).max(2 * ((PH * PW).next_multiple_of(16) + DW)) };
+        let run =
+            |avx512: bool| -> Outputs {
+                let mut got = fresh();
+                let mut p = vec![x[0]; scratch];
+                macro_rules! call {
                 ($y:ty, $out:expr, $rq:expr) => {
                     if avx512 {
-                        super::k_qdw::<X, WT, $y, C, H, WD, PH, PW, PT, PL, OH, OW, KH, KW, S, S, DH, DW, 0, 0, G, F>(
+                        super::k_qdw::<X, WT, $y, C, H, WD, PH, PW, PT, PL, OH, OW, KH, KW, S, S, DH, DW, N, PB, G, F>(
                             x, w, o, m, b, &[], &mut p, fill, $out, $rq,
                         )
                     } else {
-                        super::k_qdw::<X, WT, $y, C, H, WD, PH, PW, PT, PL, OH, OW, KH, KW, S, S, DH, DW, 0, 0, 0, 0>(
+                        super::k_qdw::<X, WT, $y, C, H, WD, PH, PW, PT, PL, OH, OW, KH, KW, S, S, DH, DW, N, PB, 0, 0>(
                             x, w, o, m, b, &[], &mut p, fill, $out, $rq,
                         )
                     }
                 };
             }
-            call!(f32, &mut got.0, F32_WIDE);
-            call!(f32, &mut got.1, F32_RELU6);
-            call!(u8, &mut got.2, U8_RQ);
-            call!(i8, &mut got.3, I8_RQ);
-            got
-        };
+                call!(f32, &mut got.0, F32_WIDE);
+                call!(f32, &mut got.1, F32_RELU6);
+                call!(u8, &mut got.2, U8_RQ);
+                call!(i8, &mut got.3, I8_RQ);
+                got
+            };
         assert_eq!(run(true), want, "k_qdw dispatching to k_qdw_avx512, {shape}");
         if w.iter().all(|v| i8::try_from(v.wide()).is_ok()) {
             // The portable loops' f32 lanes are exact for 8-bit weights.
@@ -158,11 +146,6 @@ fn agrees<
     let _ = (x, w, fill, extra);
 }
 
-/// `n` integers of `lo..=hi` as `T` (seeded).
-fn ints<T: TryFrom<i32>>(n: usize, seed: u32, lo: i32, hi: i32) -> Vec<T> {
-    values(n, seed, lo, hi).into_iter().map(|v| T::try_from(v).ok().expect("in range")).collect()
-}
-
 /// DS-CNN's 25 × 5 planes (20 channels, groups of 4: not a multiple of 16), MobileNet's stride-2
 /// layers on planes padded already (bottom and right, TF's "same") and padded by the kernel on
 /// all sides, odd widths, dilation 2, wide rows (the row-by-row path), a 5 × 5 kernel with
@@ -170,16 +153,60 @@ fn ints<T: TryFrom<i32>>(n: usize, seed: u32, lo: i32, hi: i32) -> Vec<T> {
 /// points inside and at the ends of the range, and offsets that are not `-zx · Σ w`.
 #[test]
 fn avx512_depthwise_agrees_with_the_definition_and_k_qdw() {
-    let (u8s, i8s) = (|n, s| ints::<u8>(n, s, 0, 255), |n, s| ints::<i8>(n, s, -128, 127));
-    agrees::<u8, i8, 20, 25, 5, 27, 7, 1, 1, 25, 5, 3, 3, 1, 1, 1, 4, 540>(&u8s(20 * 125, 1), &i8s(180, 2), 131, 0);
-    agrees::<i8, i8, 20, 25, 5, 27, 7, 1, 1, 25, 5, 3, 3, 1, 1, 1, 5, 675>(&i8s(20 * 125, 3), &i8s(180, 4), -128, 0);
-    agrees::<u8, i8, 3, 13, 13, 13, 13, 0, 0, 6, 6, 3, 3, 2, 1, 1, 3, 537>(&u8s(3 * 169, 5), &i8s(27, 6), 255, 0);
-    agrees::<i8, i8, 5, 12, 12, 13, 13, 0, 0, 6, 6, 3, 3, 2, 1, 1, 5, 770>(&i8s(5 * 144, 7), &i8s(45, 8), 3, 0);
-    agrees::<u8, i8, 6, 11, 13, 13, 15, 1, 1, 6, 7, 3, 3, 2, 1, 1, 3, 459>(&u8s(6 * 143, 9), &i8s(54, 10), 0, 77);
-    agrees::<u8, i8, 3, 9, 7, 13, 11, 2, 2, 9, 7, 3, 3, 1, 2, 2, 1, 73>(&u8s(3 * 63, 11), &i8s(27, 12), 200, -5);
-    agrees::<i8, i8, 17, 16, 16, 18, 18, 1, 1, 16, 16, 3, 3, 1, 1, 1, 1, 266>(&i8s(17 * 256, 13), &i8s(153, 14), 127, 0);
-    agrees::<u8, i8, 2, 31, 29, 33, 31, 1, 1, 16, 15, 3, 3, 2, 1, 1, 2, 1818>(&u8s(2 * 899, 15), &i8s(18, 16), 9, 0);
-    let w16 = ints::<i16>(50, 17, -2600, 2600);
-    agrees::<u8, i16, 2, 9, 11, 13, 15, 2, 2, 9, 11, 5, 5, 1, 1, 1, 2, 250>(&u8s(2 * 99, 18), &w16, 60, 1000);
-    agrees::<i8, i8, 4, 3, 3, 5, 5, 1, 1, 3, 3, 3, 3, 1, 1, 1, 4, 76>(&i8s(36, 19), &i8s(36, 20), -7, 0);
+    agrees::<u8, i8, 20, 25, 5, 27, 7, 1, 1, 25, 5, 3, 3, 1, 1, 1, 175, 4096, 4, 540>(
+        &u8s(20 * 125, 1),
+        &i8s(180, 2),
+        131,
+        0,
+    );
+    agrees::<i8, i8, 20, 25, 5, 27, 7, 1, 1, 25, 5, 3, 3, 1, 1, 1, 175, 4096, 5, 675>(
+        &i8s(20 * 125, 3),
+        &i8s(180, 4),
+        -128,
+        0,
+    );
+    agrees::<u8, i8, 3, 13, 13, 13, 13, 0, 0, 6, 6, 3, 3, 2, 1, 1, 78, 4096, 3, 537>(
+        &u8s(3 * 169, 5),
+        &i8s(27, 6),
+        255,
+        0,
+    );
+    agrees::<i8, i8, 5, 12, 12, 13, 13, 0, 0, 6, 6, 3, 3, 2, 1, 1, 78, 4096, 5, 770>(
+        &i8s(5 * 144, 7),
+        &i8s(45, 8),
+        3,
+        0,
+    );
+    agrees::<u8, i8, 6, 11, 13, 13, 15, 1, 1, 6, 7, 3, 3, 2, 1, 1, 90, 4096, 3, 459>(
+        &u8s(6 * 143, 9),
+        &i8s(54, 10),
+        0,
+        77,
+    );
+    agrees::<u8, i8, 3, 9, 7, 13, 11, 2, 2, 9, 7, 3, 3, 1, 2, 2, 99, 4096, 1, 73>(
+        &u8s(3 * 63, 11),
+        &i8s(27, 12),
+        200,
+        -5,
+    );
+    agrees::<i8, i8, 17, 16, 16, 18, 18, 1, 1, 16, 16, 3, 3, 1, 1, 1, 288, 4096, 1, 266>(
+        &i8s(17 * 256, 13),
+        &i8s(153, 14),
+        127,
+        0,
+    );
+    agrees::<u8, i8, 2, 31, 29, 33, 31, 1, 1, 16, 15, 3, 3, 2, 1, 1, 496, 4096, 2, 1818>(
+        &u8s(2 * 899, 15),
+        &i8s(18, 16),
+        9,
+        0,
+    );
+    let w16: Vec<i16> = values(50, 17, -2600, 2600).into_iter().map(|v| v as i16).collect();
+    agrees::<u8, i16, 2, 9, 11, 13, 15, 2, 2, 9, 11, 5, 5, 1, 1, 1, 135, 4096, 2, 250>(
+        &u8s(2 * 99, 18),
+        &w16,
+        60,
+        1000,
+    );
+    agrees::<i8, i8, 4, 3, 3, 5, 5, 1, 1, 3, 3, 3, 3, 1, 1, 1, 16, 4096, 4, 76>(&i8s(36, 19), &i8s(36, 20), -7, 0);
 }

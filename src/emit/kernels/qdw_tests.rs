@@ -62,7 +62,7 @@ fn integer_depthwise_agrees_with_the_definition() {
 }
 
 /// A small deterministic generator (xorshift) whose values hit the ends of the range often.
-fn values(n: usize, seed: u32, lo: i32, hi: i32) -> Vec<i32> {
+pub(super) fn values(n: usize, seed: u32, lo: i32, hi: i32) -> Vec<i32> {
     let mut s = seed | 1;
     (0..n)
         .map(|_| {
@@ -79,12 +79,12 @@ fn values(n: usize, seed: u32, lo: i32, hi: i32) -> Vec<i32> {
 }
 
 /// `n` pseudo-random `u8`s over the whole range (seeded).
-fn u8s(n: usize, seed: u32) -> Vec<u8> {
+pub(super) fn u8s(n: usize, seed: u32) -> Vec<u8> {
     values(n, seed, 0, 255).into_iter().map(|v| v as u8).collect()
 }
 
 /// `n` pseudo-random `i8`s over the whole range (seeded).
-fn i8s(n: usize, seed: u32) -> Vec<i8> {
+pub(super) fn i8s(n: usize, seed: u32) -> Vec<i8> {
     values(n, seed, -128, 127).into_iter().map(|v| v as i8).collect()
 }
 

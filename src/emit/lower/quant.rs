@@ -286,9 +286,17 @@ impl Lowerer<'_> {
             let fill = format!("{}{}", f.xq.zero, xt);
             let eight_bit = matches!(f.xq.elem, Elem::I8 | Elem::U8);
             let fused = eight_bit && (sh, sw) == (1, 1) && (oh - 1) * pw + ow >= 16 && oh * ow >= 8 && ph * pw <= 1024;
+            // The x86-64 AVX-512 kernel (`k_qdw_avx512`, in exact f32 lanes) on wide-SIMD
+            // targets: its channels per group and its buffer (0: off). It reads the input
+            // unpadded, and the kernel pads it into the scratch on CPUs without AVX-512F.
+            // (`scripts/step-times.sh`, MobileNet VWW int8: the k_pad2d steps before the
+            // depthwise layers took 0.5-1.7 us each.)
+            let exact = self.packed && eight_bit && sw <= 2 && exact_in_f32(p, m);
+            let (g, floats) = if exact { qdw512_group(cin, h * wd, kh * kw) } else { (0, 0) };
             let [pt, pl, ..] = geo.pads;
-            let (src, scratch, dims) = if fused {
-                let p = self.new_typed_buf(qdw_scratch(geo), f.xq.elem, super::Home::Arena);
+            let (src, scratch, dims) = if fused || g > 0 {
+                let len = if fused { qdw_scratch(geo) } else { cin * ph * pw };
+                let p = self.new_typed_buf(len, f.xq.elem, super::Home::Arena);
                 (xb, Arg::Write(p), [h, wd, pt, pl])
             } else {
                 (self.pad_input(geo, xb, f.xq.elem, &fill)?, Arg::Code("&mut []".into()), [ph, pw, 0, 0])
@@ -310,10 +318,6 @@ impl Lowerer<'_> {
                 (0, 0)
             };
             let [hx, wx, pt, pl] = dims;
-            // The AVX-512 kernel's channels per group and its buffer (0: its f32 sums might not
-            // be exact, or the stride along the rows is not 1 or 2).
-            let exact = eight_bit && sw <= 2 && exact_in_f32(p, m);
-            let (g, floats) = if exact { qdw512_group(cin, hx * wx, kh * kw) } else { (0, 0) };
             let generics = nums(&[cin, hx, wx, ph, pw, pt, pl, oh, ow, kh, kw, sh, sw, dh, dw, n, pb, g, floats]);
             self.typed_step("k_qdw", &[xt, wt, yt], generics, args);
             return Ok(());
