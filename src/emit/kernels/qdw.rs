@@ -6,9 +6,9 @@
 //! positions [`k_qdw_small`], whose outputs are stored 16 at a time, for larger ones
 //! [`k_qdw_avx2`], row by row (`qdw_avx2.rs`); for stride 1, [`k_qdw_pairs`] pads each plane
 //! itself and widens it once into pairs of neighbours, eight outputs per `vpmaddwd`
-//! (`qdw_pairs.rs`). With AVX-512F (checked at run time, preferred) [`k_qdw_avx512`] sums in exact
-//! f32 lanes with the float depthwise kernel (`qdw_avx512.rs`). Elsewhere the portable loops: i32 sums on 32-bit Arm, f32 lanes (exact) on
-//! other targets.
+//! (`qdw_pairs.rs`). With AVX-512F (checked at run time, and preferred) [`k_qdw_avx512`] sums
+//! in exact f32 lanes with the loops of the float depthwise kernel (`qdw_avx512.rs`). Elsewhere
+//! the portable loops: i32 sums on 32-bit Arm, f32 lanes (exact) on other targets.
 
 #[cfg(target_arch = "x86_64")]
 use super::super::x86_avx512f;
@@ -26,17 +26,18 @@ use super::{m_requant8, m_requant8_of, x86_avx2_fma};
 /// least `PH · PW` values; [`k_qdw_scratch`] for the x86-64 kernel), whose border is written
 /// once: a padded value is the zero point, so it adds exactly 0 once the offset is added.
 ///
-/// On x86-64 with AVX-512F, for 8-bit input and `SW` 1 or 2, whether padded already or not:
+/// On x86-64 with AVX-512F, for 8-bit input and `SW` 1 or 2, padded already or not:
 /// [`k_qdw_avx512`] when `G` (its channels per group) is not 0 and divides `C` and `F` is at
-/// least [`k_qdw512_floats`] of a group; the lowering passes `G = 0` where the sums might not be
-/// exact in f32 (it leaves the input unpadded where it runs, with a scratch `p` of at least
-/// `C · PH · PW` values, into which the AVX2 kernels below have it padded on other CPUs by
-/// [`k_qdw_pad`]). Else, with AVX2, for 8-bit input: with the padding done here and stride 1,
-/// [`k_qdw_pairs`] when the flat plane's `J = (OH - 1) · PW + OW` positions and the `OH · OW`
-/// outputs are at least 8, `N` (the size of its planes on the stack) at least `PH · PW` rounded
-/// up to 16, `p` holds [`k_qdw_scratch`] values and there are at most 64 pairs of taps. On an
-/// input padded already (or by [`k_qdw_pad`]) and equal strides of 1 or 2: [`k_qdw_small`] when `J` is at most 128, `N` (its staged outputs) is at least
-/// `OH · PW` and 16, `PB` (the bytes it may read from a channel's start) at least
+/// least [`k_qdw512_floats`] of a group. The lowering passes `G = 0` where the sums might not
+/// be exact in f32; where `G > 0` it leaves the input unpadded, with the scratch of
+/// [`k_qdw_pairs`] or one of `C · PH · PW` values, into which a CPU without AVX-512F pads it
+/// ([`k_qdw_pad`]) for the AVX2 kernels below. Else, with AVX2, for 8-bit input: with the
+/// padding done here and stride 1, [`k_qdw_pairs`] when the flat plane's `J = (OH - 1) · PW +
+/// OW` positions and the `OH · OW` outputs are at least 8, `N` (the size of its planes on the
+/// stack) at least `PH · PW` rounded up to 16, `p` holds [`k_qdw_scratch`] values and there
+/// are at most 64 pairs of taps. On an input padded already (or by [`k_qdw_pad`]) and equal
+/// strides of 1 or 2: [`k_qdw_small`] when `J` is at most 128, `N` (its staged outputs) is at
+/// least `OH · PW` and 16, `PB` (the bytes it may read from a channel's start) at least
 /// [`k_qdw_span`] and there are at most 64 pairs of taps; [`k_qdw_avx2`] when `J ≥ 16` and `N
 /// = OH · PW` (its sums on the stack). The lowering passes 0 for `N` and `PB` otherwise, and the
 /// portable loops ([`k_qdw_portable`]) run. (`scripts/step-times.sh`, MobileNet VWW's and
