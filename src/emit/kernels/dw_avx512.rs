@@ -5,17 +5,14 @@
 // MobileNet's 6 and 3) whose output rows are as wide as the input's ("same" padding) take the
 // plane's outputs as one flat run, whose taps are the flat input shifted by a constant, so that
 // short rows fill every lane; other layers go row by row, two rows at a time, and stride 2 along
-// the rows loads 32 consecutive inputs and keeps the even (or odd) ones by `vpermt2ps`.
+// the rows loads 32 consecutive inputs and keeps the even (or odd) ones by `vpermt2ps`. The
+// loops take the store of each vector of sums as a function (`k_dw512_sums`), which the integer
+// depthwise kernel (`qdw_avx512.rs`) calls with its requantizing store.
 // (`include!`d by the unit tests into the scope of `dw.rs`, which calls it.)
 
-/// [`k_dw`]'s AVX-512 path (`SW` 1 or 2, any other shape): [`k_dw512_flat`] for stride 1 with
-/// `OW == W` where rows of vectors would leave more than a quarter of the lanes idle (rows of
-/// fewer than 12 outputs: 5, 6 and 3 lanes of 16 against 9 vectors of 16 for DS-CNN's 125
-/// outputs), [`k_dw512_rows`] otherwise (measured: MobileNet's 48-wide layer 7.7 us flat, 4.2
-/// row by row; its 12-wide 3.3 and 2.3-2.6). Each output is the bias plus the taps row by row,
-/// column by column, each added by one FMA (the portable loops round each product first, so
-/// the results may differ from theirs in the last bits), then clamped as [`m_clamp`] does
-/// (a NaN sum stays NaN, NaN bounds clamp nothing).
+/// [`k_dw`]'s AVX-512 path (`SW` 1 or 2, any other shape): [`k_dw512_sums`], each vector of
+/// outputs clamped as [`m_clamp`] does (a NaN sum stays NaN, NaN bounds clamp nothing) and
+/// stored under its mask.
 ///
 /// # Safety
 /// The CPU has AVX-512F; `SW` is 1 or 2; `x`, `w`, `b` and `y` hold `C·H·W`, `C·KH·KW`, `C` and
@@ -45,9 +42,59 @@ unsafe fn k_dw_avx512<
     lo: f32,
     hi: f32,
 ) {
+    use core::arch::x86_64::*;
     let (x, w, b, y) = (&x[..C * H * W], &w[..C * KH * KW], &b[..C], &mut y[..C * OH * OW]);
-    let t = (x.as_ptr(), w.as_ptr(), b.as_ptr(), y.as_mut_ptr(), (lo, hi));
+    let (y, lo, hi) = (y.as_mut_ptr(), _mm512_set1_ps(lo), _mm512_set1_ps(hi));
+    let store = |c: usize, at: usize, k: u16, acc: __m512| {
+        // SAFETY: the loops store output `at` of channel c's plane under a mask that keeps
+        // the lanes inside the plane.
+        unsafe { _mm512_mask_storeu_ps(y.add(c * OH * OW + at), k, _mm512_min_ps(hi, _mm512_max_ps(lo, acc))) }
+    };
     // SAFETY: the CPU has AVX-512F, the slices are as long as the kernels read and write.
+    unsafe { k_dw512_sums::<C, H, W, PT, PL, OH, OW, KH, KW, SH, SW, DH, DW>(x.as_ptr(), w.as_ptr(), b.as_ptr(), &store) }
+}
+
+/// The sums of a depthwise convolution (`SW` 1 or 2) of `x` (`[C][H][W]`, padded by `PT` rows
+/// above and `PL` columns left, the padding zeros) by `w` (`[C][KH][KW]`) plus the bias `b`
+/// (per channel), 16 outputs a vector, each passed to `store(c, at, mask, sums)` with its
+/// channel, the index of its first output in the channel's `[OH][OW]` plane and the mask of
+/// the lanes inside the plane: [`k_dw512_flat`] for stride 1 with `OW == W` where rows of
+/// vectors would leave more than a quarter of the lanes idle (rows of fewer than 12 outputs:
+/// 5, 6 and 3 lanes of 16 against 9 vectors of 16 for DS-CNN's 125 outputs), [`k_dw512_rows`]
+/// otherwise (measured: MobileNet's 48-wide layer 7.7 us flat, 4.2 row by row; its 12-wide 3.3
+/// and 2.3-2.6). Each sum is the bias plus the taps row by row, column by column, each added
+/// by one FMA (the portable loops round each product first, so the results may differ from
+/// theirs in the last bits).
+///
+/// # Safety
+/// The CPU has AVX-512F; `SW` is 1 or 2; `x`, `w` and `b` point at `C·H·W`, `C·KH·KW` and `C`
+/// values; `store` takes every vector of outputs.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn k_dw512_sums<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const PT: usize,
+    const PL: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const DH: usize,
+    const DW: usize,
+>(
+    x: *const f32,
+    w: *const f32,
+    b: *const f32,
+    store: &impl Fn(usize, usize, u16, core::arch::x86_64::__m512),
+) {
+    let t = (x, w, b, store);
+    // SAFETY: the CPU has AVX-512F, the pointers hold as many values as the kernels read.
     unsafe {
         if SH == 1 && SW == 1 && OW == W && 4 * OW < 48 * OW.div_ceil(16) {
             k_dw512_flat::<C, H, W, PT, PL, OH, KH, KW, DH, DW>(t);
@@ -80,7 +127,7 @@ fn k_dw512_lanes<const N: isize>(from: isize, to: isize) -> u32 {
 /// 3×3).
 ///
 /// # Safety
-/// The CPU has AVX-512F; `x`, `w`, `b`, `y` hold `C·H·W`, `C·KH·KW`, `C` and `C·OH·W` values.
+/// The CPU has AVX-512F; `x`, `w`, `b` point at `C·H·W`, `C·KH·KW` and `C` values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
@@ -97,7 +144,7 @@ unsafe fn k_dw512_flat<
     const DH: usize,
     const DW: usize,
 >(
-    t: (*const f32, *const f32, *const f32, *mut f32, (f32, f32)),
+    t: (*const f32, *const f32, *const f32, &impl Fn(usize, usize, u16, core::arch::x86_64::__m512)),
 ) {
     use core::arch::x86_64::*;
     let n = OH * W;
@@ -138,8 +185,7 @@ unsafe fn k_dw512_flat<
             let only = |i: usize, _: usize, kw: usize| colm[i][kw];
             let both = |i: usize, kh: usize, kw: usize| colm[i][kw] & rowm[i][kh];
             let r = chans.clone();
-            // SAFETY: the masks keep every load inside its channel's plane and every store
-            // inside its output plane.
+            // SAFETY: the masks keep every load inside its channel's plane.
             unsafe {
                 match (nv, inside) {
                     (2, true) => k_dw512_flat_step::<2, C, H, W, PT, PL, OH, KH, KW, DH, DW>(t, r, v, only),
@@ -154,8 +200,8 @@ unsafe fn k_dw512_flat<
 }
 
 /// The vectors `v..v + V` of [`k_dw512_flat`] for the channels `chans`: tap `(kh, kw)` of
-/// vector `i` loaded under `mask(i, kh, kw)`, each vector's sums clamped and stored where its
-/// lanes lie inside the plane's `OH·W` outputs.
+/// vector `i` loaded under `mask(i, kh, kw)`, each vector's sums stored with the mask of its
+/// lanes that lie inside the plane's `OH·W` outputs.
 ///
 /// # Safety
 /// The CPU has AVX-512F; the masks keep every load inside its channel's input plane.
@@ -176,7 +222,7 @@ unsafe fn k_dw512_flat_step<
     const DH: usize,
     const DW: usize,
 >(
-    (x, w, b, y, (lo, hi)): (*const f32, *const f32, *const f32, *mut f32, (f32, f32)),
+    (x, w, b, store): (*const f32, *const f32, *const f32, &impl Fn(usize, usize, u16, core::arch::x86_64::__m512)),
     chans: core::ops::Range<usize>,
     v: usize,
     mask: impl Fn(usize, usize, usize) -> u16,
@@ -187,10 +233,9 @@ unsafe fn k_dw512_flat_step<
     for (i, s) in stores.iter_mut().enumerate() {
         *s = k_dw512_lanes::<16>(0, (n - 16 * (v + i)) as isize) as u16;
     }
-    let (lo, hi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
     for c in chans {
-        // SAFETY: channel c's planes, taps and bias lie inside the slices; the masks keep every
-        // load inside the input plane and every store inside the output plane.
+        // SAFETY: channel c's plane, taps and bias lie inside the slices; the masks keep every
+        // load inside the input plane.
         unsafe {
             let (xc, wc) = (x.add(c * H * W), w.add(c * KH * KW));
             let mut acc = [_mm512_set1_ps(*b.add(c)); V];
@@ -204,9 +249,8 @@ unsafe fn k_dw512_flat_step<
                     }
                 }
             }
-            let yc = y.add(c * n + 16 * v);
             for (i, &acc) in acc.iter().enumerate() {
-                _mm512_mask_storeu_ps(yc.add(16 * i), stores[i], _mm512_min_ps(hi, _mm512_max_ps(lo, acc)));
+                store(c, 16 * (v + i), stores[i], acc);
             }
         }
     }
@@ -221,8 +265,8 @@ unsafe fn k_dw512_flat_step<
 /// loads).
 ///
 /// # Safety
-/// The CPU has AVX-512F; `SW` is 1 or 2; `x`, `w`, `b`, `y` hold `C·H·W`, `C·KH·KW`, `C` and
-/// `C·OH·OW` values.
+/// The CPU has AVX-512F; `SW` is 1 or 2; `x`, `w`, `b` point at `C·H·W`, `C·KH·KW` and `C`
+/// values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
@@ -242,7 +286,7 @@ unsafe fn k_dw512_rows<
     const DH: usize,
     const DW: usize,
 >(
-    (x, w, b, y, (lo, hi)): (*const f32, *const f32, *const f32, *mut f32, (f32, f32)),
+    (x, w, b, store): (*const f32, *const f32, *const f32, &impl Fn(usize, usize, u16, core::arch::x86_64::__m512)),
 ) {
     use core::arch::x86_64::*;
     // Lane l takes value 2l (or 2l + 1) of the 32 loaded.
@@ -250,7 +294,6 @@ unsafe fn k_dw512_rows<
     // SAFETY: the CPU has AVX-512F; EVEN holds 16 values.
     let even = unsafe { _mm512_loadu_si512(EVEN.as_ptr().cast()) };
     let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    let (lo, hi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
     // Tap kw's loads start at column SW·j + start[kw] (for stride 2, the even column at or
     // before the tap's), and it takes the odd values of stride 2's loads where `odd[kw]`.
     let (mut start, mut takes_odd) = ([0isize; KW], [false; KW]);
@@ -271,14 +314,14 @@ unsafe fn k_dw512_rows<
         };
         let mut j = 0;
         while j < OW {
-            let store = k_dw512_lanes::<16>(0, (OW - j) as isize) as u16;
+            let lanes = k_dw512_lanes::<16>(0, (OW - j) as isize) as u16;
             // The masks of each tap's 16 (stride 1) or 32 (stride 2) loaded inputs that lie
             // inside the row.
             let mut masks = [[0u16; 2]; KW];
             for kw in 0..KW {
                 let first = (SW * j) as isize + start[kw];
                 let inside = k_dw512_lanes::<32>(-first, W as isize - first);
-                masks[kw] = [inside as u16 & if SW == 1 { store } else { u16::MAX }, (inside >> 16) as u16];
+                masks[kw] = [inside as u16 & if SW == 1 { lanes } else { u16::MAX }, (inside >> 16) as u16];
             }
             // Two rows at a time (the last of an odd count twice), so that two chains of FMAs
             // interleave.
@@ -318,11 +361,7 @@ unsafe fn k_dw512_rows<
                     }
                 }
                 for (&acc, &oh) in acc.iter().zip(&rows) {
-                    // SAFETY: the store is masked to the row's outputs.
-                    unsafe {
-                        let out = _mm512_min_ps(hi, _mm512_max_ps(lo, acc));
-                        _mm512_mask_storeu_ps(y.add((c * OH + oh) * OW + j), store, out);
-                    }
+                    store(c, oh * OW + j, lanes, acc);
                 }
                 oh += 2;
             }

@@ -30,6 +30,7 @@ const QARM: &str = include_str!("qarm.rs");
 const QCONV1: &str = include_str!("qconv1.rs");
 const QDW: &str = include_str!("qdw.rs");
 const QDW_AVX2: &str = include_str!("qdw_avx2.rs");
+const QDW_AVX512: &str = include_str!("qdw_avx512.rs");
 const QDW_PAIRS: &str = include_str!("qdw_pairs.rs");
 const QPACK: &str = include_str!("qpack.rs");
 const QPACK_IN: &str = include_str!("qpack_in.rs");
@@ -150,7 +151,8 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_conv_avx2_tile", CONV, &[]),
     ("k_conv_tiles", CONV, &[]),
     ("k_dw", DW, &["k_dw_planes", "avx2_or_portable", "k_dw_avx512", "x86_avx512f"]),
-    ("k_dw_avx512", DW_AVX512, &["k_dw512_flat", "k_dw512_rows"]),
+    ("k_dw_avx512", DW_AVX512, &["k_dw512_sums"]),
+    ("k_dw512_sums", DW_AVX512, &["k_dw512_flat", "k_dw512_rows"]),
     ("k_dw512_lanes", DW_AVX512, &[]),
     ("k_dw512_flat", DW_AVX512, &["k_dw512_lanes", "k_dw512_flat_step"]),
     ("k_dw512_flat_step", DW_AVX512, &["k_dw512_lanes"]),
@@ -217,17 +219,30 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
             "k_qdw_small",
             "k_qdw_avx2",
             "k_qdw_span",
+            "k_qdw_avx512",
+            "k_qdw512_floats",
+            "k_qdw_pad",
             "x86_avx2_fma",
+            "x86_avx512f",
             "avx2_or_portable",
         ],
     ),
     ("k_qdw_place", QDW, &[]),
+    ("k_qdw_pad", QDW, &["k_qdw_place"]),
     ("k_qdw_scratch", QDW_PAIRS, &[]),
     ("k_qdw_pairs", QDW_PAIRS, &["QIn", "QOut", "m_requant8", "k_qdw_place", "k_qdw_scratch"]),
     ("k_qdw_span", QDW_AVX2, &[]),
     ("k_qdw_small", QDW_AVX2, &["QIn", "QOut", "m_requant"]),
     ("k_qdw_avx2", QDW_AVX2, &["QIn", "QOut", "m_requant", "k_qdw_load"]),
     ("k_qdw_load", QDW_AVX2, &[]),
+    ("k_qdw512_floats", QDW_AVX512, &[]),
+    (
+        "k_qdw_avx512",
+        QDW_AVX512,
+        &["QIn", "QOut", "m_requant8_of", "k_dw512_sums", "k_qdw512_floats", "k_qdw512_widen", "k_qdw512_put"],
+    ),
+    ("k_qdw512_widen", QDW_AVX512, &["QIn"]),
+    ("k_qdw512_put", QDW_AVX512, &["QOut", "Requant"]),
     ("k_qdw_portable", QDW, &["QIn", "QOut", "m_store", "k_qdw_place"]),
     ("k_widen_pad", CONV, &["QIn"]),
     ("k_qconv1", QCONV1, &["QIn", "QOut", "k_qconv1_portable", "k_qconv1_avx2", "x86_avx2_fma", "avx2_or_portable"]),
@@ -447,6 +462,7 @@ mod tests {
             super::QCONV1,
             super::QDW,
             super::QDW_AVX2,
+            super::QDW_AVX512,
             super::QDW_PAIRS,
             super::QPACK,
             super::QPACK_IN,

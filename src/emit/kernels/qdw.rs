@@ -6,12 +6,15 @@
 //! positions [`k_qdw_small`], whose outputs are stored 16 at a time, for larger ones
 //! [`k_qdw_avx2`], row by row (`qdw_avx2.rs`); for stride 1, [`k_qdw_pairs`] pads each plane
 //! itself and widens it once into pairs of neighbours, eight outputs per `vpmaddwd`
-//! (`qdw_pairs.rs`). Elsewhere the portable loops: i32 sums on 32-bit Arm, f32 lanes (exact) on
-//! other targets.
+//! (`qdw_pairs.rs`). With AVX-512F (checked at run time, and preferred) [`k_qdw_avx512`] sums
+//! in exact f32 lanes with the loops of the float depthwise kernel (`qdw_avx512.rs`). Elsewhere
+//! the portable loops: i32 sums on 32-bit Arm, f32 lanes (exact) on other targets.
 
+#[cfg(target_arch = "x86_64")]
+use super::super::x86_avx512f;
 use super::{avx2_or_portable, m_requant, m_store, QIn, QOut, Requant};
 #[cfg(target_arch = "x86_64")]
-use super::{m_requant8, x86_avx2_fma};
+use super::{m_requant8, m_requant8_of, x86_avx2_fma};
 
 /// Quantized depthwise convolution of `x` (`[C][H][W]` integers) padded with `fill` (the input's
 /// zero point) to `[PH][PW]` planes (`PT` rows above, `PL` columns left) by `w` (`[C][KH][KW]`:
@@ -23,12 +26,18 @@ use super::{m_requant8, x86_avx2_fma};
 /// least `PH · PW` values; [`k_qdw_scratch`] for the x86-64 kernel), whose border is written
 /// once: a padded value is the zero point, so it adds exactly 0 once the offset is added.
 ///
-/// On x86-64 with AVX2, for 8-bit input: with the padding done here and stride 1,
-/// [`k_qdw_pairs`] when the flat plane's `J = (OH - 1) · PW + OW` positions and the `OH · OW`
-/// outputs are at least 8, `N` (the size of its planes on the stack) at least `PH · PW` rounded
-/// up to 16, `p` holds [`k_qdw_scratch`] values and there are at most 64 pairs of taps. On an input padded already and equal strides
-/// of 1 or 2: [`k_qdw_small`] when `J` is at most 128, `N` (its staged outputs) is at least
-/// `OH · PW` and 16, `PB` (the bytes it may read from a channel's start) at least
+/// On x86-64 with AVX-512F, for 8-bit input and `SW` 1 or 2, padded already or not:
+/// [`k_qdw_avx512`] when `G` (its channels per group) is not 0 and divides `C` and `F` is at
+/// least [`k_qdw512_floats`] of a group. The lowering passes `G = 0` where the sums might not
+/// be exact in f32; where `G > 0` it leaves the input unpadded, with the scratch of
+/// [`k_qdw_pairs`] or one of `C · PH · PW` values, into which a CPU without AVX-512F pads it
+/// ([`k_qdw_pad`]) for the AVX2 kernels below. Else, with AVX2, for 8-bit input: with the
+/// padding done here and stride 1, [`k_qdw_pairs`] when the flat plane's `J = (OH - 1) · PW +
+/// OW` positions and the `OH · OW` outputs are at least 8, `N` (the size of its planes on the
+/// stack) at least `PH · PW` rounded up to 16, `p` holds [`k_qdw_scratch`] values and there
+/// are at most 64 pairs of taps. On an input padded already (or by [`k_qdw_pad`]) and equal
+/// strides of 1 or 2: [`k_qdw_small`] when `J` is at most 128, `N` (its staged outputs) is at
+/// least `OH · PW` and 16, `PB` (the bytes it may read from a channel's start) at least
 /// [`k_qdw_span`] and there are at most 64 pairs of taps; [`k_qdw_avx2`] when `J ≥ 16` and `N
 /// = OH · PW` (its sums on the stack). The lowering passes 0 for `N` and `PB` otherwise, and the
 /// portable loops ([`k_qdw_portable`]) run. (`scripts/step-times.sh`, MobileNet VWW's and
@@ -57,6 +66,8 @@ fn k_qdw<
     const DW: usize,
     const N: usize,
     const PB: usize,
+    const G: usize,
+    const F: usize,
 >(
     x: &[X],
     w: &[WT],
@@ -72,6 +83,16 @@ fn k_qdw<
     #[cfg(target_arch = "x86_64")]
     {
         let one_byte = core::mem::size_of::<X>() == 1;
+        let floats = k_qdw512_floats(G, H, WD, KH * KW);
+        if one_byte && SW <= 2 && G > 0 && C.is_multiple_of(G) && F >= floats && x86_avx512f() {
+            // SAFETY: the CPU has AVX-512F, and the shapes are the ones the kernel handles.
+            unsafe {
+                k_qdw_avx512::<X, WT, Y, C, H, WD, PT, PL, OH, OW, KH, KW, SH, SW, DH, DW, G, F>(
+                    x, w, off, mul, bias, fill, y, rq,
+                )
+            };
+            return;
+        }
         let jn = (OH - 1) * PW + OW;
         let pairs = KH * KW.div_ceil(2);
         let fused = one_byte
@@ -92,7 +113,10 @@ fn k_qdw<
             return;
         }
         let pairs = KH * if DW == 1 { KW.div_ceil(2) } else { KW };
-        let eight_bit = one_byte && p.is_empty() && SH == SW && (SW == 1 || SW == 2);
+        // An input left unpadded for the AVX-512 kernel, with a scratch for all its padded planes:
+        // padded here ([`k_qdw_pad`]) for the AVX2 kernels, which read padded planes.
+        let pads_all = (PH, PW) != (H, WD) && p.len() >= C * PH * PW;
+        let eight_bit = one_byte && (p.is_empty() || pads_all) && SH == SW && (SW == 1 || SW == 2);
         let small = eight_bit
             && jn <= 128
             && pairs <= 64
@@ -100,16 +124,21 @@ fn k_qdw<
             && N >= 16
             && PB >= k_qdw_span(OH, OW, PW, KH, KW, SW, DH, DW);
         let rows = eight_bit && N == OH * PW && jn >= 16;
-        if small && x86_avx2_fma() {
+        if (small || rows) && x86_avx2_fma() {
+            let x = if pads_all {
+                k_qdw_pad::<X, C, H, WD, PH, PW, PT, PL>(x, p, fill);
+                &p[..C * PH * PW]
+            } else {
+                x
+            };
             // SAFETY: the CPU has AVX2 and FMA, and the shapes are the ones the kernel handles.
             unsafe {
-                k_qdw_small::<X, WT, Y, C, PH, PW, OH, OW, KH, KW, SW, DH, DW, N, PB>(x, w, off, mul, bias, y, rq)
+                if small {
+                    k_qdw_small::<X, WT, Y, C, PH, PW, OH, OW, KH, KW, SW, DH, DW, N, PB>(x, w, off, mul, bias, y, rq)
+                } else {
+                    k_qdw_avx2::<X, WT, Y, C, PH, PW, OH, OW, KH, KW, SW, DH, DW, N>(x, w, off, mul, bias, y, rq)
+                }
             };
-            return;
-        }
-        if rows && x86_avx2_fma() {
-            // SAFETY: the CPU has AVX2 and FMA, and the shapes are the ones the kernel handles.
-            unsafe { k_qdw_avx2::<X, WT, Y, C, PH, PW, OH, OW, KH, KW, SW, DH, DW, N>(x, w, off, mul, bias, y, rq) };
             return;
         }
     }
@@ -121,6 +150,30 @@ fn k_qdw<
             )
         },
     );
+}
+
+/// `x` (`[C][H][W]`) padded with `fill` into `p` (`[C][PH][PW]`, each plane at row `PT`, column
+/// `PL`), as the lowering's `k_pad2d` pads.
+#[cfg(target_arch = "x86_64")]
+fn k_qdw_pad<
+    X: Copy,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const PH: usize,
+    const PW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    x: &[X],
+    p: &mut [X],
+    fill: X,
+) {
+    let p = &mut p[..C * PH * PW];
+    p.fill(fill);
+    for c in 0..C {
+        k_qdw_place::<X, H, W, PH, PW, PT, PL>(&x[c * H * W..], &mut p[c * PH * PW..]);
+    }
 }
 
 /// Copies the `[H][W]` plane `x` into the interior of the `[PH][PW]` plane `p` (at row `PT`,
@@ -255,7 +308,14 @@ fn k_qdw_portable<
 
 include!("qdw_avx2.rs");
 include!("qdw_pairs.rs");
+include!("qdw_avx512.rs");
+// The float kernel that `k_qdw_avx512` calls, in this scope as in the generated module's.
+include!("dw_avx512.rs");
 
 #[cfg(test)]
 #[path = "qdw_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "qdw_avx512_tests.rs"]
+mod avx512_tests;

@@ -32,7 +32,7 @@ fn integer_depthwise_agrees_with_the_definition() {
     };
     let (mul, bias) = ([0.5f32; 3], [0.0f32, 1.0, 2.0]);
     let mut y = vec![f32::NAN; 3 * 4 * 11];
-    super::k_qdw::<u8, i8, f32, 3, 6, 13, 6, 13, 0, 0, 4, 11, 3, 3, 1, 1, 1, 1, 52, 79>(
+    super::k_qdw::<u8, i8, f32, 3, 6, 13, 6, 13, 0, 0, 4, 11, 3, 3, 1, 1, 1, 1, 52, 79, 0, 0>(
         &x,
         &w,
         &off,
@@ -46,7 +46,7 @@ fn integer_depthwise_agrees_with_the_definition() {
     );
     assert_eq!(y, want(1, 4, 11));
     let mut y = vec![f32::NAN; 3 * 4 * 6];
-    super::k_qdw::<u8, i8, f32, 3, 6, 13, 6, 13, 0, 0, 4, 6, 3, 3, 1, 2, 1, 1, 0, 0>(
+    super::k_qdw::<u8, i8, f32, 3, 6, 13, 6, 13, 0, 0, 4, 6, 3, 3, 1, 2, 1, 1, 0, 0, 0, 0>(
         &x,
         &w,
         &off,
@@ -62,7 +62,7 @@ fn integer_depthwise_agrees_with_the_definition() {
 }
 
 /// A small deterministic generator (xorshift) whose values hit the ends of the range often.
-fn values(n: usize, seed: u32, lo: i32, hi: i32) -> Vec<i32> {
+pub(super) fn values(n: usize, seed: u32, lo: i32, hi: i32) -> Vec<i32> {
     let mut s = seed | 1;
     (0..n)
         .map(|_| {
@@ -79,12 +79,12 @@ fn values(n: usize, seed: u32, lo: i32, hi: i32) -> Vec<i32> {
 }
 
 /// `n` pseudo-random `u8`s over the whole range (seeded).
-fn u8s(n: usize, seed: u32) -> Vec<u8> {
+pub(super) fn u8s(n: usize, seed: u32) -> Vec<u8> {
     values(n, seed, 0, 255).into_iter().map(|v| v as u8).collect()
 }
 
 /// `n` pseudo-random `i8`s over the whole range (seeded).
-fn i8s(n: usize, seed: u32) -> Vec<i8> {
+pub(super) fn i8s(n: usize, seed: u32) -> Vec<i8> {
     values(n, seed, -128, 127).into_iter().map(|v| v as i8).collect()
 }
 
@@ -145,7 +145,7 @@ fn flat_agrees<
     }
     let eight_bit = w.iter().all(|v| i8::try_from(v.wide()).is_ok());
     let mut got = (vec![f32::NAN; C * OH * OW], vec![0u8; C * OH * OW]);
-    super::k_qdw::<X, WT, f32, C, H, WD, H, WD, 0, 0, OH, OW, KH, KW, S, S, DH, DW, N, PB>(
+    super::k_qdw::<X, WT, f32, C, H, WD, H, WD, 0, 0, OH, OW, KH, KW, S, S, DH, DW, N, PB, 0, 0>(
         x,
         w,
         &off,
@@ -157,7 +157,7 @@ fn flat_agrees<
         &mut got.0,
         wide_rq,
     );
-    super::k_qdw::<X, WT, u8, C, H, WD, H, WD, 0, 0, OH, OW, KH, KW, S, S, DH, DW, N, PB>(
+    super::k_qdw::<X, WT, u8, C, H, WD, H, WD, 0, 0, OH, OW, KH, KW, S, S, DH, DW, N, PB, 0, 0>(
         x,
         w,
         &off,
@@ -323,7 +323,7 @@ fn padded_agrees<
     };
     let (o, m, b) = (&off[..], &mul[..], &bias[..]);
     let got = run(&|p, y0, y1| {
-        super::k_qdw::<X, WT, f32, C, H, WD, PH, PW, PT, PL, OH, OW, KH, KW, 1, 1, DH, DW, N, 0>(
+        super::k_qdw::<X, WT, f32, C, H, WD, PH, PW, PT, PL, OH, OW, KH, KW, 1, 1, DH, DW, N, 0, 0, 0>(
             x,
             w,
             o,
@@ -335,7 +335,7 @@ fn padded_agrees<
             y0,
             wide_rq,
         );
-        super::k_qdw::<X, WT, u8, C, H, WD, PH, PW, PT, PL, OH, OW, KH, KW, 1, 1, DH, DW, N, 0>(
+        super::k_qdw::<X, WT, u8, C, H, WD, PH, PW, PT, PL, OH, OW, KH, KW, 1, 1, DH, DW, N, 0, 0, 0>(
             x,
             w,
             o,

@@ -286,9 +286,17 @@ impl Lowerer<'_> {
             let fill = format!("{}{}", f.xq.zero, xt);
             let eight_bit = matches!(f.xq.elem, Elem::I8 | Elem::U8);
             let fused = eight_bit && (sh, sw) == (1, 1) && (oh - 1) * pw + ow >= 16 && oh * ow >= 8 && ph * pw <= 1024;
+            // The x86-64 AVX-512 kernel (`k_qdw_avx512`, in exact f32 lanes) on wide-SIMD
+            // targets: its channels per group and its buffer (0: off). It reads the input
+            // unpadded, and the kernel pads it into the scratch on CPUs without AVX-512F.
+            // (`scripts/step-times.sh`, MobileNet VWW int8: the k_pad2d steps before the
+            // depthwise layers took 0.5-1.7 us each.)
+            let exact = self.packed && eight_bit && sw <= 2 && exact_in_f32(p, m);
+            let (g, floats) = if exact { qdw512_group(cin, h * wd, kh * kw) } else { (0, 0) };
             let [pt, pl, ..] = geo.pads;
-            let (src, scratch, dims) = if fused {
-                let p = self.new_typed_buf(qdw_scratch(geo), f.xq.elem, super::Home::Arena);
+            let (src, scratch, dims) = if fused || g > 0 {
+                let len = if fused { qdw_scratch(geo) } else { cin * ph * pw };
+                let p = self.new_typed_buf(len, f.xq.elem, super::Home::Arena);
                 (xb, Arg::Write(p), [h, wd, pt, pl])
             } else {
                 (self.pad_input(geo, xb, f.xq.elem, &fill)?, Arg::Code("&mut []".into()), [ph, pw, 0, 0])
@@ -310,7 +318,7 @@ impl Lowerer<'_> {
                 (0, 0)
             };
             let [hx, wx, pt, pl] = dims;
-            let generics = nums(&[cin, hx, wx, ph, pw, pt, pl, oh, ow, kh, kw, sh, sw, dh, dw, n, pb]);
+            let generics = nums(&[cin, hx, wx, ph, pw, pt, pl, oh, ow, kh, kw, sh, sw, dh, dw, n, pb, g, floats]);
             self.typed_step("k_qdw", &[xt, wt, yt], generics, args);
             return Ok(());
         }
@@ -466,6 +474,22 @@ fn qdw_span(geo: &ConvGeometry) -> usize {
 fn qdw_scratch(geo: &ConvGeometry) -> usize {
     let (ph, pw) = geo.padded();
     2 * ((ph * pw).next_multiple_of(16) + geo.dw)
+}
+
+/// The channels per group of the x86-64 AVX-512 depthwise kernel (`k_qdw_avx512`) and the floats
+/// of its buffer on the stack (`k_qdw512_floats` in `kernels/qdw_avx512.rs`, the same formula),
+/// for `c` channels of `plane` inputs and `taps` weights each: the most channels (a divisor of
+/// `c`) whose inputs and weights in f32 fill at most 32 KiB, so that they stay in the L1 cache
+/// while the float kernel sweeps them; one channel up to 64 KiB; `(0, 0)`, the kernel off,
+/// beyond.
+fn qdw512_group(c: usize, plane: usize, taps: usize) -> (usize, usize) {
+    let per = plane + taps + 1;
+    let g = match 8192 / per {
+        0 if per <= 16384 => 1,
+        0 => 0,
+        most => divisor(c, most),
+    };
+    (g, g * per)
 }
 
 /// Whether every value is an `i8`.
