@@ -78,6 +78,25 @@ fn packed_matches_definition<
         };
         assert_eq!(avx2, portable, "avx2 {C}x{M} k{K} s{S}");
     }
+    // The AVX512-VNNI pixels-in-lanes kernel at both tile widths, where the row holds a tile.
+    #[cfg(target_arch = "x86_64")]
+    if super::super::super::x86_vnni() && S <= 2 && OW >= 16 {
+        let (mut one, mut two) = (vec![0i8; M * OH * OW], vec![0i8; M * OH * OW]);
+        // SAFETY: the CPU has AVX512-VNNI; stride 1 or 2, rows of at least 16 (32) outputs;
+        // the input is packed as bytes.
+        unsafe {
+            super::k_qconv4_px512::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1, 1>(
+                &narrow, &wp, &off, &mul, &bias, &mut one, rq,
+            );
+            assert_eq!(one, portable, "px512 16 {C}x{M} k{K} s{S}");
+            if OW >= 32 {
+                super::k_qconv4_px512::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1, 2>(
+                    &narrow, &wp, &off, &mul, &bias, &mut two, rq,
+                );
+                assert_eq!(two, portable, "px512 32 {C}x{M} k{K} s{S}");
+            }
+        }
+    }
     let mut spread = std::collections::BTreeSet::new();
     for m in 0..M {
         for i in 0..OH {
@@ -119,6 +138,12 @@ fn packed_convolutions_match_the_definition() {
     // 3 blocks over rows of 16.
     packed_matches_definition::<17, 17, 8, 2, 80, 80, 3, 2, 8, 8>();
     packed_matches_definition::<6, 18, 4, 1, 40, 48, 3, 1, 4, 16>();
+    // Pixels in lanes at stride 2: VWW's first layer (3 → 8 channels) on rows of 19 (a tile of
+    // 16 and one moved left), the input's rows odd, so that a tile's last tap is the input's
+    // last value (the load of the 32nd pixel masked off); rows of 34 outputs at stride 1.
+    packed_matches_definition::<9, 39, 3, 1, 8, 16, 3, 2, 4, 19>();
+    packed_matches_definition::<7, 67, 8, 2, 24, 32, 3, 2, 3, 33>();
+    packed_matches_definition::<4, 36, 12, 3, 40, 48, 3, 1, 2, 34>();
 }
 
 /// A convolution of one `u8` channel 3 × 4 (stride 2, columns dilated by `D`) with its
