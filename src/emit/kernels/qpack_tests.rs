@@ -37,9 +37,9 @@ fn packed_matches_definition<
     // AVX2 kernels, called directly, read u8 and u16.
     let (mut xq, mut narrow, mut wide) =
         (vec![0u8; CQ * H * W * 8], vec![0u8; CQ * H * W * 4], vec![0u8; CQ * H * W * 8]);
-    super::k_qpack::<i8, C, H, W, 1, 1, 1>(&x, &mut xq);
-    super::k_qpack_as::<i8, C, H, W, 1, 1, 1, false>(&x, &mut narrow);
-    super::k_qpack_as::<i8, C, H, W, 1, 1, 1, true>(&x, &mut wide);
+    super::k_qpack::<i8, C, H, W, 1, 1, 1, 1, 1>(&x, &mut xq);
+    super::k_qpack_as::<i8, C, H, W, 1, 1, 1, 1, 1, false>(&x, &mut narrow);
+    super::k_qpack_as::<i8, C, H, W, 1, 1, 1, 1, 1, true>(&x, &mut wide);
     let mut wp = vec![0i8; MP * CQ * K * K * 4];
     let mut off = vec![0i32; MP];
     for m in 0..M {
@@ -148,16 +148,17 @@ fn packed_convolutions_match_the_definition() {
 
 /// A convolution of one `u8` channel 3 × 4 (stride 2, columns dilated by `D`) with its
 /// channel unfolded into one per kernel column (`k_qpack` with `F = 4`, weights
-/// `[M][4][3][1]`, the kernel one column wide) against the same convolution packed plainly.
-fn folded_matches_plain<const D: usize, const WO: usize, const OW: usize>() {
+/// `[M][4][3][1]`, the kernel one column wide), and into one per kernel row and column (`R =
+/// 3`, a 1×1 convolution), against the same convolution packed plainly.
+fn folded_matches_plain<const D: usize, const WO: usize, const OW: usize, const P: usize>() {
     const H: usize = 11;
     const W: usize = 13;
     const M: usize = 24;
     let x: Vec<u8> = (0..H * W).map(|i| ((i * 71) % 256) as u8).collect();
     let wt: Vec<i8> = (0..M * 12).map(|i| ((i * 29) % 256) as u8 as i8).collect();
     let (mut plain, mut folded) = (vec![0u8; H * W * 8], vec![0u8; H * WO * 8]);
-    super::k_qpack::<u8, 1, 1, { H * W }, 1, 1, 1>(&x, &mut plain);
-    super::k_qpack::<u8, 1, H, W, 4, D, 1>(&x, &mut folded);
+    super::k_qpack::<u8, 1, 1, { H * W }, 1, 1, 1, 1, 1>(&x, &mut plain);
+    super::k_qpack::<u8, 1, H, W, 4, D, 1, 1, 1>(&x, &mut folded);
     let (mut wp, mut wf) = (vec![0i8; 32 * 12 * 4], vec![0i8; 32 * 3 * 4]);
     for m in 0..M {
         for (t, &v) in wt[m * 12..(m + 1) * 12].iter().enumerate() {
@@ -174,6 +175,27 @@ fn folded_matches_plain<const D: usize, const WO: usize, const OW: usize>() {
     super::k_qconv4::<u8, 1, H, W, M, 32, 5, OW, 3, 4, 2, 2, 1, D>(&plain, &wp, &off, &mul, &bias, &mut want, rq);
     super::k_qconv4::<u8, 1, H, WO, M, 32, 5, OW, 3, 1, 2, 2, 1, 1>(&folded, &wf, &off, &mul, &bias, &mut got, rq);
     assert_eq!(got, want, "dilation {D}");
+    // Rows unfolded too, at stride 2: a 1×1 convolution on 12 channels (3 groups of four)
+    // over the P = 5 × OW output pixels as one row, the weights in their order.
+    let mut unfolded = vec![0u8; 3 * H * WO * 8];
+    super::k_qpack::<u8, 1, H, W, 4, D, 2, 3, 1>(&x, &mut unfolded);
+    let mut wu = vec![0i8; 32 * 3 * 4];
+    for m in 0..M {
+        for (c, &v) in wt[m * 12..(m + 1) * 12].iter().enumerate() {
+            wu[((m / 16) * 3 + c / 4) * 64 + (m % 16) * 4 + c % 4] = v;
+        }
+    }
+    let mut pointwise = vec![0u8; M * 5 * OW];
+    super::k_qconv4::<u8, 3, 1, P, M, 32, 1, P, 1, 1, 1, 1, 1, 1>(
+        &unfolded,
+        &wu,
+        &off,
+        &mul,
+        &bias,
+        &mut pointwise,
+        rq,
+    );
+    assert_eq!(pointwise, want, "rows unfolded, dilation {D}");
     assert!(want.iter().collect::<std::collections::BTreeSet<_>>().len() > 10, "the outputs cover the range");
 }
 
@@ -212,11 +234,11 @@ fn strided_matches_subsampled<const W: usize, const WO: usize, const P: usize>()
     let x: Vec<i8> = (0..5 * H * W).map(|i| ((i * 67) % 256) as u8 as i8).collect();
     let sub: Vec<i8> = (0..5 * P).map(|i| x[((i / P) * H + (i % P / WO) * 2) * W + (i % WO) * 2]).collect();
     let (mut want, mut got) = (vec![0u8; 2 * P * 8], vec![1u8; 2 * P * 8]);
-    super::k_qpack_as::<i8, 5, 1, P, 1, 1, 1, false>(&sub, &mut want);
-    super::k_qpack_as::<i8, 5, H, W, 1, 1, 2, false>(&x, &mut got);
+    super::k_qpack_as::<i8, 5, 1, P, 1, 1, 1, 1, 1, false>(&sub, &mut want);
+    super::k_qpack_as::<i8, 5, H, W, 1, 1, 2, 1, 1, false>(&x, &mut got);
     assert_eq!(got[..2 * P * 4], want[..2 * P * 4], "bytes, W {W}");
-    super::k_qpack_as::<i8, 5, 1, P, 1, 1, 1, true>(&sub, &mut want);
-    super::k_qpack_as::<i8, 5, H, W, 1, 1, 2, true>(&x, &mut got);
+    super::k_qpack_as::<i8, 5, 1, P, 1, 1, 1, 1, 1, true>(&sub, &mut want);
+    super::k_qpack_as::<i8, 5, H, W, 1, 1, 2, 1, 1, true>(&x, &mut got);
     assert_eq!(got, want, "u16, W {W}");
 }
 
@@ -232,8 +254,8 @@ fn strided_packing_matches_the_subsampled_input() {
 
 #[test]
 fn folded_columns_match_the_plain_packing() {
-    folded_matches_plain::<1, 10, 5>();
-    folded_matches_plain::<2, 7, 4>();
+    folded_matches_plain::<1, 10, 5, 25>();
+    folded_matches_plain::<2, 7, 4, 20>();
 }
 
 /// A 1×1 convolution of `C` channels into `M` over `P` pixels as one row (the lowering's
@@ -256,7 +278,7 @@ fn pointwise_matches_definition<const C: usize, const CQ: usize, const M: usize,
         })
         .collect();
     let mut xq = vec![0u8; CQ * P * 8];
-    super::k_qpack::<u8, C, 1, P, 1, 1, 1>(&x, &mut xq);
+    super::k_qpack::<u8, C, 1, P, 1, 1, 1, 1, 1>(&x, &mut xq);
     let mut wp = vec![0i8; MP * CQ * 4];
     let mut off = vec![0i32; MP];
     for m in 0..M {
