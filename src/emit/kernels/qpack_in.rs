@@ -65,6 +65,22 @@ fn k_qpack_as<
     let (cf, size) = (C * R * F, if WIDE { 2 } else { 1 });
     let (ho, wo) = ((H - 1 - (R - 1) * DR) / S + 1, (W - 1 - (F - 1) * D) / S + 1);
     let (x, xq) = (&x[..C * H * W], &mut xq[..cf.div_ceil(4) * ho * wo * 4 * size]);
+    if F == 4 && D == 1 && !WIDE && core::mem::size_of::<X>() == 1 {
+        // Four columns unfolded at dilation 1: each group of four channels is one input
+        // channel's row `r` (`q = ci·R + r`), and a pixel's four bytes four adjacent values of
+        // the input row (DS-CNN's first layer: rows of 5 pixels, too short for `k_qpack_row`).
+        for (q, dst) in xq.chunks_exact_mut(ho * wo * 4).enumerate() {
+            for (h, dst) in dst.chunks_exact_mut(wo * 4).enumerate() {
+                let row = &x[((q / R) * H + h * S + (q % R) * DR) * W..][..(wo - 1) * S + 4];
+                for (i, px) in dst.chunks_exact_mut(4).enumerate() {
+                    for (p, &v) in px.iter_mut().zip(&row[i * S..i * S + 4]) {
+                        *p = (v.wide() + X::BIAS) as u8;
+                    }
+                }
+            }
+        }
+        return;
+    }
     for (q, dst) in xq.chunks_exact_mut(ho * wo * 4 * size).enumerate() {
         for (h, dst) in dst.chunks_exact_mut(wo * 4 * size).enumerate() {
             let row = |j: usize| {
