@@ -20,8 +20,9 @@ impl Lowerer<'_> {
     /// where the output's rows are then too short for the pixels-in-lanes tiles (under 16
     /// pixels) and the strides equal, into one per kernel row too, and the convolution is a
     /// 1×1 one on the output's pixels as one row (DS-CNN's first layer, 10 × 4 at stride 2 on
-    /// rows of 5: 7.4 → 1.9 µs, step-times native, and 0.1 packing). An unpadded 1×1 convolution at the same stride along both axes packs only the pixels it
-    /// reads and runs as a 1×1 convolution at stride 1.
+    /// rows of 5: 7.4 → 1.9 µs and 0.1 of packing, step-times native, 2026-12-07). An unpadded
+    /// 1×1 convolution at the same stride along both axes packs only the pixels it reads and
+    /// runs as a 1×1 convolution at stride 1.
     pub(super) fn packed_conv(
         &mut self,
         geo: &ConvGeometry,
