@@ -350,6 +350,8 @@ fn pointwise_rows_match_the_definition() {
     pointwise_matches_definition::<64, 16, 64, 64, 125>();
     pointwise_matches_definition::<6, 2, 21, 32, 16>();
     pointwise_matches_definition::<33, 9, 17, 32, 37>();
+    // VWW's 6 × 6 planes: three tiles of 16 on AVX512-VNNI, the last moved left by 12.
+    pointwise_matches_definition::<20, 5, 24, 32, 36>();
     pointwise_matches_definition::<12, 3, 16, 16, 9>();
     pointwise_matches_definition::<12, 3, 16, 16, 5>();
 }
