@@ -17,27 +17,51 @@ fn the_byte_of_a_quantized_value_is_its_cast() {
     assert_eq!(super::m_byte(f32::NAN), 0);
 }
 
-/// `m_requant8` stores what `m_requant` stores, lane by lane, for `u8`, `i8` and `f32`
-/// outputs: sums over a range that saturates both ends, results landing halfway between
-/// two integers (`inv` 0.5: every odd integer, ties rounded to even), with and without a
-/// fused clamp, with a clamp whose bounds are not levels, and with clamps wholly above
-/// or below the levels (its two clamps merged into one).
+/// `m_requant8` (and on AVX-512 CPUs `m_requant16`, each lane with its own scale and bias)
+/// stores what `m_requant` stores, lane by lane, for `u8`, `i8` and `f32` outputs: sums over a
+/// range that saturates both ends, results landing halfway between two integers (`inv` 0.5:
+/// every odd integer, ties rounded to even), with and without a fused clamp, with a clamp
+/// whose bounds are not levels, and with clamps wholly above or below the levels (its two
+/// clamps merged into one).
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn eight_stores_at_once_match_one_at_a_time() {
-    use super::{m_requant, m_requant8, QOut, Requant};
+    use super::{m_requant, m_requant16, m_requant8, QOut, Requant};
+    use core::arch::x86_64::{_mm256_loadu_si256, _mm256_set1_ps, _mm512_loadu_ps, _mm512_loadu_si512};
     fn check<Y: QOut + PartialEq + core::fmt::Debug>(rq: Requant) {
         for start in (-3000..3000).step_by(8) {
             let acc: [i32; 8] = core::array::from_fn(|i| start + i as i32 * 3);
             let mut got = [Y::store(0.0, rq); 8];
             // SAFETY: the test runs only where the CPU has AVX2.
             unsafe {
-                let v = core::arch::x86_64::_mm256_loadu_si256(acc.as_ptr() as *const _);
-                let s = core::arch::x86_64::_mm256_set1_ps;
-                m_requant8(v, -17, s(0.25), s(1.5), rq, &mut got);
-            }
+                m_requant8(
+                    _mm256_loadu_si256(acc.as_ptr() as *const _),
+                    -17,
+                    _mm256_set1_ps(0.25),
+                    _mm256_set1_ps(1.5),
+                    rq,
+                    &mut got,
+                )
+            };
             let want: [Y; 8] = core::array::from_fn(|i| m_requant(acc[i], -17, 0.25, 1.5, rq));
             assert_eq!(got, want, "sums from {start}");
+            if super::super::x86_avx512f() {
+                let acc: [i32; 16] = core::array::from_fn(|i| start + i as i32 * 3 - 17);
+                let mul: [f32; 16] = core::array::from_fn(|i| 0.25 + i as f32 * 0.0625);
+                let bias: [f32; 16] = core::array::from_fn(|i| 1.5 - i as f32 * 0.5);
+                let mut got = [Y::store(0.0, rq); 16];
+                // SAFETY: the CPU has AVX512F.
+                unsafe {
+                    let (a, m, b) = (
+                        _mm512_loadu_si512(acc.as_ptr() as *const _),
+                        _mm512_loadu_ps(mul.as_ptr()),
+                        _mm512_loadu_ps(bias.as_ptr()),
+                    );
+                    m_requant16(a, m, b, rq, &mut got);
+                }
+                let want: [Y; 16] = core::array::from_fn(|i| m_requant(acc[i], 0, mul[i], bias[i], rq));
+                assert_eq!(got, want, "sixteen sums from {start}");
+            }
         }
     }
     if !super::x86_avx2_fma() {
