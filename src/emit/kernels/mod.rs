@@ -36,6 +36,7 @@ const QPACK: &str = include_str!("qpack.rs");
 const QPACK_IN: &str = include_str!("qpack_in.rs");
 const QPACK_NEON: &str = include_str!("qpack_neon.rs");
 const QPW: &str = include_str!("qpw.rs");
+const QPW_AVX512: &str = include_str!("qpw_avx512.rs");
 const QUANT: &str = include_str!("quant.rs");
 const QWINO: &str = include_str!("qwino.rs");
 const QWINO_X86: &str = include_str!("qwino_x86.rs");
@@ -174,7 +175,8 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_affine_ip", NORM, &["m_clamp"]),
     ("k_reduce", NORM, &[]),
     ("k_pool", NORM, &["k_pool_global"]),
-    ("k_pool_global", NORM, &[]),
+    ("k_pool_global", NORM, &["k_pool_global_avx2", "x86_avx2_fma"]),
+    ("k_pool_global_avx2", NORM, &[]),
     ("k_quant", QUANT, &["m_rte", "m_clamp"]),
     ("k_quant_ip", QUANT, &["m_rte", "m_clamp"]),
     ("QIn", QUANT, &[]),
@@ -185,10 +187,12 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("m_requant", QUANT, &["QOut", "Requant"]),
     ("m_requant8", QUANT, &["QOut", "Requant", "m_requant8_of", "m_scaled8", "m_levels8"]),
     ("Requant8", QUANT, &[]),
-    ("m_requant8_of", QUANT, &["Requant", "Requant8"]),
+    ("m_requant8_of", QUANT, &["Requant", "Requant8", "m_scaled_bounds"]),
     ("m_scaled8", QUANT, &[]),
     ("m_levels8", QUANT, &["Requant8"]),
     ("m_pack32", QUANT, &["QOut"]),
+    ("m_requant16", QUANT, &["QOut", "Requant", "m_scaled_bounds"]),
+    ("m_scaled_bounds", QUANT, &["Requant"]),
     ("m_levels", QUANT, &["Requant"]),
     ("m_store", QUANT, &["m_requant", "m_steps", "Requant"]),
     ("m_steps", QUANT, &["QOut"]),
@@ -262,6 +266,7 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
             "m_requant",
             "k_qconv4_portable",
             "k_qconv4_vnni",
+            "k_qconv4_px512",
             "x86_vnni",
             "k_qconv4_avx2",
             "k_qconv4_wide",
@@ -282,6 +287,8 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
         &["QOut", "m_requant8", "m_requant8_of", "m_scaled8", "m_levels8", "m_pack32", "k_qconv4_px_tile"],
     ),
     ("k_qconv4_px_tile", QPW, &[]),
+    ("k_qconv4_px512", QPW_AVX512, &["QOut", "m_requant16", "k_qconv4_px512_tile"]),
+    ("k_qconv4_px512_tile", QPW_AVX512, &[]),
     ("k_qconv4_portable", QPACK, &["QOut", "m_requant"]),
     ("k_qconv4_store", QPACK, &["QOut", "m_requant"]),
     ("k_qconv4_vnni", QPACK, &["QOut", "k_qconv4_store", "k_qconv4_vnni_tile"]),
@@ -468,6 +475,7 @@ mod tests {
             super::QPACK_IN,
             super::QPACK_NEON,
             super::QPW,
+            super::QPW_AVX512,
             super::QUANT,
             super::QWINO,
             super::QWINO_X86,

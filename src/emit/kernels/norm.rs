@@ -2,6 +2,8 @@
 //! (BatchNormalization, DequantizeLinear per axis), ReduceMean/Max/Sum over contiguous axes, max
 //! and average pooling.
 
+#[cfg(target_arch = "x86_64")]
+use super::x86_avx2_fma;
 use super::{m_clamp, m_exp, m_sqrt};
 
 /// Softmax over the middle axis of `[OUTER][N][INNER]`.
@@ -240,12 +242,21 @@ fn k_pool<
 /// [`k_pool`] over whole planes (global pooling, no pads): each channel's values in order, as
 /// the window loops take them, but eight channels side by side, so that eight independent sums
 /// (or maxima) fill the pipeline instead of one chain of dependent additions (DS-CNN's global
-/// average pool: 64 chains of 125). The results are the window loops', bit for bit.
+/// average pool: 64 chains of 125). The results are the window loops', bit for bit. On x86-64
+/// with AVX2 (checked at run time) the blocks of eight channels run [`k_pool_global_avx2`]: the
+/// loops below, built for AVX2 or AVX-512, read the eight channels' values with gathers
+/// (step-times, 2026-12-07: DS-CNN's pool 6.0 µs native against 2.1 plain).
 #[inline(always)]
 fn k_pool_global<const C: usize, const H: usize, const W: usize, const MAX: bool>(x: &[f32], y: &mut [f32]) {
     const L: usize = 8;
     let n = H * W;
     let mut c0 = 0;
+    #[cfg(target_arch = "x86_64")]
+    if n >= 4 && x86_avx2_fma() {
+        c0 = C / L * L;
+        // SAFETY: the CPU has AVX2; `x` holds `C` planes of `n ≥ 4` values and `y` `C` values.
+        unsafe { k_pool_global_avx2::<MAX>(&x[..c0 * n], &mut y[..c0], n) };
+    }
     while c0 < C {
         let lanes = (C - c0).min(L);
         let mut acc = [if MAX { f32::NEG_INFINITY } else { 0.0 }; L];
@@ -270,32 +281,94 @@ fn k_pool_global<const C: usize, const H: usize, const W: usize, const MAX: bool
     }
 }
 
+/// [`k_pool_global`] of whole blocks of eight planes of `n` values (`y.len()` a multiple of 8)
+/// with AVX2, each channel in a lane: per four values of the eight planes, two rows of four
+/// loaded into each vector's halves (planes `c` and `c + 4`) and transposed within the halves
+/// (`vunpcklps`/`vunpckhps`, then `vshufps`: the transpose of `_MM_TRANSPOSE4_PS`), so that
+/// each of the four vectors holds the eight channels' value at one position; each added (or
+/// `vmaxps`: `max(v, a)` is `if v > a { v } else { a }`, NaN included) to the sums in order;
+/// the last `n % 4` positions one vector each. The same operations on each channel as the
+/// portable loop, so its results bit for bit.
+///
+/// # Safety
+/// The CPU has AVX2; `n ≥ 4`; `x` holds `y.len()` planes of `n` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn k_pool_global_avx2<const MAX: bool>(x: &[f32], y: &mut [f32], n: usize) {
+    use core::arch::x86_64::*;
+    let step = |a: __m256, v: __m256| if MAX { _mm256_max_ps(v, a) } else { _mm256_add_ps(a, v) };
+    for (c0, out) in y.chunks_exact_mut(8).enumerate() {
+        let planes = &x[c0 * 8 * n..(c0 + 1) * 8 * n];
+        let row = |c: usize, p: usize| planes[c * n + p..][..4].as_ptr();
+        let mut acc = _mm256_set1_ps(if MAX { f32::NEG_INFINITY } else { 0.0 });
+        let mut p = 0;
+        // SAFETY: the CPU has AVX2; every load of four values lies inside its plane (`p + 4 ≤
+        // n`), `out` holds eight values.
+        unsafe {
+            while p + 4 <= n {
+                let half = |c: usize| {
+                    _mm256_insertf128_ps::<1>(
+                        _mm256_castps128_ps256(_mm_loadu_ps(row(c, p))),
+                        _mm_loadu_ps(row(c + 4, p)),
+                    )
+                };
+                let (a0, a1, a2, a3) = (half(0), half(1), half(2), half(3));
+                let (t0, t1) = (_mm256_unpacklo_ps(a0, a1), _mm256_unpackhi_ps(a0, a1));
+                let (t2, t3) = (_mm256_unpacklo_ps(a2, a3), _mm256_unpackhi_ps(a2, a3));
+                acc = step(acc, _mm256_shuffle_ps::<0x44>(t0, t2));
+                acc = step(acc, _mm256_shuffle_ps::<0xee>(t0, t2));
+                acc = step(acc, _mm256_shuffle_ps::<0x44>(t1, t3));
+                acc = step(acc, _mm256_shuffle_ps::<0xee>(t1, t3));
+                p += 4;
+            }
+            for p in p..n {
+                let v: [f32; 8] = core::array::from_fn(|c| planes[c * n + p]);
+                acc = step(acc, _mm256_loadu_ps(v.as_ptr()));
+            }
+            if !MAX {
+                acc = _mm256_div_ps(acc, _mm256_set1_ps(n as f32));
+            }
+            _mm256_storeu_ps(out.as_mut_ptr(), acc);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    /// Global pooling (11 channels: a block of eight and one of three) gives the window loops'
-    /// results bit for bit, average and maximum.
-    #[test]
-    fn global_pooling_matches_the_window_loops() {
-        const C: usize = 11;
-        let x: Vec<f32> = (0..C * 5 * 7).map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6).collect();
+    /// Global pooling of `C` planes of `H × W` gives the window loops' results bit for bit,
+    /// average and maximum.
+    fn global_pooling_matches<const C: usize, const H: usize, const W: usize>() {
+        let n = H * W;
+        let x: Vec<f32> = (0..C * n).map(|i| ((i * 37) % 101) as f32 * 0.013 - 0.6).collect();
         for max in [false, true] {
             let mut want = vec![0.0f32; C];
             for (c, w) in want.iter_mut().enumerate() {
-                let plane = &x[c * 35..(c + 1) * 35];
+                let plane = &x[c * n..(c + 1) * n];
                 *w = if max {
                     plane.iter().fold(f32::NEG_INFINITY, |a, &v| if v > a { v } else { a })
                 } else {
-                    plane.iter().fold(0.0, |a, &v| a + v) / 35.0
+                    plane.iter().fold(0.0, |a, &v| a + v) / n as f32
                 };
             }
             let mut got = vec![f32::NAN; C];
             if max {
-                super::k_pool::<C, 5, 7, 1, 1, 5, 7, 5, 7, 0, 0, 0, 0, true, false>(&x, &mut got);
+                super::k_pool::<C, H, W, 1, 1, H, W, H, W, 0, 0, 0, 0, true, false>(&x, &mut got);
             } else {
-                super::k_pool::<C, 5, 7, 1, 1, 5, 7, 5, 7, 0, 0, 0, 0, false, false>(&x, &mut got);
+                super::k_pool::<C, H, W, 1, 1, H, W, H, W, 0, 0, 0, 0, false, false>(&x, &mut got);
             }
-            assert_eq!(got, want);
+            assert_eq!(got, want, "{C} x {H} x {W}");
         }
+    }
+
+    /// 11 channels (a block of eight and one of three) of 35 values (eight steps of four and
+    /// three more on AVX2), 19 of 9 (VWW's planes), 16 of 125 (DS-CNN's), 9 of 3 (too few
+    /// values for the AVX2 kernel).
+    #[test]
+    fn global_pooling_matches_the_window_loops() {
+        global_pooling_matches::<11, 5, 7>();
+        global_pooling_matches::<19, 3, 3>();
+        global_pooling_matches::<16, 25, 5>();
+        global_pooling_matches::<9, 1, 3>();
     }
 
     #[test]

@@ -3,23 +3,35 @@
 // the compiler vectorizes the portable loop with `st4`). (`include!`d by the unit tests into
 // the scope of `qpack.rs`.)
 
-/// `xq` (`[CQ][HO][WO][4]` bytes, `CQ = ⌈C·F/4⌉`, `HO = ⌈H/S⌉`,
-/// `WO = ⌊(W - 1 - (F - 1)·D)/S⌋ + 1`) = the integers `x` (`[C][H][W]`) plus `X::BIAS` (128 for `i8`: the products' `u8`
-/// operand), with each channel `c` unfolded into `F` channels `c·F + k`, the input shifted left
-/// by `k·D` columns (a convolution `F` taps wide at dilation `D` becomes one a single tap wide
-/// on `C·F` channels: no lanes of zeros for a single input channel), and every `S`-th row and
-/// column taken (a 1×1 convolution at stride `S` becomes one at stride 1 on the pixels it
-/// reads); channels past `C·F` zero. Where [`k_qconv4`] runs its AVX2 kernel
-/// ([`k_qconv4_wide`]) each value as a little-endian `u16` (`xq` twice as long), which that
-/// kernel broadcasts without widening.
-fn k_qpack<X: QIn, const C: usize, const H: usize, const W: usize, const F: usize, const D: usize, const S: usize>(
+/// `xq` (`[CQ][HO][WO][4]` bytes, `CQ = ⌈C·R·F/4⌉`, `HO = ⌊(H - 1 - (R - 1)·DR)/S⌋ + 1`,
+/// `WO = ⌊(W - 1 - (F - 1)·D)/S⌋ + 1`) = the integers `x` (`[C][H][W]`) plus `X::BIAS` (128 for
+/// `i8`: the products' `u8` operand), with each channel `c` unfolded into `R·F` channels
+/// `(c·R + r)·F + k`, the input shifted up by `r·DR` rows and left by `k·D` columns (a
+/// convolution `F` taps wide at dilation `D` becomes one a single tap wide on `C·F` channels:
+/// no lanes of zeros for a single input channel; with `R` its kernel's height too, one a single
+/// tap on `C·R·F` channels, a 1×1 convolution), and every `S`-th row and column taken (a 1×1
+/// convolution at stride `S` becomes one at stride 1 on the pixels it reads); channels past
+/// `C·R·F` zero. Where [`k_qconv4`] runs its AVX2 kernel ([`k_qconv4_wide`]) each value as a
+/// little-endian `u16` (`xq` twice as long), which that kernel broadcasts without widening.
+#[allow(clippy::too_many_arguments)]
+fn k_qpack<
+    X: QIn,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const D: usize,
+    const S: usize,
+    const R: usize,
+    const DR: usize,
+>(
     x: &[X],
     xq: &mut [u8],
 ) {
     if k_qconv4_wide() {
-        k_qpack_as::<X, C, H, W, F, D, S, true>(x, xq)
+        k_qpack_as::<X, C, H, W, F, D, S, R, DR, true>(x, xq)
     } else {
-        k_qpack_as::<X, C, H, W, F, D, S, false>(x, xq)
+        k_qpack_as::<X, C, H, W, F, D, S, R, DR, false>(x, xq)
     }
 }
 
@@ -43,20 +55,40 @@ fn k_qpack_as<
     const F: usize,
     const D: usize,
     const S: usize,
+    const R: usize,
+    const DR: usize,
     const WIDE: bool,
 >(
     x: &[X],
     xq: &mut [u8],
 ) {
-    let (cf, ho, wo, size) = (C * F, H.div_ceil(S), (W - 1 - (F - 1) * D) / S + 1, if WIDE { 2 } else { 1 });
+    let (cf, size) = (C * R * F, if WIDE { 2 } else { 1 });
+    let (ho, wo) = ((H - 1 - (R - 1) * DR) / S + 1, (W - 1 - (F - 1) * D) / S + 1);
     let (x, xq) = (&x[..C * H * W], &mut xq[..cf.div_ceil(4) * ho * wo * 4 * size]);
+    if F == 4 && D == 1 && !WIDE && core::mem::size_of::<X>() == 1 {
+        // Four columns unfolded at dilation 1: each group of four channels is one input
+        // channel's row `r` (`q = ci·R + r`), and a pixel's four bytes four adjacent values of
+        // the input row (DS-CNN's first layer: rows of 5 pixels, too short for `k_qpack_row`).
+        for (q, dst) in xq.chunks_exact_mut(ho * wo * 4).enumerate() {
+            for (h, dst) in dst.chunks_exact_mut(wo * 4).enumerate() {
+                let row = &x[((q / R) * H + h * S + (q % R) * DR) * W..][..(wo - 1) * S + 4];
+                for (i, px) in dst.chunks_exact_mut(4).enumerate() {
+                    for (p, &v) in px.iter_mut().zip(&row[i * S..i * S + 4]) {
+                        *p = (v.wide() + X::BIAS) as u8;
+                    }
+                }
+            }
+        }
+        return;
+    }
     for (q, dst) in xq.chunks_exact_mut(ho * wo * 4 * size).enumerate() {
         for (h, dst) in dst.chunks_exact_mut(wo * 4 * size).enumerate() {
             let row = |j: usize| {
                 let c = 4 * q + j;
                 // The row as far as `S·WO` values where the input holds them (whole blocks
                 // of every S-th value for `k_qpack_row`), else the `(WO - 1)·S + 1` it reads.
-                let at = ((c / F) * H + h * S) * W + (c % F) * D;
+                let (ci, r, k) = (c / (R * F), c / F % R, c % F);
+                let at = (ci * H + h * S + r * DR) * W + k * D;
                 (c < cf).then(|| &x[at..(at + wo * S).min(x.len())])
             };
             k_qpack_row::<X, S, WIDE>(&[row(0), row(1), row(2), row(3)], dst);

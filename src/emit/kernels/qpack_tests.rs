@@ -37,9 +37,9 @@ fn packed_matches_definition<
     // AVX2 kernels, called directly, read u8 and u16.
     let (mut xq, mut narrow, mut wide) =
         (vec![0u8; CQ * H * W * 8], vec![0u8; CQ * H * W * 4], vec![0u8; CQ * H * W * 8]);
-    super::k_qpack::<i8, C, H, W, 1, 1, 1>(&x, &mut xq);
-    super::k_qpack_as::<i8, C, H, W, 1, 1, 1, false>(&x, &mut narrow);
-    super::k_qpack_as::<i8, C, H, W, 1, 1, 1, true>(&x, &mut wide);
+    super::k_qpack::<i8, C, H, W, 1, 1, 1, 1, 1>(&x, &mut xq);
+    super::k_qpack_as::<i8, C, H, W, 1, 1, 1, 1, 1, false>(&x, &mut narrow);
+    super::k_qpack_as::<i8, C, H, W, 1, 1, 1, 1, 1, true>(&x, &mut wide);
     let mut wp = vec![0i8; MP * CQ * K * K * 4];
     let mut off = vec![0i32; MP];
     for m in 0..M {
@@ -77,6 +77,25 @@ fn packed_matches_definition<
             )
         };
         assert_eq!(avx2, portable, "avx2 {C}x{M} k{K} s{S}");
+    }
+    // The AVX512-VNNI pixels-in-lanes kernel at both tile widths, where the row holds a tile.
+    #[cfg(target_arch = "x86_64")]
+    if super::super::super::x86_vnni() && S <= 2 && OW >= 16 {
+        let (mut one, mut two) = (vec![0i8; M * OH * OW], vec![0i8; M * OH * OW]);
+        // SAFETY: the CPU has AVX512-VNNI; stride 1 or 2, rows of at least 16 (32) outputs;
+        // the input is packed as bytes.
+        unsafe {
+            super::k_qconv4_px512::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1, 1>(
+                &narrow, &wp, &off, &mul, &bias, &mut one, rq,
+            );
+            assert_eq!(one, portable, "px512 16 {C}x{M} k{K} s{S}");
+            if OW >= 32 {
+                super::k_qconv4_px512::<i8, CQ, H, W, M, MP, OH, OW, K, K, S, S, 1, 1, 2>(
+                    &narrow, &wp, &off, &mul, &bias, &mut two, rq,
+                );
+                assert_eq!(two, portable, "px512 32 {C}x{M} k{K} s{S}");
+            }
+        }
     }
     let mut spread = std::collections::BTreeSet::new();
     for m in 0..M {
@@ -119,20 +138,27 @@ fn packed_convolutions_match_the_definition() {
     // 3 blocks over rows of 16.
     packed_matches_definition::<17, 17, 8, 2, 80, 80, 3, 2, 8, 8>();
     packed_matches_definition::<6, 18, 4, 1, 40, 48, 3, 1, 4, 16>();
+    // Pixels in lanes at stride 2: VWW's first layer (3 → 8 channels) on rows of 19 (a tile of
+    // 16 and one moved left), the input's rows odd, so that a tile's last tap is the input's
+    // last value (the load of the 32nd pixel masked off); rows of 34 outputs at stride 1.
+    packed_matches_definition::<9, 39, 3, 1, 8, 16, 3, 2, 4, 19>();
+    packed_matches_definition::<7, 67, 8, 2, 24, 32, 3, 2, 3, 33>();
+    packed_matches_definition::<4, 36, 12, 3, 40, 48, 3, 1, 2, 34>();
 }
 
 /// A convolution of one `u8` channel 3 × 4 (stride 2, columns dilated by `D`) with its
 /// channel unfolded into one per kernel column (`k_qpack` with `F = 4`, weights
-/// `[M][4][3][1]`, the kernel one column wide) against the same convolution packed plainly.
-fn folded_matches_plain<const D: usize, const WO: usize, const OW: usize>() {
+/// `[M][4][3][1]`, the kernel one column wide), and into one per kernel row and column (`R =
+/// 3`, a 1×1 convolution), against the same convolution packed plainly.
+fn folded_matches_plain<const D: usize, const WO: usize, const OW: usize, const P: usize>() {
     const H: usize = 11;
     const W: usize = 13;
     const M: usize = 24;
     let x: Vec<u8> = (0..H * W).map(|i| ((i * 71) % 256) as u8).collect();
     let wt: Vec<i8> = (0..M * 12).map(|i| ((i * 29) % 256) as u8 as i8).collect();
     let (mut plain, mut folded) = (vec![0u8; H * W * 8], vec![0u8; H * WO * 8]);
-    super::k_qpack::<u8, 1, 1, { H * W }, 1, 1, 1>(&x, &mut plain);
-    super::k_qpack::<u8, 1, H, W, 4, D, 1>(&x, &mut folded);
+    super::k_qpack::<u8, 1, 1, { H * W }, 1, 1, 1, 1, 1>(&x, &mut plain);
+    super::k_qpack::<u8, 1, H, W, 4, D, 1, 1, 1>(&x, &mut folded);
     let (mut wp, mut wf) = (vec![0i8; 32 * 12 * 4], vec![0i8; 32 * 3 * 4]);
     for m in 0..M {
         for (t, &v) in wt[m * 12..(m + 1) * 12].iter().enumerate() {
@@ -149,6 +175,27 @@ fn folded_matches_plain<const D: usize, const WO: usize, const OW: usize>() {
     super::k_qconv4::<u8, 1, H, W, M, 32, 5, OW, 3, 4, 2, 2, 1, D>(&plain, &wp, &off, &mul, &bias, &mut want, rq);
     super::k_qconv4::<u8, 1, H, WO, M, 32, 5, OW, 3, 1, 2, 2, 1, 1>(&folded, &wf, &off, &mul, &bias, &mut got, rq);
     assert_eq!(got, want, "dilation {D}");
+    // Rows unfolded too, at stride 2: a 1×1 convolution on 12 channels (3 groups of four)
+    // over the P = 5 × OW output pixels as one row, the weights in their order.
+    let mut unfolded = vec![0u8; 3 * H * WO * 8];
+    super::k_qpack::<u8, 1, H, W, 4, D, 2, 3, 1>(&x, &mut unfolded);
+    let mut wu = vec![0i8; 32 * 3 * 4];
+    for m in 0..M {
+        for (c, &v) in wt[m * 12..(m + 1) * 12].iter().enumerate() {
+            wu[((m / 16) * 3 + c / 4) * 64 + (m % 16) * 4 + c % 4] = v;
+        }
+    }
+    let mut pointwise = vec![0u8; M * 5 * OW];
+    super::k_qconv4::<u8, 3, 1, P, M, 32, 1, P, 1, 1, 1, 1, 1, 1>(
+        &unfolded,
+        &wu,
+        &off,
+        &mul,
+        &bias,
+        &mut pointwise,
+        rq,
+    );
+    assert_eq!(pointwise, want, "rows unfolded, dilation {D}");
     assert!(want.iter().collect::<std::collections::BTreeSet<_>>().len() > 10, "the outputs cover the range");
 }
 
@@ -187,11 +234,11 @@ fn strided_matches_subsampled<const W: usize, const WO: usize, const P: usize>()
     let x: Vec<i8> = (0..5 * H * W).map(|i| ((i * 67) % 256) as u8 as i8).collect();
     let sub: Vec<i8> = (0..5 * P).map(|i| x[((i / P) * H + (i % P / WO) * 2) * W + (i % WO) * 2]).collect();
     let (mut want, mut got) = (vec![0u8; 2 * P * 8], vec![1u8; 2 * P * 8]);
-    super::k_qpack_as::<i8, 5, 1, P, 1, 1, 1, false>(&sub, &mut want);
-    super::k_qpack_as::<i8, 5, H, W, 1, 1, 2, false>(&x, &mut got);
+    super::k_qpack_as::<i8, 5, 1, P, 1, 1, 1, 1, 1, false>(&sub, &mut want);
+    super::k_qpack_as::<i8, 5, H, W, 1, 1, 2, 1, 1, false>(&x, &mut got);
     assert_eq!(got[..2 * P * 4], want[..2 * P * 4], "bytes, W {W}");
-    super::k_qpack_as::<i8, 5, 1, P, 1, 1, 1, true>(&sub, &mut want);
-    super::k_qpack_as::<i8, 5, H, W, 1, 1, 2, true>(&x, &mut got);
+    super::k_qpack_as::<i8, 5, 1, P, 1, 1, 1, 1, 1, true>(&sub, &mut want);
+    super::k_qpack_as::<i8, 5, H, W, 1, 1, 2, 1, 1, true>(&x, &mut got);
     assert_eq!(got, want, "u16, W {W}");
 }
 
@@ -207,8 +254,8 @@ fn strided_packing_matches_the_subsampled_input() {
 
 #[test]
 fn folded_columns_match_the_plain_packing() {
-    folded_matches_plain::<1, 10, 5>();
-    folded_matches_plain::<2, 7, 4>();
+    folded_matches_plain::<1, 10, 5, 25>();
+    folded_matches_plain::<2, 7, 4, 20>();
 }
 
 /// A 1×1 convolution of `C` channels into `M` over `P` pixels as one row (the lowering's
@@ -231,7 +278,7 @@ fn pointwise_matches_definition<const C: usize, const CQ: usize, const M: usize,
         })
         .collect();
     let mut xq = vec![0u8; CQ * P * 8];
-    super::k_qpack::<u8, C, 1, P, 1, 1, 1>(&x, &mut xq);
+    super::k_qpack::<u8, C, 1, P, 1, 1, 1, 1, 1>(&x, &mut xq);
     let mut wp = vec![0i8; MP * CQ * 4];
     let mut off = vec![0i32; MP];
     for m in 0..M {
@@ -303,6 +350,8 @@ fn pointwise_rows_match_the_definition() {
     pointwise_matches_definition::<64, 16, 64, 64, 125>();
     pointwise_matches_definition::<6, 2, 21, 32, 16>();
     pointwise_matches_definition::<33, 9, 17, 32, 37>();
+    // VWW's 6 × 6 planes: three tiles of 16 on AVX512-VNNI, the last moved left by 12.
+    pointwise_matches_definition::<20, 5, 24, 32, 36>();
     pointwise_matches_definition::<12, 3, 16, 16, 9>();
     pointwise_matches_definition::<12, 3, 16, 16, 5>();
 }
