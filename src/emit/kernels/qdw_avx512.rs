@@ -140,7 +140,7 @@ unsafe fn k_qdw512_widen<X: QIn>(x: &[X], xs: &mut [f32], zx: i32) {
 /// clamped to `[rq.lo, rq.hi]` as [`m_requant8`] clamps, for integer ones (`levels`: `inv`, the
 /// bounds and the zero point of [`m_requant8_of`]) scaled, clamped, rounded half to even and
 /// the zero point added as [`m_levels8`] does, and the low byte of each lane stored (`vpmovdb`,
-/// as [`m_byte`]).
+/// as [`m_byte`]; [`m_put16`]).
 ///
 /// # Safety
 /// The CPU has AVX-512F; `y` points at the lanes of `k`, values of `Y`: one byte each when it
@@ -162,18 +162,6 @@ unsafe fn k_qdw512_put<Y: QOut>(
     use core::arch::x86_64::*;
     let t = if e == 0 { t } else { _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_cvtps_epi32(t), _mm512_set1_epi32(e))) };
     let v = _mm512_add_ps(_mm512_mul_ps(t, _mm512_set1_ps(mul)), _mm512_set1_ps(bias));
-    // SAFETY: the mask keeps the store inside the lanes `y` points at.
-    unsafe {
-        match levels {
-            None => {
-                let (lo, hi) = (_mm512_set1_ps(rq.lo), _mm512_set1_ps(rq.hi));
-                _mm512_mask_storeu_ps(y as *mut f32, k, _mm512_min_ps(hi, _mm512_max_ps(lo, v)))
-            }
-            Some((inv, lo, hi, zero)) => {
-                let (inv, lo, hi) = (_mm512_set1_ps(inv), _mm512_set1_ps(lo), _mm512_set1_ps(hi));
-                let q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), lo), hi));
-                _mm512_mask_cvtepi32_storeu_epi8(y as *mut i8, k, _mm512_add_epi32(q, _mm512_set1_epi32(zero)));
-            }
-        }
-    }
+    // SAFETY: the CPU has AVX-512F; `y` points at the lanes of `k`, of `Y`'s size.
+    unsafe { m_put16(v, rq, levels, y, k) }
 }

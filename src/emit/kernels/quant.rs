@@ -255,17 +255,55 @@ unsafe fn m_requant16<Y: QOut>(
     use core::arch::x86_64::*;
     const { assert!(core::mem::size_of::<Y>() == if Y::LEVELS.is_some() { 1 } else { 4 }) };
     let y = &mut y[..16];
-    let s = _mm512_set1_ps;
     let v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), mul), bias);
+    let levels = Y::LEVELS.map(|(qmin, qmax)| {
+        let (lo, hi) = m_scaled_bounds(rq, qmin, qmax);
+        (rq.inv, lo, hi, rq.zero as i32)
+    });
     // SAFETY: `y` holds sixteen values, of four bytes (f32) without levels, else of one.
+    unsafe { m_put16(v, rq, levels, y.as_mut_ptr(), u16::MAX) }
+}
+
+/// Stores the sixteen floats `v` (`acc · mul + bias`, before any clamp) at `y` under the mask
+/// `k` as [`m_requant`] stores them: for f32 outputs clamped to `[rq.lo, rq.hi]` as
+/// [`m_requant8`] clamps; for integer ones (`levels`: `inv`, the bounds of [`m_scaled_bounds`]
+/// and the zero point) `v · inv` clamped, rounded half to even by `vcvtps2dq`, the zero point
+/// added, and the low byte of each lane stored by `vpmovdb` (as [`m_byte`]).
+///
+/// # Safety
+/// The CPU has AVX512F; `y` points at the lanes of `k`, values of `Y`: one byte each when it
+/// has levels, else f32.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn m_put16<Y: QOut>(
+    v: core::arch::x86_64::__m512,
+    rq: Requant,
+    levels: Option<(f32, f32, f32, i32)>,
+    y: *mut Y,
+    k: u16,
+) {
+    use core::arch::x86_64::*;
+    let s = _mm512_set1_ps;
+    // SAFETY: the caller's `y` holds the lanes of `k`; a full mask stores unmasked.
     unsafe {
-        match Y::LEVELS {
-            None => _mm512_storeu_ps(y.as_mut_ptr() as *mut f32, _mm512_min_ps(s(rq.hi), _mm512_max_ps(s(rq.lo), v))),
-            Some((qmin, qmax)) => {
-                let (lo, hi) = m_scaled_bounds(rq, qmin, qmax);
-                let q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, s(rq.inv)), s(lo)), s(hi)));
-                let bytes = _mm512_cvtepi32_epi8(_mm512_add_epi32(q, _mm512_set1_epi32(rq.zero as i32)));
-                _mm_storeu_si128(y.as_mut_ptr() as *mut __m128i, bytes);
+        match levels {
+            None => {
+                let v = _mm512_min_ps(s(rq.hi), _mm512_max_ps(s(rq.lo), v));
+                if k == u16::MAX {
+                    _mm512_storeu_ps(y as *mut f32, v)
+                } else {
+                    _mm512_mask_storeu_ps(y as *mut f32, k, v)
+                }
+            }
+            Some((inv, lo, hi, zero)) => {
+                let q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, s(inv)), s(lo)), s(hi)));
+                let q = _mm512_add_epi32(q, _mm512_set1_epi32(zero));
+                if k == u16::MAX {
+                    _mm_storeu_si128(y as *mut __m128i, _mm512_cvtepi32_epi8(q))
+                } else {
+                    _mm512_mask_cvtepi32_storeu_epi8(y as *mut i8, k, q)
+                }
             }
         }
     }
