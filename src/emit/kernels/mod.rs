@@ -191,7 +191,8 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("m_scaled8", QUANT, &[]),
     ("m_levels8", QUANT, &["Requant8"]),
     ("m_pack32", QUANT, &["QOut"]),
-    ("m_requant16", QUANT, &["QOut", "Requant", "m_scaled_bounds", "m_put16"]),
+    ("m_requant16", QUANT, &["QOut", "Requant", "m_levels16", "m_put16"]),
+    ("m_levels16", QUANT, &["QOut", "Requant", "m_scaled_bounds"]),
     ("m_put16", QUANT, &["QOut", "Requant"]),
     ("m_scaled_bounds", QUANT, &["Requant"]),
     ("m_levels", QUANT, &["Requant"]),
@@ -244,7 +245,7 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     (
         "k_qdw_avx512",
         QDW_AVX512,
-        &["QIn", "QOut", "m_requant8_of", "k_dw512_sums", "k_qdw512_floats", "k_qdw512_widen", "k_qdw512_put"],
+        &["QIn", "QOut", "m_levels16", "k_dw512_sums", "k_qdw512_floats", "k_qdw512_widen", "k_qdw512_put"],
     ),
     ("k_qdw512_widen", QDW_AVX512, &["QIn"]),
     ("k_qdw512_put", QDW_AVX512, &["QOut", "Requant", "m_put16"]),

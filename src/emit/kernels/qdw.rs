@@ -14,7 +14,7 @@
 use super::super::x86_avx512f;
 use super::{avx2_or_portable, m_requant, m_store, QIn, QOut, Requant};
 #[cfg(target_arch = "x86_64")]
-use super::{m_put16, m_requant8, m_requant8_of, x86_avx2_fma};
+use super::{m_levels16, m_put16, m_requant8, x86_avx2_fma};
 
 /// Quantized depthwise convolution of `x` (`[C][H][W]` integers) padded with `fill` (the input's
 /// zero point) to `[PH][PW]` planes (`PT` rows above, `PL` columns left) by `w` (`[C][KH][KW]`:

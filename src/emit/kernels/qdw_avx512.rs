@@ -61,7 +61,7 @@ unsafe fn k_qdw_avx512<
     y: &mut [Y],
     rq: Requant,
 ) {
-    use core::arch::x86_64::{__m512, _mm256_cvtss_f32};
+    use core::arch::x86_64::__m512;
     let (plane, taps, out) = (H * WD, KH * KW, OH * OW);
     let (x, w, y) = (&x[..C * plane], &w[..C * taps], &mut y[..C * out]);
     let (off, mul, bias) = (&off[..C], &mul[..C], &bias[..C]);
@@ -70,12 +70,7 @@ unsafe fn k_qdw_avx512<
     // The weights, then the zero bias (never written).
     let (ws, zeros) = rest.split_at_mut(G * taps);
     let zx = fill.wide();
-    // The integer store's bounds, as `m_requant8` makes them (`vcvtss2ss` takes lane 0).
-    // SAFETY: the CPU has AVX-512F, so AVX2 and FMA.
-    let levels = Y::LEVELS.map(|(qmin, qmax)| unsafe {
-        let r8 = m_requant8_of(rq, qmin, qmax);
-        (_mm256_cvtss_f32(r8.inv), _mm256_cvtss_f32(r8.lo), _mm256_cvtss_f32(r8.hi), r8.zero)
-    });
+    let levels = m_levels16::<Y>(rq);
     let yp = y.as_mut_ptr();
     for c0 in (0..C).step_by(G) {
         let wc = &w[c0 * taps..(c0 + G) * taps];
@@ -138,7 +133,7 @@ unsafe fn k_qdw512_widen<X: QIn>(x: &[X], xs: &mut [f32], zx: i32) {
 /// [`m_requant`] stores `T + e` with the channel's scale `mul` and `bias`: `T + e` (converted to
 /// i32 and back when `e ≠ 0`), times `mul`, plus `bias` (not fused), then for f32 outputs
 /// clamped to `[rq.lo, rq.hi]` as [`m_requant8`] clamps, for integer ones (`levels`: `inv`, the
-/// bounds and the zero point of [`m_requant8_of`]) scaled, clamped, rounded half to even and
+/// bounds and the zero point of [`m_levels16`]) scaled, clamped, rounded half to even and
 /// the zero point added as [`m_levels8`] does, and the low byte of each lane stored (`vpmovdb`,
 /// as [`m_byte`]; [`m_put16`]).
 ///

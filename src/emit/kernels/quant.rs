@@ -256,12 +256,19 @@ unsafe fn m_requant16<Y: QOut>(
     const { assert!(core::mem::size_of::<Y>() == if Y::LEVELS.is_some() { 1 } else { 4 }) };
     let y = &mut y[..16];
     let v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), mul), bias);
-    let levels = Y::LEVELS.map(|(qmin, qmax)| {
+    // SAFETY: `y` holds sixteen values, of four bytes (f32) without levels, else of one.
+    unsafe { m_put16(v, rq, m_levels16::<Y>(rq), y.as_mut_ptr(), u16::MAX) }
+}
+
+/// The `levels` of [`m_put16`] for outputs of `Y` requantized by `rq`: `inv`, the bounds of
+/// [`m_scaled_bounds`] and the zero point; `None` for f32 outputs.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn m_levels16<Y: QOut>(rq: Requant) -> Option<(f32, f32, f32, i32)> {
+    Y::LEVELS.map(|(qmin, qmax)| {
         let (lo, hi) = m_scaled_bounds(rq, qmin, qmax);
         (rq.inv, lo, hi, rq.zero as i32)
-    });
-    // SAFETY: `y` holds sixteen values, of four bytes (f32) without levels, else of one.
-    unsafe { m_put16(v, rq, levels, y.as_mut_ptr(), u16::MAX) }
+    })
 }
 
 /// Stores the sixteen floats `v` (`acc · mul + bias`, before any clamp) at `y` under the mask
