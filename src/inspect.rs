@@ -117,9 +117,11 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
     // Values computed from constants only (folded at emission, as in the e-graph's analysis).
     let mut weight_only: Vec<bool> = graph.values.iter().map(|v| matches!(v.kind, ValueKind::Const { .. })).collect();
     let integer = crate::graph::qdq::IntegerKernels::of(graph);
-    // Forms the back end runs as one kernel: Winograd convolutions and base-2 softmaxes.
+    // Forms the back end runs as one kernel: Winograd convolutions, base-2 softmaxes and
+    // softmaxes of 8-bit inputs.
     let mut fused = winograd_work(graph);
     fused.extend(crate::softermax::work_by_node(graph));
+    fused.extend(crate::softmax8::work_by_node(graph));
     for id in graph.topo_order()? {
         let node = graph.node(id);
         let op = match node.op.domain() {

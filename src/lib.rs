@@ -47,6 +47,7 @@ pub mod rules;
 pub mod search;
 pub mod shiftadd;
 pub mod softermax;
+pub mod softmax8;
 pub mod tensor;
 pub mod tract;
 pub mod verify;

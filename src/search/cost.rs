@@ -11,7 +11,8 @@
 //! MatMul reading the DequantizeLinear of a runtime 8-bit tensor, with weights dequantized from
 //! 8-bit constants, multiplies in 8 bits; the DequantizeLinear of a runtime 8-bit tensor costs
 //! nothing itself, and every other reader pays for dequantizing what it reads (a price that
-//! needs no knowledge of the readers, which an extractor does not have). One whose weights are
+//! needs no knowledge of the readers, which an extractor does not have); a Softmax reading one
+//! is the table softmax ([`crate::softmax8`]). One whose weights are
 //! marked `@csd` (`rules/shiftadd.rules`) is priced as the shift-add kernel it becomes
 //! ([`crate::shiftadd::shift_add_work`]), and the mark itself costs a token, so the multiply
 //! form wins ties. Both forms are priced in the target's form of them (its profile's
@@ -104,6 +105,19 @@ fn integer_kernel_work(enode: &Ir, egraph: &IrGraph, data: &IrData, pricing: Pri
     })
 }
 
+/// The work of the table softmax ([`crate::softmax8`]) when `enode` is a Softmax reading the
+/// DequantizeLinear of a runtime 8-bit tensor.
+fn softmax8_work(enode: &Ir, egraph: &IrGraph) -> Option<Work> {
+    let (Ir::Kernel(_, ch), Some(Op::Softmax(s))) = (enode, kernel_op(egraph, enode)) else { return None };
+    let x = *ch.get(1)?;
+    if !runtime_dequantized(egraph, x) {
+        return None;
+    }
+    let q = dequantized_int(egraph, x)?;
+    let [_, n, _] = crate::softmax8::layout(s, &q.shape)?;
+    Some(crate::softmax8::work(q, n))
+}
+
 /// The digit coding of class `w`'s integers when it is the DequantizeLinear of `@csd` weights
 /// (`rules/shiftadd.rules`) read by contraction `op`: it runs as shift-add kernels, with
 /// partials shared across its output channels searched when `share`.
@@ -137,6 +151,9 @@ pub fn node_work(enode: &Ir, egraph: &IrGraph, pricing: Pricing) -> Option<Work>
         return Some(Work::none());
     }
     if let Some(work) = integer_kernel_work(enode, egraph, &data, pricing) {
+        return Some(work);
+    }
+    if let Some(work) = softmax8_work(enode, egraph) {
         return Some(work);
     }
     let mut work = match super::winograd::winograd_work(enode, egraph, &data) {

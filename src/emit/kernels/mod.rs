@@ -42,6 +42,7 @@ const QWINO: &str = include_str!("qwino.rs");
 const QWINO_X86: &str = include_str!("qwino_x86.rs");
 const SHIFTADD: &str = include_str!("shiftadd.rs");
 const SIMD: &str = include_str!("simd.rs");
+const SOFTMAX_Q8: &str = include_str!("softmax_q8.rs");
 const WINOGRAD: &str = include_str!("winograd.rs");
 const WINO_AVX512: &str = include_str!("wino_avx512.rs");
 const WINO4: &str = include_str!("wino4.rs");
@@ -170,6 +171,7 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_softmax", NORM, &["m_exp"]),
     ("k_softmax2", NORM, &["m_exp2_poly"]),
     ("m_exp2_poly", NORM, &[]),
+    ("k_softmax_q8", SOFTMAX_Q8, &["QIn", "m_exp"]),
     ("k_layernorm", NORM, &["m_sqrt"]),
     ("k_affine", NORM, &["m_clamp"]),
     ("k_affine_ip", NORM, &["m_clamp"]),
@@ -483,6 +485,7 @@ mod tests {
             super::QWINO_X86,
             super::SHIFTADD,
             super::SIMD,
+            super::SOFTMAX_Q8,
             super::WINOGRAD,
             super::WINO_AVX512,
             super::WINO4,

@@ -625,6 +625,8 @@ mod qpack;
 mod qwino;
 #[path = "shiftadd.rs"]
 mod shiftadd;
+#[path = "softmax_q8.rs"]
+mod softmax_q8;
 
 #[cfg(test)]
 #[path = "quant_tests.rs"]

@@ -2,8 +2,9 @@
 //! a graph output, a weight or an arena slot), every node one or more kernel calls with their
 //! shapes fixed. Reshapes are aliases, a Relu or Clip that is the only reader of a Conv, Gemm,
 //! MatMul, BatchNormalization or binary op is fused into its store (as is a constant bias Add
-//! after a Conv or MatMul), a base-2 softmax's nodes are one kernel ([`crate::softermax`]), and
-//! elementwise ops overwrite an input that dies with them.
+//! after a Conv or MatMul), a base-2 softmax's nodes are one kernel ([`crate::softermax`]), as
+//! is a Softmax with the DequantizeLinear of 8-bit integers before it ([`crate::softmax8`]),
+//! and elementwise ops overwrite an input that dies with them.
 
 //!
 //! One file per op family, as in `src/ops/`: `Lowerer::node` dispatches each node to its
@@ -683,6 +684,9 @@ impl<'g> Lowerer<'g> {
         }
         if let Some(form) = self.softermax.get(&id).cloned() {
             return self.softmax2(&form);
+        }
+        if let Some(form) = self.quant.softmaxes.get(&id).cloned() {
+            return self.softmax_q8(&form);
         }
         if let (Some(&(x, q)), false) = (self.quant.moves.get(&id), matches!(node.op, Op::Pool(_))) {
             // Moving integers, as the graph's dequantize-move-quantize does.

@@ -1,7 +1,8 @@
-//! Lowering of normalizations: Softmax, its base-2 form and LayerNormalization (one kernel
-//! each over the normalized axes) and BatchNormalization (folded into a per-channel affine map).
+//! Lowering of normalizations: Softmax, its base-2 form, Softmax on 8-bit integers and
+//! LayerNormalization (one kernel each over the normalized axes) and BatchNormalization
+//! (folded into a per-channel affine map).
 
-use super::{lit, Arg, EmitError, Lowerer, Step};
+use super::{lit, nums, Arg, EmitError, Lowerer, Step};
 use crate::graph::NodeId;
 
 impl Lowerer<'_> {
@@ -41,6 +42,16 @@ impl Lowerer<'_> {
             Arg::Code(format!("[{}]", poly.join(", "))),
         ];
         self.step("k_softmax2", vec![outer, shape[form.axis], inner, form.poly.len()], args);
+        Ok(())
+    }
+
+    /// The DequantizeLinear → Softmax pair `form` as one `k_softmax_q8` call reading the
+    /// integers (the plan stores them).
+    pub(super) fn softmax_q8(&mut self, form: &crate::softmax8::Form) -> Result<(), EmitError> {
+        let xb = self.read(form.q)?;
+        let yb = self.define(form.y)?;
+        let args = vec![Arg::Read(xb), Arg::Write(yb), Arg::Code(lit(form.scale))];
+        self.typed_step("k_softmax_q8", &["_"], nums(&form.layout), args);
         Ok(())
     }
 

@@ -3,8 +3,10 @@
 //! 8-bit integers; a Conv, Gemm or MatMul whose input is the DequantizeLinear of such a tensor
 //! and whose weights are quantized constants runs as one integer kernel, together with the
 //! ReLU/Clip and the QuantizeLinear after it (its output written as integers); a MaxPool or
-//! reshape between equal quantizations moves the integers; and a DequantizeLinear whose readers
-//! all became integer kernels or moves is not computed at all. (`quant.rs` lowers the kernels.)
+//! reshape between equal quantizations moves the integers; a Softmax whose input is the
+//! DequantizeLinear of such a tensor, read by it alone, runs on the integers by a table of
+//! exponentials (`k_softmax_q8`); and a DequantizeLinear whose readers all became integer
+//! kernels or moves is not computed at all. (`quant.rs` lowers the kernels.)
 
 use super::{Clamp, Elem, Lowerer};
 use crate::graph::{Node, NodeId, ValueId, ValueKind};
@@ -77,6 +79,9 @@ pub struct QuantPlan {
     /// DequantizeLinear and a QuantizeLinear of the same quantization ([`integer_move`]), run on
     /// the integers: the integer tensor each reads and the QuantizeLinear output it defines.
     pub moves: HashMap<NodeId, (ValueId, ValueId)>,
+    /// Softmaxes run on the stored integers their DequantizeLinear alone reads
+    /// ([`crate::softmax8`]), by their node.
+    pub softmaxes: HashMap<NodeId, crate::softmax8::Form>,
 }
 
 /// `s` and `z` of a per-tensor QuantizeLinear or DequantizeLinear whose integer side is `int`.
@@ -123,6 +128,12 @@ pub(super) fn plan(lw: &Lowerer, order: &[NodeId]) -> QuantPlan {
         };
         if !readers.is_empty() && readers.iter().all(dequantized) {
             plan.stored.insert(out, p);
+        }
+    }
+    for form in crate::softmax8::forms(lw.graph).into_values() {
+        if plan.stored.contains_key(&form.q) {
+            plan.absorbed.insert(form.dq);
+            plan.softmaxes.insert(form.softmax, form);
         }
     }
     for &id in order {

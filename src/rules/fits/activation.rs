@@ -4,17 +4,19 @@
 //! SiLU (`x·HardSigmoid(x)`) and of GELU; `htanh`: the slope of `clip(α·x, -1, 1)` for Tanh,
 //! with the Clip's op and bounds; `sgelu`: the `k` of GELU ≈ `x·σ(k·x)`; `perf`: an odd
 //! polynomial for erf on the clipped calibration range; `softermax`: the base-2 softmax's ops,
-//! clip bound, table of powers of two and polynomial (`rules/approx/softmax.rules`). Numerics:
-//! [`crate::fit::activation`].
+//! clip bound, table of powers of two and polynomial; `softmax8`: the uint8 quantization of a
+//! Softmax's input for the table softmax (both `rules/approx/softmax.rules`). Numerics:
+//! [`crate::fit::activation`], [`crate::fit::quant::fit_softmax_input`].
 
 use super::{op, samples, scalar, Family, FitArg, FitOut, FitOutputs};
 use crate::fit::activation::{
     calibration_y_max, fit_gelu_sigmoid_gate, fit_hard_activation, fit_polynomial, fit_softermax, sample_range,
     Elementary, HardTarget, Variable,
 };
+use crate::fit::quant::fit_softmax_input;
 use crate::ir::{OpPayload, Payload};
-use crate::ops::{Clip, Gather, HardSigmoid, Op, Reduce, ReduceKind};
-use crate::tensor::{DType, Tensor};
+use crate::ops::{Clip, DequantizeLinear, Gather, HardSigmoid, Op, QuantizeLinear, Reduce, ReduceKind};
+use crate::tensor::{DType, Tensor, TensorType};
 
 /// Erf is ±1 to within 7.5e-7 beyond this: the polynomial's range ends here at most.
 const ERF_SATURATES: f32 = 3.5;
@@ -40,6 +42,7 @@ pub(super) const FAMILIES: &[Family] = &[
         outputs: &["max", "sum", "clip", "lo", "hi", "gather", "table", "c0", "c1", "c2"],
         fit: softermax,
     },
+    Family { name: "softmax8", outputs: &["scale", "zero", "qop", "dqop"], fit: softmax8 },
 ];
 
 fn op_out(op: Op) -> FitOut {
@@ -100,15 +103,12 @@ fn erf_polynomial(args: &[FitArg]) -> Result<FitOutputs, String> {
     Ok(out)
 }
 
-/// `[softmax op, x]`: the base-2 softmax of a Softmax over one axis (opset 13 form): the
-/// ReduceMax and ReduceSum over that axis (kept), the Clip of `y = (max - x)·log2 e` to
-/// `[0, H]` with `H` from the row length and the largest `y` on x's calibration samples
-/// ([`crate::fit::activation::clip_bound`]), the Gather of `2^-k` from the table `2^-j`,
-/// `j ≤ H`, and the coefficients of `p(g) ≈ 2^g` on `[-1, 0]` (degree [`SOFTERMAX_DEGREE`]).
-fn softermax(args: &[FitArg]) -> Result<FitOutputs, String> {
+/// `[softmax op, x]` of a Softmax over one axis (opset 13 form): that axis normalized for x's
+/// type, the axis of the calibration samples the rows run along, x's type and the samples.
+fn softmax_rows<'a>(args: &[FitArg<'a>]) -> Result<(usize, usize, &'a TensorType, &'a crate::fit::Samples), String> {
     let Op::Softmax(softmax) = op(args, 0)? else { return Err("argument 0 is not a Softmax".into()) };
     if softmax.flatten_trailing {
-        return Err("a Softmax in its pre-13 form (over every trailing axis) has no one-axis base-2 form".into());
+        return Err("a Softmax in its pre-13 form (over every trailing axis) has no one-axis form here".into());
     }
     let Some(FitArg::Samples(ty, x)) = args.get(1) else {
         return Err("argument 1 is not an activation with calibration samples".into());
@@ -117,6 +117,16 @@ fn softermax(args: &[FitArg]) -> Result<FitOutputs, String> {
     let axis = crate::ops::norm_axis(softmax.axis, rank).map_err(|e| e.to_string())?;
     // The samples stack along a new leading axis, or along axis 0 of a batch of one.
     let sample_axis = if x.ndim() == rank + 1 { axis + 1 } else { axis };
+    Ok((axis, sample_axis, ty, x))
+}
+
+/// `[softmax op, x]`: the base-2 softmax of a Softmax over one axis (opset 13 form): the
+/// ReduceMax and ReduceSum over that axis (kept), the Clip of `y = (max - x)·log2 e` to
+/// `[0, H]` with `H` from the row length and the largest `y` on x's calibration samples
+/// ([`crate::fit::activation::clip_bound`]), the Gather of `2^-k` from the table `2^-j`,
+/// `j ≤ H`, and the coefficients of `p(g) ≈ 2^g` on `[-1, 0]` (degree [`SOFTERMAX_DEGREE`]).
+fn softermax(args: &[FitArg]) -> Result<FitOutputs, String> {
+    let (axis, sample_axis, ty, x) = softmax_rows(args)?;
     let y_max = calibration_y_max(x, sample_axis).map_err(|e| e.to_string())?;
     let fit = fit_softermax(SOFTERMAX_DEGREE).map_err(|e| e.to_string())?.with_bound(ty.shape[axis], y_max);
     let reduce = |kind| {
@@ -136,6 +146,22 @@ fn softermax(args: &[FitArg]) -> Result<FitOutputs, String> {
         out.insert(name, f32_out(f64::from(c)));
     }
     Ok(out)
+}
+
+/// `[softmax op, x]`: the uint8 scale and zero point of a Softmax's input whose range minimizes
+/// the Softmax's output error on x's calibration rows ([`fit_softmax_input`]), and the ops of
+/// the QuantizeLinear/DequantizeLinear pair (per tensor).
+fn softmax8(args: &[FitArg]) -> Result<FitOutputs, String> {
+    let (_, sample_axis, _, x) = softmax_rows(args)?;
+    let fit = fit_softmax_input(x, sample_axis).map_err(|e| e.to_string())?;
+    let q = QuantizeLinear { axis: 1, saturate: true, block_size: 0, output_dtype: None, precision: None };
+    let dq = DequantizeLinear { axis: 1, block_size: 0, output_dtype: None };
+    Ok(FitOutputs::from([
+        ("scale", FitOut::Tensor(scalar(DType::F32, f64::from(fit.qparams.scale)))),
+        ("zero", FitOut::Tensor(scalar(DType::U8, f64::from(fit.qparams.zero_point.value())))),
+        ("qop", op_out(Op::QuantizeLinear(q))),
+        ("dqop", op_out(Op::DequantizeLinear(dq))),
+    ]))
 }
 
 #[cfg(test)]
@@ -213,5 +239,31 @@ mod tests {
         assert!((c[0] - 1.0).abs() < 3e-3 && (c[0] - c[1] + c[2] - 0.5).abs() < 2e-3, "{c:?}");
         let legacy = Payload::Op(OpPayload::new(Op::Softmax(Softmax { axis: 1, flatten_trailing: true })));
         assert!(softermax(&[FitArg::Payload(&legacy), FitArg::Samples(&ty, &x)]).is_err());
+    }
+
+    #[test]
+    fn softmax8_gives_a_uint8_quantization_of_the_rows() {
+        use crate::ops::Softmax;
+        // Two samples of a [1, 2, 4] input stacked on axis 0.
+        let x = ArrayD::from_shape_vec(
+            IxDyn(&[2, 2, 4]),
+            vec![0.0, 1.0, 2.0, -3.0, 0.5, 0.5, 0.0, 4.0, -8.0, 2.0, 0.0, 1.0, 1.0, 1.0, 3.0, -1.0],
+        )
+        .unwrap();
+        let ty = TensorType::new(DType::F32, vec![1, 2, 4]);
+        let softmax = Payload::Op(OpPayload::new(Op::Softmax(Softmax { axis: -1, flatten_trailing: false })));
+        let out = softmax8(&[FitArg::Payload(&softmax), FitArg::Samples(&ty, &x)]).unwrap();
+        let FitOut::Tensor(zero) = &out["zero"] else { panic!("{:?}", out["zero"]) };
+        assert_eq!(zero.dtype, DType::U8);
+        // The top of the grid is the calibration maximum (within half a step), 0 is on it.
+        let (s, z) = (value(&out, "scale"), value(&out, "zero"));
+        assert!(s > 0.0 && ((255.0 - z) * s - 4.0).abs() <= s / 2.0 + 1e-6, "{s} {z}");
+        let op = |name| match &out[name] {
+            FitOut::Payload(Payload::Op(p)) => p.op().clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(matches!(op("qop"), Op::QuantizeLinear(_)) && matches!(op("dqop"), Op::DequantizeLinear(_)));
+        let legacy = Payload::Op(OpPayload::new(Op::Softmax(Softmax { axis: 1, flatten_trailing: true })));
+        assert!(softmax8(&[FitArg::Payload(&legacy), FitArg::Samples(&ty, &x)]).is_err());
     }
 }
