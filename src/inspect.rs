@@ -176,17 +176,23 @@ pub fn inspect_on(graph: &Graph, target: Option<&Profile>, objective: Objective)
                         }
                     }
                 }
-                (false, None) => match (fused.get(&id), integer.moves.get(&id)) {
-                    (Some(work), _) => crate::cost::roofline(profile, work),
+                (false, None) => match (fused.get(&id), integer.moves.get(&id), integer.adds.get(&id)) {
+                    (Some(work), ..) => crate::cost::roofline(profile, work),
                     // A MaxPool or Reshape between a dequantization and a quantization moves
                     // the integers.
-                    (None, Some(t)) => {
+                    (None, Some(t), _) => {
                         let mut ints = in_types.clone();
                         ints[0] = Some(t);
                         let outs: Vec<_> = outs.iter().map(|o| TensorType::new(t.dtype, o.shape.clone())).collect();
                         crate::cost::kernel_cost(profile, &node.op, &ints, &outs)
                     }
-                    (None, None) => crate::cost::kernel_cost(profile, &node.op, &in_types, &outs),
+                    // An Add of two dequantized 8-bit tensors, quantized after it, sums the
+                    // integers and stores the quantized sum.
+                    (None, None, Some([a, b])) => {
+                        let s = &integer.stores[&id];
+                        crate::cost::roofline(profile, &crate::work::integer_add_work([a, b], &s.written, s.clamped))
+                    }
+                    (None, None, None) => crate::cost::kernel_cost(profile, &node.op, &in_types, &outs),
                 },
             };
             LayerCost {

@@ -175,6 +175,22 @@ impl Work {
     }
 }
 
+/// The work of an integer add ([`crate::graph::qdq`]'s, the back end's `k_qadd`): per element
+/// each 8-bit input less its zero point (an i32 add, widening), converted to f32 and scaled (an
+/// f32 add and multiply), the two summed, then the store's clamp and requantization
+/// ([`Work::fused_store`]); the inputs read and the output written as 8-bit integers, one kernel.
+pub fn integer_add_work(inputs: [&TensorType; 2], written: &TensorType, clamped: bool) -> Work {
+    let n = written.numel() as u64;
+    let mut t = Tally::default();
+    t.on(DType::I32, OpClass::Add, 2 * n);
+    t.on(DType::F32, OpClass::Add, 3 * n);
+    t.on(DType::F32, OpClass::Mul, 2 * n);
+    let bytes = bytes_of(inputs.into_iter().chain([written]));
+    let mut work = t.work(bytes, bytes);
+    work.fused_store(n, clamped, true);
+    work
+}
+
 /// The requantization of `n` accumulators (scale, round, add the zero point, saturate).
 fn requantize(ops: &mut OpCounts, n: u64) {
     ops.add(Precision::F32, OpClass::Mul, n);

@@ -309,6 +309,40 @@ fn a_qdq_model_is_priced_as_the_integer_kernels_it_runs_as() {
     assert!(qe < 0.5 * fe, "int8 {qe} pJ vs float {fe} pJ");
 }
 
+/// The residual joins of the int8 ResNet-8 (`DequantizeLinear` of two 8-bit tensors, Add,
+/// `QuantizeLinear`) are priced as the integer adds the back end runs: each Add reads its two
+/// 8-bit inputs and writes 8-bit integers (3 bytes an element, not the float path's 12 plus its
+/// dequantizations and quantization), and the nodes around it cost nothing.
+#[test]
+fn a_qdq_residual_join_is_priced_as_one_integer_add() {
+    let Some(shared) = common::shared_dir() else { return };
+    let int8 = shared.join("models/int8/resnet8_cifar10_pretrainedResnet/model_qdq.onnx");
+    let (code, stdout, stderr) = gos_opt(&["inspect", int8.to_str().unwrap(), "--target", "rpi3", "--json"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let nodes = v["nodes"].as_array().unwrap();
+    let adds: Vec<_> = nodes.iter().filter(|n| n["op"] == "Add").collect();
+    assert_eq!(adds.len(), 3);
+    for add in adds {
+        let out = add["outputs"][0].as_str().unwrap();
+        let numel: u64 = out.split(' ').next().unwrap().split('x').map(|d| d.parse::<u64>().unwrap()).product();
+        assert_eq!(add["cost"]["bytes"].as_u64(), Some(3 * numel), "{out}");
+    }
+    let costs = |n: &&serde_json::Value| n["cost"]["latency_s"].as_f64().unwrap() > 0.0;
+    let op = |o: &'static str| move |n: &&serde_json::Value| n["op"] == o;
+    assert_eq!(
+        nodes.iter().filter(op("QuantizeLinear")).filter(costs).count(),
+        3,
+        "the input's, and the two after AveragePool and Transpose"
+    );
+    // Only the DequantizeLinear nodes read by float ops (AveragePool, Transpose, Softmax) are
+    // computed; the float path also had the six the joins read.
+    assert_eq!(nodes.iter().filter(op("DequantizeLinear")).filter(costs).count(), 3);
+    // 3.026 ms with the joins in float (two dequantizations, a float Add, a quantization each).
+    let latency = v["cost"]["latency_s"].as_f64().unwrap();
+    assert!(latency < 2.98e-3, "{latency} s");
+}
+
 #[test]
 fn calibrate_writes_a_profile_that_target_file_loads() {
     let path = scratch("host.toml");

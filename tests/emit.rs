@@ -444,3 +444,137 @@ fn int8_convolutions_are_packed_except_for_narrow_targets() {
         assert_eq!(module.contains("k_qconv4::<"), packed, "{target}");
     }
 }
+
+/// The residual joins of the int8 ResNets (`DequantizeLinear(a) + DequantizeLinear(b) →
+/// QuantizeLinear`) run as one integer add each (`k_qadd`), with no float Add left. (The test
+/// above checks the modules' outputs against tract and onnxruntime's.)
+#[test]
+fn residual_joins_of_int8_resnets_are_integer_adds() {
+    let Some(shared) = shared_dir() else { return };
+    for name in ["resnet8_cifar10_pretrainedResnet", "resnet_large_cifar10"] {
+        let graph =
+            import(&shared.join("models/int8").join(name).join("model_qdq.onnx"), &ImportOptions::default()).unwrap();
+        let options = EmitOptions { quantized: Quantized::Integer, ..EmitOptions::default() };
+        let source = emit::generate(&graph, &options).unwrap().source;
+        let calls = |kernel: &str| source.matches(&format!("{kernel}::<")).count();
+        assert_eq!((calls("k_qadd"), calls("k_bin"), calls("k_bin_ip")), (3, 0, 0), "{name}");
+    }
+}
+
+/// `x → Q(u8) → DQ` and `x·(-0.7) → Q(i8) → DQ` summed, through a Relu, into `Q(u8)`, and that
+/// sum's DequantizeLinear plus the first again into `Q(i8)`, dequantized as the output, on
+/// `[1, 4, 8, 8]` floats: two integer adds (one from `u8` and `i8` into `u8` with a ReLU, one
+/// from two `u8` into `i8`), the first DequantizeLinear read by both.
+fn residual_qdq_graph() -> gos_opt::graph::Graph {
+    use gos_opt::graph::{ConstOrigin, Graph, ModelMeta, Node, Value, ValueId, ValueKind};
+    use gos_opt::ops::{Binary, BinaryKind, DequantizeLinear, Op, QuantizeLinear, Unary, UnaryKind};
+    use gos_opt::tensor::TensorData;
+    let mut g = Graph::new(ModelMeta::default());
+    let shape = vec![1, 4, 8, 8];
+    let x = g.add_value(Value {
+        name: "x".into(),
+        ty: Some(TensorType::new(DType::F32, shape.clone())),
+        kind: ValueKind::Input,
+        ..Value::default()
+    });
+    g.inputs.push(x);
+    let mut k = 0;
+    let mut node = |g: &mut Graph, op: Op, inputs: &[ValueId], dtype: DType| {
+        k += 1;
+        let y = g.add_value(Value {
+            name: format!("v{k}"),
+            ty: Some(TensorType::new(dtype, shape.clone())),
+            ..Value::default()
+        });
+        let node = Node {
+            name: format!("n{k}"),
+            op,
+            inputs: inputs.iter().map(|&v| Some(v)).collect(),
+            outputs: vec![y],
+            doc_string: String::new(),
+        };
+        g.add_node(node).expect("node");
+        y
+    };
+    let constant = |g: &mut Graph, name: &str, data: TensorData| {
+        g.add_const(name, std::sync::Arc::new(Tensor::new(vec![], data)), ConstOrigin::Derived)
+    };
+    let q = || {
+        Op::QuantizeLinear(QuantizeLinear {
+            axis: 1,
+            saturate: true,
+            block_size: 0,
+            output_dtype: None,
+            precision: None,
+        })
+    };
+    let dq = || Op::DequantizeLinear(DequantizeLinear { axis: 1, block_size: 0, output_dtype: None });
+    let add = || Op::Binary(Binary::new(BinaryKind::Add));
+    // (scale, zero point) of x, y, the first sum and the second.
+    let mut quant = |name: &str, s: f32, z: TensorData| {
+        (constant(&mut g, &format!("{name}_s"), TensorData::F32(vec![s])), constant(&mut g, &format!("{name}_z"), z))
+    };
+    let (sx, zx) = quant("x", 0.5, TensorData::U8(vec![10]));
+    let (sy, zy) = quant("y", 0.25, TensorData::I8(vec![0]));
+    let (s1, z1) = quant("s1", 0.5, TensorData::U8(vec![0]));
+    let (s2, z2) = quant("s2", 0.5, TensorData::I8(vec![-125]));
+    let c = constant(&mut g, "c", TensorData::F32(vec![-0.7]));
+    let qx = node(&mut g, q(), &[x, sx, zx], DType::U8);
+    let dx = node(&mut g, dq(), &[qx, sx, zx], DType::F32);
+    let y = node(&mut g, Op::Binary(Binary::new(BinaryKind::Mul)), &[x, c], DType::F32);
+    let qy = node(&mut g, q(), &[y, sy, zy], DType::I8);
+    let dy = node(&mut g, dq(), &[qy, sy, zy], DType::F32);
+    let sum1 = node(&mut g, add(), &[dx, dy], DType::F32);
+    let r1 = node(&mut g, Op::Unary(Unary { kind: UnaryKind::Relu }), &[sum1], DType::F32);
+    let q1 = node(&mut g, q(), &[r1, s1, z1], DType::U8);
+    let d1 = node(&mut g, dq(), &[q1, s1, z1], DType::F32);
+    let sum2 = node(&mut g, add(), &[d1, dx], DType::F32);
+    let q2 = node(&mut g, q(), &[sum2, s2, z2], DType::I8);
+    let out = node(&mut g, dq(), &[q2, s2, z2], DType::F32);
+    g.outputs.push(out);
+    g
+}
+
+/// The integer adds of [`residual_qdq_graph`] compute the float path's integers bit for bit:
+/// the module with them (`k_qadd`) and the one with float kernels (dequantize, add, clamp and
+/// quantize one after another, on integers held in f32) give the same output bits on 64 inputs
+/// whose values saturate both ends of the inputs' quantizations and of the second sum's, and
+/// whose first sums land on ties (scales 0.5 and 0.25 into 0.5: rounded half to even).
+#[test]
+fn integer_adds_give_the_float_paths_integers() {
+    let root = target_dir().join("emit-qadd");
+    let src = root.join("src");
+    let graph = residual_qdq_graph();
+    let mut idents = Vec::new();
+    for (ident, quantized, adds) in [("m_qadd_integer", Quantized::Integer, 2), ("m_qadd_float", Quantized::Float, 0)] {
+        let options = EmitOptions { quantized, ..EmitOptions::default() };
+        emit::emit_rust_with(&graph, &src.join(ident), &options).unwrap();
+        let source = std::fs::read_to_string(src.join(ident).join("model.rs")).unwrap();
+        assert_eq!(source.matches("k_qadd::<").count(), adds, "{ident}");
+        assert_eq!(source.contains("k_bin"), adds == 0, "{ident}: a float Add");
+        idents.push(ident.to_string());
+    }
+    let runner = compile(&root, &idents, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let io = root.join("io");
+    std::fs::create_dir_all(&io).expect("create io");
+    // x in [-60, 140): `x / 0.5 + 10` and `-0.7·x / 0.25` overflow both ends of u8 and i8.
+    let x: Vec<f32> = (0..64 * 256).map(|i| ((i * 7919) % 2000) as f32 * 0.1 - 60.0 + (i % 3) as f32 * 0.013).collect();
+    let input = io.join("x.in");
+    std::fs::write(&input, x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).expect("write input");
+    let mut jobs = String::new();
+    for ident in &idents {
+        let _ = writeln!(jobs, "{ident} {} {}", input.display(), io.join(format!("{ident}.out")).display());
+    }
+    std::fs::write(io.join("jobs"), &jobs).expect("write jobs");
+    let run = Command::new(&runner).arg(io.join("jobs")).output().expect("run the generated code");
+    assert!(run.status.success(), "the generated code failed: {}", String::from_utf8_lossy(&run.stderr));
+    let read = |ident: &str| std::fs::read(io.join(format!("{ident}.out"))).expect("output");
+    let (integer, float) = (read(&idents[0]), read(&idents[1]));
+    assert_eq!(integer.len(), x.len() * 4);
+    assert!(integer == float, "the integer adds' output differs from the float path's");
+    // Both ends of the output's i8 levels are reached: the saturated sums are compared too.
+    let levels: Vec<f32> =
+        integer.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) / 0.5 - 125.0).collect();
+    let (lo, hi) = levels.iter().fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+    assert_eq!((lo.round(), hi.round()), (-128.0, 127.0));
+}

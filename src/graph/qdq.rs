@@ -1,12 +1,14 @@
 //! Quantized (QDQ) groups as an integer back end runs them: which Conv, Gemm and MatMul nodes
-//! multiply 8-bit integers, which DequantizeLinear nodes only feed them (and so are never
-//! computed), and which ReLU/Clip and QuantizeLinear after them the kernel's store computes
-//! (requantized in the store, as onnxruntime's QLinearConv does, so never a pass of their own). The cost model prices a graph with it; the Rust back end's plan
+//! multiply 8-bit integers, which Adds sum two dequantized 8-bit tensors into a QuantizeLinear
+//! (a residual join, as onnxruntime's QLinearAdd runs it), which DequantizeLinear nodes only feed
+//! them (and so are never computed), and which ReLU/Clip and QuantizeLinear after them the
+//! kernel's store computes (requantized in the store, as onnxruntime's QLinearConv does, so never
+//! a pass of their own). The cost model prices a graph with it; the Rust back end's plan
 //! (`emit::lower::quant`) applies further conditions of its own (per-tensor activation scales,
 //! scales along the output channels), which a model from gos-opt's quantization rules meets.
 
 use super::{Graph, NodeId, ValueId, ValueKind};
-use crate::ops::{Op, PoolKind, UnaryKind};
+use crate::ops::{BinaryKind, Op, PoolKind, UnaryKind};
 use crate::tensor::{DType, TensorType};
 use std::collections::{HashMap, HashSet};
 
@@ -16,11 +18,17 @@ pub struct IntegerKernels {
     /// Conv, Gemm and MatMul nodes that multiply 8-bit integers: their activation and weight
     /// integer types.
     pub kernels: HashMap<NodeId, (TensorType, TensorType)>,
+    /// Elementwise Adds of the DequantizeLinear of two runtime 8-bit tensors (same shapes,
+    /// per-tensor scales and zero points) whose sum, through a ReLU/Clip or not, a QuantizeLinear
+    /// stores as integers only DequantizeLinear nodes read ([`integer_add`]): the two integer
+    /// types they read. Each has a requantizing store (`stores`).
+    pub adds: HashMap<NodeId, [TensorType; 2]>,
     /// Nodes never computed on their own: DequantizeLinear nodes whose every reader is an
-    /// integer kernel reading them as its input, and the ReLU/Clip and QuantizeLinear nodes an
-    /// integer kernel's store computes.
+    /// integer kernel reading them as its input, an integer add or a move, and the ReLU/Clip and
+    /// QuantizeLinear nodes an integer kernel's or add's store computes (or a move's
+    /// QuantizeLinear).
     pub absorbed: HashSet<NodeId>,
-    /// Per integer kernel that stores through the nodes after it, what its store does.
+    /// Per integer kernel or add that stores through the nodes after it, what its store does.
     pub stores: HashMap<NodeId, Store>,
     /// Nodes that only select or move values (MaxPool, Reshape and kin) between a
     /// DequantizeLinear and a QuantizeLinear of the same quantization, run on the integers: the
@@ -42,20 +50,7 @@ pub struct Store {
 impl IntegerKernels {
     /// Finds them in `graph`.
     pub fn of(graph: &Graph) -> IntegerKernels {
-        let producer = |v: ValueId| match graph.value(v).kind {
-            ValueKind::Node { node } => Some(node),
-            _ => None,
-        };
-        // The 8-bit type a value is the DequantizeLinear of, and whether those integers are constant.
-        let dequantized = |v: Option<ValueId>| -> Option<(TensorType, bool)> {
-            let dq = graph.node(producer(v?)?);
-            if !matches!(dq.op, Op::DequantizeLinear(_)) {
-                return None;
-            }
-            let x = dq.inputs.first().copied().flatten()?;
-            let t = graph.ty(x).filter(|t| matches!(t.dtype, DType::I8 | DType::U8))?;
-            Some((t.clone(), graph.constant(x).is_some()))
-        };
+        let dequantized = |v: Option<ValueId>| dequantized(graph, v?).map(|(_, t, constant)| (t, constant));
         let mut found = IntegerKernels::default();
         let mut readers = Readers::new();
         for id in graph.dag.node_indices() {
@@ -77,7 +72,18 @@ impl IntegerKernels {
                 }
             }
         }
-        let sole_reader = |v: ValueId| sole_reader(graph, &readers, v);
+        let adds: Vec<_> = graph.dag.node_indices().filter_map(|id| integer_add(graph, id, &readers)).collect();
+        for (id, ints, through, store) in adds {
+            // It reads both inputs as integers.
+            for v in graph.node(id).inputs.iter().flatten() {
+                for (r, as_integer) in readers.get_mut(v).into_iter().flatten() {
+                    *as_integer |= *r == id;
+                }
+            }
+            found.adds.insert(id, ints);
+            found.absorbed.extend(through);
+            found.stores.insert(id, store);
+        }
         for id in graph.dag.node_indices() {
             if let Some((t, q)) = integer_move(graph, id, &readers) {
                 found.moves.insert(id, t);
@@ -100,40 +106,10 @@ impl IntegerKernels {
         }
         let kernels: Vec<NodeId> = found.kernels.keys().copied().collect();
         for id in kernels {
-            let Some(mut out) = graph.node(id).outputs.first().copied() else { continue };
-            let mut through = Vec::new();
-            // A ReLU, or a Clip with constant bounds, reading the kernel's output alone.
-            if let Some(act) = sole_reader(out) {
-                let n = graph.node(act);
-                let clamp = match &n.op {
-                    Op::Unary(u) => u.kind == UnaryKind::Relu,
-                    Op::Clip(_) => n.inputs.iter().skip(1).flatten().all(|v| graph.constant(*v).is_some()),
-                    _ => false,
-                };
-                if clamp && n.inputs.first().copied().flatten() == Some(out) {
-                    through.push(act);
-                    out = n.outputs[0];
-                }
-            }
-            // A QuantizeLinear reading that alone, whose integers only DequantizeLinear nodes read.
-            let mut requantized = false;
-            if let Some(q) = sole_reader(out) {
-                let n = graph.node(q);
-                let y = n.outputs[0];
-                if matches!(n.op, Op::QuantizeLinear(_))
-                    && n.inputs.first().copied().flatten() == Some(out)
-                    && !graph.outputs.contains(&y)
-                    && dequantized_only(graph, &readers, y)
-                {
-                    through.push(q);
-                    out = y;
-                    requantized = true;
-                }
-            }
-            if let (false, Some(t)) = (through.is_empty(), graph.ty(out)) {
-                let clamped = through.len() > requantized as usize;
+            let Some(&out) = graph.node(id).outputs.first() else { continue };
+            if let Some((through, store)) = store_through(graph, &readers, out) {
                 found.absorbed.extend(through);
-                found.stores.insert(id, Store { written: t.clone(), clamped, requantized });
+                found.stores.insert(id, store);
             }
         }
         found
@@ -161,15 +137,7 @@ fn integer_move(graph: &Graph, id: NodeId, readers: &Readers) -> Option<(TensorT
     let qn = graph.node(q);
     let x = dq.inputs.first().copied().flatten()?;
     let t = graph.ty(x).filter(|t| matches!(t.dtype, DType::I8 | DType::U8) && graph.constant(x).is_none())?;
-    let params = |n: &super::Node| -> Option<(Vec<f64>, Vec<i64>)> {
-        let scale = graph.constant(n.inputs.get(1).copied().flatten()?)?.to_f64_vec()?;
-        let zero = match n.inputs.get(2).copied().flatten() {
-            Some(z) => graph.constant(z)?.to_i64_vec()?,
-            None => vec![0],
-        };
-        (scale.len() == 1 && zero.len() == 1).then_some((scale, zero))
-    };
-    let same = params(dq).is_some_and(|p| Some(p) == params(qn))
+    let same = per_tensor(graph, dq).is_some_and(|p| Some(p) == per_tensor(graph, qn))
         && graph.ty(qn.outputs[0]).is_some_and(|y| y.dtype == t.dtype);
     (moves_values
         && same
@@ -181,7 +149,92 @@ fn integer_move(graph: &Graph, id: NodeId, readers: &Readers) -> Option<(TensorT
     .then(|| (t.clone(), q))
 }
 
-/// The readers of each value, with whether each reads it as an integer kernel's input.
+/// When `id` is an Add (without legacy broadcasting) of the DequantizeLinear of two runtime 8-bit
+/// tensors of its output's shape, each dequantized per tensor, whose sum a QuantizeLinear (per
+/// tensor) stores through the nodes after it ([`store_through`]): its two integer types, the
+/// nodes its store computes, and the store. The back end runs it as one kernel that reads the two
+/// integer tensors and writes the QuantizeLinear's integers (`emit::lower::qadd`).
+fn integer_add(graph: &Graph, id: NodeId, readers: &Readers) -> Option<(NodeId, [TensorType; 2], Vec<NodeId>, Store)> {
+    let node = graph.node(id);
+    if !matches!(&node.op, Op::Binary(b) if b.kind == BinaryKind::Add && b.legacy.is_none()) {
+        return None;
+    }
+    let out = *node.outputs.first()?;
+    let shape = &graph.ty(out)?.shape;
+    let int = |i: usize| -> Option<TensorType> {
+        let (dq, t, constant) = dequantized(graph, node.inputs.get(i).copied().flatten()?)?;
+        (!constant && &t.shape == shape && per_tensor(graph, graph.node(dq)).is_some()).then_some(t)
+    };
+    let ints = [int(0)?, int(1)?];
+    let (through, store) = store_through(graph, readers, out)?;
+    let q = graph.node(*through.last()?);
+    (store.requantized && per_tensor(graph, q).is_some()).then_some((id, ints, through, store))
+}
+
+/// The nodes a kernel writing `out` computes in its store: a ReLU, or a Clip with constant
+/// bounds, reading `out` alone, then a QuantizeLinear reading that alone whose integers only
+/// DequantizeLinear nodes read (each optional, in that order); with what the store does.
+/// `None` when neither is there.
+fn store_through(graph: &Graph, readers: &Readers, mut out: ValueId) -> Option<(Vec<NodeId>, Store)> {
+    let sole_reader = |v: ValueId| sole_reader(graph, readers, v);
+    let mut through = Vec::new();
+    if let Some(act) = sole_reader(out) {
+        let n = graph.node(act);
+        let clamp = match &n.op {
+            Op::Unary(u) => u.kind == UnaryKind::Relu,
+            Op::Clip(_) => n.inputs.iter().skip(1).flatten().all(|v| graph.constant(*v).is_some()),
+            _ => false,
+        };
+        if clamp && n.inputs.first().copied().flatten() == Some(out) {
+            through.push(act);
+            out = n.outputs[0];
+        }
+    }
+    let mut requantized = false;
+    if let Some(q) = sole_reader(out) {
+        let n = graph.node(q);
+        let y = n.outputs[0];
+        if matches!(n.op, Op::QuantizeLinear(_))
+            && n.inputs.first().copied().flatten() == Some(out)
+            && !graph.outputs.contains(&y)
+            && dequantized_only(graph, readers, y)
+        {
+            through.push(q);
+            out = y;
+            requantized = true;
+        }
+    }
+    let written = graph.ty(out).filter(|_| !through.is_empty())?.clone();
+    let clamped = through.len() > requantized as usize;
+    Some((through, Store { written, clamped, requantized }))
+}
+
+/// When `v` is the output of a DequantizeLinear of 8-bit integers: the DequantizeLinear, the
+/// integer type, and whether the integers are constant.
+fn dequantized(graph: &Graph, v: ValueId) -> Option<(NodeId, TensorType, bool)> {
+    let ValueKind::Node { node } = graph.value(v).kind else { return None };
+    let dq = graph.node(node);
+    if !matches!(dq.op, Op::DequantizeLinear(_)) {
+        return None;
+    }
+    let x = dq.inputs.first().copied().flatten()?;
+    let t = graph.ty(x).filter(|t| matches!(t.dtype, DType::I8 | DType::U8))?;
+    Some((node, t.clone(), graph.constant(x).is_some()))
+}
+
+/// The constant scale and zero point (0 when absent) of a QuantizeLinear or DequantizeLinear
+/// `n`, when there is one of each (per tensor).
+fn per_tensor(graph: &Graph, n: &super::Node) -> Option<(Vec<f64>, Vec<i64>)> {
+    let scale = graph.constant(n.inputs.get(1).copied().flatten()?)?.to_f64_vec()?;
+    let zero = match n.inputs.get(2).copied().flatten() {
+        Some(z) => graph.constant(z)?.to_i64_vec()?,
+        None => vec![0],
+    };
+    (scale.len() == 1 && zero.len() == 1).then_some((scale, zero))
+}
+
+/// The readers of each value, with whether each reads it as an integer kernel's or an integer
+/// add's input.
 type Readers = HashMap<ValueId, Vec<(NodeId, bool)>>;
 
 /// The single reader of `v`, when `v` is not a graph output.
@@ -291,6 +344,63 @@ mod tests {
         }
         g.outputs.push(last.unwrap());
         (g, ids)
+    }
+
+    /// `x, y (u8) → DQ each → Add → Relu → Q → DQ → out`, with the QuantizeLinear's integers
+    /// also a graph output when `q_out` is set.
+    fn residual(q_out: bool) -> (Graph, Vec<NodeId>) {
+        let mut g = Graph::default();
+        let ty = |d, s: &[usize]| Some(TensorType::new(d, s.to_vec()));
+        let value = |g: &mut Graph, name: &str, t| g.add_value(Value { name: name.into(), ty: t, ..Value::default() });
+        let (x, y) = (value(&mut g, "x", ty(DType::U8, &[1, 2, 3])), value(&mut g, "y", ty(DType::U8, &[1, 2, 3])));
+        for v in [x, y] {
+            g.values[v.index()].kind = ValueKind::Input;
+            g.inputs.push(v);
+        }
+        let c = |g: &mut Graph, name: &str, t: TensorData| {
+            g.add_const(name, Arc::new(Tensor::new(vec![], t)), ConstOrigin::Derived)
+        };
+        let (s1, s2) = (c(&mut g, "s1", TensorData::F32(vec![0.1])), c(&mut g, "s2", TensorData::F32(vec![0.2])));
+        let zero = c(&mut g, "z", TensorData::U8(vec![3]));
+        let (f, u) = (ty(DType::F32, &[1, 2, 3]), ty(DType::U8, &[1, 2, 3]));
+        let mut ids = Vec::new();
+        let mut node = |g: &mut Graph, op: &str, inputs: &[ValueId], t| {
+            let out = value(g, &format!("v{}", ids.len()), t);
+            let n = Node {
+                name: format!("n{}", ids.len()),
+                op: Op::parse(&parser(op, 13, &Vec::new())).unwrap(),
+                inputs: inputs.iter().map(|&v| Some(v)).collect(),
+                outputs: vec![out],
+                doc_string: String::new(),
+            };
+            ids.push(g.add_node(n).unwrap());
+            out
+        };
+        let dx = node(&mut g, "DequantizeLinear", &[x, s1, zero], f.clone());
+        let dy = node(&mut g, "DequantizeLinear", &[y, s2, zero], f.clone());
+        let sum = node(&mut g, "Add", &[dx, dy], f.clone());
+        let r = node(&mut g, "Relu", &[sum], f.clone());
+        let q = node(&mut g, "QuantizeLinear", &[r, s1, zero], u);
+        let out = node(&mut g, "DequantizeLinear", &[q, s1, zero], f);
+        g.outputs.push(out);
+        if q_out {
+            g.outputs.push(q);
+        }
+        (g, ids)
+    }
+
+    #[test]
+    fn an_add_of_dequantized_integers_stores_through_its_relu_and_quantizelinear() {
+        let (g, ids) = residual(false);
+        let k = IntegerKernels::of(&g);
+        let (dx, dy, add, relu, q) = (ids[0], ids[1], ids[2], ids[3], ids[4]);
+        assert_eq!(k.adds.get(&add).map(|[a, b]| (a.dtype, b.dtype)), Some((DType::U8, DType::U8)));
+        assert_eq!(k.absorbed, [dx, dy, relu, q].into_iter().collect());
+        let s = &k.stores[&add];
+        assert_eq!((s.written.dtype, s.clamped, s.requantized), (DType::U8, true, true));
+        let (g, _) = residual(true);
+        let k = IntegerKernels::of(&g);
+        assert!(k.adds.is_empty() && k.absorbed.is_empty(), "integers read as a graph output: a float add");
     }
 
     #[test]

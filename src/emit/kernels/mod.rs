@@ -26,6 +26,7 @@ const MM_AVX2: &str = include_str!("mm_avx2.rs");
 const MM_NEON: &str = include_str!("mm_neon.rs");
 const MM_AVX512: &str = include_str!("mm_avx512.rs");
 const NORM: &str = include_str!("norm.rs");
+const QADD: &str = include_str!("qadd.rs");
 const QARM: &str = include_str!("qarm.rs");
 const QCONV1: &str = include_str!("qconv1.rs");
 const QDW: &str = include_str!("qdw.rs");
@@ -203,6 +204,8 @@ const LIBRARY: &[(&str, &str, &[&str])] = &[
     ("k_quant_to", QUANT, &["QOut", "k_quant_to_avx2", "x86_avx2_fma"]),
     ("k_quant_to_avx2", QUANT, &["QOut", "Requant", "m_requant8_of", "m_levels8", "m_pack32"]),
     ("k_dequant", QUANT, &["QIn", "avx2_or_portable"]),
+    ("k_qadd", QADD, &["QIn", "QOut", "Requant", "k_qadd_avx2", "x86_avx2_fma", "avx2_or_portable"]),
+    ("k_qadd_avx2", QADD, &["QIn", "QOut", "Requant", "m_requant8_of", "m_levels8", "m_pack32"]),
     ("k_qmaxpool", QUANT, &["k_qmaxpool_pairs"]),
     ("k_qmaxpool_pairs", QUANT, &[]),
     ("k_qmm", LINALG, &["QIn", "QOut", "k_qmm_rows", "k_qmm_rows_f32", "avx2_or_portable", "k_qmm_dsp"]),
@@ -469,6 +472,7 @@ mod tests {
             super::MM_NEON,
             super::MM_AVX512,
             super::NORM,
+            super::QADD,
             super::QARM,
             super::QCONV1,
             super::QDW,

@@ -613,6 +613,8 @@ fn k_quant_ip<const N: usize>(y: &mut [f32], inv: f32, zp: f32, qmin: f32, qmax:
 mod conv;
 #[path = "linalg.rs"]
 mod linalg;
+#[path = "qadd.rs"]
+mod qadd;
 #[path = "qarm.rs"]
 mod qarm;
 #[path = "qconv1.rs"]

@@ -16,6 +16,7 @@ mod layout;
 mod linalg;
 mod norm;
 mod pool;
+mod qadd;
 mod qpack;
 mod qplan;
 pub mod quant;
@@ -681,6 +682,9 @@ impl<'g> Lowerer<'g> {
         let out = node.outputs[0];
         if let Some(f) = self.quant.fused.get(&id).cloned() {
             return self.quantized(id, &f);
+        }
+        if let Some(a) = self.quant.adds.get(&id).cloned() {
+            return self.integer_add(&a);
         }
         if let Some(form) = self.softermax.get(&id).cloned() {
             return self.softmax2(&form);

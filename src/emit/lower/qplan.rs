@@ -3,11 +3,13 @@
 //! 8-bit integers; a Conv, Gemm or MatMul whose input is the DequantizeLinear of such a tensor
 //! and whose weights are quantized constants runs as one integer kernel, together with the
 //! ReLU/Clip and the QuantizeLinear after it (its output written as integers); a MaxPool or
-//! reshape between equal quantizations moves the integers; a Softmax whose input is the
+//! reshape between equal quantizations moves the integers; an Add of two such tensors that a
+//! QuantizeLinear stores runs as one integer kernel (`qadd.rs`); a Softmax whose input is the
 //! DequantizeLinear of such a tensor, read by it alone, runs on the integers by a table of
 //! exponentials (`k_softmax_q8`); and a DequantizeLinear whose readers all became integer
-//! kernels or moves is not computed at all. (`quant.rs` lowers the kernels.)
+//! kernels, adds or moves is not computed at all. (`quant.rs` lowers the kernels.)
 
+use super::qadd::{integer_adds, IntegerAdd};
 use super::{Clamp, Elem, Lowerer};
 use crate::graph::{Node, NodeId, ValueId, ValueKind};
 use crate::ops::{Op, PoolKind};
@@ -75,6 +77,8 @@ pub struct QuantPlan {
     pub absorbed: BTreeSet<NodeId>,
     /// MaxPools run on integers, with the QuantizeLinear output each defines.
     pub pools: HashMap<NodeId, ValueId>,
+    /// Adds of two stored integer tensors run as integer kernels ([`super::qadd`]).
+    pub adds: HashMap<NodeId, IntegerAdd>,
     /// Nodes that only select or move values (MaxPool, Reshape and kin) between a
     /// DequantizeLinear and a QuantizeLinear of the same quantization ([`integer_move`]), run on
     /// the integers: the integer tensor each reads and the QuantizeLinear output it defines.
@@ -85,7 +89,7 @@ pub struct QuantPlan {
 }
 
 /// `s` and `z` of a per-tensor QuantizeLinear or DequantizeLinear whose integer side is `int`.
-fn per_tensor(lw: &Lowerer, node: &Node, int: ValueId) -> Option<QParams> {
+pub(super) fn per_tensor(lw: &Lowerer, node: &Node, int: ValueId) -> Option<QParams> {
     let scale = lw.constant(node.inputs.get(1).copied().flatten())?;
     let scale = scale.to_f64_vec().filter(|v| v.len() == 1)?[0] as f32;
     let zero = match node.inputs.get(2).copied().flatten() {
@@ -101,7 +105,7 @@ fn per_tensor(lw: &Lowerer, node: &Node, int: ValueId) -> Option<QParams> {
 }
 
 /// The node computing `v`.
-fn producer(lw: &Lowerer, v: ValueId) -> Option<NodeId> {
+pub(super) fn producer(lw: &Lowerer, v: ValueId) -> Option<NodeId> {
     match lw.graph.value(v).kind {
         ValueKind::Node { node } => Some(node),
         _ => None,
@@ -154,7 +158,12 @@ pub(super) fn plan(lw: &Lowerer, order: &[NodeId]) -> QuantPlan {
             plan.fused.insert(id, fusion);
         }
     }
-    // A DequantizeLinear whose readers all read it as an integer kernel's or move's input.
+    for (id, add, absorbed) in integer_adds(lw, order, &plan.stored) {
+        plan.absorbed.extend(absorbed);
+        plan.adds.insert(id, add);
+    }
+    // A DequantizeLinear whose readers all read it as an integer kernel's or move's input, or
+    // are integer adds.
     for &id in order {
         let node = lw.graph.node(id);
         if !matches!(node.op, Op::DequantizeLinear(_)) || lw.graph.outputs.contains(&node.outputs[0]) {
@@ -162,10 +171,11 @@ pub(super) fn plan(lw: &Lowerer, order: &[NodeId]) -> QuantPlan {
         }
         let readers = lw.consumers.get(&node.outputs[0]).map(|c| c.as_slice()).unwrap_or_default();
         let fused = |r: &NodeId| {
-            (plan.fused.contains_key(r) || plan.moves.contains_key(r)) && {
-                let n = lw.graph.node(*r);
-                n.inputs.iter().enumerate().all(|(i, v)| (i == 0) == (*v == Some(node.outputs[0])))
-            }
+            plan.adds.contains_key(r)
+                || (plan.fused.contains_key(r) || plan.moves.contains_key(r)) && {
+                    let n = lw.graph.node(*r);
+                    n.inputs.iter().enumerate().all(|(i, v)| (i == 0) == (*v == Some(node.outputs[0])))
+                }
         };
         if !readers.is_empty() && readers.iter().all(fused) {
             plan.absorbed.insert(id);

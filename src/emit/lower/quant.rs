@@ -6,11 +6,12 @@
 
 use super::conv::{conv_blocks, conv_sub_tile, conv_tile, ConvGeometry};
 use super::linalg::mm_generics;
+pub use super::qadd::IntegerAdd;
 use super::qpack::packed_shift;
 pub(super) use super::qplan::plan;
 pub use super::qplan::{Fusion, QParams, QuantConst, QuantConsts, QuantPlan};
 use super::qwino::integer_winograd;
-use super::{lit, nums, Arg, BufId, Elem, EmitError, Lowerer, Weight};
+use super::{lit, nums, Arg, BufId, Clamp, Elem, EmitError, Lowerer, Weight};
 use crate::graph::NodeId;
 use crate::ops::Op;
 use crate::tensor::DType;
@@ -139,14 +140,14 @@ impl Lowerer<'_> {
 
     /// The store of a fused node: its clamp, and the output's quantization when it has one.
     pub(super) fn requant(f: &Fusion) -> String {
-        let (inv, zero) = f.outq.map_or((1.0, 0.0), |q| (q.scale.recip(), q.zero as f32));
-        format!(
-            "Requant {{ lo: {}, hi: {}, inv: {}, zero: {} }}",
-            lit(f.clamp.lo),
-            lit(f.clamp.hi),
-            lit(inv),
-            lit(zero)
-        )
+        Self::requant_of(f.clamp, f.outq)
+    }
+
+    /// The `Requant` (`kernels/quant.rs`) of a store clamping to `clamp` and, given `outq`,
+    /// quantizing as that QuantizeLinear does.
+    pub(super) fn requant_of(clamp: Clamp, outq: Option<QParams>) -> String {
+        let (inv, zero) = outq.map_or((1.0, 0.0), |q| (q.scale.recip(), q.zero as f32));
+        format!("Requant {{ lo: {}, hi: {}, inv: {}, zero: {} }}", lit(clamp.lo), lit(clamp.hi), lit(inv), lit(zero))
     }
 
     /// The element type of a fused node's output.
