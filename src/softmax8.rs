@@ -10,7 +10,7 @@
 //! rows' spread reaches. The zero point cancels; only the scale enters.
 
 use crate::graph::{Graph, NodeId, ValueId, ValueKind};
-use crate::ops::{Op, Softmax};
+use crate::ops::Op;
 use crate::tensor::{DType, TensorType};
 use crate::work::{OpClass, Tally, Work};
 use std::collections::HashMap;
@@ -33,17 +33,6 @@ pub struct Form {
     pub scale: f32,
     /// The rows as `[outer][n][inner]`, normalized over `n`.
     pub layout: [usize; 3],
-}
-
-/// The rows of a Softmax over a tensor of `shape`, as `[outer][n][inner]` normalized over `n`
-/// (before opset 13, every axis from `axis` on is one row).
-pub fn layout(s: &Softmax, shape: &[usize]) -> Option<[usize; 3]> {
-    let axis = crate::ops::norm_axis(s.axis, shape.len()).ok()?;
-    let outer = shape[..axis].iter().product();
-    Some(match s.flatten_trailing {
-        true => [outer, shape[axis..].iter().product(), 1],
-        false => [outer, shape[axis], shape[axis + 1..].iter().product()],
-    })
 }
 
 /// The pairs of `graph`, by their Softmax.
@@ -77,7 +66,7 @@ fn form(graph: &Graph, readers: &HashMap<ValueId, Vec<NodeId>>, id: NodeId) -> O
         && zero_ok
         && !graph.outputs.contains(&x)
         && readers.get(&x).is_some_and(|r| r == &[id]);
-    let layout = layout(s, &xt.shape)?;
+    let layout = s.rows(&xt.shape).ok()?;
     ok.then(|| Form { softmax: id, dq, q, y: node.outputs[0], scale: scale[0] as f32, layout })
 }
 
@@ -117,7 +106,7 @@ pub fn work_by_node(graph: &Graph) -> HashMap<NodeId, Work> {
 mod tests {
     use super::*;
     use crate::graph::{ConstOrigin, ModelMeta, Node, Value};
-    use crate::ops::{DequantizeLinear, QuantizeLinear};
+    use crate::ops::{DequantizeLinear, QuantizeLinear, Softmax};
     use crate::tensor::{Tensor, TensorData};
     use std::sync::Arc;
 
@@ -190,14 +179,5 @@ mod tests {
         assert!(super::forms(&graph(true)).is_empty());
         let by_node = work_by_node(&g);
         assert_eq!(by_node[&form.dq], Work::none());
-    }
-
-    #[test]
-    fn layouts_of_both_softmax_forms() {
-        let s = |axis, flatten_trailing| Softmax { axis, flatten_trailing };
-        assert_eq!(layout(&s(1, false), &[2, 3, 4]), Some([2, 3, 4]));
-        assert_eq!(layout(&s(-1, false), &[2, 3, 4]), Some([6, 4, 1]));
-        assert_eq!(layout(&s(1, true), &[2, 3, 4]), Some([2, 12, 1]));
-        assert_eq!(layout(&s(3, false), &[2, 3, 4]), None);
     }
 }

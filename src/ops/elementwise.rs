@@ -583,6 +583,19 @@ pub struct Softmax {
     pub flatten_trailing: bool,
 }
 
+impl Softmax {
+    /// Its rows over a tensor of `shape`, as `[outer][n][inner]` normalized over `n` (before
+    /// opset 13, every axis from `axis` on is one row).
+    pub fn rows(&self, shape: &[usize]) -> OpResult<[usize; 3]> {
+        let axis = norm_axis(self.axis, shape.len())?;
+        let outer = shape[..axis].iter().product();
+        Ok(match self.flatten_trailing {
+            true => [outer, shape[axis..].iter().product(), 1],
+            false => [outer, shape[axis], shape[axis + 1..].iter().product()],
+        })
+    }
+}
+
 impl Operator for Softmax {
     fn parse(p: &Parser) -> OpResult<Self> {
         let legacy = p.opset < 13;
@@ -664,6 +677,15 @@ impl Operator for Cast {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layouts_of_both_softmax_forms() {
+        let s = |axis, flatten_trailing| Softmax { axis, flatten_trailing };
+        assert_eq!(s(1, false).rows(&[2, 3, 4]).ok(), Some([2, 3, 4]));
+        assert_eq!(s(-1, false).rows(&[2, 3, 4]).ok(), Some([6, 4, 1]));
+        assert_eq!(s(1, true).rows(&[2, 3, 4]).ok(), Some([2, 12, 1]));
+        assert_eq!(s(3, false).rows(&[2, 3, 4]).ok(), None);
+    }
 
     #[test]
     fn broadcast_repeats_rows_and_columns() {

@@ -10,17 +10,10 @@ impl Lowerer<'_> {
     pub(super) fn softmax(&mut self, id: NodeId, s: &crate::ops::Softmax) -> Result<(), EmitError> {
         let out = self.output(id);
         let x = self.input(id, 0)?;
-        let shape = self.shape(x)?;
-        let axis = self.axis(s.axis, shape.len())?;
-        let outer: usize = shape[..axis].iter().product();
-        let (n, inner) = if s.flatten_trailing {
-            (shape[axis..].iter().product(), 1)
-        } else {
-            (shape[axis], shape[axis + 1..].iter().product())
-        };
+        let rows = self.check(s.rows(&self.shape(x)?))?;
         let xb = self.read(x)?;
         let yb = self.define(out)?;
-        self.step("k_softmax", vec![outer, n, inner], vec![Arg::Read(xb), Arg::Write(yb)]);
+        self.step("k_softmax", rows.to_vec(), vec![Arg::Read(xb), Arg::Write(yb)]);
         Ok(())
     }
 
